@@ -1,0 +1,41 @@
+//! Writing the demo network into a store.
+
+use enamel_store::{Store, StoreError};
+
+use crate::DemoNetwork;
+
+/// What seeding did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SeedOutcome {
+    pub practices_created: usize,
+    pub users_created: usize,
+}
+
+/// Writes the network's practices and accounts, skipping any already present.
+///
+/// Ids are deterministic, so seeding twice, or again after an interruption, creates
+/// only what is missing. Patients join the seed when the store holds patients.
+pub async fn seed(store: &Store, network: &DemoNetwork) -> anyhow::Result<SeedOutcome> {
+    let mut outcome = SeedOutcome { practices_created: 0, users_created: 0 };
+    for demo in &network.practices {
+        match store.practices().insert(&demo.practice).await {
+            Ok(_) => outcome.practices_created += 1,
+            Err(StoreError::Conflict(_)) => {}
+            Err(err) => return Err(anyhow::Error::new(err).context("seeding a demo practice")),
+        }
+    }
+    let users = network.practices.iter().flat_map(|p| &p.users).chain([&network.operator]);
+    for user in users {
+        match store.users().insert(user).await {
+            Ok(_) => outcome.users_created += 1,
+            Err(StoreError::Conflict(_)) => {}
+            Err(err) => return Err(anyhow::Error::new(err).context("seeding a demo account")),
+        }
+    }
+    tracing::info!(
+        practices = outcome.practices_created,
+        users = outcome.users_created,
+        "demo network seeded"
+    );
+    Ok(outcome)
+}

@@ -1,0 +1,63 @@
+//! Who is acting: the subject of every authorization decision and audit event.
+
+use serde::{Deserialize, Serialize};
+
+use crate::{PracticeId, Role, User, UserId};
+
+/// The kinds of actor that seed 001's audit specification names.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ActorType {
+    Human,
+    Agent,
+    System,
+}
+
+/// Someone or something acting on Enamel's data.
+///
+/// A practice-scoped repository is built from an `Actor`, and every query it runs is
+/// limited to [`Actor::practice`]; an actor with no practice reaches no practice data.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Actor {
+    actor_type: ActorType,
+    user: Option<UserId>,
+    practice: Option<PracticeId>,
+    role: Option<Role>,
+}
+
+impl Actor {
+    /// A signed-in person acting in their own practice.
+    #[must_use]
+    pub fn human(user: &User) -> Self {
+        Self {
+            actor_type: ActorType::Human,
+            user: Some(user.id),
+            practice: user.practice,
+            role: Some(user.role),
+        }
+    }
+
+    /// Enamel itself (migrations, seeding, background jobs), scoped to no practice.
+    #[must_use]
+    pub const fn system() -> Self {
+        Self { actor_type: ActorType::System, user: None, practice: None, role: None }
+    }
+
+    #[must_use]
+    pub const fn actor_type(&self) -> ActorType {
+        self.actor_type
+    }
+    #[must_use]
+    pub const fn user(&self) -> Option<UserId> {
+        self.user
+    }
+    /// The practice whose data this actor may reach, if any.
+    #[must_use]
+    pub const fn practice(&self) -> Option<PracticeId> {
+        self.practice
+    }
+    #[must_use]
+    pub const fn role(&self) -> Option<Role> {
+        self.role
+    }
+}

@@ -1,0 +1,267 @@
+//! Where a practice is: US states, ZIP codes, addresses and time zones.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+use crate::InvalidValue;
+use crate::invalid::bounded_text;
+
+/// The USPS codes of the states, DC and the inhabited territories.
+const US_STATES: &[&str] = &[
+    "AL", "AK", "AZ", "AR", "CA", "CO", "CT", "DE", "DC", "FL", "GA", "HI", "ID", "IL", "IN",
+    "IA", "KS", "KY", "LA", "ME", "MD", "MA", "MI", "MN", "MS", "MO", "MT", "NE", "NV", "NH",
+    "NJ", "NM", "NY", "NC", "ND", "OH", "OK", "OR", "PA", "RI", "SC", "SD", "TN", "TX", "UT",
+    "VT", "VA", "WA", "WV", "WI", "WY", "AS", "GU", "MP", "PR", "VI",
+];
+
+/// A US state or territory by its two-letter USPS code.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(into = "String")]
+pub struct UsState(&'static str);
+
+impl UsState {
+    /// Parses a USPS code, in either case.
+    pub fn parse(raw: &str) -> Result<Self, InvalidValue> {
+        let upper = raw.trim().to_ascii_uppercase();
+        US_STATES
+            .iter()
+            .find(|code| **code == upper)
+            .map(|code| Self(code))
+            .ok_or(InvalidValue::new("US state", "is not a USPS state or territory code"))
+    }
+
+    /// The two-letter code.
+    #[must_use]
+    pub const fn code(&self) -> &'static str {
+        self.0
+    }
+}
+
+impl fmt::Display for UsState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.0)
+    }
+}
+
+impl fmt::Debug for UsState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "UsState({})", self.0)
+    }
+}
+
+impl<'de> Deserialize<'de> for UsState {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let raw = String::deserialize(deserializer)?;
+        Self::parse(&raw).map_err(serde::de::Error::custom)
+    }
+}
+
+impl TryFrom<String> for UsState {
+    type Error = InvalidValue;
+    fn try_from(raw: String) -> Result<Self, Self::Error> {
+        Self::parse(&raw)
+    }
+}
+
+impl From<UsState> for String {
+    fn from(state: UsState) -> Self {
+        state.0.to_owned()
+    }
+}
+
+/// A US ZIP code: five digits, optionally `-` and four more.
+#[derive(Clone, PartialEq, Eq, Hash, Debug, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct PostalCode(String);
+
+impl PostalCode {
+    /// Parses `12345` or `12345-6789`.
+    pub fn parse(raw: &str) -> Result<Self, InvalidValue> {
+        let zip = raw.trim();
+        let all_digits = |s: &str| s.bytes().all(|b| b.is_ascii_digit());
+        let ok = match zip.split_once('-') {
+            None => zip.len() == 5 && all_digits(zip),
+            Some((five, four)) => {
+                five.len() == 5 && four.len() == 4 && all_digits(five) && all_digits(four)
+            }
+        };
+        if ok {
+            Ok(Self(zip.to_owned()))
+        } else {
+            Err(InvalidValue::new("ZIP code", "must be 12345 or 12345-6789"))
+        }
+    }
+
+    /// The ZIP code as written.
+    #[must_use]
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl TryFrom<String> for PostalCode {
+    type Error = InvalidValue;
+    fn try_from(raw: String) -> Result<Self, Self::Error> {
+        Self::parse(&raw)
+    }
+}
+
+impl From<PostalCode> for String {
+    fn from(zip: PostalCode) -> Self {
+        zip.0
+    }
+}
+
+/// A US street address.
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+pub struct Address {
+    pub line1: String,
+    pub line2: Option<String>,
+    pub city: String,
+    pub state: UsState,
+    pub postal_code: PostalCode,
+}
+
+impl Address {
+    /// Builds an address from its parts, trimming text and rejecting empty or
+    /// over-long lines.
+    pub fn parse(
+        line1: &str,
+        line2: Option<&str>,
+        city: &str,
+        state: &str,
+        postal_code: &str,
+    ) -> Result<Self, InvalidValue> {
+        Ok(Self {
+            line1: bounded_text(line1, "street address", 120)?,
+            line2: line2
+                .filter(|l| !l.trim().is_empty())
+                .map(|l| bounded_text(l, "street address line 2", 120))
+                .transpose()?,
+            city: bounded_text(city, "city", 80)?,
+            state: UsState::parse(state)?,
+            postal_code: PostalCode::parse(postal_code)?,
+        })
+    }
+}
+
+/// IANA time zones in use in the US and its territories.
+const US_TIME_ZONES: &[&str] = &[
+    "America/New_York",
+    "America/Detroit",
+    "America/Indiana/Indianapolis",
+    "America/Kentucky/Louisville",
+    "America/Chicago",
+    "America/Denver",
+    "America/Boise",
+    "America/Phoenix",
+    "America/Los_Angeles",
+    "America/Anchorage",
+    "America/Juneau",
+    "America/Adak",
+    "Pacific/Honolulu",
+    "America/Puerto_Rico",
+    "Pacific/Guam",
+    "Pacific/Pago_Pago",
+];
+
+/// The IANA time zone a practice keeps its calendar in.
+///
+/// Limited to the zones of the US and its territories, where Enamel's practices are.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(into = "String")]
+pub struct TimeZone(&'static str);
+
+impl TimeZone {
+    /// Parses an IANA zone name such as `America/Chicago`.
+    pub fn parse(raw: &str) -> Result<Self, InvalidValue> {
+        let name = raw.trim();
+        US_TIME_ZONES
+            .iter()
+            .find(|zone| **zone == name)
+            .map(|zone| Self(zone))
+            .ok_or(InvalidValue::new("time zone", "is not a US IANA time zone"))
+    }
+
+    /// The IANA name.
+    #[must_use]
+    pub const fn name(&self) -> &'static str {
+        self.0
+    }
+}
+
+impl fmt::Display for TimeZone {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.0)
+    }
+}
+
+impl fmt::Debug for TimeZone {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "TimeZone({})", self.0)
+    }
+}
+
+impl<'de> Deserialize<'de> for TimeZone {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let raw = String::deserialize(deserializer)?;
+        Self::parse(&raw).map_err(serde::de::Error::custom)
+    }
+}
+
+impl TryFrom<String> for TimeZone {
+    type Error = InvalidValue;
+    fn try_from(raw: String) -> Result<Self, Self::Error> {
+        Self::parse(&raw)
+    }
+}
+
+impl From<TimeZone> for String {
+    fn from(zone: TimeZone) -> Self {
+        zone.0.to_owned()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn states_parse_in_either_case_and_unknown_codes_fail() {
+        assert_eq!(UsState::parse("tx").unwrap().code(), "TX");
+        assert_eq!(UsState::parse("PR").unwrap().code(), "PR");
+        assert!(UsState::parse("XX").is_err());
+        assert!(UsState::parse("Texas").is_err());
+    }
+
+    #[test]
+    fn zip_codes_take_five_or_nine_digits() {
+        assert!(PostalCode::parse("73301").is_ok());
+        assert!(PostalCode::parse("73301-0001").is_ok());
+        for bad in ["7330", "733011", "73301-01", "7330a", "73301 0001"] {
+            assert!(PostalCode::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn address_trims_and_drops_a_blank_second_line() {
+        let address = Address::parse(" 1 Main St ", Some("  "), "Austin", "tx", "73301").unwrap();
+        assert_eq!(address.line1, "1 Main St");
+        assert_eq!(address.line2, None);
+        assert_eq!(address.state.code(), "TX");
+    }
+
+    #[test]
+    fn address_rejects_an_empty_city() {
+        let err = Address::parse("1 Main St", None, " ", "TX", "73301").unwrap_err();
+        assert_eq!(err.what, "city");
+    }
+
+    #[test]
+    fn time_zones_are_us_iana_names() {
+        assert_eq!(TimeZone::parse("America/Chicago").unwrap().name(), "America/Chicago");
+        assert!(TimeZone::parse("Europe/Paris").is_err());
+        assert!(TimeZone::parse("CST").is_err());
+    }
+}

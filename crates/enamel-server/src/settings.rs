@@ -1,0 +1,392 @@
+//! Configuration: a typed settings struct from an optional TOML file plus `ENAMEL_*`
+//! environment variables (which win), with secrets that never print.
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use secrecy::{ExposeSecret, SecretString};
+use serde::Deserialize;
+
+/// Everything Enamel can be configured with.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Settings {
+    /// Where Enamel keeps local state: the SQLite database, and later key files.
+    pub data_dir: PathBuf,
+    pub server: ServerSettings,
+    pub database: DatabaseSettings,
+    pub log: LogSettings,
+}
+
+/// The HTTP listener.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ServerSettings {
+    pub bind: SocketAddr,
+    /// The operator states that a TLS-terminating proxy is in front, which allows
+    /// plain HTTP on a non-loopback address.
+    pub behind_tls_proxy: bool,
+    /// PEM certificate chain; with `tls_key`, Enamel serves HTTPS itself.
+    pub tls_cert: Option<PathBuf>,
+    /// PEM private key for `tls_cert`.
+    pub tls_key: Option<PathBuf>,
+    /// How long in-flight requests may take to finish after SIGTERM or SIGINT.
+    pub shutdown_grace_seconds: u64,
+    /// The largest request body accepted, in bytes.
+    pub max_body_bytes: usize,
+}
+
+/// The database.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DatabaseSettings {
+    /// `sqlite://...` or `postgres://...`; unset means SQLite under `data_dir`.
+    /// A secret: a PostgreSQL URL may carry a password.
+    pub url: Option<SecretString>,
+    pub max_connections: u32,
+    pub busy_timeout_seconds: u64,
+}
+
+/// Logging.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LogSettings {
+    pub format: LogFormat,
+    /// A `tracing` filter, such as `info` or `info,enamel_store=debug`.
+    pub level: String,
+}
+
+/// How log lines are written.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LogFormat {
+    /// Pretty when standard error is a terminal, JSON otherwise.
+    Auto,
+    Json,
+    Pretty,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            data_dir: PathBuf::from("enamel-data"),
+            server: ServerSettings::default(),
+            database: DatabaseSettings::default(),
+            log: LogSettings::default(),
+        }
+    }
+}
+
+impl Default for ServerSettings {
+    fn default() -> Self {
+        Self {
+            bind: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            behind_tls_proxy: false,
+            tls_cert: None,
+            tls_key: None,
+            shutdown_grace_seconds: 30,
+            max_body_bytes: 2 * 1024 * 1024,
+        }
+    }
+}
+
+impl Default for DatabaseSettings {
+    fn default() -> Self {
+        Self { url: None, max_connections: 16, busy_timeout_seconds: 5 }
+    }
+}
+
+impl Default for LogSettings {
+    fn default() -> Self {
+        Self { format: LogFormat::Auto, level: "info".into() }
+    }
+}
+
+/// The kind of value an environment variable holds.
+#[derive(Clone, Copy)]
+enum Kind {
+    Text,
+    Integer,
+    Boolean,
+}
+
+/// Every environment variable Enamel reads, with the setting it overrides.
+/// Listed rather than derived so that each name is documented and greppable.
+const ENV_VARS: &[(&str, Option<&str>, &str, Kind)] = &[
+    ("ENAMEL_DATA_DIR", None, "data_dir", Kind::Text),
+    ("ENAMEL_SERVER_BIND", Some("server"), "bind", Kind::Text),
+    ("ENAMEL_SERVER_BEHIND_TLS_PROXY", Some("server"), "behind_tls_proxy", Kind::Boolean),
+    ("ENAMEL_SERVER_TLS_CERT", Some("server"), "tls_cert", Kind::Text),
+    ("ENAMEL_SERVER_TLS_KEY", Some("server"), "tls_key", Kind::Text),
+    ("ENAMEL_SERVER_SHUTDOWN_GRACE_SECONDS", Some("server"), "shutdown_grace_seconds", Kind::Integer),
+    ("ENAMEL_SERVER_MAX_BODY_BYTES", Some("server"), "max_body_bytes", Kind::Integer),
+    ("ENAMEL_DATABASE_URL", Some("database"), "url", Kind::Text),
+    ("ENAMEL_DATABASE_MAX_CONNECTIONS", Some("database"), "max_connections", Kind::Integer),
+    ("ENAMEL_DATABASE_BUSY_TIMEOUT_SECONDS", Some("database"), "busy_timeout_seconds", Kind::Integer),
+    ("ENAMEL_LOG_FORMAT", Some("log"), "format", Kind::Text),
+    ("ENAMEL_LOG_LEVEL", Some("log"), "level", Kind::Text),
+];
+
+/// The variable that names a configuration file when `--config` is not given.
+pub const CONFIG_FILE_VAR: &str = "ENAMEL_CONFIG";
+
+/// Why settings could not be loaded. Messages name the file, line or variable,
+/// never the value (which may be a secret).
+#[derive(Debug, thiserror::Error)]
+pub enum SettingsError {
+    #[error("cannot read the configuration file {path}: {source}")]
+    Unreadable { path: PathBuf, source: std::io::Error },
+    #[error("{origin}: {message}")]
+    Invalid { origin: String, message: String },
+    #[error("{var} must be {expected}")]
+    BadVariable { var: &'static str, expected: &'static str },
+    #[error("server.tls_cert and server.tls_key must be given together")]
+    HalfTls,
+}
+
+impl Settings {
+    /// Loads defaults, then the file (if any), then the environment, read through
+    /// `env` so tests need not touch the process environment.
+    pub fn load(
+        file: Option<&Path>,
+        env: impl Fn(&str) -> Option<String>,
+    ) -> Result<Self, SettingsError> {
+        let mut table = match file {
+            Some(path) => {
+                let text = std::fs::read_to_string(path)
+                    .map_err(|source| SettingsError::Unreadable { path: path.into(), source })?;
+                parse_table(&text, &path.display().to_string())?
+            }
+            None => toml::Table::new(),
+        };
+        for &(var, section, key, kind) in ENV_VARS {
+            let Some(raw) = env(var) else { continue };
+            let value = match kind {
+                Kind::Text => toml::Value::String(raw),
+                Kind::Integer => raw
+                    .trim()
+                    .parse::<i64>()
+                    .map(toml::Value::Integer)
+                    .map_err(|_| SettingsError::BadVariable { var, expected: "a whole number" })?,
+                Kind::Boolean => match raw.trim() {
+                    "true" | "1" | "yes" => toml::Value::Boolean(true),
+                    "false" | "0" | "no" => toml::Value::Boolean(false),
+                    _ => return Err(SettingsError::BadVariable { var, expected: "true or false" }),
+                },
+            };
+            let target = match section {
+                None => &mut table,
+                Some(section) => table
+                    .entry(section)
+                    .or_insert_with(|| toml::Value::Table(toml::Table::new()))
+                    .as_table_mut()
+                    .ok_or_else(|| SettingsError::Invalid {
+                        origin: "configuration".into(),
+                        message: format!("`{section}` must be a table"),
+                    })?,
+            };
+            target.insert(key.to_owned(), value);
+        }
+        let settings: Self = table.try_into().map_err(|err: toml::de::Error| {
+            SettingsError::Invalid { origin: "configuration".into(), message: err.message().into() }
+        })?;
+        if settings.server.tls_cert.is_some() != settings.server.tls_key.is_some() {
+            return Err(SettingsError::HalfTls);
+        }
+        Ok(settings)
+    }
+
+    /// Loads settings from the real environment and the file it or `file` names.
+    pub fn from_environment(file: Option<&Path>) -> Result<Self, SettingsError> {
+        let named = std::env::var_os(CONFIG_FILE_VAR).map(PathBuf::from);
+        Self::load(file.or(named.as_deref()), |var| std::env::var(var).ok())
+    }
+
+    /// The database URL in effect: the configured one, or SQLite under `data_dir`.
+    #[must_use]
+    pub fn database_url(&self) -> SecretString {
+        self.database.url.clone().unwrap_or_else(|| {
+            SecretString::from(format!("sqlite://{}", self.data_dir.join("enamel.db").display()))
+        })
+    }
+
+    /// Whether HTTPS is served by Enamel itself.
+    #[must_use]
+    pub const fn serves_tls(&self) -> bool {
+        self.server.tls_cert.is_some()
+    }
+
+    /// The grace period for in-flight requests at shutdown.
+    #[must_use]
+    pub const fn shutdown_grace(&self) -> Duration {
+        Duration::from_secs(self.server.shutdown_grace_seconds)
+    }
+
+    /// The effective configuration as TOML, secrets redacted, for `enamel config check`.
+    #[must_use]
+    pub fn redacted(&self) -> RedactedSettings<'_> {
+        RedactedSettings(self)
+    }
+}
+
+/// Parses TOML, reporting errors by line without quoting the offending text.
+fn parse_table(text: &str, origin: &str) -> Result<toml::Table, SettingsError> {
+    text.parse::<toml::Table>().map_err(|err| {
+        let line = err.span().map(|span| text[..span.start].lines().count().max(1));
+        SettingsError::Invalid {
+            origin: line.map_or_else(|| origin.to_owned(), |line| format!("{origin}, line {line}")),
+            message: err.message().to_owned(),
+        }
+    })
+}
+
+/// The settings as TOML with every secret replaced by `[redacted]`.
+#[derive(Debug)]
+pub struct RedactedSettings<'a>(&'a Settings);
+
+impl fmt::Display for RedactedSettings<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let s = self.0;
+        let path = |p: &Option<PathBuf>| p.as_ref().map_or("(unset)".into(), |p| p.display().to_string());
+        writeln!(f, "data_dir = {:?}", s.data_dir.display().to_string())?;
+        writeln!(f, "\n[server]")?;
+        writeln!(f, "bind = \"{}\"", s.server.bind)?;
+        writeln!(f, "behind_tls_proxy = {}", s.server.behind_tls_proxy)?;
+        writeln!(f, "tls_cert = {:?}", path(&s.server.tls_cert))?;
+        writeln!(f, "tls_key = {:?}", path(&s.server.tls_key))?;
+        writeln!(f, "shutdown_grace_seconds = {}", s.server.shutdown_grace_seconds)?;
+        writeln!(f, "max_body_bytes = {}", s.server.max_body_bytes)?;
+        writeln!(f, "\n[database]")?;
+        writeln!(f, "url = {:?}", redact_url(s.database_url().expose_secret()))?;
+        writeln!(f, "max_connections = {}", s.database.max_connections)?;
+        writeln!(f, "busy_timeout_seconds = {}", s.database.busy_timeout_seconds)?;
+        writeln!(f, "\n[log]")?;
+        writeln!(f, "format = \"{}\"", match s.log.format {
+            LogFormat::Auto => "auto",
+            LogFormat::Json => "json",
+            LogFormat::Pretty => "pretty",
+        })?;
+        write!(f, "level = {:?}", s.log.level)
+    }
+}
+
+/// A database URL with its password (and any query, which may hold one) redacted.
+fn redact_url(raw: &str) -> String {
+    match url::Url::parse(raw) {
+        Ok(mut url) if url.scheme() != "sqlite" => {
+            if url.password().is_some() {
+                let _ = url.set_password(Some("[redacted]"));
+            }
+            if url.query().is_some() {
+                url.set_query(Some("[redacted]"));
+            }
+            url.to_string()
+        }
+        Ok(_) => raw.to_owned(),
+        Err(_) => "[redacted]".to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+        let map: HashMap<String, String> =
+            pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
+        move |var| map.get(var).cloned()
+    }
+
+    fn file(text: &str) -> tempfile::NamedTempFile {
+        let file = tempfile::NamedTempFile::new().unwrap();
+        std::fs::write(file.path(), text).unwrap();
+        file
+    }
+
+    #[test]
+    fn defaults_serve_loopback_8080_on_sqlite_under_the_data_dir() {
+        let settings = Settings::load(None, env(&[])).unwrap();
+        assert_eq!(settings.server.bind.to_string(), "127.0.0.1:8080");
+        assert_eq!(settings.database_url().expose_secret(), "sqlite://enamel-data/enamel.db");
+    }
+
+    #[test]
+    fn the_environment_overrides_the_file() {
+        let toml = file("[server]\nbind = \"127.0.0.1:9000\"\nshutdown_grace_seconds = 5\n");
+        let settings = Settings::load(
+            Some(toml.path()),
+            env(&[("ENAMEL_SERVER_BIND", "127.0.0.1:9100"), ("ENAMEL_SERVER_BEHIND_TLS_PROXY", "true")]),
+        )
+        .unwrap();
+        assert_eq!(settings.server.bind.port(), 9100);
+        assert_eq!(settings.server.shutdown_grace_seconds, 5);
+        assert!(settings.server.behind_tls_proxy);
+    }
+
+    #[test]
+    fn every_listed_variable_is_a_real_setting() {
+        let pairs: Vec<(&str, &str)> = ENV_VARS
+            .iter()
+            .map(|(var, _, key, kind)| {
+                let value = match (kind, *key) {
+                    (Kind::Integer, _) => "7",
+                    (Kind::Boolean, _) => "false",
+                    (_, "bind") => "127.0.0.1:1",
+                    (_, "format") => "json",
+                    (_, "url") => "sqlite://x.db",
+                    _ => "x",
+                };
+                (*var, value)
+            })
+            .collect();
+        let settings = Settings::load(None, env(&pairs)).unwrap();
+        assert_eq!(settings.database.max_connections, 7);
+        assert_eq!(settings.log.format, LogFormat::Json);
+    }
+
+    #[test]
+    fn an_unknown_key_is_an_error() {
+        let toml = file("[server]\nbnid = \"127.0.0.1:9000\"\n");
+        let err = Settings::load(Some(toml.path()), env(&[])).unwrap_err();
+        assert!(err.to_string().contains("bnid"), "{err}");
+    }
+
+    #[test]
+    fn a_bad_variable_is_named_without_its_value() {
+        let err = Settings::load(None, env(&[("ENAMEL_DATABASE_MAX_CONNECTIONS", "s3cret")]))
+            .unwrap_err();
+        assert_eq!(err.to_string(), "ENAMEL_DATABASE_MAX_CONNECTIONS must be a whole number");
+    }
+
+    #[test]
+    fn a_toml_syntax_error_gives_the_line_but_not_the_text() {
+        let toml = file("[database]\nurl = \"postgres://u:hunter2@db/enamel\n");
+        let err = Settings::load(Some(toml.path()), env(&[])).unwrap_err().to_string();
+        assert!(err.contains("line 2"), "{err}");
+        assert!(!err.contains("hunter2"), "{err}");
+    }
+
+    #[test]
+    fn half_a_tls_configuration_is_refused() {
+        let err = Settings::load(None, env(&[("ENAMEL_SERVER_TLS_CERT", "cert.pem")])).unwrap_err();
+        assert!(matches!(err, SettingsError::HalfTls));
+    }
+
+    #[test]
+    fn the_redacted_view_hides_the_database_password() {
+        let settings = Settings::load(
+            None,
+            env(&[("ENAMEL_DATABASE_URL", "postgres://enamel:hunter2@db.internal:5432/enamel?sslpassword=x")]),
+        )
+        .unwrap();
+        let shown = settings.redacted().to_string();
+        assert!(shown.contains("postgres://enamel:[redacted]@db.internal:5432/enamel"), "{shown}");
+        assert!(!shown.contains("hunter2"));
+        assert!(!format!("{settings:?}").contains("hunter2"));
+        assert!(shown.parse::<toml::Table>().is_ok(), "{shown}");
+    }
+}

@@ -1,0 +1,32 @@
+//! What the store's callers can act on.
+
+use enamel_domain::InvalidValue;
+
+/// An error from the store.
+///
+/// Messages name what went wrong in general terms; they never carry stored values,
+/// which may be PHI, nor the database URL, which may carry a password.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The database URL names a backend Enamel does not speak.
+    #[error("unsupported database URL: expected sqlite:// or postgres://")]
+    UnsupportedUrl,
+    /// The row does not exist, or belongs to another practice: the two look the same.
+    #[error("not found")]
+    NotFound,
+    /// The write conflicts with an existing row (a unique value is taken).
+    #[error("conflict: {0}")]
+    Conflict(&'static str),
+    /// A stored value no longer parses: the database was changed outside Enamel.
+    #[error("stored data is invalid")]
+    Corrupt(#[source] InvalidValue),
+    /// Anything else: the database is unreachable, a query failed.
+    #[error(transparent)]
+    Unexpected(#[from] anyhow::Error),
+}
+
+/// Whether `err` is a unique-constraint violation, which callers turn into a
+/// [`StoreError::Conflict`] naming the value that is taken.
+pub(crate) fn is_unique_violation(err: &sqlx::Error) -> bool {
+    matches!(err, sqlx::Error::Database(db) if db.is_unique_violation())
+}

@@ -1,0 +1,171 @@
+//! Connecting to the database and dispatching queries to the open backend.
+
+use std::path::Path;
+use std::str::FromStr;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use secrecy::{ExposeSecret, SecretString};
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
+
+use crate::StoreError;
+use crate::repos::practices::PracticeRepo;
+use crate::repos::scoped::Scoped;
+use crate::repos::users::UserRepo;
+
+/// Runs `$body` with `$pool` bound to whichever backend's pool `$db` holds.
+///
+/// The body is written once and compiled for both backends, so a query that
+/// one dialect cannot run is a compile error or a test failure on that backend.
+macro_rules! on_pool {
+    ($db:expr, $pool:ident => $body:expr) => {
+        match $db {
+            $crate::pool::Db::Sqlite($pool) => $body,
+            $crate::pool::Db::Postgres($pool) => $body,
+        }
+    };
+}
+pub(crate) use on_pool;
+
+/// The database systems Enamel runs on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+impl Backend {
+    /// Picks the backend from a database URL's scheme.
+    pub fn from_url(url: &str) -> Result<Self, StoreError> {
+        let scheme = url.split_once(':').map_or("", |(scheme, _)| scheme);
+        match scheme {
+            "sqlite" => Ok(Self::Sqlite),
+            "postgres" | "postgresql" => Ok(Self::Postgres),
+            _ => Err(StoreError::UnsupportedUrl),
+        }
+    }
+
+    /// The backend's name, for logs and `/readyz`.
+    #[must_use]
+    pub const fn name(self) -> &'static str {
+        match self {
+            Self::Sqlite => "sqlite",
+            Self::Postgres => "postgres",
+        }
+    }
+}
+
+/// How to open the pool.
+#[derive(Clone, Debug)]
+pub struct ConnectOptions {
+    pub max_connections: u32,
+    /// How long SQLite waits for a lock, and how long anyone waits for a connection.
+    pub busy_timeout: Duration,
+}
+
+impl Default for ConnectOptions {
+    fn default() -> Self {
+        Self { max_connections: 16, busy_timeout: Duration::from_secs(5) }
+    }
+}
+
+#[derive(Clone, Debug)]
+pub(crate) enum Db {
+    Sqlite(SqlitePool),
+    Postgres(PgPool),
+}
+
+/// A handle on Enamel's database; cheap to clone (the pool is shared).
+#[derive(Clone, Debug)]
+pub struct Store {
+    pub(crate) db: Db,
+}
+
+impl Store {
+    /// Opens a pool on the database that `url` names.
+    ///
+    /// SQLite files are created on first use, with their parent directory, and run in
+    /// WAL mode with foreign keys enforced, a busy timeout, and `synchronous = FULL`
+    /// so an acknowledged commit survives a crash of the machine, not only the process.
+    pub async fn connect(url: &SecretString, options: &ConnectOptions) -> Result<Self, StoreError> {
+        let url = url.expose_secret();
+        let db = match Backend::from_url(url)? {
+            Backend::Sqlite => {
+                let connect = SqliteConnectOptions::from_str(url)
+                    .map_err(|_| StoreError::UnsupportedUrl)?
+                    .create_if_missing(true)
+                    .journal_mode(SqliteJournalMode::Wal)
+                    .synchronous(SqliteSynchronous::Full)
+                    .foreign_keys(true)
+                    .busy_timeout(options.busy_timeout);
+                if let Some(parent) = Path::new(connect.get_filename()).parent() {
+                    if !parent.as_os_str().is_empty() {
+                        std::fs::create_dir_all(parent)
+                            .context("creating the SQLite database's directory")?;
+                    }
+                }
+                let pool = SqlitePoolOptions::new()
+                    .max_connections(options.max_connections)
+                    .acquire_timeout(options.busy_timeout)
+                    .connect_with(connect)
+                    .await
+                    .context("opening the SQLite database")?;
+                Db::Sqlite(pool)
+            }
+            Backend::Postgres => {
+                let connect =
+                    PgConnectOptions::from_str(url).map_err(|_| StoreError::UnsupportedUrl)?;
+                let pool = PgPoolOptions::new()
+                    .max_connections(options.max_connections)
+                    .acquire_timeout(options.busy_timeout)
+                    .connect_with(connect)
+                    .await
+                    .context("connecting to PostgreSQL")?;
+                Db::Postgres(pool)
+            }
+        };
+        Ok(Self { db })
+    }
+
+    /// Which backend this store runs on.
+    #[must_use]
+    pub const fn backend(&self) -> Backend {
+        match self.db {
+            Db::Sqlite(_) => Backend::Sqlite,
+            Db::Postgres(_) => Backend::Postgres,
+        }
+    }
+
+    /// Checks that the database answers a trivial query.
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        on_pool!(&self.db, pool => sqlx::query("SELECT 1").execute(pool).await.map(|_| ()))
+            .context("pinging the database")?;
+        Ok(())
+    }
+
+    /// Closes every connection, waiting for the ones in use to be returned.
+    pub async fn close(&self) {
+        on_pool!(&self.db, pool => pool.close().await);
+    }
+
+    /// Practices: the tenants. Not PHI.
+    #[must_use]
+    pub const fn practices(&self) -> PracticeRepo<'_> {
+        PracticeRepo::new(self)
+    }
+
+    /// Workforce accounts across practices, for the system (seeding, sign-in). Not PHI.
+    #[must_use]
+    pub const fn users(&self) -> UserRepo<'_> {
+        UserRepo::new(self)
+    }
+
+    /// The repositories an actor may use, each query limited to the actor's practice.
+    #[must_use]
+    pub const fn scoped<'a>(&'a self, actor: &'a enamel_domain::Actor) -> Scoped<'a> {
+        Scoped::new(self, actor)
+    }
+}

@@ -1,0 +1,5 @@
+//! Repositories: typed reads and writes of one table each.
+
+pub mod practices;
+pub mod scoped;
+pub mod users;

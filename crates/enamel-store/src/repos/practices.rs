@@ -1,0 +1,156 @@
+//! Practices: the tenants.
+
+use anyhow::Context as _;
+use enamel_domain::{
+    Address, InvalidValue, NewPractice, Npi, PhoneNumber, Practice, PracticeId, PracticeKind,
+    PracticeName, TimeZone,
+};
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use crate::error::is_unique_violation;
+use crate::pool::on_pool;
+use crate::{Store, StoreError};
+
+/// The columns of `practices`, for `concat!` into statements that stay `&'static str`.
+macro_rules! columns {
+    () => {
+        "id, name, kind, npi, address_line1, address_line2, city, state, postal_code, phone, \
+         fax, time_zone, created_at"
+    };
+}
+
+/// A practice as its row holds it, before its values are parsed back into types.
+#[derive(sqlx::FromRow)]
+pub(crate) struct PracticeRow {
+    id: Uuid,
+    name: String,
+    kind: String,
+    npi: String,
+    address_line1: String,
+    address_line2: Option<String>,
+    city: String,
+    state: String,
+    postal_code: String,
+    phone: String,
+    fax: Option<String>,
+    time_zone: String,
+    created_at: OffsetDateTime,
+}
+
+impl TryFrom<PracticeRow> for Practice {
+    type Error = InvalidValue;
+
+    fn try_from(row: PracticeRow) -> Result<Self, Self::Error> {
+        Ok(Self {
+            id: PracticeId::from_uuid(row.id),
+            name: PracticeName::parse(&row.name)?,
+            kind: PracticeKind::parse(&row.kind)?,
+            npi: Npi::parse(&row.npi)?,
+            address: Address::parse(
+                &row.address_line1,
+                row.address_line2.as_deref(),
+                &row.city,
+                &row.state,
+                &row.postal_code,
+            )?,
+            phone: PhoneNumber::parse(&row.phone)?,
+            fax: row.fax.as_deref().map(PhoneNumber::parse).transpose()?,
+            time_zone: TimeZone::parse(&row.time_zone)?,
+            created_at: row.created_at,
+        })
+    }
+}
+
+/// Reads and writes practices.
+#[derive(Debug)]
+pub struct PracticeRepo<'a> {
+    store: &'a Store,
+}
+
+impl<'a> PracticeRepo<'a> {
+    pub(crate) const fn new(store: &'a Store) -> Self {
+        Self { store }
+    }
+
+    /// Inserts a practice. A taken NPI is a [`StoreError::Conflict`].
+    pub async fn insert(&self, new: &NewPractice) -> Result<Practice, StoreError> {
+        let created_at = now();
+        let sql = concat!(
+            "INSERT INTO practices (",
+            columns!(),
+            ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"
+        );
+        let result = on_pool!(&self.store.db, pool => {
+            sqlx::query(sql)
+                .bind(new.id.as_uuid())
+                .bind(new.name.as_str())
+                .bind(new.kind.as_str())
+                .bind(new.npi.as_str())
+                .bind(&new.address.line1)
+                .bind(new.address.line2.as_deref())
+                .bind(&new.address.city)
+                .bind(new.address.state.code())
+                .bind(new.address.postal_code.as_str())
+                .bind(new.phone.e164())
+                .bind(new.fax.as_ref().map(PhoneNumber::e164))
+                .bind(new.time_zone.name())
+                .bind(created_at)
+                .execute(pool)
+                .await
+                .map(|_| ())
+        });
+        match result {
+            Ok(_) => Ok(Practice {
+                id: new.id,
+                name: new.name.clone(),
+                kind: new.kind,
+                npi: new.npi.clone(),
+                address: new.address.clone(),
+                phone: new.phone.clone(),
+                fax: new.fax.clone(),
+                time_zone: new.time_zone,
+                created_at,
+            }),
+            Err(err) if is_unique_violation(&err) => {
+                Err(StoreError::Conflict("a practice with this NPI or id already exists"))
+            }
+            Err(err) => Err(anyhow::Error::new(err).context("inserting a practice").into()),
+        }
+    }
+
+    /// The practice with this id.
+    pub async fn get(&self, id: PracticeId) -> Result<Practice, StoreError> {
+        let sql = concat!("SELECT ", columns!(), " FROM practices WHERE id = $1");
+        let row: Option<PracticeRow> = on_pool!(&self.store.db, pool => {
+            sqlx::query_as(sql).bind(id.as_uuid()).fetch_optional(pool).await
+        })
+        .context("reading a practice")?;
+        row.ok_or(StoreError::NotFound)?.try_into().map_err(StoreError::Corrupt)
+    }
+
+    /// Every practice, by name.
+    pub async fn list(&self) -> Result<Vec<Practice>, StoreError> {
+        let sql = concat!("SELECT ", columns!(), " FROM practices ORDER BY name, id");
+        let rows: Vec<PracticeRow> =
+            on_pool!(&self.store.db, pool => sqlx::query_as(sql).fetch_all(pool).await)
+                .context("listing practices")?;
+        rows.into_iter().map(|row| row.try_into().map_err(StoreError::Corrupt)).collect()
+    }
+
+    /// How many practices there are.
+    pub async fn count(&self) -> Result<u64, StoreError> {
+        let count: i64 = on_pool!(&self.store.db, pool => {
+            sqlx::query_scalar("SELECT COUNT(*) FROM practices").fetch_one(pool).await
+        })
+        .context("counting practices")?;
+        Ok(u64::try_from(count).unwrap_or_default())
+    }
+}
+
+/// The current time, truncated to microseconds: the finest both backends keep, so a
+/// value returned from an insert equals the value read back.
+pub(crate) fn now() -> OffsetDateTime {
+    let now = OffsetDateTime::now_utc();
+    now.replace_nanosecond(now.nanosecond() / 1_000 * 1_000).unwrap_or(now)
+}

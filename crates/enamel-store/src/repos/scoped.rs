@@ -1,0 +1,68 @@
+//! Repositories built for an actor: every query is limited to the actor's practice.
+
+use anyhow::Context as _;
+use enamel_domain::{Actor, Practice, PracticeId, User, UserId};
+
+use crate::pool::on_pool;
+use crate::repos::users::{UserRow, parse_rows, user_columns};
+use crate::{Store, StoreError};
+
+/// The store as one actor sees it.
+///
+/// Each method adds the actor's practice to its query. A row of another practice is
+/// answered exactly like a missing one ([`StoreError::NotFound`]), and an actor with
+/// no practice (the system, a platform operator) finds no practice data at all.
+#[derive(Debug)]
+pub struct Scoped<'a> {
+    store: &'a Store,
+    actor: &'a Actor,
+}
+
+impl<'a> Scoped<'a> {
+    pub(crate) const fn new(store: &'a Store, actor: &'a Actor) -> Self {
+        Self { store, actor }
+    }
+
+    fn practice(&self) -> Result<PracticeId, StoreError> {
+        self.actor.practice().ok_or(StoreError::NotFound)
+    }
+
+    /// The actor's own practice.
+    pub async fn own_practice(&self) -> Result<Practice, StoreError> {
+        self.store.practices().get(self.practice()?).await
+    }
+
+    /// The accounts of the actor's practice, by display name.
+    pub async fn users(&self) -> Result<Vec<User>, StoreError> {
+        let Ok(practice) = self.practice() else { return Ok(Vec::new()) };
+        let sql = concat!(
+            "SELECT ",
+            user_columns!(),
+            " FROM users WHERE practice_id = $1 ORDER BY display_name, id"
+        );
+        let rows: Vec<UserRow> = on_pool!(&self.store.db, pool => {
+            sqlx::query_as(sql).bind(practice.as_uuid()).fetch_all(pool).await
+        })
+        .context("listing a practice's accounts")?;
+        parse_rows(rows)
+    }
+
+    /// One account of the actor's practice.
+    pub async fn user(&self, id: UserId) -> Result<User, StoreError> {
+        let practice = self.practice()?;
+        let sql = concat!(
+            "SELECT ",
+            user_columns!(),
+            " FROM users WHERE id = $1 AND practice_id = $2"
+        );
+        let row: Option<UserRow> = on_pool!(&self.store.db, pool => {
+            sqlx::query_as(sql)
+                .bind(id.as_uuid())
+                .bind(practice.as_uuid())
+                .fetch_optional(pool)
+                .await
+        })
+        .context("reading an account")?;
+        row.ok_or(StoreError::NotFound)?.try_into().map_err(StoreError::Corrupt)
+    }
+}

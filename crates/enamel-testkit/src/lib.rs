@@ -1,0 +1,119 @@
+//! Test support shared by Enamel's suites.
+//!
+//! Suites that need an outside service (PostgreSQL today; object storage, SMTP and
+//! others as they arrive) run when their setting is given in the environment and are
+//! otherwise skipped with one notice per `cargo test` run. With
+//! `ENAMEL_TEST_REQUIRE_ALL=1` (as `.ci/run` sets), a skipped suite fails instead.
+
+#![allow(clippy::print_stderr)]
+
+use std::fs::OpenOptions;
+use std::io::Write as _;
+
+use enamel_store::{Backend, ConnectOptions, Store};
+use secrecy::SecretString;
+use sqlx::Connection as _;
+use tempfile::TempDir;
+
+/// The environment variable naming an administrative PostgreSQL URL: tests create
+/// one fresh database per test through it.
+pub const POSTGRES_URL_VAR: &str = "ENAMEL_TEST_POSTGRES_URL";
+/// The environment variable that turns a skipped suite into a failure.
+pub const REQUIRE_ALL_VAR: &str = "ENAMEL_TEST_REQUIRE_ALL";
+
+/// A fresh, migrated database that lives as long as this value.
+#[derive(Debug)]
+pub struct TestDb {
+    pub store: Store,
+    pub url: SecretString,
+    _dir: Option<TempDir>,
+}
+
+/// Both backends, for suites that run once on each.
+pub const BACKENDS: [Backend; 2] = [Backend::Sqlite, Backend::Postgres];
+
+/// A fresh, migrated database on `backend`, or `None` if that suite is skipped.
+///
+/// # Panics
+/// When the backend's setting is given but the database cannot be created, or when
+/// the suite would be skipped under `ENAMEL_TEST_REQUIRE_ALL=1`.
+pub async fn fresh_database(backend: Backend) -> Option<TestDb> {
+    let db = match backend {
+        Backend::Sqlite => {
+            let dir = tempfile::tempdir().expect("a temporary directory");
+            let url = format!("sqlite://{}/enamel.db", dir.path().display());
+            TestDb { store: connect(&url).await, url: url.into(), _dir: Some(dir) }
+        }
+        Backend::Postgres => {
+            let Some(admin_url) = setting(POSTGRES_URL_VAR, "PostgreSQL") else {
+                return None;
+            };
+            let url = create_postgres_database(&admin_url).await;
+            TestDb { store: connect(&url).await, url: url.into(), _dir: None }
+        }
+    };
+    db.store.migrate().await.expect("migrations apply to a fresh database");
+    Some(db)
+}
+
+async fn connect(url: &str) -> Store {
+    Store::connect(&SecretString::from(url), &ConnectOptions::default())
+        .await
+        .expect("the test database accepts connections")
+}
+
+/// Creates `enamel_test_<random>` through the admin URL and returns its URL.
+async fn create_postgres_database(admin_url: &str) -> String {
+    let name = format!("enamel_test_{}", uuid::Uuid::new_v4().simple());
+    let mut admin = sqlx::PgConnection::connect(admin_url)
+        .await
+        .unwrap_or_else(|_| panic!("{POSTGRES_URL_VAR} is set but PostgreSQL is unreachable"));
+    // The name is ours (a fixed prefix and a UUID's hex digits), not outside input.
+    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+        .execute(&mut admin)
+        .await
+        .expect("CREATE DATABASE for a test");
+    let _ = admin.close().await;
+    let mut url = url::Url::parse(admin_url).expect("a PostgreSQL URL");
+    url.set_path(&name);
+    url.to_string()
+}
+
+/// The value of a suite's setting, or `None` (after the skip notice) if it is unset.
+///
+/// # Panics
+/// Under `ENAMEL_TEST_REQUIRE_ALL=1`, when the setting is unset.
+#[must_use]
+pub fn setting(var: &str, suite: &str) -> Option<String> {
+    if let Ok(value) = std::env::var(var) {
+        if !value.is_empty() {
+            return Some(value);
+        }
+    }
+    let why = format!("{var} is not set");
+    assert!(
+        std::env::var(REQUIRE_ALL_VAR).as_deref() != Ok("1"),
+        "the {suite} suite is required ({REQUIRE_ALL_VAR}=1) but {why}"
+    );
+    notify_skipped_once(suite, &why);
+    None
+}
+
+/// Prints "suite skipped" once per `cargo test` run, not once per test.
+///
+/// Test binaries of one run share a parent (cargo), so a marker file named after the
+/// parent's pid dedupes across binaries. The notice goes straight to stderr, which
+/// the test harness does not capture.
+fn notify_skipped_once(suite: &str, why: &str) {
+    let marker = std::env::temp_dir().join(format!(
+        "enamel-skip-{}-{}",
+        std::os::unix::process::parent_id(),
+        suite.to_lowercase()
+    ));
+    if OpenOptions::new().write(true).create_new(true).open(marker).is_ok() {
+        let _ = writeln!(
+            std::io::stderr(),
+            "note: the {suite} tests were skipped because {why} (see README: Tests)"
+        );
+    }
+}
