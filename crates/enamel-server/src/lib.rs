@@ -1,1 +1,18 @@
-//! placeholder
+//! Enamel's HTTP application.
+//!
+//! [`Application::build`] assembles the router, middleware and listener from
+//! [`Settings`]; the binary (and each test) then runs it until a shutdown signal.
+//! Binding happens in `build`, so a test can ask for port 0 and run many apps at once.
+
+pub mod error;
+pub mod metrics;
+mod middleware;
+mod routes;
+pub mod settings;
+pub mod startup;
+pub mod telemetry;
+mod tls;
+
+pub use error::ApiError;
+pub use settings::Settings;
+pub use startup::{AppState, Application, StartupError, shutdown_signal};

@@ -242,7 +242,7 @@ fn parse_table(text: &str, origin: &str) -> Result<toml::Table, SettingsError> {
     })
 }
 
-/// The settings as TOML with every secret replaced by `[redacted]`.
+/// The settings as TOML with every secret replaced by `REDACTED`.
 #[derive(Debug)]
 pub struct RedactedSettings<'a>(&'a Settings);
 
@@ -277,10 +277,10 @@ fn redact_url(raw: &str) -> String {
     match url::Url::parse(raw) {
         Ok(mut url) if url.scheme() != "sqlite" => {
             if url.password().is_some() {
-                let _ = url.set_password(Some("[redacted]"));
+                let _ = url.set_password(Some("REDACTED"));
             }
             if url.query().is_some() {
-                url.set_query(Some("[redacted]"));
+                url.set_query(Some("REDACTED"));
             }
             url.to_string()
         }
@@ -384,7 +384,7 @@ mod tests {
         )
         .unwrap();
         let shown = settings.redacted().to_string();
-        assert!(shown.contains("postgres://enamel:[redacted]@db.internal:5432/enamel"), "{shown}");
+        assert!(shown.contains("postgres://enamel:REDACTED@db.internal:5432/enamel?REDACTED"), "{shown}");
         assert!(!shown.contains("hunter2"));
         assert!(!format!("{settings:?}").contains("hunter2"));
         assert!(shown.parse::<toml::Table>().is_ok(), "{shown}");

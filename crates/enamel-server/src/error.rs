@@ -1,0 +1,111 @@
+//! The one place errors become HTTP responses: RFC 9457 `application/problem+json`.
+
+use axum::Json;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use enamel_domain::InvalidValue;
+use enamel_store::StoreError;
+use serde::Serialize;
+
+use crate::middleware::request_id::current_request_id;
+
+/// An error a handler returns. The client gets a stable `code` and a safe message;
+/// the cause of an unexpected error goes to the log with the correlation id.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// Missing, or another practice's: the two are indistinguishable on purpose.
+    #[error("not found")]
+    NotFound,
+    #[error(transparent)]
+    InvalidInput(#[from] InvalidValue),
+    #[error("{0}")]
+    Conflict(&'static str),
+    #[error("{0}")]
+    Unavailable(&'static str),
+    #[error("method not allowed")]
+    MethodNotAllowed,
+    #[error(transparent)]
+    Unexpected(#[from] anyhow::Error),
+}
+
+impl From<StoreError> for ApiError {
+    fn from(err: StoreError) -> Self {
+        match err {
+            StoreError::NotFound => Self::NotFound,
+            StoreError::Conflict(what) => Self::Conflict(what),
+            other => Self::Unexpected(other.into()),
+        }
+    }
+}
+
+/// The problem details body (RFC 9457 section 3), with two extension members.
+#[derive(Debug, Serialize)]
+struct Problem {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    title: &'static str,
+    status: u16,
+    detail: String,
+    /// A stable, machine-readable name for the problem.
+    code: &'static str,
+    /// The request's correlation id, also in the `X-Request-Id` header and the logs.
+    correlation_id: Option<String>,
+}
+
+impl ApiError {
+    const fn parts(&self) -> (StatusCode, &'static str, &'static str) {
+        match self {
+            Self::NotFound => (StatusCode::NOT_FOUND, "not_found", "Not found"),
+            Self::InvalidInput(_) => (StatusCode::BAD_REQUEST, "invalid_input", "Invalid input"),
+            Self::Conflict(_) => (StatusCode::CONFLICT, "conflict", "Conflict"),
+            Self::Unavailable(_) => {
+                (StatusCode::SERVICE_UNAVAILABLE, "unavailable", "Service unavailable")
+            }
+            Self::MethodNotAllowed => {
+                (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "Method not allowed")
+            }
+            Self::Unexpected(_) => {
+                (StatusCode::INTERNAL_SERVER_ERROR, "internal", "Internal server error")
+            }
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let (status, code, title) = self.parts();
+        let detail = match &self {
+            Self::Unexpected(cause) => {
+                // Causes carry ids and context, never values (see StoreError, InvalidValue).
+                tracing::error!(error = format!("{cause:#}"), "request failed unexpectedly");
+                "Something went wrong on our side. Quote the correlation id when reporting it."
+                    .to_owned()
+            }
+            Self::NotFound => "The resource does not exist or is not yours.".to_owned(),
+            other => other.to_string(),
+        };
+        problem(status, code, title, detail)
+    }
+}
+
+/// Builds a problem response; also used for errors raised outside handlers.
+pub(crate) fn problem(
+    status: StatusCode,
+    code: &'static str,
+    title: &'static str,
+    detail: String,
+) -> Response {
+    let body = Problem {
+        kind: "about:blank",
+        title,
+        status: status.as_u16(),
+        detail,
+        code,
+        correlation_id: current_request_id(),
+    };
+    let mut response = (status, Json(body)).into_response();
+    response
+        .headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static("application/problem+json"));
+    response
+}

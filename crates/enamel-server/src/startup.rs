@@ -1,0 +1,182 @@
+//! Building the application and running it until it is told to stop.
+
+use std::future::Future;
+use std::net::{SocketAddr, TcpListener};
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::http::StatusCode;
+use axum::middleware::{from_fn, from_fn_with_state};
+use axum::response::Response;
+use axum_server::tls_rustls::RustlsConfig;
+use enamel_store::Store;
+use tower_http::catch_panic::CatchPanicLayer;
+
+use crate::error::problem;
+use crate::metrics::Metrics;
+use crate::middleware::{access_log, request_id, security_headers};
+use crate::{ApiError, Settings, routes, tls};
+
+/// What every handler can reach.
+#[derive(Clone, Debug)]
+pub struct AppState {
+    pub store: Store,
+    pub metrics: Arc<Metrics>,
+}
+
+/// Why the application would not start. Each message says what to change.
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    #[error(
+        "refusing to serve plain HTTP on {0}, which is not a loopback address: PHI must not \
+         cross a network unencrypted. Configure server.tls_cert and server.tls_key, or, if a \
+         TLS-terminating proxy is in front, set server.behind_tls_proxy = true \
+         (ENAMEL_SERVER_BEHIND_TLS_PROXY=true)"
+    )]
+    PlaintextOnNetwork(SocketAddr),
+    #[error("TLS: {0}")]
+    Tls(&'static str),
+    #[error("cannot listen on {addr}: {source}")]
+    Bind { addr: SocketAddr, source: std::io::Error },
+}
+
+/// The application, bound to its listener and ready to run.
+#[derive(Debug)]
+pub struct Application {
+    listener: TcpListener,
+    local_addr: SocketAddr,
+    router: Router,
+    tls: Option<RustlsConfig>,
+    grace: Duration,
+}
+
+impl Application {
+    /// Checks the listening policy, loads TLS, binds the listener and assembles the
+    /// router. Nothing is served until [`Application::run_until_stopped`].
+    pub fn build(settings: &Settings, store: Store) -> Result<Self, StartupError> {
+        let tls = match (&settings.server.tls_cert, &settings.server.tls_key) {
+            (Some(cert), Some(key)) => Some(tls::server_config(cert, key)?),
+            _ => None,
+        };
+        let bind = settings.server.bind;
+        check_listen_policy(bind, tls.is_some(), settings.server.behind_tls_proxy)?;
+        let listener = TcpListener::bind(bind)
+            .and_then(|l| l.set_nonblocking(true).map(|()| l))
+            .map_err(|source| StartupError::Bind { addr: bind, source })?;
+        let local_addr =
+            listener.local_addr().map_err(|source| StartupError::Bind { addr: bind, source })?;
+        let state = AppState { store, metrics: Arc::new(Metrics::new()) };
+        let router = router(state, settings.server.max_body_bytes, tls.is_some());
+        Ok(Self { listener, local_addr, router, tls, grace: settings.shutdown_grace() })
+    }
+
+    /// The address actually bound (the port is real even when 0 was asked for).
+    #[must_use]
+    pub const fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    /// The base URL clients use.
+    #[must_use]
+    pub fn url(&self) -> String {
+        let scheme = if self.tls.is_some() { "https" } else { "http" };
+        format!("{scheme}://{}", self.local_addr)
+    }
+
+    /// Serves until `shutdown` completes, then stops accepting connections and lets
+    /// in-flight requests finish within the grace period.
+    pub async fn run_until_stopped(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
+        serve(self.listener, self.router, self.tls, self.grace, shutdown).await
+    }
+}
+
+/// Plain HTTP is allowed on loopback only, unless the operator states that a
+/// TLS-terminating proxy is in front.
+pub fn check_listen_policy(
+    addr: SocketAddr,
+    tls: bool,
+    behind_tls_proxy: bool,
+) -> Result<(), StartupError> {
+    if tls || behind_tls_proxy || addr.ip().is_loopback() {
+        Ok(())
+    } else {
+        Err(StartupError::PlaintextOnNetwork(addr))
+    }
+}
+
+/// The whole router with its middleware, outermost first: correlation id, security
+/// headers, access log and metrics, panic catcher, body limit, routes.
+fn router(state: AppState, max_body_bytes: usize, tls: bool) -> Router {
+    let metrics = Arc::clone(&state.metrics);
+    routes::router()
+        .route_layer(from_fn(access_log::record_route))
+        .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
+        .fallback(|| async { ApiError::NotFound })
+        .layer(DefaultBodyLimit::max(max_body_bytes))
+        .layer(CatchPanicLayer::custom(panic_response))
+        .layer(from_fn_with_state(metrics, access_log::log))
+        .layer(from_fn_with_state(tls, security_headers::add))
+        .layer(from_fn(request_id::assign))
+        .with_state(state)
+}
+
+#[allow(clippy::needless_pass_by_value)] // the signature CatchPanicLayer asks for
+fn panic_response(_payload: Box<dyn std::any::Any + Send + 'static>) -> Response {
+    problem(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "internal",
+        "Internal server error",
+        "Something went wrong on our side. Quote the correlation id when reporting it.".into(),
+    )
+}
+
+/// Serves `router` on `listener` (HTTPS when `tls` is given) until `shutdown`.
+///
+/// After `shutdown` completes no new connection is accepted; requests in flight get
+/// `grace` to finish, after which their connections are closed.
+pub async fn serve(
+    listener: TcpListener,
+    router: Router,
+    tls: Option<RustlsConfig>,
+    grace: Duration,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let handle = axum_server::Handle::new();
+    let on_signal = handle.clone();
+    tokio::spawn(async move {
+        shutdown.await;
+        tracing::info!(grace_seconds = grace.as_secs(), "shutting down; finishing requests in flight");
+        on_signal.graceful_shutdown(Some(grace));
+    });
+    let service = router.into_make_service_with_connect_info::<SocketAddr>();
+    match tls {
+        Some(config) => {
+            axum_server::from_tcp_rustls(listener, config)?.handle(handle).serve(service).await
+        }
+        None => axum_server::from_tcp(listener)?.handle(handle).serve(service).await,
+    }
+}
+
+/// Completes on SIGINT (Ctrl-C) or SIGTERM.
+pub async fn shutdown_signal() {
+    let interrupt = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        () = interrupt => {},
+        () = terminate => {},
+    }
+}

@@ -1,0 +1,9 @@
+//! The HTTP application's integration suite: one binary, one module per concern.
+
+mod errors;
+mod headers;
+mod health;
+mod helpers;
+mod metrics;
+mod shutdown;
+mod tls;

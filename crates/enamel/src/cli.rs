@@ -1,0 +1,62 @@
+//! The command line.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+/// Enamel: referrals and practice agents for dental offices, on a HIPAA-grade backbone.
+#[derive(Debug, Parser)]
+#[command(name = "enamel", version, about)]
+pub struct Cli {
+    /// A TOML configuration file (default: the file named by ENAMEL_CONFIG, if any).
+    #[arg(long, global = true, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the HTTP server (migrations are applied first).
+    Serve {
+        /// Use a separate demo database under the data directory and seed the demo
+        /// network into it on first start.
+        #[arg(long)]
+        demo: bool,
+        /// Listen on this address instead of server.bind (port 0 picks a free port).
+        #[arg(long, value_name = "ADDR")]
+        bind: Option<SocketAddr>,
+    },
+    /// Apply pending database migrations and report the schema's state.
+    Migrate,
+    /// Inspect the configuration.
+    #[command(subcommand)]
+    Config(ConfigCommand),
+    /// The synthetic demo network.
+    #[command(subcommand)]
+    Demo(DemoCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ConfigCommand {
+    /// Print the effective configuration (secrets redacted) and check it.
+    Check,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DemoCommand {
+    /// Seed the demo network into the configured database (idempotent).
+    Seed {
+        #[arg(long, default_value_t = enamel_demo::DEFAULT_SEED)]
+        seed: u64,
+    },
+    /// Scan files (or `-` for standard input) for any demo patient's PHI; exits 1 on
+    /// a finding, printing where and what kind, never the value.
+    Scan {
+        #[arg(long, default_value_t = enamel_demo::DEFAULT_SEED)]
+        seed: u64,
+        #[arg(required = true, value_name = "FILE")]
+        files: Vec<PathBuf>,
+    },
+}

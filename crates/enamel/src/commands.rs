@@ -1,0 +1,142 @@
+//! What each command does.
+
+use std::io::Read as _;
+use std::process::ExitCode;
+
+use anyhow::Context as _;
+use enamel_demo::{CanaryScanner, DemoNetwork};
+use enamel_server::startup::check_listen_policy;
+use enamel_server::{Application, Settings, shutdown_signal, telemetry};
+use enamel_store::{ConnectOptions, Store};
+use secrecy::SecretString;
+
+use crate::cli::{Cli, Command, ConfigCommand, DemoCommand};
+
+pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    let mut settings = Settings::from_environment(cli.config.as_deref())?;
+    match cli.command {
+        Command::Serve { demo, bind } => {
+            if let Some(bind) = bind {
+                settings.server.bind = bind;
+            }
+            serve(settings, demo).await
+        }
+        Command::Migrate => migrate(&settings).await,
+        Command::Config(ConfigCommand::Check) => config_check(&settings),
+        Command::Demo(DemoCommand::Seed { seed }) => demo_seed(&settings, seed).await,
+        Command::Demo(DemoCommand::Scan { seed, files }) => demo_scan(seed, &files),
+    }
+}
+
+async fn connect(settings: &Settings, url: &SecretString) -> anyhow::Result<Store> {
+    let options = ConnectOptions {
+        max_connections: settings.database.max_connections,
+        busy_timeout: std::time::Duration::from_secs(settings.database.busy_timeout_seconds),
+    };
+    Ok(Store::connect(url, &options).await?)
+}
+
+async fn serve(settings: Settings, demo: bool) -> anyhow::Result<ExitCode> {
+    telemetry::init(&settings.log)?;
+    let url = if demo && settings.database.url.is_none() {
+        // The demo keeps its synthetic network apart from any real database.
+        SecretString::from(format!(
+            "sqlite://{}",
+            settings.data_dir.join("demo").join("enamel.db").display()
+        ))
+    } else {
+        settings.database_url()
+    };
+    let store = connect(&settings, &url).await?;
+    store.migrate().await?;
+    let network = demo.then(|| DemoNetwork::generate(enamel_demo::DEFAULT_SEED));
+    if let Some(network) = &network {
+        enamel_demo::seed(&store, network).await?;
+    }
+    let app = Application::build(&settings, store.clone())?;
+    tracing::info!(address = %app.local_addr(), backend = store.backend().name(), "listening");
+    println!("Enamel is running at {}", app.url());
+    println!("  health: {0}/healthz   readiness: {0}/readyz   metrics: {0}/metrics", app.url());
+    if let Some(network) = &network {
+        print_demo_logins(network);
+    }
+    println!("Press Ctrl-C to stop.");
+    app.run_until_stopped(shutdown_signal()).await?;
+    store.close().await;
+    tracing::info!("stopped");
+    Ok(ExitCode::SUCCESS)
+}
+
+fn print_demo_logins(network: &DemoNetwork) {
+    println!();
+    println!("Demo network: {} practices, synthetic data only.", network.practices.len());
+    println!("Demo accounts (sign-in arrives with the identity issue; these are the seeded users):");
+    for login in network.logins() {
+        println!(
+            "  {:<18} {:<46} {}",
+            login.role.as_str(),
+            login.email.as_str(),
+            login.practice.as_deref().unwrap_or("(platform)")
+        );
+    }
+    println!();
+}
+
+async fn migrate(settings: &Settings) -> anyhow::Result<ExitCode> {
+    let store = connect(settings, &settings.database_url()).await?;
+    store.migrate().await?;
+    let status = store.migration_status().await?;
+    println!(
+        "{} database is current: {} of {} migrations applied",
+        store.backend().name(),
+        status.applied,
+        status.expected
+    );
+    store.close().await;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn config_check(settings: &Settings) -> anyhow::Result<ExitCode> {
+    println!("{}", settings.redacted());
+    println!();
+    check_listen_policy(settings.server.bind, settings.serves_tls(), settings.server.behind_tls_proxy)?;
+    println!("# The configuration is valid.");
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn demo_seed(settings: &Settings, seed: u64) -> anyhow::Result<ExitCode> {
+    let store = connect(settings, &settings.database_url()).await?;
+    store.migrate().await?;
+    let outcome = enamel_demo::seed(&store, &DemoNetwork::generate(seed)).await?;
+    println!(
+        "Seeded {} practices and {} accounts (existing ones were kept).",
+        outcome.practices_created, outcome.users_created
+    );
+    store.close().await;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn demo_scan(seed: u64, files: &[std::path::PathBuf]) -> anyhow::Result<ExitCode> {
+    let scanner = CanaryScanner::for_seed(seed);
+    let (mut findings, mut lines) = (Vec::new(), 0);
+    for file in files {
+        let mut bytes = Vec::new();
+        if file.as_os_str() == "-" {
+            std::io::stdin().read_to_end(&mut bytes).context("reading standard input")?;
+        } else {
+            bytes = std::fs::read(file).with_context(|| format!("reading {}", file.display()))?;
+        }
+        let text = String::from_utf8_lossy(&bytes);
+        lines += text.lines().count();
+        findings.extend(scanner.scan(&file.display().to_string(), &text));
+    }
+    for finding in &findings {
+        println!("{finding}");
+    }
+    println!(
+        "scanned {} file(s), {lines} lines: {} finding(s) of synthetic patient PHI",
+        files.len(),
+        findings.len()
+    );
+    Ok(if findings.is_empty() { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+}
