@@ -18,13 +18,62 @@ const PATIENTS: usize = 3_000;
 
 /// The offices of the demo network: slug, name, kind, street, city, ZIP.
 const OFFICES: &[(&str, &str, PracticeKind, &str, &str, &str)] = &[
-    ("bluebonnet", "Bluebonnet Family Dental", PracticeKind::General, "200 Congress Ave", "Austin", "78701"),
-    ("riverbend", "Riverbend Dental Care", PracticeKind::General, "15 E Main St", "Round Rock", "78664"),
-    ("maplestreet", "Maple Street Dentistry", PracticeKind::General, "310 Maple St", "San Marcos", "78666"),
-    ("lonestar-endo", "Lone Star Endodontics", PracticeKind::Endodontics, "4100 Medical Pkwy", "Austin", "78756"),
-    ("hillcountry-perio", "Hill Country Periodontics", PracticeKind::Periodontics, "800 S Austin Ave", "Georgetown", "78626"),
-    ("capitol-oms", "Capitol Oral Surgery", PracticeKind::OralSurgery, "3705 Far West Blvd", "Austin", "78731"),
-    ("pecangrove-ortho", "Pecan Grove Orthodontics", PracticeKind::Orthodontics, "1200 W Pecan St", "Pflugerville", "78660"),
+    (
+        "bluebonnet",
+        "Bluebonnet Family Dental",
+        PracticeKind::General,
+        "200 Congress Ave",
+        "Austin",
+        "78701",
+    ),
+    (
+        "riverbend",
+        "Riverbend Dental Care",
+        PracticeKind::General,
+        "15 E Main St",
+        "Round Rock",
+        "78664",
+    ),
+    (
+        "maplestreet",
+        "Maple Street Dentistry",
+        PracticeKind::General,
+        "310 Maple St",
+        "San Marcos",
+        "78666",
+    ),
+    (
+        "lonestar-endo",
+        "Lone Star Endodontics",
+        PracticeKind::Endodontics,
+        "4100 Medical Pkwy",
+        "Austin",
+        "78756",
+    ),
+    (
+        "hillcountry-perio",
+        "Hill Country Periodontics",
+        PracticeKind::Periodontics,
+        "800 S Austin Ave",
+        "Georgetown",
+        "78626",
+    ),
+    (
+        "capitol-oms",
+        "Capitol Oral Surgery",
+        PracticeKind::OralSurgery,
+        "3705 Far West Blvd",
+        "Austin",
+        "78731",
+    ),
+    (
+        "pecangrove-ortho",
+        "Pecan Grove Orthodontics",
+        PracticeKind::Orthodontics,
+        "1200 W Pecan St",
+        "Pflugerville",
+        "78660",
+    ),
 ];
 
 /// The practice roles each demo office has one account of.
@@ -96,8 +145,14 @@ impl DemoNetwork {
             .filter(|p| !p.practice.kind.is_specialty())
             .map(|p| p.practice.id)
             .collect();
-        let patients = (0..PATIENTS).map(|i| synthetic_patient(&mut rng, i, &general)).collect();
-        Self { practices, operator, patients }
+        let patients = (0..PATIENTS)
+            .map(|i| synthetic_patient(&mut rng, i, &general))
+            .collect();
+        Self {
+            practices,
+            operator,
+            patients,
+        }
     }
 
     /// Every account of the network, operator last, for printing.
@@ -179,7 +234,7 @@ fn synthetic_patient(rng: &mut SplitMix64, index: usize, homes: &[PracticeId]) -
     let area = rng.pick(PATIENT_AREA_CODES);
     let phone = PhoneNumber::parse(&format!("{area}-555-01{:02}", rng.below(100)))
         .expect("a valid synthetic phone");
-    let email = Email::parse(&format!("{}.{}.{index}@example.test", first, last))
+    let email = Email::parse(&format!("{first}.{last}.{index}@example.test"))
         .expect("a valid synthetic email");
     SyntheticPatient {
         practice: *rng.pick(homes),
@@ -207,14 +262,22 @@ mod tests {
     fn another_seed_gives_other_ids_and_patients() {
         let (a, b) = (DemoNetwork::generate(7), DemoNetwork::generate(8));
         assert_ne!(a.practices[0].practice.id, b.practices[0].practice.id);
-        let same = a.patients.iter().zip(&b.patients).filter(|(x, y)| x.email == y.email).count();
+        let same = a
+            .patients
+            .iter()
+            .zip(&b.patients)
+            .filter(|(x, y)| x.email == y.email)
+            .count();
         assert!(same < 100, "{same} of the patients coincide");
     }
 
     #[test]
     fn the_network_has_three_general_and_four_specialist_offices_with_every_role() {
         let network = DemoNetwork::generate(DEFAULT_SEED);
-        let general = network.practices.iter().filter(|p| !p.practice.kind.is_specialty());
+        let general = network
+            .practices
+            .iter()
+            .filter(|p| !p.practice.kind.is_specialty());
         assert_eq!(general.count(), 3);
         for kind in [
             PracticeKind::Endodontics,
@@ -222,7 +285,10 @@ mod tests {
             PracticeKind::OralSurgery,
             PracticeKind::Orthodontics,
         ] {
-            assert!(network.practices.iter().any(|p| p.practice.kind == kind), "{kind:?}");
+            assert!(
+                network.practices.iter().any(|p| p.practice.kind == kind),
+                "{kind:?}"
+            );
         }
         for practice in &network.practices {
             let roles: Vec<Role> = practice.users.iter().map(NewUser::role).collect();

@@ -62,8 +62,14 @@ impl CanaryScanner {
         Self {
             surnames: SURNAMES.iter().copied().collect(),
             // The ten national digits: matched inside any run of digits.
-            phones: patients.iter().map(|p| p.phone.expose().e164()[2..].to_owned()).collect(),
-            emails: patients.iter().map(|p| p.email.expose().as_str().to_owned()).collect(),
+            phones: patients
+                .iter()
+                .map(|p| p.phone.expose().e164()[2..].to_owned())
+                .collect(),
+            emails: patients
+                .iter()
+                .map(|p| p.email.expose().as_str().to_owned())
+                .collect(),
             birth_dates: patients.iter().map(|p| *p.birth_date.expose()).collect(),
         }
     }
@@ -91,7 +97,10 @@ impl CanaryScanner {
 
     fn kinds_in(&self, line: &str) -> Vec<PhiKind> {
         let mut kinds = Vec::new();
-        if line.split(|c: char| !c.is_ascii_alphabetic()).any(|w| self.surnames.contains(w)) {
+        if line
+            .split(|c: char| !c.is_ascii_alphabetic())
+            .any(|w| self.surnames.contains(w))
+        {
             kinds.push(PhiKind::Name);
         }
         if self.has_phone(line) {
@@ -99,7 +108,10 @@ impl CanaryScanner {
         }
         let lower = line.to_ascii_lowercase();
         let is_email_char = |c: char| c.is_ascii_alphanumeric() || "@.-_+".contains(c);
-        if lower.split(|c: char| !is_email_char(c)).any(|w| self.emails.contains(w)) {
+        if lower
+            .split(|c: char| !is_email_char(c))
+            .any(|w| self.emails.contains(w))
+        {
             kinds.push(PhiKind::Email);
         }
         if self.has_birth_date(line) {
@@ -137,7 +149,9 @@ impl CanaryScanner {
         let us = format_description!("[month]/[day]/[year]");
         let bytes = line.as_bytes();
         (0..bytes.len().saturating_sub(9)).any(|i| {
-            let Some(window) = line.get(i..i + 10) else { return false };
+            let Some(window) = line.get(i..i + 10) else {
+                return false;
+            };
             let date = match (bytes[i + 4], bytes[i + 2]) {
                 (b'-', _) => Date::parse(window, &iso).ok(),
                 (_, b'/') => Date::parse(window, &us).ok(),
@@ -184,17 +198,28 @@ mod tests {
 
     fn patient() -> (CanaryScanner, SyntheticPatient) {
         let network = DemoNetwork::generate(DEFAULT_SEED);
-        (CanaryScanner::for_seed(DEFAULT_SEED), network.patients[42].clone())
+        (
+            CanaryScanner::for_seed(DEFAULT_SEED),
+            network.patients[42].clone(),
+        )
     }
 
     fn kinds(scanner: &CanaryScanner, text: &str) -> Vec<PhiKind> {
-        scanner.scan("t", text).into_iter().map(|f| f.kind).collect()
+        scanner
+            .scan("t", text)
+            .into_iter()
+            .map(|f| f.kind)
+            .collect()
     }
 
     #[test]
     fn a_full_name_in_a_log_line_is_found() {
         let (scanner, p) = patient();
-        let line = format!(r#"{{"msg":"hello {} {}"}}"#, p.first_name.expose(), p.last_name.expose());
+        let line = format!(
+            r#"{{"msg":"hello {} {}"}}"#,
+            p.first_name.expose(),
+            p.last_name.expose()
+        );
         assert_eq!(kinds(&scanner, &line), [PhiKind::Name]);
     }
 
@@ -203,7 +228,12 @@ mod tests {
         let (scanner, p) = patient();
         let phone = p.phone.expose();
         let digits = &phone.e164()[2..];
-        for text in [phone.e164().to_owned(), phone.national(), format!("{}-{}-{}", &digits[..3], &digits[3..6], &digits[6..]), format!("tel={digits}&x=1")] {
+        for text in [
+            phone.e164().to_owned(),
+            phone.national(),
+            format!("{}-{}-{}", &digits[..3], &digits[3..6], &digits[6..]),
+            format!("tel={digits}&x=1"),
+        ] {
             assert_eq!(kinds(&scanner, &text), [PhiKind::Phone], "{}", text.len());
         }
     }
@@ -216,7 +246,12 @@ mod tests {
         let date = p.birth_date.expose();
         let iso = format!("dob={date}");
         assert_eq!(kinds(&scanner, &iso), [PhiKind::BirthDate]);
-        let us = format!("{:02}/{:02}/{}", u8::from(date.month()), date.day(), date.year());
+        let us = format!(
+            "{:02}/{:02}/{}",
+            u8::from(date.month()),
+            date.day(),
+            date.year()
+        );
         assert_eq!(kinds(&scanner, &us), [PhiKind::BirthDate]);
         let encoded = format!(
             "GET /x?q={}%20{}&p=%2B1{}",

@@ -16,7 +16,10 @@ pub struct SeedOutcome {
 /// Ids are deterministic, so seeding twice, or again after an interruption, creates
 /// only what is missing. Patients join the seed when the store holds patients.
 pub async fn seed(store: &Store, network: &DemoNetwork) -> anyhow::Result<SeedOutcome> {
-    let mut outcome = SeedOutcome { practices_created: 0, users_created: 0 };
+    let mut outcome = SeedOutcome {
+        practices_created: 0,
+        users_created: 0,
+    };
     for demo in &network.practices {
         match store.practices().insert(&demo.practice).await {
             Ok(_) => outcome.practices_created += 1,
@@ -24,7 +27,11 @@ pub async fn seed(store: &Store, network: &DemoNetwork) -> anyhow::Result<SeedOu
             Err(err) => return Err(anyhow::Error::new(err).context("seeding a demo practice")),
         }
     }
-    let users = network.practices.iter().flat_map(|p| &p.users).chain([&network.operator]);
+    let users = network
+        .practices
+        .iter()
+        .flat_map(|p| &p.users)
+        .chain([&network.operator]);
     for user in users {
         match store.users().insert(user).await {
             Ok(_) => outcome.users_created += 1,

@@ -8,16 +8,25 @@ use enamel_testkit::{BACKENDS, fresh_database};
 async fn seeding_creates_the_network_once_on_both_backends() {
     let network = DemoNetwork::generate(DEFAULT_SEED);
     for backend in BACKENDS {
-        let Some(db) = fresh_database(backend).await else { continue };
+        let Some(db) = fresh_database(backend).await else {
+            continue;
+        };
         let first = seed(&db.store, &network).await.unwrap();
         assert_eq!(first.practices_created, 7, "{backend:?}");
         assert_eq!(first.users_created, 7 * 6 + 1, "{backend:?}");
         let again = seed(&db.store, &network).await.unwrap();
-        assert_eq!(again.practices_created + again.users_created, 0, "{backend:?}");
+        assert_eq!(
+            again.practices_created + again.users_created,
+            0,
+            "{backend:?}"
+        );
         assert_eq!(db.store.practices().count().await.unwrap(), 7);
         if backend == Backend::Sqlite {
             let practice = &network.practices[3].practice;
-            assert_eq!(db.store.practices().get(practice.id).await.unwrap().name, practice.name);
+            assert_eq!(
+                db.store.practices().get(practice.id).await.unwrap().name,
+                practice.name
+            );
         }
     }
 }

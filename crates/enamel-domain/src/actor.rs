@@ -19,7 +19,7 @@ pub enum ActorType {
 /// limited to [`Actor::practice`]; an actor with no practice reaches no practice data.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Actor {
-    actor_type: ActorType,
+    kind: ActorType,
     user: Option<UserId>,
     practice: Option<PracticeId>,
     role: Option<Role>,
@@ -30,7 +30,7 @@ impl Actor {
     #[must_use]
     pub fn human(user: &User) -> Self {
         Self {
-            actor_type: ActorType::Human,
+            kind: ActorType::Human,
             user: Some(user.id),
             practice: user.practice,
             role: Some(user.role),
@@ -40,12 +40,17 @@ impl Actor {
     /// Enamel itself (migrations, seeding, background jobs), scoped to no practice.
     #[must_use]
     pub const fn system() -> Self {
-        Self { actor_type: ActorType::System, user: None, practice: None, role: None }
+        Self {
+            kind: ActorType::System,
+            user: None,
+            practice: None,
+            role: None,
+        }
     }
 
     #[must_use]
     pub const fn actor_type(&self) -> ActorType {
-        self.actor_type
+        self.kind
     }
     #[must_use]
     pub const fn user(&self) -> Option<UserId> {

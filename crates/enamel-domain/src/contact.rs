@@ -25,7 +25,12 @@ impl PhoneNumber {
             match c {
                 '0'..='9' => digits.push(c),
                 ' ' | '-' | '.' | '(' | ')' | '+' => {}
-                _ => return Err(InvalidValue::new(Self::WHAT, "has characters other than digits")),
+                _ => {
+                    return Err(InvalidValue::new(
+                        Self::WHAT,
+                        "has characters other than digits",
+                    ));
+                }
             }
         }
         let national = match digits.len() {
@@ -35,10 +40,16 @@ impl PhoneNumber {
         };
         let bytes = national.as_bytes();
         if bytes[0] < b'2' {
-            return Err(InvalidValue::new(Self::WHAT, "area code cannot start with 0 or 1"));
+            return Err(InvalidValue::new(
+                Self::WHAT,
+                "area code cannot start with 0 or 1",
+            ));
         }
         if bytes[3] < b'2' {
-            return Err(InvalidValue::new(Self::WHAT, "exchange cannot start with 0 or 1"));
+            return Err(InvalidValue::new(
+                Self::WHAT,
+                "exchange cannot start with 0 or 1",
+            ));
         }
         Ok(Self(format!("+1{national}")))
     }
@@ -106,11 +117,17 @@ impl Email {
             return Err(InvalidValue::new(Self::WHAT, "must contain @"));
         };
         if local.is_empty() || domain.contains('@') {
-            return Err(InvalidValue::new(Self::WHAT, "must have one @ after a name"));
+            return Err(InvalidValue::new(
+                Self::WHAT,
+                "must have one @ after a name",
+            ));
         }
         let labels_ok = domain.split('.').all(|label| !label.is_empty());
         if !domain.contains('.') || !labels_ok {
-            return Err(InvalidValue::new(Self::WHAT, "must have a domain like example.com"));
+            return Err(InvalidValue::new(
+                Self::WHAT,
+                "must have a domain like example.com",
+            ));
         }
         Ok(Self(email))
     }
@@ -161,20 +178,34 @@ mod tests {
             "1-202-555-0142",
             "2025550142",
         ] {
-            assert_eq!(PhoneNumber::parse(raw).unwrap().e164(), "+12025550142", "{raw}");
+            assert_eq!(
+                PhoneNumber::parse(raw).unwrap().e164(),
+                "+12025550142",
+                "{raw}"
+            );
         }
     }
 
     #[test]
     fn impossible_phone_numbers_are_rejected() {
-        for raw in ["555-0142", "(102) 555-0142", "(202) 155-0142", "+44 20 7946 0958", "202-555-O142", ""] {
+        for raw in [
+            "555-0142",
+            "(102) 555-0142",
+            "(202) 155-0142",
+            "+44 20 7946 0958",
+            "202-555-O142",
+            "",
+        ] {
             assert!(PhoneNumber::parse(raw).is_err(), "{raw}");
         }
     }
 
     #[test]
     fn phone_prints_in_national_form() {
-        assert_eq!(PhoneNumber::parse("2025550142").unwrap().to_string(), "(202) 555-0142");
+        assert_eq!(
+            PhoneNumber::parse("2025550142").unwrap().to_string(),
+            "(202) 555-0142"
+        );
     }
 
     #[test]
@@ -185,7 +216,15 @@ mod tests {
 
     #[test]
     fn malformed_emails_are_rejected() {
-        for raw in ["", "no-at-sign", "@example.test", "a@b", "a@@example.test", "a b@example.test", "a@example..test"] {
+        for raw in [
+            "",
+            "no-at-sign",
+            "@example.test",
+            "a@b",
+            "a@@example.test",
+            "a b@example.test",
+            "a@example..test",
+        ] {
             assert!(Email::parse(raw).is_err(), "{raw}");
         }
     }

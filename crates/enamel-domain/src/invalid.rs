@@ -35,7 +35,10 @@ pub(crate) fn bounded_text(
         return Err(InvalidValue::new(what, "is too long"));
     }
     if trimmed.chars().any(char::is_control) {
-        return Err(InvalidValue::new(what, "must not contain control characters"));
+        return Err(InvalidValue::new(
+            what,
+            "must not contain control characters",
+        ));
     }
     Ok(trimmed.to_owned())
 }

@@ -89,7 +89,10 @@ mod tests {
             id: u32,
             phone: Phi<String>,
         }
-        let patient = Patient { id: 7, phone: Phi::new("+12025550142".into()) };
+        let patient = Patient {
+            id: 7,
+            phone: Phi::new("+12025550142".into()),
+        };
         let printed = format!("{patient:?}");
         assert!(!printed.contains("5550142"), "{printed}");
         assert!(printed.contains("id: 7"));
@@ -102,7 +105,9 @@ mod tests {
             #[serde(serialize_with = "Phi::serialize_exposed")]
             phone: Phi<String>,
         }
-        let json = serde_json::to_string(&Payload { phone: Phi::new("+12025550142".into()) });
+        let json = serde_json::to_string(&Payload {
+            phone: Phi::new("+12025550142".into()),
+        });
         assert_eq!(json.unwrap(), r#"{"phone":"+12025550142"}"#);
     }
 

@@ -9,10 +9,10 @@ use crate::invalid::bounded_text;
 
 /// The USPS codes of the states, DC and the inhabited territories.
 const US_STATES: &[&str] = &[
-    "AL", "AK", "AZ", "AR", "CA", "CO", "CT", "DE", "DC", "FL", "GA", "HI", "ID", "IL", "IN",
-    "IA", "KS", "KY", "LA", "ME", "MD", "MA", "MI", "MN", "MS", "MO", "MT", "NE", "NV", "NH",
-    "NJ", "NM", "NY", "NC", "ND", "OH", "OK", "OR", "PA", "RI", "SC", "SD", "TN", "TX", "UT",
-    "VT", "VA", "WA", "WV", "WI", "WY", "AS", "GU", "MP", "PR", "VI",
+    "AL", "AK", "AZ", "AR", "CA", "CO", "CT", "DE", "DC", "FL", "GA", "HI", "ID", "IL", "IN", "IA",
+    "KS", "KY", "LA", "ME", "MD", "MA", "MI", "MN", "MS", "MO", "MT", "NE", "NV", "NH", "NJ", "NM",
+    "NY", "NC", "ND", "OH", "OK", "OR", "PA", "RI", "SC", "SD", "TN", "TX", "UT", "VT", "VA", "WA",
+    "WV", "WI", "WY", "AS", "GU", "MP", "PR", "VI",
 ];
 
 /// A US state or territory by its two-letter USPS code.
@@ -28,7 +28,10 @@ impl UsState {
             .iter()
             .find(|code| **code == upper)
             .map(|code| Self(code))
-            .ok_or(InvalidValue::new("US state", "is not a USPS state or territory code"))
+            .ok_or(InvalidValue::new(
+                "US state",
+                "is not a USPS state or territory code",
+            ))
     }
 
     /// The two-letter code.
@@ -260,7 +263,10 @@ mod tests {
 
     #[test]
     fn time_zones_are_us_iana_names() {
-        assert_eq!(TimeZone::parse("America/Chicago").unwrap().name(), "America/Chicago");
+        assert_eq!(
+            TimeZone::parse("America/Chicago").unwrap().name(),
+            "America/Chicago"
+        );
         assert!(TimeZone::parse("Europe/Paris").is_err());
         assert!(TimeZone::parse("CST").is_err());
     }

@@ -73,7 +73,10 @@ impl PracticeKind {
         Self::ALL
             .into_iter()
             .find(|kind| kind.as_str() == raw)
-            .ok_or(InvalidValue::new("practice kind", "is not general or a dental specialty"))
+            .ok_or(InvalidValue::new(
+                "practice kind",
+                "is not general or a dental specialty",
+            ))
     }
 }
 

@@ -110,7 +110,10 @@ impl UserStatus {
         [Self::Invited, Self::Active, Self::Deactivated]
             .into_iter()
             .find(|status| status.as_str() == raw)
-            .ok_or(InvalidValue::new("user status", "is not invited, active or deactivated"))
+            .ok_or(InvalidValue::new(
+                "user status",
+                "is not invited, active or deactivated",
+            ))
     }
 }
 
@@ -174,7 +177,14 @@ impl NewUser {
                 "practice roles need a practice and the platform operator has none",
             ));
         }
-        Ok(Self { id: UserId::generate(), practice, email, display_name, role, status })
+        Ok(Self {
+            id: UserId::generate(),
+            practice,
+            email,
+            display_name,
+            role,
+            status,
+        })
     }
 
     /// The same account with a given id, for data generated deterministically.
@@ -250,16 +260,27 @@ mod tests {
     #[test]
     fn a_platform_operator_inside_a_practice_is_refused() {
         let practice = Some(PracticeId::generate());
-        let err = NewUser::new(practice, email(), name(), Role::PlatformOperator, UserStatus::Active);
+        let err = NewUser::new(
+            practice,
+            email(),
+            name(),
+            Role::PlatformOperator,
+            UserStatus::Active,
+        );
         assert!(err.is_err());
     }
 
     #[test]
     fn a_well_formed_account_keeps_its_fields() {
         let practice = PracticeId::generate();
-        let user =
-            NewUser::new(Some(practice), email(), name(), Role::FrontDesk, UserStatus::Invited)
-                .unwrap();
+        let user = NewUser::new(
+            Some(practice),
+            email(),
+            name(),
+            Role::FrontDesk,
+            UserStatus::Invited,
+        )
+        .unwrap();
         assert_eq!(user.practice(), Some(practice));
         assert_eq!(user.role(), Role::FrontDesk);
     }

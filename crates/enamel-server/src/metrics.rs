@@ -70,7 +70,11 @@ impl Metrics {
     pub fn new() -> Self {
         let mut registry = Registry::with_prefix("enamel");
         let requests = Family::<RequestLabels, Counter>::default();
-        registry.register("http_requests", "HTTP requests by route and status", requests.clone());
+        registry.register(
+            "http_requests",
+            "HTTP requests by route and status",
+            requests.clone(),
+        );
         let durations: Family<RouteLabels, Histogram, fn() -> Histogram> =
             Family::new_with_constructor(|| Histogram::new(exponential_buckets(0.000_5, 2.0, 16)));
         registry.register(
@@ -79,11 +83,22 @@ impl Metrics {
             durations.clone(),
         );
         let in_flight = Gauge::<i64, AtomicI64>::default();
-        registry.register("http_requests_in_flight", "Requests being answered", in_flight.clone());
+        registry.register(
+            "http_requests_in_flight",
+            "Requests being answered",
+            in_flight.clone(),
+        );
         let build = Family::<[(&'static str, &'static str); 1], Gauge<i64, AtomicI64>>::default();
-        build.get_or_create(&[("version", env!("CARGO_PKG_VERSION"))]).set(1);
+        build
+            .get_or_create(&[("version", env!("CARGO_PKG_VERSION"))])
+            .set(1);
         registry.register("build_info", "The running version", build);
-        Self { registry, requests, durations, in_flight }
+        Self {
+            registry,
+            requests,
+            durations,
+            in_flight,
+        }
     }
 
     pub(crate) fn in_flight(&self) -> InFlight<'_> {
@@ -91,10 +106,20 @@ impl Metrics {
         InFlight(&self.in_flight)
     }
 
-    pub(crate) fn observe(&self, method: &'static str, route: &str, status: u16, elapsed: Duration) {
+    pub(crate) fn observe(
+        &self,
+        method: &'static str,
+        route: &str,
+        status: u16,
+        elapsed: Duration,
+    ) {
         let route = route.to_owned();
         self.requests
-            .get_or_create(&RequestLabels { method, route: route.clone(), status })
+            .get_or_create(&RequestLabels {
+                method,
+                route: route.clone(),
+                status,
+            })
             .inc();
         self.durations
             .get_or_create(&RouteLabels { method, route })

@@ -94,13 +94,20 @@ impl Default for ServerSettings {
 
 impl Default for DatabaseSettings {
     fn default() -> Self {
-        Self { url: None, max_connections: 16, busy_timeout_seconds: 5 }
+        Self {
+            url: None,
+            max_connections: 16,
+            busy_timeout_seconds: 5,
+        }
     }
 }
 
 impl Default for LogSettings {
     fn default() -> Self {
-        Self { format: LogFormat::Auto, level: "info".into() }
+        Self {
+            format: LogFormat::Auto,
+            level: "info".into(),
+        }
     }
 }
 
@@ -117,14 +124,49 @@ enum Kind {
 const ENV_VARS: &[(&str, Option<&str>, &str, Kind)] = &[
     ("ENAMEL_DATA_DIR", None, "data_dir", Kind::Text),
     ("ENAMEL_SERVER_BIND", Some("server"), "bind", Kind::Text),
-    ("ENAMEL_SERVER_BEHIND_TLS_PROXY", Some("server"), "behind_tls_proxy", Kind::Boolean),
-    ("ENAMEL_SERVER_TLS_CERT", Some("server"), "tls_cert", Kind::Text),
-    ("ENAMEL_SERVER_TLS_KEY", Some("server"), "tls_key", Kind::Text),
-    ("ENAMEL_SERVER_SHUTDOWN_GRACE_SECONDS", Some("server"), "shutdown_grace_seconds", Kind::Integer),
-    ("ENAMEL_SERVER_MAX_BODY_BYTES", Some("server"), "max_body_bytes", Kind::Integer),
+    (
+        "ENAMEL_SERVER_BEHIND_TLS_PROXY",
+        Some("server"),
+        "behind_tls_proxy",
+        Kind::Boolean,
+    ),
+    (
+        "ENAMEL_SERVER_TLS_CERT",
+        Some("server"),
+        "tls_cert",
+        Kind::Text,
+    ),
+    (
+        "ENAMEL_SERVER_TLS_KEY",
+        Some("server"),
+        "tls_key",
+        Kind::Text,
+    ),
+    (
+        "ENAMEL_SERVER_SHUTDOWN_GRACE_SECONDS",
+        Some("server"),
+        "shutdown_grace_seconds",
+        Kind::Integer,
+    ),
+    (
+        "ENAMEL_SERVER_MAX_BODY_BYTES",
+        Some("server"),
+        "max_body_bytes",
+        Kind::Integer,
+    ),
     ("ENAMEL_DATABASE_URL", Some("database"), "url", Kind::Text),
-    ("ENAMEL_DATABASE_MAX_CONNECTIONS", Some("database"), "max_connections", Kind::Integer),
-    ("ENAMEL_DATABASE_BUSY_TIMEOUT_SECONDS", Some("database"), "busy_timeout_seconds", Kind::Integer),
+    (
+        "ENAMEL_DATABASE_MAX_CONNECTIONS",
+        Some("database"),
+        "max_connections",
+        Kind::Integer,
+    ),
+    (
+        "ENAMEL_DATABASE_BUSY_TIMEOUT_SECONDS",
+        Some("database"),
+        "busy_timeout_seconds",
+        Kind::Integer,
+    ),
     ("ENAMEL_LOG_FORMAT", Some("log"), "format", Kind::Text),
     ("ENAMEL_LOG_LEVEL", Some("log"), "level", Kind::Text),
 ];
@@ -137,11 +179,17 @@ pub const CONFIG_FILE_VAR: &str = "ENAMEL_CONFIG";
 #[derive(Debug, thiserror::Error)]
 pub enum SettingsError {
     #[error("cannot read the configuration file {path}: {source}")]
-    Unreadable { path: PathBuf, source: std::io::Error },
+    Unreadable {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("{origin}: {message}")]
     Invalid { origin: String, message: String },
     #[error("{var} must be {expected}")]
-    BadVariable { var: &'static str, expected: &'static str },
+    BadVariable {
+        var: &'static str,
+        expected: &'static str,
+    },
     #[error("server.tls_cert and server.tls_key must be given together")]
     HalfTls,
 }
@@ -155,8 +203,11 @@ impl Settings {
     ) -> Result<Self, SettingsError> {
         let mut table = match file {
             Some(path) => {
-                let text = std::fs::read_to_string(path)
-                    .map_err(|source| SettingsError::Unreadable { path: path.into(), source })?;
+                let text =
+                    std::fs::read_to_string(path).map_err(|source| SettingsError::Unreadable {
+                        path: path.into(),
+                        source,
+                    })?;
                 parse_table(&text, &path.display().to_string())?
             }
             None => toml::Table::new(),
@@ -169,11 +220,19 @@ impl Settings {
                     .trim()
                     .parse::<i64>()
                     .map(toml::Value::Integer)
-                    .map_err(|_| SettingsError::BadVariable { var, expected: "a whole number" })?,
+                    .map_err(|_| SettingsError::BadVariable {
+                        var,
+                        expected: "a whole number",
+                    })?,
                 Kind::Boolean => match raw.trim() {
                     "true" | "1" | "yes" => toml::Value::Boolean(true),
                     "false" | "0" | "no" => toml::Value::Boolean(false),
-                    _ => return Err(SettingsError::BadVariable { var, expected: "true or false" }),
+                    _ => {
+                        return Err(SettingsError::BadVariable {
+                            var,
+                            expected: "true or false",
+                        });
+                    }
                 },
             };
             let target = match section {
@@ -189,9 +248,13 @@ impl Settings {
             };
             target.insert(key.to_owned(), value);
         }
-        let settings: Self = table.try_into().map_err(|err: toml::de::Error| {
-            SettingsError::Invalid { origin: "configuration".into(), message: err.message().into() }
-        })?;
+        let settings: Self =
+            table
+                .try_into()
+                .map_err(|err: toml::de::Error| SettingsError::Invalid {
+                    origin: "configuration".into(),
+                    message: err.message().into(),
+                })?;
         if settings.server.tls_cert.is_some() != settings.server.tls_key.is_some() {
             return Err(SettingsError::HalfTls);
         }
@@ -208,7 +271,10 @@ impl Settings {
     #[must_use]
     pub fn database_url(&self) -> SecretString {
         self.database.url.clone().unwrap_or_else(|| {
-            SecretString::from(format!("sqlite://{}", self.data_dir.join("enamel.db").display()))
+            SecretString::from(format!(
+                "sqlite://{}",
+                self.data_dir.join("enamel.db").display()
+            ))
         })
     }
 
@@ -234,9 +300,14 @@ impl Settings {
 /// Parses TOML, reporting errors by line without quoting the offending text.
 fn parse_table(text: &str, origin: &str) -> Result<toml::Table, SettingsError> {
     text.parse::<toml::Table>().map_err(|err| {
-        let line = err.span().map(|span| text[..span.start].lines().count().max(1));
+        let line = err
+            .span()
+            .map(|span| text[..span.start].lines().count().max(1));
         SettingsError::Invalid {
-            origin: line.map_or_else(|| origin.to_owned(), |line| format!("{origin}, line {line}")),
+            origin: line.map_or_else(
+                || origin.to_owned(),
+                |line| format!("{origin}, line {line}"),
+            ),
             message: err.message().to_owned(),
         }
     })
@@ -249,25 +320,44 @@ pub struct RedactedSettings<'a>(&'a Settings);
 impl fmt::Display for RedactedSettings<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let s = self.0;
-        let path = |p: &Option<PathBuf>| p.as_ref().map_or("(unset)".into(), |p| p.display().to_string());
+        let path = |p: &Option<PathBuf>| {
+            p.as_ref()
+                .map_or("(unset)".into(), |p| p.display().to_string())
+        };
         writeln!(f, "data_dir = {:?}", s.data_dir.display().to_string())?;
         writeln!(f, "\n[server]")?;
         writeln!(f, "bind = \"{}\"", s.server.bind)?;
         writeln!(f, "behind_tls_proxy = {}", s.server.behind_tls_proxy)?;
         writeln!(f, "tls_cert = {:?}", path(&s.server.tls_cert))?;
         writeln!(f, "tls_key = {:?}", path(&s.server.tls_key))?;
-        writeln!(f, "shutdown_grace_seconds = {}", s.server.shutdown_grace_seconds)?;
+        writeln!(
+            f,
+            "shutdown_grace_seconds = {}",
+            s.server.shutdown_grace_seconds
+        )?;
         writeln!(f, "max_body_bytes = {}", s.server.max_body_bytes)?;
         writeln!(f, "\n[database]")?;
-        writeln!(f, "url = {:?}", redact_url(s.database_url().expose_secret()))?;
+        writeln!(
+            f,
+            "url = {:?}",
+            redact_url(s.database_url().expose_secret())
+        )?;
         writeln!(f, "max_connections = {}", s.database.max_connections)?;
-        writeln!(f, "busy_timeout_seconds = {}", s.database.busy_timeout_seconds)?;
+        writeln!(
+            f,
+            "busy_timeout_seconds = {}",
+            s.database.busy_timeout_seconds
+        )?;
         writeln!(f, "\n[log]")?;
-        writeln!(f, "format = \"{}\"", match s.log.format {
-            LogFormat::Auto => "auto",
-            LogFormat::Json => "json",
-            LogFormat::Pretty => "pretty",
-        })?;
+        writeln!(
+            f,
+            "format = \"{}\"",
+            match s.log.format {
+                LogFormat::Auto => "auto",
+                LogFormat::Json => "json",
+                LogFormat::Pretty => "pretty",
+            }
+        )?;
         write!(f, "level = {:?}", s.log.level)
     }
 }
@@ -296,8 +386,10 @@ mod tests {
     use super::*;
 
     fn env(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
-        let map: HashMap<String, String> =
-            pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
+        let map: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
         move |var| map.get(var).cloned()
     }
 
@@ -311,7 +403,10 @@ mod tests {
     fn defaults_serve_loopback_8080_on_sqlite_under_the_data_dir() {
         let settings = Settings::load(None, env(&[])).unwrap();
         assert_eq!(settings.server.bind.to_string(), "127.0.0.1:8080");
-        assert_eq!(settings.database_url().expose_secret(), "sqlite://enamel-data/enamel.db");
+        assert_eq!(
+            settings.database_url().expose_secret(),
+            "sqlite://enamel-data/enamel.db"
+        );
     }
 
     #[test]
@@ -319,7 +414,10 @@ mod tests {
         let toml = file("[server]\nbind = \"127.0.0.1:9000\"\nshutdown_grace_seconds = 5\n");
         let settings = Settings::load(
             Some(toml.path()),
-            env(&[("ENAMEL_SERVER_BIND", "127.0.0.1:9100"), ("ENAMEL_SERVER_BEHIND_TLS_PROXY", "true")]),
+            env(&[
+                ("ENAMEL_SERVER_BIND", "127.0.0.1:9100"),
+                ("ENAMEL_SERVER_BEHIND_TLS_PROXY", "true"),
+            ]),
         )
         .unwrap();
         assert_eq!(settings.server.bind.port(), 9100);
@@ -359,13 +457,18 @@ mod tests {
     fn a_bad_variable_is_named_without_its_value() {
         let err = Settings::load(None, env(&[("ENAMEL_DATABASE_MAX_CONNECTIONS", "s3cret")]))
             .unwrap_err();
-        assert_eq!(err.to_string(), "ENAMEL_DATABASE_MAX_CONNECTIONS must be a whole number");
+        assert_eq!(
+            err.to_string(),
+            "ENAMEL_DATABASE_MAX_CONNECTIONS must be a whole number"
+        );
     }
 
     #[test]
     fn a_toml_syntax_error_gives_the_line_but_not_the_text() {
         let toml = file("[database]\nurl = \"postgres://u:hunter2@db/enamel\n");
-        let err = Settings::load(Some(toml.path()), env(&[])).unwrap_err().to_string();
+        let err = Settings::load(Some(toml.path()), env(&[]))
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("line 2"), "{err}");
         assert!(!err.contains("hunter2"), "{err}");
     }
@@ -380,11 +483,17 @@ mod tests {
     fn the_redacted_view_hides_the_database_password() {
         let settings = Settings::load(
             None,
-            env(&[("ENAMEL_DATABASE_URL", "postgres://enamel:hunter2@db.internal:5432/enamel?sslpassword=x")]),
+            env(&[(
+                "ENAMEL_DATABASE_URL",
+                "postgres://enamel:hunter2@db.internal:5432/enamel?sslpassword=x",
+            )]),
         )
         .unwrap();
         let shown = settings.redacted().to_string();
-        assert!(shown.contains("postgres://enamel:REDACTED@db.internal:5432/enamel?REDACTED"), "{shown}");
+        assert!(
+            shown.contains("postgres://enamel:REDACTED@db.internal:5432/enamel?REDACTED"),
+            "{shown}"
+        );
         assert!(!shown.contains("hunter2"));
         assert!(!format!("{settings:?}").contains("hunter2"));
         assert!(shown.parse::<toml::Table>().is_ok(), "{shown}");

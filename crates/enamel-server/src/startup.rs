@@ -39,7 +39,10 @@ pub enum StartupError {
     #[error("TLS: {0}")]
     Tls(&'static str),
     #[error("cannot listen on {addr}: {source}")]
-    Bind { addr: SocketAddr, source: std::io::Error },
+    Bind {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
 }
 
 /// The application, bound to its listener and ready to run.
@@ -65,11 +68,21 @@ impl Application {
         let listener = TcpListener::bind(bind)
             .and_then(|l| l.set_nonblocking(true).map(|()| l))
             .map_err(|source| StartupError::Bind { addr: bind, source })?;
-        let local_addr =
-            listener.local_addr().map_err(|source| StartupError::Bind { addr: bind, source })?;
-        let state = AppState { store, metrics: Arc::new(Metrics::new()) };
+        let local_addr = listener
+            .local_addr()
+            .map_err(|source| StartupError::Bind { addr: bind, source })?;
+        let state = AppState {
+            store,
+            metrics: Arc::new(Metrics::new()),
+        };
         let router = router(state, settings.server.max_body_bytes, tls.is_some());
-        Ok(Self { listener, local_addr, router, tls, grace: settings.shutdown_grace() })
+        Ok(Self {
+            listener,
+            local_addr,
+            router,
+            tls,
+            grace: settings.shutdown_grace(),
+        })
     }
 
     /// The address actually bound (the port is real even when 0 was asked for).
@@ -150,15 +163,26 @@ pub async fn serve(
     let on_signal = handle.clone();
     tokio::spawn(async move {
         shutdown.await;
-        tracing::info!(grace_seconds = grace.as_secs(), "shutting down; finishing requests in flight");
+        tracing::info!(
+            grace_seconds = grace.as_secs(),
+            "shutting down; finishing requests in flight"
+        );
         on_signal.graceful_shutdown(Some(grace));
     });
     let service = router.into_make_service_with_connect_info::<SocketAddr>();
     match tls {
         Some(config) => {
-            axum_server::from_tcp_rustls(listener, config)?.handle(handle).serve(service).await
+            axum_server::from_tcp_rustls(listener, config)?
+                .handle(handle)
+                .serve(service)
+                .await
         }
-        None => axum_server::from_tcp(listener)?.handle(handle).serve(service).await,
+        None => {
+            axum_server::from_tcp(listener)?
+                .handle(handle)
+                .serve(service)
+                .await
+        }
     }
 }
 

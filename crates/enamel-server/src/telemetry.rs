@@ -24,17 +24,27 @@ where
     if !directives.contains("sqlx") {
         directives.push_str(",sqlx=warn");
     }
-    let filter = EnvFilter::try_new(&directives).unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn"));
+    let filter =
+        EnvFilter::try_new(&directives).unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn"));
     let pretty = match settings.format {
         LogFormat::Pretty => true,
         LogFormat::Json => false,
         LogFormat::Auto => std::io::stderr().is_terminal(),
     };
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(writer);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(writer);
     if pretty {
         Box::new(builder.compact().finish())
     } else {
-        Box::new(builder.json().flatten_event(true).with_current_span(true).with_span_list(false).finish())
+        Box::new(
+            builder
+                .json()
+                .flatten_event(true)
+                .with_current_span(true)
+                .with_span_list(false)
+                .finish(),
+        )
     }
 }
 
@@ -45,7 +55,11 @@ pub fn init(settings: &LogSettings) -> anyhow::Result<()> {
         let location = info.location().map(ToString::to_string).unwrap_or_default();
         // A `&'static str` payload is a literal from our code; a formatted `String`
         // payload may embed a value, so it is left out.
-        let message = info.payload().downcast_ref::<&'static str>().copied().unwrap_or("(formatted message withheld)");
+        let message = info
+            .payload()
+            .downcast_ref::<&'static str>()
+            .copied()
+            .unwrap_or("(formatted message withheld)");
         tracing::error!(location, message, "panic");
     }));
     Ok(())

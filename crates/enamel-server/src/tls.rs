@@ -21,7 +21,8 @@ pub(crate) fn server_config(cert: &Path, key: &Path) -> Result<RustlsConfig, Sta
     if chain.is_empty() {
         return Err(bad("the certificate file holds no certificate"));
     }
-    let key = PrivateKeyDer::from_pem_file(key).map_err(|_| bad("the key file cannot be read as a PEM private key"))?;
+    let key = PrivateKeyDer::from_pem_file(key)
+        .map_err(|_| bad("the key file cannot be read as a PEM private key"))?;
     let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
     let mut config = rustls::ServerConfig::builder_with_provider(provider)
         .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])

@@ -48,10 +48,15 @@ fn url_encode(text: &str) -> String {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn phi_in_query_strings_headers_and_bodies_never_reaches_the_log() {
     let captured = Captured::default();
-    let settings = LogSettings { format: LogFormat::Json, level: "debug".into() };
+    let settings = LogSettings {
+        format: LogFormat::Json,
+        level: "debug".into(),
+    };
     tracing::subscriber::set_global_default(telemetry::subscriber(&settings, captured.clone()))
         .unwrap();
-    let db = enamel_testkit::fresh_database(Backend::Sqlite).await.unwrap();
+    let db = enamel_testkit::fresh_database(Backend::Sqlite)
+        .await
+        .unwrap();
     let mut config = enamel_server::Settings::default();
     config.server.bind = "127.0.0.1:0".parse().unwrap();
     let app = Application::build(&config, db.store.clone()).unwrap();
@@ -62,7 +67,11 @@ async fn phi_in_query_strings_headers_and_bodies_never_reaches_the_log() {
     }));
     let client = reqwest::Client::new();
     let patient = &DemoNetwork::generate(DEFAULT_SEED).patients[7];
-    let name = format!("{} {}", patient.first_name.expose(), patient.last_name.expose());
+    let name = format!(
+        "{} {}",
+        patient.first_name.expose(),
+        patient.last_name.expose()
+    );
     let query = format!(
         "?name={}&phone={}&email={}&dob={}",
         url_encode(&name),
@@ -92,10 +101,19 @@ async fn phi_in_query_strings_headers_and_bodies_never_reaches_the_log() {
     server.await.unwrap().unwrap();
 
     let logs = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
-    assert!(logs.contains("request finished"), "the capture must see the access log");
-    assert!(logs.contains(request_id), "log lines carry the correlation id");
+    assert!(
+        logs.contains("request finished"),
+        "the capture must see the access log"
+    );
+    assert!(
+        logs.contains(request_id),
+        "log lines carry the correlation id"
+    );
     let findings = CanaryScanner::for_seed(DEFAULT_SEED).scan("captured log", &logs);
     let shown: Vec<String> = findings.iter().map(ToString::to_string).collect();
     assert!(findings.is_empty(), "PHI reached the log: {shown:?}");
-    assert!(!logs.contains("secret-token-value"), "a credential reached the log");
+    assert!(
+        !logs.contains("secret-token-value"),
+        "a credential reached the log"
+    );
 }

@@ -49,7 +49,9 @@ impl Store {
     /// A database that was never migrated reports zero applied.
     pub async fn migration_status(&self) -> Result<MigrationStatus, StoreError> {
         let migrator = self.migrator();
-        let expected = migrator.iter().filter(|m| m.migration_type.is_up_migration());
+        let expected = migrator
+            .iter()
+            .filter(|m| m.migration_type.is_up_migration());
         let applied: Vec<(i64, Vec<u8>)> = match on_pool!(&self.db, pool => {
             sqlx::query_as("SELECT version, checksum FROM _sqlx_migrations WHERE success")
                 .fetch_all(pool)
@@ -68,6 +70,9 @@ impl Store {
                 done += 1;
             }
         }
-        Ok(MigrationStatus { expected: total, applied: done })
+        Ok(MigrationStatus {
+            expected: total,
+            applied: done,
+        })
     }
 }

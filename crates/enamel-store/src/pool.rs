@@ -68,7 +68,10 @@ pub struct ConnectOptions {
 
 impl Default for ConnectOptions {
     fn default() -> Self {
-        Self { max_connections: 16, busy_timeout: Duration::from_secs(5) }
+        Self {
+            max_connections: 16,
+            busy_timeout: Duration::from_secs(5),
+        }
     }
 }
 
@@ -101,11 +104,11 @@ impl Store {
                     .synchronous(SqliteSynchronous::Full)
                     .foreign_keys(true)
                     .busy_timeout(options.busy_timeout);
-                if let Some(parent) = Path::new(connect.get_filename()).parent() {
-                    if !parent.as_os_str().is_empty() {
-                        std::fs::create_dir_all(parent)
-                            .context("creating the SQLite database's directory")?;
-                    }
+                if let Some(parent) = Path::new(connect.get_filename()).parent()
+                    && !parent.as_os_str().is_empty()
+                {
+                    std::fs::create_dir_all(parent)
+                        .context("creating the SQLite database's directory")?;
                 }
                 let pool = SqlitePoolOptions::new()
                     .max_connections(options.max_connections)

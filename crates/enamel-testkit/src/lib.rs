@@ -42,17 +42,26 @@ pub async fn fresh_database(backend: Backend) -> Option<TestDb> {
         Backend::Sqlite => {
             let dir = tempfile::tempdir().expect("a temporary directory");
             let url = format!("sqlite://{}/enamel.db", dir.path().display());
-            TestDb { store: connect(&url).await, url: url.into(), _dir: Some(dir) }
+            TestDb {
+                store: connect(&url).await,
+                url: url.into(),
+                _dir: Some(dir),
+            }
         }
         Backend::Postgres => {
-            let Some(admin_url) = setting(POSTGRES_URL_VAR, "PostgreSQL") else {
-                return None;
-            };
+            let admin_url = setting(POSTGRES_URL_VAR, "PostgreSQL")?;
             let url = create_postgres_database(&admin_url).await;
-            TestDb { store: connect(&url).await, url: url.into(), _dir: None }
+            TestDb {
+                store: connect(&url).await,
+                url: url.into(),
+                _dir: None,
+            }
         }
     };
-    db.store.migrate().await.expect("migrations apply to a fresh database");
+    db.store
+        .migrate()
+        .await
+        .expect("migrations apply to a fresh database");
     Some(db)
 }
 
@@ -85,10 +94,10 @@ async fn create_postgres_database(admin_url: &str) -> String {
 /// Under `ENAMEL_TEST_REQUIRE_ALL=1`, when the setting is unset.
 #[must_use]
 pub fn setting(var: &str, suite: &str) -> Option<String> {
-    if let Ok(value) = std::env::var(var) {
-        if !value.is_empty() {
-            return Some(value);
-        }
+    if let Ok(value) = std::env::var(var)
+        && !value.is_empty()
+    {
+        return Some(value);
     }
     let why = format!("{var} is not set");
     assert!(
@@ -110,7 +119,12 @@ fn notify_skipped_once(suite: &str, why: &str) {
         std::os::unix::process::parent_id(),
         suite.to_lowercase()
     ));
-    if OpenOptions::new().write(true).create_new(true).open(marker).is_ok() {
+    if OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(marker)
+        .is_ok()
+    {
         let _ = writeln!(
             std::io::stderr(),
             "note: the {suite} tests were skipped because {why} (see README: Tests)"

@@ -9,7 +9,7 @@ use clap::{Parser, Subcommand};
 #[derive(Debug, Parser)]
 #[command(name = "enamel", version, about)]
 pub struct Cli {
-    /// A TOML configuration file (default: the file named by ENAMEL_CONFIG, if any).
+    /// A TOML configuration file (default: the file named by `ENAMEL_CONFIG`, if any).
     #[arg(long, global = true, value_name = "FILE")]
     pub config: Option<PathBuf>,
     #[command(subcommand)]

@@ -56,7 +56,10 @@ async fn serve(settings: Settings, demo: bool) -> anyhow::Result<ExitCode> {
     let app = Application::build(&settings, store.clone())?;
     tracing::info!(address = %app.local_addr(), backend = store.backend().name(), "listening");
     println!("Enamel is running at {}", app.url());
-    println!("  health: {0}/healthz   readiness: {0}/readyz   metrics: {0}/metrics", app.url());
+    println!(
+        "  health: {0}/healthz   readiness: {0}/readyz   metrics: {0}/metrics",
+        app.url()
+    );
     if let Some(network) = &network {
         print_demo_logins(network);
     }
@@ -69,8 +72,13 @@ async fn serve(settings: Settings, demo: bool) -> anyhow::Result<ExitCode> {
 
 fn print_demo_logins(network: &DemoNetwork) {
     println!();
-    println!("Demo network: {} practices, synthetic data only.", network.practices.len());
-    println!("Demo accounts (sign-in arrives with the identity issue; these are the seeded users):");
+    println!(
+        "Demo network: {} practices, synthetic data only.",
+        network.practices.len()
+    );
+    println!(
+        "Demo accounts (sign-in arrives with the identity issue; these are the seeded users):"
+    );
     for login in network.logins() {
         println!(
             "  {:<18} {:<46} {}",
@@ -99,7 +107,11 @@ async fn migrate(settings: &Settings) -> anyhow::Result<ExitCode> {
 fn config_check(settings: &Settings) -> anyhow::Result<ExitCode> {
     println!("{}", settings.redacted());
     println!();
-    check_listen_policy(settings.server.bind, settings.serves_tls(), settings.server.behind_tls_proxy)?;
+    check_listen_policy(
+        settings.server.bind,
+        settings.serves_tls(),
+        settings.server.behind_tls_proxy,
+    )?;
     println!("# The configuration is valid.");
     Ok(ExitCode::SUCCESS)
 }
@@ -122,7 +134,9 @@ fn demo_scan(seed: u64, files: &[std::path::PathBuf]) -> anyhow::Result<ExitCode
     for file in files {
         let mut bytes = Vec::new();
         if file.as_os_str() == "-" {
-            std::io::stdin().read_to_end(&mut bytes).context("reading standard input")?;
+            std::io::stdin()
+                .read_to_end(&mut bytes)
+                .context("reading standard input")?;
         } else {
             bytes = std::fs::read(file).with_context(|| format!("reading {}", file.display()))?;
         }
@@ -138,5 +152,9 @@ fn demo_scan(seed: u64, files: &[std::path::PathBuf]) -> anyhow::Result<ExitCode
         files.len(),
         findings.len()
     );
-    Ok(if findings.is_empty() { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+    Ok(if findings.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
 }

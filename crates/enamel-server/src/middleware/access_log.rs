@@ -16,7 +16,10 @@ pub(crate) struct MatchedRoute(pub(crate) String);
 
 /// Inside the router (a route layer): records which route template matched.
 pub(crate) async fn record_route(request: Request, next: Next) -> Response {
-    let route = request.extensions().get::<MatchedPath>().map(|p| p.as_str().to_owned());
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|p| p.as_str().to_owned());
     let mut response = next.run(request).await;
     if let Some(route) = route {
         response.extensions_mut().insert(MatchedRoute(route));
@@ -25,7 +28,11 @@ pub(crate) async fn record_route(request: Request, next: Next) -> Response {
 }
 
 /// Outside the router: logs and counts the finished request.
-pub(crate) async fn log(State(metrics): State<Arc<Metrics>>, request: Request, next: Next) -> Response {
+pub(crate) async fn log(
+    State(metrics): State<Arc<Metrics>>,
+    request: Request,
+    next: Next,
+) -> Response {
     let method = metrics::method_label(request.method());
     let started = Instant::now();
     let _in_flight = metrics.in_flight();

@@ -23,8 +23,12 @@ pub(crate) fn current_request_id() -> Option<String> {
 fn is_acceptable(id: &str) -> bool {
     let hex = (16..=64).contains(&id.len()) && id.bytes().all(|b| b.is_ascii_hexdigit());
     let ulid = id.len() == 26
-        && id.bytes().all(|b| b.is_ascii_digit() || (b.is_ascii_uppercase() && !b"ILOU".contains(&b)));
-    hex || ulid || uuid::Uuid::try_parse(id).is_ok_and(|u| u.hyphenated().to_string() == id.to_ascii_lowercase())
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_digit() || (b.is_ascii_uppercase() && !b"ILOU".contains(&b)));
+    hex || ulid
+        || uuid::Uuid::try_parse(id)
+            .is_ok_and(|u| u.hyphenated().to_string() == id.to_ascii_lowercase())
 }
 
 /// Assigns the correlation id and opens the request's span.
@@ -36,7 +40,10 @@ pub(crate) async fn assign(request: Request, next: Next) -> Response {
         .filter(|id| is_acceptable(id))
         .map_or_else(|| uuid::Uuid::new_v4().to_string(), ToOwned::to_owned);
     let span = tracing::info_span!("request", request_id = %id);
-    let mut response = REQUEST_ID.scope(id.clone(), next.run(request)).instrument(span).await;
+    let mut response = REQUEST_ID
+        .scope(id.clone(), next.run(request))
+        .instrument(span)
+        .await;
     if let Ok(value) = HeaderValue::from_str(&id) {
         response.headers_mut().insert(HEADER, value);
     }
@@ -56,7 +63,13 @@ mod tests {
 
     #[test]
     fn free_text_is_replaced() {
-        for id in ["Ada Testwell", "x", "2025550142", "drop table", "01ARZ3NDEKTSV4RRFFQ69G5FAVX"] {
+        for id in [
+            "Ada Testwell",
+            "x",
+            "2025550142",
+            "drop table",
+            "01ARZ3NDEKTSV4RRFFQ69G5FAVX",
+        ] {
             assert!(!is_acceptable(id), "{id}");
         }
     }

@@ -32,7 +32,9 @@ async fn readyz(State(state): State<AppState>) -> Result<Json<serde_json::Value>
         .await
         .map_err(|_| ApiError::Unavailable("the database schema cannot be read"))?;
     if !status.is_current() {
-        return Err(ApiError::Unavailable("database migrations are pending: run `enamel migrate`"));
+        return Err(ApiError::Unavailable(
+            "database migrations are pending: run `enamel migrate`",
+        ));
     }
     Ok(Json(json!({
         "status": "ready",

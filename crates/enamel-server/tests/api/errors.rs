@@ -3,9 +3,14 @@ use crate::helpers::spawn_app;
 #[tokio::test]
 async fn an_unknown_route_is_a_problem_json_404_carrying_the_correlation_id() {
     let app = spawn_app().await;
-    let response = app.get("/api/v1/referrals/0193f1c2-7a6b-7c3d-9e4f-0123456789ab").await;
+    let response = app
+        .get("/api/v1/referrals/0193f1c2-7a6b-7c3d-9e4f-0123456789ab")
+        .await;
     assert_eq!(response.status(), 404);
-    let header_id = response.headers()["x-request-id"].to_str().unwrap().to_owned();
+    let header_id = response.headers()["x-request-id"]
+        .to_str()
+        .unwrap()
+        .to_owned();
     let problem = app.problem(response).await;
     assert_eq!(problem["status"], 404);
     assert_eq!(problem["code"], "not_found");
@@ -16,7 +21,12 @@ async fn an_unknown_route_is_a_problem_json_404_carrying_the_correlation_id() {
 #[tokio::test]
 async fn a_wrong_method_is_a_problem_json_405() {
     let app = spawn_app().await;
-    let response = app.client.post(format!("{}/healthz", app.url)).send().await.unwrap();
+    let response = app
+        .client
+        .post(format!("{}/healthz", app.url))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(response.status(), 405);
     assert_eq!(app.problem(response).await["code"], "method_not_allowed");
 }
@@ -25,8 +35,13 @@ async fn a_wrong_method_is_a_problem_json_405() {
 async fn a_well_formed_request_id_is_kept() {
     let app = spawn_app().await;
     let id = "4bf92f3577b34da6a3ce929d0e0e4736";
-    let response =
-        app.client.get(format!("{}/nowhere", app.url)).header("X-Request-Id", id).send().await.unwrap();
+    let response = app
+        .client
+        .get(format!("{}/nowhere", app.url))
+        .header("X-Request-Id", id)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(response.headers()["x-request-id"], id);
     assert_eq!(app.problem(response).await["correlation_id"], id);
 }
@@ -49,8 +64,13 @@ async fn a_free_text_request_id_is_replaced_by_a_generated_one() {
 async fn a_body_over_the_limit_is_refused_before_reaching_a_handler() {
     let app = spawn_app().await;
     let body = vec![b'x'; 3 * 1024 * 1024];
-    let response = app.client.post(format!("{}/healthz", app.url)).body(body).send().await;
+    let response = app
+        .client
+        .post(format!("{}/healthz", app.url))
+        .body(body)
+        .send()
+        .await;
     // Either the 405 for the method or a refusal of the body; never a 5xx.
-    let status = response.map(|r| r.status().as_u16()).unwrap_or(413);
+    let status = response.map_or(413, |r| r.status().as_u16());
     assert!((400..500).contains(&status), "{status}");
 }

@@ -22,7 +22,9 @@ pub fn test_settings() -> Settings {
 
 /// An application on a fresh SQLite database.
 pub async fn spawn_app() -> TestApp {
-    spawn_app_on(Backend::Sqlite).await.expect("SQLite is always available")
+    spawn_app_on(Backend::Sqlite)
+        .await
+        .expect("SQLite is always available")
 }
 
 /// An application on a fresh database of `backend`, or `None` if that suite is skipped.
@@ -35,18 +37,29 @@ pub async fn spawn_app_on(backend: Backend) -> Option<TestApp> {
         let _ = stopped.await;
     }));
     let client = reqwest::Client::builder().build().unwrap();
-    Some(TestApp { url, client, _db: db, _stop: stop })
+    Some(TestApp {
+        url,
+        client,
+        _db: db,
+        _stop: stop,
+    })
 }
 
 impl TestApp {
     pub async fn get(&self, path: &str) -> reqwest::Response {
-        self.client.get(format!("{}{path}", self.url)).send().await.expect("the request is sent")
+        self.client
+            .get(format!("{}{path}", self.url))
+            .send()
+            .await
+            .expect("the request is sent")
     }
 
     pub async fn problem(&self, response: reqwest::Response) -> serde_json::Value {
         assert_eq!(
-            response.headers()["content-type"], "application/problem+json",
-            "{}", self.url
+            response.headers()["content-type"],
+            "application/problem+json",
+            "{}",
+            self.url
         );
         response.json().await.unwrap()
     }

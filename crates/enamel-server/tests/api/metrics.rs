@@ -9,10 +9,17 @@ async fn metrics_count_requests_by_route_template_and_never_by_path_or_query() {
     let response = app.get("/metrics").await;
 
     assert_eq!(response.status(), 200);
-    assert!(response.headers()["content-type"].to_str().unwrap().starts_with("application/openmetrics-text"));
+    assert!(
+        response.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("application/openmetrics-text")
+    );
     let text = response.text().await.unwrap();
     assert!(
-        text.contains(r#"enamel_http_requests_total{method="GET",route="/healthz",status="200"} 1"#),
+        text.contains(
+            r#"enamel_http_requests_total{method="GET",route="/healthz",status="200"} 1"#
+        ),
         "{text}"
     );
     assert!(text.contains(r#"route="unmatched",status="404""#), "{text}");

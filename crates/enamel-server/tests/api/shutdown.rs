@@ -17,15 +17,24 @@ async fn requests_in_flight_finish_after_shutdown_and_new_ones_are_refused() {
     listener.set_nonblocking(true).unwrap();
     let addr = listener.local_addr().unwrap();
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(serve(listener, router, None, Duration::from_secs(10), async {
-        let _ = stopped.await;
-    }));
+    let server = tokio::spawn(serve(
+        listener,
+        router,
+        None,
+        Duration::from_secs(10),
+        async {
+            let _ = stopped.await;
+        },
+    ));
 
     let in_flight = tokio::spawn(reqwest::get(format!("http://{addr}/slow")));
     tokio::time::sleep(Duration::from_millis(200)).await;
     stop.send(()).unwrap();
 
-    let response = in_flight.await.unwrap().expect("the request in flight is answered");
+    let response = in_flight
+        .await
+        .unwrap()
+        .expect("the request in flight is answered");
     assert_eq!(response.status(), 200);
     assert_eq!(response.text().await.unwrap(), "done");
     tokio::time::timeout(Duration::from_secs(5), server)
@@ -33,5 +42,8 @@ async fn requests_in_flight_finish_after_shutdown_and_new_ones_are_refused() {
         .expect("the server stops once its requests are done")
         .unwrap()
         .unwrap();
-    assert!(reqwest::get(format!("http://{addr}/slow")).await.is_err(), "no new connections");
+    assert!(
+        reqwest::get(format!("http://{addr}/slow")).await.is_err(),
+        "no new connections"
+    );
 }

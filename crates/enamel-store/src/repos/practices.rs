@@ -101,7 +101,7 @@ impl<'a> PracticeRepo<'a> {
                 .map(|_| ())
         });
         match result {
-            Ok(_) => Ok(Practice {
+            Ok(()) => Ok(Practice {
                 id: new.id,
                 name: new.name.clone(),
                 kind: new.kind,
@@ -112,10 +112,12 @@ impl<'a> PracticeRepo<'a> {
                 time_zone: new.time_zone,
                 created_at,
             }),
-            Err(err) if is_unique_violation(&err) => {
-                Err(StoreError::Conflict("a practice with this NPI or id already exists"))
-            }
-            Err(err) => Err(anyhow::Error::new(err).context("inserting a practice").into()),
+            Err(err) if is_unique_violation(&err) => Err(StoreError::Conflict(
+                "a practice with this NPI or id already exists",
+            )),
+            Err(err) => Err(anyhow::Error::new(err)
+                .context("inserting a practice")
+                .into()),
         }
     }
 
@@ -126,7 +128,9 @@ impl<'a> PracticeRepo<'a> {
             sqlx::query_as(sql).bind(id.as_uuid()).fetch_optional(pool).await
         })
         .context("reading a practice")?;
-        row.ok_or(StoreError::NotFound)?.try_into().map_err(StoreError::Corrupt)
+        row.ok_or(StoreError::NotFound)?
+            .try_into()
+            .map_err(StoreError::Corrupt)
     }
 
     /// Every practice, by name.
@@ -135,7 +139,9 @@ impl<'a> PracticeRepo<'a> {
         let rows: Vec<PracticeRow> =
             on_pool!(&self.store.db, pool => sqlx::query_as(sql).fetch_all(pool).await)
                 .context("listing practices")?;
-        rows.into_iter().map(|row| row.try_into().map_err(StoreError::Corrupt)).collect()
+        rows.into_iter()
+            .map(|row| row.try_into().map_err(StoreError::Corrupt))
+            .collect()
     }
 
     /// How many practices there are.
@@ -152,5 +158,6 @@ impl<'a> PracticeRepo<'a> {
 /// value returned from an insert equals the value read back.
 pub(crate) fn now() -> OffsetDateTime {
     let now = OffsetDateTime::now_utc();
-    now.replace_nanosecond(now.nanosecond() / 1_000 * 1_000).unwrap_or(now)
+    now.replace_nanosecond(now.nanosecond() / 1_000 * 1_000)
+        .unwrap_or(now)
 }

@@ -34,7 +34,9 @@ impl<'a> Scoped<'a> {
 
     /// The accounts of the actor's practice, by display name.
     pub async fn users(&self) -> Result<Vec<User>, StoreError> {
-        let Ok(practice) = self.practice() else { return Ok(Vec::new()) };
+        let Ok(practice) = self.practice() else {
+            return Ok(Vec::new());
+        };
         let sql = concat!(
             "SELECT ",
             user_columns!(),
@@ -63,6 +65,8 @@ impl<'a> Scoped<'a> {
                 .await
         })
         .context("reading an account")?;
-        row.ok_or(StoreError::NotFound)?.try_into().map_err(StoreError::Corrupt)
+        row.ok_or(StoreError::NotFound)?
+            .try_into()
+            .map_err(StoreError::Corrupt)
     }
 }

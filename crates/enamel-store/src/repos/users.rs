@@ -49,7 +49,9 @@ impl TryFrom<UserRow> for User {
 }
 
 pub(crate) fn parse_rows(rows: Vec<UserRow>) -> Result<Vec<User>, StoreError> {
-    rows.into_iter().map(|row| row.try_into().map_err(StoreError::Corrupt)).collect()
+    rows.into_iter()
+        .map(|row| row.try_into().map_err(StoreError::Corrupt))
+        .collect()
 }
 
 /// Reads and writes accounts across practices; for the system, not for handlers.
@@ -86,7 +88,7 @@ impl<'a> UserRepo<'a> {
                 .map(|_| ())
         });
         match result {
-            Ok(_) => Ok(User {
+            Ok(()) => Ok(User {
                 id: new.id(),
                 practice: new.practice(),
                 email: new.email().clone(),
@@ -95,13 +97,15 @@ impl<'a> UserRepo<'a> {
                 status: new.status(),
                 created_at,
             }),
-            Err(err) if is_unique_violation(&err) => {
-                Err(StoreError::Conflict("an account with this email already exists"))
-            }
+            Err(err) if is_unique_violation(&err) => Err(StoreError::Conflict(
+                "an account with this email already exists",
+            )),
             Err(sqlx::Error::Database(db)) if db.is_foreign_key_violation() => {
                 Err(StoreError::NotFound)
             }
-            Err(err) => Err(anyhow::Error::new(err).context("inserting an account").into()),
+            Err(err) => Err(anyhow::Error::new(err)
+                .context("inserting an account")
+                .into()),
         }
     }
 
@@ -112,6 +116,8 @@ impl<'a> UserRepo<'a> {
             sqlx::query_as(sql).bind(email.as_str()).fetch_optional(pool).await
         })
         .context("finding an account by email")?;
-        row.map(User::try_from).transpose().map_err(StoreError::Corrupt)
+        row.map(User::try_from)
+            .transpose()
+            .map_err(StoreError::Corrupt)
     }
 }

@@ -13,8 +13,15 @@ pub async fn an_inserted_practice_reads_back_equal(store: Store) {
 }
 
 pub async fn a_second_practice_with_the_same_npi_is_a_conflict(store: Store) {
-    store.practices().insert(&fixtures::practice("First", 123_456_003)).await.unwrap();
-    let err = store.practices().insert(&fixtures::practice("Second", 123_456_003)).await;
+    store
+        .practices()
+        .insert(&fixtures::practice("First", 123_456_003))
+        .await
+        .unwrap();
+    let err = store
+        .practices()
+        .insert(&fixtures::practice("Second", 123_456_003))
+        .await;
     assert!(matches!(err, Err(StoreError::Conflict(_))), "{err:?}");
     assert_eq!(store.practices().count().await.unwrap(), 1);
 }
@@ -26,7 +33,11 @@ pub async fn a_missing_practice_is_not_found(store: Store) {
 
 pub async fn practices_list_by_name(store: Store) {
     for (name, npi) in [("Cedar Ortho", 123_456_004), ("Aspen Perio", 123_456_005)] {
-        store.practices().insert(&fixtures::practice(name, npi)).await.unwrap();
+        store
+            .practices()
+            .insert(&fixtures::practice(name, npi))
+            .await
+            .unwrap();
     }
     let names: Vec<_> = store
         .practices()

@@ -8,11 +8,18 @@ async fn two_practices(store: &Store) -> (User, User) {
     let mut firsts = Vec::new();
     for (i, name) in ["Own Dental", "Foreign Dental"].into_iter().enumerate() {
         let base = 123_456_020 + u32::try_from(i).unwrap();
-        let practice = store.practices().insert(&fixtures::practice(name, base)).await.unwrap();
+        let practice = store
+            .practices()
+            .insert(&fixtures::practice(name, base))
+            .await
+            .unwrap();
         let slug = name.split(' ').next().unwrap().to_lowercase();
         for role in [Role::Dentist, Role::FrontDesk] {
             let email = format!("{}@{slug}.example.test", role.as_str());
-            let user = store.users().insert(&fixtures::user(practice.id, &email, role)).await;
+            let user = store
+                .users()
+                .insert(&fixtures::user(practice.id, &email, role))
+                .await;
             firsts.push(user.unwrap());
         }
     }
@@ -39,6 +46,12 @@ pub async fn the_system_actor_reaches_no_practice_data(store: Store) {
     let (own, _) = two_practices(&store).await;
     let system = Actor::system();
     assert!(store.scoped(&system).users().await.unwrap().is_empty());
-    assert!(matches!(store.scoped(&system).user(own.id).await, Err(StoreError::NotFound)));
-    assert!(matches!(store.scoped(&system).own_practice().await, Err(StoreError::NotFound)));
+    assert!(matches!(
+        store.scoped(&system).user(own.id).await,
+        Err(StoreError::NotFound)
+    ));
+    assert!(matches!(
+        store.scoped(&system).own_practice().await,
+        Err(StoreError::NotFound)
+    ));
 }

@@ -4,7 +4,11 @@ use enamel_store::{Store, StoreError};
 use crate::fixtures;
 
 pub async fn an_inserted_account_is_found_by_email_in_any_case(store: Store) {
-    let practice = store.practices().insert(&fixtures::practice("P", 123_456_010)).await.unwrap();
+    let practice = store
+        .practices()
+        .insert(&fixtures::practice("P", 123_456_010))
+        .await
+        .unwrap();
     let new = fixtures::user(practice.id, "hygienist@p.example.test", Role::Hygienist);
     let inserted = store.users().insert(&new).await.unwrap();
     let found = store
@@ -16,7 +20,11 @@ pub async fn an_inserted_account_is_found_by_email_in_any_case(store: Store) {
 }
 
 pub async fn a_second_account_with_the_same_email_is_a_conflict(store: Store) {
-    let practice = store.practices().insert(&fixtures::practice("P", 123_456_011)).await.unwrap();
+    let practice = store
+        .practices()
+        .insert(&fixtures::practice("P", 123_456_011))
+        .await
+        .unwrap();
     let first = fixtures::user(practice.id, "same@p.example.test", Role::Dentist);
     let second = fixtures::user(practice.id, "same@p.example.test", Role::Billing);
     store.users().insert(&first).await.unwrap();

@@ -1,0 +1,48 @@
+use crate::helpers::{enamel, run, text};
+
+#[test]
+fn config_check_prints_the_effective_configuration_with_the_password_redacted() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = run(enamel(dir.path())
+        .args(["config", "check"])
+        .env(
+            "ENAMEL_DATABASE_URL",
+            "postgres://enamel:hunter2@db.internal/enamel",
+        )
+        .env("ENAMEL_SERVER_SHUTDOWN_GRACE_SECONDS", "12"));
+    let stdout = text(&output.stdout);
+    assert!(output.status.success(), "{stdout}");
+    assert!(
+        stdout.contains("postgres://enamel:REDACTED@db.internal/enamel"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("shutdown_grace_seconds = 12"), "{stdout}");
+    assert!(!stdout.contains("hunter2") && !text(&output.stderr).contains("hunter2"));
+}
+
+#[test]
+fn config_check_fails_on_a_configuration_that_serve_would_refuse() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = run(enamel(dir.path())
+        .args(["config", "check"])
+        .env("ENAMEL_SERVER_BIND", "0.0.0.0:8443"));
+    assert!(!output.status.success());
+    assert!(text(&output.stderr).contains("behind_tls_proxy"));
+}
+
+#[test]
+fn a_configuration_file_is_read_and_the_environment_wins() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("enamel.toml");
+    std::fs::write(
+        &file,
+        "[server]\nmax_body_bytes = 1024\nshutdown_grace_seconds = 3\n",
+    )
+    .unwrap();
+    let output = run(enamel(dir.path())
+        .args(["--config", file.to_str().unwrap(), "config", "check"])
+        .env("ENAMEL_SERVER_SHUTDOWN_GRACE_SECONDS", "9"));
+    let stdout = text(&output.stdout);
+    assert!(stdout.contains("max_body_bytes = 1024"), "{stdout}");
+    assert!(stdout.contains("shutdown_grace_seconds = 9"), "{stdout}");
+}

@@ -1,0 +1,7 @@
+//! The `enamel` command, run as a newcomer or an operator would run it.
+
+mod config;
+mod demo;
+mod helpers;
+mod migrate;
+mod serve;
