@@ -5,6 +5,7 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 
 use crate::InvalidValue;
+use crate::invalid::{display_as_value, string_conversions};
 
 /// A North American (NANP) phone number, held in E.164 form (`+1NXXNXXXXXX`).
 ///
@@ -80,19 +81,6 @@ impl fmt::Debug for PhoneNumber {
     }
 }
 
-impl TryFrom<String> for PhoneNumber {
-    type Error = InvalidValue;
-    fn try_from(raw: String) -> Result<Self, Self::Error> {
-        Self::parse(&raw)
-    }
-}
-
-impl From<PhoneNumber> for String {
-    fn from(phone: PhoneNumber) -> Self {
-        phone.0
-    }
-}
-
 /// An email address, trimmed and lower-cased so that equal addresses compare equal.
 ///
 /// The check is deliberately modest (one `@`, a dotted domain, no spaces, at most 254
@@ -139,30 +127,8 @@ impl Email {
     }
 }
 
-impl fmt::Display for Email {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl fmt::Debug for Email {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "Email({})", self.0)
-    }
-}
-
-impl TryFrom<String> for Email {
-    type Error = InvalidValue;
-    fn try_from(raw: String) -> Result<Self, Self::Error> {
-        Self::parse(&raw)
-    }
-}
-
-impl From<Email> for String {
-    fn from(email: Email) -> Self {
-        email.0
-    }
-}
+string_conversions!(PhoneNumber, Email);
+display_as_value!(Email);
 
 #[cfg(test)]
 mod tests {

@@ -42,3 +42,42 @@ pub(crate) fn bounded_text(
     }
     Ok(trimmed.to_owned())
 }
+
+/// The conversions every string-backed value type shares: `TryFrom<String>` through
+/// its `parse`, and `From<T> for String` to store or send it.
+macro_rules! string_conversions {
+    ($($ty:ident),+ $(,)?) => {$(
+        impl TryFrom<String> for $ty {
+            type Error = $crate::InvalidValue;
+            fn try_from(raw: String) -> Result<Self, Self::Error> {
+                Self::parse(&raw)
+            }
+        }
+
+        impl From<$ty> for String {
+            fn from(value: $ty) -> Self {
+                value.0.into()
+            }
+        }
+    )+};
+}
+pub(crate) use string_conversions;
+
+/// `Display` as the value itself and `Debug` as `Type(value)`, for value types that
+/// are not PHI (PHI is wrapped in `Phi<T>`, which redacts).
+macro_rules! display_as_value {
+    ($($ty:ident),+ $(,)?) => {$(
+        impl std::fmt::Display for $ty {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+
+        impl std::fmt::Debug for $ty {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                write!(f, concat!(stringify!($ty), "({})"), self.0)
+            }
+        }
+    )+};
+}
+pub(crate) use display_as_value;

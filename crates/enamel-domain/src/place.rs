@@ -1,11 +1,9 @@
 //! Where a practice is: US states, ZIP codes, addresses and time zones.
 
-use std::fmt;
-
 use serde::{Deserialize, Serialize};
 
 use crate::InvalidValue;
-use crate::invalid::bounded_text;
+use crate::invalid::{bounded_text, display_as_value, string_conversions};
 
 /// The USPS codes of the states, DC and the inhabited territories.
 const US_STATES: &[&str] = &[
@@ -41,35 +39,10 @@ impl UsState {
     }
 }
 
-impl fmt::Display for UsState {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.0)
-    }
-}
-
-impl fmt::Debug for UsState {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "UsState({})", self.0)
-    }
-}
-
 impl<'de> Deserialize<'de> for UsState {
     fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         let raw = String::deserialize(deserializer)?;
         Self::parse(&raw).map_err(serde::de::Error::custom)
-    }
-}
-
-impl TryFrom<String> for UsState {
-    type Error = InvalidValue;
-    fn try_from(raw: String) -> Result<Self, Self::Error> {
-        Self::parse(&raw)
-    }
-}
-
-impl From<UsState> for String {
-    fn from(state: UsState) -> Self {
-        state.0.to_owned()
     }
 }
 
@@ -100,19 +73,6 @@ impl PostalCode {
     #[must_use]
     pub fn as_str(&self) -> &str {
         &self.0
-    }
-}
-
-impl TryFrom<String> for PostalCode {
-    type Error = InvalidValue;
-    fn try_from(raw: String) -> Result<Self, Self::Error> {
-        Self::parse(&raw)
-    }
-}
-
-impl From<PostalCode> for String {
-    fn from(zip: PostalCode) -> Self {
-        zip.0
     }
 }
 
@@ -194,18 +154,6 @@ impl TimeZone {
     }
 }
 
-impl fmt::Display for TimeZone {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.0)
-    }
-}
-
-impl fmt::Debug for TimeZone {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "TimeZone({})", self.0)
-    }
-}
-
 impl<'de> Deserialize<'de> for TimeZone {
     fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         let raw = String::deserialize(deserializer)?;
@@ -213,18 +161,8 @@ impl<'de> Deserialize<'de> for TimeZone {
     }
 }
 
-impl TryFrom<String> for TimeZone {
-    type Error = InvalidValue;
-    fn try_from(raw: String) -> Result<Self, Self::Error> {
-        Self::parse(&raw)
-    }
-}
-
-impl From<TimeZone> for String {
-    fn from(zone: TimeZone) -> Self {
-        zone.0.to_owned()
-    }
-}
+string_conversions!(UsState, PostalCode, TimeZone);
+display_as_value!(UsState, TimeZone);
 
 #[cfg(test)]
 mod tests {

@@ -1,11 +1,9 @@
 //! Practices: the dental offices that are Enamel's tenants.
 
-use std::fmt;
-
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
-use crate::invalid::bounded_text;
+use crate::invalid::{bounded_text, display_as_value, string_conversions};
 use crate::{Address, InvalidValue, PhoneNumber, PracticeId, TimeZone};
 
 /// What kind of office a practice is: a general dentist or one of the specialties
@@ -143,31 +141,6 @@ impl Npi {
     }
 }
 
-impl fmt::Display for Npi {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl fmt::Debug for Npi {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "Npi({})", self.0)
-    }
-}
-
-impl TryFrom<String> for Npi {
-    type Error = InvalidValue;
-    fn try_from(raw: String) -> Result<Self, Self::Error> {
-        Self::parse(&raw)
-    }
-}
-
-impl From<Npi> for String {
-    fn from(npi: Npi) -> Self {
-        npi.0
-    }
-}
-
 /// A practice's name as it presents itself to patients and other offices.
 #[derive(Clone, PartialEq, Eq, Hash, Debug, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
@@ -186,18 +159,8 @@ impl PracticeName {
     }
 }
 
-impl TryFrom<String> for PracticeName {
-    type Error = InvalidValue;
-    fn try_from(raw: String) -> Result<Self, Self::Error> {
-        Self::parse(&raw)
-    }
-}
-
-impl From<PracticeName> for String {
-    fn from(name: PracticeName) -> Self {
-        name.0
-    }
-}
+string_conversions!(Npi, PracticeName);
+display_as_value!(Npi);
 
 /// A practice to be inserted. Its fields are already parsed; the store assigns
 /// nothing but the creation time.

@@ -5,7 +5,7 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
-use crate::invalid::bounded_text;
+use crate::invalid::{bounded_text, string_conversions};
 use crate::{Email, InvalidValue, PracticeId, UserId};
 
 /// What a person does, which decides what they may do.
@@ -135,18 +135,7 @@ impl DisplayName {
     }
 }
 
-impl TryFrom<String> for DisplayName {
-    type Error = InvalidValue;
-    fn try_from(raw: String) -> Result<Self, Self::Error> {
-        Self::parse(&raw)
-    }
-}
-
-impl From<DisplayName> for String {
-    fn from(name: DisplayName) -> Self {
-        name.0
-    }
-}
+string_conversions!(DisplayName);
 
 /// An account to be inserted.
 ///
