@@ -7,6 +7,7 @@
 //!   spliced unnoticed.
 //! - [`keys`]: data keys and their wrapping by a key-encryption key.
 //! - [`blind`]: keyed blind indexes (HMAC-SHA256) for equality search on PHI.
+//! - [`provider`]: where the key-encryption keys live (a local key file; AWS KMS).
 //!
 //! The key hierarchy and formats are specified in `docs/encryption.md`.
 
@@ -14,10 +15,12 @@ pub mod blind;
 mod error;
 pub mod field;
 pub mod keys;
+pub mod provider;
 pub mod stream;
 
 pub use error::CryptoError;
 pub use keys::{DataKey, KeyId, KeyPurpose};
+pub use provider::{KeyProvider, LocalKeyFile, WrappedKey};
 
 /// Fills `buf` from the operating system's CSPRNG.
 pub(crate) fn random(buf: &mut [u8]) {
