@@ -1,6 +1,8 @@
 //! Writing the demo network into a store.
 
+use enamel_domain::{Actor, VendorName};
 use enamel_store::{Store, StoreError};
+use secrecy::SecretString;
 
 use crate::DemoNetwork;
 
@@ -11,7 +13,8 @@ pub struct SeedOutcome {
     pub users_created: usize,
 }
 
-/// Writes the network's practices and accounts, skipping any already present.
+/// Writes the network's practices, accounts and (sealed) vendor credentials,
+/// skipping any already present.
 ///
 /// Ids are deterministic, so seeding twice, or again after an interruption, creates
 /// only what is missing. Patients join the seed when the store holds patients.
@@ -37,6 +40,16 @@ pub async fn seed(store: &Store, network: &DemoNetwork) -> anyhow::Result<SeedOu
             Ok(_) => outcome.users_created += 1,
             Err(StoreError::Conflict(_)) => {}
             Err(err) => return Err(anyhow::Error::new(err).context("seeding a demo account")),
+        }
+    }
+    let twilio = VendorName::parse("twilio").expect("a valid vendor name");
+    for demo in &network.practices {
+        let actor = Actor::system_for(demo.practice.id);
+        let credentials = store.scoped(&actor).vendor_credentials()?;
+        if credentials.list().await?.is_empty() {
+            // A synthetic token, sealed like PHI, so the demo has encrypted rows to rotate.
+            let token = SecretString::from(format!("demo-token-{}", demo.practice.npi));
+            credentials.put(&twilio, "auth-token", &token).await?;
         }
     }
     tracing::info!(

@@ -21,6 +21,14 @@ async fn seeding_creates_the_network_once_on_both_backends() {
             "{backend:?}"
         );
         assert_eq!(db.store.practices().count().await.unwrap(), 7);
+        assert_eq!(
+            db.store
+                .key_admin()
+                .encrypted_values(network.practices[0].practice.id)
+                .await
+                .unwrap(),
+            1
+        );
         if backend == Backend::Sqlite {
             let practice = &network.practices[3].practice;
             assert_eq!(

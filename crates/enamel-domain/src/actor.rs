@@ -48,6 +48,17 @@ impl Actor {
         }
     }
 
+    /// Enamel itself acting within one practice (seeding, that practice's jobs).
+    #[must_use]
+    pub const fn system_for(practice: PracticeId) -> Self {
+        Self {
+            kind: ActorType::System,
+            user: None,
+            practice: Some(practice),
+            role: None,
+        }
+    }
+
     #[must_use]
     pub const fn actor_type(&self) -> ActorType {
         self.kind

@@ -12,6 +12,7 @@ pub mod phi;
 pub mod place;
 pub mod practice;
 pub mod user;
+pub mod vendor;
 
 pub use actor::{Actor, ActorType};
 pub use contact::{Email, PhoneNumber};
@@ -21,3 +22,4 @@ pub use phi::Phi;
 pub use place::{Address, PostalCode, TimeZone, UsState};
 pub use practice::{NewPractice, Npi, Practice, PracticeKind, PracticeName};
 pub use user::{DisplayName, NewUser, Role, User, UserStatus};
+pub use vendor::VendorName;

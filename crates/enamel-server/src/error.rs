@@ -24,6 +24,9 @@ pub enum ApiError {
     Unavailable(&'static str),
     #[error("method not allowed")]
     MethodNotAllowed,
+    /// The practice's data was destroyed (crypto-shredding at BAA termination).
+    #[error("this practice's data has been destroyed")]
+    Gone,
     #[error(transparent)]
     Unexpected(#[from] anyhow::Error),
 }
@@ -33,6 +36,7 @@ impl From<StoreError> for ApiError {
         match err {
             StoreError::NotFound => Self::NotFound,
             StoreError::Conflict(what) => Self::Conflict(what),
+            StoreError::Shredded => Self::Gone,
             other => Self::Unexpected(other.into()),
         }
     }
@@ -68,6 +72,7 @@ impl ApiError {
                 "method_not_allowed",
                 "Method not allowed",
             ),
+            Self::Gone => (StatusCode::GONE, "data_destroyed", "Data destroyed"),
             Self::Unexpected(_) => (
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "internal",
@@ -115,4 +120,36 @@ pub(crate) fn problem(
         HeaderValue::from_static("application/problem+json"),
     );
     response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn shredded_data_is_a_410_problem_that_says_so() {
+        let response = ApiError::from(StoreError::Shredded).into_response();
+        assert_eq!(response.status(), StatusCode::GONE);
+        assert_eq!(
+            response.headers()[header::CONTENT_TYPE],
+            "application/problem+json"
+        );
+        let body = axum::body::to_bytes(response.into_body(), 4096)
+            .await
+            .unwrap();
+        let problem: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(problem["code"], "data_destroyed");
+        assert_eq!(problem["detail"], "this practice's data has been destroyed");
+    }
+
+    #[tokio::test]
+    async fn a_failed_decryption_is_a_500_that_reveals_nothing() {
+        let err = StoreError::Crypto(enamel_crypto::CryptoError::Authentication);
+        let response = ApiError::from(err).into_response();
+        assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        let body = axum::body::to_bytes(response.into_body(), 4096)
+            .await
+            .unwrap();
+        assert!(!String::from_utf8_lossy(&body).contains("authentication"));
+    }
 }

@@ -17,7 +17,28 @@ pub struct Settings {
     pub data_dir: PathBuf,
     pub server: ServerSettings,
     pub database: DatabaseSettings,
+    pub keys: KeySettings,
     pub log: LogSettings,
+}
+
+/// Where key-encryption keys come from.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct KeySettings {
+    /// The local key file; unset means `keys/enamel.keys` under `data_dir`. Keep it
+    /// apart from database backups: a backup with its key file decrypts.
+    pub file: Option<PathBuf>,
+    /// How long an unwrapped data key stays in memory.
+    pub cache_seconds: u64,
+}
+
+impl Default for KeySettings {
+    fn default() -> Self {
+        Self {
+            file: None,
+            cache_seconds: 60,
+        }
+    }
 }
 
 /// The HTTP listener.
@@ -74,6 +95,7 @@ impl Default for Settings {
             data_dir: PathBuf::from("enamel-data"),
             server: ServerSettings::default(),
             database: DatabaseSettings::default(),
+            keys: KeySettings::default(),
             log: LogSettings::default(),
         }
     }
@@ -165,6 +187,13 @@ const ENV_VARS: &[(&str, Option<&str>, &str, Kind)] = &[
         "ENAMEL_DATABASE_BUSY_TIMEOUT_SECONDS",
         Some("database"),
         "busy_timeout_seconds",
+        Kind::Integer,
+    ),
+    ("ENAMEL_KEYS_FILE", Some("keys"), "file", Kind::Text),
+    (
+        "ENAMEL_KEYS_CACHE_SECONDS",
+        Some("keys"),
+        "cache_seconds",
         Kind::Integer,
     ),
     ("ENAMEL_LOG_FORMAT", Some("log"), "format", Kind::Text),
@@ -278,6 +307,15 @@ impl Settings {
         })
     }
 
+    /// The key file in effect: the configured one, or `keys/enamel.keys` under `data_dir`.
+    #[must_use]
+    pub fn key_file(&self) -> PathBuf {
+        self.keys
+            .file
+            .clone()
+            .unwrap_or_else(|| self.data_dir.join("keys").join("enamel.keys"))
+    }
+
     /// Whether HTTPS is served by Enamel itself.
     #[must_use]
     pub const fn serves_tls(&self) -> bool {
@@ -348,6 +386,9 @@ impl fmt::Display for RedactedSettings<'_> {
             "busy_timeout_seconds = {}",
             s.database.busy_timeout_seconds
         )?;
+        writeln!(f, "\n[keys]")?;
+        writeln!(f, "file = {:?}", s.key_file().display().to_string())?;
+        writeln!(f, "cache_seconds = {}", s.keys.cache_seconds)?;
         writeln!(f, "\n[log]")?;
         writeln!(
             f,

@@ -17,6 +17,13 @@ pub enum StoreError {
     /// The write conflicts with an existing row (a unique value is taken).
     #[error("conflict: {0}")]
     Conflict(&'static str),
+    /// The practice's keys were destroyed (crypto-shredding): its data is gone.
+    #[error("this practice's data has been destroyed")]
+    Shredded,
+    /// An encrypted value did not open: altered, moved to another row, or its key
+    /// is missing.
+    #[error("stored data failed decryption")]
+    Crypto(#[source] enamel_crypto::CryptoError),
     /// A stored value no longer parses: the database was changed outside Enamel.
     #[error("stored data is invalid")]
     Corrupt(#[source] InvalidValue),

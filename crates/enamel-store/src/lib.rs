@@ -8,15 +8,24 @@
 //! every query it runs is limited to the actor's practice, so a caller cannot forget
 //! the tenant boundary. The unscoped repositories on [`Store`] hold only what is not
 //! PHI (practices and workforce accounts) and serve the system (seeding, sign-in).
+//!
+//! Encrypted columns are sealed with the practice's current data key from the
+//! keyring and opened with the key their header names (`docs/encryption.md`).
 
 mod error;
+mod key_admin;
+mod keyring;
 mod migrations;
 mod pool;
 mod repos;
+mod sealed;
 
 pub use error::StoreError;
+pub use key_admin::{KeyAdmin, Reencrypted};
 pub use migrations::MigrationStatus;
 pub use pool::{Backend, ConnectOptions, Store};
 pub use repos::practices::PracticeRepo;
 pub use repos::scoped::Scoped;
 pub use repos::users::UserRepo;
+pub use repos::vendor_credentials::{CredentialInfo, VendorCredentials};
+pub use sealed::{ENCRYPTED_COLUMNS, EncryptedColumn};

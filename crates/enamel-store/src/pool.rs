@@ -2,19 +2,22 @@
 
 use std::path::Path;
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context as _;
+use enamel_crypto::KeyProvider;
 use secrecy::{ExposeSecret, SecretString};
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
 
-use crate::StoreError;
+use crate::keyring::Keyring;
 use crate::repos::practices::PracticeRepo;
 use crate::repos::scoped::Scoped;
 use crate::repos::users::UserRepo;
+use crate::{KeyAdmin, StoreError};
 
 /// Runs `$body` with `$pool` bound to whichever backend's pool `$db` holds.
 ///
@@ -64,6 +67,10 @@ pub struct ConnectOptions {
     pub max_connections: u32,
     /// How long SQLite waits for a lock, and how long anyone waits for a connection.
     pub busy_timeout: Duration,
+    /// How long an unwrapped data key stays in memory before the provider is asked
+    /// again. Also how long another process may keep reading a practice after it is
+    /// shredded elsewhere.
+    pub key_cache_ttl: Duration,
 }
 
 impl Default for ConnectOptions {
@@ -71,6 +78,7 @@ impl Default for ConnectOptions {
         Self {
             max_connections: 16,
             busy_timeout: Duration::from_secs(5),
+            key_cache_ttl: Duration::from_mins(1),
         }
     }
 }
@@ -85,6 +93,7 @@ pub(crate) enum Db {
 #[derive(Clone, Debug)]
 pub struct Store {
     pub(crate) db: Db,
+    pub(crate) keys: Arc<Keyring>,
 }
 
 impl Store {
@@ -93,7 +102,11 @@ impl Store {
     /// SQLite files are created on first use, with their parent directory, and run in
     /// WAL mode with foreign keys enforced, a busy timeout, and `synchronous = FULL`
     /// so an acknowledged commit survives a crash of the machine, not only the process.
-    pub async fn connect(url: &SecretString, options: &ConnectOptions) -> Result<Self, StoreError> {
+    pub async fn connect(
+        url: &SecretString,
+        options: &ConnectOptions,
+        keys: KeyProvider,
+    ) -> Result<Self, StoreError> {
         let url = url.expose_secret();
         let db = match Backend::from_url(url)? {
             Backend::Sqlite => {
@@ -130,7 +143,10 @@ impl Store {
                 Db::Postgres(pool)
             }
         };
-        Ok(Self { db })
+        Ok(Self {
+            db,
+            keys: Arc::new(Keyring::new(keys, options.key_cache_ttl)),
+        })
     }
 
     /// Which backend this store runs on.
@@ -164,6 +180,12 @@ impl Store {
     #[must_use]
     pub const fn users(&self) -> UserRepo<'_> {
         UserRepo::new(self)
+    }
+
+    /// Key rotation, re-encryption and crypto-shredding.
+    #[must_use]
+    pub const fn key_admin(&self) -> KeyAdmin<'_> {
+        KeyAdmin::new(self)
     }
 
     /// The repositories an actor may use, each query limited to the actor's practice.

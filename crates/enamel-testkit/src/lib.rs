@@ -9,9 +9,11 @@
 
 use std::fs::OpenOptions;
 use std::io::Write as _;
+use std::path::{Path, PathBuf};
 
+use enamel_crypto::{KeyProvider, LocalKeyFile};
 use enamel_store::{Backend, ConnectOptions, Store};
-use secrecy::SecretString;
+use secrecy::{ExposeSecret as _, SecretString};
 use sqlx::Connection as _;
 use tempfile::TempDir;
 
@@ -21,12 +23,69 @@ pub const POSTGRES_URL_VAR: &str = "ENAMEL_TEST_POSTGRES_URL";
 /// The environment variable that turns a skipped suite into a failure.
 pub const REQUIRE_ALL_VAR: &str = "ENAMEL_TEST_REQUIRE_ALL";
 
-/// A fresh, migrated database that lives as long as this value.
+/// A fresh, migrated database, with its own key file, that lives as long as this value.
 #[derive(Debug)]
 pub struct TestDb {
     pub store: Store,
     pub url: SecretString,
-    _dir: Option<TempDir>,
+    /// The key file the store's keys are wrapped by.
+    pub key_file: PathBuf,
+    _dir: TempDir,
+}
+
+impl TestDb {
+    /// Another store on the same database and key file, as a restarted or second
+    /// process would open it.
+    pub async fn reopen(&self) -> Store {
+        connect(&self.url, &self.key_file).await
+    }
+
+    /// Runs a statement directly on the database, around Enamel, as an attacker or
+    /// an auditor with database access would. Returns the rows affected.
+    pub async fn raw_execute(&self, sql: &str) -> u64 {
+        let sql = sqlx::AssertSqlSafe(sql.to_owned());
+        match self.store.backend() {
+            Backend::Sqlite => {
+                let mut conn = sqlx::SqliteConnection::connect(self.url.expose_secret())
+                    .await
+                    .unwrap();
+                sqlx::query(sql)
+                    .execute(&mut conn)
+                    .await
+                    .unwrap()
+                    .rows_affected()
+            }
+            Backend::Postgres => {
+                let mut conn = sqlx::PgConnection::connect(self.url.expose_secret())
+                    .await
+                    .unwrap();
+                sqlx::query(sql)
+                    .execute(&mut conn)
+                    .await
+                    .unwrap()
+                    .rows_affected()
+            }
+        }
+    }
+
+    /// The first column of every row of a query, as bytes, read directly.
+    pub async fn raw_bytes(&self, sql: &str) -> Vec<Vec<u8>> {
+        let sql = sqlx::AssertSqlSafe(sql.to_owned());
+        match self.store.backend() {
+            Backend::Sqlite => {
+                let mut conn = sqlx::SqliteConnection::connect(self.url.expose_secret())
+                    .await
+                    .unwrap();
+                sqlx::query_scalar(sql).fetch_all(&mut conn).await.unwrap()
+            }
+            Backend::Postgres => {
+                let mut conn = sqlx::PgConnection::connect(self.url.expose_secret())
+                    .await
+                    .unwrap();
+                sqlx::query_scalar(sql).fetch_all(&mut conn).await.unwrap()
+            }
+        }
+    }
 }
 
 /// Both backends, for suites that run once on each.
@@ -38,25 +97,20 @@ pub const BACKENDS: [Backend; 2] = [Backend::Sqlite, Backend::Postgres];
 /// When the backend's setting is given but the database cannot be created, or when
 /// the suite would be skipped under `ENAMEL_TEST_REQUIRE_ALL=1`.
 pub async fn fresh_database(backend: Backend) -> Option<TestDb> {
-    let db = match backend {
-        Backend::Sqlite => {
-            let dir = tempfile::tempdir().expect("a temporary directory");
-            let url = format!("sqlite://{}/enamel.db", dir.path().display());
-            TestDb {
-                store: connect(&url).await,
-                url: url.into(),
-                _dir: Some(dir),
-            }
-        }
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let key_file = dir.path().join("keys/enamel.keys");
+    let url: SecretString = match backend {
+        Backend::Sqlite => format!("sqlite://{}/enamel.db", dir.path().display()).into(),
         Backend::Postgres => {
             let admin_url = setting(POSTGRES_URL_VAR, "PostgreSQL")?;
-            let url = create_postgres_database(&admin_url).await;
-            TestDb {
-                store: connect(&url).await,
-                url: url.into(),
-                _dir: None,
-            }
+            create_postgres_database(&admin_url).await.into()
         }
+    };
+    let db = TestDb {
+        store: connect(&url, &key_file).await,
+        url,
+        key_file,
+        _dir: dir,
     };
     db.store
         .migrate()
@@ -65,8 +119,9 @@ pub async fn fresh_database(backend: Backend) -> Option<TestDb> {
     Some(db)
 }
 
-async fn connect(url: &str) -> Store {
-    Store::connect(&SecretString::from(url), &ConnectOptions::default())
+async fn connect(url: &SecretString, key_file: &Path) -> Store {
+    let keys = LocalKeyFile::open_or_create(key_file).expect("a test key file");
+    Store::connect(url, &ConnectOptions::default(), KeyProvider::Local(keys))
         .await
         .expect("the test database accepts connections")
 }

@@ -36,6 +36,39 @@ pub enum Command {
     /// The synthetic demo network.
     #[command(subcommand)]
     Demo(DemoCommand),
+    /// Encryption keys: rotation, re-encryption, crypto-shredding.
+    #[command(subcommand)]
+    Keys(KeysCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum KeysCommand {
+    /// Make a new data key current for one practice (or all); new writes use it and
+    /// old values still decrypt. With --reencrypt, rewrite stored values under it.
+    Rotate {
+        #[arg(long, value_name = "ID")]
+        practice: Option<enamel_domain::PracticeId>,
+        /// Rewrite existing values under the new key, online and resumably.
+        #[arg(long)]
+        reencrypt: bool,
+        /// Rows per re-encryption transaction.
+        #[arg(long, default_value_t = 500)]
+        batch: u32,
+    },
+    /// Re-wrap a practice's (or every practice's) data keys under a new
+    /// key-encryption key; no stored value is touched.
+    RotateKek {
+        #[arg(long, value_name = "ID")]
+        practice: Option<enamel_domain::PracticeId>,
+    },
+    /// Destroy a practice's keys: all of its PHI becomes unreadable, for good.
+    Shred {
+        #[arg(long, value_name = "ID")]
+        practice: enamel_domain::PracticeId,
+        /// Confirm without a prompt by giving the practice's exact name.
+        #[arg(long, value_name = "PRACTICE NAME")]
+        yes: Option<String>,
+    },
 }
 
 #[derive(Debug, Subcommand)]

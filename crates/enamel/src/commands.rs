@@ -4,6 +4,7 @@ use std::io::Read as _;
 use std::process::ExitCode;
 
 use anyhow::Context as _;
+use enamel_crypto::{KeyProvider, LocalKeyFile};
 use enamel_demo::{CanaryScanner, DemoNetwork};
 use enamel_server::startup::check_listen_policy;
 use enamel_server::{Application, Settings, shutdown_signal, telemetry};
@@ -11,6 +12,7 @@ use enamel_store::{ConnectOptions, Store};
 use secrecy::SecretString;
 
 use crate::cli::{Cli, Command, ConfigCommand, DemoCommand};
+use crate::keys;
 
 pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let mut settings = Settings::from_environment(cli.config.as_deref())?;
@@ -25,29 +27,34 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Config(ConfigCommand::Check) => config_check(&settings),
         Command::Demo(DemoCommand::Seed { seed }) => demo_seed(&settings, seed).await,
         Command::Demo(DemoCommand::Scan { seed, files }) => demo_scan(seed, &files),
+        Command::Keys(command) => {
+            keys::run(
+                &connect(&settings, &settings.database_url()).await?,
+                command,
+            )
+            .await
+        }
     }
 }
 
-async fn connect(settings: &Settings, url: &SecretString) -> anyhow::Result<Store> {
+/// Opens the database with the configured key provider.
+pub async fn connect(settings: &Settings, url: &SecretString) -> anyhow::Result<Store> {
     let options = ConnectOptions {
         max_connections: settings.database.max_connections,
         busy_timeout: std::time::Duration::from_secs(settings.database.busy_timeout_seconds),
+        key_cache_ttl: std::time::Duration::from_secs(settings.keys.cache_seconds),
     };
-    Ok(Store::connect(url, &options).await?)
+    let keys = KeyProvider::Local(LocalKeyFile::open_or_create(&settings.key_file())?);
+    Ok(Store::connect(url, &options, keys).await?)
 }
 
-async fn serve(settings: Settings, demo: bool) -> anyhow::Result<ExitCode> {
+async fn serve(mut settings: Settings, demo: bool) -> anyhow::Result<ExitCode> {
     telemetry::init(&settings.log)?;
-    let url = if demo && settings.database.url.is_none() {
-        // The demo keeps its synthetic network apart from any real database.
-        SecretString::from(format!(
-            "sqlite://{}",
-            settings.data_dir.join("demo").join("enamel.db").display()
-        ))
-    } else {
-        settings.database_url()
-    };
-    let store = connect(&settings, &url).await?;
+    if demo && settings.database.url.is_none() {
+        // The demo keeps its synthetic network, and its keys, apart from real data.
+        settings.data_dir = settings.data_dir.join("demo");
+    }
+    let store = connect(&settings, &settings.database_url()).await?;
     store.migrate().await?;
     let network = demo.then(|| DemoNetwork::generate(enamel_demo::DEFAULT_SEED));
     if let Some(network) = &network {

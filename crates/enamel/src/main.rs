@@ -6,6 +6,7 @@
 
 mod cli;
 mod commands;
+mod keys;
 
 use clap::Parser as _;
 

@@ -3,3 +3,4 @@
 pub mod practices;
 pub mod scoped;
 pub mod users;
+pub mod vendor_credentials;

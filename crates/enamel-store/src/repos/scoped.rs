@@ -5,6 +5,7 @@ use enamel_domain::{Actor, Practice, PracticeId, User, UserId};
 
 use crate::pool::on_pool;
 use crate::repos::users::{UserRow, parse_rows, user_columns};
+use crate::repos::vendor_credentials::VendorCredentials;
 use crate::{Store, StoreError};
 
 /// The store as one actor sees it.
@@ -25,6 +26,21 @@ impl<'a> Scoped<'a> {
 
     fn practice(&self) -> Result<PracticeId, StoreError> {
         self.actor.practice().ok_or(StoreError::NotFound)
+    }
+
+    /// The practice's vendor credentials, sealed like PHI.
+    pub fn vendor_credentials(&self) -> Result<VendorCredentials<'a>, StoreError> {
+        Ok(VendorCredentials::new(self.store, self.practice()?))
+    }
+
+    /// The practice's blind-index key, for equality search on its encrypted fields.
+    pub async fn blind_index_key(
+        &self,
+    ) -> Result<std::sync::Arc<enamel_crypto::blind::IndexKey>, StoreError> {
+        self.store
+            .keys
+            .index_key(&self.store.db, self.practice()?)
+            .await
     }
 
     /// The actor's own practice.

@@ -1,12 +1,30 @@
 //! The storage suite, run once on SQLite and once on PostgreSQL.
 
 mod fixtures;
+mod keys;
 mod migrations;
 mod practices;
 mod scoping;
 mod users;
 
-/// Declares each listed `async fn(Store)` as one test per backend.
+/// What a test takes: the store, or the whole test database (for raw SQL).
+pub trait FromTestDb<'a> {
+    fn from_test_db(db: &'a enamel_testkit::TestDb) -> Self;
+}
+
+impl FromTestDb<'_> for enamel_store::Store {
+    fn from_test_db(db: &enamel_testkit::TestDb) -> Self {
+        db.store.clone()
+    }
+}
+
+impl<'a> FromTestDb<'a> for &'a enamel_testkit::TestDb {
+    fn from_test_db(db: &'a enamel_testkit::TestDb) -> Self {
+        db
+    }
+}
+
+/// Declares each listed `async fn(Store)` or `async fn(&TestDb)` as one test per backend.
 macro_rules! on_both_backends {
     ($($module:ident :: $test:ident),* $(,)?) => {
         mod sqlite {
@@ -16,7 +34,7 @@ macro_rules! on_both_backends {
                     let db = enamel_testkit::fresh_database(enamel_store::Backend::Sqlite)
                         .await
                         .expect("SQLite is always available");
-                    crate::$module::$test(db.store.clone()).await;
+                    crate::$module::$test(crate::FromTestDb::from_test_db(&db)).await;
                 }
             )*
         }
@@ -27,7 +45,7 @@ macro_rules! on_both_backends {
                     if let Some(db) =
                         enamel_testkit::fresh_database(enamel_store::Backend::Postgres).await
                     {
-                        crate::$module::$test(db.store.clone()).await;
+                        crate::$module::$test(crate::FromTestDb::from_test_db(&db)).await;
                     }
                 }
             )*
@@ -48,4 +66,13 @@ on_both_backends!(
     scoping::a_practice_lists_only_its_own_accounts,
     scoping::another_practices_account_is_not_found,
     scoping::the_system_actor_reaches_no_practice_data,
+    keys::a_vendor_credential_round_trips_and_is_stored_only_as_ciphertext,
+    keys::a_ciphertext_swapped_between_rows_fails_instead_of_decrypting,
+    keys::another_practices_ciphertext_copied_in_fails,
+    keys::keys_survive_a_restart,
+    keys::rotation_seals_new_values_under_the_new_key_and_old_ones_still_open,
+    keys::reencryption_rewrites_everything_and_resumes_after_an_interruption,
+    keys::kek_rotation_rewraps_data_keys_without_touching_rows,
+    keys::shredding_makes_one_practice_unreadable_and_leaves_the_others,
+    keys::blind_index_keys_are_per_practice_and_stable_across_restarts,
 );

@@ -3,5 +3,6 @@
 mod config;
 mod demo;
 mod helpers;
+mod keys;
 mod migrate;
 mod serve;

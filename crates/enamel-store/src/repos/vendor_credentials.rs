@@ -1,0 +1,166 @@
+//! Credentials a practice configures for its vendors (PMS API keys, SMS and fax
+//! tokens), sealed like PHI.
+
+use anyhow::Context as _;
+use enamel_domain::{PracticeId, VendorName};
+use secrecy::SecretString;
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use crate::error::is_unique_violation;
+use crate::pool::on_pool;
+use crate::repos::practices::now;
+use crate::sealed::{ENCRYPTED_COLUMNS, EncryptedColumn};
+use crate::{Store, StoreError};
+
+const SECRET: &EncryptedColumn = &ENCRYPTED_COLUMNS[0];
+
+/// A credential's description; the secret itself is read only with
+/// [`VendorCredentials::secret`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CredentialInfo {
+    pub vendor: VendorName,
+    pub label: String,
+    pub updated_at: OffsetDateTime,
+}
+
+/// One practice's vendor credentials.
+#[derive(Debug)]
+pub struct VendorCredentials<'a> {
+    store: &'a Store,
+    practice: PracticeId,
+}
+
+impl<'a> VendorCredentials<'a> {
+    pub(crate) const fn new(store: &'a Store, practice: PracticeId) -> Self {
+        Self { store, practice }
+    }
+
+    /// Stores or replaces the credential `label` for `vendor`.
+    pub async fn put(
+        &self,
+        vendor: &VendorName,
+        label: &str,
+        secret: &SecretString,
+    ) -> Result<(), StoreError> {
+        use secrecy::ExposeSecret as _;
+        let existing = self.find(vendor, label).await?;
+        let at = now();
+        if let Some((row, _)) = existing {
+            let sealed = self
+                .store
+                .seal(
+                    self.practice,
+                    SECRET,
+                    row,
+                    secret.expose_secret().as_bytes(),
+                )
+                .await?;
+            on_pool!(&self.store.db, pool => {
+                sqlx::query("UPDATE vendor_credentials SET secret = $1, updated_at = $2 WHERE id = $3")
+                    .bind(&sealed)
+                    .bind(at)
+                    .bind(row)
+                    .execute(pool)
+                    .await
+                    .map(|_| ())
+            })
+            .context("updating a vendor credential")?;
+            return Ok(());
+        }
+        let row = Uuid::now_v7();
+        let sealed = self
+            .store
+            .seal(
+                self.practice,
+                SECRET,
+                row,
+                secret.expose_secret().as_bytes(),
+            )
+            .await?;
+        let inserted = on_pool!(&self.store.db, pool => {
+            sqlx::query(
+                "INSERT INTO vendor_credentials \
+                 (id, practice_id, vendor, label, secret, created_at, updated_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $6)",
+            )
+            .bind(row)
+            .bind(self.practice.as_uuid())
+            .bind(vendor.as_str())
+            .bind(label)
+            .bind(&sealed)
+            .bind(at)
+            .execute(pool)
+            .await
+            .map(|_| ())
+        });
+        match inserted {
+            Ok(()) => Ok(()),
+            Err(err) if is_unique_violation(&err) => Err(StoreError::Conflict(
+                "this credential was just created by another request; try again",
+            )),
+            Err(err) => Err(anyhow::Error::new(err)
+                .context("storing a vendor credential")
+                .into()),
+        }
+    }
+
+    async fn find(
+        &self,
+        vendor: &VendorName,
+        label: &str,
+    ) -> Result<Option<(Uuid, Vec<u8>)>, StoreError> {
+        let row = on_pool!(&self.store.db, pool => {
+            sqlx::query_as(
+                "SELECT id, secret FROM vendor_credentials \
+                 WHERE practice_id = $1 AND vendor = $2 AND label = $3",
+            )
+            .bind(self.practice.as_uuid())
+            .bind(vendor.as_str())
+            .bind(label)
+            .fetch_optional(pool)
+            .await
+        })
+        .context("finding a vendor credential")?;
+        Ok(row)
+    }
+
+    /// The secret of credential `label` for `vendor`.
+    pub async fn secret(
+        &self,
+        vendor: &VendorName,
+        label: &str,
+    ) -> Result<SecretString, StoreError> {
+        let (row, sealed) = self
+            .find(vendor, label)
+            .await?
+            .ok_or(StoreError::NotFound)?;
+        let plain = self.store.open(self.practice, SECRET, row, &sealed).await?;
+        let text = std::str::from_utf8(&plain)
+            .map_err(|_| StoreError::Crypto(enamel_crypto::CryptoError::Malformed))?;
+        Ok(SecretString::from(text.to_owned()))
+    }
+
+    /// The practice's credentials, without their secrets.
+    pub async fn list(&self) -> Result<Vec<CredentialInfo>, StoreError> {
+        let rows: Vec<(String, String, OffsetDateTime)> = on_pool!(&self.store.db, pool => {
+            sqlx::query_as(
+                "SELECT vendor, label, updated_at FROM vendor_credentials \
+                 WHERE practice_id = $1 ORDER BY vendor, label",
+            )
+            .bind(self.practice.as_uuid())
+            .fetch_all(pool)
+            .await
+        })
+        .context("listing vendor credentials")?;
+        rows.into_iter()
+            .map(|(vendor, label, updated_at)| {
+                Ok(CredentialInfo {
+                    vendor: VendorName::parse(&vendor).map_err(StoreError::Corrupt)?,
+                    label,
+                    updated_at,
+                })
+            })
+            .collect()
+    }
+}

@@ -1,0 +1,87 @@
+use enamel_demo::{DEFAULT_SEED, DemoNetwork};
+
+use crate::helpers::{enamel, run, text};
+
+/// A data directory with the demo network seeded into it.
+fn seeded() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let seeded = run(enamel(dir.path()).args(["demo", "seed"]));
+    assert!(seeded.status.success(), "{}", text(&seeded.stderr));
+    dir
+}
+
+#[test]
+fn rotate_with_reencrypt_rewrites_every_practices_values() {
+    let dir = seeded();
+    let output = run(enamel(dir.path()).args(["keys", "rotate", "--reencrypt"]));
+    let stdout = text(&output.stdout);
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    assert_eq!(stdout.matches("is now current").count(), 7, "{stdout}");
+    assert_eq!(
+        stdout.matches("1 rows examined, 1 rewritten").count(),
+        7,
+        "{stdout}"
+    );
+    let again = run(enamel(dir.path()).args(["keys", "rotate-kek"]));
+    assert!(text(&again.stdout).contains("re-wrapped under a new key-encryption key"));
+}
+
+#[test]
+fn shred_refuses_without_the_practice_name_and_proceeds_with_it() {
+    let dir = seeded();
+    let practice = DemoNetwork::generate(DEFAULT_SEED).practices[0]
+        .practice
+        .clone();
+    let id = practice.id.to_string();
+
+    let unconfirmed = run(enamel(dir.path()).args(["keys", "shred", "--practice", &id]));
+    assert!(!unconfirmed.status.success());
+    assert!(text(&unconfirmed.stderr).contains("pass --yes"));
+
+    let wrong = run(enamel(dir.path()).args([
+        "keys",
+        "shred",
+        "--practice",
+        &id,
+        "--yes",
+        "Some Other Dental",
+    ]));
+    assert!(!wrong.status.success());
+    assert!(text(&wrong.stderr).contains("nothing was destroyed"));
+
+    let key_file = dir.path().join("keys/enamel.keys");
+    assert!(std::fs::read_to_string(&key_file).unwrap().contains(&id));
+    let confirmed = run(enamel(dir.path()).args([
+        "keys",
+        "shred",
+        "--practice",
+        &id,
+        "--yes",
+        practice.name.as_str(),
+    ]));
+    assert!(confirmed.status.success(), "{}", text(&confirmed.stderr));
+    assert!(!std::fs::read_to_string(&key_file).unwrap().contains(&id));
+    // The other practices' keys still rotate; the shredded one's cannot.
+    let rotate = run(enamel(dir.path()).args(["keys", "rotate", "--practice", &id]));
+    assert!(!rotate.status.success());
+    assert!(
+        text(&rotate.stderr).contains("destroyed"),
+        "{}",
+        text(&rotate.stderr)
+    );
+}
+
+#[test]
+fn a_key_file_readable_by_others_stops_every_command_with_the_fix() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let dir = seeded();
+    let key_file = dir.path().join("keys/enamel.keys");
+    std::fs::set_permissions(&key_file, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let output = run(enamel(dir.path()).args(["keys", "rotate"]));
+    assert!(!output.status.success());
+    let stderr = text(&output.stderr);
+    assert!(
+        stderr.contains("group or others can read it") && stderr.contains("chmod 600"),
+        "{stderr}"
+    );
+}
