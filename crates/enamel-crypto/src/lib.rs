@@ -20,7 +20,7 @@ pub mod stream;
 
 pub use error::CryptoError;
 pub use keys::{DataKey, KeyId, KeyPurpose};
-pub use provider::{KeyProvider, LocalKeyFile, WrappedKey};
+pub use provider::{KeyProvider, LocalKeyFile, ProviderFuture, WrappedKey};
 
 /// Fills `buf` from the operating system's CSPRNG.
 pub(crate) fn random(buf: &mut [u8]) {

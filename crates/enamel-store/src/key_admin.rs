@@ -180,6 +180,7 @@ impl<'a> KeyAdmin<'a> {
         })
         .context("reading a practice's keys")?;
         let mut rewrapped = 0;
+        let mut retired = Vec::new();
         for (id, purpose, wrapped, kek_id) in rows {
             if kek_id == new_kek {
                 continue;
@@ -189,16 +190,13 @@ impl<'a> KeyAdmin<'a> {
                 key: KeyId::from_uuid(id),
                 purpose: KeyPurpose::parse(&purpose)?,
             };
-            let material = provider
-                .unwrap(
-                    &binding,
-                    &WrappedKey {
-                        kek_id,
-                        bytes: wrapped,
-                    },
-                )
-                .await?;
-            let new = provider.wrap(&binding, &material).await?;
+            let old = WrappedKey {
+                kek_id,
+                bytes: wrapped,
+            };
+            let material = provider.unwrap(binding, &old).await?;
+            retired.push(old.kek_id);
+            let new = provider.wrap(binding, &material).await?;
             on_pool!(&self.store.db, pool => {
                 sqlx::query("UPDATE practice_keys SET wrapped = $1, kek_id = $2 WHERE id = $3")
                     .bind(&new.bytes)
@@ -211,7 +209,9 @@ impl<'a> KeyAdmin<'a> {
             .context("storing a re-wrapped key")?;
             rewrapped += 1;
         }
-        provider.retire_except(practice, &new_kek).await?;
+        retired.sort();
+        retired.dedup();
+        provider.retire(practice, retired).await?;
         self.store.keys.forget(practice);
         tracing::info!(%practice, rewrapped, "key-encryption key rotated");
         Ok(rewrapped)
@@ -223,7 +223,14 @@ impl<'a> KeyAdmin<'a> {
     /// untouched. Irreversible by design.
     pub async fn shred(&self, practice: PracticeId) -> Result<(), StoreError> {
         self.store.practices().get(practice).await?;
-        self.store.keys.provider().destroy(practice).await?;
+        let known: Vec<String> = on_pool!(&self.store.db, pool => {
+            sqlx::query_scalar("SELECT DISTINCT kek_id FROM practice_keys WHERE practice_id = $1")
+                .bind(practice.as_uuid())
+                .fetch_all(pool)
+                .await
+        })
+        .context("listing a practice's key-encryption keys")?;
+        self.store.keys.provider().destroy(practice, known).await?;
         let at = now();
         on_pool!(&self.store.db, pool => {
             async {

@@ -32,7 +32,7 @@ struct Cache {
 /// Unwrapped keys, held at most `ttl`; key objects are dropped (and aws-lc's key
 /// schedules cleansed) when evicted.
 pub(crate) struct Keyring {
-    provider: KeyProvider,
+    provider: Arc<dyn KeyProvider>,
     ttl: Duration,
     cache: Mutex<Cache>,
 }
@@ -65,7 +65,7 @@ impl From<CryptoError> for StoreError {
 type KeyRow = (Uuid, Option<Vec<u8>>, String);
 
 impl Keyring {
-    pub(crate) fn new(provider: KeyProvider, ttl: Duration) -> Self {
+    pub(crate) fn new(provider: Arc<dyn KeyProvider>, ttl: Duration) -> Self {
         Self {
             provider,
             ttl,
@@ -73,8 +73,8 @@ impl Keyring {
         }
     }
 
-    pub(crate) const fn provider(&self) -> &KeyProvider {
-        &self.provider
+    pub(crate) fn provider(&self) -> &dyn KeyProvider {
+        self.provider.as_ref()
     }
 
     fn cache(&self) -> std::sync::MutexGuard<'_, Cache> {
@@ -227,7 +227,7 @@ impl Keyring {
         Ok(self
             .provider
             .unwrap(
-                &binding,
+                binding,
                 &WrappedKey {
                     kek_id,
                     bytes: wrapped,
@@ -255,17 +255,14 @@ impl Keyring {
             Some(true) => return Err(StoreError::Shredded),
             Some(false) => {}
         }
-        let (id, material) = (KeyId::generate(), KeyMaterial::generate());
-        let wrapped = self
+        let id = KeyId::generate();
+        let (material, wrapped) = self
             .provider
-            .wrap(
-                &KeyBinding {
-                    practice,
-                    key: id,
-                    purpose,
-                },
-                &material,
-            )
+            .generate(KeyBinding {
+                practice,
+                key: id,
+                purpose,
+            })
             .await?;
         on_pool!(db, pool => {
             sqlx::query(

@@ -105,7 +105,7 @@ impl Store {
     pub async fn connect(
         url: &SecretString,
         options: &ConnectOptions,
-        keys: KeyProvider,
+        keys: Arc<dyn KeyProvider>,
     ) -> Result<Self, StoreError> {
         let url = url.expose_secret();
         let db = match Backend::from_url(url)? {

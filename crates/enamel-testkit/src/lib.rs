@@ -11,7 +11,7 @@ use std::fs::OpenOptions;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
-use enamel_crypto::{KeyProvider, LocalKeyFile};
+use enamel_crypto::LocalKeyFile;
 use enamel_store::{Backend, ConnectOptions, Store};
 use secrecy::{ExposeSecret as _, SecretString};
 use sqlx::Connection as _;
@@ -121,7 +121,7 @@ pub async fn fresh_database(backend: Backend) -> Option<TestDb> {
 
 async fn connect(url: &SecretString, key_file: &Path) -> Store {
     let keys = LocalKeyFile::open_or_create(key_file).expect("a test key file");
-    Store::connect(url, &ConnectOptions::default(), KeyProvider::Local(keys))
+    Store::connect(url, &ConnectOptions::default(), std::sync::Arc::new(keys))
         .await
         .expect("the test database accepts connections")
 }

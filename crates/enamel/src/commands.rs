@@ -4,7 +4,7 @@ use std::io::Read as _;
 use std::process::ExitCode;
 
 use anyhow::Context as _;
-use enamel_crypto::{KeyProvider, LocalKeyFile};
+use enamel_crypto::LocalKeyFile;
 use enamel_demo::{CanaryScanner, DemoNetwork};
 use enamel_server::startup::check_listen_policy;
 use enamel_server::{Application, Settings, shutdown_signal, telemetry};
@@ -44,7 +44,7 @@ pub async fn connect(settings: &Settings, url: &SecretString) -> anyhow::Result<
         busy_timeout: std::time::Duration::from_secs(settings.database.busy_timeout_seconds),
         key_cache_ttl: std::time::Duration::from_secs(settings.keys.cache_seconds),
     };
-    let keys = KeyProvider::Local(LocalKeyFile::open_or_create(&settings.key_file())?);
+    let keys = std::sync::Arc::new(LocalKeyFile::open_or_create(&settings.key_file())?);
     Ok(Store::connect(url, &options, keys).await?)
 }
 

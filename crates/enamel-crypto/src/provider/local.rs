@@ -22,7 +22,7 @@ use anyhow::{Context as _, anyhow};
 use enamel_domain::PracticeId;
 use uuid::Uuid;
 
-use super::WrappedKey;
+use super::{KeyProvider, ProviderFuture, WrappedKey};
 use crate::CryptoError;
 use crate::keys::{Kek, KeyBinding, KeyMaterial};
 
@@ -127,7 +127,7 @@ impl LocalKeyFile {
             .map(|(id, m)| Kek::new(id.clone(), m))
     }
 
-    pub(crate) fn wrap(
+    fn wrap_now(
         &self,
         binding: &KeyBinding,
         material: &KeyMaterial,
@@ -139,7 +139,7 @@ impl LocalKeyFile {
         })
     }
 
-    pub(crate) fn unwrap(
+    fn unwrap_now(
         &self,
         binding: &KeyBinding,
         wrapped: &WrappedKey,
@@ -155,7 +155,7 @@ impl LocalKeyFile {
         kek.unwrap(binding, &wrapped.bytes)
     }
 
-    pub(crate) fn rotate(&self, practice: PracticeId) -> Result<String, CryptoError> {
+    fn rotate_now(&self, practice: PracticeId) -> Result<String, CryptoError> {
         self.modify(|keks| {
             let id = new_kek_id();
             keks.entry(practice)
@@ -165,22 +165,20 @@ impl LocalKeyFile {
         })
     }
 
-    pub(crate) fn retire_except(
-        &self,
-        practice: PracticeId,
-        keep: &str,
-    ) -> Result<(), CryptoError> {
+    fn retire_now(&self, practice: PracticeId, kek_ids: &[String]) -> Result<(), CryptoError> {
         self.modify(|keks| {
             let versions = keks.entry(practice).or_default();
-            if !versions.iter().any(|(id, _)| id == keep) {
-                return Err(CryptoError::UnknownKey);
+            versions.retain(|(id, _)| !kek_ids.contains(id));
+            if versions.is_empty() {
+                return Err(CryptoError::Provider(anyhow!(
+                    "refusing to retire a practice's only key-encryption key"
+                )));
             }
-            versions.retain(|(id, _)| id == keep);
             Ok(())
         })
     }
 
-    pub(crate) fn destroy(&self, practice: PracticeId) -> Result<(), CryptoError> {
+    fn destroy_now(&self, practice: PracticeId) -> Result<(), CryptoError> {
         self.modify(|keks| {
             keks.remove(&practice);
             Ok(())
@@ -209,6 +207,48 @@ impl LocalKeyFile {
         *self.keks.lock().expect("key cache") = keks;
         drop(lock);
         Ok(result)
+    }
+}
+
+/// The file's operations are short local I/O under a lock; they run inline.
+impl KeyProvider for LocalKeyFile {
+    fn kind(&self) -> &'static str {
+        "local key file"
+    }
+
+    fn generate(&self, binding: KeyBinding) -> ProviderFuture<'_, (KeyMaterial, WrappedKey)> {
+        let material = KeyMaterial::generate();
+        Box::pin(std::future::ready(
+            self.wrap_now(&binding, &material).map(|w| (material, w)),
+        ))
+    }
+
+    fn wrap<'a>(
+        &'a self,
+        binding: KeyBinding,
+        material: &'a KeyMaterial,
+    ) -> ProviderFuture<'a, WrappedKey> {
+        Box::pin(std::future::ready(self.wrap_now(&binding, material)))
+    }
+
+    fn unwrap<'a>(
+        &'a self,
+        binding: KeyBinding,
+        wrapped: &'a WrappedKey,
+    ) -> ProviderFuture<'a, KeyMaterial> {
+        Box::pin(std::future::ready(self.unwrap_now(&binding, wrapped)))
+    }
+
+    fn rotate(&self, practice: PracticeId) -> ProviderFuture<'_, String> {
+        Box::pin(std::future::ready(self.rotate_now(practice)))
+    }
+
+    fn retire(&self, practice: PracticeId, kek_ids: Vec<String>) -> ProviderFuture<'_, ()> {
+        Box::pin(std::future::ready(self.retire_now(practice, &kek_ids)))
+    }
+
+    fn destroy(&self, practice: PracticeId, _known: Vec<String>) -> ProviderFuture<'_, ()> {
+        Box::pin(std::future::ready(self.destroy_now(practice)))
     }
 }
 
@@ -344,10 +384,10 @@ mod tests {
         );
         let practice = PracticeId::generate();
         let (binding, material) = (binding(practice), KeyMaterial::generate());
-        let wrapped = file.wrap(&binding, &material).unwrap();
+        let wrapped = file.wrap_now(&binding, &material).unwrap();
         let reopened = LocalKeyFile::open_or_create(&path).unwrap();
         assert_eq!(
-            reopened.unwrap(&binding, &wrapped).unwrap().expose(),
+            reopened.unwrap_now(&binding, &wrapped).unwrap().expose(),
             material.expose()
         );
     }
@@ -371,17 +411,18 @@ mod tests {
         let file = LocalKeyFile::open_or_create(&dir.path().join("k")).unwrap();
         let practice = PracticeId::generate();
         let (old_binding, old) = (binding(practice), KeyMaterial::generate());
-        let old_wrapped = file.wrap(&old_binding, &old).unwrap();
-        let new_id = file.rotate(practice).unwrap();
+        let old_wrapped = file.wrap_now(&old_binding, &old).unwrap();
+        let new_id = file.rotate_now(practice).unwrap();
         let new_wrapped = file
-            .wrap(&binding(practice), &KeyMaterial::generate())
+            .wrap_now(&binding(practice), &KeyMaterial::generate())
             .unwrap();
         assert_eq!(new_wrapped.kek_id, new_id);
         assert_ne!(old_wrapped.kek_id, new_id);
-        assert!(file.unwrap(&old_binding, &old_wrapped).is_ok());
-        file.retire_except(practice, &new_id).unwrap();
+        assert!(file.unwrap_now(&old_binding, &old_wrapped).is_ok());
+        file.retire_now(practice, std::slice::from_ref(&old_wrapped.kek_id))
+            .unwrap();
         assert!(matches!(
-            file.unwrap(&old_binding, &old_wrapped),
+            file.unwrap_now(&old_binding, &old_wrapped),
             Err(CryptoError::Shredded)
         ));
     }
@@ -395,15 +436,15 @@ mod tests {
             binding(PracticeId::generate()),
             binding(PracticeId::generate()),
         );
-        let gone_wrapped = file.wrap(&gone, &KeyMaterial::generate()).unwrap();
-        let kept_wrapped = file.wrap(&kept, &KeyMaterial::generate()).unwrap();
-        file.destroy(gone.practice).unwrap();
+        let gone_wrapped = file.wrap_now(&gone, &KeyMaterial::generate()).unwrap();
+        let kept_wrapped = file.wrap_now(&kept, &KeyMaterial::generate()).unwrap();
+        file.destroy_now(gone.practice).unwrap();
         let reopened = LocalKeyFile::open_or_create(&path).unwrap();
         assert!(matches!(
-            reopened.unwrap(&gone, &gone_wrapped),
+            reopened.unwrap_now(&gone, &gone_wrapped),
             Err(CryptoError::Shredded)
         ));
-        assert!(reopened.unwrap(&kept, &kept_wrapped).is_ok());
+        assert!(reopened.unwrap_now(&kept, &kept_wrapped).is_ok());
         let text = fs::read_to_string(&path).unwrap();
         assert!(!text.contains(&gone.practice.to_string()));
     }
@@ -423,12 +464,12 @@ mod tests {
             .map(|(i, p)| {
                 let handle = if i % 2 == 0 { &first } else { &second };
                 let b = binding(*p);
-                (b, handle.wrap(&b, &KeyMaterial::generate()).unwrap())
+                (b, handle.wrap_now(&b, &KeyMaterial::generate()).unwrap())
             })
             .collect();
         for (b, w) in &wrapped {
-            assert!(first.unwrap(b, w).is_ok());
-            assert!(second.unwrap(b, w).is_ok());
+            assert!(first.unwrap_now(b, w).is_ok());
+            assert!(second.unwrap_now(b, w).is_ok());
         }
     }
 

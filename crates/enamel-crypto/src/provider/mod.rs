@@ -3,8 +3,15 @@
 //! Each practice has its own KEK in the provider. Its data keys are stored in the
 //! database wrapped by that KEK, so destroying the KEK makes the practice's data
 //! keys, and with them all of its PHI, unreadable, including in database backups.
+//!
+//! Two providers: [`LocalKeyFile`] here (the embedded default) and AWS KMS in
+//! `enamel-integrations` (an outbound vendor, named for the BAA registry).
 
 mod local;
+
+use std::fmt::Debug;
+use std::future::Future;
+use std::pin::Pin;
 
 use enamel_domain::PracticeId;
 
@@ -20,66 +27,41 @@ pub struct WrappedKey {
     pub bytes: Vec<u8>,
 }
 
-/// The configured key provider.
-#[derive(Debug)]
-pub enum KeyProvider {
-    /// A key file on local disk (the embedded default).
-    Local(LocalKeyFile),
-}
+/// The future a provider call returns (object-safe, so the store can hold any provider).
+pub type ProviderFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T, CryptoError>> + Send + 'a>>;
 
-// The interface is async because a KMS provider's calls are network round trips;
-// the local file's are not.
-#[allow(clippy::unused_async)]
-impl KeyProvider {
+/// Where KEKs live and how data keys are wrapped by them.
+pub trait KeyProvider: Debug + Send + Sync {
     /// The provider's kind, for logs and reports.
-    #[must_use]
-    pub const fn kind(&self) -> &'static str {
-        match self {
-            Self::Local(_) => "local key file",
-        }
-    }
+    fn kind(&self) -> &'static str;
 
-    /// Wraps a data key under the practice's current KEK, creating the KEK on first use.
-    pub async fn wrap(
-        &self,
-        binding: &KeyBinding,
-        material: &KeyMaterial,
-    ) -> Result<WrappedKey, CryptoError> {
-        match self {
-            Self::Local(file) => file.wrap(binding, material),
-        }
-    }
+    /// A fresh data key, in the clear and wrapped under the practice's current KEK
+    /// (created on first use).
+    fn generate(&self, binding: KeyBinding) -> ProviderFuture<'_, (KeyMaterial, WrappedKey)>;
 
-    /// Unwraps a data key with the KEK that wrapped it. A destroyed KEK is
+    /// Wraps existing key material under the practice's current KEK (re-wrapping).
+    fn wrap<'a>(
+        &'a self,
+        binding: KeyBinding,
+        material: &'a KeyMaterial,
+    ) -> ProviderFuture<'a, WrappedKey>;
+
+    /// Unwraps a data key with the KEK that wrapped it; a destroyed KEK is
     /// [`CryptoError::Shredded`].
-    pub async fn unwrap(
-        &self,
-        binding: &KeyBinding,
-        wrapped: &WrappedKey,
-    ) -> Result<KeyMaterial, CryptoError> {
-        match self {
-            Self::Local(file) => file.unwrap(binding, wrapped),
-        }
-    }
+    fn unwrap<'a>(
+        &'a self,
+        binding: KeyBinding,
+        wrapped: &'a WrappedKey,
+    ) -> ProviderFuture<'a, KeyMaterial>;
 
-    /// Makes a new KEK the practice's current one; older ones still unwrap.
-    pub async fn rotate(&self, practice: PracticeId) -> Result<String, CryptoError> {
-        match self {
-            Self::Local(file) => file.rotate(practice),
-        }
-    }
+    /// Makes a new KEK the practice's current one and returns its id; older KEKs
+    /// still unwrap until retired.
+    fn rotate(&self, practice: PracticeId) -> ProviderFuture<'_, String>;
 
-    /// Removes the practice's KEKs other than `keep`, once nothing is wrapped by them.
-    pub async fn retire_except(&self, practice: PracticeId, keep: &str) -> Result<(), CryptoError> {
-        match self {
-            Self::Local(file) => file.retire_except(practice, keep),
-        }
-    }
+    /// Removes KEKs that no longer wrap anything.
+    fn retire(&self, practice: PracticeId, kek_ids: Vec<String>) -> ProviderFuture<'_, ()>;
 
-    /// Destroys every KEK of the practice (crypto-shredding).
-    pub async fn destroy(&self, practice: PracticeId) -> Result<(), CryptoError> {
-        match self {
-            Self::Local(file) => file.destroy(practice),
-        }
-    }
+    /// Destroys every KEK of the practice (crypto-shredding). `known` lists the KEK
+    /// ids the database has seen for it.
+    fn destroy(&self, practice: PracticeId, known: Vec<String>) -> ProviderFuture<'_, ()>;
 }

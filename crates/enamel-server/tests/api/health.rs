@@ -1,4 +1,4 @@
-use enamel_crypto::{KeyProvider, LocalKeyFile};
+use enamel_crypto::LocalKeyFile;
 use enamel_server::Application;
 use enamel_store::{ConnectOptions, Store};
 use enamel_testkit::BACKENDS;
@@ -37,7 +37,7 @@ async fn readyz_reports_the_backend_and_current_migrations_on_both_backends() {
 async fn readyz_is_503_while_migrations_are_pending() {
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}/unmigrated.db", dir.path().display());
-    let keys = KeyProvider::Local(LocalKeyFile::open_or_create(&dir.path().join("k")).unwrap());
+    let keys = std::sync::Arc::new(LocalKeyFile::open_or_create(&dir.path().join("k")).unwrap());
     let store = Store::connect(&url.into(), &ConnectOptions::default(), keys)
         .await
         .unwrap();
