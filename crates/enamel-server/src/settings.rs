@@ -25,18 +25,40 @@ pub struct Settings {
 #[derive(Clone, Debug, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct KeySettings {
+    /// Where the key-encryption keys live.
+    pub provider: KeyProviderKind,
     /// The local key file; unset means `keys/enamel.keys` under `data_dir`. Keep it
     /// apart from database backups: a backup with its key file decrypts.
     pub file: Option<PathBuf>,
     /// How long an unwrapped data key stays in memory.
     pub cache_seconds: u64,
+    /// AWS KMS: the region.
+    pub kms_region: String,
+    /// AWS KMS: a compatible endpoint instead of AWS's own.
+    pub kms_endpoint: Option<String>,
+    /// AWS KMS: the alias prefix of the practices' keys.
+    pub kms_alias_prefix: String,
+}
+
+/// The key provider to use.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum KeyProviderKind {
+    /// A key file on local disk (the embedded default).
+    Local,
+    /// AWS KMS, one customer-managed key per practice.
+    AwsKms,
 }
 
 impl Default for KeySettings {
     fn default() -> Self {
         Self {
+            provider: KeyProviderKind::Local,
             file: None,
             cache_seconds: 60,
+            kms_region: "us-east-1".into(),
+            kms_endpoint: None,
+            kms_alias_prefix: "alias/enamel/practice".into(),
         }
     }
 }
@@ -189,7 +211,26 @@ const ENV_VARS: &[(&str, Option<&str>, &str, Kind)] = &[
         "busy_timeout_seconds",
         Kind::Integer,
     ),
+    ("ENAMEL_KEYS_PROVIDER", Some("keys"), "provider", Kind::Text),
     ("ENAMEL_KEYS_FILE", Some("keys"), "file", Kind::Text),
+    (
+        "ENAMEL_KEYS_KMS_REGION",
+        Some("keys"),
+        "kms_region",
+        Kind::Text,
+    ),
+    (
+        "ENAMEL_KEYS_KMS_ENDPOINT",
+        Some("keys"),
+        "kms_endpoint",
+        Kind::Text,
+    ),
+    (
+        "ENAMEL_KEYS_KMS_ALIAS_PREFIX",
+        Some("keys"),
+        "kms_alias_prefix",
+        Kind::Text,
+    ),
     (
         "ENAMEL_KEYS_CACHE_SECONDS",
         Some("keys"),
@@ -387,8 +428,20 @@ impl fmt::Display for RedactedSettings<'_> {
             s.database.busy_timeout_seconds
         )?;
         writeln!(f, "\n[keys]")?;
+        let provider = match s.keys.provider {
+            KeyProviderKind::Local => "local",
+            KeyProviderKind::AwsKms => "aws-kms",
+        };
+        writeln!(f, "provider = \"{provider}\"")?;
         writeln!(f, "file = {:?}", s.key_file().display().to_string())?;
         writeln!(f, "cache_seconds = {}", s.keys.cache_seconds)?;
+        writeln!(f, "kms_region = {:?}", s.keys.kms_region)?;
+        writeln!(
+            f,
+            "kms_endpoint = {:?}",
+            s.keys.kms_endpoint.as_deref().unwrap_or("(AWS)")
+        )?;
+        writeln!(f, "kms_alias_prefix = {:?}", s.keys.kms_alias_prefix)?;
         writeln!(f, "\n[log]")?;
         writeln!(
             f,
@@ -476,6 +529,7 @@ mod tests {
                     (Kind::Boolean, _) => "false",
                     (_, "bind") => "127.0.0.1:1",
                     (_, "format") => "json",
+                    (_, "provider") => "aws-kms",
                     (_, "url") => "sqlite://x.db",
                     _ => "x",
                 };

@@ -2,10 +2,14 @@
 
 use std::io::Read as _;
 use std::process::ExitCode;
+use std::sync::Arc;
 
 use anyhow::Context as _;
-use enamel_crypto::LocalKeyFile;
+use enamel_crypto::{KeyProvider, LocalKeyFile};
 use enamel_demo::{CanaryScanner, DemoNetwork};
+use enamel_integrations::AwsKms;
+use enamel_integrations::kms::KmsSettings;
+use enamel_server::settings::KeyProviderKind;
 use enamel_server::startup::check_listen_policy;
 use enamel_server::{Application, Settings, shutdown_signal, telemetry};
 use enamel_store::{ConnectOptions, Store};
@@ -44,7 +48,17 @@ pub async fn connect(settings: &Settings, url: &SecretString) -> anyhow::Result<
         busy_timeout: std::time::Duration::from_secs(settings.database.busy_timeout_seconds),
         key_cache_ttl: std::time::Duration::from_secs(settings.keys.cache_seconds),
     };
-    let keys = std::sync::Arc::new(LocalKeyFile::open_or_create(&settings.key_file())?);
+    let keys: Arc<dyn KeyProvider> = match settings.keys.provider {
+        KeyProviderKind::Local => Arc::new(LocalKeyFile::open_or_create(&settings.key_file())?),
+        KeyProviderKind::AwsKms => Arc::new(
+            AwsKms::connect(&KmsSettings {
+                region: settings.keys.kms_region.clone(),
+                endpoint: settings.keys.kms_endpoint.clone(),
+                alias_prefix: settings.keys.kms_alias_prefix.clone(),
+            })
+            .await,
+        ),
+    };
     Ok(Store::connect(url, &options, keys).await?)
 }
 

@@ -85,3 +85,59 @@ fn a_key_file_readable_by_others_stops_every_command_with_the_fix() {
         "{stderr}"
     );
 }
+
+#[test]
+fn the_whole_key_lifecycle_runs_on_aws_kms() {
+    let Some(endpoint) = enamel_testkit::setting("ENAMEL_TEST_KMS_ENDPOINT", "AWS KMS (moto)")
+    else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let prefix = format!("alias/enamel-cli-{}/practice", std::process::id());
+    let kms = |args: &[&str]| {
+        let mut command = enamel(dir.path());
+        command
+            .args(args)
+            .env("ENAMEL_KEYS_PROVIDER", "aws-kms")
+            .env("ENAMEL_KEYS_KMS_ENDPOINT", &endpoint)
+            .env("ENAMEL_KEYS_KMS_ALIAS_PREFIX", &prefix)
+            .env("AWS_ACCESS_KEY_ID", "test")
+            .env("AWS_SECRET_ACCESS_KEY", "test");
+        run(&mut command)
+    };
+    let seeded = kms(&["demo", "seed"]);
+    assert!(seeded.status.success(), "{}", text(&seeded.stderr));
+    assert!(
+        !dir.path().join("keys/enamel.keys").exists(),
+        "no local key file with KMS"
+    );
+
+    let rotated = kms(&["keys", "rotate", "--reencrypt"]);
+    assert!(rotated.status.success(), "{}", text(&rotated.stderr));
+    assert_eq!(
+        text(&rotated.stdout)
+            .matches("1 rows examined, 1 rewritten")
+            .count(),
+        7
+    );
+
+    let practice = DemoNetwork::generate(DEFAULT_SEED).practices[2]
+        .practice
+        .clone();
+    let id = practice.id.to_string();
+    let shredded = kms(&[
+        "keys",
+        "shred",
+        "--practice",
+        &id,
+        "--yes",
+        practice.name.as_str(),
+    ]);
+    assert!(shredded.status.success(), "{}", text(&shredded.stderr));
+    let after = kms(&["keys", "rotate", "--practice", &id]);
+    assert!(
+        text(&after.stderr).contains("destroyed"),
+        "{}",
+        text(&after.stderr)
+    );
+}

@@ -1,0 +1,3 @@
+//! Outbound adapters against real local servers.
+
+mod kms;
