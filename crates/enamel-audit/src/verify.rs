@@ -1,0 +1,485 @@
+//! Verifying a log against its signed checkpoints, one entry at a time.
+//!
+//! The verifier reads entries in index order and keeps only the tree's right edge
+//! (O(log n) memory). It reports the first problem found, with the index and kind:
+//! an entry not in canonical form, an entry out of place (deleted, inserted or
+//! swapped entries), a broken chain, a stored leaf hash that disagrees with the entry
+//! (an edited field), a root that disagrees with a signed checkpoint (an edit with
+//! every hash recomputed), a checkpoint beyond the end of the log (a truncated tail),
+//! and a checkpoint whose signature fails (a forged checkpoint).
+
+use std::fmt;
+
+use crate::checkpoint::Checkpoint;
+use crate::entry::{Entry, Scope, hex};
+use crate::merkle::{Frontier, Hash};
+
+/// What is wrong, and where.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Finding {
+    /// A checkpoint's signature does not verify with the public key.
+    ForgedCheckpoint { tree_size: u64 },
+    /// The bytes at this position are not a canonical entry.
+    NotCanonical { index: u64 },
+    /// The entry at this position says it belongs to another log.
+    WrongScope { index: u64 },
+    /// The entry at this position carries another index: entries were deleted,
+    /// inserted or reordered.
+    OutOfPlace { index: u64, found: u64 },
+    /// The entry's `prev` is not the previous entry's leaf hash.
+    BrokenChain { index: u64 },
+    /// The leaf hash stored beside the entry is not the entry's hash: a field was
+    /// edited.
+    EditedEntry { index: u64 },
+    /// The tree's root at a signed checkpoint's size differs from the checkpoint:
+    /// entries before `tree_size` were changed and their hashes recomputed.
+    RootMismatch { tree_size: u64 },
+    /// A signed checkpoint covers more entries than the log has: its tail was cut.
+    Truncated { tree_size: u64, entries: u64 },
+}
+
+impl Finding {
+    /// The first index known to be bad.
+    #[must_use]
+    pub const fn index(&self) -> u64 {
+        match *self {
+            Self::ForgedCheckpoint { tree_size } | Self::RootMismatch { tree_size } => {
+                tree_size.saturating_sub(1)
+            }
+            Self::NotCanonical { index }
+            | Self::WrongScope { index }
+            | Self::OutOfPlace { index, .. }
+            | Self::BrokenChain { index }
+            | Self::EditedEntry { index } => index,
+            Self::Truncated { entries, .. } => entries,
+        }
+    }
+}
+
+impl fmt::Display for Finding {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::ForgedCheckpoint { tree_size } => write!(
+                f,
+                "the checkpoint at size {tree_size} has an invalid signature (forged or altered)"
+            ),
+            Self::NotCanonical { index } => {
+                write!(f, "entry {index} is not a canonical audit entry (altered)")
+            }
+            Self::WrongScope { index } => write!(f, "entry {index} belongs to another log (moved)"),
+            Self::OutOfPlace { index, found } => write!(
+                f,
+                "entry {index} is missing or out of order: found entry {found} there (deleted, inserted or reordered)"
+            ),
+            Self::BrokenChain { index } => write!(
+                f,
+                "entry {index} does not chain to the entry before it (inserted, deleted or altered)"
+            ),
+            Self::EditedEntry { index } => write!(
+                f,
+                "entry {index} does not match its stored hash (a field was edited)"
+            ),
+            Self::RootMismatch { tree_size } => write!(
+                f,
+                "the first {tree_size} entries do not match the signed checkpoint (rewritten with recomputed hashes)"
+            ),
+            Self::Truncated { tree_size, entries } => write!(
+                f,
+                "a signed checkpoint covers {tree_size} entries but the log has {entries} (entries removed from the end)"
+            ),
+        }
+    }
+}
+
+/// What a successful verification covered.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Report {
+    /// Entries checked (from `start`).
+    pub entries: u64,
+    /// The index verification started at (0, or the first entry after a purge).
+    pub start: u64,
+    /// Checkpoints whose roots were matched.
+    pub checkpoints: usize,
+    /// The tree size of the last matched checkpoint, if any.
+    pub last_checkpoint: Option<u64>,
+}
+
+/// Verifies one log.
+#[derive(Debug)]
+pub struct Verifier {
+    scope: String,
+    frontier: Frontier,
+    prev: Hash,
+    start: u64,
+    /// Verified checkpoints not yet reached, by ascending size.
+    pending: std::collections::VecDeque<Checkpoint>,
+    matched: usize,
+    last_matched: Option<u64>,
+}
+
+impl Verifier {
+    /// Starts at index 0. Every checkpoint's signature is checked first.
+    pub fn new(
+        scope: &Scope,
+        public_key: &[u8],
+        checkpoints: Vec<Checkpoint>,
+    ) -> Result<Self, Finding> {
+        Self::resume(scope, public_key, checkpoints, Frontier::default(), [0; 32])
+    }
+
+    /// Starts after a retention purge: at the frontier and last leaf hash recorded
+    /// with the first retained checkpoint (whose signed root the frontier must match).
+    pub fn resume(
+        scope: &Scope,
+        public_key: &[u8],
+        mut checkpoints: Vec<Checkpoint>,
+        frontier: Frontier,
+        last_leaf: Hash,
+    ) -> Result<Self, Finding> {
+        let scope = scope.key();
+        checkpoints.retain(|c| c.scope == scope);
+        checkpoints.sort_by_key(|c| c.tree_size);
+        for checkpoint in &checkpoints {
+            if !checkpoint.verify(public_key) {
+                return Err(Finding::ForgedCheckpoint {
+                    tree_size: checkpoint.tree_size,
+                });
+            }
+        }
+        let start = frontier.size();
+        let mut pending: std::collections::VecDeque<Checkpoint> = checkpoints
+            .into_iter()
+            .filter(|c| c.tree_size >= start)
+            .collect();
+        let mut matched = 0;
+        let mut last_matched = None;
+        if start > 0 {
+            // The starting frontier must itself be vouched for by a signed checkpoint.
+            match pending.front() {
+                Some(c) if c.tree_size == start && c.root_hash() == Some(frontier.root()) => {
+                    pending.pop_front();
+                    matched = 1;
+                    last_matched = Some(start);
+                }
+                _ => return Err(Finding::RootMismatch { tree_size: start }),
+            }
+        }
+        Ok(Self {
+            scope,
+            frontier,
+            prev: last_leaf,
+            start,
+            pending,
+            matched,
+            last_matched,
+        })
+    }
+
+    /// Checks the next entry (its canonical bytes and, if stored, its leaf hash).
+    pub fn push(&mut self, canonical: &[u8], stored_hash: Option<&Hash>) -> Result<(), Finding> {
+        let index = self.frontier.size();
+        let entry =
+            Entry::parse_canonical(canonical).map_err(|_| Finding::NotCanonical { index })?;
+        if entry.scope != self.scope {
+            return Err(Finding::WrongScope { index });
+        }
+        if entry.index != index {
+            return Err(Finding::OutOfPlace {
+                index,
+                found: entry.index,
+            });
+        }
+        let leaf = entry.leaf_hash();
+        if stored_hash.is_some_and(|stored| *stored != leaf) {
+            return Err(Finding::EditedEntry { index });
+        }
+        if entry.prev != hex(&self.prev) {
+            return Err(Finding::BrokenChain { index });
+        }
+        self.frontier.push(leaf);
+        self.prev = leaf;
+        if let Some(checkpoint) = self.pending.front()
+            && checkpoint.tree_size == self.frontier.size()
+        {
+            if checkpoint.root_hash() != Some(self.frontier.root()) {
+                return Err(Finding::RootMismatch {
+                    tree_size: checkpoint.tree_size,
+                });
+            }
+            self.last_matched = Some(checkpoint.tree_size);
+            self.matched += 1;
+            self.pending.pop_front();
+        }
+        Ok(())
+    }
+
+    /// Ends verification: any checkpoint not reached means the tail was cut.
+    pub fn finish(self) -> Result<Report, Finding> {
+        let entries = self.frontier.size();
+        if let Some(checkpoint) = self.pending.front() {
+            return Err(Finding::Truncated {
+                tree_size: checkpoint.tree_size,
+                entries,
+            });
+        }
+        Ok(Report {
+            entries: entries - self.start,
+            start: self.start,
+            checkpoints: self.matched,
+            last_checkpoint: self.last_matched,
+        })
+    }
+
+    /// The tree so far: its size and root.
+    #[must_use]
+    pub fn frontier(&self) -> &Frontier {
+        &self.frontier
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use enamel_domain::ActorType;
+    use time::OffsetDateTime;
+
+    use super::*;
+    use crate::checkpoint::Signer;
+    use crate::entry::{Action, Event, Outcome, ResourceType};
+
+    /// A log of `n` entries with checkpoints every `every` entries.
+    struct Log {
+        entries: Vec<Vec<u8>>,
+        hashes: Vec<Hash>,
+        checkpoints: Vec<Checkpoint>,
+        signer: Signer,
+    }
+
+    fn event(i: u64) -> Event {
+        Event {
+            timestamp: OffsetDateTime::UNIX_EPOCH
+                + time::Duration::seconds(i64::try_from(i).unwrap()),
+            action: Action::Read,
+            actor_id: Some(format!("user-{}", i % 3)),
+            actor_type: ActorType::Human,
+            scope: Scope::Platform,
+            patient_id: None,
+            resource_type: ResourceType::Patient,
+            resource_id: Some(i.to_string()),
+            outcome: Outcome::Success,
+            ip_address: None,
+            user_agent: None,
+            correlation_id: None,
+            detail: BTreeMap::new(),
+        }
+    }
+
+    fn log(n: u64, every: u64) -> Log {
+        let signer = Signer::from_seed(&[3; 32]).unwrap();
+        let (mut entries, mut hashes, mut checkpoints) = (Vec::new(), Vec::new(), Vec::new());
+        let mut frontier = Frontier::default();
+        let mut prev = [0; 32];
+        for i in 0..n {
+            let entry = Entry::new(&event(i), i, &prev);
+            prev = entry.leaf_hash();
+            frontier.push(prev);
+            entries.push(entry.canonical());
+            hashes.push(prev);
+            if (i + 1) % every == 0 {
+                checkpoints.push(signer.sign(
+                    &Scope::Platform,
+                    i + 1,
+                    &frontier.root(),
+                    "2026-11-22T10:00:00Z",
+                ));
+            }
+        }
+        Log {
+            entries,
+            hashes,
+            checkpoints,
+            signer,
+        }
+    }
+
+    fn verify(log: &Log) -> Result<Report, Finding> {
+        let mut verifier = Verifier::new(
+            &Scope::Platform,
+            &log.signer.public_key(),
+            log.checkpoints.clone(),
+        )?;
+        for (bytes, hash) in log.entries.iter().zip(&log.hashes) {
+            verifier.push(bytes, Some(hash))?;
+        }
+        verifier.finish()
+    }
+
+    fn edit(bytes: &[u8], from: &str, to: &str) -> Vec<u8> {
+        String::from_utf8(bytes.to_vec())
+            .unwrap()
+            .replace(from, to)
+            .into_bytes()
+    }
+
+    #[test]
+    fn an_untouched_log_verifies() {
+        let report = verify(&log(100, 10)).unwrap();
+        assert_eq!(
+            (report.entries, report.checkpoints, report.last_checkpoint),
+            (100, 10, Some(100))
+        );
+    }
+
+    #[test]
+    fn an_edited_field_is_found_at_its_index() {
+        let mut log = log(50, 10);
+        log.entries[17] = edit(&log.entries[17], "\"user-2\"", "\"user-0\"");
+        assert_eq!(verify(&log), Err(Finding::EditedEntry { index: 17 }));
+    }
+
+    #[test]
+    fn an_edit_with_its_hash_recomputed_breaks_the_chain() {
+        let mut log = log(50, 10);
+        log.entries[17] = edit(&log.entries[17], "\"user-2\"", "\"user-0\"");
+        log.hashes[17] = crate::merkle::leaf_hash(&log.entries[17]);
+        assert_eq!(verify(&log), Err(Finding::BrokenChain { index: 18 }));
+    }
+
+    #[test]
+    fn a_deleted_entry_is_found() {
+        let mut log = log(50, 10);
+        log.entries.remove(23);
+        log.hashes.remove(23);
+        assert_eq!(
+            verify(&log),
+            Err(Finding::OutOfPlace {
+                index: 23,
+                found: 24
+            })
+        );
+    }
+
+    #[test]
+    fn an_inserted_entry_is_found() {
+        let mut log = log(50, 10);
+        let forged = Entry::new(&event(999), 23, &log.hashes[22]);
+        log.entries.insert(23, forged.canonical());
+        log.hashes.insert(23, forged.leaf_hash());
+        assert_eq!(
+            verify(&log),
+            Err(Finding::OutOfPlace {
+                index: 24,
+                found: 23
+            })
+        );
+    }
+
+    #[test]
+    fn two_swapped_entries_are_found() {
+        let mut log = log(50, 10);
+        log.entries.swap(30, 31);
+        log.hashes.swap(30, 31);
+        assert_eq!(
+            verify(&log),
+            Err(Finding::OutOfPlace {
+                index: 30,
+                found: 31
+            })
+        );
+    }
+
+    #[test]
+    fn a_truncated_tail_is_found() {
+        let mut log = log(50, 10);
+        log.entries.truncate(44);
+        log.hashes.truncate(44);
+        assert_eq!(
+            verify(&log),
+            Err(Finding::Truncated {
+                tree_size: 50,
+                entries: 44
+            })
+        );
+    }
+
+    #[test]
+    fn a_wholesale_rewrite_with_recomputed_hashes_is_caught_by_the_signed_checkpoints() {
+        let original = log(50, 10);
+        // The attacker rewrites entry 12 and recomputes every later index, chain and
+        // hash, but cannot sign checkpoints.
+        let mut forged = log(50, 10);
+        let mut prev = forged.hashes[11];
+        for i in 12..50_u64 {
+            let mut e = event(i);
+            if i == 12 {
+                e.actor_id = Some("someone-else".into());
+            }
+            let entry = Entry::new(&e, i, &prev);
+            prev = entry.leaf_hash();
+            forged.entries[usize::try_from(i).unwrap()] = entry.canonical();
+            forged.hashes[usize::try_from(i).unwrap()] = prev;
+        }
+        forged.checkpoints = original.checkpoints.clone();
+        assert_eq!(
+            verify(&forged),
+            Err(Finding::RootMismatch { tree_size: 20 })
+        );
+    }
+
+    #[test]
+    fn a_forged_checkpoint_is_found() {
+        let mut log = log(20, 10);
+        log.checkpoints[1].tree_size = 19;
+        assert_eq!(
+            verify(&log),
+            Err(Finding::ForgedCheckpoint { tree_size: 19 })
+        );
+    }
+
+    #[test]
+    fn junk_bytes_are_reported_not_a_crash() {
+        let mut log = log(20, 10);
+        log.entries[5] = b"\xff\xfe not json".to_vec();
+        assert_eq!(verify(&log), Err(Finding::NotCanonical { index: 5 }));
+    }
+
+    #[test]
+    fn verification_resumes_from_a_retained_checkpoint_after_a_purge() {
+        let log = log(50, 10);
+        let mut frontier = Frontier::default();
+        for hash in &log.hashes[..20] {
+            frontier.push(*hash);
+        }
+        let retained: Vec<Checkpoint> = log.checkpoints[1..].to_vec();
+        let mut verifier = Verifier::resume(
+            &Scope::Platform,
+            &log.signer.public_key(),
+            retained.clone(),
+            frontier.clone(),
+            log.hashes[19],
+        )
+        .unwrap();
+        for (bytes, hash) in log.entries[20..].iter().zip(&log.hashes[20..]) {
+            verifier.push(bytes, Some(hash)).unwrap();
+        }
+        let report = verifier.finish().unwrap();
+        assert_eq!(
+            (report.start, report.entries, report.last_checkpoint),
+            (20, 30, Some(50))
+        );
+        // A frontier that does not match the signed checkpoint is refused.
+        let mut wrong = frontier;
+        wrong.push(log.hashes[0]);
+        assert!(
+            Verifier::resume(
+                &Scope::Platform,
+                &log.signer.public_key(),
+                retained,
+                wrong,
+                log.hashes[20]
+            )
+            .is_err()
+        );
+    }
+}
