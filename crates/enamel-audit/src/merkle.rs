@@ -59,7 +59,7 @@ pub fn root(leaves: &[Hash]) -> Hash {
 /// The tree's right edge: the roots of its perfect subtrees, largest first. Lets a
 /// verifier compute the root of a log of any size in O(log n) memory, one leaf at a
 /// time.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Frontier {
     size: u64,
     /// (height, hash) of each perfect subtree, left to right, heights decreasing.

@@ -12,6 +12,7 @@
 //! Encrypted columns are sealed with the practice's current data key from the
 //! keyring and opened with the key their header names (`docs/encryption.md`).
 
+pub mod audit;
 mod error;
 mod key_admin;
 mod keyring;
@@ -20,6 +21,7 @@ mod pool;
 mod repos;
 mod sealed;
 
+pub use audit::{AuditLog, StoredEntry};
 pub use error::StoreError;
 pub use key_admin::{KeyAdmin, Reencrypted};
 pub use migrations::MigrationStatus;

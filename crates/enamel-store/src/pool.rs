@@ -13,11 +13,12 @@ use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
 
+use crate::audit::Appender;
 use crate::keyring::Keyring;
 use crate::repos::practices::PracticeRepo;
 use crate::repos::scoped::Scoped;
 use crate::repos::users::UserRepo;
-use crate::{KeyAdmin, StoreError};
+use crate::{AuditLog, KeyAdmin, StoreError};
 
 /// Runs `$body` with `$pool` bound to whichever backend's pool `$db` holds.
 ///
@@ -94,6 +95,7 @@ pub(crate) enum Db {
 pub struct Store {
     pub(crate) db: Db,
     pub(crate) keys: Arc<Keyring>,
+    pub(crate) audit: Appender,
 }
 
 impl Store {
@@ -143,9 +145,11 @@ impl Store {
                 Db::Postgres(pool)
             }
         };
+        let audit = Appender::start(db.clone());
         Ok(Self {
             db,
             keys: Arc::new(Keyring::new(keys, options.key_cache_ttl)),
+            audit,
         })
     }
 
@@ -180,6 +184,12 @@ impl Store {
     #[must_use]
     pub const fn users(&self) -> UserRepo<'_> {
         UserRepo::new(self)
+    }
+
+    /// The tamper-evident audit log.
+    #[must_use]
+    pub const fn audit(&self) -> AuditLog<'_> {
+        AuditLog::new(self)
     }
 
     /// Key rotation, re-encryption and crypto-shredding.

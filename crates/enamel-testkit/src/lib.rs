@@ -7,6 +7,7 @@
 
 #![allow(clippy::print_stderr)]
 
+use std::fmt::Write as _;
 use std::fs::OpenOptions;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
@@ -65,6 +66,46 @@ impl TestDb {
                     .unwrap()
                     .rows_affected()
             }
+        }
+    }
+
+    /// Like [`TestDb::raw_execute`], but returns the database's refusal instead of
+    /// panicking on it.
+    pub async fn raw_try_execute(&self, sql: &str) -> Result<u64, String> {
+        let sql = sqlx::AssertSqlSafe(sql.to_owned());
+        let result = match self.store.backend() {
+            Backend::Sqlite => {
+                let mut conn = sqlx::SqliteConnection::connect(self.url.expose_secret())
+                    .await
+                    .unwrap();
+                sqlx::query(sql)
+                    .execute(&mut conn)
+                    .await
+                    .map(|r| r.rows_affected())
+            }
+            Backend::Postgres => {
+                let mut conn = sqlx::PgConnection::connect(self.url.expose_secret())
+                    .await
+                    .unwrap();
+                sqlx::query(sql)
+                    .execute(&mut conn)
+                    .await
+                    .map(|r| r.rows_affected())
+            }
+        };
+        result.map_err(|err| err.to_string())
+    }
+
+    /// A byte string as a literal of this backend's SQL.
+    #[must_use]
+    pub fn bytes_literal(&self, bytes: &[u8]) -> String {
+        let hex = bytes.iter().fold(String::new(), |mut hex, b| {
+            let _ = write!(hex, "{b:02x}");
+            hex
+        });
+        match self.store.backend() {
+            Backend::Sqlite => format!("X'{hex}'"),
+            Backend::Postgres => format!("'\\x{hex}'::bytea"),
         }
     }
 

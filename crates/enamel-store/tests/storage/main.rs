@@ -1,5 +1,6 @@
 //! The storage suite, run once on SQLite and once on PostgreSQL.
 
+mod audit;
 mod fixtures;
 mod keys;
 mod migrations;
@@ -75,4 +76,14 @@ on_both_backends!(
     keys::kek_rotation_rewraps_data_keys_without_touching_rows,
     keys::shredding_makes_one_practice_unreadable_and_leaves_the_others,
     keys::blind_index_keys_are_per_practice_and_stable_across_restarts,
+    audit::concurrent_writers_form_one_unbroken_log,
+    audit::two_stores_on_one_database_never_fork_a_log,
+    audit::the_database_refuses_updates_and_deletes_of_audit_entries,
+    audit::an_edited_field_is_caught_at_its_index,
+    audit::a_query_column_edited_on_its_own_is_caught,
+    audit::a_deleted_entry_is_caught,
+    audit::an_inserted_entry_is_caught,
+    audit::two_swapped_entries_are_caught,
+    audit::a_truncated_tail_is_caught,
+    audit::a_wholesale_rewrite_is_caught_by_the_signed_checkpoints,
 );

@@ -1,0 +1,476 @@
+//! The audit log's storage: appends with group commit, checkpoints, and reading a
+//! log back for verification and export (docs/audit.md).
+//!
+//! Appends to one log are serialized by its head row: the transaction first writes
+//! (SQLite takes its write lock there) and then reads the head `FOR UPDATE`
+//! (PostgreSQL locks the row), so two writers, in one process or in several, can
+//! never both extend the same tree size; the `(scope, idx)` primary key refuses a
+//! fork even if that logic were wrong.
+//!
+//! [`AuditLog::record`] hands an event to a background writer that gathers every
+//! event waiting at that moment into one transaction per log (group commit) and
+//! answers each caller only after that transaction has committed.
+
+use std::collections::BTreeMap;
+
+use anyhow::{Context as _, anyhow};
+use enamel_audit::checkpoint::{Checkpoint, Signer};
+use enamel_audit::entry::{Entry, Event, Scope, format_timestamp, hex};
+use enamel_audit::merkle::{Frontier, Hash};
+use tokio::sync::{mpsc, oneshot};
+
+use crate::pool::{Db, on_pool};
+use crate::repos::practices::now;
+use crate::{Store, StoreError};
+
+/// The most events one transaction takes.
+const MAX_BATCH: usize = 4_096;
+/// Rows per multi-row INSERT statement (9 parameters each, within both backends'
+/// parameter limits).
+const ROWS_PER_STATEMENT: usize = 100;
+
+struct Pending {
+    event: Event,
+    done: oneshot::Sender<Result<u64, String>>,
+}
+
+/// The handle through which events are recorded; cheap to clone.
+#[derive(Clone, Debug)]
+pub(crate) struct Appender {
+    sender: mpsc::Sender<Pending>,
+}
+
+impl std::fmt::Debug for Pending {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Pending({})", self.event.action.as_str())
+    }
+}
+
+impl Appender {
+    /// Starts the background writer for `db`. It ends when every handle is dropped.
+    pub(crate) fn start(db: Db) -> Self {
+        let (sender, receiver) = mpsc::channel(MAX_BATCH * 4);
+        tokio::spawn(write_loop(db, receiver));
+        Self { sender }
+    }
+}
+
+async fn write_loop(db: Db, mut receiver: mpsc::Receiver<Pending>) {
+    let mut waiting = Vec::with_capacity(MAX_BATCH);
+    while receiver.recv_many(&mut waiting, MAX_BATCH).await > 0 {
+        let mut by_scope: BTreeMap<Scope, Vec<Pending>> = BTreeMap::new();
+        for pending in waiting.drain(..) {
+            by_scope
+                .entry(pending.event.scope)
+                .or_default()
+                .push(pending);
+        }
+        for (scope, pendings) in by_scope {
+            let events: Vec<&Event> = pendings.iter().map(|p| &p.event).collect();
+            match append(&db, scope, &events).await {
+                Ok(first) => {
+                    for (offset, pending) in pendings.into_iter().enumerate() {
+                        let _ = pending.done.send(Ok(first + offset as u64));
+                    }
+                }
+                Err(err) => {
+                    tracing::error!(scope = %scope, error = format!("{err:#}"), events = pendings.len(), "audit append failed");
+                    for pending in pendings {
+                        let _ = pending
+                            .done
+                            .send(Err("the audit log could not be written".into()));
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// SQL to read a log's head, locking it where the backend locks rows.
+fn head_sql(db: &Db) -> &'static str {
+    match db {
+        Db::Sqlite(_) => "SELECT size, last_hash, frontier FROM audit_heads WHERE scope = $1",
+        Db::Postgres(_) => {
+            "SELECT size, last_hash, frontier FROM audit_heads WHERE scope = $1 FOR UPDATE"
+        }
+    }
+}
+
+/// One prepared row of `audit_entries`.
+struct Row {
+    index: i64,
+    entry: Vec<u8>,
+    leaf: Hash,
+    event_index: usize,
+}
+
+/// Appends `events` to the log of `scope` in one transaction; returns the index of
+/// the first.
+async fn append(db: &Db, scope: Scope, events: &[&Event]) -> anyhow::Result<u64> {
+    let key = scope.key();
+    let head_sql = head_sql(db);
+    on_pool!(db, pool => {
+        async {
+            let mut tx = pool.begin().await?;
+            // A write first: on SQLite this takes the database's write lock before the
+            // head is read, so no other writer can read the same head.
+            sqlx::query(
+                "INSERT INTO audit_heads (scope, size, last_hash, frontier) \
+                 VALUES ($1, 0, $2, $3) ON CONFLICT (scope) DO NOTHING",
+            )
+            .bind(&key)
+            .bind(&[0_u8; 32][..])
+            .bind(serde_json::to_string(&Frontier::default())?)
+            .execute(&mut *tx)
+            .await?;
+            let (size, last_hash, frontier): (i64, Vec<u8>, String) =
+                sqlx::query_as(head_sql).bind(&key).fetch_one(&mut *tx).await?;
+            let mut frontier: Frontier = serde_json::from_str(&frontier).context("reading the log's frontier")?;
+            let mut prev: Hash = last_hash.try_into().map_err(|_| anyhow!("malformed audit head"))?;
+            if u64::try_from(size)? != frontier.size() {
+                return Err(anyhow!("the audit head's size and frontier disagree"));
+            }
+            let mut rows = Vec::with_capacity(events.len());
+            for (offset, event) in events.iter().enumerate() {
+                let index = size + i64::try_from(offset)?;
+                let entry = Entry::new(event, u64::try_from(index)?, &prev);
+                let bytes = entry.canonical();
+                let leaf = enamel_audit::merkle::leaf_hash(&bytes);
+                frontier.push(leaf);
+                prev = leaf;
+                rows.push(Row { index, entry: bytes, leaf, event_index: offset });
+            }
+            for chunk in rows.chunks(ROWS_PER_STATEMENT) {
+                let mut insert = sqlx::QueryBuilder::new(
+                    "INSERT INTO audit_entries \
+                     (scope, idx, entry, leaf_hash, at, action, actor_id, patient_id, outcome) ",
+                );
+                insert.push_values(chunk, |mut row, r| {
+                    let event = events[r.event_index];
+                    row.push_bind(&key)
+                        .push_bind(r.index)
+                        .push_bind(&r.entry)
+                        .push_bind(&r.leaf[..])
+                        .push_bind(event.timestamp)
+                        .push_bind(event.action.as_str())
+                        .push_bind(event.actor_id.as_deref())
+                        .push_bind(event.patient_id)
+                        .push_bind(event.outcome.as_str());
+                });
+                insert.build().execute(&mut *tx).await?;
+            }
+            let new_size = size + i64::try_from(rows.len())?;
+            sqlx::query("UPDATE audit_heads SET size = $2, last_hash = $3, frontier = $4 WHERE scope = $1")
+                .bind(&key)
+                .bind(new_size)
+                .bind(&prev[..])
+                .bind(serde_json::to_string(&frontier)?)
+                .execute(&mut *tx)
+                .await?;
+            tx.commit().await?;
+            Ok(u64::try_from(size)?)
+        }
+        .await
+    })
+}
+
+/// The audit log of a store; see [`Store::audit`].
+#[derive(Debug)]
+pub struct AuditLog<'a> {
+    store: &'a Store,
+}
+
+/// One stored entry, as verification and export read it.
+#[derive(Debug, Clone)]
+pub struct StoredEntry {
+    pub index: u64,
+    pub entry: Vec<u8>,
+    pub leaf_hash: Hash,
+}
+
+impl<'a> AuditLog<'a> {
+    pub(crate) const fn new(store: &'a Store) -> Self {
+        Self { store }
+    }
+
+    /// Records an event and returns its index once it is durable. If it cannot be
+    /// written, the caller must not go on with the access it describes.
+    pub async fn record(&self, event: Event) -> Result<u64, StoreError> {
+        let (done, answer) = oneshot::channel();
+        self.store
+            .audit
+            .sender
+            .send(Pending { event, done })
+            .await
+            .map_err(|_| StoreError::Unexpected(anyhow!("the audit writer has stopped")))?;
+        let index = answer
+            .await
+            .map_err(|_| StoreError::Unexpected(anyhow!("the audit writer has stopped")))?
+            .map_err(|message| StoreError::Unexpected(anyhow!(message)))?;
+        Ok(index)
+    }
+
+    /// Every log's scope and size.
+    pub async fn heads(&self) -> Result<Vec<(Scope, u64)>, StoreError> {
+        let rows: Vec<(String, i64)> = on_pool!(&self.store.db, pool => {
+            sqlx::query_as("SELECT scope, size FROM audit_heads ORDER BY scope").fetch_all(pool).await
+        })
+        .context("reading audit heads")?;
+        Ok(rows
+            .into_iter()
+            .filter_map(|(scope, size)| Some((Scope::parse(&scope)?, u64::try_from(size).ok()?)))
+            .collect())
+    }
+
+    /// Signs and stores a checkpoint for every log that grew since its last one.
+    /// Returns the checkpoints written.
+    pub async fn checkpoint(&self, signer: &Signer) -> Result<Vec<Checkpoint>, StoreError> {
+        /// scope, size, last leaf hash, frontier, size at the last checkpoint
+        type HeadRow = (String, i64, Vec<u8>, String, Option<i64>);
+        let heads: Vec<HeadRow> = on_pool!(&self.store.db, pool => {
+            sqlx::query_as(
+                "SELECT h.scope, h.size, h.last_hash, h.frontier, \
+                 (SELECT MAX(c.tree_size) FROM audit_checkpoints c WHERE c.scope = h.scope) \
+                 FROM audit_heads h ORDER BY h.scope",
+            )
+            .fetch_all(pool)
+            .await
+        })
+        .context("reading audit heads")?;
+        let mut written = Vec::new();
+        for (scope_key, size, last_hash, frontier_json, last_checkpoint) in heads {
+            if size == 0 || last_checkpoint == Some(size) {
+                continue;
+            }
+            let Some(scope) = Scope::parse(&scope_key) else {
+                continue;
+            };
+            let frontier: Frontier =
+                serde_json::from_str(&frontier_json).context("reading a frontier")?;
+            let at = now();
+            let checkpoint = signer.sign(
+                &scope,
+                u64::try_from(size).unwrap_or_default(),
+                &frontier.root(),
+                &format_timestamp(at),
+            );
+            let inserted = on_pool!(&self.store.db, pool => {
+                sqlx::query(
+                    "INSERT INTO audit_checkpoints \
+                     (scope, tree_size, root, at, signature, key_id, frontier, last_leaf) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT DO NOTHING",
+                )
+                .bind(&scope_key)
+                .bind(size)
+                .bind(&checkpoint.root)
+                .bind(at)
+                .bind(&checkpoint.signature)
+                .bind(&checkpoint.key_id)
+                .bind(&frontier_json)
+                .bind(hex(&last_hash))
+                .execute(pool)
+                .await
+                .map(|r| r.rows_affected())
+            })
+            .context("storing a checkpoint")?;
+            if inserted == 1 {
+                written.push(checkpoint);
+            }
+        }
+        Ok(written)
+    }
+
+    /// The checkpoints of a log, oldest first.
+    pub async fn checkpoints(&self, scope: &Scope) -> Result<Vec<Checkpoint>, StoreError> {
+        let rows: Vec<(String, i64, String, String, String)> = on_pool!(&self.store.db, pool => {
+            sqlx::query_as(
+                "SELECT scope, tree_size, root, signature, key_id FROM audit_checkpoints \
+                 WHERE scope = $1 ORDER BY tree_size",
+            )
+            .bind(scope.key())
+            .fetch_all(pool)
+            .await
+        })
+        .context("reading checkpoints")?;
+        let times: Vec<time::OffsetDateTime> = on_pool!(&self.store.db, pool => {
+            sqlx::query_scalar("SELECT at FROM audit_checkpoints WHERE scope = $1 ORDER BY tree_size")
+                .bind(scope.key())
+                .fetch_all(pool)
+                .await
+        })
+        .context("reading checkpoint times")?;
+        Ok(rows
+            .into_iter()
+            .zip(times)
+            .map(|((scope, size, root, signature, key_id), at)| Checkpoint {
+                scope,
+                tree_size: u64::try_from(size).unwrap_or_default(),
+                root,
+                timestamp: format_timestamp(at),
+                signature,
+                key_id,
+            })
+            .collect())
+    }
+
+    /// Entries of a log from index `from`, at most `limit`, in index order, as
+    /// stored (whatever their content: verification judges it).
+    pub async fn entries(
+        &self,
+        scope: &Scope,
+        from: u64,
+        limit: u32,
+    ) -> Result<Vec<StoredEntry>, StoreError> {
+        let rows: Vec<(i64, Vec<u8>, Vec<u8>)> = on_pool!(&self.store.db, pool => {
+            sqlx::query_as(
+                "SELECT idx, entry, leaf_hash FROM audit_entries \
+                 WHERE scope = $1 AND idx >= $2 ORDER BY idx LIMIT $3",
+            )
+            .bind(scope.key())
+            .bind(i64::try_from(from).unwrap_or(i64::MAX))
+            .bind(i64::from(limit))
+            .fetch_all(pool)
+            .await
+        })
+        .context("reading audit entries")?;
+        Ok(rows
+            .into_iter()
+            .map(|(index, entry, leaf)| StoredEntry {
+                index: u64::try_from(index).unwrap_or_default(),
+                entry,
+                leaf_hash: leaf.try_into().unwrap_or([0; 32]),
+            })
+            .collect())
+    }
+}
+
+/// Entries read per query while verifying.
+const VERIFY_PAGE: u32 = 5_000;
+
+impl AuditLog<'_> {
+    /// Verifies a log against its signed checkpoints and `public_key`, reporting
+    /// progress (entries checked) to `progress`. The outer `Result` is about reading
+    /// the database; the inner one is the verdict.
+    pub async fn verify(
+        &self,
+        scope: &Scope,
+        public_key: &[u8],
+        mut progress: impl FnMut(u64),
+    ) -> Result<Result<Report, Finding>, StoreError> {
+        let checkpoints = self.checkpoints(scope).await?;
+        let first: Option<i64> = on_pool!(&self.store.db, pool => {
+            sqlx::query_scalar("SELECT MIN(idx) FROM audit_entries WHERE scope = $1")
+                .bind(scope.key())
+                .fetch_one(pool)
+                .await
+        })
+        .context("reading the log's first index")?;
+        let start = u64::try_from(first.unwrap_or(0)).unwrap_or_default();
+        let verifier = if start == 0 {
+            Verifier::new(scope, public_key, checkpoints)
+        } else {
+            // Entries before `start` were purged: resume from the checkpoint there.
+            let resume: Option<(String, String)> = on_pool!(&self.store.db, pool => {
+                sqlx::query_as("SELECT frontier, last_leaf FROM audit_checkpoints WHERE scope = $1 AND tree_size = $2")
+                    .bind(scope.key())
+                    .bind(first)
+                    .fetch_optional(pool)
+                    .await
+            })
+            .context("reading the retained checkpoint")?;
+            let Some((frontier, last_leaf)) = resume else {
+                return Ok(Err(Finding::OutOfPlace {
+                    index: 0,
+                    found: start,
+                }));
+            };
+            let frontier: Frontier =
+                serde_json::from_str(&frontier).context("reading a frontier")?;
+            let last_leaf: Hash = enamel_audit::checkpoint::unhex(&last_leaf)
+                .and_then(|b| b.try_into().ok())
+                .ok_or_else(|| anyhow!("malformed checkpoint"))?;
+            Verifier::resume(scope, public_key, checkpoints, frontier, last_leaf)
+        };
+        let mut verifier = match verifier {
+            Ok(verifier) => verifier,
+            Err(finding) => return Ok(Err(finding)),
+        };
+        let mut next = start;
+        loop {
+            let page = self.entries_with_columns(scope, next, VERIFY_PAGE).await?;
+            let Some(last) = page.last().map(|r| r.0.index) else {
+                break;
+            };
+            for (stored, columns) in &page {
+                if let Err(finding) = verifier.push(&stored.entry, Some(&stored.leaf_hash)) {
+                    return Ok(Err(finding));
+                }
+                if !columns.agree_with(&stored.entry) {
+                    return Ok(Err(Finding::EditedEntry {
+                        index: stored.index,
+                    }));
+                }
+            }
+            progress(verifier.frontier().size() - start);
+            next = last + 1;
+        }
+        Ok(verifier.finish())
+    }
+
+    async fn entries_with_columns(
+        &self,
+        scope: &Scope,
+        from: u64,
+        limit: u32,
+    ) -> Result<Vec<(StoredEntry, Columns)>, StoreError> {
+        type RowTuple = (i64, Vec<u8>, Vec<u8>, String, Option<String>, String);
+        let rows: Vec<RowTuple> = on_pool!(&self.store.db, pool => {
+            sqlx::query_as(
+                "SELECT idx, entry, leaf_hash, action, actor_id, outcome FROM audit_entries \
+                 WHERE scope = $1 AND idx >= $2 ORDER BY idx LIMIT $3",
+            )
+            .bind(scope.key())
+            .bind(i64::try_from(from).unwrap_or(i64::MAX))
+            .bind(i64::from(limit))
+            .fetch_all(pool)
+            .await
+        })
+        .context("reading audit entries")?;
+        Ok(rows
+            .into_iter()
+            .map(|(index, entry, leaf, action, actor_id, outcome)| {
+                (
+                    StoredEntry {
+                        index: u64::try_from(index).unwrap_or_default(),
+                        entry,
+                        leaf_hash: leaf.try_into().unwrap_or([0; 32]),
+                    },
+                    Columns {
+                        action,
+                        actor_id,
+                        outcome,
+                    },
+                )
+            })
+            .collect())
+    }
+}
+
+/// The query columns stored beside an entry.
+struct Columns {
+    action: String,
+    actor_id: Option<String>,
+    outcome: String,
+}
+
+impl Columns {
+    /// Whether the columns say what the (already verified) entry says: a query
+    /// column changed on its own would make queries lie.
+    fn agree_with(&self, canonical: &[u8]) -> bool {
+        Entry::parse_canonical(canonical).is_ok_and(|e| {
+            e.action == self.action && e.actor_id == self.actor_id && e.outcome == self.outcome
+        })
+    }
+}
+
+use enamel_audit::verify::{Finding, Report, Verifier};

@@ -1,0 +1,322 @@
+use std::collections::BTreeMap;
+
+use enamel_audit::checkpoint::Signer;
+use enamel_audit::entry::{Action, Entry, Event, Outcome, ResourceType, Scope};
+use enamel_audit::merkle::Hash;
+use enamel_audit::verify::Finding;
+use enamel_domain::{ActorType, PracticeId};
+use enamel_store::{Backend, Store};
+use enamel_testkit::TestDb;
+use time::OffsetDateTime;
+
+fn signer() -> Signer {
+    Signer::from_seed(&[9; 32]).unwrap()
+}
+
+fn event(scope: Scope, i: u64) -> Event {
+    Event {
+        timestamp: OffsetDateTime::now_utc(),
+        action: Action::Read,
+        actor_id: Some(format!("user-{}", i % 5)),
+        actor_type: ActorType::Human,
+        scope,
+        patient_id: None,
+        resource_type: ResourceType::Patient,
+        resource_id: Some(format!("resource-{i}")),
+        outcome: Outcome::Success,
+        ip_address: None,
+        user_agent: None,
+        correlation_id: None,
+        detail: BTreeMap::new(),
+    }
+}
+
+fn scope() -> Scope {
+    Scope::Practice(PracticeId::generate())
+}
+
+async fn verify(store: &Store, scope: &Scope) -> Result<enamel_audit::verify::Report, Finding> {
+    store
+        .audit()
+        .verify(scope, &signer().public_key(), |_| {})
+        .await
+        .unwrap()
+}
+
+/// 30 entries with a checkpoint after every 10.
+async fn logged(store: &Store, scope: Scope) {
+    for i in 0..30 {
+        store.audit().record(event(scope, i)).await.unwrap();
+        if (i + 1) % 10 == 0 {
+            store.audit().checkpoint(&signer()).await.unwrap();
+        }
+    }
+}
+
+/// What an attacker with database access does first.
+async fn drop_guards(db: &TestDb) {
+    let statements: &[&str] = match db.store.backend() {
+        Backend::Sqlite => &[
+            "DROP TRIGGER audit_entries_no_update",
+            "DROP TRIGGER audit_entries_no_delete",
+        ],
+        Backend::Postgres => &["DROP TRIGGER audit_entries_append_only ON audit_entries"],
+    };
+    for sql in statements {
+        db.raw_execute(sql).await;
+    }
+}
+
+pub async fn concurrent_writers_form_one_unbroken_log(store: Store) {
+    let scope = scope();
+    let tasks: Vec<_> = (0..200)
+        .map(|i| {
+            let store = store.clone();
+            tokio::spawn(async move { store.audit().record(event(scope, i)).await.unwrap() })
+        })
+        .collect();
+    let mut indexes = Vec::new();
+    for task in tasks {
+        indexes.push(task.await.unwrap());
+    }
+    indexes.sort_unstable();
+    assert_eq!(indexes, (0..200).collect::<Vec<u64>>());
+    store.audit().checkpoint(&signer()).await.unwrap();
+    assert_eq!(verify(&store, &scope).await.unwrap().entries, 200);
+}
+
+pub async fn two_stores_on_one_database_never_fork_a_log(db: &TestDb) {
+    let scope = scope();
+    let other = db.reopen().await;
+    let mut tasks = Vec::new();
+    for (n, store) in [db.store.clone(), other].into_iter().enumerate() {
+        for i in 0..150 {
+            let store = store.clone();
+            tasks.push(tokio::spawn(async move {
+                store
+                    .audit()
+                    .record(event(scope, i * 2 + n as u64))
+                    .await
+                    .unwrap()
+            }));
+        }
+    }
+    let mut indexes = Vec::new();
+    for task in tasks {
+        indexes.push(task.await.unwrap());
+    }
+    indexes.sort_unstable();
+    assert_eq!(
+        indexes,
+        (0..300).collect::<Vec<u64>>(),
+        "no index given twice, none skipped"
+    );
+    db.store.audit().checkpoint(&signer()).await.unwrap();
+    assert_eq!(verify(&db.store, &scope).await.unwrap().entries, 300);
+}
+
+pub async fn the_database_refuses_updates_and_deletes_of_audit_entries(db: &TestDb) {
+    let scope = scope();
+    logged(&db.store, scope).await;
+    for sql in [
+        "UPDATE audit_entries SET action = 'write'",
+        "DELETE FROM audit_entries",
+        "DELETE FROM audit_checkpoints",
+        "UPDATE audit_checkpoints SET root = 'x'",
+    ] {
+        let refused = db.raw_try_execute(sql).await;
+        assert!(
+            refused.as_ref().is_err_and(|e| e.contains("append-only")),
+            "{sql}: {refused:?}"
+        );
+    }
+    assert_eq!(verify(&db.store, &scope).await.unwrap().entries, 30);
+}
+
+/// The literal for a log's scope key.
+fn key(scope: &Scope) -> String {
+    format!("'{}'", scope.key())
+}
+
+async fn rewrite_entry(db: &TestDb, scope: &Scope, index: u64, entry: &[u8], leaf: &Hash) {
+    db.raw_execute(&format!(
+        "UPDATE audit_entries SET entry = {}, leaf_hash = {} WHERE scope = {} AND idx = {index}",
+        db.bytes_literal(entry),
+        db.bytes_literal(leaf),
+        key(scope)
+    ))
+    .await;
+}
+
+pub async fn an_edited_field_is_caught_at_its_index(db: &TestDb) {
+    let s = scope();
+    logged(&db.store, s).await;
+    drop_guards(db).await;
+    let stored = db
+        .raw_bytes(&format!(
+            "SELECT entry FROM audit_entries WHERE scope = {} AND idx = 7",
+            key(&s)
+        ))
+        .await;
+    let changed = String::from_utf8(stored[0].clone())
+        .unwrap()
+        .replace("\"user-2\"", "\"user-4\"");
+    db.raw_execute(&format!(
+        "UPDATE audit_entries SET entry = {} WHERE scope = {} AND idx = 7",
+        db.bytes_literal(changed.as_bytes()),
+        key(&s)
+    ))
+    .await;
+    assert_eq!(
+        verify(&db.store, &s).await,
+        Err(Finding::EditedEntry { index: 7 })
+    );
+}
+
+pub async fn a_query_column_edited_on_its_own_is_caught(db: &TestDb) {
+    let s = scope();
+    logged(&db.store, s).await;
+    drop_guards(db).await;
+    db.raw_execute(&format!(
+        "UPDATE audit_entries SET outcome = 'failure' WHERE scope = {} AND idx = 4",
+        key(&s)
+    ))
+    .await;
+    assert_eq!(
+        verify(&db.store, &s).await,
+        Err(Finding::EditedEntry { index: 4 })
+    );
+}
+
+pub async fn a_deleted_entry_is_caught(db: &TestDb) {
+    let s = scope();
+    logged(&db.store, s).await;
+    drop_guards(db).await;
+    db.raw_execute(&format!(
+        "DELETE FROM audit_entries WHERE scope = {} AND idx = 13",
+        key(&s)
+    ))
+    .await;
+    assert_eq!(
+        verify(&db.store, &s).await,
+        Err(Finding::OutOfPlace {
+            index: 13,
+            found: 14
+        })
+    );
+}
+
+pub async fn an_inserted_entry_is_caught(db: &TestDb) {
+    let s = scope();
+    logged(&db.store, s).await;
+    drop_guards(db).await;
+    // Make room at 13 and put a copy of entry 12 there.
+    for sql in [
+        format!(
+            "UPDATE audit_entries SET idx = idx + 1000 WHERE scope = {} AND idx >= 13",
+            key(&s)
+        ),
+        format!(
+            "UPDATE audit_entries SET idx = idx - 999 WHERE scope = {} AND idx >= 1013",
+            key(&s)
+        ),
+        format!(
+            "INSERT INTO audit_entries (scope, idx, entry, leaf_hash, at, action, actor_id, patient_id, outcome) \
+             SELECT scope, 13, entry, leaf_hash, at, action, actor_id, patient_id, outcome \
+             FROM audit_entries WHERE scope = {} AND idx = 12",
+            key(&s)
+        ),
+    ] {
+        db.raw_execute(&sql).await;
+    }
+    assert_eq!(
+        verify(&db.store, &s).await,
+        Err(Finding::OutOfPlace {
+            index: 13,
+            found: 12
+        })
+    );
+}
+
+pub async fn two_swapped_entries_are_caught(db: &TestDb) {
+    let s = scope();
+    logged(&db.store, s).await;
+    drop_guards(db).await;
+    for sql in [
+        format!(
+            "UPDATE audit_entries SET idx = -1 WHERE scope = {} AND idx = 20",
+            key(&s)
+        ),
+        format!(
+            "UPDATE audit_entries SET idx = 20 WHERE scope = {} AND idx = 21",
+            key(&s)
+        ),
+        format!(
+            "UPDATE audit_entries SET idx = 21 WHERE scope = {} AND idx = -1",
+            key(&s)
+        ),
+    ] {
+        db.raw_execute(&sql).await;
+    }
+    assert_eq!(
+        verify(&db.store, &s).await,
+        Err(Finding::OutOfPlace {
+            index: 20,
+            found: 21
+        })
+    );
+}
+
+pub async fn a_truncated_tail_is_caught(db: &TestDb) {
+    let s = scope();
+    logged(&db.store, s).await;
+    drop_guards(db).await;
+    db.raw_execute(&format!(
+        "DELETE FROM audit_entries WHERE scope = {} AND idx >= 25",
+        key(&s)
+    ))
+    .await;
+    db.raw_execute(&format!(
+        "UPDATE audit_heads SET size = 25 WHERE scope = {}",
+        key(&s)
+    ))
+    .await;
+    assert_eq!(
+        verify(&db.store, &s).await,
+        Err(Finding::Truncated {
+            tree_size: 30,
+            entries: 25
+        })
+    );
+}
+
+/// Every index, chain link and hash recomputed from entry 12 on: only the signed
+/// checkpoints catch it.
+pub async fn a_wholesale_rewrite_is_caught_by_the_signed_checkpoints(db: &TestDb) {
+    let s = scope();
+    logged(&db.store, s).await;
+    drop_guards(db).await;
+    let leaves = db
+        .raw_bytes(&format!(
+            "SELECT leaf_hash FROM audit_entries WHERE scope = {} ORDER BY idx",
+            key(&s)
+        ))
+        .await;
+    let mut prev: Hash = leaves[11].clone().try_into().unwrap();
+    for i in 12..30_u64 {
+        let mut forged = event(s, i);
+        forged.actor_id = Some("nobody-was-here".into());
+        let entry = Entry::new(&forged, i, &prev);
+        prev = entry.leaf_hash();
+        rewrite_entry(db, &s, i, &entry.canonical(), &prev).await;
+    }
+    db.raw_execute(&format!(
+        "UPDATE audit_entries SET actor_id = 'nobody-was-here' WHERE scope = {} AND idx >= 12",
+        key(&s)
+    ))
+    .await;
+    assert_eq!(
+        verify(&db.store, &s).await,
+        Err(Finding::RootMismatch { tree_size: 20 })
+    );
+}
