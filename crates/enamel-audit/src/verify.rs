@@ -73,7 +73,9 @@ impl fmt::Display for Finding {
             ),
             Self::BrokenChain { index } => write!(
                 f,
-                "entry {index} does not chain to the entry before it (inserted, deleted or altered)"
+                "entry {index} does not chain to entry {}: one of them was altered, \
+                 or entries between them were removed or inserted",
+                index.saturating_sub(1)
             ),
             Self::EditedEntry { index } => write!(
                 f,

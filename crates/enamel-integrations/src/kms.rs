@@ -37,6 +37,7 @@ const DELETION_WINDOW_DAYS: i32 = 7;
 pub struct AwsKms {
     client: Client,
     alias_prefix: String,
+    signing_seed_file: Option<std::path::PathBuf>,
 }
 
 /// Where to reach KMS.
@@ -47,6 +48,8 @@ pub struct KmsSettings {
     pub endpoint: Option<String>,
     /// Alias prefix for the practices' keys, e.g. `alias/enamel/practice`.
     pub alias_prefix: String,
+    /// Where the KMS-wrapped audit signing seed is kept (outside the database).
+    pub signing_seed_file: std::path::PathBuf,
 }
 
 /// An SDK failure as a provider error: the operation and the service's error code
@@ -88,6 +91,14 @@ impl AwsKms {
         }
         let config = loader.load().await;
         Self::with_client(Client::new(&config), &settings.alias_prefix)
+            .with_signing_seed_file(settings.signing_seed_file.clone())
+    }
+
+    /// Keeps the KMS-wrapped audit signing seed at `path`.
+    #[must_use]
+    pub fn with_signing_seed_file(mut self, path: std::path::PathBuf) -> Self {
+        self.signing_seed_file = Some(path);
+        self
     }
 
     /// Uses an already configured client.
@@ -96,11 +107,112 @@ impl AwsKms {
         Self {
             client,
             alias_prefix: alias_prefix.trim_end_matches('/').to_owned(),
+            signing_seed_file: None,
         }
     }
 
     fn alias(&self, practice: PracticeId) -> String {
         format!("{}/{practice}", self.alias_prefix)
+    }
+
+    fn signing_alias(&self) -> String {
+        format!("{}/audit-signing", self.alias_prefix)
+    }
+
+    /// The audit signing seed: 32 bytes from `GenerateDataKey` under the signing
+    /// alias, kept KMS-wrapped in the seed file and unwrapped on each start.
+    async fn signing_seed(&self) -> Result<KeyMaterial, CryptoError> {
+        use std::io::Write as _;
+        use std::os::unix::fs::OpenOptionsExt as _;
+        let path = self.signing_seed_file.as_ref().ok_or_else(|| {
+            CryptoError::Provider(anyhow!("keys.kms_signing_seed_file is not set"))
+        })?;
+        let context = HashMap::from([("enamel:purpose".to_owned(), "audit-signing".to_owned())]);
+        if !path.exists() {
+            if let Err(err) = self
+                .client
+                .describe_key()
+                .key_id(self.signing_alias())
+                .send()
+                .await
+            {
+                if err.code() != Some("NotFoundException") {
+                    return Err(provider_error("DescribeKey", &err));
+                }
+                let created = self
+                    .client
+                    .create_key()
+                    .description("Enamel audit checkpoint signing")
+                    .send()
+                    .await
+                    .map_err(|e| provider_error("CreateKey", &e))?;
+                let key = created
+                    .key_metadata()
+                    .map(|m| m.key_id().to_owned())
+                    .unwrap_or_default();
+                let aliased = self
+                    .client
+                    .create_alias()
+                    .alias_name(self.signing_alias())
+                    .target_key_id(&key)
+                    .send()
+                    .await;
+                if let Err(err) = aliased {
+                    if err.code() != Some("AlreadyExistsException") {
+                        return Err(provider_error("CreateAlias", &err));
+                    }
+                    self.schedule_deletion(&key).await?;
+                }
+            }
+            let generated = self
+                .client
+                .generate_data_key()
+                .key_id(self.signing_alias())
+                .key_spec(DataKeySpec::Aes256)
+                .set_encryption_context(Some(context.clone()))
+                .send()
+                .await
+                .map_err(|e| provider_error("GenerateDataKey", &e))?;
+            let blob = generated
+                .ciphertext_blob()
+                .map(|b| b.as_ref().to_vec())
+                .unwrap_or_default();
+            let written = std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(0o600)
+                .open(path)
+                .and_then(|mut file| file.write_all(&blob).and_then(|()| file.sync_all()));
+            match written {
+                Ok(()) => {}
+                // Another process wrote its seed first: use that one.
+                Err(err) if err.kind() == std::io::ErrorKind::AlreadyExists => {}
+                Err(err) => {
+                    return Err(CryptoError::Provider(
+                        anyhow!(err).context("writing the signing seed file"),
+                    ));
+                }
+            }
+        }
+        let blob = std::fs::read(path).map_err(|e| {
+            CryptoError::Provider(anyhow!(e).context("reading the signing seed file"))
+        })?;
+        let mut decrypted = self
+            .client
+            .decrypt()
+            .ciphertext_blob(Blob::new(blob))
+            .set_encryption_context(Some(context))
+            .send()
+            .await
+            .map_err(|e| provider_error("Decrypt", &e))?;
+        let plain = Zeroizing::new(
+            decrypted
+                .plaintext
+                .take()
+                .map(Blob::into_inner)
+                .unwrap_or_default(),
+        );
+        KeyMaterial::from_slice(&plain)
     }
 
     fn context(binding: &KeyBinding) -> HashMap<String, String> {
@@ -317,6 +429,10 @@ impl KeyProvider for AwsKms {
             }
             Ok(())
         })
+    }
+
+    fn audit_signing_seed(&self) -> ProviderFuture<'_, KeyMaterial> {
+        Box::pin(self.signing_seed())
     }
 
     fn destroy(&self, practice: PracticeId, known: Vec<String>) -> ProviderFuture<'_, ()> {

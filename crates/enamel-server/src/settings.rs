@@ -18,7 +18,31 @@ pub struct Settings {
     pub server: ServerSettings,
     pub database: DatabaseSettings,
     pub keys: KeySettings,
+    pub audit: AuditSettings,
     pub log: LogSettings,
+}
+
+/// The audit log's checkpoints.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AuditSettings {
+    /// Where signed checkpoints are exported, outside the database; unset means
+    /// `audit-checkpoints` under `data_dir`.
+    pub checkpoint_dir: Option<PathBuf>,
+    /// Sign a checkpoint once this many entries were added...
+    pub checkpoint_entries: u64,
+    /// ...or this many seconds passed with any new entry.
+    pub checkpoint_seconds: u64,
+}
+
+impl Default for AuditSettings {
+    fn default() -> Self {
+        Self {
+            checkpoint_dir: None,
+            checkpoint_entries: 1_000,
+            checkpoint_seconds: 60,
+        }
+    }
 }
 
 /// Where key-encryption keys come from.
@@ -38,6 +62,9 @@ pub struct KeySettings {
     pub kms_endpoint: Option<String>,
     /// AWS KMS: the alias prefix of the practices' keys.
     pub kms_alias_prefix: String,
+    /// AWS KMS: where the KMS-wrapped audit signing seed is kept; unset means
+    /// `keys/audit-signing.kms` under `data_dir`.
+    pub kms_signing_seed_file: Option<PathBuf>,
 }
 
 /// The key provider to use.
@@ -59,6 +86,7 @@ impl Default for KeySettings {
             kms_region: "us-east-1".into(),
             kms_endpoint: None,
             kms_alias_prefix: "alias/enamel/practice".into(),
+            kms_signing_seed_file: None,
         }
     }
 }
@@ -118,6 +146,7 @@ impl Default for Settings {
             server: ServerSettings::default(),
             database: DatabaseSettings::default(),
             keys: KeySettings::default(),
+            audit: AuditSettings::default(),
             log: LogSettings::default(),
         }
     }
@@ -235,6 +264,24 @@ const ENV_VARS: &[(&str, Option<&str>, &str, Kind)] = &[
         "ENAMEL_KEYS_CACHE_SECONDS",
         Some("keys"),
         "cache_seconds",
+        Kind::Integer,
+    ),
+    (
+        "ENAMEL_AUDIT_CHECKPOINT_DIR",
+        Some("audit"),
+        "checkpoint_dir",
+        Kind::Text,
+    ),
+    (
+        "ENAMEL_AUDIT_CHECKPOINT_ENTRIES",
+        Some("audit"),
+        "checkpoint_entries",
+        Kind::Integer,
+    ),
+    (
+        "ENAMEL_AUDIT_CHECKPOINT_SECONDS",
+        Some("audit"),
+        "checkpoint_seconds",
         Kind::Integer,
     ),
     ("ENAMEL_LOG_FORMAT", Some("log"), "format", Kind::Text),
@@ -357,6 +404,24 @@ impl Settings {
             .unwrap_or_else(|| self.data_dir.join("keys").join("enamel.keys"))
     }
 
+    /// Where the KMS-wrapped audit signing seed is kept.
+    #[must_use]
+    pub fn kms_signing_seed_file(&self) -> PathBuf {
+        self.keys
+            .kms_signing_seed_file
+            .clone()
+            .unwrap_or_else(|| self.data_dir.join("keys").join("audit-signing.kms"))
+    }
+
+    /// Where signed audit checkpoints are exported.
+    #[must_use]
+    pub fn checkpoint_dir(&self) -> PathBuf {
+        self.audit
+            .checkpoint_dir
+            .clone()
+            .unwrap_or_else(|| self.data_dir.join("audit-checkpoints"))
+    }
+
     /// Whether HTTPS is served by Enamel itself.
     #[must_use]
     pub const fn serves_tls(&self) -> bool {
@@ -442,6 +507,14 @@ impl fmt::Display for RedactedSettings<'_> {
             s.keys.kms_endpoint.as_deref().unwrap_or("(AWS)")
         )?;
         writeln!(f, "kms_alias_prefix = {:?}", s.keys.kms_alias_prefix)?;
+        writeln!(f, "\n[audit]")?;
+        writeln!(
+            f,
+            "checkpoint_dir = {:?}",
+            s.checkpoint_dir().display().to_string()
+        )?;
+        writeln!(f, "checkpoint_entries = {}", s.audit.checkpoint_entries)?;
+        writeln!(f, "checkpoint_seconds = {}", s.audit.checkpoint_seconds)?;
         writeln!(f, "\n[log]")?;
         writeln!(
             f,

@@ -53,6 +53,16 @@ pub struct Application {
     router: Router,
     tls: Option<RustlsConfig>,
     grace: Duration,
+    store: Store,
+    checkpoints: CheckpointPolicy,
+}
+
+/// When the server signs audit checkpoints.
+#[derive(Clone, Debug)]
+struct CheckpointPolicy {
+    dir: std::path::PathBuf,
+    entries: u64,
+    every: Duration,
 }
 
 impl Application {
@@ -72,16 +82,23 @@ impl Application {
             .local_addr()
             .map_err(|source| StartupError::Bind { addr: bind, source })?;
         let state = AppState {
-            store,
+            store: store.clone(),
             metrics: Arc::new(Metrics::new()),
         };
         let router = router(state, settings.server.max_body_bytes, tls.is_some());
+        let checkpoints = CheckpointPolicy {
+            dir: settings.checkpoint_dir(),
+            entries: settings.audit.checkpoint_entries.max(1),
+            every: Duration::from_secs(settings.audit.checkpoint_seconds.max(1)),
+        };
         Ok(Self {
             listener,
             local_addr,
             router,
             tls,
             grace: settings.shutdown_grace(),
+            store,
+            checkpoints,
         })
     }
 
@@ -100,11 +117,78 @@ impl Application {
 
     /// Serves until `shutdown` completes, then stops accepting connections and lets
     /// in-flight requests finish within the grace period.
+    ///
+    /// Audit checkpoints are signed every `audit.checkpoint_entries` entries or
+    /// `audit.checkpoint_seconds` seconds, and once more after the last request.
     pub async fn run_until_stopped(
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
-        serve(self.listener, self.router, self.tls, self.grace, shutdown).await
+        let signer = self
+            .store
+            .audit()
+            .signer()
+            .await
+            .map_err(std::io::Error::other)?;
+        let signer = Arc::new(signer);
+        let checkpointer = tokio::spawn(checkpoint_loop(
+            self.store.clone(),
+            Arc::clone(&signer),
+            self.checkpoints.clone(),
+        ));
+        let served = serve(self.listener, self.router, self.tls, self.grace, shutdown).await;
+        checkpointer.abort();
+        match self
+            .store
+            .audit()
+            .checkpoint_and_export(&signer, &self.checkpoints.dir)
+            .await
+        {
+            Ok(written) => tracing::info!(
+                checkpoints = written.len(),
+                "audit checkpoints signed at shutdown"
+            ),
+            Err(err) => tracing::error!(
+                error = format!("{err:#}"),
+                "audit checkpoints at shutdown failed"
+            ),
+        }
+        served
+    }
+}
+
+/// Signs checkpoints when enough entries were added or enough time passed.
+async fn checkpoint_loop(
+    store: Store,
+    signer: Arc<enamel_audit::checkpoint::Signer>,
+    policy: CheckpointPolicy,
+) {
+    let tick = policy.every.min(Duration::from_secs(1));
+    let mut last_total = 0_u64;
+    let mut last_signed = tokio::time::Instant::now();
+    loop {
+        tokio::time::sleep(tick).await;
+        let Ok(heads) = store.audit().heads().await else {
+            continue;
+        };
+        let total: u64 = heads.iter().map(|(_, size)| size).sum();
+        let grown = total.saturating_sub(last_total);
+        if grown >= policy.entries || (grown > 0 && last_signed.elapsed() >= policy.every) {
+            match store
+                .audit()
+                .checkpoint_and_export(&signer, &policy.dir)
+                .await
+            {
+                Ok(_) => {
+                    last_total = total;
+                    last_signed = tokio::time::Instant::now();
+                }
+                Err(err) => tracing::error!(
+                    error = format!("{err:#}"),
+                    "signing audit checkpoints failed"
+                ),
+            }
+        }
     }
 }
 
@@ -186,21 +270,19 @@ pub async fn serve(
     }
 }
 
-/// Completes on SIGINT (Ctrl-C) or SIGTERM.
-pub async fn shutdown_signal() {
-    let interrupt = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
+/// A future that completes on SIGINT (Ctrl-C) or SIGTERM.
+///
+/// The handlers are installed when this is called, not when the future is first
+/// polled, so a signal that arrives while the server is still starting is not lost
+/// (nor handled by the default action, which would end the process uncleanly).
+pub fn shutdown_signal() -> std::io::Result<impl Future<Output = ()> + Send + 'static> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut terminate = signal(SignalKind::terminate())?;
+    let mut interrupt = signal(SignalKind::interrupt())?;
+    Ok(async move {
+        tokio::select! {
+            _ = terminate.recv() => {},
+            _ = interrupt.recv() => {},
         }
-    };
-    tokio::select! {
-        () = interrupt => {},
-        () = terminate => {},
-    }
+    })
 }

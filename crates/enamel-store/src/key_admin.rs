@@ -10,6 +10,9 @@ use enamel_crypto::{KeyId, KeyPurpose, WrappedKey};
 use enamel_domain::PracticeId;
 use uuid::Uuid;
 
+use enamel_audit::entry::{Action, Outcome, ResourceType};
+
+use crate::audit::event_for;
 use crate::pool::on_pool;
 use crate::repos::practices::now;
 use crate::sealed::{ENCRYPTED_COLUMNS, EncryptedColumn};
@@ -39,7 +42,27 @@ impl<'a> KeyAdmin<'a> {
 
     /// Makes a new data key current: new writes use it, old ciphertexts still open.
     pub async fn rotate(&self, practice: PracticeId) -> Result<KeyId, StoreError> {
-        self.store.keys.rotate(&self.store.db, practice).await
+        let key = self.store.keys.rotate(&self.store.db, practice).await?;
+        self.audit(practice, Action::KeyRotate, Some(key.to_string()))
+            .await?;
+        Ok(key)
+    }
+
+    async fn audit(
+        &self,
+        practice: PracticeId,
+        action: Action,
+        resource: Option<String>,
+    ) -> Result<(), StoreError> {
+        let actor = enamel_domain::Actor::system_for(practice);
+        let event = event_for(
+            &actor,
+            action,
+            ResourceType::Key,
+            resource,
+            Outcome::Success,
+        );
+        self.store.audit().record(event).await.map(|_| ())
     }
 
     /// How many encrypted values the practice has, for progress reporting.
@@ -257,6 +280,7 @@ impl<'a> KeyAdmin<'a> {
         })
         .context("recording destroyed keys")?;
         self.store.keys.forget(practice);
+        self.audit(practice, Action::KeyShred, None).await?;
         tracing::warn!(%practice, "practice keys destroyed: its encrypted data is now unreadable");
         Ok(())
     }

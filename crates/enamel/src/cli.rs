@@ -39,6 +39,56 @@ pub enum Command {
     /// Encryption keys: rotation, re-encryption, crypto-shredding.
     #[command(subcommand)]
     Keys(KeysCommand),
+    /// The tamper-evident audit log: checkpoints, verification, export, proofs.
+    #[command(subcommand)]
+    Audit(AuditCommand),
+}
+
+/// Which audit log: a practice's or the platform's.
+#[derive(Debug, clap::Args)]
+#[group(multiple = false)]
+pub struct LogChoice {
+    /// A practice's log.
+    #[arg(long, value_name = "ID")]
+    pub practice: Option<enamel_domain::PracticeId>,
+    /// The platform's log (events of no practice).
+    #[arg(long)]
+    pub platform: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AuditCommand {
+    /// Sign a checkpoint now for every log that grew, and export it.
+    Checkpoint,
+    /// Recompute logs against their signed checkpoints; exits 1 at the first problem,
+    /// naming its index and kind.
+    Verify {
+        #[command(flatten)]
+        log: LogChoice,
+        /// Verify an export directory instead of the database.
+        #[arg(long, value_name = "DIR", conflicts_with_all = ["practice", "platform"])]
+        export: Option<PathBuf>,
+    },
+    /// Write a log's entries (JSON Lines), checkpoints and public key to a directory.
+    Export {
+        #[command(flatten)]
+        log: LogChoice,
+        #[arg(long, value_name = "DIR")]
+        out: PathBuf,
+    },
+    /// Prove that entry N is in the latest checkpoint, or that checkpoint B extends
+    /// checkpoint A (sizes); the proof is checked before it is printed.
+    Prove {
+        #[command(flatten)]
+        log: LogChoice,
+        /// Prove from an export directory instead of the database.
+        #[arg(long, value_name = "DIR")]
+        export: Option<PathBuf>,
+        #[arg(long, value_name = "N", conflicts_with = "consistency")]
+        index: Option<u64>,
+        #[arg(long, num_args = 2, value_names = ["A", "B"])]
+        consistency: Option<Vec<u64>>,
+    },
 }
 
 #[derive(Debug, Subcommand)]

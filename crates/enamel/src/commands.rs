@@ -31,6 +31,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Config(ConfigCommand::Check) => config_check(&settings),
         Command::Demo(DemoCommand::Seed { seed }) => demo_seed(&settings, seed).await,
         Command::Demo(DemoCommand::Scan { seed, files }) => demo_scan(seed, &files),
+        Command::Audit(command) => {
+            let store = connect(&settings, &settings.database_url()).await?;
+            crate::audit::run(&store, &settings, command).await
+        }
         Command::Keys(command) => {
             keys::run(
                 &connect(&settings, &settings.database_url()).await?,
@@ -55,6 +59,7 @@ pub async fn connect(settings: &Settings, url: &SecretString) -> anyhow::Result<
                 region: settings.keys.kms_region.clone(),
                 endpoint: settings.keys.kms_endpoint.clone(),
                 alias_prefix: settings.keys.kms_alias_prefix.clone(),
+                signing_seed_file: settings.kms_signing_seed_file(),
             })
             .await,
         ),
@@ -74,6 +79,7 @@ async fn serve(mut settings: Settings, demo: bool) -> anyhow::Result<ExitCode> {
     if let Some(network) = &network {
         enamel_demo::seed(&store, network).await?;
     }
+    let shutdown = shutdown_signal()?;
     let app = Application::build(&settings, store.clone())?;
     tracing::info!(address = %app.local_addr(), backend = store.backend().name(), "listening");
     println!("Enamel is running at {}", app.url());
@@ -85,7 +91,7 @@ async fn serve(mut settings: Settings, demo: bool) -> anyhow::Result<ExitCode> {
         print_demo_logins(network);
     }
     println!("Press Ctrl-C to stop.");
-    app.run_until_stopped(shutdown_signal()).await?;
+    app.run_until_stopped(shutdown).await?;
     store.close().await;
     tracing::info!("stopped");
     Ok(ExitCode::SUCCESS)

@@ -4,6 +4,7 @@
 // Printing to the terminal is this binary's job; everything else logs via tracing.
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
+mod audit;
 mod cli;
 mod commands;
 mod keys;

@@ -32,10 +32,17 @@ const HEADER: &str = "# Enamel key-encryption keys: one line per key, the last o
 /// The practices' KEKs, in order of creation.
 type Keks = HashMap<PracticeId, Vec<(String, KeyMaterial)>>;
 
+/// Everything the file holds: the practices' KEKs and the audit signing seed.
+#[derive(Default)]
+struct Contents {
+    keks: Keks,
+    signing: Option<KeyMaterial>,
+}
+
 /// A key file on local disk.
 pub struct LocalKeyFile {
     path: PathBuf,
-    keks: Mutex<Keks>,
+    contents: Mutex<Contents>,
 }
 
 impl std::fmt::Debug for LocalKeyFile {
@@ -77,10 +84,10 @@ impl LocalKeyFile {
                 }
             }
         }
-        let keks = read(path)?;
+        let contents = read(path)?;
         Ok(Self {
             path: path.to_owned(),
-            keks: Mutex::new(keks),
+            contents: Mutex::new(contents),
         })
     }
 
@@ -92,9 +99,10 @@ impl LocalKeyFile {
 
     fn current(&self, practice: PracticeId) -> Result<(String, Kek), CryptoError> {
         let known = self
-            .keks
+            .contents
             .lock()
             .expect("key cache")
+            .keks
             .get(&practice)
             .and_then(|v| v.last())
             .map(|(id, m)| (id.clone(), Kek::new(id.clone(), m)));
@@ -108,8 +116,8 @@ impl LocalKeyFile {
             }
             Ok(versions.last().expect("just ensured").0.clone())
         })?;
-        let keks = self.keks.lock().expect("key cache");
-        let material = &keks[&practice]
+        let contents = self.contents.lock().expect("key cache");
+        let material = &contents.keks[&practice]
             .iter()
             .find(|(k, _)| *k == id)
             .expect("just written")
@@ -118,9 +126,10 @@ impl LocalKeyFile {
     }
 
     fn find(&self, practice: PracticeId, kek_id: &str) -> Option<Kek> {
-        self.keks
+        self.contents
             .lock()
             .expect("key cache")
+            .keks
             .get(&practice)?
             .iter()
             .find(|(id, _)| id == kek_id)
@@ -148,7 +157,7 @@ impl LocalKeyFile {
             kek
         } else {
             // Another process may have added it since we read the file.
-            *self.keks.lock().expect("key cache") = read(&self.path)?;
+            *self.contents.lock().expect("key cache") = read(&self.path)?;
             self.find(binding.practice, &wrapped.kek_id)
                 .ok_or(CryptoError::Shredded)?
         };
@@ -191,6 +200,14 @@ impl LocalKeyFile {
         &self,
         change: impl FnOnce(&mut Keks) -> Result<T, CryptoError>,
     ) -> Result<T, CryptoError> {
+        self.modify_contents(|contents| change(&mut contents.keks))
+    }
+
+    /// [`LocalKeyFile::modify`] over everything the file holds.
+    fn modify_contents<T>(
+        &self,
+        change: impl FnOnce(&mut Contents) -> Result<T, CryptoError>,
+    ) -> Result<T, CryptoError> {
         let lock_path = self.path.with_extension("lock");
         let lock = OpenOptions::new()
             .write(true)
@@ -201,17 +218,35 @@ impl LocalKeyFile {
             .with_context(|| format!("opening {}", lock_path.display()))?;
         lock.lock()
             .with_context(|| format!("locking {}", lock_path.display()))?;
-        let mut keks = read(&self.path)?;
-        let result = change(&mut keks)?;
-        write(&self.path, &keks)?;
-        *self.keks.lock().expect("key cache") = keks;
+        let mut contents = read(&self.path)?;
+        let result = change(&mut contents)?;
+        write(&self.path, &contents)?;
+        *self.contents.lock().expect("key cache") = contents;
         drop(lock);
         Ok(result)
     }
 }
 
+impl LocalKeyFile {
+    fn signing_seed_now(&self) -> Result<KeyMaterial, CryptoError> {
+        if let Some(seed) = self.contents.lock().expect("key cache").signing.clone() {
+            return Ok(seed);
+        }
+        self.modify_contents(|contents| {
+            Ok(contents
+                .signing
+                .get_or_insert_with(KeyMaterial::generate)
+                .clone())
+        })
+    }
+}
+
 /// The file's operations are short local I/O under a lock; they run inline.
 impl KeyProvider for LocalKeyFile {
+    fn audit_signing_seed(&self) -> ProviderFuture<'_, KeyMaterial> {
+        Box::pin(std::future::ready(self.signing_seed_now()))
+    }
+
     fn kind(&self) -> &'static str {
         "local key file"
     }
@@ -257,7 +292,7 @@ fn new_kek_id() -> String {
 }
 
 /// Reads and checks the key file.
-fn read(path: &Path) -> Result<Keks, CryptoError> {
+fn read(path: &Path) -> Result<Contents, CryptoError> {
     let metadata =
         fs::metadata(path).with_context(|| format!("reading the key file {}", path.display()))?;
     let mode = metadata.permissions().mode() & 0o777;
@@ -271,7 +306,7 @@ fn read(path: &Path) -> Result<Keks, CryptoError> {
     }
     let text = fs::read_to_string(path)
         .with_context(|| format!("reading the key file {}", path.display()))?;
-    let mut keks = Keks::new();
+    let mut contents = Contents::default();
     for (number, line) in text.lines().enumerate() {
         if line.trim().is_empty() || line.starts_with('#') {
             continue;
@@ -284,22 +319,33 @@ fn read(path: &Path) -> Result<Keks, CryptoError> {
             )
         };
         let parts: Vec<&str> = line.split_whitespace().collect();
+        if let ["signing", "v1", hex] = parts[..] {
+            let seed = decode_hex(hex).ok_or_else(bad)?;
+            contents.signing = Some(KeyMaterial::from_slice(&seed).map_err(|_| bad())?);
+            continue;
+        }
         let ["kek", "v1", practice, id, hex] = parts[..] else {
             return Err(bad().into());
         };
         let practice: PracticeId = practice.parse().map_err(|_| bad())?;
         let material =
             KeyMaterial::from_slice(&decode_hex(hex).ok_or_else(bad)?).map_err(|_| bad())?;
-        keks.entry(practice)
+        contents
+            .keks
+            .entry(practice)
             .or_default()
             .push((id.to_owned(), material));
     }
-    Ok(keks)
+    Ok(contents)
 }
 
 /// Writes `keks` to a new file beside `path` (mode 0600), then renames it over `path`.
-fn write(path: &Path, keks: &Keks) -> Result<(), CryptoError> {
+fn write(path: &Path, contents: &Contents) -> Result<(), CryptoError> {
+    let keks = &contents.keks;
     let mut text = String::from(HEADER);
+    if let Some(seed) = &contents.signing {
+        let _ = writeln!(text, "signing v1 {}", encode_hex(seed.expose()));
+    }
     let mut practices: Vec<_> = keks.keys().collect();
     practices.sort();
     for practice in practices {
@@ -471,6 +517,18 @@ mod tests {
             assert!(first.unwrap_now(b, w).is_ok());
             assert!(second.unwrap_now(b, w).is_ok());
         }
+    }
+
+    #[test]
+    fn the_audit_signing_seed_is_created_once_and_kept_in_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("k");
+        let file = LocalKeyFile::open_or_create(&path).unwrap();
+        let seed = file.signing_seed_now().unwrap();
+        file.rotate_now(PracticeId::generate()).unwrap();
+        let reopened = LocalKeyFile::open_or_create(&path).unwrap();
+        assert_eq!(reopened.signing_seed_now().unwrap().expose(), seed.expose());
+        assert!(fs::read_to_string(&path).unwrap().contains("signing v1 "));
     }
 
     #[test]

@@ -61,6 +61,11 @@ pub trait KeyProvider: Debug + Send + Sync {
     /// Removes KEKs that no longer wrap anything.
     fn retire(&self, practice: PracticeId, kek_ids: Vec<String>) -> ProviderFuture<'_, ()>;
 
+    /// The Ed25519 seed audit checkpoints are signed with, created on first use.
+    /// It lives with the provider, never in the database, so someone who can rewrite
+    /// the database cannot re-sign a rewritten log.
+    fn audit_signing_seed(&self) -> ProviderFuture<'_, KeyMaterial>;
+
     /// Destroys every KEK of the practice (crypto-shredding). `known` lists the KEK
     /// ids the database has seen for it.
     fn destroy(&self, practice: PracticeId, known: Vec<String>) -> ProviderFuture<'_, ()>;

@@ -155,6 +155,24 @@ async fn destroying_a_practice_disables_its_keys_and_spares_the_others() {
 }
 
 #[tokio::test]
+async fn the_audit_signing_seed_is_kms_wrapped_on_disk_and_stable() {
+    let Some(kms) = kms() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("audit-signing.kms");
+    let kms = kms.with_signing_seed_file(file.clone());
+    let seed = kms.audit_signing_seed().await.unwrap();
+    let on_disk = std::fs::read(&file).unwrap();
+    assert!(
+        !on_disk.windows(16).any(|w| w == &seed.expose()[..16]),
+        "only wrapped on disk"
+    );
+    assert_eq!(
+        kms.audit_signing_seed().await.unwrap().expose(),
+        seed.expose()
+    );
+}
+
+#[tokio::test]
 async fn the_store_seals_rotates_and_shreds_with_kms_keys() {
     let Some(kms) = kms() else { return };
     let dir = tempfile::tempdir().unwrap();

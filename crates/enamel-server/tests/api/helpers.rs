@@ -9,8 +9,10 @@ use tokio::sync::oneshot;
 pub struct TestApp {
     pub url: String,
     pub client: reqwest::Client,
-    pub _db: TestDb,
-    _stop: oneshot::Sender<()>,
+    pub db: TestDb,
+    pub data_dir: tempfile::TempDir,
+    stop: Option<oneshot::Sender<()>>,
+    server: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
 }
 
 /// Settings for a test: loopback, any free port, defaults otherwise.
@@ -29,23 +31,47 @@ pub async fn spawn_app() -> TestApp {
 
 /// An application on a fresh database of `backend`, or `None` if that suite is skipped.
 pub async fn spawn_app_on(backend: Backend) -> Option<TestApp> {
+    spawn_app_with(backend, |_| {}).await
+}
+
+/// An application with settings adjusted by `adjust`, in a data directory of its own.
+pub async fn spawn_app_with(
+    backend: Backend,
+    adjust: impl FnOnce(&mut Settings),
+) -> Option<TestApp> {
     let db = fresh_database(backend).await?;
-    let app = Application::build(&test_settings(), db.store.clone()).expect("the app builds");
+    let data_dir = tempfile::tempdir().unwrap();
+    let mut settings = test_settings();
+    data_dir.path().clone_into(&mut settings.data_dir);
+    adjust(&mut settings);
+    let app = Application::build(&settings, db.store.clone()).expect("the app builds");
     let url = app.url();
     let (stop, stopped) = oneshot::channel::<()>();
-    tokio::spawn(app.run_until_stopped(async {
+    let server = tokio::spawn(app.run_until_stopped(async {
         let _ = stopped.await;
     }));
     let client = reqwest::Client::builder().build().unwrap();
     Some(TestApp {
         url,
         client,
-        _db: db,
-        _stop: stop,
+        db,
+        data_dir,
+        stop: Some(stop),
+        server: Some(server),
     })
 }
 
 impl TestApp {
+    /// Stops the server as SIGTERM would and waits for it to finish.
+    pub async fn stop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(server) = self.server.take() {
+            server.await.unwrap().unwrap();
+        }
+    }
+
     pub async fn get(&self, path: &str) -> reqwest::Response {
         self.client
             .get(format!("{}{path}", self.url))

@@ -1,5 +1,6 @@
 //! The HTTP application's integration suite: one binary, one module per concern.
 
+mod audit;
 mod errors;
 mod headers;
 mod health;

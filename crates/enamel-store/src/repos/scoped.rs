@@ -30,7 +30,11 @@ impl<'a> Scoped<'a> {
 
     /// The practice's vendor credentials, sealed like PHI.
     pub fn vendor_credentials(&self) -> Result<VendorCredentials<'a>, StoreError> {
-        Ok(VendorCredentials::new(self.store, self.practice()?))
+        Ok(VendorCredentials::new(
+            self.store,
+            self.practice()?,
+            self.actor,
+        ))
     }
 
     /// The practice's blind-index key, for equality search on its encrypted fields.

@@ -7,6 +7,10 @@ use secrecy::SecretString;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
+use enamel_audit::entry::{Action, Detail, Outcome, ResourceType};
+use enamel_domain::Actor;
+
+use crate::audit::event_for;
 use crate::error::is_unique_violation;
 use crate::pool::on_pool;
 use crate::repos::practices::now;
@@ -29,15 +33,56 @@ pub struct CredentialInfo {
 pub struct VendorCredentials<'a> {
     store: &'a Store,
     practice: PracticeId,
+    actor: &'a Actor,
 }
 
 impl<'a> VendorCredentials<'a> {
-    pub(crate) const fn new(store: &'a Store, practice: PracticeId) -> Self {
-        Self { store, practice }
+    pub(crate) const fn new(store: &'a Store, practice: PracticeId, actor: &'a Actor) -> Self {
+        Self {
+            store,
+            practice,
+            actor,
+        }
+    }
+
+    /// Records the access, success or failure; the access fails if this does.
+    async fn audit(
+        &self,
+        action: Action,
+        vendor: &VendorName,
+        outcome: Outcome,
+    ) -> Result<(), StoreError> {
+        let mut event = event_for(
+            self.actor,
+            action,
+            ResourceType::VendorCredential,
+            Some(vendor.as_str().to_owned()),
+            outcome,
+        );
+        event
+            .detail
+            .insert("vendor", Detail::Code(vendor.as_str().to_owned()));
+        self.store.audit().record(event).await.map(|_| ())
     }
 
     /// Stores or replaces the credential `label` for `vendor`.
     pub async fn put(
+        &self,
+        vendor: &VendorName,
+        label: &str,
+        secret: &SecretString,
+    ) -> Result<(), StoreError> {
+        let result = self.put_unaudited(vendor, label, secret).await;
+        let outcome = if result.is_ok() {
+            Outcome::Success
+        } else {
+            Outcome::Failure
+        };
+        self.audit(Action::Write, vendor, outcome).await?;
+        result
+    }
+
+    async fn put_unaudited(
         &self,
         vendor: &VendorName,
         label: &str,
@@ -125,8 +170,24 @@ impl<'a> VendorCredentials<'a> {
         Ok(row)
     }
 
-    /// The secret of credential `label` for `vendor`.
+    /// The secret of credential `label` for `vendor`. The read is audited (success
+    /// or failure) before the secret is returned; if the audit fails, so does the read.
     pub async fn secret(
+        &self,
+        vendor: &VendorName,
+        label: &str,
+    ) -> Result<SecretString, StoreError> {
+        let result = self.secret_unaudited(vendor, label).await;
+        let outcome = if result.is_ok() {
+            Outcome::Success
+        } else {
+            Outcome::Failure
+        };
+        self.audit(Action::Read, vendor, outcome).await?;
+        result
+    }
+
+    async fn secret_unaudited(
         &self,
         vendor: &VendorName,
         label: &str,

@@ -320,3 +320,50 @@ pub async fn a_wholesale_rewrite_is_caught_by_the_signed_checkpoints(db: &TestDb
         Err(Finding::RootMismatch { tree_size: 20 })
     );
 }
+
+pub async fn credential_reads_and_writes_are_audited_in_the_practices_log(store: Store) {
+    let practice = store
+        .practices()
+        .insert(&crate::fixtures::practice("Audited", 150_000_001))
+        .await
+        .unwrap()
+        .id;
+    let actor = enamel_domain::Actor::system_for(practice);
+    let credentials = store.scoped(&actor).vendor_credentials().unwrap();
+    let twilio = enamel_domain::VendorName::parse("twilio").unwrap();
+    credentials
+        .put(&twilio, "token", &secrecy::SecretString::from("s3cret"))
+        .await
+        .unwrap();
+    credentials.secret(&twilio, "token").await.unwrap();
+    assert!(credentials.secret(&twilio, "missing").await.is_err());
+
+    let scope = Scope::Practice(practice);
+    let entries = store.audit().entries(&scope, 0, 10).await.unwrap();
+    let parsed: Vec<Entry> = entries
+        .iter()
+        .map(|e| Entry::parse_canonical(&e.entry).unwrap())
+        .collect();
+    let summary: Vec<(&str, &str)> = parsed
+        .iter()
+        .map(|e| (e.action.as_str(), e.outcome.as_str()))
+        .collect();
+    assert_eq!(
+        summary,
+        [
+            ("write", "success"),
+            ("read", "success"),
+            ("read", "failure")
+        ]
+    );
+    assert!(
+        parsed
+            .iter()
+            .all(|e| e.resource_type == "vendor_credential" && e.actor_type == "system")
+    );
+    let raw: String = entries
+        .iter()
+        .map(|e| String::from_utf8_lossy(&e.entry).into_owned())
+        .collect();
+    assert!(!raw.contains("s3cret"), "no secret in the log");
+}

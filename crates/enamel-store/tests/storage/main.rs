@@ -86,4 +86,5 @@ on_both_backends!(
     audit::two_swapped_entries_are_caught,
     audit::a_truncated_tail_is_caught,
     audit::a_wholesale_rewrite_is_caught_by_the_signed_checkpoints,
+    audit::credential_reads_and_writes_are_audited_in_the_practices_log,
 );

@@ -1,0 +1,295 @@
+//! `enamel audit`: checkpoints, verification, export and proofs.
+
+use std::io::{BufRead as _, Write as _};
+use std::path::Path;
+use std::process::ExitCode;
+
+use anyhow::{Context as _, bail};
+use enamel_audit::checkpoint::{Checkpoint, unhex};
+use enamel_audit::entry::{Scope, hex};
+use enamel_audit::merkle::{self, Hash};
+use enamel_audit::verify::{Finding, Verifier};
+use enamel_server::Settings;
+use enamel_store::Store;
+use indicatif::{ProgressBar, ProgressStyle};
+
+use crate::cli::{AuditCommand, LogChoice};
+
+pub async fn run(
+    store: &Store,
+    settings: &Settings,
+    command: AuditCommand,
+) -> anyhow::Result<ExitCode> {
+    let code = match command {
+        AuditCommand::Checkpoint => {
+            let signer = store.audit().signer().await?;
+            let written = store
+                .audit()
+                .checkpoint_and_export(&signer, &settings.checkpoint_dir())
+                .await?;
+            for c in &written {
+                println!(
+                    "{}: checkpoint at size {} (root {})",
+                    c.scope, c.tree_size, c.root
+                );
+            }
+            println!("{} checkpoint(s) signed", written.len());
+            ExitCode::SUCCESS
+        }
+        AuditCommand::Verify {
+            log,
+            export: Some(dir),
+        } => {
+            let _ = log;
+            report(verify_export(&dir)?)
+        }
+        AuditCommand::Verify { log, export: None } => verify_database(store, &log).await?,
+        AuditCommand::Export { log, out } => {
+            let scope = chosen(&log)?;
+            export(store, &scope, &out).await?;
+            ExitCode::SUCCESS
+        }
+        AuditCommand::Prove {
+            log,
+            export,
+            index,
+            consistency,
+        } => {
+            let (scope, leaves, checkpoints) = if let Some(dir) = export {
+                let export = read_export(&dir)?;
+                (export.scope, export.leaves, export.checkpoints)
+            } else {
+                let scope = chosen(&log)?;
+                let checkpoints = store.audit().checkpoints(&scope).await?;
+                let size = checkpoints.last().map_or(0, |c| c.tree_size);
+                (
+                    scope,
+                    store.audit().leaf_hashes(&scope, size).await?,
+                    checkpoints,
+                )
+            };
+            prove(&scope, &leaves, &checkpoints, index, consistency.as_deref())?;
+            ExitCode::SUCCESS
+        }
+    };
+    store.close().await;
+    Ok(code)
+}
+
+fn chosen(log: &LogChoice) -> anyhow::Result<Scope> {
+    match (log.practice, log.platform) {
+        (Some(id), false) => Ok(Scope::Practice(id)),
+        (None, true) => Ok(Scope::Platform),
+        _ => bail!("name a log: --practice ID or --platform"),
+    }
+}
+
+fn report(result: Result<enamel_audit::verify::Report, Finding>) -> ExitCode {
+    match result {
+        Ok(r) => {
+            let checkpoint = r.last_checkpoint.map_or_else(
+                || "no checkpoint yet".to_owned(),
+                |s| format!("last signed checkpoint at size {s}"),
+            );
+            println!(
+                "  ok: {} entries from index {}, {} checkpoint(s) matched, {checkpoint}",
+                r.entries, r.start, r.checkpoints
+            );
+            ExitCode::SUCCESS
+        }
+        Err(finding) => {
+            println!("  TAMPERED at index {}: {finding}", finding.index());
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn verify_database(store: &Store, log: &LogChoice) -> anyhow::Result<ExitCode> {
+    let signer = store.audit().signer().await?;
+    let public_key = signer.public_key();
+    let heads = store.audit().heads().await?;
+    let scopes: Vec<(Scope, u64)> = if log.practice.is_some() || log.platform {
+        let scope = chosen(log)?;
+        vec![(
+            scope,
+            heads
+                .iter()
+                .find(|(s, _)| *s == scope)
+                .map_or(0, |(_, n)| *n),
+        )]
+    } else {
+        heads
+    };
+    let mut code = ExitCode::SUCCESS;
+    for (scope, size) in scopes {
+        println!("{scope}:");
+        let bar = ProgressBar::new(size).with_style(
+            ProgressStyle::with_template("  verifying {bar:30} {pos}/{len} entries, {per_sec}")
+                .expect("a valid template"),
+        );
+        let verdict = store
+            .audit()
+            .verify(&scope, &public_key, |done| bar.set_position(done))
+            .await?;
+        bar.finish_and_clear();
+        if report(verdict) != ExitCode::SUCCESS {
+            code = ExitCode::FAILURE;
+        }
+    }
+    Ok(code)
+}
+
+async fn export(store: &Store, scope: &Scope, out: &Path) -> anyhow::Result<()> {
+    std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
+    let mut entries = std::io::BufWriter::new(std::fs::File::create(out.join("entries.jsonl"))?);
+    let mut from = 0;
+    let mut count = 0_u64;
+    loop {
+        let page = store.audit().entries(scope, from, 5_000).await?;
+        let Some(last) = page.last().map(|e| e.index) else {
+            break;
+        };
+        for entry in &page {
+            entries.write_all(&entry.entry)?;
+            entries.write_all(b"\n")?;
+            count += 1;
+        }
+        from = last + 1;
+    }
+    entries.flush()?;
+    let mut checkpoints =
+        std::io::BufWriter::new(std::fs::File::create(out.join("checkpoints.jsonl"))?);
+    for checkpoint in store.audit().checkpoints(scope).await? {
+        writeln!(checkpoints, "{}", serde_json::to_string(&checkpoint)?)?;
+    }
+    checkpoints.flush()?;
+    let signer = store.audit().signer().await?;
+    std::fs::write(
+        out.join("public-key.hex"),
+        format!("{}\n", hex(&signer.public_key())),
+    )?;
+    std::fs::write(out.join("scope"), format!("{scope}\n"))?;
+    println!("exported {count} entries of {scope} to {}", out.display());
+    Ok(())
+}
+
+/// An export read back.
+struct Export {
+    scope: Scope,
+    public_key: Vec<u8>,
+    entries: Vec<Vec<u8>>,
+    leaves: Vec<Hash>,
+    checkpoints: Vec<Checkpoint>,
+}
+
+fn read_export(dir: &Path) -> anyhow::Result<Export> {
+    let read = |name: &str| {
+        std::fs::read_to_string(dir.join(name))
+            .with_context(|| format!("reading {name} in {}", dir.display()))
+    };
+    let scope =
+        Scope::parse(read("scope")?.trim()).context("the export's scope file is malformed")?;
+    let public_key =
+        unhex(read("public-key.hex")?.trim()).context("the export's public key is malformed")?;
+    let checkpoints = read("checkpoints.jsonl")?
+        .lines()
+        .filter(|l| !l.is_empty())
+        .map(serde_json::from_str)
+        .collect::<Result<Vec<Checkpoint>, _>>()
+        .context("the export's checkpoints are malformed")?;
+    let file = std::fs::File::open(dir.join("entries.jsonl")).context("reading entries.jsonl")?;
+    let mut entries = Vec::new();
+    for line in std::io::BufReader::new(file).split(b'\n') {
+        let line = line?;
+        if !line.is_empty() {
+            entries.push(line);
+        }
+    }
+    let leaves = entries.iter().map(|e| merkle::leaf_hash(e)).collect();
+    Ok(Export {
+        scope,
+        public_key,
+        entries,
+        leaves,
+        checkpoints,
+    })
+}
+
+/// Verifies an export with nothing but its own files.
+fn verify_export(dir: &Path) -> anyhow::Result<Result<enamel_audit::verify::Report, Finding>> {
+    let export = read_export(dir)?;
+    println!("{} (export {}):", export.scope, dir.display());
+    let mut verifier = match Verifier::new(&export.scope, &export.public_key, export.checkpoints) {
+        Ok(v) => v,
+        Err(finding) => return Ok(Err(finding)),
+    };
+    for entry in &export.entries {
+        if let Err(finding) = verifier.push(entry, None) {
+            return Ok(Err(finding));
+        }
+    }
+    Ok(verifier.finish())
+}
+
+fn prove(
+    scope: &Scope,
+    leaves: &[Hash],
+    checkpoints: &[Checkpoint],
+    index: Option<u64>,
+    consistency: Option<&[u64]>,
+) -> anyhow::Result<()> {
+    let find = |size: u64| {
+        checkpoints
+            .iter()
+            .find(|c| c.tree_size == size)
+            .with_context(|| format!("no checkpoint at size {size}"))
+    };
+    let root_of = |c: &Checkpoint| c.root_hash().context("malformed checkpoint root");
+    let hexes = |proof: &[Hash]| proof.iter().map(|h| hex(h)).collect::<Vec<_>>();
+    if let Some(index) = index {
+        let latest = checkpoints
+            .last()
+            .context("the log has no checkpoint yet: run `enamel audit checkpoint`")?;
+        let size = usize::try_from(latest.tree_size)?;
+        if leaves.len() < size || index >= latest.tree_size {
+            bail!(
+                "entry {index} is not in the latest checkpoint (size {})",
+                latest.tree_size
+            );
+        }
+        let proof = merkle::inclusion_proof(index, &leaves[..size]);
+        let leaf = leaves[usize::try_from(index)?];
+        let verified =
+            merkle::verify_inclusion(&leaf, index, latest.tree_size, &proof, &root_of(latest)?);
+        let output = serde_json::json!({
+            "scope": scope.key(), "kind": "inclusion", "index": index, "leaf_hash": hex(&leaf),
+            "tree_size": latest.tree_size, "root": latest.root, "checkpoint": latest,
+            "proof": hexes(&proof), "verified": verified,
+        });
+        println!("{}", serde_json::to_string_pretty(&output)?);
+        if !verified {
+            bail!("the inclusion proof does not verify against the signed checkpoint");
+        }
+    } else if let Some([a, b]) = consistency {
+        let (old, new) = (find(*a)?, find(*b)?);
+        let size = usize::try_from(*b)?;
+        if leaves.len() < size {
+            bail!("the log holds fewer than {b} entries");
+        }
+        let proof = merkle::consistency_proof(*a, &leaves[..size]);
+        let verified = merkle::verify_consistency(*a, *b, &root_of(old)?, &root_of(new)?, &proof);
+        let output = serde_json::json!({
+            "scope": scope.key(), "kind": "consistency", "old": old, "new": new,
+            "proof": hexes(&proof), "verified": verified,
+        });
+        println!("{}", serde_json::to_string_pretty(&output)?);
+        if !verified {
+            bail!(
+                "the consistency proof does not verify: the later checkpoint does not extend the earlier one"
+            );
+        }
+    } else {
+        bail!("give --index N or --consistency A B");
+    }
+    Ok(())
+}
