@@ -33,6 +33,8 @@ pub struct AuditSettings {
     pub checkpoint_entries: u64,
     /// ...or this many seconds passed with any new entry.
     pub checkpoint_seconds: u64,
+    /// How long entries are kept: six years (2,192 days) at least, never less.
+    pub retention_days: u32,
 }
 
 impl Default for AuditSettings {
@@ -41,6 +43,7 @@ impl Default for AuditSettings {
             checkpoint_dir: None,
             checkpoint_entries: 1_000,
             checkpoint_seconds: 60,
+            retention_days: 2_192,
         }
     }
 }
@@ -284,6 +287,12 @@ const ENV_VARS: &[(&str, Option<&str>, &str, Kind)] = &[
         "checkpoint_seconds",
         Kind::Integer,
     ),
+    (
+        "ENAMEL_AUDIT_RETENTION_DAYS",
+        Some("audit"),
+        "retention_days",
+        Kind::Integer,
+    ),
     ("ENAMEL_LOG_FORMAT", Some("log"), "format", Kind::Text),
     ("ENAMEL_LOG_LEVEL", Some("log"), "level", Kind::Text),
 ];
@@ -309,6 +318,8 @@ pub enum SettingsError {
     },
     #[error("server.tls_cert and server.tls_key must be given together")]
     HalfTls,
+    #[error("audit.retention_days must be at least 2192 (six years, 45 CFR 164.316(b)(2))")]
+    RetentionTooShort,
 }
 
 impl Settings {
@@ -374,6 +385,9 @@ impl Settings {
                 })?;
         if settings.server.tls_cert.is_some() != settings.server.tls_key.is_some() {
             return Err(SettingsError::HalfTls);
+        }
+        if settings.audit.retention_days < 2_192 {
+            return Err(SettingsError::RetentionTooShort);
         }
         Ok(settings)
     }
@@ -515,6 +529,7 @@ impl fmt::Display for RedactedSettings<'_> {
         )?;
         writeln!(f, "checkpoint_entries = {}", s.audit.checkpoint_entries)?;
         writeln!(f, "checkpoint_seconds = {}", s.audit.checkpoint_seconds)?;
+        writeln!(f, "retention_days = {}", s.audit.retention_days)?;
         writeln!(f, "\n[log]")?;
         writeln!(
             f,
@@ -598,6 +613,7 @@ mod tests {
             .iter()
             .map(|(var, _, key, kind)| {
                 let value = match (kind, *key) {
+                    (Kind::Integer, "retention_days") => "3000",
                     (Kind::Integer, _) => "7",
                     (Kind::Boolean, _) => "false",
                     (_, "bind") => "127.0.0.1:1",
@@ -639,6 +655,13 @@ mod tests {
             .to_string();
         assert!(err.contains("line 2"), "{err}");
         assert!(!err.contains("hunter2"), "{err}");
+    }
+
+    #[test]
+    fn a_retention_below_six_years_is_refused() {
+        let err = Settings::load(None, env(&[("ENAMEL_AUDIT_RETENTION_DAYS", "365")])).unwrap_err();
+        assert!(matches!(err, SettingsError::RetentionTooShort));
+        assert!(Settings::load(None, env(&[("ENAMEL_AUDIT_RETENTION_DAYS", "3650")])).is_ok());
     }
 
     #[test]

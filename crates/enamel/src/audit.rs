@@ -44,6 +44,25 @@ pub async fn run(
             report(verify_export(&dir)?)
         }
         AuditCommand::Verify { log, export: None } => verify_database(store, &log).await?,
+        AuditCommand::Purge { before } => {
+            let date = time::Date::parse(
+                &before,
+                time::macros::format_description!("[year]-[month]-[day]"),
+            )
+            .context("--before takes a date as YYYY-MM-DD")?;
+            let purged = store
+                .audit()
+                .purge(date.midnight().assume_utc(), settings.audit.retention_days)
+                .await?;
+            for p in &purged {
+                println!(
+                    "{}: removed {} entries; the log now starts at its checkpoint of size {}",
+                    p.scope, p.removed, p.kept_from
+                );
+            }
+            println!("{} log(s) purged", purged.len());
+            ExitCode::SUCCESS
+        }
         AuditCommand::Export { log, out } => {
             let scope = chosen(&log)?;
             export(store, &scope, &out).await?;

@@ -76,6 +76,13 @@ pub enum AuditCommand {
         #[arg(long, value_name = "DIR")]
         out: PathBuf,
     },
+    /// Remove entries older than the retention (six years at least), keeping every
+    /// log verifiable from its first retained checkpoint.
+    Purge {
+        /// Remove entries before this date (YYYY-MM-DD), if it is beyond the retention.
+        #[arg(long, value_name = "DATE")]
+        before: String,
+    },
     /// Prove that entry N is in the latest checkpoint, or that checkpoint B extends
     /// checkpoint A (sizes); the proof is checked before it is printed.
     Prove {

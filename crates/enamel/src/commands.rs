@@ -32,17 +32,20 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Demo(DemoCommand::Seed { seed }) => demo_seed(&settings, seed).await,
         Command::Demo(DemoCommand::Scan { seed, files }) => demo_scan(seed, &files),
         Command::Audit(command) => {
-            let store = connect(&settings, &settings.database_url()).await?;
+            let store = connect_current(&settings).await?;
             crate::audit::run(&store, &settings, command).await
         }
-        Command::Keys(command) => {
-            keys::run(
-                &connect(&settings, &settings.database_url()).await?,
-                command,
-            )
-            .await
-        }
+        Command::Keys(command) => keys::run(&connect_current(&settings).await?, command).await,
     }
+}
+
+/// Opens the database and checks that its schema is the one this binary expects.
+async fn connect_current(settings: &Settings) -> anyhow::Result<Store> {
+    let store = connect(settings, &settings.database_url()).await?;
+    if !store.migration_status().await?.is_current() {
+        anyhow::bail!("the database schema is not current: run `enamel migrate` first");
+    }
+    Ok(store)
 }
 
 /// Opens the database with the configured key provider.

@@ -367,3 +367,42 @@ pub async fn credential_reads_and_writes_are_audited_in_the_practices_log(store:
         .collect();
     assert!(!raw.contains("s3cret"), "no secret in the log");
 }
+
+pub async fn purge_keeps_six_years_and_the_rest_still_verifies(store: Store) {
+    let s = scope();
+    let seven_years_ago = OffsetDateTime::now_utc() - time::Duration::days(7 * 366);
+    for i in 0..20 {
+        let mut old = event(s, i);
+        old.timestamp = seven_years_ago;
+        store.audit().record(old).await.unwrap();
+        if (i + 1) % 10 == 0 {
+            store.audit().checkpoint(&signer()).await.unwrap();
+        }
+    }
+    for i in 20..25 {
+        store.audit().record(event(s, i)).await.unwrap();
+    }
+    store.audit().checkpoint(&signer()).await.unwrap();
+
+    let too_recent = OffsetDateTime::now_utc() - time::Duration::days(365);
+    assert!(
+        store.audit().purge(too_recent, 0).await.is_err(),
+        "never less than six years"
+    );
+
+    let six_years_ago =
+        OffsetDateTime::now_utc() - time::Duration::days(2_192) - time::Duration::minutes(1);
+    let purged = store.audit().purge(six_years_ago, 0).await.unwrap();
+    let mine: Vec<_> = purged.iter().filter(|p| p.scope == s).collect();
+    assert_eq!(mine.len(), 1);
+    assert_eq!((mine[0].kept_from, mine[0].removed), (20, 20));
+
+    let report = verify(&store, &s).await.unwrap();
+    assert_eq!(
+        (report.start, report.entries),
+        (20, 6),
+        "5 recent entries and the purge's own record"
+    );
+    let first = store.audit().entries(&s, 0, 1).await.unwrap();
+    assert_eq!(first[0].index, 20);
+}
