@@ -27,7 +27,7 @@ use crate::{Store, StoreError};
 const MAX_BATCH: usize = 4_096;
 /// Rows per multi-row INSERT statement (9 parameters each, within both backends'
 /// parameter limits).
-const ROWS_PER_STATEMENT: usize = 100;
+pub(crate) const ROWS_PER_STATEMENT: usize = 100;
 
 struct Pending {
     event: Event,
@@ -87,7 +87,7 @@ async fn write_loop(db: Db, mut receiver: mpsc::Receiver<Pending>) {
 }
 
 /// SQL to read a log's head, locking it where the backend locks rows.
-fn head_sql(db: &Db) -> &'static str {
+pub(crate) fn head_sql(db: &Db) -> &'static str {
     match db {
         Db::Sqlite(_) => "SELECT size, last_hash, frontier FROM audit_heads WHERE scope = $1",
         Db::Postgres(_) => {
@@ -96,79 +96,89 @@ fn head_sql(db: &Db) -> &'static str {
     }
 }
 
-/// One prepared row of `audit_entries`.
-struct Row {
-    index: i64,
-    entry: Vec<u8>,
-    leaf: Hash,
-    event_index: usize,
-}
-
-/// Appends `events` to the log of `scope` in one transaction; returns the index of
-/// the first.
-async fn append(db: &Db, scope: Scope, events: &[&Event]) -> anyhow::Result<u64> {
-    let key = scope.key();
-    let head_sql = head_sql(db);
-    on_pool!(db, pool => {
+/// Appends `events` to the log whose key is `$key` inside the open transaction
+/// `$tx` (either backend) and evaluates to the first index. Used by the group-commit
+/// writer, and by writes whose event must commit in the same transaction as the
+/// write itself.
+macro_rules! append_in_tx {
+    ($tx:ident, $head_sql:expr, $key:expr, $events:expr) => {
         async {
-            let mut tx = pool.begin().await?;
+            use anyhow::Context as _;
+            let key: &str = $key;
+            let events: &[&enamel_audit::entry::Event] = $events;
             // A write first: on SQLite this takes the database's write lock before the
             // head is read, so no other writer can read the same head.
             sqlx::query(
                 "INSERT INTO audit_heads (scope, size, last_hash, frontier) \
                  VALUES ($1, 0, $2, $3) ON CONFLICT (scope) DO NOTHING",
             )
-            .bind(&key)
+            .bind(key)
             .bind(&[0_u8; 32][..])
-            .bind(serde_json::to_string(&Frontier::default())?)
-            .execute(&mut *tx)
+            .bind(serde_json::to_string(&enamel_audit::merkle::Frontier::default())?)
+            .execute(&mut *$tx)
             .await?;
             let (size, last_hash, frontier): (i64, Vec<u8>, String) =
-                sqlx::query_as(head_sql).bind(&key).fetch_one(&mut *tx).await?;
-            let mut frontier: Frontier = serde_json::from_str(&frontier).context("reading the log's frontier")?;
-            let mut prev: Hash = last_hash.try_into().map_err(|_| anyhow!("malformed audit head"))?;
+                sqlx::query_as($head_sql).bind(key).fetch_one(&mut *$tx).await?;
+            let mut frontier: enamel_audit::merkle::Frontier =
+                serde_json::from_str(&frontier).context("reading the log's frontier")?;
+            let mut prev: enamel_audit::merkle::Hash =
+                last_hash.try_into().map_err(|_| anyhow::anyhow!("malformed audit head"))?;
             if u64::try_from(size)? != frontier.size() {
-                return Err(anyhow!("the audit head's size and frontier disagree"));
+                return Err(anyhow::anyhow!("the audit head's size and frontier disagree"));
             }
             let mut rows = Vec::with_capacity(events.len());
             for (offset, event) in events.iter().enumerate() {
                 let index = size + i64::try_from(offset)?;
-                let entry = Entry::new(event, u64::try_from(index)?, &prev);
+                let entry = enamel_audit::entry::Entry::new(event, u64::try_from(index)?, &prev);
                 let bytes = entry.canonical();
                 let leaf = enamel_audit::merkle::leaf_hash(&bytes);
                 frontier.push(leaf);
                 prev = leaf;
-                rows.push(Row { index, entry: bytes, leaf, event_index: offset });
+                rows.push((index, bytes, leaf, *event));
             }
-            for chunk in rows.chunks(ROWS_PER_STATEMENT) {
+            for chunk in rows.chunks($crate::audit::ROWS_PER_STATEMENT) {
                 let mut insert = sqlx::QueryBuilder::new(
                     "INSERT INTO audit_entries \
                      (scope, idx, entry, leaf_hash, at, action, actor_id, patient_id, outcome) ",
                 );
-                insert.push_values(chunk, |mut row, r| {
-                    let event = events[r.event_index];
-                    row.push_bind(&key)
-                        .push_bind(r.index)
-                        .push_bind(&r.entry)
-                        .push_bind(&r.leaf[..])
+                insert.push_values(chunk, |mut row, (index, bytes, leaf, event)| {
+                    row.push_bind(key)
+                        .push_bind(*index)
+                        .push_bind(bytes)
+                        .push_bind(&leaf[..])
                         .push_bind(event.timestamp)
                         .push_bind(event.action.as_str())
                         .push_bind(event.actor_id.as_deref())
                         .push_bind(event.patient_id)
                         .push_bind(event.outcome.as_str());
                 });
-                insert.build().execute(&mut *tx).await?;
+                insert.build().execute(&mut *$tx).await?;
             }
             let new_size = size + i64::try_from(rows.len())?;
             sqlx::query("UPDATE audit_heads SET size = $2, last_hash = $3, frontier = $4 WHERE scope = $1")
-                .bind(&key)
+                .bind(key)
                 .bind(new_size)
                 .bind(&prev[..])
                 .bind(serde_json::to_string(&frontier)?)
-                .execute(&mut *tx)
+                .execute(&mut *$tx)
                 .await?;
+            Ok::<u64, anyhow::Error>(u64::try_from(size)?)
+        }
+    };
+}
+pub(crate) use append_in_tx;
+
+/// Appends `events` to the log of `scope` in a transaction of its own; returns the
+/// index of the first.
+async fn append(db: &Db, scope: Scope, events: &[&Event]) -> anyhow::Result<u64> {
+    let key = scope.key();
+    let head_sql = head_sql(db);
+    on_pool!(db, pool => {
+        async {
+            let mut tx = pool.begin().await?;
+            let first = append_in_tx!(tx, head_sql, &key, events).await?;
             tx.commit().await?;
-            Ok(u64::try_from(size)?)
+            Ok(first)
         }
         .await
     })

@@ -7,10 +7,10 @@ use secrecy::SecretString;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use enamel_audit::entry::{Action, Detail, Outcome, ResourceType};
+use enamel_audit::entry::{Action, Detail, Event, Outcome, ResourceType};
 use enamel_domain::Actor;
 
-use crate::audit::event_for;
+use crate::audit::{append_in_tx, event_for, head_sql};
 use crate::error::is_unique_violation;
 use crate::pool::on_pool;
 use crate::repos::practices::now;
@@ -45,13 +45,7 @@ impl<'a> VendorCredentials<'a> {
         }
     }
 
-    /// Records the access, success or failure; the access fails if this does.
-    async fn audit(
-        &self,
-        action: Action,
-        vendor: &VendorName,
-        outcome: Outcome,
-    ) -> Result<(), StoreError> {
+    fn event(&self, action: Action, vendor: &VendorName, outcome: Outcome) -> Event {
         let mut event = event_for(
             self.actor,
             action,
@@ -62,7 +56,21 @@ impl<'a> VendorCredentials<'a> {
         event
             .detail
             .insert("vendor", Detail::Code(vendor.as_str().to_owned()));
-        self.store.audit().record(event).await.map(|_| ())
+        event
+    }
+
+    /// Records the access, success or failure; the access fails if this does.
+    async fn audit(
+        &self,
+        action: Action,
+        vendor: &VendorName,
+        outcome: Outcome,
+    ) -> Result<(), StoreError> {
+        self.store
+            .audit()
+            .record(self.event(action, vendor, outcome))
+            .await
+            .map(|_| ())
     }
 
     /// Stores or replaces the credential `label` for `vendor`.
@@ -72,17 +80,16 @@ impl<'a> VendorCredentials<'a> {
         label: &str,
         secret: &SecretString,
     ) -> Result<(), StoreError> {
-        let result = self.put_unaudited(vendor, label, secret).await;
-        let outcome = if result.is_ok() {
-            Outcome::Success
-        } else {
-            Outcome::Failure
-        };
-        self.audit(Action::Write, vendor, outcome).await?;
+        let result = self.put_with_event(vendor, label, secret).await;
+        if result.is_err() {
+            // The write and its event were rolled back together: record the failure.
+            self.audit(Action::Write, vendor, Outcome::Failure).await?;
+        }
         result
     }
 
-    async fn put_unaudited(
+    /// Writes the credential and its audit event in one transaction: both or neither.
+    async fn put_with_event(
         &self,
         vendor: &VendorName,
         label: &str,
@@ -90,30 +97,8 @@ impl<'a> VendorCredentials<'a> {
     ) -> Result<(), StoreError> {
         use secrecy::ExposeSecret as _;
         let existing = self.find(vendor, label).await?;
-        let at = now();
-        if let Some((row, _)) = existing {
-            let sealed = self
-                .store
-                .seal(
-                    self.practice,
-                    SECRET,
-                    row,
-                    secret.expose_secret().as_bytes(),
-                )
-                .await?;
-            on_pool!(&self.store.db, pool => {
-                sqlx::query("UPDATE vendor_credentials SET secret = $1, updated_at = $2 WHERE id = $3")
-                    .bind(&sealed)
-                    .bind(at)
-                    .bind(row)
-                    .execute(pool)
-                    .await
-                    .map(|_| ())
-            })
-            .context("updating a vendor credential")?;
-            return Ok(());
-        }
-        let row = Uuid::now_v7();
+        let (row, is_new) =
+            existing.map_or_else(|| (Uuid::now_v7(), true), |(row, _)| (row, false));
         let sealed = self
             .store
             .seal(
@@ -123,30 +108,54 @@ impl<'a> VendorCredentials<'a> {
                 secret.expose_secret().as_bytes(),
             )
             .await?;
-        let inserted = on_pool!(&self.store.db, pool => {
-            sqlx::query(
-                "INSERT INTO vendor_credentials \
-                 (id, practice_id, vendor, label, secret, created_at, updated_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $6)",
-            )
-            .bind(row)
-            .bind(self.practice.as_uuid())
-            .bind(vendor.as_str())
-            .bind(label)
-            .bind(&sealed)
-            .bind(at)
-            .execute(pool)
+        let event = self.event(Action::Write, vendor, Outcome::Success);
+        let events = [&event];
+        let scope = event.scope.key();
+        let head_sql = head_sql(&self.store.db);
+        let at = now();
+        let written = on_pool!(&self.store.db, pool => {
+            async {
+                let mut tx = pool.begin().await?;
+                if is_new {
+                    sqlx::query(
+                        "INSERT INTO vendor_credentials \
+                         (id, practice_id, vendor, label, secret, created_at, updated_at) \
+                         VALUES ($1, $2, $3, $4, $5, $6, $6)",
+                    )
+                    .bind(row)
+                    .bind(self.practice.as_uuid())
+                    .bind(vendor.as_str())
+                    .bind(label)
+                    .bind(&sealed)
+                    .bind(at)
+                    .execute(&mut *tx)
+                    .await?;
+                } else {
+                    sqlx::query("UPDATE vendor_credentials SET secret = $1, updated_at = $2 WHERE id = $3")
+                        .bind(&sealed)
+                        .bind(at)
+                        .bind(row)
+                        .execute(&mut *tx)
+                        .await?;
+                }
+                append_in_tx!(tx, head_sql, &scope, &events).await?;
+                tx.commit().await?;
+                Ok::<(), anyhow::Error>(())
+            }
             .await
-            .map(|_| ())
         });
-        match inserted {
+        match written {
             Ok(()) => Ok(()),
-            Err(err) if is_unique_violation(&err) => Err(StoreError::Conflict(
-                "this credential was just created by another request; try again",
-            )),
-            Err(err) => Err(anyhow::Error::new(err)
-                .context("storing a vendor credential")
-                .into()),
+            Err(err)
+                if err
+                    .downcast_ref::<sqlx::Error>()
+                    .is_some_and(is_unique_violation) =>
+            {
+                Err(StoreError::Conflict(
+                    "this credential was just created by another request; try again",
+                ))
+            }
+            Err(err) => Err(err.context("storing a vendor credential").into()),
         }
     }
 

@@ -406,3 +406,39 @@ pub async fn purge_keeps_six_years_and_the_rest_still_verifies(store: Store) {
     let first = store.audit().entries(&s, 0, 1).await.unwrap();
     assert_eq!(first[0].index, 20);
 }
+
+pub async fn a_write_whose_audit_event_fails_does_not_happen(db: &TestDb) {
+    let practice = db
+        .store
+        .practices()
+        .insert(&crate::fixtures::practice("Atomic", 150_000_002))
+        .await
+        .unwrap()
+        .id;
+    let block: &[&str] = match db.store.backend() {
+        Backend::Sqlite => &[
+            "CREATE TRIGGER block_audit BEFORE INSERT ON audit_entries BEGIN SELECT RAISE(ABORT, 'audit unavailable'); END",
+        ],
+        Backend::Postgres => &[
+            "CREATE FUNCTION block_audit() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'audit unavailable'; END $$",
+            "CREATE TRIGGER block_audit BEFORE INSERT ON audit_entries FOR EACH ROW EXECUTE FUNCTION block_audit()",
+        ],
+    };
+    for sql in block {
+        db.raw_execute(sql).await;
+    }
+    let actor = enamel_domain::Actor::system_for(practice);
+    let credentials = db.store.scoped(&actor).vendor_credentials().unwrap();
+    let twilio = enamel_domain::VendorName::parse("twilio").unwrap();
+
+    let written = credentials
+        .put(&twilio, "token", &secrecy::SecretString::from("s3cret"))
+        .await;
+
+    assert!(written.is_err(), "no audit, no write");
+    let rows = db.raw_bytes("SELECT secret FROM vendor_credentials").await;
+    assert!(
+        rows.is_empty(),
+        "the credential was rolled back with its event"
+    );
+}

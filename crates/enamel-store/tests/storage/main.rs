@@ -88,4 +88,5 @@ on_both_backends!(
     audit::a_wholesale_rewrite_is_caught_by_the_signed_checkpoints,
     audit::credential_reads_and_writes_are_audited_in_the_practices_log,
     audit::purge_keeps_six_years_and_the_rest_still_verifies,
+    audit::a_write_whose_audit_event_fails_does_not_happen,
 );
