@@ -1,0 +1,282 @@
+//! Audit log throughput, in one run on this machine:
+//! - durable appends per second at 1, 16 and 64 concurrent writers, on SQLite and (when
+//!   `ENAMEL_TEST_POSTGRES_URL` is set) PostgreSQL, through Enamel's group-commit
+//!   writer, beside a baseline written here: one transaction per event that locks the
+//!   chain head, reads its hash and inserts;
+//! - verification speed of an exported log in MB/s, beside
+//!   `openssl speed -evp sha256` at 256-byte blocks.
+//!
+//! DESIGN.md's bars: at least 50,000 events/s at 64 writers; verification at least
+//! half of OpenSSL's SHA-256 figure. Each measurement is bounded in time and events.
+//!
+//! Run with `cargo bench -p enamel-store --bench audit`.
+
+#![allow(
+    clippy::print_stdout,
+    clippy::cast_precision_loss,
+    clippy::missing_panics_doc
+)]
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use enamel_audit::checkpoint::Signer;
+use enamel_audit::entry::{Action, Entry, Event, Outcome, ResourceType, Scope};
+use enamel_audit::merkle::Frontier;
+use enamel_audit::verify::Verifier;
+use enamel_crypto::LocalKeyFile;
+use enamel_domain::{ActorType, PracticeId};
+use enamel_store::{Backend, ConnectOptions, Store};
+use secrecy::SecretString;
+use sqlx::Connection as _;
+
+const WINDOW: Duration = Duration::from_secs(3);
+const MAX_EVENTS: u64 = 400_000;
+
+fn event(scope: Scope, i: u64) -> Event {
+    Event {
+        timestamp: time::OffsetDateTime::now_utc(),
+        action: Action::Read,
+        actor_id: Some(format!("user-{}", i % 50)),
+        actor_type: ActorType::Human,
+        scope,
+        patient_id: Some(uuid::Uuid::from_u128(u128::from(i))),
+        resource_type: ResourceType::Patient,
+        resource_id: Some(i.to_string()),
+        outcome: Outcome::Success,
+        ip_address: Some("192.0.2.1".parse().unwrap()),
+        user_agent: Some("enamel-bench/1.0".into()),
+        correlation_id: Some("4bf92f3577b34da6a3ce929d0e0e4736".into()),
+        detail: BTreeMap::new(),
+    }
+}
+
+/// Runs `writers` tasks that each append, awaited one by one, until the window ends.
+async fn measure<F, Fut>(writers: u64, append: F) -> f64
+where
+    F: Fn(u64) -> Fut + Send + Sync + 'static,
+    Fut: std::future::Future<Output = ()> + Send,
+{
+    let append = Arc::new(append);
+    let done = Arc::new(AtomicU64::new(0));
+    let started = Instant::now();
+    let tasks: Vec<_> = (0..writers)
+        .map(|_| {
+            let (append, done) = (Arc::clone(&append), Arc::clone(&done));
+            tokio::spawn(async move {
+                while started.elapsed() < WINDOW && done.load(Ordering::Relaxed) < MAX_EVENTS {
+                    let i = done.fetch_add(1, Ordering::Relaxed);
+                    append(i).await;
+                }
+            })
+        })
+        .collect();
+    for task in tasks {
+        task.await.unwrap();
+    }
+    done.load(Ordering::Relaxed) as f64 / started.elapsed().as_secs_f64()
+}
+
+async fn store(url: &SecretString, dir: &std::path::Path) -> Store {
+    let keys = Arc::new(LocalKeyFile::open_or_create(&dir.join("keys")).unwrap());
+    let options = ConnectOptions {
+        max_connections: 32,
+        ..ConnectOptions::default()
+    };
+    let store = Store::connect(url, &options, keys).await.unwrap();
+    store.migrate().await.unwrap();
+    store
+}
+
+/// The common pattern: one transaction per event, locking the chain head. Written
+/// once and compiled for each backend's pool.
+macro_rules! baseline_on {
+    ($pool:expr, $backend:expr, $writers:expr, $blob:literal) => {{
+        let pool = $pool;
+        for sql in [
+            concat!("CREATE TABLE IF NOT EXISTS baseline_head (id INTEGER PRIMARY KEY, idx BIGINT NOT NULL, hash ", $blob, " NOT NULL)"),
+            concat!("CREATE TABLE IF NOT EXISTS baseline_entries (idx BIGINT PRIMARY KEY, entry ", $blob, " NOT NULL, hash ", $blob, " NOT NULL)"),
+            "DELETE FROM baseline_entries",
+            "DELETE FROM baseline_head",
+        ] {
+            sqlx::query(sql).execute(&pool).await.unwrap();
+        }
+        sqlx::query("INSERT INTO baseline_head (id, idx, hash) VALUES (1, 0, $1)").bind(vec![0_u8; 32]).execute(&pool).await.unwrap();
+        let scope = Scope::Practice(PracticeId::generate());
+        measure($writers, move |i| {
+            let pool = pool.clone();
+            async move {
+                loop {
+                    let attempt: Result<(), sqlx::Error> = async {
+                        let mut tx = pool.begin().await?;
+                        let select = if $backend == Backend::Sqlite {
+                            // A careful SQLite writer takes the write lock before reading.
+                            sqlx::query("UPDATE baseline_head SET idx = idx WHERE id = 1").execute(&mut *tx).await?;
+                            "SELECT idx, hash FROM baseline_head WHERE id = 1"
+                        } else {
+                            "SELECT idx, hash FROM baseline_head WHERE id = 1 FOR UPDATE"
+                        };
+                        let (idx, hash): (i64, Vec<u8>) = sqlx::query_as(select).fetch_one(&mut *tx).await?;
+                        let prev: [u8; 32] = hash.try_into().unwrap();
+                        let entry = Entry::new(&event(scope, i), u64::try_from(idx).unwrap(), &prev).canonical();
+                        let leaf = enamel_audit::merkle::leaf_hash(&entry).to_vec();
+                        sqlx::query("INSERT INTO baseline_entries (idx, entry, hash) VALUES ($1, $2, $3)")
+                            .bind(idx)
+                            .bind(entry)
+                            .bind(leaf.clone())
+                            .execute(&mut *tx)
+                            .await?;
+                        sqlx::query("UPDATE baseline_head SET idx = $1, hash = $2 WHERE id = 1").bind(idx + 1).bind(leaf).execute(&mut *tx).await?;
+                        tx.commit().await
+                    }
+                    .await;
+                    if attempt.is_ok() {
+                        break;
+                    }
+                }
+            }
+        })
+        .await
+    }};
+}
+
+async fn baseline(url: &str, backend: Backend, writers: u64) -> f64 {
+    match backend {
+        Backend::Sqlite => {
+            let options = url
+                .parse::<sqlx::sqlite::SqliteConnectOptions>()
+                .unwrap()
+                .journal_mode(sqlx::sqlite::SqliteJournalMode::Wal)
+                .synchronous(sqlx::sqlite::SqliteSynchronous::Full)
+                .busy_timeout(Duration::from_secs(30));
+            let pool = sqlx::sqlite::SqlitePoolOptions::new()
+                .max_connections(32)
+                .connect_with(options)
+                .await
+                .unwrap();
+            baseline_on!(pool, backend, writers, "BLOB")
+        }
+        Backend::Postgres => {
+            let pool = sqlx::postgres::PgPoolOptions::new()
+                .max_connections(32)
+                .connect(url)
+                .await
+                .unwrap();
+            baseline_on!(pool, backend, writers, "BYTEA")
+        }
+    }
+}
+
+fn openssl_sha256_256() -> Option<f64> {
+    let output = std::process::Command::new("openssl")
+        .args(["speed", "-evp", "sha256", "-bytes", "256", "-seconds", "3"])
+        .output()
+        .ok()?;
+    let text = String::from_utf8_lossy(&output.stdout);
+    let line = text
+        .lines()
+        .find(|l| l.to_lowercase().starts_with("sha256"))?;
+    let kbytes: f64 = line
+        .split_whitespace()
+        .last()?
+        .trim_end_matches('k')
+        .parse()
+        .ok()?;
+    Some(kbytes / 1000.0)
+}
+
+fn verification_speed() -> f64 {
+    let signer = Signer::from_seed(&[1; 32]).unwrap();
+    let scope = Scope::Platform;
+    let (mut entries, mut frontier, mut prev) = (Vec::new(), Frontier::default(), [0_u8; 32]);
+    for i in 0..200_000 {
+        let entry = Entry::new(&event(scope, i), i, &prev);
+        prev = entry.leaf_hash();
+        frontier.push(prev);
+        entries.push(entry.canonical());
+    }
+    let checkpoint = signer.sign(
+        &scope,
+        200_000,
+        &frontier.root(),
+        "2026-11-22T00:00:00.000000Z",
+    );
+    let bytes: usize = entries.iter().map(Vec::len).sum();
+    let started = Instant::now();
+    let mut verifier = Verifier::new(&scope, &signer.public_key(), vec![checkpoint]).unwrap();
+    for entry in &entries {
+        verifier.push(entry, None).unwrap();
+    }
+    verifier.finish().unwrap();
+    bytes as f64 / 1e6 / started.elapsed().as_secs_f64()
+}
+
+#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+async fn main() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut backends = vec![(
+        Backend::Sqlite,
+        format!("sqlite://{}/bench.db", dir.path().display()),
+    )];
+    if let Ok(admin) = std::env::var("ENAMEL_TEST_POSTGRES_URL") {
+        let name = format!("enamel_bench_{}", uuid::Uuid::new_v4().simple());
+        let mut conn = sqlx::PgConnection::connect(&admin).await.unwrap();
+        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+            .execute(&mut conn)
+            .await
+            .unwrap();
+        let mut url = url::Url::parse(&admin).unwrap();
+        url.set_path(&name);
+        backends.push((Backend::Postgres, url.to_string()));
+    } else {
+        println!("(PostgreSQL skipped: ENAMEL_TEST_POSTGRES_URL is not set)");
+    }
+    println!(
+        "durable audit appends per second ({}s windows, at most {MAX_EVENTS} events each)",
+        WINDOW.as_secs()
+    );
+    for (backend, url) in &backends {
+        let store = store(&SecretString::from(url.clone()), dir.path()).await;
+        for writers in [1, 16, 64] {
+            let scope = Scope::Practice(PracticeId::generate());
+            let grouped = {
+                let store = store.clone();
+                measure(writers, move |i| {
+                    let store = store.clone();
+                    async move {
+                        store.audit().record(event(scope, i)).await.unwrap();
+                    }
+                })
+                .await
+            };
+            let base = baseline(url, *backend, writers).await;
+            println!(
+                "  {:<8} {writers:>2} writers: group commit {grouped:>9.0}/s, one transaction per event {base:>8.0}/s ({:.1}x)",
+                backend.name(),
+                grouped / base
+            );
+            let verdict = store
+                .audit()
+                .verify(
+                    &scope,
+                    &store.audit().signer().await.unwrap().public_key(),
+                    |_| {},
+                )
+                .await
+                .unwrap();
+            assert!(verdict.is_ok(), "the benchmarked log verifies");
+        }
+        store.close().await;
+    }
+    let verify = verification_speed();
+    println!("verification of an exported log: {verify:.1} MB/s of canonical entries");
+    match openssl_sha256_256() {
+        Some(openssl) => println!(
+            "openssl speed -evp sha256, 256-byte blocks: {openssl:.1} MB/s -> {:.2}x (bar: 0.50x)",
+            verify / openssl
+        ),
+        None => println!("openssl speed was not available; no ratio printed"),
+    }
+}
