@@ -203,6 +203,10 @@ impl<'a> AuditLog<'a> {
         Self { store }
     }
 
+    pub(crate) const fn store(&self) -> &'a Store {
+        self.store
+    }
+
     /// Records an event and returns its index once it is durable. If it cannot be
     /// written, the caller must not go on with the access it describes.
     pub async fn record(&self, event: Event) -> Result<u64, StoreError> {

@@ -13,6 +13,7 @@
 //! keyring and opened with the key their header names (`docs/encryption.md`).
 
 pub mod audit;
+mod audit_query;
 mod error;
 mod key_admin;
 mod keyring;
@@ -22,6 +23,7 @@ mod repos;
 mod sealed;
 
 pub use audit::{AuditLog, StoredEntry};
+pub use audit_query::{AuditFilter, AuditPage, MAX_PAGE};
 pub use error::StoreError;
 pub use key_admin::{KeyAdmin, Reencrypted};
 pub use migrations::MigrationStatus;

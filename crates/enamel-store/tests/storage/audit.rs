@@ -442,3 +442,144 @@ pub async fn a_write_whose_audit_event_fails_does_not_happen(db: &TestDb) {
         "the credential was rolled back with its event"
     );
 }
+
+pub async fn the_security_officer_pages_through_a_patients_accesses_newest_first(store: Store) {
+    let practice = store
+        .practices()
+        .insert(&crate::fixtures::practice("Queried", 150_000_003))
+        .await
+        .unwrap()
+        .id;
+    let s = Scope::Practice(practice);
+    let patient = uuid::Uuid::new_v4();
+    for i in 0..10 {
+        let mut e = event(s, i);
+        e.patient_id = Some(patient);
+        store.audit().record(e).await.unwrap();
+        store.audit().record(event(s, 100 + i)).await.unwrap(); // another patient's
+    }
+    let officer = enamel_domain::Actor::system_for(practice);
+    let filter = enamel_store::AuditFilter {
+        patient: Some(patient),
+        ..Default::default()
+    };
+    let mut seen = Vec::new();
+    let mut before = None;
+    loop {
+        let page = store
+            .audit()
+            .query(&officer, &filter, before, 4)
+            .await
+            .unwrap();
+        assert!(page.entries.len() <= 4);
+        seen.extend(page.entries.iter().map(|e| e.resource_id.clone().unwrap()));
+        match page.next_before {
+            Some(next) => before = Some(next),
+            None => break,
+        }
+    }
+    let expected: Vec<String> = (0..10).rev().map(|i| format!("resource-{i}")).collect();
+    assert_eq!(seen, expected, "all ten, newest first, across three pages");
+    let queries = store
+        .audit()
+        .query(
+            &officer,
+            &enamel_store::AuditFilter {
+                action: Some(Action::AuditQuery),
+                ..Default::default()
+            },
+            None,
+            10,
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        queries.entries.len(),
+        3,
+        "each page query was itself recorded"
+    );
+}
+
+pub async fn failures_and_denials_of_the_last_day_are_listed_alone(store: Store) {
+    let practice = store
+        .practices()
+        .insert(&crate::fixtures::practice("Failing", 150_000_004))
+        .await
+        .unwrap()
+        .id;
+    let s = Scope::Practice(practice);
+    for (i, outcome) in [
+        Outcome::Success,
+        Outcome::Failure,
+        Outcome::Denied,
+        Outcome::Success,
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let mut e = event(s, i as u64);
+        e.outcome = outcome;
+        store.audit().record(e).await.unwrap();
+    }
+    let mut old = event(s, 9);
+    old.outcome = Outcome::Failure;
+    old.timestamp = OffsetDateTime::now_utc() - time::Duration::days(2);
+    store.audit().record(old).await.unwrap();
+    let officer = enamel_domain::Actor::system_for(practice);
+    let page = store
+        .audit()
+        .recent_failures(&officer, None, 50)
+        .await
+        .unwrap();
+    let outcomes: Vec<&str> = page.entries.iter().map(|e| e.outcome.as_str()).collect();
+    assert_eq!(outcomes, ["denied", "failure"]);
+}
+
+pub async fn the_accounting_of_disclosures_lists_each_disclosure_as_csv(store: Store) {
+    let practice = store
+        .practices()
+        .insert(&crate::fixtures::practice("Disclosing", 150_000_005))
+        .await
+        .unwrap()
+        .id;
+    let s = Scope::Practice(practice);
+    let patient = uuid::Uuid::new_v4();
+    let mut disclosure = event(s, 1);
+    disclosure.action = Action::Disclose;
+    disclosure.patient_id = Some(patient);
+    disclosure.resource_type = ResourceType::Referral;
+    disclosure.resource_id = Some("referral-1".into());
+    disclosure.detail.insert(
+        "recipient_type",
+        enamel_audit::entry::Detail::Code("practice".into()),
+    );
+    disclosure.detail.insert(
+        "recipient",
+        enamel_audit::entry::Detail::Code("lonestar-endo".into()),
+    );
+    disclosure.detail.insert(
+        "purpose",
+        enamel_audit::entry::Detail::Code("treatment".into()),
+    );
+    store.audit().record(disclosure).await.unwrap();
+    let mut read = event(s, 2);
+    read.patient_id = Some(patient);
+    store.audit().record(read).await.unwrap();
+
+    let officer = enamel_domain::Actor::system_for(practice);
+    let csv = store
+        .audit()
+        .disclosures_csv(&officer, patient)
+        .await
+        .unwrap();
+    let lines: Vec<&str> = csv.lines().collect();
+    assert_eq!(lines.len(), 2, "{csv}");
+    assert_eq!(
+        lines[0],
+        "timestamp,recipient_type,recipient,purpose,resource_type,resource_id"
+    );
+    assert!(
+        lines[1].ends_with(",practice,lonestar-endo,treatment,referral,referral-1"),
+        "{csv}"
+    );
+}

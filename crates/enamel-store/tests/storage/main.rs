@@ -89,4 +89,7 @@ on_both_backends!(
     audit::credential_reads_and_writes_are_audited_in_the_practices_log,
     audit::purge_keeps_six_years_and_the_rest_still_verifies,
     audit::a_write_whose_audit_event_fails_does_not_happen,
+    audit::the_security_officer_pages_through_a_patients_accesses_newest_first,
+    audit::failures_and_denials_of_the_last_day_are_listed_alone,
+    audit::the_accounting_of_disclosures_lists_each_disclosure_as_csv,
 );
