@@ -81,3 +81,46 @@ fn checkpoint_verify_export_and_prove_work_and_a_tampered_export_is_caught() {
         "{report}"
     );
 }
+
+#[tokio::test]
+async fn processes_appending_at_once_on_one_postgresql_never_fork_a_log() {
+    use secrecy::ExposeSecret as _;
+    let Some(db) = enamel_testkit::fresh_database(enamel_store::Backend::Postgres).await else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let url = db.url.expose_secret().to_owned();
+    let with_db = |args: &[&str]| {
+        let mut command = enamel(dir.path());
+        command.args(args).env("ENAMEL_DATABASE_URL", &url);
+        command
+    };
+    assert!(run(&mut with_db(&["demo", "seed"])).status.success());
+    let before = std::collections::BTreeMap::from_iter(db.store.audit().heads().await.unwrap());
+
+    // Six processes at once, each appending one key event to every practice's log.
+    let children: Vec<_> = (0..6)
+        .map(|_| {
+            with_db(&["keys", "rotate"])
+                .stdout(std::process::Stdio::null())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for mut child in children {
+        assert!(child.wait().unwrap().success());
+    }
+
+    for (scope, size) in db.store.audit().heads().await.unwrap() {
+        if let enamel_audit::entry::Scope::Practice(_) = scope {
+            assert_eq!(
+                size,
+                before[&scope] + 6,
+                "{scope}: one entry per process, none lost or doubled"
+            );
+        }
+    }
+    assert!(run(&mut with_db(&["audit", "checkpoint"])).status.success());
+    let verified = run(&mut with_db(&["audit", "verify"]));
+    assert!(verified.status.success(), "{}", text(&verified.stdout));
+}
