@@ -267,7 +267,11 @@ impl Entry {
     /// gives the same bytes. Anything else is tampering or corruption.
     pub fn parse_canonical(bytes: &[u8]) -> Result<Self, &'static str> {
         let entry: Self = serde_json::from_slice(bytes).map_err(|_| "not a valid entry")?;
-        if entry.canonical() != bytes {
+        // Re-encode into a buffer of the same size and compare, without a second
+        // allocation per entry in the common case.
+        let mut encoded = Vec::with_capacity(bytes.len());
+        serde_json::to_writer(&mut encoded, &entry).map_err(|_| "not a valid entry")?;
+        if encoded != bytes {
             return Err("not in canonical form");
         }
         Ok(entry)

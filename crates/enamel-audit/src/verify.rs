@@ -111,7 +111,8 @@ pub struct Report {
 pub struct Verifier {
     scope: String,
     frontier: Frontier,
-    prev: Hash,
+    /// The previous leaf hash, hex, as entries carry it.
+    prev_hex: String,
     start: u64,
     /// Verified checkpoints not yet reached, by ascending size.
     pending: std::collections::VecDeque<Checkpoint>,
@@ -169,7 +170,7 @@ impl Verifier {
         Ok(Self {
             scope,
             frontier,
-            prev: last_leaf,
+            prev_hex: hex(&last_leaf),
             start,
             pending,
             matched,
@@ -191,15 +192,16 @@ impl Verifier {
                 found: entry.index,
             });
         }
-        let leaf = entry.leaf_hash();
+        // The bytes are canonical (checked above), so they are what was hashed.
+        let leaf = crate::merkle::leaf_hash(canonical);
         if stored_hash.is_some_and(|stored| *stored != leaf) {
             return Err(Finding::EditedEntry { index });
         }
-        if entry.prev != hex(&self.prev) {
+        if entry.prev != self.prev_hex {
             return Err(Finding::BrokenChain { index });
         }
         self.frontier.push(leaf);
-        self.prev = leaf;
+        self.prev_hex = hex(&leaf);
         if let Some(checkpoint) = self.pending.front()
             && checkpoint.tree_size == self.frontier.size()
         {
