@@ -296,9 +296,10 @@ impl<'a> AuditLog<'a> {
 
     /// The checkpoints of a log, oldest first.
     pub async fn checkpoints(&self, scope: &Scope) -> Result<Vec<Checkpoint>, StoreError> {
-        let rows: Vec<(String, i64, String, String, String)> = on_pool!(&self.store.db, pool => {
+        type CheckpointRow = (String, i64, String, time::OffsetDateTime, String, String);
+        let rows: Vec<CheckpointRow> = on_pool!(&self.store.db, pool => {
             sqlx::query_as(
-                "SELECT scope, tree_size, root, signature, key_id FROM audit_checkpoints \
+                "SELECT scope, tree_size, root, at, signature, key_id FROM audit_checkpoints \
                  WHERE scope = $1 ORDER BY tree_size",
             )
             .bind(scope.key())
@@ -306,17 +307,9 @@ impl<'a> AuditLog<'a> {
             .await
         })
         .context("reading checkpoints")?;
-        let times: Vec<time::OffsetDateTime> = on_pool!(&self.store.db, pool => {
-            sqlx::query_scalar("SELECT at FROM audit_checkpoints WHERE scope = $1 ORDER BY tree_size")
-                .bind(scope.key())
-                .fetch_all(pool)
-                .await
-        })
-        .context("reading checkpoint times")?;
         Ok(rows
             .into_iter()
-            .zip(times)
-            .map(|((scope, size, root, signature, key_id), at)| Checkpoint {
+            .map(|(scope, size, root, at, signature, key_id)| Checkpoint {
                 scope,
                 tree_size: u64::try_from(size).unwrap_or_default(),
                 root,

@@ -44,29 +44,9 @@ impl TestDb {
     /// Runs a statement directly on the database, around Enamel, as an attacker or
     /// an auditor with database access would. Returns the rows affected.
     pub async fn raw_execute(&self, sql: &str) -> u64 {
-        let sql = sqlx::AssertSqlSafe(sql.to_owned());
-        match self.store.backend() {
-            Backend::Sqlite => {
-                let mut conn = sqlx::SqliteConnection::connect(self.url.expose_secret())
-                    .await
-                    .unwrap();
-                sqlx::query(sql)
-                    .execute(&mut conn)
-                    .await
-                    .unwrap()
-                    .rows_affected()
-            }
-            Backend::Postgres => {
-                let mut conn = sqlx::PgConnection::connect(self.url.expose_secret())
-                    .await
-                    .unwrap();
-                sqlx::query(sql)
-                    .execute(&mut conn)
-                    .await
-                    .unwrap()
-                    .rows_affected()
-            }
-        }
+        self.raw_try_execute(sql)
+            .await
+            .unwrap_or_else(|err| panic!("raw SQL failed: {err}"))
     }
 
     /// Like [`TestDb::raw_execute`], but returns the database's refusal instead of
