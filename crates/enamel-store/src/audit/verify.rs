@@ -1,0 +1,139 @@
+//! Verifying a stored log against its signed checkpoints.
+
+use anyhow::{Context as _, anyhow};
+use enamel_audit::entry::{Entry, Scope};
+use enamel_audit::merkle::{Frontier, Hash};
+
+use super::{AuditLog, StoredEntry};
+use crate::StoreError;
+use crate::pool::on_pool;
+use enamel_audit::verify::{Finding, Report, Verifier};
+
+/// Entries read per query while verifying.
+const VERIFY_PAGE: u32 = 5_000;
+
+impl AuditLog<'_> {
+    /// Verifies a log against its signed checkpoints and `public_key`, reporting
+    /// progress (entries checked) to `progress`. The outer `Result` is about reading
+    /// the database; the inner one is the verdict.
+    pub async fn verify(
+        &self,
+        scope: &Scope,
+        public_key: &[u8],
+        mut progress: impl FnMut(u64),
+    ) -> Result<Result<Report, Finding>, StoreError> {
+        let checkpoints = self.checkpoints(scope).await?;
+        let first: Option<i64> = on_pool!(&self.store.db, pool => {
+            sqlx::query_scalar("SELECT MIN(idx) FROM audit_entries WHERE scope = $1")
+                .bind(scope.key())
+                .fetch_one(pool)
+                .await
+        })
+        .context("reading the log's first index")?;
+        let start = u64::try_from(first.unwrap_or(0)).unwrap_or_default();
+        let verifier = if start == 0 {
+            Verifier::new(scope, public_key, checkpoints)
+        } else {
+            // Entries before `start` were purged: resume from the checkpoint there.
+            let resume: Option<(String, String)> = on_pool!(&self.store.db, pool => {
+                sqlx::query_as("SELECT frontier, last_leaf FROM audit_checkpoints WHERE scope = $1 AND tree_size = $2")
+                    .bind(scope.key())
+                    .bind(first)
+                    .fetch_optional(pool)
+                    .await
+            })
+            .context("reading the retained checkpoint")?;
+            let Some((frontier, last_leaf)) = resume else {
+                return Ok(Err(Finding::OutOfPlace {
+                    index: 0,
+                    found: start,
+                }));
+            };
+            let frontier: Frontier =
+                serde_json::from_str(&frontier).context("reading a frontier")?;
+            let last_leaf: Hash = enamel_audit::checkpoint::unhex(&last_leaf)
+                .and_then(|b| b.try_into().ok())
+                .ok_or_else(|| anyhow!("malformed checkpoint"))?;
+            Verifier::resume(scope, public_key, checkpoints, frontier, last_leaf)
+        };
+        let mut verifier = match verifier {
+            Ok(verifier) => verifier,
+            Err(finding) => return Ok(Err(finding)),
+        };
+        let mut next = start;
+        loop {
+            let page = self.entries_with_columns(scope, next, VERIFY_PAGE).await?;
+            let Some(last) = page.last().map(|r| r.0.index) else {
+                break;
+            };
+            for (stored, columns) in &page {
+                if let Err(finding) = verifier.push(&stored.entry, Some(&stored.leaf_hash)) {
+                    return Ok(Err(finding));
+                }
+                if !columns.agree_with(&stored.entry) {
+                    return Ok(Err(Finding::EditedEntry {
+                        index: stored.index,
+                    }));
+                }
+            }
+            progress(verifier.frontier().size() - start);
+            next = last + 1;
+        }
+        Ok(verifier.finish())
+    }
+
+    async fn entries_with_columns(
+        &self,
+        scope: &Scope,
+        from: u64,
+        limit: u32,
+    ) -> Result<Vec<(StoredEntry, Columns)>, StoreError> {
+        type RowTuple = (i64, Vec<u8>, Vec<u8>, String, Option<String>, String);
+        let rows: Vec<RowTuple> = on_pool!(&self.store.db, pool => {
+            sqlx::query_as(
+                "SELECT idx, entry, leaf_hash, action, actor_id, outcome FROM audit_entries \
+                 WHERE scope = $1 AND idx >= $2 ORDER BY idx LIMIT $3",
+            )
+            .bind(scope.key())
+            .bind(i64::try_from(from).unwrap_or(i64::MAX))
+            .bind(i64::from(limit))
+            .fetch_all(pool)
+            .await
+        })
+        .context("reading audit entries")?;
+        Ok(rows
+            .into_iter()
+            .map(|(index, entry, leaf, action, actor_id, outcome)| {
+                (
+                    StoredEntry {
+                        index: u64::try_from(index).unwrap_or_default(),
+                        entry,
+                        leaf_hash: leaf.try_into().unwrap_or([0; 32]),
+                    },
+                    Columns {
+                        action,
+                        actor_id,
+                        outcome,
+                    },
+                )
+            })
+            .collect())
+    }
+}
+
+/// The query columns stored beside an entry.
+struct Columns {
+    action: String,
+    actor_id: Option<String>,
+    outcome: String,
+}
+
+impl Columns {
+    /// Whether the columns say what the (already verified) entry says: a query
+    /// column changed on its own would make queries lie.
+    fn agree_with(&self, canonical: &[u8]) -> bool {
+        Entry::parse_canonical(canonical).is_ok_and(|e| {
+            e.action == self.action && e.actor_id == self.actor_id && e.outcome == self.outcome
+        })
+    }
+}
