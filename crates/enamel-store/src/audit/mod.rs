@@ -328,26 +328,8 @@ impl<'a> AuditLog<'a> {
         from: u64,
         limit: u32,
     ) -> Result<Vec<StoredEntry>, StoreError> {
-        let rows: Vec<(i64, Vec<u8>, Vec<u8>)> = on_pool!(&self.store.db, pool => {
-            sqlx::query_as(
-                "SELECT idx, entry, leaf_hash FROM audit_entries \
-                 WHERE scope = $1 AND idx >= $2 ORDER BY idx LIMIT $3",
-            )
-            .bind(scope.key())
-            .bind(i64::try_from(from).unwrap_or(i64::MAX))
-            .bind(i64::from(limit))
-            .fetch_all(pool)
-            .await
-        })
-        .context("reading audit entries")?;
-        Ok(rows
-            .into_iter()
-            .map(|(index, entry, leaf)| StoredEntry {
-                index: u64::try_from(index).unwrap_or_default(),
-                entry,
-                leaf_hash: leaf.try_into().unwrap_or([0; 32]),
-            })
-            .collect())
+        let page = self.entries_with_columns(scope, from, limit).await?;
+        Ok(page.into_iter().map(|(entry, _)| entry).collect())
     }
 }
 

@@ -83,48 +83,36 @@ impl AuditLog<'_> {
         Ok(purged)
     }
 
-    /// Deletes entries below `cut` through the purge gate, in one transaction.
+    /// Deletes entries below `cut` through the purge path, in one transaction.
     async fn delete_before(&self, scope: &Scope, cut: i64) -> Result<u64, StoreError> {
-        let removed = match &self.store.db {
-            Db::Sqlite(pool) => {
-                let mut tx = pool.begin().await.context("starting a purge")?;
-                sqlx::query("INSERT INTO audit_purge_gate (opened) VALUES (1)")
-                    .execute(&mut *tx)
-                    .await
-                    .context("opening the purge gate")?;
-                let removed =
-                    sqlx::query("DELETE FROM audit_entries WHERE scope = $1 AND idx < $2")
-                        .bind(scope.key())
-                        .bind(cut)
-                        .execute(&mut *tx)
-                        .await
-                        .context("purging entries")?
-                        .rows_affected();
-                sqlx::query("DELETE FROM audit_purge_gate")
-                    .execute(&mut *tx)
-                    .await
-                    .context("closing the purge gate")?;
-                tx.commit().await.context("committing a purge")?;
-                removed
-            }
-            Db::Postgres(pool) => {
-                let mut tx = pool.begin().await.context("starting a purge")?;
-                sqlx::query("SET LOCAL enamel.audit_purge = 'on'")
-                    .execute(&mut *tx)
-                    .await
-                    .context("opening the purge path")?;
-                let removed =
-                    sqlx::query("DELETE FROM audit_entries WHERE scope = $1 AND idx < $2")
-                        .bind(scope.key())
-                        .bind(cut)
-                        .execute(&mut *tx)
-                        .await
-                        .context("purging entries")?
-                        .rows_affected();
-                tx.commit().await.context("committing a purge")?;
-                removed
-            }
+        // The only difference between the backends is how the purge path is opened
+        // (and, on SQLite, closed again) inside the transaction.
+        let (open, close): (&'static str, Option<&'static str>) = match &self.store.db {
+            Db::Sqlite(_) => (
+                "INSERT INTO audit_purge_gate (opened) VALUES (1)",
+                Some("DELETE FROM audit_purge_gate"),
+            ),
+            Db::Postgres(_) => ("SET LOCAL enamel.audit_purge = 'on'", None),
         };
+        let removed = on_pool!(&self.store.db, pool => {
+            async {
+                let mut tx = pool.begin().await?;
+                sqlx::query(open).execute(&mut *tx).await?;
+                let removed = sqlx::query("DELETE FROM audit_entries WHERE scope = $1 AND idx < $2")
+                    .bind(scope.key())
+                    .bind(cut)
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected();
+                if let Some(close) = close {
+                    sqlx::query(close).execute(&mut *tx).await?;
+                }
+                tx.commit().await?;
+                Ok::<u64, sqlx::Error>(removed)
+            }
+            .await
+        })
+        .context("purging audit entries")?;
         Ok(removed)
     }
 }

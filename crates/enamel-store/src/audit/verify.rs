@@ -82,7 +82,7 @@ impl AuditLog<'_> {
         Ok(verifier.finish())
     }
 
-    async fn entries_with_columns(
+    pub(super) async fn entries_with_columns(
         &self,
         scope: &Scope,
         from: u64,
@@ -122,7 +122,7 @@ impl AuditLog<'_> {
 }
 
 /// The query columns stored beside an entry.
-struct Columns {
+pub(super) struct Columns {
     action: String,
     actor_id: Option<String>,
     outcome: String,
