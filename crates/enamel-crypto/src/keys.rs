@@ -106,6 +106,28 @@ impl KeyMaterial {
     pub fn expose(&self) -> &[u8; KEY_LEN] {
         &self.0
     }
+
+    /// A key for one purpose derived from this one: HKDF-SHA256 (RFC 5869) with
+    /// `label` as its info, so keys derived for different labels are independent of
+    /// each other and of this key's own use.
+    #[must_use]
+    pub fn derive(&self, label: &'static [u8]) -> Self {
+        use aws_lc_rs::hkdf;
+        struct Len;
+        impl hkdf::KeyType for Len {
+            fn len(&self) -> usize {
+                KEY_LEN
+            }
+        }
+        let info = [label];
+        let mut bytes = Zeroizing::new([0_u8; KEY_LEN]);
+        hkdf::Salt::new(hkdf::HKDF_SHA256, b"enamel")
+            .extract(self.0.as_ref())
+            .expand(&info, Len)
+            .and_then(|okm| okm.fill(bytes.as_mut()))
+            .expect("HKDF-SHA256 yields 32 bytes");
+        Self(bytes)
+    }
 }
 
 impl fmt::Debug for KeyMaterial {

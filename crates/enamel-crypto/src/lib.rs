@@ -8,6 +8,9 @@
 //! - [`keys`]: data keys and their wrapping by a key-encryption key.
 //! - [`blind`]: keyed blind indexes (HMAC-SHA256) for equality search on PHI.
 //! - [`provider`]: where the key-encryption keys live (a local key file; AWS KMS).
+//! - [`password`]: the rules for a new password, and Argon2id hashing.
+//! - [`totp`]: time-based one-time passwords for the second factor.
+//! - [`token`]: random bearer secrets stored only as digests.
 //!
 //! The key hierarchy and formats are specified in `docs/encryption.md`.
 
@@ -15,8 +18,11 @@ pub mod blind;
 mod error;
 pub mod field;
 pub mod keys;
+pub mod password;
 pub mod provider;
 pub mod stream;
+pub mod token;
+pub mod totp;
 
 pub use error::CryptoError;
 pub use keys::{DataKey, KeyId, KeyPurpose};

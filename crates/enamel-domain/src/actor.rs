@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::{PracticeId, Role, User, UserId};
+use crate::{AgentId, PracticeId, Role, User, UserId};
 
 /// The kinds of actor that seed 001's audit specification names.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Serialize, Deserialize)]
@@ -23,6 +23,9 @@ pub struct Actor {
     user: Option<UserId>,
     practice: Option<PracticeId>,
     role: Option<Role>,
+    agent: Option<AgentId>,
+    /// What an agent's token allows: the policy actions it may ask for.
+    scopes: Vec<String>,
 }
 
 impl Actor {
@@ -34,6 +37,8 @@ impl Actor {
             user: Some(user.id),
             practice: user.practice,
             role: Some(user.role),
+            agent: None,
+            scopes: Vec::new(),
         }
     }
 
@@ -45,6 +50,8 @@ impl Actor {
             user: None,
             practice: None,
             role: None,
+            agent: None,
+            scopes: Vec::new(),
         }
     }
 
@@ -56,6 +63,21 @@ impl Actor {
             user: None,
             practice: Some(practice),
             role: None,
+            agent: None,
+            scopes: Vec::new(),
+        }
+    }
+
+    /// An agent service account of `practice`, acting through a token with `scopes`.
+    #[must_use]
+    pub const fn agent(agent: AgentId, practice: PracticeId, scopes: Vec<String>) -> Self {
+        Self {
+            kind: ActorType::Agent,
+            user: None,
+            practice: Some(practice),
+            role: None,
+            agent: Some(agent),
+            scopes,
         }
     }
 
@@ -75,5 +97,23 @@ impl Actor {
     #[must_use]
     pub const fn role(&self) -> Option<Role> {
         self.role
+    }
+    #[must_use]
+    pub const fn agent_id(&self) -> Option<AgentId> {
+        self.agent
+    }
+    /// An agent token's scopes; empty for everyone else.
+    #[must_use]
+    pub fn scopes(&self) -> &[String] {
+        &self.scopes
+    }
+    /// The id written as `actor_id` in audit events.
+    #[must_use]
+    pub fn audit_id(&self) -> String {
+        match (self.user, self.agent) {
+            (Some(user), _) => user.to_string(),
+            (None, Some(agent)) => format!("agent:{agent}"),
+            (None, None) => "enamel".to_owned(),
+        }
     }
 }

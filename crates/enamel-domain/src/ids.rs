@@ -69,6 +69,16 @@ typed_id!(
     UserId,
     "user id"
 );
+typed_id!(
+    /// Identifies an agent service account of a practice.
+    AgentId,
+    "agent id"
+);
+typed_id!(
+    /// Identifies a patient of a practice.
+    PatientId,
+    "patient id"
+);
 
 #[cfg(test)]
 mod tests {

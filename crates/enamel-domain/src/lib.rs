@@ -16,7 +16,7 @@ pub mod vendor;
 
 pub use actor::{Actor, ActorType};
 pub use contact::{Email, PhoneNumber};
-pub use ids::{PracticeId, UserId};
+pub use ids::{AgentId, PatientId, PracticeId, UserId};
 pub use invalid::InvalidValue;
 pub use phi::Phi;
 pub use place::{Address, PostalCode, TimeZone, UsState};

@@ -14,6 +14,10 @@ pub enum StoreError {
     /// The row does not exist, or belongs to another practice: the two look the same.
     #[error("not found")]
     NotFound,
+    /// The policy decision point refused the action (on a resource of the actor's
+    /// own practice; another practice's is [`StoreError::NotFound`]).
+    #[error("not allowed")]
+    Denied,
     /// The write conflicts with an existing row (a unique value is taken).
     #[error("conflict: {0}")]
     Conflict(&'static str),

@@ -96,6 +96,7 @@ pub struct Store {
     pub(crate) db: Db,
     pub(crate) keys: Arc<Keyring>,
     pub(crate) audit: Appender,
+    pub(crate) policy: Arc<enamel_policy::PolicyEngine>,
 }
 
 impl Store {
@@ -145,11 +146,14 @@ impl Store {
                 Db::Postgres(pool)
             }
         };
+        let policy = enamel_policy::PolicyEngine::bundled()
+            .context("loading the authorization policies")?;
         let audit = Appender::start(db.clone());
         Ok(Self {
             db,
             keys: Arc::new(Keyring::new(keys, options.key_cache_ttl)),
             audit,
+            policy: Arc::new(policy),
         })
     }
 
@@ -184,6 +188,18 @@ impl Store {
     #[must_use]
     pub const fn users(&self) -> UserRepo<'_> {
         UserRepo::new(self)
+    }
+
+    /// Sign-in's view: credentials, sessions, second factors, tokens.
+    #[must_use]
+    pub const fn identity(&self) -> crate::Identity<'_> {
+        crate::Identity::new(self)
+    }
+
+    /// The policy decision point.
+    #[must_use]
+    pub fn policy(&self) -> &enamel_policy::PolicyEngine {
+        &self.policy
     }
 
     /// The tamper-evident audit log.

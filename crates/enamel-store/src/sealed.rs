@@ -17,10 +17,26 @@ pub struct EncryptedColumn {
 
 /// Every encrypted column. A table that stores PHI or secrets adds its columns here
 /// so that key rotation re-encrypts them.
-pub const ENCRYPTED_COLUMNS: &[EncryptedColumn] = &[EncryptedColumn {
-    table: "vendor_credentials",
-    column: "secret",
-}];
+pub const ENCRYPTED_COLUMNS: &[EncryptedColumn] = &[
+    EncryptedColumn {
+        table: "vendor_credentials",
+        column: "secret",
+    },
+    // A platform operator's row has no practice and is sealed under the platform
+    // secrets key (`Store::seal_platform`), which key rotation does not walk.
+    EncryptedColumn {
+        table: "mfa_secrets",
+        column: "secret",
+    },
+    EncryptedColumn {
+        table: "break_glass_grants",
+        column: "note",
+    },
+];
+
+/// The label of the key, derived from the key provider's platform seed, that seals
+/// the secrets of accounts belonging to no practice.
+const PLATFORM_SECRETS_LABEL: &[u8] = b"enamel platform secrets v1";
 
 impl EncryptedColumn {
     pub(crate) const fn context(&self, practice: PracticeId, row: Uuid) -> FieldContext<'static> {
@@ -34,6 +50,42 @@ impl EncryptedColumn {
 }
 
 impl Store {
+    /// The key for secrets of no practice: derived from the provider's platform seed
+    /// (the one the audit signing key comes from), never stored.
+    async fn platform_key(&self) -> Result<enamel_crypto::DataKey, StoreError> {
+        let seed = self.keys.provider().audit_signing_seed().await?;
+        let material = seed.derive(PLATFORM_SECRETS_LABEL);
+        Ok(enamel_crypto::DataKey::new(
+            enamel_crypto::KeyId::from_uuid(Uuid::nil()),
+            PracticeId::from_uuid(Uuid::nil()),
+            &material,
+        ))
+    }
+
+    /// Seals a secret of no practice (a platform operator's second factor).
+    pub(crate) async fn seal_platform(
+        &self,
+        column: &EncryptedColumn,
+        row: Uuid,
+        plaintext: &[u8],
+    ) -> Result<Vec<u8>, StoreError> {
+        let key = self.platform_key().await?;
+        let place = column.context(PracticeId::from_uuid(Uuid::nil()), row);
+        Ok(field::seal(&key, &place, plaintext))
+    }
+
+    /// Opens what [`Store::seal_platform`] sealed.
+    pub(crate) async fn open_platform(
+        &self,
+        column: &EncryptedColumn,
+        row: Uuid,
+        ciphertext: &[u8],
+    ) -> Result<Zeroizing<Vec<u8>>, StoreError> {
+        let key = self.platform_key().await?;
+        let place = column.context(PracticeId::from_uuid(Uuid::nil()), row);
+        Ok(field::open(&key, &place, ciphertext)?)
+    }
+
     /// Seals `plaintext` for `column` of `row` under the practice's current data key.
     pub(crate) async fn seal(
         &self,

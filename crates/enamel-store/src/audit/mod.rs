@@ -168,6 +168,31 @@ macro_rules! append_in_tx {
 }
 pub(crate) use append_in_tx;
 
+/// Runs `$body` in a transaction on `$store` (with the transaction bound to `$tx`)
+/// and appends `$events`, all of one log, in the same transaction: the write and
+/// its audit events commit together or not at all. Evaluates to
+/// `anyhow::Result<value of $body>`.
+macro_rules! write_with_events {
+    ($store:expr, $events:expr, $tx:ident => $body:expr) => {{
+        let head_sql = $crate::audit::head_sql(&$store.db);
+        let events: &[&enamel_audit::entry::Event] = $events;
+        let scope_key = events.first().map(|e| e.scope.key()).unwrap_or_default();
+        $crate::pool::on_pool!(&$store.db, pool => {
+            async {
+                let mut $tx = pool.begin().await?;
+                let value = $body;
+                if !events.is_empty() {
+                    $crate::audit::append_in_tx!($tx, head_sql, &scope_key, events).await?;
+                }
+                $tx.commit().await?;
+                Ok::<_, anyhow::Error>(value)
+            }
+            .await
+        })
+    }};
+}
+pub(crate) use write_with_events;
+
 /// Appends `events` to the log of `scope` in a transaction of its own; returns the
 /// index of the first.
 async fn append(db: &Db, scope: Scope, events: &[&Event]) -> anyhow::Result<u64> {
@@ -344,10 +369,7 @@ pub(crate) fn event_for(
     Event {
         timestamp: now(),
         action,
-        actor_id: actor
-            .user()
-            .map(|u| u.to_string())
-            .or_else(|| Some("enamel".to_owned())),
+        actor_id: Some(actor.audit_id()),
         actor_type: actor.actor_type(),
         scope: actor.practice().map_or(Scope::Platform, Scope::Practice),
         patient_id: None,

@@ -4,3 +4,5 @@ pub mod practices;
 pub mod scoped;
 pub mod users;
 pub mod vendor_credentials;
+pub mod access;
+pub mod identity;

@@ -15,16 +15,54 @@ use crate::{Store, StoreError};
 /// no practice (the system, a platform operator) finds no practice data at all.
 #[derive(Debug)]
 pub struct Scoped<'a> {
-    store: &'a Store,
-    actor: &'a Actor,
+    pub(crate) store: &'a Store,
+    pub(crate) actor: &'a Actor,
+    pub(crate) context: RequestContext,
+}
+
+/// Where a request came from, recorded in each audit event it causes.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct RequestContext {
+    pub ip_address: Option<std::net::IpAddr>,
+    pub user_agent: Option<String>,
+    pub correlation_id: Option<String>,
+}
+
+impl RequestContext {
+    pub(crate) fn apply(&self, event: &mut enamel_audit::entry::Event) {
+        event.ip_address = self.ip_address;
+        event.user_agent.clone_from(&self.user_agent);
+        event.correlation_id.clone_from(&self.correlation_id);
+    }
 }
 
 impl<'a> Scoped<'a> {
     pub(crate) const fn new(store: &'a Store, actor: &'a Actor) -> Self {
-        Self { store, actor }
+        Self {
+            store,
+            actor,
+            context: RequestContext {
+                ip_address: None,
+                user_agent: None,
+                correlation_id: None,
+            },
+        }
     }
 
-    fn practice(&self) -> Result<PracticeId, StoreError> {
+    /// The same repositories, recording `context` in every audit event.
+    #[must_use]
+    pub fn with_context(mut self, context: RequestContext) -> Self {
+        self.context = context;
+        self
+    }
+
+    /// The actor these repositories act for.
+    #[must_use]
+    pub const fn actor(&self) -> &Actor {
+        self.actor
+    }
+
+    pub(crate) fn practice(&self) -> Result<PracticeId, StoreError> {
         self.actor.practice().ok_or(StoreError::NotFound)
     }
 
@@ -57,6 +95,17 @@ impl<'a> Scoped<'a> {
         let Ok(practice) = self.practice() else {
             return Ok(Vec::new());
         };
+        self.authorize(
+            enamel_policy::Action::AccountList,
+            &enamel_policy::Resource::Practice(practice),
+            enamel_policy::Circumstances::default(),
+            (
+                enamel_audit::entry::Action::Read,
+                enamel_audit::entry::ResourceType::User,
+                None,
+            ),
+        )
+        .await?;
         let sql = concat!(
             "SELECT ",
             user_columns!(),
@@ -69,8 +118,30 @@ impl<'a> Scoped<'a> {
         parse_rows(rows)
     }
 
-    /// One account of the actor's practice.
-    pub async fn user(&self, id: UserId) -> Result<User, StoreError> {
+    /// One account of the actor's practice, if the actor may see it.
+    pub async fn account(&self, id: UserId) -> Result<User, StoreError> {
+        let user = self.user(id).await?;
+        if self.actor.user() != Some(id) {
+            self.authorize(
+                enamel_policy::Action::AccountView,
+                &enamel_policy::Resource::User {
+                    id,
+                    practice: user.practice,
+                },
+                enamel_policy::Circumstances::default(),
+                (
+                    enamel_audit::entry::Action::Read,
+                    enamel_audit::entry::ResourceType::User,
+                    Some(id.to_string()),
+                ),
+            )
+            .await?;
+        }
+        Ok(user)
+    }
+
+    /// One account of the actor's practice (for the operations that authorize it).
+    pub(crate) async fn user(&self, id: UserId) -> Result<User, StoreError> {
         let practice = self.practice()?;
         let sql = concat!(
             "SELECT ",

@@ -1,0 +1,484 @@
+//! Enamel's policy decision point.
+//!
+//! Every route and every repository operation asks [`PolicyEngine::decide`] whether an
+//! actor may take an action on a resource. The answer comes from the Cedar policies
+//! and schema in `policies/` at the repository's root, bundled into the binary and
+//! validated against each other when the engine is built: a policy that names an
+//! unknown action or attribute stops Enamel from starting instead of denying quietly.
+//!
+//! Deny is the default. An actor the policies do not know (Enamel's own background
+//! work, [`ActorType::System`]) is not a Cedar principal; the store lets it through
+//! without asking, since no request can carry it.
+
+use std::collections::{HashMap, HashSet};
+use std::fmt;
+use std::str::FromStr as _;
+
+use cedar_policy::{
+    Authorizer, Context, Entities, Entity, EntityId, EntityTypeName, EntityUid, PolicySet,
+    Request, RestrictedExpression, Schema, ValidationMode, Validator,
+};
+use enamel_domain::{Actor, ActorType, AgentId, PatientId, PracticeId, UserId};
+
+/// The bundled schema, `policies/enamel.cedarschema`.
+pub const SCHEMA: &str = include_str!("../../../policies/enamel.cedarschema");
+/// The bundled policies, `policies/enamel.cedar`.
+pub const POLICIES: &str = include_str!("../../../policies/enamel.cedar");
+
+macro_rules! actions {
+    ($($variant:ident = $name:literal),+ $(,)?) => {
+        /// What an actor asks to do; the names are the Cedar actions of the schema.
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+        pub enum Action {
+            $($variant),+
+        }
+
+        impl Action {
+            /// Every action, in the schema's order.
+            pub const ALL: &'static [Self] = &[$(Self::$variant),+];
+
+            /// The Cedar action name.
+            #[must_use]
+            pub const fn as_str(self) -> &'static str {
+                match self { $(Self::$variant => $name),+ }
+            }
+
+            /// Parses [`Action::as_str`].
+            #[must_use]
+            pub fn parse(raw: &str) -> Option<Self> {
+                match raw { $($name => Some(Self::$variant),)+ _ => None }
+            }
+        }
+    };
+}
+
+actions! {
+    AccountViewSelf = "account.view_self",
+    SessionManage = "session.manage",
+    MfaEnroll = "mfa.enroll",
+    AccountList = "account.list",
+    AccountInvite = "account.invite",
+    PracticeConfigure = "practice.configure",
+    AgentManage = "agent.manage",
+    AccessReviewView = "access_review.view",
+    AccessReviewSignOff = "access_review.sign_off",
+    AuditQuery = "audit.query",
+    AlertView = "alert.view",
+    AccountView = "account.view",
+    AccountChangeRole = "account.change_role",
+    AccountDeactivate = "account.deactivate",
+    AccountUnlock = "account.unlock",
+    PatientRead = "patient.read",
+    BreakGlassOpen = "break_glass.open",
+    PlatformView = "platform.view",
+}
+
+impl fmt::Display for Action {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// What an action is taken on, with the attributes the policies read.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Resource {
+    /// A practice as a whole: its accounts list, settings, audit log, reviews.
+    Practice(PracticeId),
+    /// A person's account; a platform operator's has no practice.
+    User {
+        id: UserId,
+        practice: Option<PracticeId>,
+    },
+    /// An agent service account.
+    Agent { id: AgentId, practice: PracticeId },
+    /// A patient's record.
+    Patient {
+        id: PatientId,
+        practice: PracticeId,
+        restricted: bool,
+    },
+    /// The deployment.
+    Platform,
+}
+
+/// Facts about the request that the policies may weigh.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Circumstances {
+    /// The actor holds an unexpired break-glass grant for the resource.
+    pub break_glass: bool,
+}
+
+/// The answer, with the ids of the policies that decided it (for logs and tests;
+/// never shown to the client).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Decision {
+    allowed: bool,
+    reasons: Vec<String>,
+}
+
+impl Decision {
+    #[must_use]
+    pub const fn is_allowed(&self) -> bool {
+        self.allowed
+    }
+
+    /// The policies that matched: the permits of an allow, the forbids of a
+    /// forbidden request, nothing for a default deny.
+    #[must_use]
+    pub fn reasons(&self) -> &[String] {
+        &self.reasons
+    }
+
+    fn deny(reason: impl Into<String>) -> Self {
+        Self {
+            allowed: false,
+            reasons: vec![reason.into()],
+        }
+    }
+}
+
+/// Why the policies could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum PolicyError {
+    #[error("the Cedar schema does not parse: {0}")]
+    Schema(String),
+    #[error("the Cedar policies do not parse: {0}")]
+    Policies(String),
+    #[error("the Cedar policies do not validate against the schema: {0}")]
+    Invalid(String),
+}
+
+/// The policy decision point: validated policies, the schema and an authorizer.
+pub struct PolicyEngine {
+    schema: Schema,
+    policies: PolicySet,
+    authorizer: Authorizer,
+}
+
+impl fmt::Debug for PolicyEngine {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PolicyEngine")
+            .field("policies", &self.policies.policies().count())
+            .finish_non_exhaustive()
+    }
+}
+
+impl PolicyEngine {
+    /// The engine over the policies and schema bundled from `policies/`.
+    pub fn bundled() -> Result<Self, PolicyError> {
+        Self::from_sources(SCHEMA, POLICIES)
+    }
+
+    /// The engine over the given sources, which must validate strictly.
+    pub fn from_sources(schema: &str, policies: &str) -> Result<Self, PolicyError> {
+        let (schema, _warnings) = Schema::from_cedarschema_str(schema)
+            .map_err(|err| PolicyError::Schema(err.to_string()))?;
+        let policies =
+            PolicySet::from_str(policies).map_err(|err| PolicyError::Policies(err.to_string()))?;
+        let validation = Validator::new(schema.clone()).validate(&policies, ValidationMode::Strict);
+        if !validation.validation_passed() {
+            let errors: Vec<String> = validation
+                .validation_errors()
+                .map(ToString::to_string)
+                .collect();
+            return Err(PolicyError::Invalid(errors.join("; ")));
+        }
+        Ok(Self {
+            schema,
+            policies,
+            authorizer: Authorizer::new(),
+        })
+    }
+
+    /// May `actor` take `action` on `resource`? Anything that cannot be put to the
+    /// policies (an actor they do not know, a request the schema rejects) is denied.
+    #[must_use]
+    pub fn decide(
+        &self,
+        actor: &Actor,
+        action: Action,
+        resource: &Resource,
+        circumstances: Circumstances,
+    ) -> Decision {
+        match self.ask(actor, action, resource, circumstances) {
+            Ok(decision) => decision,
+            Err(reason) => Decision::deny(reason),
+        }
+    }
+
+    fn ask(
+        &self,
+        actor: &Actor,
+        action: Action,
+        resource: &Resource,
+        circumstances: Circumstances,
+    ) -> Result<Decision, String> {
+        let principal = principal_entity(actor)?;
+        let resource = resource_entity(resource)?;
+        let request = Request::new(
+            principal.uid(),
+            uid("Action", action.as_str())?,
+            resource.uid(),
+            Context::from_pairs([(
+                "break_glass".to_owned(),
+                RestrictedExpression::new_bool(circumstances.break_glass),
+            )])
+            .map_err(|err| err.to_string())?,
+            Some(&self.schema),
+        )
+        .map_err(|err| err.to_string())?;
+        let mut entities = vec![principal];
+        if resource.uid() != entities[0].uid() {
+            entities.push(resource);
+        }
+        let entities =
+            Entities::from_entities(entities, Some(&self.schema)).map_err(|e| e.to_string())?;
+        let response = self
+            .authorizer
+            .is_authorized(&request, &self.policies, &entities);
+        let diagnostics = response.diagnostics();
+        if let Some(error) = diagnostics.errors().next() {
+            return Err(format!("policy evaluation error: {error}"));
+        }
+        let mut reasons: Vec<String> = diagnostics.reason().map(ToString::to_string).collect();
+        reasons.sort();
+        Ok(Decision {
+            allowed: response.decision() == cedar_policy::Decision::Allow,
+            reasons,
+        })
+    }
+}
+
+fn uid(kind: &str, id: &str) -> Result<EntityUid, String> {
+    let kind = EntityTypeName::from_str(&format!("Enamel::{kind}")).map_err(|e| e.to_string())?;
+    Ok(EntityUid::from_type_name_and_id(kind, EntityId::new(id)))
+}
+
+fn entity(
+    kind: &str,
+    id: &str,
+    attributes: impl IntoIterator<Item = (&'static str, RestrictedExpression)>,
+) -> Result<Entity, String> {
+    let attributes: HashMap<String, RestrictedExpression> = attributes
+        .into_iter()
+        .map(|(name, value)| (name.to_owned(), value))
+        .collect();
+    Entity::new(uid(kind, id)?, attributes, HashSet::new()).map_err(|e| e.to_string())
+}
+
+fn practice_ref(practice: PracticeId) -> Result<RestrictedExpression, String> {
+    Ok(RestrictedExpression::new_entity_uid(uid(
+        "Practice",
+        &practice.to_string(),
+    )?))
+}
+
+fn principal_entity(actor: &Actor) -> Result<Entity, String> {
+    match actor.actor_type() {
+        ActorType::Human => {
+            let (Some(user), Some(role)) = (actor.user(), actor.role()) else {
+                return Err("a person without an account or role".into());
+            };
+            let mut attributes = vec![("role", RestrictedExpression::new_string(role.as_str().into()))];
+            if let Some(practice) = actor.practice() {
+                attributes.push(("practice", practice_ref(practice)?));
+            }
+            entity("User", &user.to_string(), attributes)
+        }
+        ActorType::Agent => {
+            let (Some(agent), Some(practice)) = (actor.agent_id(), actor.practice()) else {
+                return Err("an agent without an id or practice".into());
+            };
+            let scopes = actor
+                .scopes()
+                .iter()
+                .map(|scope| RestrictedExpression::new_string(scope.clone()));
+            entity(
+                "Agent",
+                &agent.to_string(),
+                [
+                    ("practice", practice_ref(practice)?),
+                    ("scopes", RestrictedExpression::new_set(scopes)),
+                ],
+            )
+        }
+        ActorType::System => Err("the system is not a policy principal".into()),
+    }
+}
+
+fn resource_entity(resource: &Resource) -> Result<Entity, String> {
+    match *resource {
+        Resource::Practice(id) => entity("Practice", &id.to_string(), []),
+        Resource::Platform => entity("Platform", "enamel", []),
+        Resource::User { id, practice } => {
+            // The role is the account's own, which no policy reads on a resource; the
+            // schema requires it, so a placeholder that matches no role is given.
+            let mut attributes = vec![("role", RestrictedExpression::new_string(String::new()))];
+            if let Some(practice) = practice {
+                attributes.push(("practice", practice_ref(practice)?));
+            }
+            entity("User", &id.to_string(), attributes)
+        }
+        Resource::Agent { id, practice } => entity(
+            "Agent",
+            &id.to_string(),
+            [
+                ("practice", practice_ref(practice)?),
+                ("scopes", RestrictedExpression::new_set([])),
+            ],
+        ),
+        Resource::Patient {
+            id,
+            practice,
+            restricted,
+        } => entity(
+            "Patient",
+            &id.to_string(),
+            [
+                ("practice", practice_ref(practice)?),
+                ("restricted", RestrictedExpression::new_bool(restricted)),
+            ],
+        ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use enamel_domain::{Role, User, UserStatus};
+
+    use super::*;
+
+    fn person(role: Role, practice: Option<PracticeId>) -> (Actor, UserId) {
+        let id = UserId::generate();
+        let user = User {
+            id,
+            practice,
+            email: enamel_domain::Email::parse("someone@example.test").unwrap(),
+            display_name: enamel_domain::DisplayName::parse("Someone").unwrap(),
+            role,
+            status: UserStatus::Active,
+            created_at: time::OffsetDateTime::UNIX_EPOCH,
+        };
+        (Actor::human(&user), id)
+    }
+
+    #[test]
+    fn the_bundled_policies_validate_against_the_schema() {
+        let engine = PolicyEngine::bundled().expect("the bundled policies validate");
+        assert!(engine.policies.policies().count() >= 10);
+    }
+
+    #[test]
+    fn every_action_of_the_enum_is_in_the_schema_and_back() {
+        let engine = PolicyEngine::bundled().unwrap();
+        let in_schema: HashSet<String> = engine
+            .schema
+            .actions()
+            .map(|uid| uid.id().unescaped().to_owned())
+            .collect();
+        let in_code: HashSet<String> = Action::ALL.iter().map(|a| a.as_str().to_owned()).collect();
+        assert_eq!(in_schema, in_code);
+    }
+
+    #[test]
+    fn a_policy_naming_an_unknown_attribute_is_refused_at_load() {
+        let broken = format!(
+            "{POLICIES}\npermit (principal is Enamel::User, action, resource) when {{ principal.clearance == \"top\" }};"
+        );
+        let err = PolicyEngine::from_sources(SCHEMA, &broken).unwrap_err();
+        assert!(matches!(err, PolicyError::Invalid(_)), "{err}");
+    }
+
+    #[test]
+    fn nothing_is_allowed_without_a_permit() {
+        let engine = PolicyEngine::from_sources(SCHEMA, "").unwrap();
+        let practice = PracticeId::generate();
+        let (admin, _) = person(Role::PracticeAdmin, Some(practice));
+        let decision = engine.decide(
+            &admin,
+            Action::AccountList,
+            &Resource::Practice(practice),
+            Circumstances::default(),
+        );
+        assert!(!decision.is_allowed());
+        assert!(decision.reasons().is_empty());
+    }
+
+    #[test]
+    fn an_admin_manages_their_own_practice_and_never_another() {
+        let engine = PolicyEngine::bundled().unwrap();
+        let practice = PracticeId::generate();
+        let (admin, _) = person(Role::PracticeAdmin, Some(practice));
+        let own = engine.decide(
+            &admin,
+            Action::AccountInvite,
+            &Resource::Practice(practice),
+            Circumstances::default(),
+        );
+        assert!(own.is_allowed(), "{own:?}");
+        let foreign = engine.decide(
+            &admin,
+            Action::AccountInvite,
+            &Resource::Practice(PracticeId::generate()),
+            Circumstances::default(),
+        );
+        assert!(!foreign.is_allowed());
+        assert_eq!(foreign.reasons(), ["tenant-isolation-practice"]);
+    }
+
+    #[test]
+    fn a_restricted_record_opens_to_a_dentist_only_with_the_glass_broken() {
+        let engine = PolicyEngine::bundled().unwrap();
+        let practice = PracticeId::generate();
+        let restricted = Resource::Patient {
+            id: PatientId::generate(),
+            practice,
+            restricted: true,
+        };
+        let (dentist, _) = person(Role::Dentist, Some(practice));
+        let (hygienist, _) = person(Role::Hygienist, Some(practice));
+        let glass = Circumstances { break_glass: true };
+        let read = |actor: &Actor, c| engine.decide(actor, Action::PatientRead, &restricted, c);
+        assert!(!read(&dentist, Circumstances::default()).is_allowed());
+        assert!(read(&dentist, glass).is_allowed());
+        assert!(!read(&hygienist, glass).is_allowed());
+    }
+
+    #[test]
+    fn the_system_is_never_a_principal() {
+        let engine = PolicyEngine::bundled().unwrap();
+        let decision = engine.decide(
+            &Actor::system(),
+            Action::PlatformView,
+            &Resource::Platform,
+            Circumstances::default(),
+        );
+        assert!(!decision.is_allowed());
+    }
+
+    #[test]
+    fn an_agent_reads_patients_only_with_the_scope() {
+        let engine = PolicyEngine::bundled().unwrap();
+        let practice = PracticeId::generate();
+        let patient = Resource::Patient {
+            id: PatientId::generate(),
+            practice,
+            restricted: false,
+        };
+        let scoped = Actor::agent(AgentId::generate(), practice, vec!["patient.read".into()]);
+        let unscoped = Actor::agent(AgentId::generate(), practice, Vec::new());
+        let foreign = Actor::agent(
+            AgentId::generate(),
+            PracticeId::generate(),
+            vec!["patient.read".into()],
+        );
+        let read = |actor: &Actor| {
+            engine
+                .decide(actor, Action::PatientRead, &patient, Circumstances::default())
+                .is_allowed()
+        };
+        assert!(read(&scoped));
+        assert!(!read(&unscoped));
+        assert!(!read(&foreign));
+    }
+}

@@ -1,0 +1,879 @@
+//! Who may do what in a practice: invitations, roles, deactivation, lockouts, agent
+//! tokens, the access review, break-glass grants and security alerts. Each operation
+//! asks the policy decision point first, and writes its audit event in the same
+//! transaction as its change.
+
+use anyhow::Context as _;
+use enamel_audit::entry::{Action as AuditAction, Detail, Event, Outcome, ResourceType};
+use enamel_domain::{AgentId, NewUser, PatientId, Role, User, UserId, UserStatus};
+use enamel_policy::{Action, Circumstances, Resource};
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use crate::audit::{event_for, write_with_events};
+use crate::error::is_unique_violation;
+use crate::pool::on_pool;
+use crate::repos::identity::{EndReason, throttle_key_for_email};
+use crate::sealed::ENCRYPTED_COLUMNS;
+use crate::{Scoped, StoreError};
+
+/// Accounts idle this long are flagged in the access review.
+pub const IDLE_FLAG_DAYS: i64 = 90;
+
+/// One account in the access review.
+#[derive(Debug, Clone)]
+pub struct ReviewRow {
+    pub user: User,
+    pub mfa_enabled: bool,
+    pub last_sign_in_at: Option<OffsetDateTime>,
+    pub last_phi_access_at: Option<OffsetDateTime>,
+    /// No sign-in for [`IDLE_FLAG_DAYS`] days (or never, for an account older than that).
+    pub idle: bool,
+}
+
+/// A past sign-off.
+#[derive(Debug, Clone)]
+pub struct SignOff {
+    pub signed_off_by: UserId,
+    pub signed_off_at: OffsetDateTime,
+    pub accounts: u64,
+    pub flagged: u64,
+}
+
+/// An agent and its tokens.
+#[derive(Debug, Clone)]
+pub struct AgentInfo {
+    pub id: AgentId,
+    pub name: String,
+    pub tokens: Vec<TokenInfo>,
+}
+
+/// A token as its practice sees it: never the token itself.
+#[derive(Debug, Clone)]
+pub struct TokenInfo {
+    pub id: Uuid,
+    pub scopes: Vec<String>,
+    pub created_at: OffsetDateTime,
+    pub expires_at: OffsetDateTime,
+    pub revoked: bool,
+    pub last_used_at: Option<OffsetDateTime>,
+}
+
+/// A security alert for the practice's security officer.
+#[derive(Debug, Clone)]
+pub struct Alert {
+    pub id: Uuid,
+    pub kind: String,
+    pub subject: Uuid,
+    pub reference: Option<Uuid>,
+    pub created_at: OffsetDateTime,
+}
+
+/// Why a dentist breaks the glass: a fixed code for the audit log, plus their own
+/// words, which are sealed and never put in the log.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BreakGlassReason {
+    EmergencyTreatment,
+    CoveringProvider,
+    PatientRequest,
+    Other,
+}
+
+impl BreakGlassReason {
+    pub const ALL: [Self; 4] = [
+        Self::EmergencyTreatment,
+        Self::CoveringProvider,
+        Self::PatientRequest,
+        Self::Other,
+    ];
+
+    #[must_use]
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::EmergencyTreatment => "emergency_treatment",
+            Self::CoveringProvider => "covering_provider",
+            Self::PatientRequest => "patient_request",
+            Self::Other => "other",
+        }
+    }
+
+    #[must_use]
+    pub fn parse(raw: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|r| r.as_str() == raw)
+    }
+}
+
+impl Scoped<'_> {
+    /// Asks the policy decision point; a denial is audited and returned as
+    /// [`StoreError::Denied`]. Enamel's own work (a system actor) is not asked.
+    pub async fn authorize(
+        &self,
+        action: Action,
+        resource: &Resource,
+        circumstances: Circumstances,
+        audited_as: (AuditAction, ResourceType, Option<String>),
+    ) -> Result<(), StoreError> {
+        if self.actor.actor_type() == enamel_domain::ActorType::System {
+            return Ok(());
+        }
+        let decision = self
+            .store
+            .policy
+            .decide(self.actor, action, resource, circumstances);
+        if decision.is_allowed() {
+            return Ok(());
+        }
+        let (audit_action, resource_type, resource_id) = audited_as;
+        let mut event = self.event(audit_action, resource_type, resource_id, Outcome::Denied);
+        event
+            .detail
+            .insert("policy_action", Detail::Code(action.as_str().to_owned()));
+        self.store.audit().record(event).await?;
+        Err(StoreError::Denied)
+    }
+
+    pub(crate) fn event(
+        &self,
+        action: AuditAction,
+        resource_type: ResourceType,
+        resource_id: Option<String>,
+        outcome: Outcome,
+    ) -> Event {
+        let mut event = event_for(self.actor, action, resource_type, resource_id, outcome);
+        self.context.apply(&mut event);
+        event
+    }
+
+    fn practice_resource(&self) -> Result<Resource, StoreError> {
+        Ok(Resource::Practice(self.practice()?))
+    }
+
+    /// Invites a person: their account (status `invited`) and a single-use
+    /// invitation whose token has `token_digest`, valid until `expires_at`.
+    pub async fn invite(
+        &self,
+        new: &NewUser,
+        token_digest: &[u8; 32],
+        expires_at: OffsetDateTime,
+        now: OffsetDateTime,
+    ) -> Result<Uuid, StoreError> {
+        let practice = self.practice()?;
+        self.authorize(
+            Action::AccountInvite,
+            &self.practice_resource()?,
+            Circumstances::default(),
+            (AuditAction::Invite, ResourceType::User, None),
+        )
+        .await?;
+        if new.practice() != Some(practice) || new.role() == Role::PlatformOperator {
+            return Err(StoreError::NotFound);
+        }
+        let inviter = self.actor.user().ok_or(StoreError::Denied)?;
+        let invitation = Uuid::now_v7();
+        let mut event = self.event(
+            AuditAction::Invite,
+            ResourceType::User,
+            Some(new.id().to_string()),
+            Outcome::Success,
+        );
+        event
+            .detail
+            .insert("role", Detail::Code(new.role().as_str().to_owned()));
+        let written = write_with_events!(self.store, &[&event], tx => {
+            sqlx::query(concat!(
+                "INSERT INTO users (",
+                crate::repos::users::user_columns!(),
+                ") VALUES ($1, $2, $3, $4, $5, 'invited', $6)"
+            ))
+            .bind(new.id().as_uuid())
+            .bind(practice.as_uuid())
+            .bind(new.email().as_str())
+            .bind(new.display_name().as_str())
+            .bind(new.role().as_str())
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+            sqlx::query(
+                "INSERT INTO invitations (id, practice_id, user_id, token_digest, invited_by, \
+                 created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            )
+            .bind(invitation)
+            .bind(practice.as_uuid())
+            .bind(new.id().as_uuid())
+            .bind(&token_digest[..])
+            .bind(inviter.as_uuid())
+            .bind(now)
+            .bind(expires_at)
+            .execute(&mut *tx)
+            .await?;
+        });
+        match written {
+            Ok(()) => Ok(invitation),
+            Err(err)
+                if err
+                    .downcast_ref::<sqlx::Error>()
+                    .is_some_and(is_unique_violation) =>
+            {
+                Err(StoreError::Conflict("an account with this email already exists"))
+            }
+            Err(err) => Err(err.context("inviting a person").into()),
+        }
+    }
+
+    /// The account `id` of the actor's practice, after asking whether `action` may
+    /// be taken on it.
+    async fn account_for(
+        &self,
+        id: UserId,
+        action: Action,
+        audit_action: AuditAction,
+    ) -> Result<User, StoreError> {
+        let user = self.user(id).await?;
+        self.authorize(
+            action,
+            &Resource::User {
+                id,
+                practice: user.practice,
+            },
+            Circumstances::default(),
+            (audit_action, ResourceType::User, Some(id.to_string())),
+        )
+        .await?;
+        Ok(user)
+    }
+
+    /// Changes an account's role. The platform operator's role cannot be given.
+    pub async fn change_role(&self, id: UserId, role: Role) -> Result<User, StoreError> {
+        let mut user = self
+            .account_for(id, Action::AccountChangeRole, AuditAction::RoleChange)
+            .await?;
+        if role == Role::PlatformOperator {
+            return Err(StoreError::Conflict("the platform operator role belongs to no practice"));
+        }
+        let mut event = self.event(
+            AuditAction::RoleChange,
+            ResourceType::User,
+            Some(id.to_string()),
+            Outcome::Success,
+        );
+        event
+            .detail
+            .insert("from", Detail::Code(user.role.as_str().to_owned()));
+        event.detail.insert("to", Detail::Code(role.as_str().to_owned()));
+        write_with_events!(self.store, &[&event], tx => {
+            sqlx::query("UPDATE users SET role = $2 WHERE id = $1")
+                .bind(id.as_uuid())
+                .bind(role.as_str())
+                .execute(&mut *tx)
+                .await?;
+        })
+        .context("changing a role")?;
+        user.role = role;
+        Ok(user)
+    }
+
+    /// Deactivates an account and ends its sessions at once; returns how many
+    /// sessions ended.
+    pub async fn deactivate(&self, id: UserId, now: OffsetDateTime) -> Result<u64, StoreError> {
+        self.account_for(id, Action::AccountDeactivate, AuditAction::Deactivate)
+            .await?;
+        if self.actor.user() == Some(id) {
+            return Err(StoreError::Conflict("you cannot deactivate your own account"));
+        }
+        let event = self.event(
+            AuditAction::Deactivate,
+            ResourceType::User,
+            Some(id.to_string()),
+            Outcome::Success,
+        );
+        let ended = write_with_events!(self.store, &[&event], tx => {
+            sqlx::query("UPDATE users SET status = 'deactivated' WHERE id = $1")
+                .bind(id.as_uuid())
+                .execute(&mut *tx)
+                .await?;
+            sqlx::query(
+                "UPDATE sessions SET ended_at = $2, end_reason = $3 WHERE user_id = $1 AND ended_at IS NULL",
+            )
+            .bind(id.as_uuid())
+            .bind(now)
+            .bind(EndReason::Deactivated.as_str())
+            .execute(&mut *tx)
+            .await?
+            .rows_affected()
+        })
+        .context("deactivating an account")?;
+        Ok(ended)
+    }
+
+    /// Lifts a sign-in lockout of an account.
+    pub async fn unlock(&self, id: UserId) -> Result<(), StoreError> {
+        let user = self
+            .account_for(id, Action::AccountUnlock, AuditAction::Unlock)
+            .await?;
+        let event = self.event(
+            AuditAction::Unlock,
+            ResourceType::User,
+            Some(id.to_string()),
+            Outcome::Success,
+        );
+        let key = throttle_key_for_email(&user.email);
+        write_with_events!(self.store, &[&event], tx => {
+            sqlx::query("DELETE FROM sign_in_throttle WHERE key = $1")
+                .bind(&key)
+                .execute(&mut *tx)
+                .await?;
+        })
+        .context("lifting a lockout")?;
+        Ok(())
+    }
+
+    /// Asks a second factor of every role in the practice, or only of those that
+    /// always need one.
+    pub async fn set_require_mfa(&self, required: bool) -> Result<(), StoreError> {
+        let practice = self.practice()?;
+        self.authorize(
+            Action::PracticeConfigure,
+            &self.practice_resource()?,
+            Circumstances::default(),
+            (AuditAction::SettingChange, ResourceType::Practice, Some(practice.to_string())),
+        )
+        .await?;
+        let mut event = self.event(
+            AuditAction::SettingChange,
+            ResourceType::Practice,
+            Some(practice.to_string()),
+            Outcome::Success,
+        );
+        event.detail.insert(
+            "require_mfa",
+            Detail::Code(if required { "all_roles" } else { "privileged_roles" }.into()),
+        );
+        write_with_events!(self.store, &[&event], tx => {
+            sqlx::query("UPDATE practices SET require_mfa = $2 WHERE id = $1")
+                .bind(practice.as_uuid())
+                .bind(required)
+                .execute(&mut *tx)
+                .await?;
+        })
+        .context("changing the second-factor setting")?;
+        Ok(())
+    }
+
+    /// Whether the practice asks a second factor of every role.
+    pub async fn requires_mfa(&self) -> Result<bool, StoreError> {
+        let practice = self.practice()?;
+        let required: bool = on_pool!(&self.store.db, pool => {
+            sqlx::query_scalar("SELECT require_mfa FROM practices WHERE id = $1")
+                .bind(practice.as_uuid())
+                .fetch_one(pool)
+                .await
+        })
+        .context("reading the second-factor setting")?;
+        Ok(required)
+    }
+
+    // --- agents --------------------------------------------------------------------
+
+    async fn authorize_agents(&self, audit_action: AuditAction) -> Result<(), StoreError> {
+        self.authorize(
+            Action::AgentManage,
+            &self.practice_resource()?,
+            Circumstances::default(),
+            (audit_action, ResourceType::Agent, None),
+        )
+        .await
+    }
+
+    /// Creates an agent service account.
+    pub async fn create_agent(&self, name: &str, now: OffsetDateTime) -> Result<AgentId, StoreError> {
+        self.authorize_agents(AuditAction::Create).await?;
+        let practice = self.practice()?;
+        let creator = self.actor.user().ok_or(StoreError::Denied)?;
+        let name = name.trim();
+        if name.is_empty() || name.chars().count() > 80 {
+            return Err(StoreError::Conflict("an agent's name has 1 to 80 characters"));
+        }
+        let id = AgentId::generate();
+        let event = self.event(
+            AuditAction::Create,
+            ResourceType::Agent,
+            Some(id.to_string()),
+            Outcome::Success,
+        );
+        let written = write_with_events!(self.store, &[&event], tx => {
+            sqlx::query(
+                "INSERT INTO agents (id, practice_id, name, created_by, created_at) VALUES ($1, $2, $3, $4, $5)",
+            )
+            .bind(id.as_uuid())
+            .bind(practice.as_uuid())
+            .bind(name)
+            .bind(creator.as_uuid())
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+        });
+        match written {
+            Ok(()) => Ok(id),
+            Err(err)
+                if err
+                    .downcast_ref::<sqlx::Error>()
+                    .is_some_and(is_unique_violation) =>
+            {
+                Err(StoreError::Conflict("an agent with this name already exists"))
+            }
+            Err(err) => Err(err.context("creating an agent").into()),
+        }
+    }
+
+    /// Issues a token for an agent of the practice, stored as `digest`.
+    pub async fn issue_token(
+        &self,
+        agent: AgentId,
+        scopes: &[Action],
+        digest: &[u8; 32],
+        expires_at: OffsetDateTime,
+        now: OffsetDateTime,
+    ) -> Result<Uuid, StoreError> {
+        self.authorize_agents(AuditAction::TokenCreate).await?;
+        let practice = self.practice()?;
+        let creator = self.actor.user().ok_or(StoreError::Denied)?;
+        let id = Uuid::now_v7();
+        let scope_text: Vec<&str> = scopes.iter().map(|a| a.as_str()).collect();
+        let mut event = self.event(
+            AuditAction::TokenCreate,
+            ResourceType::ApiToken,
+            Some(id.to_string()),
+            Outcome::Success,
+        );
+        event
+            .detail
+            .insert("agent", Detail::Ids(vec![agent.as_uuid()]));
+        event
+            .detail
+            .insert("scopes", Detail::Code(scope_text.join(" ")));
+        let inserted = write_with_events!(self.store, &[&event], tx => {
+            let owned: Option<Uuid> = sqlx::query_scalar("SELECT id FROM agents WHERE id = $1 AND practice_id = $2")
+                .bind(agent.as_uuid())
+                .bind(practice.as_uuid())
+                .fetch_optional(&mut *tx)
+                .await?;
+            if owned.is_none() {
+                return Ok(false);
+            }
+            sqlx::query(
+                "INSERT INTO api_tokens (id, agent_id, practice_id, token_digest, scopes, created_by, \
+                 created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+            )
+            .bind(id)
+            .bind(agent.as_uuid())
+            .bind(practice.as_uuid())
+            .bind(&digest[..])
+            .bind(scope_text.join(" "))
+            .bind(creator.as_uuid())
+            .bind(now)
+            .bind(expires_at)
+            .execute(&mut *tx)
+            .await?;
+            true
+        })
+        .context("issuing a token")?;
+        if inserted { Ok(id) } else { Err(StoreError::NotFound) }
+    }
+
+    /// Revokes a token of the practice.
+    pub async fn revoke_token(&self, id: Uuid, now: OffsetDateTime) -> Result<(), StoreError> {
+        self.authorize_agents(AuditAction::TokenRevoke).await?;
+        let practice = self.practice()?;
+        let event = self.event(
+            AuditAction::TokenRevoke,
+            ResourceType::ApiToken,
+            Some(id.to_string()),
+            Outcome::Success,
+        );
+        let revoked = write_with_events!(self.store, &[&event], tx => {
+            let revoked = sqlx::query(
+                "UPDATE api_tokens SET revoked_at = $3 WHERE id = $1 AND practice_id = $2 AND revoked_at IS NULL",
+            )
+            .bind(id)
+            .bind(practice.as_uuid())
+            .bind(now)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+            if revoked != 1 {
+                return Ok(false);
+            }
+            true
+        })
+        .context("revoking a token")?;
+        if revoked { Ok(()) } else { Err(StoreError::NotFound) }
+    }
+
+    /// The practice's agents and their tokens.
+    pub async fn agents(&self) -> Result<Vec<AgentInfo>, StoreError> {
+        self.authorize_agents(AuditAction::Read).await?;
+        let practice = self.practice()?;
+        type Row = (
+            Uuid,
+            String,
+            Option<Uuid>,
+            Option<String>,
+            Option<OffsetDateTime>,
+            Option<OffsetDateTime>,
+            Option<OffsetDateTime>,
+            Option<OffsetDateTime>,
+        );
+        let rows: Vec<Row> = on_pool!(&self.store.db, pool => {
+            sqlx::query_as(
+                "SELECT a.id, a.name, t.id, t.scopes, t.created_at, t.expires_at, t.revoked_at, t.last_used_at \
+                 FROM agents a LEFT JOIN api_tokens t ON t.agent_id = a.id \
+                 WHERE a.practice_id = $1 ORDER BY a.name, a.id, t.created_at",
+            )
+            .bind(practice.as_uuid())
+            .fetch_all(pool)
+            .await
+        })
+        .context("listing agents")?;
+        let mut agents: Vec<AgentInfo> = Vec::new();
+        for (agent, name, token, scopes, created_at, expires_at, revoked_at, last_used_at) in rows {
+            if agents.last().is_none_or(|a| a.id.as_uuid() != agent) {
+                agents.push(AgentInfo {
+                    id: AgentId::from_uuid(agent),
+                    name,
+                    tokens: Vec::new(),
+                });
+            }
+            if let (Some(id), Some(scopes), Some(created_at), Some(expires_at)) =
+                (token, scopes, created_at, expires_at)
+                && let Some(last) = agents.last_mut()
+            {
+                last.tokens.push(TokenInfo {
+                    id,
+                    scopes: scopes.split_whitespace().map(str::to_owned).collect(),
+                    created_at,
+                    expires_at,
+                    revoked: revoked_at.is_some(),
+                    last_used_at,
+                });
+            }
+        }
+        Ok(agents)
+    }
+
+    // --- access review -------------------------------------------------------------
+
+    /// Every account of the practice with what a quarterly access review checks.
+    /// The review is itself audited.
+    pub async fn access_review(&self, now: OffsetDateTime) -> Result<Vec<ReviewRow>, StoreError> {
+        let practice = self.practice()?;
+        self.authorize(
+            Action::AccessReviewView,
+            &self.practice_resource()?,
+            Circumstances::default(),
+            (AuditAction::Read, ResourceType::AccessReview, None),
+        )
+        .await?;
+        #[derive(sqlx::FromRow)]
+        struct Row {
+            #[sqlx(flatten)]
+            user: crate::repos::users::UserRow,
+            mfa_enabled: bool,
+            last_sign_in_at: Option<OffsetDateTime>,
+        }
+        let sql = concat!(
+            "SELECT ",
+            crate::repos::users::user_columns!(),
+            ", EXISTS (SELECT 1 FROM mfa_secrets m WHERE m.id = users.id AND m.confirmed_at IS NOT NULL) AS mfa_enabled, \
+             last_sign_in_at FROM users WHERE practice_id = $1 ORDER BY display_name, id"
+        );
+        let rows: Vec<Row> = on_pool!(&self.store.db, pool => {
+            sqlx::query_as(sql).bind(practice.as_uuid()).fetch_all(pool).await
+        })
+        .context("reading the access review")?;
+        let phi_access = self.last_phi_access().await?;
+        let idle_since = now - time::Duration::days(IDLE_FLAG_DAYS);
+        let mut review = Vec::with_capacity(rows.len());
+        for row in rows {
+            let user: User = row.user.try_into().map_err(StoreError::Corrupt)?;
+            let idle = user.status == UserStatus::Active
+                && row
+                    .last_sign_in_at
+                    .map_or(user.created_at < idle_since, |at| at < idle_since);
+            review.push(ReviewRow {
+                last_phi_access_at: phi_access.get(&user.id.to_string()).copied(),
+                user,
+                mfa_enabled: row.mfa_enabled,
+                last_sign_in_at: row.last_sign_in_at,
+                idle,
+            });
+        }
+        let mut event = self.event(
+            AuditAction::Read,
+            ResourceType::AccessReview,
+            Some(practice.to_string()),
+            Outcome::Success,
+        );
+        event
+            .detail
+            .insert("count", Detail::Count(review.len() as u64));
+        self.store.audit().record(event).await?;
+        Ok(review)
+    }
+
+    /// Each actor's latest access to a patient's data, from the practice's audit log.
+    async fn last_phi_access(
+        &self,
+    ) -> Result<std::collections::HashMap<String, OffsetDateTime>, StoreError> {
+        let practice = self.practice()?;
+        let rows: Vec<(Option<String>, Option<OffsetDateTime>)> = on_pool!(&self.store.db, pool => {
+            sqlx::query_as(
+                "SELECT actor_id, MAX(at) FROM audit_entries \
+                 WHERE scope = $1 AND patient_id IS NOT NULL AND outcome = 'success' GROUP BY actor_id",
+            )
+            .bind(practice.to_string())
+            .fetch_all(pool)
+            .await
+        })
+        .context("reading the last PHI access per account")?;
+        Ok(rows
+            .into_iter()
+            .filter_map(|(actor, at)| Some((actor?, at?)))
+            .collect())
+    }
+
+    /// Signs off the access review; recorded and audited.
+    pub async fn sign_off_review(
+        &self,
+        accounts: u64,
+        flagged: u64,
+        now: OffsetDateTime,
+    ) -> Result<(), StoreError> {
+        let practice = self.practice()?;
+        self.authorize(
+            Action::AccessReviewSignOff,
+            &self.practice_resource()?,
+            Circumstances::default(),
+            (AuditAction::AccessReview, ResourceType::AccessReview, None),
+        )
+        .await?;
+        let signer = self.actor.user().ok_or(StoreError::Denied)?;
+        let id = Uuid::now_v7();
+        let mut event = self.event(
+            AuditAction::AccessReview,
+            ResourceType::AccessReview,
+            Some(id.to_string()),
+            Outcome::Success,
+        );
+        event.detail.insert("count", Detail::Count(accounts));
+        event.detail.insert("flagged", Detail::Count(flagged));
+        write_with_events!(self.store, &[&event], tx => {
+            sqlx::query(
+                "INSERT INTO access_reviews (id, practice_id, signed_off_by, signed_off_at, accounts, flagged) \
+                 VALUES ($1, $2, $3, $4, $5, $6)",
+            )
+            .bind(id)
+            .bind(practice.as_uuid())
+            .bind(signer.as_uuid())
+            .bind(now)
+            .bind(i64::try_from(accounts).unwrap_or(i64::MAX))
+            .bind(i64::try_from(flagged).unwrap_or(i64::MAX))
+            .execute(&mut *tx)
+            .await?;
+        })
+        .context("signing off an access review")?;
+        Ok(())
+    }
+
+    /// Past sign-offs, newest first.
+    pub async fn review_sign_offs(&self) -> Result<Vec<SignOff>, StoreError> {
+        let practice = self.practice()?;
+        self.authorize(
+            Action::AccessReviewView,
+            &self.practice_resource()?,
+            Circumstances::default(),
+            (AuditAction::Read, ResourceType::AccessReview, None),
+        )
+        .await?;
+        let rows: Vec<(Uuid, OffsetDateTime, i64, i64)> = on_pool!(&self.store.db, pool => {
+            sqlx::query_as(
+                "SELECT signed_off_by, signed_off_at, accounts, flagged FROM access_reviews \
+                 WHERE practice_id = $1 ORDER BY signed_off_at DESC",
+            )
+            .bind(practice.as_uuid())
+            .fetch_all(pool)
+            .await
+        })
+        .context("reading access review sign-offs")?;
+        Ok(rows
+            .into_iter()
+            .map(|(by, at, accounts, flagged)| SignOff {
+                signed_off_by: UserId::from_uuid(by),
+                signed_off_at: at,
+                accounts: u64::try_from(accounts).unwrap_or_default(),
+                flagged: u64::try_from(flagged).unwrap_or_default(),
+            })
+            .collect())
+    }
+
+    // --- break the glass -----------------------------------------------------------
+
+    /// Opens emergency access to a restricted patient record for `minutes`, with a
+    /// reason; raises a security alert. Returns the grant's id.
+    pub async fn break_glass(
+        &self,
+        patient: PatientId,
+        reason: BreakGlassReason,
+        note: &str,
+        minutes: i64,
+        now: OffsetDateTime,
+    ) -> Result<Uuid, StoreError> {
+        let practice = self.practice()?;
+        self.authorize(
+            Action::BreakGlassOpen,
+            &Resource::Patient {
+                id: patient,
+                practice,
+                restricted: true,
+            },
+            Circumstances::default(),
+            (AuditAction::BreakGlass, ResourceType::Patient, Some(patient.to_string())),
+        )
+        .await?;
+        let user = self.actor.user().ok_or(StoreError::Denied)?;
+        let note = note.trim();
+        if note.chars().count() < 10 || note.chars().count() > 1_000 {
+            return Err(StoreError::Conflict("give the reason in 10 to 1,000 characters"));
+        }
+        let grant = Uuid::now_v7();
+        let sealed = self
+            .store
+            .seal(practice, &ENCRYPTED_COLUMNS[2], grant, note.as_bytes())
+            .await?;
+        let mut event = self.event(
+            AuditAction::BreakGlass,
+            ResourceType::Patient,
+            Some(patient.to_string()),
+            Outcome::Success,
+        );
+        event.patient_id = Some(patient.as_uuid());
+        event
+            .detail
+            .insert("reason", Detail::Code(reason.as_str().to_owned()));
+        event.detail.insert("grant", Detail::Ids(vec![grant]));
+        event
+            .detail
+            .insert("minutes", Detail::Count(u64::try_from(minutes).unwrap_or_default()));
+        write_with_events!(self.store, &[&event], tx => {
+            sqlx::query(
+                "INSERT INTO break_glass_grants (id, practice_id, user_id, patient_id, reason_code, note, \
+                 opened_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+            )
+            .bind(grant)
+            .bind(practice.as_uuid())
+            .bind(user.as_uuid())
+            .bind(patient.as_uuid())
+            .bind(reason.as_str())
+            .bind(&sealed)
+            .bind(now)
+            .bind(now + time::Duration::minutes(minutes))
+            .execute(&mut *tx)
+            .await?;
+            sqlx::query(
+                "INSERT INTO security_alerts (id, practice_id, kind, subject_id, reference_id, created_at) \
+                 VALUES ($1, $2, 'break_glass', $3, $4, $5)",
+            )
+            .bind(Uuid::now_v7())
+            .bind(practice.as_uuid())
+            .bind(user.as_uuid())
+            .bind(grant)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+        })
+        .context("breaking the glass")?;
+        Ok(grant)
+    }
+
+    /// Whether the actor holds an unexpired break-glass grant for `patient`.
+    pub async fn holds_break_glass(
+        &self,
+        patient: PatientId,
+        now: OffsetDateTime,
+    ) -> Result<bool, StoreError> {
+        let (Some(user), Ok(practice)) = (self.actor.user(), self.practice()) else {
+            return Ok(false);
+        };
+        let held: bool = on_pool!(&self.store.db, pool => {
+            sqlx::query_scalar(
+                "SELECT EXISTS (SELECT 1 FROM break_glass_grants WHERE user_id = $1 AND practice_id = $2 \
+                 AND patient_id = $3 AND expires_at > $4)",
+            )
+            .bind(user.as_uuid())
+            .bind(practice.as_uuid())
+            .bind(patient.as_uuid())
+            .bind(now)
+            .fetch_one(pool)
+            .await
+        })
+        .context("checking a break-glass grant")?;
+        Ok(held)
+    }
+
+    /// Raises a security alert in the actor's practice (lockouts, from sign-in).
+    pub async fn raise_alert(
+        &self,
+        kind: &'static str,
+        subject: Uuid,
+        now: OffsetDateTime,
+    ) -> Result<(), StoreError> {
+        let practice = self.practice()?;
+        on_pool!(&self.store.db, pool => {
+            sqlx::query(
+                "INSERT INTO security_alerts (id, practice_id, kind, subject_id, created_at) \
+                 VALUES ($1, $2, $3, $4, $5)",
+            )
+            .bind(Uuid::now_v7())
+            .bind(practice.as_uuid())
+            .bind(kind)
+            .bind(subject)
+            .bind(now)
+            .execute(pool)
+            .await
+            .map(|_| ())
+        })
+        .context("raising a security alert")?;
+        Ok(())
+    }
+
+    /// The practice's unacknowledged security alerts, newest first.
+    pub async fn alerts(&self) -> Result<Vec<Alert>, StoreError> {
+        let practice = self.practice()?;
+        self.authorize(
+            Action::AlertView,
+            &self.practice_resource()?,
+            Circumstances::default(),
+            (AuditAction::Read, ResourceType::AuditLog, None),
+        )
+        .await?;
+        let rows: Vec<(Uuid, String, Uuid, Option<Uuid>, OffsetDateTime)> = on_pool!(&self.store.db, pool => {
+            sqlx::query_as(
+                "SELECT id, kind, subject_id, reference_id, created_at FROM security_alerts \
+                 WHERE practice_id = $1 AND acknowledged_at IS NULL ORDER BY created_at DESC",
+            )
+            .bind(practice.as_uuid())
+            .fetch_all(pool)
+            .await
+        })
+        .context("reading security alerts")?;
+        Ok(rows
+            .into_iter()
+            .map(|(id, kind, subject, reference, created_at)| Alert {
+                id,
+                kind,
+                subject,
+                reference,
+                created_at,
+            })
+            .collect())
+    }
+}
