@@ -180,7 +180,10 @@ mod tests {
         let passwords = Passwords::new();
         let first = passwords.hash("correct horse battery");
         let second = passwords.hash("correct horse battery");
-        assert!(first.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"), "{first}");
+        assert!(
+            first.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"),
+            "{first}"
+        );
         assert_ne!(first, second);
         assert!(passwords.verify("correct horse battery", Some(&first)));
         assert!(!passwords.verify("correct horse batterz", Some(&first)));
@@ -206,13 +209,20 @@ mod tests {
             check_new("dr.okafor-molar-2031", &["dr.okafor@example.test"]),
             Err(WeakPassword::Personal)
         );
-        assert_eq!(check_new("violet kettle orbit", &["someone@example.test"]), Ok(()));
+        assert_eq!(
+            check_new("violet kettle orbit", &["someone@example.test"]),
+            Ok(())
+        );
     }
 
     #[test]
     fn the_common_list_is_lower_case_and_has_no_blank_lines() {
         let words: Vec<&str> = COMMON.lines().collect();
         assert!(words.len() > 200, "{}", words.len());
-        assert!(words.iter().all(|w| !w.is_empty() && *w == w.to_lowercase()));
+        assert!(
+            words
+                .iter()
+                .all(|w| !w.is_empty() && *w == w.to_lowercase())
+        );
     }
 }

@@ -13,10 +13,12 @@ use zeroize::Zeroizing;
 #[must_use]
 pub fn hex(bytes: &[u8]) -> String {
     use fmt::Write as _;
-    bytes.iter().fold(String::with_capacity(bytes.len() * 2), |mut out, b| {
-        let _ = write!(out, "{b:02x}");
-        out
-    })
+    bytes
+        .iter()
+        .fold(String::with_capacity(bytes.len() * 2), |mut out, b| {
+            let _ = write!(out, "{b:02x}");
+            out
+        })
 }
 
 /// The SHA-256 digest under which a secret is stored and looked up.
@@ -115,7 +117,10 @@ mod tests {
         assert!(token.expose().starts_with("enm_"));
         assert_ne!(token, SecretToken::generate("enm_"));
         assert_eq!(format!("{token:?}"), "SecretToken(..)");
-        assert_eq!(SecretToken::from_client(token.expose()).digest(), token.digest());
+        assert_eq!(
+            SecretToken::from_client(token.expose()).digest(),
+            token.digest()
+        );
     }
 
     #[test]
@@ -131,7 +136,10 @@ mod tests {
 
     #[test]
     fn a_recovery_code_typed_loosely_normalizes_to_the_same_form() {
-        assert_eq!(normalize_recovery_code("7kq2 m9xd-0prt-4hwa"), "7KQ2M9XD0PRT4HWA");
+        assert_eq!(
+            normalize_recovery_code("7kq2 m9xd-0prt-4hwa"),
+            "7KQ2M9XD0PRT4HWA"
+        );
         assert_eq!(normalize_recovery_code("oIl1"), "0111");
     }
 }

@@ -86,8 +86,12 @@ impl TotpSecret {
         let mac = mac.as_ref();
         // Dynamic truncation, RFC 4226 section 5.3.
         let offset = usize::from(mac[mac.len() - 1] & 0x0f);
-        let binary = u32::from_be_bytes([mac[offset], mac[offset + 1], mac[offset + 2], mac[offset + 3]])
-            & 0x7fff_ffff;
+        let binary = u32::from_be_bytes([
+            mac[offset],
+            mac[offset + 1],
+            mac[offset + 2],
+            mac[offset + 3],
+        ]) & 0x7fff_ffff;
         binary % 10_u32.pow(DIGITS)
     }
 
@@ -112,7 +116,11 @@ impl TotpSecret {
             let Some(step) = now.checked_add_signed(delta) else {
                 continue;
             };
-            let expected = format!("{:0width$}", self.code_at_step(step), width = DIGITS as usize);
+            let expected = format!(
+                "{:0width$}",
+                self.code_at_step(step),
+                width = DIGITS as usize
+            );
             let equal = aws_lc_rs::constant_time::verify_slices_are_equal(
                 expected.as_bytes(),
                 code.as_bytes(),
@@ -178,7 +186,10 @@ mod tests {
         let secret = TotpSecret::generate();
         let now = 1_800_000_000;
         let code = format!("{:06}", secret.code_at_step(TotpSecret::step_at(now)));
-        assert_eq!(secret.verify(&code, now, None), Some(TotpSecret::step_at(now)));
+        assert_eq!(
+            secret.verify(&code, now, None),
+            Some(TotpSecret::step_at(now))
+        );
         assert!(secret.verify(&code, now + STEP_SECONDS, None).is_some());
         assert!(secret.verify(&code, now + 2 * STEP_SECONDS, None).is_none());
         assert!(secret.verify("12345", now, None).is_none());

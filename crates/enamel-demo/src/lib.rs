@@ -15,4 +15,4 @@ mod seed;
 
 pub use generate::{DEFAULT_SEED, DemoLogin, DemoNetwork, DemoPractice, SyntheticPatient};
 pub use scan::{CanaryScanner, Finding, PhiKind};
-pub use seed::{SeedOutcome, seed};
+pub use seed::{DEMO_PASSWORD, SeedOutcome, seed};

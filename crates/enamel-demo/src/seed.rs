@@ -6,6 +6,11 @@ use secrecy::SecretString;
 
 use crate::DemoNetwork;
 
+/// The password of every demo account (synthetic accounts on a demo network only;
+/// printed by `enamel serve --demo`). Privileged roles enrol a second factor at
+/// their first sign-in, as they would for real.
+pub const DEMO_PASSWORD: &str = "violet-molar-lantern";
+
 /// What seeding did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SeedOutcome {
@@ -35,9 +40,14 @@ pub async fn seed(store: &Store, network: &DemoNetwork) -> anyhow::Result<SeedOu
         .iter()
         .flat_map(|p| &p.users)
         .chain([&network.operator]);
+    // One hash for all demo accounts: they share the published demo password anyway.
+    let demo_hash = enamel_crypto::password::Passwords::new().hash(DEMO_PASSWORD);
     for user in users {
         match store.users().insert(user).await {
-            Ok(_) => outcome.users_created += 1,
+            Ok(_) => {
+                store.identity().set_password(user.id(), &demo_hash).await?;
+                outcome.users_created += 1;
+            }
             Err(StoreError::Conflict(_)) => {}
             Err(err) => return Err(anyhow::Error::new(err).context("seeding a demo account")),
         }

@@ -15,8 +15,8 @@ use std::fmt;
 use std::str::FromStr as _;
 
 use cedar_policy::{
-    Authorizer, Context, Entities, Entity, EntityId, EntityTypeName, EntityUid, PolicySet,
-    Request, RestrictedExpression, Schema, ValidationMode, Validator,
+    Authorizer, Context, Entities, Entity, EntityId, EntityTypeName, EntityUid, PolicySet, Request,
+    RestrictedExpression, Schema, ValidationMode, Validator,
 };
 use enamel_domain::{Actor, ActorType, AgentId, PatientId, PracticeId, UserId};
 
@@ -240,7 +240,16 @@ impl PolicyEngine {
         if let Some(error) = diagnostics.errors().next() {
             return Err(format!("policy evaluation error: {error}"));
         }
-        let mut reasons: Vec<String> = diagnostics.reason().map(ToString::to_string).collect();
+        // Name each deciding policy by its `@id` annotation, as written in policies/.
+        let mut reasons: Vec<String> = diagnostics
+            .reason()
+            .map(|id| {
+                self.policies
+                    .policy(id)
+                    .and_then(|policy| policy.annotation("id"))
+                    .map_or_else(|| id.to_string(), ToOwned::to_owned)
+            })
+            .collect();
         reasons.sort();
         Ok(Decision {
             allowed: response.decision() == cedar_policy::Decision::Allow,
@@ -279,7 +288,10 @@ fn principal_entity(actor: &Actor) -> Result<Entity, String> {
             let (Some(user), Some(role)) = (actor.user(), actor.role()) else {
                 return Err("a person without an account or role".into());
             };
-            let mut attributes = vec![("role", RestrictedExpression::new_string(role.as_str().into()))];
+            let mut attributes = vec![(
+                "role",
+                RestrictedExpression::new_string(role.as_str().into()),
+            )];
             if let Some(practice) = actor.practice() {
                 attributes.push(("practice", practice_ref(practice)?));
             }
@@ -474,11 +486,129 @@ mod tests {
         );
         let read = |actor: &Actor| {
             engine
-                .decide(actor, Action::PatientRead, &patient, Circumstances::default())
+                .decide(
+                    actor,
+                    Action::PatientRead,
+                    &patient,
+                    Circumstances::default(),
+                )
                 .is_allowed()
         };
         assert!(read(&scoped));
         assert!(!read(&unscoped));
         assert!(!read(&foreign));
+    }
+}
+
+#[cfg(test)]
+mod access_table {
+    //! Compares the policies with the table in docs/access.md, cell by cell.
+
+    use enamel_domain::{Role, User, UserStatus};
+
+    use super::*;
+
+    const DOC: &str = include_str!("../../../docs/access.md");
+
+    fn actor_for(column: &str, practice: PracticeId) -> Actor {
+        if column == "agent" {
+            return Actor::agent(AgentId::generate(), practice, vec!["patient.read".into()]);
+        }
+        let role = Role::parse(column).expect("a role column");
+        let user = User {
+            id: UserId::generate(),
+            practice: (role != Role::PlatformOperator).then_some(practice),
+            email: enamel_domain::Email::parse("someone@example.test").unwrap(),
+            display_name: enamel_domain::DisplayName::parse("Someone").unwrap(),
+            role,
+            status: UserStatus::Active,
+            created_at: time::OffsetDateTime::UNIX_EPOCH,
+        };
+        Actor::human(&user)
+    }
+
+    /// The resource of `action` in `practice`; for self-service, the actor itself.
+    fn resource_for(action: Action, actor: &Actor, practice: PracticeId, own: bool) -> Resource {
+        match action.as_str().split('.').next().unwrap() {
+            _ if matches!(
+                action,
+                Action::AccountViewSelf | Action::SessionManage | Action::MfaEnroll
+            ) =>
+            {
+                match (own, actor.agent_id(), actor.user()) {
+                    (true, Some(agent), _) => Resource::Agent {
+                        id: agent,
+                        practice,
+                    },
+                    (true, None, Some(user)) => Resource::User {
+                        id: user,
+                        practice: actor.practice(),
+                    },
+                    _ => Resource::User {
+                        id: UserId::generate(),
+                        practice: Some(practice),
+                    },
+                }
+            }
+            "account" if action != Action::AccountList && action != Action::AccountInvite => {
+                Resource::User {
+                    id: UserId::generate(),
+                    practice: Some(practice),
+                }
+            }
+            "patient" | "break_glass" => Resource::Patient {
+                id: PatientId::generate(),
+                practice,
+                restricted: false,
+            },
+            "platform" => Resource::Platform,
+            _ => Resource::Practice(practice),
+        }
+    }
+
+    #[test]
+    fn every_cell_of_docs_access_md_matches_the_policies() {
+        let engine = PolicyEngine::bundled().unwrap();
+        let table = DOC
+            .split("<!-- access-table:start -->")
+            .nth(1)
+            .and_then(|rest| rest.split("<!-- access-table:end -->").next())
+            .expect("docs/access.md has the access table");
+        let mut lines = table.lines().filter(|l| l.starts_with('|'));
+        let header: Vec<&str> = lines.next().unwrap().split('|').map(str::trim).collect();
+        let columns = &header[2..header.len() - 1];
+        let mut seen = HashSet::new();
+        let mut differences = Vec::new();
+        for line in lines.skip(1) {
+            let cells: Vec<&str> = line.split('|').map(str::trim).collect();
+            let action =
+                Action::parse(cells[1]).unwrap_or_else(|| panic!("unknown action {}", cells[1]));
+            seen.insert(action);
+            for (column, cell) in columns.iter().zip(&cells[2..]) {
+                let own_practice = PracticeId::generate();
+                let actor = actor_for(column, own_practice);
+                let own = resource_for(action, &actor, own_practice, true);
+                let allowed = engine
+                    .decide(&actor, action, &own, Circumstances::default())
+                    .is_allowed();
+                if allowed != (*cell == "yes") {
+                    differences.push(format!(
+                        "{action} / {column}: table says {cell}, policy says {allowed}"
+                    ));
+                }
+                if action != Action::PlatformView {
+                    let foreign = resource_for(action, &actor, PracticeId::generate(), false);
+                    if engine
+                        .decide(&actor, action, &foreign, Circumstances::default())
+                        .is_allowed()
+                    {
+                        differences
+                            .push(format!("{action} / {column}: allowed on another practice"));
+                    }
+                }
+            }
+        }
+        assert!(differences.is_empty(), "{differences:#?}");
+        assert_eq!(seen.len(), Action::ALL.len(), "every action has a row");
     }
 }

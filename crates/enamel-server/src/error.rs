@@ -20,10 +20,22 @@ pub enum ApiError {
     InvalidInput(#[from] InvalidValue),
     #[error("{0}")]
     Conflict(&'static str),
+    /// Well-formed but refused by a rule; the message says which rule (never the value).
+    #[error("{0}")]
+    Rejected(String),
     #[error("{0}")]
     Unavailable(&'static str),
     #[error("method not allowed")]
     MethodNotAllowed,
+    /// No session or token, or an expired one.
+    #[error("sign in to continue")]
+    Unauthenticated,
+    /// The actor's role does not allow this on their own practice's resource.
+    #[error("your role does not allow this")]
+    Forbidden,
+    /// A state-changing request from another origin (CSRF).
+    #[error("this request came from another site and was refused")]
+    CrossOrigin,
     /// The practice's data was destroyed (crypto-shredding at BAA termination).
     #[error("this practice's data has been destroyed")]
     Gone,
@@ -37,6 +49,7 @@ impl From<StoreError> for ApiError {
             StoreError::NotFound => Self::NotFound,
             StoreError::Conflict(what) => Self::Conflict(what),
             StoreError::Shredded => Self::Gone,
+            StoreError::Denied => Self::Forbidden,
             other => Self::Unexpected(other.into()),
         }
     }
@@ -62,6 +75,11 @@ impl ApiError {
             Self::NotFound => (StatusCode::NOT_FOUND, "not_found", "Not found"),
             Self::InvalidInput(_) => (StatusCode::BAD_REQUEST, "invalid_input", "Invalid input"),
             Self::Conflict(_) => (StatusCode::CONFLICT, "conflict", "Conflict"),
+            Self::Rejected(_) => (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "rejected",
+                "Request refused",
+            ),
             Self::Unavailable(_) => (
                 StatusCode::SERVICE_UNAVAILABLE,
                 "unavailable",
@@ -73,6 +91,17 @@ impl ApiError {
                 "Method not allowed",
             ),
             Self::Gone => (StatusCode::GONE, "data_destroyed", "Data destroyed"),
+            Self::Unauthenticated => (
+                StatusCode::UNAUTHORIZED,
+                "unauthenticated",
+                "Sign-in required",
+            ),
+            Self::Forbidden => (StatusCode::FORBIDDEN, "forbidden", "Forbidden"),
+            Self::CrossOrigin => (
+                StatusCode::FORBIDDEN,
+                "cross_origin",
+                "Cross-origin request",
+            ),
             Self::Unexpected(_) => (
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "internal",

@@ -4,9 +4,12 @@
 //! [`Settings`]; the binary (and each test) then runs it until a shutdown signal.
 //! Binding happens in `build`, so a test can ask for port 0 and run many apps at once.
 
+pub mod auth;
+pub mod clock;
 pub mod error;
 pub mod metrics;
 mod middleware;
+mod qr;
 mod routes;
 pub mod settings;
 pub mod startup;

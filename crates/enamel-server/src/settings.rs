@@ -19,7 +19,34 @@ pub struct Settings {
     pub database: DatabaseSettings,
     pub keys: KeySettings,
     pub audit: AuditSettings,
+    pub sessions: SessionSettings,
     pub log: LogSettings,
+}
+
+/// How long a signed-in session lasts. Both limits may only be lowered: seed 000
+/// requires logoff after 30 minutes idle and 12 hours in all.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SessionSettings {
+    /// Seconds without a request after which a session ends (at most 1,800).
+    pub idle_seconds: u64,
+    /// Seconds after sign-in after which a session ends whatever its activity (at
+    /// most 43,200).
+    pub absolute_seconds: u64,
+}
+
+/// The longest idle time allowed: 30 minutes.
+pub const MAX_IDLE_SECONDS: u64 = 30 * 60;
+/// The longest session allowed: 12 hours.
+pub const MAX_ABSOLUTE_SECONDS: u64 = 12 * 60 * 60;
+
+impl Default for SessionSettings {
+    fn default() -> Self {
+        Self {
+            idle_seconds: MAX_IDLE_SECONDS,
+            absolute_seconds: MAX_ABSOLUTE_SECONDS,
+        }
+    }
 }
 
 /// The audit log's checkpoints.
@@ -150,6 +177,7 @@ impl Default for Settings {
             database: DatabaseSettings::default(),
             keys: KeySettings::default(),
             audit: AuditSettings::default(),
+            sessions: SessionSettings::default(),
             log: LogSettings::default(),
         }
     }
@@ -293,6 +321,18 @@ const ENV_VARS: &[(&str, Option<&str>, &str, Kind)] = &[
         "retention_days",
         Kind::Integer,
     ),
+    (
+        "ENAMEL_SESSIONS_IDLE_SECONDS",
+        Some("sessions"),
+        "idle_seconds",
+        Kind::Integer,
+    ),
+    (
+        "ENAMEL_SESSIONS_ABSOLUTE_SECONDS",
+        Some("sessions"),
+        "absolute_seconds",
+        Kind::Integer,
+    ),
     ("ENAMEL_LOG_FORMAT", Some("log"), "format", Kind::Text),
     ("ENAMEL_LOG_LEVEL", Some("log"), "level", Kind::Text),
 ];
@@ -320,6 +360,11 @@ pub enum SettingsError {
     HalfTls,
     #[error("audit.retention_days must be at least 2192 (six years, 45 CFR 164.316(b)(2))")]
     RetentionTooShort,
+    #[error(
+        "sessions.idle_seconds must be 1 to 1800 and sessions.absolute_seconds 1 to 43200: \
+         the limits may be lowered, never raised"
+    )]
+    SessionTooLong,
 }
 
 impl Settings {
@@ -388,6 +433,12 @@ impl Settings {
         }
         if settings.audit.retention_days < 2_192 {
             return Err(SettingsError::RetentionTooShort);
+        }
+        let sessions = &settings.sessions;
+        if !(1..=MAX_IDLE_SECONDS).contains(&sessions.idle_seconds)
+            || !(1..=MAX_ABSOLUTE_SECONDS).contains(&sessions.absolute_seconds)
+        {
+            return Err(SettingsError::SessionTooLong);
         }
         Ok(settings)
     }
@@ -530,6 +581,9 @@ impl fmt::Display for RedactedSettings<'_> {
         writeln!(f, "checkpoint_entries = {}", s.audit.checkpoint_entries)?;
         writeln!(f, "checkpoint_seconds = {}", s.audit.checkpoint_seconds)?;
         writeln!(f, "retention_days = {}", s.audit.retention_days)?;
+        writeln!(f, "\n[sessions]")?;
+        writeln!(f, "idle_seconds = {}", s.sessions.idle_seconds)?;
+        writeln!(f, "absolute_seconds = {}", s.sessions.absolute_seconds)?;
         writeln!(f, "\n[log]")?;
         writeln!(
             f,
@@ -614,6 +668,7 @@ mod tests {
             .map(|(var, _, key, kind)| {
                 let value = match (kind, *key) {
                     (Kind::Integer, "retention_days") => "3000",
+                    (Kind::Integer, "idle_seconds" | "absolute_seconds") => "60",
                     (Kind::Integer, _) => "7",
                     (Kind::Boolean, _) => "false",
                     (_, "bind") => "127.0.0.1:1",

@@ -14,16 +14,24 @@ use axum_server::tls_rustls::RustlsConfig;
 use enamel_store::Store;
 use tower_http::catch_panic::CatchPanicLayer;
 
+use crate::clock::{Clock, SystemClock};
 use crate::error::problem;
 use crate::metrics::Metrics;
 use crate::middleware::{access_log, request_id, security_headers};
+use crate::settings::SessionSettings;
 use crate::{ApiError, Settings, routes, tls};
+use enamel_crypto::password::Passwords;
 
 /// What every handler can reach.
 #[derive(Clone, Debug)]
 pub struct AppState {
     pub store: Store,
     pub metrics: Arc<Metrics>,
+    pub clock: Arc<dyn Clock>,
+    pub passwords: Arc<Passwords>,
+    pub sessions: SessionSettings,
+    /// Cookies are `Secure` (HTTPS here, or behind a TLS-terminating proxy).
+    pub tls: bool,
 }
 
 /// Why the application would not start. Each message says what to change.
@@ -69,6 +77,16 @@ impl Application {
     /// Checks the listening policy, loads TLS, binds the listener and assembles the
     /// router. Nothing is served until [`Application::run_until_stopped`].
     pub fn build(settings: &Settings, store: Store) -> Result<Self, StartupError> {
+        Self::build_with_clock(settings, store, Arc::new(SystemClock))
+    }
+
+    /// [`Application::build`] with the clock that sessions, lockouts and links read
+    /// (tests pass a [`ManualClock`](crate::clock::ManualClock)).
+    pub fn build_with_clock(
+        settings: &Settings,
+        store: Store,
+        clock: Arc<dyn Clock>,
+    ) -> Result<Self, StartupError> {
         let tls = match (&settings.server.tls_cert, &settings.server.tls_key) {
             (Some(cert), Some(key)) => Some(tls::server_config(cert, key)?),
             _ => None,
@@ -81,9 +99,14 @@ impl Application {
         let local_addr = listener
             .local_addr()
             .map_err(|source| StartupError::Bind { addr: bind, source })?;
+        let secure_cookies = tls.is_some() || settings.server.behind_tls_proxy;
         let state = AppState {
             store: store.clone(),
             metrics: Arc::new(Metrics::new()),
+            clock,
+            passwords: Arc::new(Passwords::new()),
+            sessions: settings.sessions.clone(),
+            tls: secure_cookies,
         };
         let router = router(state, settings.server.max_body_bytes, tls.is_some());
         let checkpoints = CheckpointPolicy {
@@ -215,6 +238,7 @@ fn router(state: AppState, max_body_bytes: usize, tls: bool) -> Router {
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .fallback(|| async { ApiError::NotFound })
         .layer(DefaultBodyLimit::max(max_body_bytes))
+        .layer(from_fn_with_state(tls, crate::auth::same_origin))
         .layer(CatchPanicLayer::custom(panic_response))
         .layer(from_fn_with_state(metrics, access_log::log))
         .layer(from_fn_with_state(tls, security_headers::add))

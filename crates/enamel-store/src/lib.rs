@@ -28,14 +28,14 @@ pub use error::StoreError;
 pub use key_admin::{KeyAdmin, Reencrypted};
 pub use migrations::MigrationStatus;
 pub use pool::{Backend, ConnectOptions, Store};
-pub use repos::practices::PracticeRepo;
 pub use repos::access::{
     AgentInfo, Alert, BreakGlassReason, IDLE_FLAG_DAYS, ReviewRow, SignOff, TokenInfo,
 };
 pub use repos::identity::{
-    Credentials, EndReason, Identity, Invitation, MfaState, NewSession, SessionInfo,
-    SessionRecord, SessionStage, Throttle, ThrottleRule, TokenRecord, throttle_key_for_email,
+    Credentials, EndReason, Identity, Invitation, MfaState, NewSession, SessionInfo, SessionRecord,
+    SessionStage, Throttle, ThrottleRule, TokenRecord, throttle_key_for_email,
 };
+pub use repos::practices::PracticeRepo;
 pub use repos::scoped::{RequestContext, Scoped};
 pub use repos::users::UserRepo;
 pub use repos::vendor_credentials::{CredentialInfo, VendorCredentials};

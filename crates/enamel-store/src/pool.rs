@@ -146,8 +146,8 @@ impl Store {
                 Db::Postgres(pool)
             }
         };
-        let policy = enamel_policy::PolicyEngine::bundled()
-            .context("loading the authorization policies")?;
+        let policy =
+            enamel_policy::PolicyEngine::bundled().context("loading the authorization policies")?;
         let audit = Appender::start(db.clone());
         Ok(Self {
             db,

@@ -107,7 +107,9 @@ fn print_demo_logins(network: &DemoNetwork) {
         network.practices.len()
     );
     println!(
-        "Demo accounts (sign-in arrives with the identity issue; these are the seeded users):"
+        "Demo accounts, all with the password {:?} (admins and security officers set up \
+         an authenticator app at first sign-in):",
+        enamel_demo::DEMO_PASSWORD
     );
     for login in network.logins() {
         println!(

@@ -4,8 +4,13 @@ use axum::Router;
 
 use crate::AppState;
 
+mod api;
 mod health;
+pub(crate) mod web;
 
 pub(crate) fn router() -> Router<AppState> {
-    Router::new().merge(health::router())
+    Router::new()
+        .merge(health::router())
+        .merge(web::router())
+        .merge(api::router())
 }

@@ -5,6 +5,7 @@ mod errors;
 mod headers;
 mod health;
 mod helpers;
+mod identity;
 mod metrics;
 mod shutdown;
 mod tls;

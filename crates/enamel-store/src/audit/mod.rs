@@ -359,7 +359,7 @@ impl<'a> AuditLog<'a> {
 }
 
 /// An event by `actor` in its practice's log (or the platform's), now.
-pub(crate) fn event_for(
+pub fn event_for(
     actor: &enamel_domain::Actor,
     action: enamel_audit::entry::Action,
     resource_type: enamel_audit::entry::ResourceType,

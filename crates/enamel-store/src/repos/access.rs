@@ -214,7 +214,9 @@ impl Scoped<'_> {
                     .downcast_ref::<sqlx::Error>()
                     .is_some_and(is_unique_violation) =>
             {
-                Err(StoreError::Conflict("an account with this email already exists"))
+                Err(StoreError::Conflict(
+                    "an account with this email already exists",
+                ))
             }
             Err(err) => Err(err.context("inviting a person").into()),
         }
@@ -248,7 +250,9 @@ impl Scoped<'_> {
             .account_for(id, Action::AccountChangeRole, AuditAction::RoleChange)
             .await?;
         if role == Role::PlatformOperator {
-            return Err(StoreError::Conflict("the platform operator role belongs to no practice"));
+            return Err(StoreError::Conflict(
+                "the platform operator role belongs to no practice",
+            ));
         }
         let mut event = self.event(
             AuditAction::RoleChange,
@@ -259,7 +263,9 @@ impl Scoped<'_> {
         event
             .detail
             .insert("from", Detail::Code(user.role.as_str().to_owned()));
-        event.detail.insert("to", Detail::Code(role.as_str().to_owned()));
+        event
+            .detail
+            .insert("to", Detail::Code(role.as_str().to_owned()));
         write_with_events!(self.store, &[&event], tx => {
             sqlx::query("UPDATE users SET role = $2 WHERE id = $1")
                 .bind(id.as_uuid())
@@ -278,7 +284,9 @@ impl Scoped<'_> {
         self.account_for(id, Action::AccountDeactivate, AuditAction::Deactivate)
             .await?;
         if self.actor.user() == Some(id) {
-            return Err(StoreError::Conflict("you cannot deactivate your own account"));
+            return Err(StoreError::Conflict(
+                "you cannot deactivate your own account",
+            ));
         }
         let event = self.event(
             AuditAction::Deactivate,
@@ -335,7 +343,11 @@ impl Scoped<'_> {
             Action::PracticeConfigure,
             &self.practice_resource()?,
             Circumstances::default(),
-            (AuditAction::SettingChange, ResourceType::Practice, Some(practice.to_string())),
+            (
+                AuditAction::SettingChange,
+                ResourceType::Practice,
+                Some(practice.to_string()),
+            ),
         )
         .await?;
         let mut event = self.event(
@@ -346,7 +358,14 @@ impl Scoped<'_> {
         );
         event.detail.insert(
             "require_mfa",
-            Detail::Code(if required { "all_roles" } else { "privileged_roles" }.into()),
+            Detail::Code(
+                if required {
+                    "all_roles"
+                } else {
+                    "privileged_roles"
+                }
+                .into(),
+            ),
         );
         write_with_events!(self.store, &[&event], tx => {
             sqlx::query("UPDATE practices SET require_mfa = $2 WHERE id = $1")
@@ -385,13 +404,19 @@ impl Scoped<'_> {
     }
 
     /// Creates an agent service account.
-    pub async fn create_agent(&self, name: &str, now: OffsetDateTime) -> Result<AgentId, StoreError> {
+    pub async fn create_agent(
+        &self,
+        name: &str,
+        now: OffsetDateTime,
+    ) -> Result<AgentId, StoreError> {
         self.authorize_agents(AuditAction::Create).await?;
         let practice = self.practice()?;
         let creator = self.actor.user().ok_or(StoreError::Denied)?;
         let name = name.trim();
         if name.is_empty() || name.chars().count() > 80 {
-            return Err(StoreError::Conflict("an agent's name has 1 to 80 characters"));
+            return Err(StoreError::Conflict(
+                "an agent's name has 1 to 80 characters",
+            ));
         }
         let id = AgentId::generate();
         let event = self.event(
@@ -419,7 +444,9 @@ impl Scoped<'_> {
                     .downcast_ref::<sqlx::Error>()
                     .is_some_and(is_unique_violation) =>
             {
-                Err(StoreError::Conflict("an agent with this name already exists"))
+                Err(StoreError::Conflict(
+                    "an agent with this name already exists",
+                ))
             }
             Err(err) => Err(err.context("creating an agent").into()),
         }
@@ -477,7 +504,11 @@ impl Scoped<'_> {
             true
         })
         .context("issuing a token")?;
-        if inserted { Ok(id) } else { Err(StoreError::NotFound) }
+        if inserted {
+            Ok(id)
+        } else {
+            Err(StoreError::NotFound)
+        }
     }
 
     /// Revokes a token of the practice.
@@ -506,13 +537,15 @@ impl Scoped<'_> {
             true
         })
         .context("revoking a token")?;
-        if revoked { Ok(()) } else { Err(StoreError::NotFound) }
+        if revoked {
+            Ok(())
+        } else {
+            Err(StoreError::NotFound)
+        }
     }
 
     /// The practice's agents and their tokens.
     pub async fn agents(&self) -> Result<Vec<AgentInfo>, StoreError> {
-        self.authorize_agents(AuditAction::Read).await?;
-        let practice = self.practice()?;
         type Row = (
             Uuid,
             String,
@@ -523,6 +556,8 @@ impl Scoped<'_> {
             Option<OffsetDateTime>,
             Option<OffsetDateTime>,
         );
+        self.authorize_agents(AuditAction::Read).await?;
+        let practice = self.practice()?;
         let rows: Vec<Row> = on_pool!(&self.store.db, pool => {
             sqlx::query_as(
                 "SELECT a.id, a.name, t.id, t.scopes, t.created_at, t.expires_at, t.revoked_at, t.last_used_at \
@@ -565,6 +600,13 @@ impl Scoped<'_> {
     /// Every account of the practice with what a quarterly access review checks.
     /// The review is itself audited.
     pub async fn access_review(&self, now: OffsetDateTime) -> Result<Vec<ReviewRow>, StoreError> {
+        #[derive(sqlx::FromRow)]
+        struct Row {
+            #[sqlx(flatten)]
+            user: crate::repos::users::UserRow,
+            mfa_enabled: bool,
+            last_sign_in_at: Option<OffsetDateTime>,
+        }
         let practice = self.practice()?;
         self.authorize(
             Action::AccessReviewView,
@@ -573,13 +615,6 @@ impl Scoped<'_> {
             (AuditAction::Read, ResourceType::AccessReview, None),
         )
         .await?;
-        #[derive(sqlx::FromRow)]
-        struct Row {
-            #[sqlx(flatten)]
-            user: crate::repos::users::UserRow,
-            mfa_enabled: bool,
-            last_sign_in_at: Option<OffsetDateTime>,
-        }
         let sql = concat!(
             "SELECT ",
             crate::repos::users::user_columns!(),
@@ -736,13 +771,19 @@ impl Scoped<'_> {
                 restricted: true,
             },
             Circumstances::default(),
-            (AuditAction::BreakGlass, ResourceType::Patient, Some(patient.to_string())),
+            (
+                AuditAction::BreakGlass,
+                ResourceType::Patient,
+                Some(patient.to_string()),
+            ),
         )
         .await?;
         let user = self.actor.user().ok_or(StoreError::Denied)?;
         let note = note.trim();
         if note.chars().count() < 10 || note.chars().count() > 1_000 {
-            return Err(StoreError::Conflict("give the reason in 10 to 1,000 characters"));
+            return Err(StoreError::Conflict(
+                "give the reason in 10 to 1,000 characters",
+            ));
         }
         let grant = Uuid::now_v7();
         let sealed = self
@@ -760,9 +801,10 @@ impl Scoped<'_> {
             .detail
             .insert("reason", Detail::Code(reason.as_str().to_owned()));
         event.detail.insert("grant", Detail::Ids(vec![grant]));
-        event
-            .detail
-            .insert("minutes", Detail::Count(u64::try_from(minutes).unwrap_or_default()));
+        event.detail.insert(
+            "minutes",
+            Detail::Count(u64::try_from(minutes).unwrap_or_default()),
+        );
         write_with_events!(self.store, &[&event], tx => {
             sqlx::query(
                 "INSERT INTO break_glass_grants (id, practice_id, user_id, patient_id, reason_code, note, \
@@ -855,16 +897,17 @@ impl Scoped<'_> {
             (AuditAction::Read, ResourceType::AuditLog, None),
         )
         .await?;
-        let rows: Vec<(Uuid, String, Uuid, Option<Uuid>, OffsetDateTime)> = on_pool!(&self.store.db, pool => {
-            sqlx::query_as(
-                "SELECT id, kind, subject_id, reference_id, created_at FROM security_alerts \
-                 WHERE practice_id = $1 AND acknowledged_at IS NULL ORDER BY created_at DESC",
-            )
-            .bind(practice.as_uuid())
-            .fetch_all(pool)
-            .await
-        })
-        .context("reading security alerts")?;
+        let rows: Vec<(Uuid, String, Uuid, Option<Uuid>, OffsetDateTime)> =
+            on_pool!(&self.store.db, pool => {
+                sqlx::query_as(
+                    "SELECT id, kind, subject_id, reference_id, created_at FROM security_alerts \
+                     WHERE practice_id = $1 AND acknowledged_at IS NULL ORDER BY created_at DESC",
+                )
+                .bind(practice.as_uuid())
+                .fetch_all(pool)
+                .await
+            })
+            .context("reading security alerts")?;
         Ok(rows
             .into_iter()
             .map(|(id, kind, subject, reference, created_at)| Alert {

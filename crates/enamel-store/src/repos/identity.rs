@@ -22,7 +22,10 @@ pub(crate) const MFA_SECRET: &EncryptedColumn = &ENCRYPTED_COLUMNS[1];
 /// table holds no addresses.
 #[must_use]
 pub fn throttle_key_for_email(email: &Email) -> String {
-    format!("account:{}", enamel_crypto::token::hex(&enamel_crypto::token::digest(email.as_str())))
+    format!(
+        "account:{}",
+        enamel_crypto::token::hex(&enamel_crypto::token::digest(email.as_str()))
+    )
 }
 
 /// An account with what sign-in checks.
@@ -214,7 +217,11 @@ impl<'a> Identity<'a> {
     }
 
     /// Records a successful sign-in's time, for the access review.
-    pub async fn record_sign_in(&self, user: UserId, now: OffsetDateTime) -> Result<(), StoreError> {
+    pub async fn record_sign_in(
+        &self,
+        user: UserId,
+        now: OffsetDateTime,
+    ) -> Result<(), StoreError> {
         on_pool!(&self.store.db, pool => {
             sqlx::query("UPDATE users SET last_sign_in_at = $2 WHERE id = $1")
                 .bind(user.as_uuid())
@@ -252,11 +259,15 @@ impl<'a> Identity<'a> {
                 .await
         })
         .context("reading a sign-in throttle")?;
-        Ok(row.map_or_else(Throttle::default, |(failures, blocked_until, locked)| Throttle {
-            failures: u32::try_from(failures).unwrap_or(u32::MAX),
-            blocked_until,
-            locked,
-        }))
+        Ok(
+            row.map_or_else(Throttle::default, |(failures, blocked_until, locked)| {
+                Throttle {
+                    failures: u32::try_from(failures).unwrap_or(u32::MAX),
+                    blocked_until,
+                    locked,
+                }
+            }),
+        )
     }
 
     /// Counts a failure against `key` under `rule` and returns the new state.
@@ -437,7 +448,13 @@ impl<'a> Identity<'a> {
 
     /// The open sessions of `user`, newest first.
     pub async fn sessions_of(&self, user: UserId) -> Result<Vec<SessionInfo>, StoreError> {
-        type Row = (Uuid, OffsetDateTime, OffsetDateTime, Option<String>, Option<String>);
+        type Row = (
+            Uuid,
+            OffsetDateTime,
+            OffsetDateTime,
+            Option<String>,
+            Option<String>,
+        );
         let rows: Vec<Row> = on_pool!(&self.store.db, pool => {
             sqlx::query_as(
                 "SELECT id, created_at, last_seen_at, ip_address, user_agent FROM sessions \
@@ -450,13 +467,15 @@ impl<'a> Identity<'a> {
         .context("listing sessions")?;
         Ok(rows
             .into_iter()
-            .map(|(id, created_at, last_seen_at, ip_address, user_agent)| SessionInfo {
-                id,
-                created_at,
-                last_seen_at,
-                ip_address,
-                user_agent,
-            })
+            .map(
+                |(id, created_at, last_seen_at, ip_address, user_agent)| SessionInfo {
+                    id,
+                    created_at,
+                    last_seen_at,
+                    ip_address,
+                    user_agent,
+                },
+            )
             .collect())
     }
 
@@ -469,7 +488,11 @@ impl<'a> Identity<'a> {
                     .seal(practice, MFA_SECRET, user.id.as_uuid(), secret.as_bytes())
                     .await
             }
-            None => self.store.seal_platform(MFA_SECRET, user.id.as_uuid(), secret.as_bytes()).await,
+            None => {
+                self.store
+                    .seal_platform(MFA_SECRET, user.id.as_uuid(), secret.as_bytes())
+                    .await
+            }
         }
     }
 
@@ -491,7 +514,11 @@ impl<'a> Identity<'a> {
                     .open(practice, MFA_SECRET, user.id.as_uuid(), &sealed)
                     .await?
             }
-            None => self.store.open_platform(MFA_SECRET, user.id.as_uuid(), &sealed).await?,
+            None => {
+                self.store
+                    .open_platform(MFA_SECRET, user.id.as_uuid(), &sealed)
+                    .await?
+            }
         };
         Ok(Some(MfaState {
             secret: TotpSecret::from_bytes(&secret),
@@ -597,7 +624,7 @@ impl<'a> Identity<'a> {
         digest: &[u8; 32],
         now: OffsetDateTime,
     ) -> Result<bool, StoreError> {
-        let used = on_pool!(&self.store.db, pool => {
+        let marked = on_pool!(&self.store.db, pool => {
             sqlx::query(
                 "UPDATE mfa_recovery_codes SET used_at = $3 \
                  WHERE user_id = $1 AND digest = $2 AND used_at IS NULL",
@@ -610,7 +637,7 @@ impl<'a> Identity<'a> {
             .map(|r| r.rows_affected())
         })
         .context("using a recovery code")?;
-        Ok(used == 1)
+        Ok(marked == 1)
     }
 
     /// How many unused recovery codes `user` has left.
@@ -700,7 +727,14 @@ impl<'a> Identity<'a> {
 
     /// The agent token whose text has `digest`.
     pub async fn token(&self, digest: &[u8; 32]) -> Result<Option<TokenRecord>, StoreError> {
-        type Row = (Uuid, Uuid, Uuid, String, OffsetDateTime, Option<OffsetDateTime>);
+        type Row = (
+            Uuid,
+            Uuid,
+            Uuid,
+            String,
+            OffsetDateTime,
+            Option<OffsetDateTime>,
+        );
         let row: Option<Row> = on_pool!(&self.store.db, pool => {
             sqlx::query_as(
                 "SELECT id, agent_id, practice_id, scopes, expires_at, revoked_at FROM api_tokens \
@@ -711,14 +745,16 @@ impl<'a> Identity<'a> {
             .await
         })
         .context("finding a token")?;
-        Ok(row.map(|(id, agent, practice, scopes, expires_at, revoked_at)| TokenRecord {
-            id,
-            agent: AgentId::from_uuid(agent),
-            practice: PracticeId::from_uuid(practice),
-            scopes: scopes.split_whitespace().map(str::to_owned).collect(),
-            expires_at,
-            revoked: revoked_at.is_some(),
-        }))
+        Ok(row.map(
+            |(id, agent, practice, scopes, expires_at, revoked_at)| TokenRecord {
+                id,
+                agent: AgentId::from_uuid(agent),
+                practice: PracticeId::from_uuid(practice),
+                scopes: scopes.split_whitespace().map(str::to_owned).collect(),
+                expires_at,
+                revoked: revoked_at.is_some(),
+            },
+        ))
     }
 
     /// Notes a token's use.

@@ -66,6 +66,7 @@ on_both_backends!(
     users::an_account_for_an_unknown_practice_is_not_found,
     scoping::a_practice_lists_only_its_own_accounts,
     scoping::another_practices_account_is_not_found,
+    scoping::a_role_without_the_permission_is_denied_and_the_denial_audited,
     scoping::the_system_actor_reaches_no_practice_data,
     keys::a_vendor_credential_round_trips_and_is_stored_only_as_ciphertext,
     keys::a_ciphertext_swapped_between_rows_fails_instead_of_decrypting,

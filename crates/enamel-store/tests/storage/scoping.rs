@@ -14,7 +14,7 @@ async fn two_practices(store: &Store) -> (User, User) {
             .await
             .unwrap();
         let slug = name.split(' ').next().unwrap().to_lowercase();
-        for role in [Role::Dentist, Role::FrontDesk] {
+        for role in [Role::PracticeAdmin, Role::FrontDesk] {
             let email = format!("{}@{slug}.example.test", role.as_str());
             let user = store
                 .users()
@@ -34,12 +34,32 @@ pub async fn a_practice_lists_only_its_own_accounts(store: Store) {
     assert!(users.iter().all(|u| u.practice == own.practice));
 }
 
+pub async fn a_role_without_the_permission_is_denied_and_the_denial_audited(store: Store) {
+    let (own, _) = two_practices(&store).await;
+    let users = store.scoped(&Actor::human(&own)).users().await.unwrap();
+    let front_desk = users.iter().find(|u| u.role == Role::FrontDesk).unwrap();
+    let actor = Actor::human(front_desk);
+    let err = store.scoped(&actor).users().await;
+    assert!(matches!(err, Err(StoreError::Denied)), "{err:?}");
+    let heads = store.audit().heads().await.unwrap();
+    let scope = enamel_audit::entry::Scope::Practice(own.practice.unwrap());
+    let size = heads
+        .iter()
+        .find(|(s, _)| *s == scope)
+        .map(|(_, n)| *n)
+        .unwrap();
+    let last = store.audit().entries(&scope, size - 1, 1).await.unwrap();
+    let entry: serde_json::Value = serde_json::from_slice(&last[0].entry).unwrap();
+    assert_eq!(entry["outcome"], "denied");
+    assert_eq!(entry["detail"]["policy_action"]["code"], "account.list");
+}
+
 pub async fn another_practices_account_is_not_found(store: Store) {
     let (own, foreign) = two_practices(&store).await;
     let actor = Actor::human(&own);
-    let err = store.scoped(&actor).user(foreign.id).await;
+    let err = store.scoped(&actor).account(foreign.id).await;
     assert!(matches!(err, Err(StoreError::NotFound)), "{err:?}");
-    assert_eq!(store.scoped(&actor).user(own.id).await.unwrap(), own);
+    assert_eq!(store.scoped(&actor).account(own.id).await.unwrap(), own);
 }
 
 pub async fn the_system_actor_reaches_no_practice_data(store: Store) {
@@ -47,7 +67,7 @@ pub async fn the_system_actor_reaches_no_practice_data(store: Store) {
     let system = Actor::system();
     assert!(store.scoped(&system).users().await.unwrap().is_empty());
     assert!(matches!(
-        store.scoped(&system).user(own.id).await,
+        store.scoped(&system).account(own.id).await,
         Err(StoreError::NotFound)
     ));
     assert!(matches!(

@@ -1,0 +1,438 @@
+//! The identity and access API under `/api/v1`: the same capabilities as the web
+//! pages, for programs and agents. Every operation goes through the actor-scoped
+//! repository, which asks the policy decision point and audits.
+
+use axum::extract::{Path, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{delete, get, post, put};
+use axum::{Json, Router};
+use enamel_crypto::token::SecretToken;
+use enamel_domain::{AgentId, PatientId, Role, User};
+use enamel_policy::Action;
+use enamel_store::BreakGlassReason;
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+use crate::auth::sign_in::{self, PasswordStep};
+use crate::auth::{Authenticated, request_context, session_cookie};
+use crate::routes::web::{self, InviteForm, authorize_self, review_csv, review_lines, when};
+use crate::{ApiError, AppState};
+
+pub(crate) fn router() -> Router<AppState> {
+    Router::new()
+        .route("/api/v1/sessions", post(sign_in).get(sessions))
+        .route("/api/v1/sessions/{id}", delete(end_session))
+        .route("/api/v1/me", get(me))
+        .route("/api/v1/users", get(users))
+        .route("/api/v1/users/{id}", get(user))
+        .route("/api/v1/users/{id}/role", put(change_role))
+        .route("/api/v1/users/{id}/deactivate", post(deactivate))
+        .route("/api/v1/users/{id}/unlock", post(unlock))
+        .route("/api/v1/invitations", post(invite))
+        .route("/api/v1/agents", get(agents).post(create_agent))
+        .route("/api/v1/agents/{id}/tokens", post(issue_token))
+        .route("/api/v1/tokens/{id}", delete(revoke_token))
+        .route("/api/v1/access-review", get(access_review))
+        .route("/api/v1/access-review.csv", get(web::access_review_csv))
+        .route("/api/v1/access-review/sign-off", post(sign_off))
+        .route("/api/v1/break-glass", post(break_glass))
+        .route("/api/v1/alerts", get(alerts))
+        .route("/api/v1/practice/second-factor", put(require_second_factor))
+}
+
+fn uuid(raw: &str) -> Result<Uuid, ApiError> {
+    raw.parse().map_err(|_| ApiError::NotFound)
+}
+
+/// An account as the API shows it: no password hash, no secrets.
+#[derive(Serialize)]
+struct AccountView {
+    id: String,
+    practice_id: Option<String>,
+    email: String,
+    display_name: String,
+    role: &'static str,
+    status: &'static str,
+}
+
+impl From<&User> for AccountView {
+    fn from(user: &User) -> Self {
+        Self {
+            id: user.id.to_string(),
+            practice_id: user.practice.map(|p| p.to_string()),
+            email: user.email.as_str().to_owned(),
+            display_name: user.display_name.as_str().to_owned(),
+            role: user.role.as_str(),
+            status: user.status.as_str(),
+        }
+    }
+}
+
+#[derive(Deserialize)]
+struct SignIn {
+    email: String,
+    password: String,
+}
+
+/// Signs in with a password. The session cookie is set; `next` says whether a
+/// second factor is owed (`second_factor`, `enrol_second_factor`) or not (`none`).
+async fn sign_in(
+    State(state): State<AppState>,
+    request: axum::extract::Request,
+) -> Result<Response, ApiError> {
+    use axum::extract::FromRequest as _;
+    let (parts, body) = request.into_parts();
+    let context = request_context(&parts);
+    let Json(body): Json<SignIn> =
+        Json::from_request(axum::extract::Request::from_parts(parts, body), &state)
+            .await
+            .map_err(|_| ApiError::Rejected("send a JSON object with email and password".into()))?;
+    let (token, next) =
+        match sign_in::password(&state, &body.email, body.password, &context).await? {
+            PasswordStep::SignedIn(token) => (token, "none"),
+            PasswordStep::SecondFactor(token) => (token, "second_factor"),
+            PasswordStep::Enrol(token) => (token, "enrol_second_factor"),
+            PasswordStep::Refused => return Err(ApiError::Unauthenticated),
+        };
+    let mut response = Json(json!({ "next": next })).into_response();
+    response
+        .headers_mut()
+        .insert(header::SET_COOKIE, session_cookie(&token, state.tls));
+    Ok(response)
+}
+
+async fn me(auth: Authenticated) -> Json<Value> {
+    match (&auth.user, auth.actor.agent_id()) {
+        (Some(user), _) => Json(json!({ "kind": "person", "account": AccountView::from(user) })),
+        (None, Some(agent)) => Json(json!({
+            "kind": "agent",
+            "agent_id": agent.to_string(),
+            "practice_id": auth.actor.practice().map(|p| p.to_string()),
+            "scopes": auth.actor.scopes(),
+        })),
+        (None, None) => Json(json!({ "kind": "unknown" })),
+    }
+}
+
+async fn sessions(
+    State(state): State<AppState>,
+    auth: Authenticated,
+) -> Result<Json<Value>, ApiError> {
+    let user = auth.person()?;
+    authorize_self(&state, &auth, Action::SessionManage).await?;
+    let sessions = state.store.identity().sessions_of(user.id).await?;
+    Ok(Json(json!({
+        "sessions": sessions.iter().map(|s| json!({
+            "id": s.id.to_string(),
+            "created_at": when(s.created_at),
+            "last_seen_at": when(s.last_seen_at),
+            "ip_address": s.ip_address,
+            "current": Some(s.id) == auth.session,
+        })).collect::<Vec<_>>()
+    })))
+}
+
+async fn end_session(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    let user = auth.person()?;
+    authorize_self(&state, &auth, Action::SessionManage).await?;
+    let id = uuid(&id)?;
+    if crate::auth::end_session(
+        &state,
+        user,
+        id,
+        enamel_store::EndReason::Revoked,
+        &auth.context,
+    )
+    .await?
+    {
+        Ok(StatusCode::NO_CONTENT)
+    } else {
+        Err(ApiError::NotFound)
+    }
+}
+
+async fn users(
+    State(state): State<AppState>,
+    auth: Authenticated,
+) -> Result<Json<Value>, ApiError> {
+    let users = auth.scoped(&state.store).users().await?;
+    Ok(Json(
+        json!({ "users": users.iter().map(AccountView::from).collect::<Vec<_>>() }),
+    ))
+}
+
+async fn user(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    Path(id): Path<String>,
+) -> Result<Json<AccountView>, ApiError> {
+    let id = uuid(&id).map(enamel_domain::UserId::from_uuid)?;
+    let user = auth.scoped(&state.store).account(id).await?;
+    Ok(Json(AccountView::from(&user)))
+}
+
+#[derive(Deserialize)]
+struct RoleChange {
+    role: String,
+}
+
+async fn change_role(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    Path(id): Path<String>,
+    Json(body): Json<RoleChange>,
+) -> Result<Json<AccountView>, ApiError> {
+    let id = uuid(&id).map(enamel_domain::UserId::from_uuid)?;
+    let role = Role::parse(&body.role)?;
+    let user = auth.scoped(&state.store).change_role(id, role).await?;
+    Ok(Json(AccountView::from(&user)))
+}
+
+async fn deactivate(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let id = uuid(&id).map(enamel_domain::UserId::from_uuid)?;
+    let ended = auth
+        .scoped(&state.store)
+        .deactivate(id, state.clock.now())
+        .await?;
+    Ok(Json(json!({ "sessions_ended": ended })))
+}
+
+async fn unlock(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    let id = uuid(&id).map(enamel_domain::UserId::from_uuid)?;
+    auth.scoped(&state.store).unlock(id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Invites a person. The answer holds the single-use link's path, shown only here.
+async fn invite(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    Json(form): Json<InviteForm>,
+) -> Result<Response, ApiError> {
+    let (id, token) = web::create_invitation(&state, &auth, &form).await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({
+            "user_id": id.to_string(),
+            "invitation_path": format!("/invitations/{}", token.expose()),
+            "expires_in_hours": web::INVITATION_HOURS,
+        })),
+    )
+        .into_response())
+}
+
+async fn agents(
+    State(state): State<AppState>,
+    auth: Authenticated,
+) -> Result<Json<Value>, ApiError> {
+    let agents = auth.scoped(&state.store).agents().await?;
+    Ok(Json(json!({
+        "agents": agents.iter().map(|a| json!({
+            "id": a.id.to_string(),
+            "name": a.name,
+            "tokens": a.tokens.iter().map(|t| json!({
+                "id": t.id.to_string(),
+                "scopes": t.scopes,
+                "created_at": when(t.created_at),
+                "expires_at": when(t.expires_at),
+                "revoked": t.revoked,
+                "last_used_at": t.last_used_at.map(when),
+            })).collect::<Vec<_>>(),
+        })).collect::<Vec<_>>()
+    })))
+}
+
+#[derive(Deserialize)]
+struct NewAgent {
+    name: String,
+}
+
+async fn create_agent(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    Json(body): Json<NewAgent>,
+) -> Result<Response, ApiError> {
+    let id = auth
+        .scoped(&state.store)
+        .create_agent(&body.name, state.clock.now())
+        .await?;
+    Ok((StatusCode::CREATED, Json(json!({ "id": id.to_string() }))).into_response())
+}
+
+/// The scopes an agent token may carry: the actions the policies permit agents.
+const AGENT_SCOPES: [Action; 1] = [Action::PatientRead];
+
+#[derive(Deserialize)]
+struct NewToken {
+    scopes: Vec<String>,
+    /// At most 90 days; 30 if not given.
+    expires_in_days: Option<i64>,
+}
+
+/// Issues a token; the answer is the only time the token is shown.
+async fn issue_token(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    Path(id): Path<String>,
+    Json(body): Json<NewToken>,
+) -> Result<Response, ApiError> {
+    let agent = AgentId::from_uuid(uuid(&id)?);
+    let mut scopes = Vec::new();
+    for scope in &body.scopes {
+        match Action::parse(scope).filter(|a| AGENT_SCOPES.contains(a)) {
+            Some(action) => scopes.push(action),
+            None => {
+                return Err(ApiError::Rejected(
+                    "an agent token's scopes are chosen from: patient.read".into(),
+                ));
+            }
+        }
+    }
+    let days = body.expires_in_days.unwrap_or(30);
+    if !(1..=90).contains(&days) {
+        return Err(ApiError::Rejected("a token expires in 1 to 90 days".into()));
+    }
+    let token = SecretToken::generate("enm_");
+    let now = state.clock.now();
+    let expires_at = now + time::Duration::days(days);
+    let id = auth
+        .scoped(&state.store)
+        .issue_token(agent, &scopes, &token.digest(), expires_at, now)
+        .await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({ "id": id.to_string(), "token": token.expose(), "expires_at": when(expires_at) })),
+    )
+        .into_response())
+}
+
+async fn revoke_token(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    let id = uuid(&id)?;
+    auth.scoped(&state.store)
+        .revoke_token(id, state.clock.now())
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn access_review(
+    State(state): State<AppState>,
+    auth: Authenticated,
+) -> Result<Response, ApiError> {
+    let rows = review_lines(&state, &auth).await?;
+    let csv = review_csv(&rows);
+    // The JSON form is the CSV's rows as objects, so the two never disagree.
+    let mut lines = csv.lines();
+    let headers: Vec<&str> = lines.next().unwrap_or_default().split(',').collect();
+    let accounts: Vec<Value> = lines
+        .map(|line| {
+            let cells = line
+                .split("\",\"")
+                .map(|c| c.trim_matches('"').replace("\"\"", "\""));
+            Value::Object(
+                headers
+                    .iter()
+                    .map(|h| (*h).to_owned())
+                    .zip(cells.map(Value::String))
+                    .collect(),
+            )
+        })
+        .collect();
+    Ok(Json(json!({ "accounts": accounts })).into_response())
+}
+
+async fn sign_off(
+    State(state): State<AppState>,
+    auth: Authenticated,
+) -> Result<StatusCode, ApiError> {
+    web::sign_off_review(&state, &auth).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Deserialize)]
+struct BreakGlass {
+    patient_id: String,
+    reason: String,
+    note: String,
+}
+
+/// How long a break-glass grant lasts.
+const BREAK_GLASS_MINUTES: i64 = 60;
+
+async fn break_glass(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    Json(body): Json<BreakGlass>,
+) -> Result<Response, ApiError> {
+    let patient = PatientId::from_uuid(uuid(&body.patient_id)?);
+    let reason = BreakGlassReason::parse(&body.reason).ok_or_else(|| {
+        ApiError::Rejected(
+            "reason is one of emergency_treatment, covering_provider, patient_request, other"
+                .into(),
+        )
+    })?;
+    let grant = auth
+        .scoped(&state.store)
+        .break_glass(
+            patient,
+            reason,
+            &body.note,
+            BREAK_GLASS_MINUTES,
+            state.clock.now(),
+        )
+        .await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({ "grant_id": grant.to_string(), "expires_in_minutes": BREAK_GLASS_MINUTES })),
+    )
+        .into_response())
+}
+
+async fn alerts(
+    State(state): State<AppState>,
+    auth: Authenticated,
+) -> Result<Json<Value>, ApiError> {
+    let alerts = auth.scoped(&state.store).alerts().await?;
+    Ok(Json(json!({
+        "alerts": alerts.iter().map(|a| json!({
+            "id": a.id.to_string(),
+            "kind": a.kind,
+            "subject_id": a.subject.to_string(),
+            "reference_id": a.reference.map(|r| r.to_string()),
+            "created_at": when(a.created_at),
+        })).collect::<Vec<_>>()
+    })))
+}
+
+#[derive(Deserialize)]
+struct RequireSecondFactor {
+    all_roles: bool,
+}
+
+async fn require_second_factor(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    Json(body): Json<RequireSecondFactor>,
+) -> Result<StatusCode, ApiError> {
+    auth.scoped(&state.store)
+        .set_require_mfa(body.all_roles)
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}

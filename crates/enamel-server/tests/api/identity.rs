@@ -1,0 +1,767 @@
+//! Sign-in, second factor, sessions that expire, CSRF, lockout, tenant isolation.
+
+use std::sync::Arc;
+
+use enamel_crypto::totp::TotpSecret;
+use enamel_demo::{DEFAULT_SEED, DEMO_PASSWORD, DemoNetwork};
+use enamel_domain::Role;
+use enamel_server::clock::{Clock as _, ManualClock};
+use enamel_server::{Application, Settings};
+use enamel_store::Backend;
+use enamel_testkit::{TestDb, fresh_database};
+use reqwest::header;
+use reqwest::redirect::Policy;
+use serde_json::{Value, json};
+use time::{Duration, OffsetDateTime};
+use tokio::sync::oneshot;
+
+use crate::helpers::test_settings;
+
+/// A demo network served with a clock the test moves.
+struct Demo {
+    url: String,
+    client: reqwest::Client,
+    clock: ManualClock,
+    network: DemoNetwork,
+    db: TestDb,
+    _stop: oneshot::Sender<()>,
+    _dir: tempfile::TempDir,
+}
+
+async fn demo_on(backend: Backend, adjust: impl FnOnce(&mut Settings)) -> Option<Demo> {
+    let db = fresh_database(backend).await?;
+    let network = DemoNetwork::generate(DEFAULT_SEED);
+    enamel_demo::seed(&db.store, &network).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let mut settings = test_settings();
+    dir.path().clone_into(&mut settings.data_dir);
+    adjust(&mut settings);
+    let clock = ManualClock::new(OffsetDateTime::now_utc());
+    let app = Application::build_with_clock(&settings, db.store.clone(), Arc::new(clock.clone()))
+        .unwrap();
+    let url = app.url();
+    let (stop, stopped) = oneshot::channel::<()>();
+    tokio::spawn(app.run_until_stopped(async {
+        let _ = stopped.await;
+    }));
+    let client = reqwest::Client::builder()
+        .redirect(Policy::none())
+        .build()
+        .unwrap();
+    Some(Demo {
+        url,
+        client,
+        clock,
+        network,
+        db,
+        _stop: stop,
+        _dir: dir,
+    })
+}
+
+async fn demo() -> Demo {
+    demo_on(Backend::Sqlite, |_| {}).await.unwrap()
+}
+
+impl Demo {
+    fn email(&self, practice: usize, role: Role) -> String {
+        self.network.practices[practice]
+            .users
+            .iter()
+            .find(|u| u.role() == role)
+            .unwrap()
+            .email()
+            .as_str()
+            .to_owned()
+    }
+
+    fn origin(&self) -> String {
+        self.url.clone()
+    }
+
+    /// Posts a form as a browser on this site would.
+    async fn form(
+        &self,
+        path: &str,
+        cookie: Option<&str>,
+        fields: &[(&str, &str)],
+    ) -> reqwest::Response {
+        let mut request = self
+            .client
+            .post(format!("{}{path}", self.url))
+            .header(header::ORIGIN, self.origin())
+            .form(fields);
+        if let Some(cookie) = cookie {
+            request = request.header(header::COOKIE, cookie);
+        }
+        request.send().await.unwrap()
+    }
+
+    async fn get(&self, path: &str, cookie: &str) -> reqwest::Response {
+        self.client
+            .get(format!("{}{path}", self.url))
+            .header(header::COOKIE, cookie)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// Signs in with a password; returns the cookie and where the page sent us.
+    async fn sign_in(&self, email: &str, password: &str) -> (Option<String>, reqwest::Response) {
+        let response = self
+            .form(
+                "/sign-in",
+                None,
+                &[("email", email), ("password", password)],
+            )
+            .await;
+        (cookie_of(&response), response)
+    }
+
+    /// Signs in an account that needs no second factor.
+    async fn session(&self, email: &str) -> String {
+        let (cookie, response) = self.sign_in(email, DEMO_PASSWORD).await;
+        assert_eq!(response.status(), 303);
+        assert_eq!(response.headers()[header::LOCATION], "/");
+        cookie.unwrap()
+    }
+
+    /// Signs in an admin, enrolling a second factor; returns the cookie and secret.
+    async fn admin_session(&self, email: &str) -> (String, TotpSecret) {
+        let (pending, response) = self.sign_in(email, DEMO_PASSWORD).await;
+        assert_eq!(response.headers()[header::LOCATION], "/sign-in/enrol");
+        let pending = pending.unwrap();
+        let page = self
+            .get("/sign-in/enrol", &pending)
+            .await
+            .text()
+            .await
+            .unwrap();
+        let secret = secret_on(&page);
+        let code = code(&secret, self.clock.now());
+        let response = self
+            .form("/sign-in/enrol", Some(&pending), &[("code", &code)])
+            .await;
+        assert_eq!(response.status(), 200);
+        let cookie = cookie_of(&response).unwrap();
+        let page = response.text().await.unwrap();
+        assert_eq!(page.matches("<li><code>").count(), 10, "ten recovery codes");
+        (cookie, secret)
+    }
+}
+
+fn cookie_of(response: &reqwest::Response) -> Option<String> {
+    response
+        .headers()
+        .get_all(header::SET_COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|v| !v.contains("Max-Age=0"))
+        .map(|v| v.split(';').next().unwrap().to_owned())
+}
+
+fn secret_on(page: &str) -> TotpSecret {
+    let start = page.find("<code>").unwrap() + 6;
+    let end = start + page[start..].find("</code>").unwrap();
+    base32_decode(&page[start..end])
+}
+
+fn base32_decode(text: &str) -> TotpSecret {
+    let (mut buffer, mut bits, mut out) = (0_u32, 0_u32, Vec::new());
+    for c in text.chars() {
+        let value = u32::try_from("ABCDEFGHIJKLMNOPQRSTUVWXYZ234567".find(c).unwrap()).unwrap();
+        buffer = (buffer << 5) | value;
+        bits += 5;
+        if bits >= 8 {
+            bits -= 8;
+            out.push(u8::try_from((buffer >> bits) & 0xff).unwrap());
+        }
+    }
+    TotpSecret::from_bytes(&out)
+}
+
+fn code(secret: &TotpSecret, at: OffsetDateTime) -> String {
+    format!(
+        "{:06}",
+        secret.code_at_step(TotpSecret::step_at(at.unix_timestamp()))
+    )
+}
+
+/// The audit entries of a practice's log with this action.
+async fn audited(demo: &Demo, practice: usize, action: &str) -> Vec<Value> {
+    let scope = enamel_audit::entry::Scope::Practice(demo.network.practices[practice].practice.id);
+    let entries = demo
+        .db
+        .store
+        .audit()
+        .entries(&scope, 0, 10_000)
+        .await
+        .unwrap();
+    entries
+        .iter()
+        .map(|e| serde_json::from_slice::<Value>(&e.entry).unwrap())
+        .filter(|e| e["action"] == action)
+        .collect()
+}
+
+#[tokio::test]
+async fn a_dentist_signs_in_with_a_strict_host_only_cookie() {
+    let demo = demo().await;
+    let email = demo.email(0, Role::Dentist);
+    let response = demo
+        .form(
+            "/sign-in",
+            None,
+            &[("email", &email), ("password", DEMO_PASSWORD)],
+        )
+        .await;
+    assert_eq!(response.status(), 303);
+    let set_cookie = response.headers()[header::SET_COOKIE]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(set_cookie.contains("HttpOnly"), "{set_cookie}");
+    assert!(set_cookie.contains("SameSite=Strict"), "{set_cookie}");
+    assert!(!set_cookie.contains("Domain"), "{set_cookie}");
+    let token = set_cookie
+        .split(';')
+        .next()
+        .unwrap()
+        .split_once('=')
+        .unwrap()
+        .1
+        .to_owned();
+    assert_eq!(token.len(), 64, "a 256-bit token in hex");
+    let cookie = cookie_of(&response).unwrap();
+    let home = demo.get("/", &cookie).await;
+    assert_eq!(home.status(), 200);
+    assert!(home.text().await.unwrap().contains("dentist"));
+    // Only the token's digest is stored.
+    let stored = demo.db.raw_bytes("SELECT token_digest FROM sessions").await;
+    assert!(
+        stored
+            .iter()
+            .all(|d| d.len() == 32 && !hex_of(d).contains(&token))
+    );
+    let sign_ins = audited(&demo, 0, "sign_in").await;
+    assert!(
+        sign_ins
+            .iter()
+            .any(|e| e["outcome"] == "success" && e["ip_address"] == "127.0.0.1")
+    );
+}
+
+fn hex_of(bytes: &[u8]) -> String {
+    enamel_crypto::token::hex(bytes)
+}
+
+#[tokio::test]
+async fn a_wrong_password_and_an_unknown_email_get_the_same_answer() {
+    let demo = demo().await;
+    let email = demo.email(0, Role::Dentist);
+    let (_, wrong) = demo.sign_in(&email, "not the right password").await;
+    let (_, unknown) = demo
+        .sign_in("nobody@example.test", "not the right password")
+        .await;
+    assert_eq!(wrong.status(), 401);
+    assert_eq!(unknown.status(), 401);
+    assert!(wrong.headers().get(header::SET_COOKIE).is_none());
+    let (wrong, unknown) = (wrong.text().await.unwrap(), unknown.text().await.unwrap());
+    assert_eq!(wrong, unknown);
+    assert!(!wrong.contains(&email));
+    let failures = audited(&demo, 0, "sign_in").await;
+    assert_eq!(failures[0]["detail"]["reason"]["code"], "bad_password");
+    for entry in &failures {
+        assert!(!entry.to_string().contains("not the right password"));
+    }
+}
+
+#[tokio::test]
+async fn a_session_ends_after_the_idle_limit_and_is_audited_as_idle() {
+    let demo = demo_on(Backend::Sqlite, |s| {
+        s.sessions.idle_seconds = 5;
+        s.sessions.absolute_seconds = 60;
+    })
+    .await
+    .unwrap();
+    let cookie = demo.session(&demo.email(0, Role::Dentist)).await;
+    demo.clock.advance(Duration::seconds(4));
+    assert_eq!(demo.get("/api/v1/me", &cookie).await.status(), 200);
+    demo.clock.advance(Duration::seconds(4));
+    assert_eq!(
+        demo.get("/api/v1/me", &cookie).await.status(),
+        200,
+        "activity resets the idle timer"
+    );
+    demo.clock.advance(Duration::seconds(5));
+    let expired = demo.get("/api/v1/me", &cookie).await;
+    assert_eq!(expired.status(), 401);
+    assert_eq!(
+        demo.get("/api/v1/me", &cookie).await.status(),
+        401,
+        "an ended session stays ended"
+    );
+    let ends = audited(&demo, 0, "session_end").await;
+    assert_eq!(ends.len(), 1);
+    assert_eq!(ends[0]["detail"]["reason"]["code"], "idle");
+}
+
+#[tokio::test]
+async fn a_busy_session_still_ends_at_the_absolute_limit() {
+    let demo = demo_on(Backend::Sqlite, |s| {
+        s.sessions.idle_seconds = 5;
+        s.sessions.absolute_seconds = 12;
+    })
+    .await
+    .unwrap();
+    let cookie = demo.session(&demo.email(0, Role::Dentist)).await;
+    for _ in 0..2 {
+        demo.clock.advance(Duration::seconds(4));
+        assert_eq!(demo.get("/api/v1/me", &cookie).await.status(), 200);
+    }
+    demo.clock.advance(Duration::seconds(3));
+    assert_eq!(
+        demo.get("/api/v1/me", &cookie).await.status(),
+        200,
+        "11 s in"
+    );
+    demo.clock.advance(Duration::seconds(1));
+    assert_eq!(
+        demo.get("/api/v1/me", &cookie).await.status(),
+        401,
+        "12 s in"
+    );
+    let page = demo.get("/", &cookie).await;
+    assert_eq!(page.status(), 303, "the web UI sends the person to sign in");
+    let ends = audited(&demo, 0, "session_end").await;
+    assert_eq!(ends[0]["detail"]["reason"]["code"], "absolute");
+}
+
+#[test]
+fn sessions_may_not_be_configured_longer_than_the_seed_allows() {
+    let too_idle = Settings::load(None, |var| {
+        (var == "ENAMEL_SESSIONS_IDLE_SECONDS").then(|| "1801".into())
+    });
+    assert!(too_idle.is_err());
+    let too_long = Settings::load(None, |var| {
+        (var == "ENAMEL_SESSIONS_ABSOLUTE_SECONDS").then(|| "43201".into())
+    });
+    assert!(too_long.is_err());
+    let shorter = Settings::load(None, |var| {
+        (var == "ENAMEL_SESSIONS_IDLE_SECONDS").then(|| "300".into())
+    });
+    assert_eq!(shorter.unwrap().sessions.idle_seconds, 300);
+}
+
+#[tokio::test]
+async fn a_state_changing_request_from_another_origin_is_refused() {
+    let demo = demo().await;
+    let cookie = demo.session(&demo.email(0, Role::Dentist)).await;
+    let forged = demo
+        .client
+        .post(format!("{}/sign-out", demo.url))
+        .header(header::COOKIE, &cookie)
+        .header(header::ORIGIN, "https://evil.example")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(forged.status(), 403);
+    assert_eq!(
+        forged.json::<Value>().await.unwrap()["code"],
+        "cross_origin"
+    );
+    let no_origin = demo
+        .client
+        .post(format!("{}/sign-out", demo.url))
+        .header(header::COOKIE, &cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(no_origin.status(), 403);
+    assert_eq!(
+        demo.get("/api/v1/me", &cookie).await.status(),
+        200,
+        "still signed in"
+    );
+    let real = demo.form("/sign-out", Some(&cookie), &[]).await;
+    assert_eq!(real.status(), 303);
+    assert_eq!(demo.get("/api/v1/me", &cookie).await.status(), 401);
+}
+
+#[tokio::test]
+async fn an_admin_enrols_totp_and_a_code_cannot_be_used_twice() {
+    let demo = demo().await;
+    let email = demo.email(0, Role::PracticeAdmin);
+    let (cookie, secret) = demo.admin_session(&email).await;
+    assert_eq!(demo.get("/api/v1/me", &cookie).await.status(), 200);
+    demo.form("/sign-out", Some(&cookie), &[]).await;
+
+    let (pending, response) = demo.sign_in(&email, DEMO_PASSWORD).await;
+    assert_eq!(
+        response.headers()[header::LOCATION],
+        "/sign-in/second-factor"
+    );
+    let pending = pending.unwrap();
+    assert_eq!(
+        demo.get("/api/v1/me", &pending).await.status(),
+        401,
+        "no access before the second factor"
+    );
+    // The code used at enrolment is refused: its time step was used.
+    let reused = code(&secret, demo.clock.now());
+    let replay = demo
+        .form(
+            "/sign-in/second-factor",
+            Some(&pending),
+            &[("code", &reused)],
+        )
+        .await;
+    assert_eq!(replay.status(), 401);
+    demo.clock.advance(Duration::seconds(30));
+    let fresh = code(&secret, demo.clock.now());
+    let accepted = demo
+        .form(
+            "/sign-in/second-factor",
+            Some(&pending),
+            &[("code", &fresh)],
+        )
+        .await;
+    assert_eq!(accepted.status(), 303);
+    let full = cookie_of(&accepted).unwrap();
+    assert_ne!(full, pending, "a new token after the second factor");
+    assert_eq!(demo.get("/api/v1/me", &full).await.status(), 200);
+    assert_eq!(demo.get("/api/v1/me", &pending).await.status(), 401);
+    let factors = audited(&demo, 0, "second_factor").await;
+    assert_eq!(
+        factors.iter().filter(|e| e["outcome"] == "failure").count(),
+        1
+    );
+    assert_eq!(
+        factors.iter().filter(|e| e["outcome"] == "success").count(),
+        1
+    );
+}
+
+#[tokio::test]
+async fn ten_failures_lock_an_account_until_an_admin_lifts_it() {
+    let demo = demo().await;
+    let dentist = demo.email(0, Role::Dentist);
+    for _ in 0..10 {
+        demo.sign_in(&dentist, "wrong password again").await;
+        demo.clock.advance(Duration::minutes(16)); // past any back-off
+    }
+    let (_, locked) = demo.sign_in(&dentist, DEMO_PASSWORD).await;
+    assert_eq!(
+        locked.status(),
+        401,
+        "the right password is refused while locked"
+    );
+    assert_eq!(audited(&demo, 0, "lockout").await.len(), 1);
+
+    let (admin, _) = demo
+        .admin_session(&demo.email(0, Role::PracticeAdmin))
+        .await;
+    let users: Value = demo
+        .get("/api/v1/users", &admin)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let id = users["users"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|u| u["email"] == dentist.as_str())
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let lifted = demo
+        .form(&format!("/admin/users/{id}/unlock"), Some(&admin), &[])
+        .await;
+    assert_eq!(lifted.status(), 303);
+    demo.session(&dentist).await;
+    assert_eq!(audited(&demo, 0, "unlock").await.len(), 1);
+}
+
+#[tokio::test]
+async fn another_practices_account_answers_like_a_missing_one() {
+    let demo = demo().await;
+    let (admin, _) = demo
+        .admin_session(&demo.email(0, Role::PracticeAdmin))
+        .await;
+    let foreign = demo.network.practices[1].users[0].id().to_string();
+    let missing = uuid::Uuid::now_v7().to_string();
+    let mut bodies = Vec::new();
+    for id in [&foreign, &missing] {
+        for (method, path) in [
+            ("GET", format!("/api/v1/users/{id}")),
+            ("POST", format!("/api/v1/users/{id}/deactivate")),
+            ("POST", format!("/api/v1/users/{id}/unlock")),
+        ] {
+            let request = if method == "GET" {
+                demo.client.get(format!("{}{path}", demo.url))
+            } else {
+                demo.client
+                    .post(format!("{}{path}", demo.url))
+                    .header(header::ORIGIN, demo.origin())
+            };
+            let response = request.header(header::COOKIE, &admin).send().await.unwrap();
+            assert_eq!(response.status(), 404, "{method} {path}");
+            let mut body: Value = response.json().await.unwrap();
+            body["correlation_id"] = Value::Null;
+            bodies.push(body);
+        }
+    }
+    assert!(bodies.windows(2).all(|w| w[0] == w[1]));
+}
+
+#[tokio::test]
+async fn a_front_desk_account_cannot_manage_people() {
+    let demo = demo().await;
+    let cookie = demo.session(&demo.email(0, Role::FrontDesk)).await;
+    assert_eq!(demo.get("/api/v1/users", &cookie).await.status(), 403);
+    assert_eq!(demo.get("/admin/users", &cookie).await.status(), 403);
+    assert_eq!(
+        demo.get("/api/v1/access-review", &cookie).await.status(),
+        403
+    );
+    let denied = audited(&demo, 0, "read").await;
+    assert!(denied.iter().any(|e| e["outcome"] == "denied"));
+}
+
+#[tokio::test]
+async fn an_invited_person_sets_a_password_once_and_deactivation_ends_their_sessions() {
+    let demo = demo().await;
+    let (admin, _) = demo
+        .admin_session(&demo.email(0, Role::PracticeAdmin))
+        .await;
+    let invited: Value = demo
+        .client
+        .post(format!("{}/api/v1/invitations", demo.url))
+        .header(header::COOKIE, &admin)
+        .header(header::ORIGIN, demo.origin())
+        .json(&json!({ "display_name": "Pat Newhire", "email": "pat.newhire@example.test", "role": "hygienist" }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let path = invited["invitation_path"].as_str().unwrap().to_owned();
+    let token = path.rsplit('/').next().unwrap().to_owned();
+    let page = demo
+        .client
+        .get(format!("{}{path}", demo.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), 200);
+    let weak = demo
+        .form(
+            "/invitations/accept",
+            None,
+            &[("token", &token), ("password", "password1234")],
+        )
+        .await;
+    assert_eq!(weak.status(), 422);
+    let good = "quiet harbor lantern 42";
+    let accepted = demo
+        .form(
+            "/invitations/accept",
+            None,
+            &[("token", &token), ("password", good)],
+        )
+        .await;
+    assert_eq!(accepted.status(), 200);
+    let again = demo
+        .form(
+            "/invitations/accept",
+            None,
+            &[("token", &token), ("password", good)],
+        )
+        .await;
+    assert_eq!(again.status(), 410, "single use");
+
+    let (hygienist, _) = demo.sign_in("pat.newhire@example.test", good).await;
+    let hygienist = hygienist.unwrap();
+    assert_eq!(demo.get("/api/v1/me", &hygienist).await.status(), 200);
+    let id = invited["user_id"].as_str().unwrap();
+    let response = demo
+        .form(&format!("/admin/users/{id}/deactivate"), Some(&admin), &[])
+        .await;
+    assert_eq!(response.status(), 303);
+    assert_eq!(
+        demo.get("/api/v1/me", &hygienist).await.status(),
+        401,
+        "ended at once"
+    );
+}
+
+#[tokio::test]
+async fn the_security_officer_reviews_access_as_a_page_and_csv_and_signs_off() {
+    let demo = demo().await;
+    let (officer, _) = demo
+        .admin_session(&demo.email(0, Role::SecurityOfficer))
+        .await;
+    let page = demo.get("/security/access-review", &officer).await;
+    assert_eq!(page.status(), 200);
+    let csv = demo.get("/security/access-review.csv", &officer).await;
+    assert_eq!(
+        csv.headers()[header::CONTENT_TYPE],
+        "text/csv; charset=utf-8"
+    );
+    let csv = csv.text().await.unwrap();
+    let users = demo.network.practices[0].users.len();
+    assert_eq!(csv.lines().count(), users + 1);
+    assert!(csv.starts_with(
+        "name,email,role,status,second_factor,last_sign_in,last_phi_access,idle_90_days"
+    ));
+    let signed = demo
+        .form("/security/access-review/sign-off", Some(&officer), &[])
+        .await;
+    assert_eq!(signed.status(), 303);
+    let sign_offs = audited(&demo, 0, "access_review").await;
+    assert_eq!(sign_offs.len(), 1);
+    assert_eq!(sign_offs[0]["detail"]["count"]["count"], users);
+}
+
+#[tokio::test]
+async fn an_agent_token_is_shown_once_scoped_and_revocable() {
+    let demo = demo().await;
+    let (admin, _) = demo
+        .admin_session(&demo.email(0, Role::PracticeAdmin))
+        .await;
+    let post = |path: &str, body: Value| {
+        demo.client
+            .post(format!("{}{path}", demo.url))
+            .header(header::COOKIE, &admin)
+            .header(header::ORIGIN, demo.origin())
+            .json(&body)
+            .send()
+    };
+    let agent: Value = post("/api/v1/agents", json!({ "name": "recall" }))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let agent_id = agent["id"].as_str().unwrap();
+    let bad = post(
+        &format!("/api/v1/agents/{agent_id}/tokens"),
+        json!({ "scopes": ["account.invite"] }),
+    )
+    .await
+    .unwrap();
+    assert_eq!(bad.status(), 422);
+    let issued: Value = post(
+        &format!("/api/v1/agents/{agent_id}/tokens"),
+        json!({ "scopes": ["patient.read"] }),
+    )
+    .await
+    .unwrap()
+    .json()
+    .await
+    .unwrap();
+    let token = issued["token"].as_str().unwrap().to_owned();
+    assert!(token.starts_with("enm_"));
+    let me = |token: String| {
+        demo.client
+            .get(format!("{}/api/v1/me", demo.url))
+            .bearer_auth(token)
+            .send()
+    };
+    let answer: Value = me(token.clone()).await.unwrap().json().await.unwrap();
+    assert_eq!(answer["kind"], "agent");
+    assert_eq!(answer["scopes"], json!(["patient.read"]));
+    let listing = demo
+        .client
+        .get(format!("{}/api/v1/users", demo.url))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(listing.status(), 403, "an agent manages no accounts");
+    let listed: Value = demo
+        .get("/api/v1/agents", &admin)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert!(!listed.to_string().contains(&token), "never shown again");
+    let id = issued["id"].as_str().unwrap();
+    let revoked = demo
+        .client
+        .delete(format!("{}/api/v1/tokens/{id}", demo.url))
+        .header(header::COOKIE, &admin)
+        .header(header::ORIGIN, demo.origin())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(revoked.status(), 204);
+    assert_eq!(me(token).await.unwrap().status(), 401);
+    let uses = audited(&demo, 0, "token_use").await;
+    assert_eq!(uses.iter().filter(|e| e["outcome"] == "denied").count(), 1);
+}
+
+#[tokio::test]
+async fn a_dentist_breaks_the_glass_with_a_reason_and_the_officer_is_alerted() {
+    let demo = demo().await;
+    let dentist = demo.session(&demo.email(0, Role::Dentist)).await;
+    let patient = uuid::Uuid::now_v7().to_string();
+    let post = |cookie: &str, body: Value| {
+        demo.client
+            .post(format!("{}/api/v1/break-glass", demo.url))
+            .header(header::COOKIE, cookie)
+            .header(header::ORIGIN, demo.origin())
+            .json(&body)
+            .send()
+    };
+    let opened = post(
+        &dentist,
+        json!({ "patient_id": patient, "reason": "emergency_treatment", "note": "Swelling after hours; on call." }),
+    )
+    .await
+    .unwrap();
+    assert_eq!(opened.status(), 201);
+    let hygienist = demo.session(&demo.email(0, Role::Hygienist)).await;
+    let refused = post(
+        &hygienist,
+        json!({ "patient_id": patient, "reason": "other", "note": "just curious about it" }),
+    )
+    .await
+    .unwrap();
+    assert_eq!(refused.status(), 403);
+    let events = audited(&demo, 0, "break_glass").await;
+    let success = events.iter().find(|e| e["outcome"] == "success").unwrap();
+    assert_eq!(success["detail"]["reason"]["code"], "emergency_treatment");
+    assert!(
+        !success.to_string().contains("Swelling"),
+        "the dentist's words stay out of the log"
+    );
+    let (officer, _) = demo
+        .admin_session(&demo.email(0, Role::SecurityOfficer))
+        .await;
+    let alerts: Value = demo
+        .get("/api/v1/alerts", &officer)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(alerts["alerts"][0]["kind"], "break_glass");
+}
+
+#[tokio::test]
+async fn sign_in_and_sessions_work_on_postgres() {
+    let Some(demo) = demo_on(Backend::Postgres, |s| s.sessions.idle_seconds = 5).await else {
+        return;
+    };
+    let cookie = demo.session(&demo.email(0, Role::Dentist)).await;
+    assert_eq!(demo.get("/api/v1/me", &cookie).await.status(), 200);
+    demo.clock.advance(Duration::seconds(5));
+    assert_eq!(demo.get("/api/v1/me", &cookie).await.status(), 401);
+    let (admin, _) = demo
+        .admin_session(&demo.email(0, Role::PracticeAdmin))
+        .await;
+    assert_eq!(demo.get("/admin/users", &admin).await.status(), 200);
+}
