@@ -41,3 +41,20 @@ pub enum StoreError {
 pub(crate) fn is_unique_violation(err: &sqlx::Error) -> bool {
     matches!(err, sqlx::Error::Database(db) if db.is_unique_violation())
 }
+
+/// Turns a failed write into [`StoreError::Conflict`] with `taken` when a unique
+/// value was taken, or into an unexpected error with `context` otherwise.
+pub(crate) fn conflict_if_taken(
+    err: anyhow::Error,
+    taken: &'static str,
+    context: &'static str,
+) -> StoreError {
+    if err
+        .downcast_ref::<sqlx::Error>()
+        .is_some_and(is_unique_violation)
+    {
+        StoreError::Conflict(taken)
+    } else {
+        err.context(context).into()
+    }
+}

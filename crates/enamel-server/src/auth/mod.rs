@@ -90,6 +90,19 @@ pub(crate) fn request_context(parts: &Parts) -> RequestContext {
     }
 }
 
+/// The request's [`RequestContext`], as an extractor for handlers that act before
+/// anyone is signed in.
+#[derive(Debug, Clone)]
+pub(crate) struct Client(pub RequestContext);
+
+impl<S: Send + Sync> FromRequestParts<S> for Client {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        Ok(Self(request_context(parts)))
+    }
+}
+
 /// The client address as throttling keys it.
 pub(crate) fn address_key(ip: Option<IpAddr>) -> String {
     format!(

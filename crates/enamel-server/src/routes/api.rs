@@ -2,6 +2,7 @@
 //! pages, for programs and agents. Every operation goes through the actor-scoped
 //! repository, which asks the policy decision point and audits.
 
+use axum::extract::rejection::JsonRejection;
 use axum::extract::{Path, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -16,8 +17,8 @@ use serde_json::{Value, json};
 use uuid::Uuid;
 
 use crate::auth::sign_in::{self, PasswordStep};
-use crate::auth::{Authenticated, request_context, session_cookie};
-use crate::routes::web::{self, InviteForm, authorize_self, review_csv, review_lines, when};
+use crate::auth::{Authenticated, Client, session_cookie};
+use crate::routes::web::{self, InviteForm, authorize_self, review_lines, when};
 use crate::{ApiError, AppState};
 
 pub(crate) fn router() -> Router<AppState> {
@@ -80,15 +81,11 @@ struct SignIn {
 /// second factor is owed (`second_factor`, `enrol_second_factor`) or not (`none`).
 async fn sign_in(
     State(state): State<AppState>,
-    request: axum::extract::Request,
+    Client(context): Client,
+    body: Result<Json<SignIn>, JsonRejection>,
 ) -> Result<Response, ApiError> {
-    use axum::extract::FromRequest as _;
-    let (parts, body) = request.into_parts();
-    let context = request_context(&parts);
-    let Json(body): Json<SignIn> =
-        Json::from_request(axum::extract::Request::from_parts(parts, body), &state)
-            .await
-            .map_err(|_| ApiError::Rejected("send a JSON object with email and password".into()))?;
+    let Json(body) =
+        body.map_err(|_| ApiError::Rejected("send a JSON object with email and password".into()))?;
     let (token, next) =
         match sign_in::password(&state, &body.email, body.password, &context).await? {
             PasswordStep::SignedIn(token) => (token, "none"),
@@ -337,25 +334,7 @@ async fn access_review(
     auth: Authenticated,
 ) -> Result<Response, ApiError> {
     let rows = review_lines(&state, &auth).await?;
-    let csv = review_csv(&rows);
-    // The JSON form is the CSV's rows as objects, so the two never disagree.
-    let mut lines = csv.lines();
-    let headers: Vec<&str> = lines.next().unwrap_or_default().split(',').collect();
-    let accounts: Vec<Value> = lines
-        .map(|line| {
-            let cells = line
-                .split("\",\"")
-                .map(|c| c.trim_matches('"').replace("\"\"", "\""));
-            Value::Object(
-                headers
-                    .iter()
-                    .map(|h| (*h).to_owned())
-                    .zip(cells.map(Value::String))
-                    .collect(),
-            )
-        })
-        .collect();
-    Ok(Json(json!({ "accounts": accounts })).into_response())
+    Ok(Json(json!({ "accounts": rows })).into_response())
 }
 
 async fn sign_off(

@@ -3,8 +3,9 @@
 //! without JavaScript (the one script only warns before the idle logoff).
 
 use askama::Template;
+use axum::extract::rejection::FormRejection;
 use axum::extract::{Path, State};
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::{Form, Router};
@@ -16,7 +17,7 @@ use serde::Deserialize;
 
 use crate::auth::sign_in::{self, PasswordStep};
 use crate::auth::{
-    Authenticated, PendingSignIn, clear_cookie, cookie_token, request_context, session_cookie,
+    Authenticated, Client, PendingSignIn, clear_cookie, cookie_token, session_cookie,
 };
 use crate::{ApiError, AppState};
 
@@ -148,15 +149,11 @@ struct SignInForm {
 
 async fn sign_in(
     State(state): State<AppState>,
-    request: axum::extract::Request,
+    Client(context): Client,
+    form: Result<Form<SignInForm>, FormRejection>,
 ) -> Result<Response, ApiError> {
-    let (parts, body) = request.into_parts();
-    let context = request_context(&parts);
-    let form: Form<SignInForm> =
-        Form::from_request(axum::extract::Request::from_parts(parts, body), &state)
-            .await
-            .map_err(|_| ApiError::Rejected("enter an email and a password".into()))?;
-    let Form(SignInForm { email, password }) = form;
+    let Form(SignInForm { email, password }) =
+        form.map_err(|_| ApiError::Rejected("enter an email and a password".into()))?;
     let step = sign_in::password(&state, &email, password, &context).await?;
     Ok(match step {
         PasswordStep::SignedIn(token) => {
@@ -180,8 +177,6 @@ async fn sign_in(
         }
     })
 }
-
-use axum::extract::FromRequest as _;
 
 #[derive(Template)]
 #[template(path = "second_factor.html")]
@@ -335,11 +330,10 @@ async fn enrol(
 
 async fn sign_out(
     State(state): State<AppState>,
-    request: axum::extract::Request,
+    Client(context): Client,
+    headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    let (parts, _) = request.into_parts();
-    let context = request_context(&parts);
-    if let Some(token) = cookie_token(&parts.headers, state.tls)
+    if let Some(token) = cookie_token(&headers, state.tls)
         && let Some(record) = state.store.identity().session(&token.digest()).await?
     {
         crate::auth::end_session(
@@ -805,14 +799,19 @@ pub(crate) const fn weak_message(weak: enamel_crypto::password::WeakPassword) ->
 
 // --- access review -----------------------------------------------------------------
 
+/// One account of the review; the JSON field names are the CSV's columns.
+#[derive(serde::Serialize)]
 pub(crate) struct ReviewLine {
     name: String,
     email: String,
     role: &'static str,
     status: &'static str,
+    #[serde(rename = "second_factor")]
     mfa: &'static str,
     last_sign_in: String,
+    #[serde(rename = "last_phi_access")]
     last_phi: String,
+    #[serde(rename = "idle_90_days")]
     idle: bool,
 }
 
@@ -896,7 +895,7 @@ async fn access_review_page(
 }
 
 /// The review as CSV (RFC 4180), for the practice's compliance records.
-pub(crate) fn review_csv(rows: &[ReviewLine]) -> String {
+fn review_csv(rows: &[ReviewLine]) -> String {
     fn field(value: &str) -> String {
         // Quote every field; neutralize spreadsheet formulas.
         let value = if value.starts_with(['=', '+', '-', '@']) {

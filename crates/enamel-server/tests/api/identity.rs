@@ -617,6 +617,19 @@ async fn the_security_officer_reviews_access_as_a_page_and_csv_and_signs_off() {
     assert!(csv.starts_with(
         "name,email,role,status,second_factor,last_sign_in,last_phi_access,idle_90_days"
     ));
+    let json: Value = demo
+        .get("/api/v1/access-review", &officer)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let accounts = json["accounts"].as_array().unwrap();
+    assert_eq!(accounts.len(), users);
+    assert!(
+        accounts
+            .iter()
+            .any(|a| a["role"] == "security_officer" && a["second_factor"] == "on")
+    );
     let signed = demo
         .form("/security/access-review/sign-off", Some(&officer), &[])
         .await;

@@ -11,7 +11,7 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use crate::audit::{event_for, write_with_events};
-use crate::error::is_unique_violation;
+use crate::error::conflict_if_taken;
 use crate::pool::on_pool;
 use crate::repos::identity::{EndReason, throttle_key_for_email};
 use crate::sealed::ENCRYPTED_COLUMNS;
@@ -207,19 +207,13 @@ impl Scoped<'_> {
             .execute(&mut *tx)
             .await?;
         });
-        match written {
-            Ok(()) => Ok(invitation),
-            Err(err)
-                if err
-                    .downcast_ref::<sqlx::Error>()
-                    .is_some_and(is_unique_violation) =>
-            {
-                Err(StoreError::Conflict(
-                    "an account with this email already exists",
-                ))
-            }
-            Err(err) => Err(err.context("inviting a person").into()),
-        }
+        written.map(|()| invitation).map_err(|err| {
+            conflict_if_taken(
+                err,
+                "an account with this email already exists",
+                "inviting a person",
+            )
+        })
     }
 
     /// The account `id` of the actor's practice, after asking whether `action` may
@@ -437,19 +431,13 @@ impl Scoped<'_> {
             .execute(&mut *tx)
             .await?;
         });
-        match written {
-            Ok(()) => Ok(id),
-            Err(err)
-                if err
-                    .downcast_ref::<sqlx::Error>()
-                    .is_some_and(is_unique_violation) =>
-            {
-                Err(StoreError::Conflict(
-                    "an agent with this name already exists",
-                ))
-            }
-            Err(err) => Err(err.context("creating an agent").into()),
-        }
+        written.map(|()| id).map_err(|err| {
+            conflict_if_taken(
+                err,
+                "an agent with this name already exists",
+                "creating an agent",
+            )
+        })
     }
 
     /// Issues a token for an agent of the practice, stored as `digest`.

@@ -176,10 +176,6 @@ pub struct Identity<'a> {
     store: &'a Store,
 }
 
-fn users_of(rows: Vec<UserRow>) -> Result<Vec<User>, StoreError> {
-    crate::repos::users::parse_rows(rows)
-}
-
 impl<'a> Identity<'a> {
     pub(crate) const fn new(store: &'a Store) -> Self {
         Self { store }
@@ -640,18 +636,6 @@ impl<'a> Identity<'a> {
         Ok(marked == 1)
     }
 
-    /// How many unused recovery codes `user` has left.
-    pub async fn recovery_codes_left(&self, user: UserId) -> Result<u64, StoreError> {
-        let left: i64 = on_pool!(&self.store.db, pool => {
-            sqlx::query_scalar("SELECT COUNT(*) FROM mfa_recovery_codes WHERE user_id = $1 AND used_at IS NULL")
-                .bind(user.as_uuid())
-                .fetch_one(pool)
-                .await
-        })
-        .context("counting recovery codes")?;
-        Ok(u64::try_from(left).unwrap_or_default())
-    }
-
     // --- invitations ---------------------------------------------------------------
 
     /// The invitation whose token has `digest`.
@@ -769,15 +753,5 @@ impl<'a> Identity<'a> {
         })
         .context("touching a token")?;
         Ok(())
-    }
-
-    /// Every account of every practice (the demo's banner; the platform's counts).
-    pub async fn all_users(&self) -> Result<Vec<User>, StoreError> {
-        let sql = concat!("SELECT ", user_columns!(), " FROM users ORDER BY email");
-        let rows: Vec<UserRow> = on_pool!(&self.store.db, pool => {
-            sqlx::query_as(sql).fetch_all(pool).await
-        })
-        .context("listing accounts")?;
-        users_of(rows)
     }
 }
