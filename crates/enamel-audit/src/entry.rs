@@ -112,6 +112,7 @@ names!(
         AuditQuery = "audit_query",
         AuditExport = "audit_export",
         AuditPurge = "audit_purge",
+        Notify = "notify",
     }
 );
 
@@ -133,6 +134,11 @@ names!(
         AccessReview = "access_review",
         Key = "key",
         AuditLog = "audit_log",
+        Message = "message",
+        Vendor = "vendor",
+        Notification = "notification",
+        PortalLink = "portal_link",
+        Directory = "directory",
     }
 );
 

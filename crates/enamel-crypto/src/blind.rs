@@ -89,6 +89,12 @@ impl IndexKey {
         self.index("email", email.as_str())
     }
 
+    /// The index of a last name alone, for searching a practice's patients by name.
+    #[must_use]
+    pub fn last_name(&self, last: &str) -> BlindIndex {
+        self.index("last_name", &normalize_name(last))
+    }
+
     /// The index of a person's name with their birth date, for duplicate detection.
     #[must_use]
     pub fn name_birth_date(&self, first: &str, last: &str, birth_date: Date) -> BlindIndex {

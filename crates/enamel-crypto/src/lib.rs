@@ -11,6 +11,7 @@
 //! - [`password`]: the rules for a new password, and Argon2id hashing.
 //! - [`totp`]: time-based one-time passwords for the second factor.
 //! - [`token`]: random bearer secrets stored only as digests.
+//! - [`link`]: HMAC-signed, expiring links for the patient portal.
 //!
 //! The key hierarchy and formats are specified in `docs/encryption.md`.
 
@@ -18,6 +19,7 @@ pub mod blind;
 mod error;
 pub mod field;
 pub mod keys;
+pub mod link;
 pub mod password;
 pub mod provider;
 pub mod stream;
@@ -25,7 +27,7 @@ pub mod token;
 pub mod totp;
 
 pub use error::CryptoError;
-pub use keys::{DataKey, KeyId, KeyPurpose};
+pub use keys::{DataKey, KeyId, KeyMaterial, KeyPurpose};
 pub use provider::{KeyProvider, LocalKeyFile, ProviderFuture, WrappedKey};
 
 /// Fills `buf` from the operating system's CSPRNG.

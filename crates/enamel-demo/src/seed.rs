@@ -22,7 +22,10 @@ pub struct SeedOutcome {
 /// skipping any already present.
 ///
 /// Ids are deterministic, so seeding twice, or again after an interruption, creates
-/// only what is missing. Patients join the seed when the store holds patients.
+/// only what is missing. Each practice gets its synthetic patients (when it has
+/// none yet), an office notification address, and a BAA registry in which the
+/// email relay's agreement is executed and those with Twilio and `SRFax` are pending, so the
+/// demo shows both a delivered notice and a refused one.
 pub async fn seed(store: &Store, network: &DemoNetwork) -> anyhow::Result<SeedOutcome> {
     let mut outcome = SeedOutcome {
         practices_created: 0,
@@ -62,10 +65,111 @@ pub async fn seed(store: &Store, network: &DemoNetwork) -> anyhow::Result<SeedOu
             credentials.put(&twilio, "auth-token", &token).await?;
         }
     }
+    for demo in &network.practices {
+        seed_referral_network(store, network, demo).await?;
+    }
     tracing::info!(
         practices = outcome.practices_created,
         users = outcome.users_created,
         "demo network seeded"
     );
     Ok(outcome)
+}
+
+async fn seed_referral_network(
+    store: &Store,
+    network: &DemoNetwork,
+    demo: &crate::DemoPractice,
+) -> anyhow::Result<()> {
+    use enamel_domain::{ContactChannel, ContactDetails, NewPatient, PatientId, Phi};
+    use enamel_store::{BaaStatus, Channel, PatientQuery, VendorEntry};
+
+    let id = demo.practice.id;
+    let slug = demo.users[0]
+        .email()
+        .as_str()
+        .rsplit('@')
+        .next()
+        .unwrap_or("example.test")
+        .to_owned();
+    let office = enamel_domain::Email::parse(&format!("office@{slug}"))?;
+    store
+        .practices()
+        .set_notifications(id, Channel::Email, Some(&office))
+        .await?;
+    let actor = Actor::system_for(id);
+    let scoped = store.scoped(&actor);
+    let has_patients = !scoped
+        .find_patients(&PatientQuery {
+            limit: 1,
+            ..PatientQuery::default()
+        })
+        .await?
+        .is_empty();
+    if !has_patients {
+        let patients: Vec<NewPatient> = network
+            .patients
+            .iter()
+            .filter(|p| p.practice == id)
+            .enumerate()
+            .map(|(i, p)| NewPatient {
+                id: PatientId::generate(),
+                first_name: p.first_name.clone(),
+                last_name: p.last_name.clone(),
+                birth_date: p.birth_date.clone(),
+                contact: Phi::new(ContactDetails {
+                    phone: Some(p.phone.expose().clone()),
+                    email: Some(p.email.expose().clone()),
+                    address: None,
+                    preferred: if i % 3 == 0 {
+                        ContactChannel::Sms
+                    } else {
+                        ContactChannel::Email
+                    },
+                    language: if i % 5 == 0 { "es" } else { "en" }.to_owned(),
+                }),
+                insurance: None,
+            })
+            .collect();
+        scoped.import_patients(&patients).await?;
+    }
+    let executed = time::macros::date!(2026 - 01 - 15);
+    let registry = [
+        (
+            "smtp-relay",
+            "Email relay (SMTP)",
+            "email notifications",
+            BaaStatus::Executed,
+        ),
+        ("twilio", "Twilio", "SMS notifications", BaaStatus::Pending),
+        ("srfax", "SRFax", "fax notifications", BaaStatus::Pending),
+        (
+            "anthropic",
+            "Anthropic",
+            "AI drafting assistant",
+            BaaStatus::None,
+        ),
+    ];
+    for (name, display, services, status) in registry {
+        let name = VendorName::parse(name)?;
+        if store.vendor_of(id, &name).await?.is_some() {
+            continue;
+        }
+        let executed_on = (status == BaaStatus::Executed).then_some(executed);
+        scoped
+            .put_vendor(
+                &VendorEntry {
+                    name,
+                    display_name: display.to_owned(),
+                    services: services.to_owned(),
+                    baa_status: status,
+                    executed_on,
+                    expires_on: executed_on.map(|d| d.replace_year(d.year() + 3).unwrap_or(d)),
+                    document_ref: executed_on.map(|_| "BAA-DEMO-2026".to_owned()),
+                },
+                time::OffsetDateTime::now_utc(),
+            )
+            .await?;
+    }
+    Ok(())
 }

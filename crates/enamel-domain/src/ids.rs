@@ -79,6 +79,21 @@ typed_id!(
     PatientId,
     "patient id"
 );
+typed_id!(
+    /// Identifies a referral between two practices.
+    ReferralId,
+    "referral id"
+);
+typed_id!(
+    /// Identifies a file attached to a referral.
+    AttachmentId,
+    "attachment id"
+);
+typed_id!(
+    /// Identifies a vendor in a practice's BAA registry.
+    VendorId,
+    "vendor id"
+);
 
 #[cfg(test)]
 mod tests {

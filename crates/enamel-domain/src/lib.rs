@@ -5,21 +5,27 @@
 //! field and a `parse` constructor, and PHI travels only inside [`Phi`].
 
 pub mod actor;
+pub mod clinical;
 pub mod contact;
 pub mod ids;
 pub mod invalid;
+pub mod patient;
 pub mod phi;
 pub mod place;
 pub mod practice;
+pub mod referral;
 pub mod user;
 pub mod vendor;
 
 pub use actor::{Actor, ActorType};
+pub use clinical::{CdtCode, Tooth, Urgency};
 pub use contact::{Email, PhoneNumber};
-pub use ids::{AgentId, PatientId, PracticeId, UserId};
+pub use ids::{AgentId, AttachmentId, PatientId, PracticeId, ReferralId, UserId, VendorId};
 pub use invalid::InvalidValue;
+pub use patient::{ContactChannel, ContactDetails, Insurance, NewPatient, Patient, PatientSummary};
 pub use phi::Phi;
 pub use place::{Address, PostalCode, TimeZone, UsState};
 pub use practice::{NewPractice, Npi, Practice, PracticeKind, PracticeName};
+pub use referral::{ClinicalDetails, IllegalStep, ReferralStatus, Side, Step};
 pub use user::{DisplayName, NewUser, Role, User, UserStatus};
 pub use vendor::VendorName;

@@ -18,7 +18,7 @@ use cedar_policy::{
     Authorizer, Context, Entities, Entity, EntityId, EntityTypeName, EntityUid, PolicySet, Request,
     RestrictedExpression, Schema, ValidationMode, Validator,
 };
-use enamel_domain::{Actor, ActorType, AgentId, PatientId, PracticeId, UserId};
+use enamel_domain::{Actor, ActorType, AgentId, PatientId, PracticeId, ReferralId, UserId};
 
 /// The bundled schema, `policies/enamel.cedarschema`.
 pub const SCHEMA: &str = include_str!("../../../policies/enamel.cedarschema");
@@ -68,8 +68,19 @@ actions! {
     AccountChangeRole = "account.change_role",
     AccountDeactivate = "account.deactivate",
     AccountUnlock = "account.unlock",
+    PatientCreate = "patient.create",
+    PatientList = "patient.list",
+    ReferralCreate = "referral.create",
+    ReferralList = "referral.list",
+    DirectorySearch = "directory.search",
+    VendorView = "vendor.view",
+    VendorManage = "vendor.manage",
     PatientRead = "patient.read",
+    PatientUpdate = "patient.update",
+    PatientContact = "patient.contact",
     BreakGlassOpen = "break_glass.open",
+    ReferralRead = "referral.read",
+    ReferralAct = "referral.act",
     PlatformView = "platform.view",
 }
 
@@ -96,6 +107,12 @@ pub enum Resource {
         id: PatientId,
         practice: PracticeId,
         restricted: bool,
+    },
+    /// A referral, reachable from the two practices it joins.
+    Referral {
+        id: ReferralId,
+        referrer: PracticeId,
+        receiver: PracticeId,
     },
     /// The deployment.
     Platform,
@@ -339,6 +356,18 @@ fn resource_entity(resource: &Resource) -> Result<Entity, String> {
                 ("scopes", RestrictedExpression::new_set([])),
             ],
         ),
+        Resource::Referral {
+            id,
+            referrer,
+            receiver,
+        } => entity(
+            "Referral",
+            &id.to_string(),
+            [
+                ("referrer", practice_ref(referrer)?),
+                ("receiver", practice_ref(receiver)?),
+            ],
+        ),
         Resource::Patient {
             id,
             practice,
@@ -555,6 +584,16 @@ mod access_table {
                     id: UserId::generate(),
                     practice: Some(practice),
                 }
+            }
+            "referral" if !matches!(action, Action::ReferralCreate | Action::ReferralList) => {
+                Resource::Referral {
+                    id: ReferralId::generate(),
+                    referrer: practice,
+                    receiver: PracticeId::generate(),
+                }
+            }
+            "patient" if matches!(action, Action::PatientCreate | Action::PatientList) => {
+                Resource::Practice(practice)
             }
             "patient" | "break_glass" => Resource::Patient {
                 id: PatientId::generate(),

@@ -20,6 +20,15 @@ pub enum ApiError {
     InvalidInput(#[from] InvalidValue),
     #[error("{0}")]
     Conflict(&'static str),
+    /// A patient with the same name and birth date exists; the id is not PHI.
+    #[error(
+        "a patient with this name and birth date already exists (patient {0}); \
+         set allow_duplicate to add another"
+    )]
+    DuplicatePatient(enamel_domain::PatientId),
+    /// A referral step that its status or the acting side does not allow.
+    #[error(transparent)]
+    IllegalStep(#[from] enamel_domain::IllegalStep),
     /// Well-formed but refused by a rule; the message says which rule (never the value).
     #[error("{0}")]
     Rejected(String),
@@ -50,6 +59,9 @@ impl From<StoreError> for ApiError {
             StoreError::Conflict(what) => Self::Conflict(what),
             StoreError::Shredded => Self::Gone,
             StoreError::Denied => Self::Forbidden,
+            StoreError::DuplicatePatient(id) => Self::DuplicatePatient(id),
+            StoreError::IllegalStep(step) => Self::IllegalStep(step),
+            StoreError::Refused(why) => Self::Rejected(why.to_owned()),
             other => Self::Unexpected(other.into()),
         }
     }
@@ -75,6 +87,12 @@ impl ApiError {
             Self::NotFound => (StatusCode::NOT_FOUND, "not_found", "Not found"),
             Self::InvalidInput(_) => (StatusCode::BAD_REQUEST, "invalid_input", "Invalid input"),
             Self::Conflict(_) => (StatusCode::CONFLICT, "conflict", "Conflict"),
+            Self::DuplicatePatient(_) => (
+                StatusCode::CONFLICT,
+                "duplicate_patient",
+                "Possible duplicate patient",
+            ),
+            Self::IllegalStep(_) => (StatusCode::CONFLICT, "illegal_step", "Step not allowed now"),
             Self::Rejected(_) => (
                 StatusCode::UNPROCESSABLE_ENTITY,
                 "rejected",

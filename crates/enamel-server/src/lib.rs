@@ -9,6 +9,7 @@ pub mod clock;
 pub mod error;
 pub mod metrics;
 mod middleware;
+pub mod notify_worker;
 mod qr;
 mod routes;
 pub mod settings;

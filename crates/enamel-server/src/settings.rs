@@ -20,7 +20,72 @@ pub struct Settings {
     pub keys: KeySettings,
     pub audit: AuditSettings,
     pub sessions: SessionSettings,
+    pub referrals: ReferralSettings,
+    pub notifications: NotificationSettings,
     pub log: LogSettings,
+}
+
+/// Referrals and their attachments.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ReferralSettings {
+    /// The largest attachment accepted, in bytes (default 100 MiB).
+    pub attachment_max_bytes: u64,
+    /// Where sealed attachment bodies are kept; unset means `attachments` under
+    /// `data_dir`. (An S3-compatible store is configured with `s3_bucket`.)
+    pub attachment_dir: Option<PathBuf>,
+    /// An S3-compatible bucket for attachments instead of the file system.
+    pub s3_bucket: Option<String>,
+    pub s3_region: Option<String>,
+    /// A custom endpoint (Cloudflare R2, `MinIO`, moto); path-style addressing is used.
+    pub s3_endpoint: Option<String>,
+    /// The vendor the object store is, for the BAA registry (default `aws-s3`).
+    pub s3_vendor: Option<String>,
+    /// Days after sending with no appointment before "patient not responding".
+    pub not_responding_days: i64,
+    /// The address patients and offices reach Enamel at, for links in messages;
+    /// unset means the address the server is bound to.
+    pub public_url: Option<String>,
+}
+
+impl Default for ReferralSettings {
+    fn default() -> Self {
+        Self {
+            attachment_max_bytes: 100 * 1024 * 1024,
+            attachment_dir: None,
+            s3_bucket: None,
+            s3_region: None,
+            s3_endpoint: None,
+            s3_vendor: None,
+            not_responding_days: 14,
+            public_url: None,
+        }
+    }
+}
+
+/// Outbound notifications. A channel without settings is not sent on; its messages
+/// wait in the outbox, visible to the practice as not configured.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct NotificationSettings {
+    pub smtp_host: Option<String>,
+    pub smtp_port: Option<u16>,
+    /// `starttls` (default), `tls`, or `none` (loopback only).
+    pub smtp_security: Option<String>,
+    pub smtp_from: Option<String>,
+    /// The vendor the SMTP relay is, for the BAA registry (default `smtp-relay`).
+    pub smtp_vendor: Option<String>,
+    pub twilio_base_url: Option<String>,
+    pub twilio_account_sid: Option<String>,
+    pub twilio_auth_token: Option<secrecy::SecretString>,
+    pub twilio_from: Option<String>,
+    pub srfax_base_url: Option<String>,
+    pub srfax_access_id: Option<String>,
+    pub srfax_access_pwd: Option<secrecy::SecretString>,
+    pub srfax_caller_id: Option<String>,
+    pub srfax_sender_email: Option<String>,
+    /// How often the worker looks for due messages, in milliseconds (default 1,000).
+    pub poll_millis: Option<u64>,
 }
 
 /// How long a signed-in session lasts. Both limits may only be lowered: seed 000
@@ -178,6 +243,8 @@ impl Default for Settings {
             keys: KeySettings::default(),
             audit: AuditSettings::default(),
             sessions: SessionSettings::default(),
+            referrals: ReferralSettings::default(),
+            notifications: NotificationSettings::default(),
             log: LogSettings::default(),
         }
     }

@@ -32,6 +32,11 @@ pub struct AppState {
     pub sessions: SessionSettings,
     /// Cookies are `Secure` (HTTPS here, or behind a TLS-terminating proxy).
     pub tls: bool,
+    /// Where sealed attachment bodies are kept.
+    pub objects: Arc<enamel_integrations::ObjectStore>,
+    /// Where uploads and downloads are staged (as ciphertext only).
+    pub scratch_dir: std::path::PathBuf,
+    pub referrals: crate::settings::ReferralSettings,
 }
 
 /// Why the application would not start. Each message says what to change.
@@ -46,6 +51,10 @@ pub enum StartupError {
     PlaintextOnNetwork(SocketAddr),
     #[error("TLS: {0}")]
     Tls(&'static str),
+    #[error("cannot prepare the attachment store: {0}")]
+    Storage(#[source] std::io::Error),
+    #[error("notification settings: {0:#}")]
+    Notifications(#[source] anyhow::Error),
     #[error("cannot listen on {addr}: {source}")]
     Bind {
         addr: SocketAddr,
@@ -63,6 +72,17 @@ pub struct Application {
     grace: Duration,
     store: Store,
     checkpoints: CheckpointPolicy,
+    worker: WorkerPlan,
+}
+
+/// What the notification worker runs with.
+#[derive(Debug)]
+struct WorkerPlan {
+    senders: Arc<crate::notify_worker::Senders>,
+    clock: Arc<dyn Clock>,
+    referrals: crate::settings::ReferralSettings,
+    public_url: Option<String>,
+    poll: Duration,
 }
 
 /// When the server signs audit checkpoints.
@@ -100,6 +120,19 @@ impl Application {
             .local_addr()
             .map_err(|source| StartupError::Bind { addr: bind, source })?;
         let secure_cookies = tls.is_some() || settings.server.behind_tls_proxy;
+        let attachment_dir = settings
+            .referrals
+            .attachment_dir
+            .clone()
+            .unwrap_or_else(|| settings.data_dir.join("attachments"));
+        let scratch_dir = attachment_dir.join(".staging");
+        std::fs::create_dir_all(&scratch_dir).map_err(StartupError::Storage)?;
+        let objects = Arc::new(enamel_integrations::ObjectStore::file_system(
+            attachment_dir,
+        ));
+        let senders = crate::notify_worker::Senders::from_settings(&settings.notifications)
+            .map_err(StartupError::Notifications)?;
+        let state_clock = Arc::clone(&clock);
         let state = AppState {
             store: store.clone(),
             metrics: Arc::new(Metrics::new()),
@@ -107,12 +140,24 @@ impl Application {
             passwords: Arc::new(Passwords::new()),
             sessions: settings.sessions.clone(),
             tls: secure_cookies,
+            objects,
+            scratch_dir,
+            referrals: settings.referrals.clone(),
         };
         let router = router(state, settings.server.max_body_bytes, tls.is_some());
         let checkpoints = CheckpointPolicy {
             dir: settings.checkpoint_dir(),
             entries: settings.audit.checkpoint_entries.max(1),
             every: Duration::from_secs(settings.audit.checkpoint_seconds.max(1)),
+        };
+        let worker = WorkerPlan {
+            senders: Arc::new(senders),
+            clock: Arc::clone(&state_clock),
+            referrals: settings.referrals.clone(),
+            public_url: settings.referrals.public_url.clone(),
+            poll: Duration::from_millis(
+                settings.notifications.poll_millis.unwrap_or(1_000).max(10),
+            ),
         };
         Ok(Self {
             listener,
@@ -122,6 +167,7 @@ impl Application {
             grace: settings.shutdown_grace(),
             store,
             checkpoints,
+            worker,
         })
     }
 
@@ -159,8 +205,18 @@ impl Application {
             Arc::clone(&signer),
             self.checkpoints.clone(),
         ));
+        let base_url = self.worker.public_url.clone().unwrap_or_else(|| self.url());
+        let worker = tokio::spawn(crate::notify_worker::run(
+            self.store.clone(),
+            Arc::clone(&self.worker.senders),
+            Arc::clone(&self.worker.clock),
+            self.worker.referrals.clone(),
+            base_url,
+            self.worker.poll,
+        ));
         let served = serve(self.listener, self.router, self.tls, self.grace, shutdown).await;
         checkpointer.abort();
+        worker.abort();
         match self
             .store
             .audit()

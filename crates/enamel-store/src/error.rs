@@ -21,6 +21,16 @@ pub enum StoreError {
     /// The write conflicts with an existing row (a unique value is taken).
     #[error("conflict: {0}")]
     Conflict(&'static str),
+    /// A patient with the same name and birth date is already in the practice.
+    #[error("a patient with this name and birth date already exists")]
+    DuplicatePatient(enamel_domain::PatientId),
+    /// The step is not allowed from where the referral stands, or not for this side.
+    #[error(transparent)]
+    IllegalStep(#[from] enamel_domain::IllegalStep),
+    /// The request is well-formed but the data does not allow it (a referral to the
+    /// practice itself, a vendor without a BAA): the message says what to fix.
+    #[error("{0}")]
+    Refused(&'static str),
     /// The practice's keys were destroyed (crypto-shredding): its data is gone.
     #[error("this practice's data has been destroyed")]
     Shredded,

@@ -70,8 +70,8 @@ impl<'a> KeyAdmin<'a> {
         let mut total = 0;
         for column in ENCRYPTED_COLUMNS {
             let sql = format!(
-                "SELECT COUNT(*) FROM {} WHERE practice_id = $1",
-                column.table
+                "SELECT COUNT(*) FROM {} WHERE practice_id = $1 AND {} IS NOT NULL",
+                column.table, column.column
             );
             let count: i64 = on_pool!(&self.store.db, pool => {
                 sqlx::query_scalar(sqlx::AssertSqlSafe(sql.clone())).bind(practice.as_uuid()).fetch_one(pool).await
@@ -135,7 +135,8 @@ impl<'a> KeyAdmin<'a> {
         limit: u32,
     ) -> Result<Vec<(Uuid, Vec<u8>)>, StoreError> {
         let sql = format!(
-            "SELECT id, {} FROM {} WHERE practice_id = $1 AND id > $2 ORDER BY id LIMIT $3",
+            "SELECT id, {0} FROM {1} WHERE practice_id = $1 AND id > $2 AND {0} IS NOT NULL \
+             ORDER BY id LIMIT $3",
             column.column, column.table
         );
         let rows = on_pool!(&self.store.db, pool => {

@@ -31,12 +31,26 @@ pub use pool::{Backend, ConnectOptions, Store};
 pub use repos::access::{
     AgentInfo, Alert, BreakGlassReason, IDLE_FLAG_DAYS, ReviewRow, SignOff, TokenInfo,
 };
+pub use repos::attachments::{
+    AttachmentInfo, DownloadTicket, MediaType, Purpose as AttachmentPurpose, UploadTicket,
+};
+pub use repos::directory::{DirectoryQuery, Listing};
 pub use repos::identity::{
     Credentials, EndReason, Identity, Invitation, MfaState, NewSession, SessionInfo, SessionRecord,
     SessionStage, Throttle, ThrottleRule, TokenRecord, throttle_key_for_email,
 };
+pub use repos::outbox::{
+    Channel, DueMessage, MAX_ATTEMPTS, MessageStatus, MessageText, NewMessage, NotQueued, Outbox,
+    PATIENT_MESSAGES_PER_DAY,
+};
+pub use repos::patients::{MAX_PATIENTS_PER_PAGE, PatientQuery};
+pub use repos::portal::{PORTAL_SESSION_MINUTES, PortalView};
 pub use repos::practices::PracticeRepo;
+pub use repos::referrals::{
+    NewReferral, ReferralBox, ReferralDetail, ReferralSummary, StepInput, TimelineEntry,
+};
 pub use repos::scoped::{RequestContext, Scoped};
 pub use repos::users::UserRepo;
 pub use repos::vendor_credentials::{CredentialInfo, VendorCredentials};
+pub use repos::vendors::{BaaStatus, Vendor, VendorEntry};
 pub use sealed::{ENCRYPTED_COLUMNS, EncryptedColumn};

@@ -15,8 +15,31 @@ pub struct EncryptedColumn {
     pub column: &'static str,
 }
 
+macro_rules! columns {
+    ($($name:ident = $table:literal . $column:literal),+ $(,)?) => {$(
+        pub(crate) const $name: EncryptedColumn = EncryptedColumn {
+            table: $table,
+            column: $column,
+        };
+    )+};
+}
+
+columns! {
+    PATIENT_NAME = "patients"."name",
+    PATIENT_BIRTH_DATE = "patients"."birth_date",
+    PATIENT_CONTACT = "patients"."contact",
+    PATIENT_INSURANCE = "patients"."insurance",
+    REFERRAL_CLINICAL = "referrals"."clinical",
+    REFERRAL_APPOINTMENT = "referrals"."appointment",
+    REFERRAL_EVENT_NOTE = "referral_events"."note",
+    ATTACHMENT_FILE_NAME = "attachments"."file_name",
+    OUTBOX_RECIPIENT = "outbox"."recipient",
+    OUTBOX_MESSAGE = "outbox"."message",
+}
+
 /// Every encrypted column. A table that stores PHI or secrets adds its columns here
-/// so that key rotation re-encrypts them.
+/// so that key rotation re-encrypts them. Each is sealed under the key of the
+/// practice in its row's `practice_id`.
 pub const ENCRYPTED_COLUMNS: &[EncryptedColumn] = &[
     EncryptedColumn {
         table: "vendor_credentials",
@@ -32,6 +55,16 @@ pub const ENCRYPTED_COLUMNS: &[EncryptedColumn] = &[
         table: "break_glass_grants",
         column: "note",
     },
+    PATIENT_NAME,
+    PATIENT_BIRTH_DATE,
+    PATIENT_CONTACT,
+    PATIENT_INSURANCE,
+    REFERRAL_CLINICAL,
+    REFERRAL_APPOINTMENT,
+    REFERRAL_EVENT_NOTE,
+    ATTACHMENT_FILE_NAME,
+    OUTBOX_RECIPIENT,
+    OUTBOX_MESSAGE,
 ];
 
 /// The label of the key, derived from the key provider's platform seed, that seals
@@ -59,6 +92,15 @@ impl Store {
             enamel_crypto::KeyId::from_uuid(Uuid::nil()),
             PracticeId::from_uuid(Uuid::nil()),
             &material,
+        ))
+    }
+
+    /// The key that signs patient portal links, derived from the provider's platform
+    /// seed (so every server of a deployment signs alike), never stored.
+    pub async fn link_signer(&self) -> Result<enamel_crypto::link::LinkSigner, StoreError> {
+        let seed = self.keys.provider().audit_signing_seed().await?;
+        Ok(enamel_crypto::link::LinkSigner::new(
+            &seed.derive(b"enamel portal links v1"),
         ))
     }
 
@@ -96,6 +138,33 @@ impl Store {
     ) -> Result<Vec<u8>, StoreError> {
         let key = self.keys.current_data_key(&self.db, practice).await?;
         Ok(field::seal(&key, &column.context(practice, row), plaintext))
+    }
+
+    /// Seals a value as JSON (the form every structured PHI column takes).
+    pub(crate) async fn seal_json<T: serde::Serialize>(
+        &self,
+        practice: PracticeId,
+        column: &EncryptedColumn,
+        row: Uuid,
+        value: &T,
+    ) -> Result<Vec<u8>, StoreError> {
+        let plain = Zeroizing::new(
+            serde_json::to_vec(value).map_err(|err| StoreError::Unexpected(err.into()))?,
+        );
+        self.seal(practice, column, row, &plain).await
+    }
+
+    /// Opens what [`Store::seal_json`] sealed.
+    pub(crate) async fn open_json<T: serde::de::DeserializeOwned>(
+        &self,
+        practice: PracticeId,
+        column: &EncryptedColumn,
+        row: Uuid,
+        ciphertext: &[u8],
+    ) -> Result<T, StoreError> {
+        let plain = self.open(practice, column, row, ciphertext).await?;
+        serde_json::from_slice(&plain)
+            .map_err(|_| StoreError::Crypto(enamel_crypto::CryptoError::Malformed))
     }
 
     /// Opens a value of `column` of `row` with the data key its header names.

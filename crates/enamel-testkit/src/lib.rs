@@ -109,6 +109,48 @@ impl TestDb {
     }
 }
 
+impl TestDb {
+    /// Every value of every row of `table`, as the database holds it, joined into
+    /// one text (bytes that are not UTF-8 are replaced): what someone reading the
+    /// plain columns would see.
+    pub async fn raw_text_dump(&self, table: &str) -> String {
+        let mut out = Vec::new();
+        match self.store.backend() {
+            Backend::Sqlite => {
+                let columns = self
+                    .raw_bytes(&format!(
+                        "SELECT CAST(name AS BLOB) FROM pragma_table_info('{table}')"
+                    ))
+                    .await;
+                for column in columns {
+                    let column = String::from_utf8(column).unwrap();
+                    for value in self
+                        .raw_bytes(&format!(
+                            "SELECT CAST({column} AS BLOB) FROM {table} WHERE {column} IS NOT NULL"
+                        ))
+                        .await
+                    {
+                        out.extend_from_slice(&value);
+                        out.push(b'\n');
+                    }
+                }
+            }
+            Backend::Postgres => {
+                for row in self
+                    .raw_bytes(&format!(
+                        "SELECT convert_to(t::text, 'UTF8') FROM {table} t"
+                    ))
+                    .await
+                {
+                    out.extend_from_slice(&row);
+                    out.push(b'\n');
+                }
+            }
+        }
+        String::from_utf8_lossy(&out).into_owned()
+    }
+}
+
 /// Both backends, for suites that run once on each.
 pub const BACKENDS: [Backend; 2] = [Backend::Sqlite, Backend::Postgres];
 

@@ -1,3 +1,8 @@
 //! Outbound adapters against real local servers.
 
+mod email;
+mod fax;
 mod kms;
+mod objects;
+mod sms;
+mod support;

@@ -5,7 +5,10 @@ use axum::Router;
 use crate::AppState;
 
 mod api;
+mod attachments;
 mod health;
+mod portal;
+mod referrals;
 pub(crate) mod web;
 
 pub(crate) fn router() -> Router<AppState> {
@@ -13,4 +16,7 @@ pub(crate) fn router() -> Router<AppState> {
         .merge(health::router())
         .merge(web::router())
         .merge(api::router())
+        .merge(referrals::router())
+        .merge(attachments::router())
+        .merge(portal::router())
 }

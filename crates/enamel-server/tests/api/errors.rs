@@ -4,7 +4,7 @@ use crate::helpers::spawn_app;
 async fn an_unknown_route_is_a_problem_json_404_carrying_the_correlation_id() {
     let app = spawn_app().await;
     let response = app
-        .get("/api/v1/referrals/0193f1c2-7a6b-7c3d-9e4f-0123456789ab")
+        .get("/api/v1/no-such-resource/0193f1c2-7a6b-7c3d-9e4f-0123456789ab")
         .await;
     assert_eq!(response.status(), 404);
     let header_id = response.headers()["x-request-id"]

@@ -18,17 +18,17 @@ use tokio::sync::oneshot;
 use crate::helpers::test_settings;
 
 /// A demo network served with a clock the test moves.
-struct Demo {
-    url: String,
-    client: reqwest::Client,
-    clock: ManualClock,
-    network: DemoNetwork,
-    db: TestDb,
+pub(crate) struct Demo {
+    pub(crate) url: String,
+    pub(crate) client: reqwest::Client,
+    pub(crate) clock: ManualClock,
+    pub(crate) network: DemoNetwork,
+    pub(crate) db: TestDb,
     _stop: oneshot::Sender<()>,
     _dir: tempfile::TempDir,
 }
 
-async fn demo_on(backend: Backend, adjust: impl FnOnce(&mut Settings)) -> Option<Demo> {
+pub(crate) async fn demo_on(backend: Backend, adjust: impl FnOnce(&mut Settings)) -> Option<Demo> {
     let db = fresh_database(backend).await?;
     let network = DemoNetwork::generate(DEFAULT_SEED);
     enamel_demo::seed(&db.store, &network).await.unwrap();
@@ -64,7 +64,7 @@ async fn demo() -> Demo {
 }
 
 impl Demo {
-    fn email(&self, practice: usize, role: Role) -> String {
+    pub(crate) fn email(&self, practice: usize, role: Role) -> String {
         self.network.practices[practice]
             .users
             .iter()
@@ -75,7 +75,7 @@ impl Demo {
             .to_owned()
     }
 
-    fn origin(&self) -> String {
+    pub(crate) fn origin(&self) -> String {
         self.url.clone()
     }
 
@@ -97,7 +97,7 @@ impl Demo {
         request.send().await.unwrap()
     }
 
-    async fn get(&self, path: &str, cookie: &str) -> reqwest::Response {
+    pub(crate) async fn get(&self, path: &str, cookie: &str) -> reqwest::Response {
         self.client
             .get(format!("{}{path}", self.url))
             .header(header::COOKIE, cookie)
@@ -119,7 +119,7 @@ impl Demo {
     }
 
     /// Signs in an account that needs no second factor.
-    async fn session(&self, email: &str) -> String {
+    pub(crate) async fn session(&self, email: &str) -> String {
         let (cookie, response) = self.sign_in(email, DEMO_PASSWORD).await;
         assert_eq!(response.status(), 303);
         assert_eq!(response.headers()[header::LOCATION], "/");

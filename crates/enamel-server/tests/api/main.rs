@@ -7,5 +7,6 @@ mod health;
 mod helpers;
 mod identity;
 mod metrics;
+mod referrals;
 mod shutdown;
 mod tls;

@@ -1,8 +1,16 @@
 //! Repositories: typed reads and writes of one table each.
 
 pub mod access;
+pub mod attachments;
+pub mod directory;
 pub mod identity;
+pub mod notices;
+pub mod outbox;
+pub mod patients;
+pub mod portal;
 pub mod practices;
+pub mod referrals;
 pub mod scoped;
 pub mod users;
 pub mod vendor_credentials;
+pub mod vendors;

@@ -144,6 +144,30 @@ impl<'a> PracticeRepo<'a> {
             .collect()
     }
 
+    /// Where the office hears about its referrals: `channel` is `email`, `sms` (the
+    /// office phone) or `fax` (the office fax); `email` is the office's address.
+    pub async fn set_notifications(
+        &self,
+        id: PracticeId,
+        channel: crate::Channel,
+        email: Option<&enamel_domain::Email>,
+    ) -> Result<(), StoreError> {
+        let updated = on_pool!(&self.store.db, pool => {
+            sqlx::query("UPDATE practices SET notify_channel = $1, notify_email = $2 WHERE id = $3")
+                .bind(channel.as_str())
+                .bind(email.map(enamel_domain::Email::as_str))
+                .bind(id.as_uuid())
+                .execute(pool)
+                .await
+                .map(|r| r.rows_affected())
+        })
+        .context("setting an office's notifications")?;
+        if updated == 0 {
+            return Err(StoreError::NotFound);
+        }
+        Ok(())
+    }
+
     /// How many practices there are.
     pub async fn count(&self) -> Result<u64, StoreError> {
         let count: i64 = on_pool!(&self.store.db, pool => {

@@ -5,6 +5,7 @@ mod fixtures;
 mod keys;
 mod migrations;
 mod practices;
+mod referrals;
 mod scoping;
 mod users;
 
@@ -93,4 +94,13 @@ on_both_backends!(
     audit::the_security_officer_pages_through_a_patients_accesses_newest_first,
     audit::failures_and_denials_of_the_last_day_are_listed_alone,
     audit::the_accounting_of_disclosures_lists_each_disclosure_as_csv,
+    referrals::a_duplicate_patient_is_caught_by_name_and_birth_date,
+    referrals::the_referral_story_runs_from_draft_to_closed,
+    referrals::steps_belong_to_their_side_and_their_moment,
+    referrals::a_third_practice_and_a_draft_look_missing,
+    referrals::a_hygienist_reads_the_chart_without_contact_details,
+    referrals::a_patient_gets_at_most_three_messages_a_day_even_under_concurrency,
+    referrals::no_patient_name_is_stored_in_the_clear,
+    referrals::an_unscheduled_referral_is_flagged_once_for_both_offices,
+    referrals::a_restricted_patient_stays_behind_the_glass_through_a_referral,
 );

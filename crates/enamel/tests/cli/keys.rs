@@ -17,10 +17,29 @@ fn rotate_with_reencrypt_rewrites_every_practices_values() {
     let stdout = text(&output.stdout);
     assert!(output.status.success(), "{}", text(&output.stderr));
     assert_eq!(stdout.matches("is now current").count(), 7, "{stdout}");
-    assert_eq!(
-        stdout.matches("1 rows examined, 1 rewritten").count(),
-        7,
+    // Every practice's sealed values (a credential; patients' name, birth date and
+    // contact) are rewritten, each practice in full.
+    let counts: Vec<(u64, u64)> = stdout
+        .lines()
+        .filter(|l| l.contains("rows examined"))
+        .map(|l| {
+            let numbers: Vec<u64> = l
+                .split(|c: char| !c.is_ascii_digit())
+                .filter_map(|n| n.parse().ok())
+                .collect();
+            (numbers[0], numbers[1])
+        })
+        .collect();
+    assert_eq!(counts.len(), 7, "{stdout}");
+    assert!(
+        counts
+            .iter()
+            .all(|(seen, rewritten)| seen == rewritten && *seen > 0),
         "{stdout}"
+    );
+    assert!(
+        counts.iter().any(|(seen, _)| *seen > 1_000),
+        "patients were re-encrypted: {stdout}"
     );
     let again = run(enamel(dir.path()).args(["keys", "rotate-kek"]));
     assert!(text(&again.stdout).contains("re-wrapped under a new key-encryption key"));

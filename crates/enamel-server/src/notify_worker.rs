@@ -1,0 +1,318 @@
+//! The notification worker: claims due messages from the outbox, checks the BAA
+//! registry for the vendor each would go through, sends, and records the outcome
+//! (sent, retry later with back-off, failed, or refused). Several workers, in one
+//! process or many, share the outbox through leases. It also flags referrals whose
+//! patient has not scheduled.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use enamel_audit::entry::{Action as AuditAction, Detail, Outcome, ResourceType};
+use enamel_domain::{Actor, VendorName};
+use enamel_integrations::{
+    SendError, SmtpMailer, SmtpSecurity, SmtpSettings, SrFax, SrFaxSettings, Twilio, TwilioSender,
+    TwilioSettings,
+};
+use enamel_store::{Channel, DueMessage, Store};
+use secrecy::ExposeSecret as _;
+
+use crate::clock::Clock;
+use crate::settings::{NotificationSettings, ReferralSettings};
+
+/// The configured channels.
+#[derive(Debug, Default)]
+pub struct Senders {
+    pub email: Option<SmtpMailer>,
+    pub sms: Option<Twilio>,
+    pub fax: Option<SrFax>,
+}
+
+impl Senders {
+    /// Builds the adapters that have settings; a half-configured channel is an error
+    /// that names the setting.
+    pub fn from_settings(settings: &NotificationSettings) -> anyhow::Result<Self> {
+        let mut senders = Self::default();
+        if let (Some(host), Some(from)) = (&settings.smtp_host, &settings.smtp_from) {
+            let security = match settings.smtp_security.as_deref() {
+                None | Some("starttls") => SmtpSecurity::StartTls,
+                Some("tls") => SmtpSecurity::Tls,
+                Some("none") => SmtpSecurity::None,
+                Some(_) => anyhow::bail!("notifications.smtp_security is starttls, tls or none"),
+            };
+            senders.email = Some(SmtpMailer::new(&SmtpSettings {
+                host: host.clone(),
+                port: settings.smtp_port.unwrap_or(587),
+                security,
+                username: None,
+                password: None,
+                from: from.clone(),
+                vendor: VendorName::parse(settings.smtp_vendor.as_deref().unwrap_or("smtp-relay"))?,
+            })?);
+        }
+        if let (Some(sid), Some(token), Some(from)) = (
+            &settings.twilio_account_sid,
+            &settings.twilio_auth_token,
+            &settings.twilio_from,
+        ) {
+            let mut twilio = TwilioSettings::new(
+                sid.clone(),
+                token.expose_secret().to_owned().into(),
+                TwilioSender::From(from.clone()),
+            );
+            if let Some(base) = &settings.twilio_base_url {
+                twilio.base_url = base.parse()?;
+            }
+            senders.sms = Some(Twilio::new(twilio)?);
+        }
+        if let (Some(id), Some(password), Some(caller), Some(email)) = (
+            &settings.srfax_access_id,
+            &settings.srfax_access_pwd,
+            &settings.srfax_caller_id,
+            &settings.srfax_sender_email,
+        ) {
+            let mut fax = SrFaxSettings::new(
+                id.clone(),
+                password.expose_secret().to_owned().into(),
+                caller.clone(),
+                email.clone(),
+            );
+            if let Some(base) = &settings.srfax_base_url {
+                fax.base_url = base.parse()?;
+            }
+            senders.fax = Some(SrFax::new(fax)?);
+        }
+        Ok(senders)
+    }
+}
+
+/// Runs the worker until the task is dropped.
+pub async fn run(
+    store: Store,
+    senders: Arc<Senders>,
+    clock: Arc<dyn Clock>,
+    referrals: ReferralSettings,
+    base_url: String,
+    poll: Duration,
+) {
+    let mut last_flag = None::<tokio::time::Instant>;
+    loop {
+        if last_flag.is_none_or(|at| at.elapsed() >= Duration::from_mins(1)) {
+            if let Err(err) = store
+                .flag_not_responding(referrals.not_responding_days, clock.now())
+                .await
+            {
+                tracing::error!(
+                    error = format!("{err:#}"),
+                    "flagging unscheduled referrals failed"
+                );
+            }
+            last_flag = Some(tokio::time::Instant::now());
+        }
+        match deliver_due(&store, &senders, clock.as_ref(), &base_url).await {
+            Ok(0) => tokio::time::sleep(poll).await,
+            Ok(_) => {}
+            Err(err) => {
+                tracing::error!(
+                    error = format!("{err:#}"),
+                    "the notification worker failed a round"
+                );
+                tokio::time::sleep(poll).await;
+            }
+        }
+    }
+}
+
+/// Sends what is due now; returns how many messages were handled.
+pub async fn deliver_due(
+    store: &Store,
+    senders: &Senders,
+    clock: &dyn Clock,
+    base_url: &str,
+) -> anyhow::Result<usize> {
+    let due = store
+        .outbox()
+        .claim(clock.now(), time::Duration::minutes(2), 20)
+        .await?;
+    let count = due.len();
+    for message in due {
+        deliver(store, senders, clock, base_url, &message).await?;
+    }
+    Ok(count)
+}
+
+fn vendor_of(senders: &Senders, channel: Channel) -> Option<VendorName> {
+    match channel {
+        Channel::Email => senders.email.as_ref().map(|s| s.vendor().clone()),
+        Channel::Sms => senders.sms.as_ref().map(|s| s.vendor().clone()),
+        Channel::Fax => senders.fax.as_ref().map(|s| s.vendor().clone()),
+    }
+}
+
+async fn deliver(
+    store: &Store,
+    senders: &Senders,
+    clock: &dyn Clock,
+    base_url: &str,
+    message: &DueMessage,
+) -> anyhow::Result<()> {
+    let outbox = store.outbox();
+    let now = clock.now();
+    let Some(vendor) = vendor_of(senders, message.channel) else {
+        outbox
+            .retry_later(message, "channel_not_configured", "none", now)
+            .await?;
+        return Ok(());
+    };
+    // The BAA gate, at send time: no PHI to a vendor without an executed, unexpired
+    // agreement in this practice's registry. Refusals are audited and shown to the
+    // practice as a problem to fix.
+    let allowed = store
+        .vendor_of(message.practice, &vendor)
+        .await?
+        .is_some_and(|v| v.may_receive_phi(now.date()));
+    if !allowed {
+        outbox
+            .refused(message.id, "no_executed_baa", vendor.as_str(), now)
+            .await?;
+        audit(store, message, &vendor, Outcome::Denied, "no_executed_baa").await?;
+        return Ok(());
+    }
+    let text = message.text.expose();
+    let body = text.body.replace("{base_url}", base_url);
+    let recipient = message.recipient.expose();
+    let key = message.id.simple().to_string();
+    let sent = match message.channel {
+        Channel::Email => match &senders.email {
+            Some(mailer) => mailer.send(recipient, &text.subject, &body, &key).await,
+            None => unreachable_channel(),
+        },
+        Channel::Sms => match &senders.sms {
+            Some(twilio) => twilio.send(recipient, &body, &key).await,
+            None => unreachable_channel(),
+        },
+        Channel::Fax => match &senders.fax {
+            Some(fax) => {
+                let pdf = text_pdf(&text.subject, &body);
+                fax.send_pdf(recipient, "enamel-notice.pdf", &pdf, &key)
+                    .await
+            }
+            None => unreachable_channel(),
+        },
+    };
+    match sent {
+        Ok(delivered) => {
+            outbox
+                .sent(message.id, vendor.as_str(), &delivered.provider_id, now)
+                .await?;
+            audit(store, message, &vendor, Outcome::Success, "sent").await?;
+        }
+        Err(SendError::Transient { code }) => {
+            outbox
+                .retry_later(message, &code, vendor.as_str(), now)
+                .await?;
+        }
+        Err(SendError::Permanent { code }) => {
+            outbox
+                .failed(message.id, &code, vendor.as_str(), now)
+                .await?;
+            audit(
+                store,
+                message,
+                &vendor,
+                Outcome::Failure,
+                "permanent_failure",
+            )
+            .await?;
+        }
+        Err(SendError::OptedOut) => {
+            outbox
+                .refused(message.id, "recipient_opted_out", vendor.as_str(), now)
+                .await?;
+        }
+    }
+    Ok(())
+}
+
+fn unreachable_channel<T>() -> Result<T, SendError> {
+    Err(SendError::Transient {
+        code: "channel_not_configured".into(),
+    })
+}
+
+async fn audit(
+    store: &Store,
+    message: &DueMessage,
+    vendor: &VendorName,
+    outcome: Outcome,
+    result: &str,
+) -> anyhow::Result<()> {
+    let mut event = enamel_store::audit::event_for(
+        &Actor::system_for(message.practice),
+        AuditAction::Notify,
+        ResourceType::Notification,
+        Some(message.id.to_string()),
+        outcome,
+    );
+    event.patient_id = message.patient.map(|p| p.as_uuid());
+    event
+        .detail
+        .insert("vendor", Detail::Code(vendor.as_str().into()));
+    event
+        .detail
+        .insert("channel", Detail::Code(message.channel.as_str().into()));
+    event
+        .detail
+        .insert("kind", Detail::Code(message.kind.clone()));
+    event.detail.insert("result", Detail::Code(result.into()));
+    store.audit().record(event).await?;
+    Ok(())
+}
+
+/// A one-page PDF of plain text (Helvetica, ASCII), for faxing an office notice.
+#[must_use]
+pub fn text_pdf(title: &str, body: &str) -> Vec<u8> {
+    let escape = |line: &str| -> String {
+        line.chars()
+            .filter(|c| c.is_ascii() && !c.is_ascii_control())
+            .flat_map(|c| match c {
+                '(' | ')' | '\\' => vec!['\\', c],
+                other => vec![other],
+            })
+            .collect()
+    };
+    let mut content = String::from("BT /F1 12 Tf 72 740 Td 16 TL\n");
+    for line in std::iter::once(title).chain(body.lines()).take(40) {
+        content.push('(');
+        content.push_str(&escape(line));
+        content.push_str(") '\n");
+    }
+    content.push_str("ET");
+    let objects = [
+        "<< /Type /Catalog /Pages 2 0 R >>".to_owned(),
+        "<< /Type /Pages /Kids [3 0 R] /Count 1 >>".to_owned(),
+        "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R /Resources << /Font << /F1 5 0 R >> >> >>".to_owned(),
+        format!("<< /Length {} >>\nstream\n{content}\nendstream", content.len()),
+        "<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>".to_owned(),
+    ];
+    let mut pdf = b"%PDF-1.4\n".to_vec();
+    let mut offsets = Vec::new();
+    for (i, object) in objects.iter().enumerate() {
+        offsets.push(pdf.len());
+        pdf.extend_from_slice(format!("{} 0 obj\n{object}\nendobj\n", i + 1).as_bytes());
+    }
+    let xref = pdf.len();
+    pdf.extend_from_slice(
+        format!("xref\n0 {}\n0000000000 65535 f \n", objects.len() + 1).as_bytes(),
+    );
+    for offset in offsets {
+        pdf.extend_from_slice(format!("{offset:010} 00000 n \n").as_bytes());
+    }
+    pdf.extend_from_slice(
+        format!(
+            "trailer\n<< /Size {} /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n",
+            objects.len() + 1
+        )
+        .as_bytes(),
+    );
+    pdf
+}

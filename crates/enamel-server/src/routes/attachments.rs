@@ -1,0 +1,269 @@
+//! Attachment upload and download, streamed: an upload is checked by its first
+//! bytes, sealed chunk by chunk into a temporary file and handed to the object
+//! store; a download is audited, fetched as ciphertext and opened chunk by chunk
+//! into the response. No body is ever whole in memory.
+
+use std::io::Write as _;
+
+use axum::body::{Body, Bytes};
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use enamel_crypto::stream::{self, DEFAULT_CHUNK_SIZE, Encryptor, HEADER_LEN};
+use enamel_domain::{AttachmentId, Phi, ReferralId};
+use enamel_store::MediaType;
+use futures_util::StreamExt as _;
+use serde::Deserialize;
+use serde_json::json;
+use tokio::io::AsyncWriteExt as _;
+
+use crate::auth::Authenticated;
+use crate::routes::referrals::id_of;
+use crate::{ApiError, AppState};
+
+/// The header that names an uploaded file (a header, never the URL: names can be PHI).
+pub(crate) const FILE_NAME_HEADER: &str = "x-file-name";
+
+pub(crate) fn router() -> Router<AppState> {
+    Router::new()
+        .route("/api/v1/referrals/{id}/attachments", post(upload))
+        .route(
+            "/api/v1/referrals/{id}/attachments/{attachment}",
+            get(download),
+        )
+}
+
+fn unexpected(err: impl Into<anyhow::Error>, doing: &'static str) -> ApiError {
+    ApiError::Unexpected(err.into().context(doing))
+}
+
+async fn upload(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<(StatusCode, Json<serde_json::Value>), ApiError> {
+    let id = id_of(&id, ReferralId::from_uuid)?;
+    let file_name = headers
+        .get(FILE_NAME_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .map(str::trim)
+        .filter(|n| !n.is_empty() && n.len() <= 200)
+        .unwrap_or("attachment")
+        .to_owned();
+    let max = state.referrals.attachment_max_bytes;
+    if let Some(length) = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok())
+        && length > max
+    {
+        return Err(too_large(max));
+    }
+    let scoped = auth.scoped(&state.store);
+    let ticket = scoped.attachment_upload(id).await?;
+    let sealed = tempfile::NamedTempFile::new_in(&state.scratch_dir)
+        .map_err(|e| unexpected(e, "creating a temporary file"))?;
+    let (media_type, size) = seal_body(body, &ticket, &sealed, max).await?;
+    state
+        .objects
+        .put_file(&ticket.object_key, sealed.path())
+        .await
+        .map_err(|e| unexpected(e, "storing an attachment"))?;
+    let recorded = scoped
+        .record_attachment(
+            &ticket,
+            media_type,
+            &Phi::new(file_name),
+            size,
+            state.clock.now(),
+        )
+        .await;
+    let info = match recorded {
+        Ok(info) => info,
+        Err(err) => {
+            let _ = state.objects.delete(&ticket.object_key).await;
+            return Err(err.into());
+        }
+    };
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({ "id": info.id, "media_type": info.media_type, "size": info.size })),
+    ))
+}
+
+fn too_large(max: u64) -> ApiError {
+    ApiError::Rejected(format!(
+        "the file is larger than the limit of {} MB",
+        max / (1024 * 1024)
+    ))
+}
+
+/// Seals the request body into `into`, checking its kind from the first bytes and
+/// its size as it arrives.
+async fn seal_body(
+    body: Body,
+    ticket: &enamel_store::UploadTicket,
+    into: &tempfile::NamedTempFile,
+    max: u64,
+) -> Result<(MediaType, u64), ApiError> {
+    let mut encryptor = Encryptor::new(&ticket.data_key, &ticket.context, DEFAULT_CHUNK_SIZE)
+        .map_err(|e| unexpected(e, "starting an attachment stream"))?;
+    let file = into
+        .reopen()
+        .map_err(|e| unexpected(e, "opening a temporary file"))?;
+    let mut file = tokio::fs::File::from_std(file);
+    file.write_all(encryptor.header())
+        .await
+        .map_err(|e| unexpected(e, "writing a temporary file"))?;
+    let mut stream = body.into_data_stream();
+    let mut pending: Vec<u8> = Vec::with_capacity(DEFAULT_CHUNK_SIZE * 2);
+    let mut total = 0_u64;
+    let mut media_type = None;
+    while let Some(bytes) = stream.next().await {
+        let bytes = bytes.map_err(|_| ApiError::Rejected("the upload was interrupted".into()))?;
+        total += bytes.len() as u64;
+        if total > max {
+            return Err(too_large(max));
+        }
+        pending.extend_from_slice(&bytes);
+        if media_type.is_none() && pending.len() >= MediaType::SNIFF_LEN {
+            media_type = Some(sniff(&pending)?);
+        }
+        while pending.len() > DEFAULT_CHUNK_SIZE {
+            let rest = pending.split_off(DEFAULT_CHUNK_SIZE);
+            let mut chunk = std::mem::replace(&mut pending, rest);
+            encryptor
+                .seal_chunk(&mut chunk, false)
+                .map_err(|e| unexpected(e, "sealing a chunk"))?;
+            file.write_all(&chunk)
+                .await
+                .map_err(|e| unexpected(e, "writing a temporary file"))?;
+        }
+    }
+    if total == 0 {
+        return Err(ApiError::Rejected("the file is empty".into()));
+    }
+    let media_type = match media_type {
+        Some(kind) => kind,
+        None => sniff(&pending)?,
+    };
+    encryptor
+        .seal_chunk(&mut pending, true)
+        .map_err(|e| unexpected(e, "sealing a chunk"))?;
+    file.write_all(&pending)
+        .await
+        .map_err(|e| unexpected(e, "writing a temporary file"))?;
+    file.sync_all()
+        .await
+        .map_err(|e| unexpected(e, "writing a temporary file"))?;
+    Ok((media_type, total))
+}
+
+fn sniff(head: &[u8]) -> Result<MediaType, ApiError> {
+    MediaType::sniff(head).ok_or_else(|| {
+        ApiError::Rejected(
+            "only JPEG, PNG, PDF and DICOM files can be attached (judged by content, not name)"
+                .into(),
+        )
+    })
+}
+
+#[derive(Deserialize)]
+struct DownloadQuery {
+    /// Show an image in the page instead of saving it.
+    inline: Option<bool>,
+}
+
+/// Sends decrypted chunks to the response body as they open.
+struct ChannelWriter(tokio::sync::mpsc::Sender<Result<Bytes, std::io::Error>>);
+
+impl std::io::Write for ChannelWriter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0
+            .blocking_send(Ok(Bytes::copy_from_slice(buf)))
+            .map_err(|_| std::io::Error::other("the client went away"))?;
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+async fn download(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    Path((id, attachment)): Path<(String, String)>,
+    Query(query): Query<DownloadQuery>,
+) -> Result<Response, ApiError> {
+    let id = id_of(&id, ReferralId::from_uuid)?;
+    let attachment = id_of(&attachment, AttachmentId::from_uuid)?;
+    let ticket = auth
+        .scoped(&state.store)
+        .attachment_download(id, attachment)
+        .await?;
+    // A directory of its own: the object store writes the file by renaming into place.
+    let staging = tempfile::TempDir::new_in(&state.scratch_dir)
+        .map_err(|e| unexpected(e, "creating a temporary directory"))?;
+    let sealed = staging.path().join("sealed");
+    state
+        .objects
+        .get_to_file(&ticket.object_key, &sealed)
+        .await
+        .map_err(|e| unexpected(e, "fetching an attachment"))?;
+    let mut header_bytes = vec![0_u8; HEADER_LEN];
+    {
+        use std::io::Read as _;
+        let mut file =
+            std::fs::File::open(&sealed).map_err(|e| unexpected(e, "opening an attachment"))?;
+        file.read_exact(&mut header_bytes)
+            .map_err(|e| unexpected(e, "reading an attachment header"))?;
+    }
+    let info = stream::read_header(&header_bytes)
+        .map_err(|e| unexpected(e, "reading an attachment header"))?;
+    let key = state.store.attachment_key(&ticket, info.key).await?;
+    let context = ticket.context;
+    let (sender, receiver) = tokio::sync::mpsc::channel::<Result<Bytes, std::io::Error>>(4);
+    tokio::task::spawn_blocking(move || {
+        let failure = sender.clone();
+        let result = std::fs::File::open(&sealed)
+            .map_err(stream::StreamError::Io)
+            .and_then(|file| {
+                let mut writer = ChannelWriter(sender);
+                let opened = stream::decrypt(|_| Ok(&*key), &context, file, &mut writer);
+                let _ = writer.flush();
+                opened
+            });
+        if let Err(err) = result {
+            tracing::error!(error = %err, "an attachment failed to open while streaming");
+            let _ = failure.blocking_send(Err(std::io::Error::other("attachment failed to open")));
+        }
+        drop(staging);
+    });
+    let body = Body::from_stream(futures_util::stream::unfold(
+        receiver,
+        |mut receiver| async { receiver.recv().await.map(|item| (item, receiver)) },
+    ));
+    let media = ticket.info.media_type;
+    let disposition = if query.inline.unwrap_or(false) && media.is_image() {
+        "inline"
+    } else {
+        "attachment"
+    };
+    let mut response = body.into_response();
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static(media.as_str()),
+    );
+    headers.insert(
+        header::CONTENT_DISPOSITION,
+        HeaderValue::from_static(disposition),
+    );
+    headers.insert(header::CONTENT_LENGTH, HeaderValue::from(ticket.info.size));
+    Ok(response)
+}

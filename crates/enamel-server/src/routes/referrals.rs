@@ -1,0 +1,624 @@
+//! The referral network API under `/api/v1`: patients, the directory, referrals and
+//! their steps, messages, attachments and portal links, the BAA registry and the
+//! practice's notifications. Responses carry only what the operation needs: lists
+//! carry no clinical content, and contact details only for roles that need them.
+
+use axum::extract::{Path, Query, State};
+use axum::routing::{get, post, put};
+use axum::{Json, Router};
+use enamel_domain::{
+    Address, CdtCode, ClinicalDetails, ContactChannel, ContactDetails, Email, Insurance,
+    NewPatient, Patient, PatientId, PatientSummary, Phi, PhoneNumber, PracticeId, PracticeKind,
+    ReferralId, ReferralStatus, Step, Tooth, Urgency, VendorName,
+};
+use enamel_store::{
+    BaaStatus, DirectoryQuery, NewReferral, PatientQuery, ReferralBox, ReferralDetail,
+    ReferralSummary, StepInput, VendorEntry,
+};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use time::{Date, PrimitiveDateTime};
+use uuid::Uuid;
+
+use crate::auth::Authenticated;
+use crate::{ApiError, AppState};
+
+pub(crate) fn router() -> Router<AppState> {
+    Router::new()
+        .route("/api/v1/patients", get(find_patients).post(create_patient))
+        .route("/api/v1/patients/search", post(search_patients))
+        .route("/api/v1/patients/{id}", get(patient))
+        .route("/api/v1/directory", get(directory))
+        .route("/api/v1/directory/invitations", post(invite_office))
+        .route("/api/v1/referrals", get(referrals).post(create_referral))
+        .route("/api/v1/referrals/{id}", get(referral))
+        .route("/api/v1/referrals/{id}/steps/{step}", post(take_step))
+        .route("/api/v1/referrals/{id}/messages", post(post_message))
+        .route("/api/v1/vendors", get(vendors))
+        .route("/api/v1/vendors/{name}", put(put_vendor))
+        .route("/api/v1/notifications", get(notifications))
+}
+
+pub(crate) fn id_of<T>(raw: &str, wrap: fn(Uuid) -> T) -> Result<T, ApiError> {
+    raw.parse().map(wrap).map_err(|_| ApiError::NotFound)
+}
+
+fn date(raw: &str, what: &'static str) -> Result<Date, ApiError> {
+    Date::parse(
+        raw.trim(),
+        &time::format_description::well_known::Iso8601::DATE,
+    )
+    .map_err(|_| {
+        ApiError::InvalidInput(enamel_domain::InvalidValue::new(
+            what,
+            "must be a date as YYYY-MM-DD",
+        ))
+    })
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AddressInput {
+    line1: String,
+    line2: Option<String>,
+    city: String,
+    state: String,
+    postal_code: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PatientInput {
+    first_name: String,
+    last_name: String,
+    birth_date: String,
+    phone: Option<String>,
+    email: Option<String>,
+    address: Option<AddressInput>,
+    preferred_contact: Option<String>,
+    preferred_language: Option<String>,
+    insurance_carrier: Option<String>,
+    insurance_member_id: Option<String>,
+    #[serde(default)]
+    allow_duplicate: bool,
+}
+
+impl PatientInput {
+    fn parse(self) -> Result<NewPatient, ApiError> {
+        let first = enamel_domain::patient::parse_name_part(&self.first_name, "first name")?;
+        let last = enamel_domain::patient::parse_name_part(&self.last_name, "last name")?;
+        let birth_date = date(&self.birth_date, "birth date")?;
+        let blank = |v: &Option<String>| {
+            v.as_deref()
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(str::to_owned)
+        };
+        let contact = ContactDetails {
+            phone: blank(&self.phone)
+                .map(|p| PhoneNumber::parse(&p))
+                .transpose()?,
+            email: blank(&self.email).map(|e| Email::parse(&e)).transpose()?,
+            address: self
+                .address
+                .map(|a| {
+                    Address::parse(
+                        &a.line1,
+                        a.line2.as_deref(),
+                        &a.city,
+                        &a.state,
+                        &a.postal_code,
+                    )
+                })
+                .transpose()?,
+            preferred: blank(&self.preferred_contact)
+                .map(|c| ContactChannel::parse(&c))
+                .transpose()?
+                .unwrap_or(ContactChannel::Sms),
+            language: enamel_domain::patient::parse_language(
+                blank(&self.preferred_language).as_deref().unwrap_or("en"),
+            )?,
+        };
+        let insurance = match (
+            blank(&self.insurance_carrier),
+            blank(&self.insurance_member_id),
+        ) {
+            (Some(carrier), Some(member)) => Some(Phi::new(Insurance::parse(&carrier, &member)?)),
+            (None, None) => None,
+            _ => {
+                return Err(ApiError::Rejected(
+                    "give both the insurance carrier and the member id, or neither".into(),
+                ));
+            }
+        };
+        Ok(NewPatient {
+            id: PatientId::generate(),
+            first_name: Phi::new(first),
+            last_name: Phi::new(last),
+            birth_date: Phi::new(birth_date),
+            contact: Phi::new(contact),
+            insurance,
+        })
+    }
+}
+
+fn summary_json(patient: &PatientSummary) -> Value {
+    json!({
+        "id": patient.id,
+        "first_name": patient.first_name.expose(),
+        "last_name": patient.last_name.expose(),
+        "birth_date": patient.birth_date.expose().to_string(),
+    })
+}
+
+fn patient_json(patient: &Patient) -> Value {
+    let mut value = json!({
+        "id": patient.id,
+        "first_name": patient.first_name.expose(),
+        "last_name": patient.last_name.expose(),
+        "birth_date": patient.birth_date.expose().to_string(),
+        "sms_opt_out": patient.sms_opt_out,
+    });
+    if let Some(contact) = &patient.contact {
+        let contact = contact.expose();
+        value["contact"] = json!({
+            "phone": contact.phone.as_ref().map(PhoneNumber::e164),
+            "email": contact.email.as_ref().map(Email::as_str),
+            "address": contact.address,
+            "preferred_contact": contact.preferred.as_str(),
+            "preferred_language": contact.language,
+        });
+    }
+    if let Some(insurance) = &patient.insurance {
+        value["insurance"] = json!({
+            "carrier": insurance.expose().carrier,
+            "member_id": insurance.expose().member_id,
+        });
+    }
+    value
+}
+
+async fn create_patient(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    Json(input): Json<PatientInput>,
+) -> Result<(axum::http::StatusCode, Json<Value>), ApiError> {
+    let allow_duplicate = input.allow_duplicate;
+    let new = input.parse()?;
+    let id = auth
+        .scoped(&state.store)
+        .create_patient(&new, allow_duplicate)
+        .await?;
+    Ok((axum::http::StatusCode::CREATED, Json(json!({ "id": id }))))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PatientSearch {
+    last_name: Option<String>,
+    first_name: Option<String>,
+    birth_date: Option<String>,
+    phone: Option<String>,
+    email: Option<String>,
+    limit: Option<u32>,
+    offset: Option<u32>,
+}
+
+/// Searching by query string would put PHI in URLs; the search is a POST body.
+async fn find_patients(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    Query(page): Query<Page>,
+) -> Result<Json<Value>, ApiError> {
+    search(
+        &state,
+        &auth,
+        PatientSearch {
+            last_name: None,
+            first_name: None,
+            birth_date: None,
+            phone: None,
+            email: None,
+            limit: page.limit,
+            offset: page.offset,
+        },
+    )
+    .await
+}
+
+async fn search_patients(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    Json(query): Json<PatientSearch>,
+) -> Result<Json<Value>, ApiError> {
+    search(&state, &auth, query).await
+}
+
+async fn search(
+    state: &AppState,
+    auth: &Authenticated,
+    query: PatientSearch,
+) -> Result<Json<Value>, ApiError> {
+    let query = PatientQuery {
+        last_name: query
+            .last_name
+            .filter(|s| !s.trim().is_empty())
+            .map(Phi::new),
+        first_name: query
+            .first_name
+            .filter(|s| !s.trim().is_empty())
+            .map(Phi::new),
+        birth_date: query
+            .birth_date
+            .map(|d| date(&d, "birth date"))
+            .transpose()?
+            .map(Phi::new),
+        phone: query
+            .phone
+            .map(|p| PhoneNumber::parse(&p))
+            .transpose()?
+            .map(Phi::new),
+        email: query
+            .email
+            .map(|e| Email::parse(&e))
+            .transpose()?
+            .map(Phi::new),
+        limit: query.limit.unwrap_or(50),
+        offset: query.offset.unwrap_or(0),
+    };
+    let found = auth.scoped(&state.store).find_patients(&query).await?;
+    Ok(Json(
+        json!({ "patients": found.iter().map(summary_json).collect::<Vec<_>>() }),
+    ))
+}
+
+#[derive(Deserialize)]
+struct Page {
+    limit: Option<u32>,
+    offset: Option<u32>,
+}
+
+async fn patient(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let id = id_of(&id, PatientId::from_uuid)?;
+    let patient = auth
+        .scoped(&state.store)
+        .patient(id, state.clock.now())
+        .await?;
+    Ok(Json(patient_json(&patient)))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DirectorySearch {
+    specialty: Option<String>,
+    name: Option<String>,
+    city: Option<String>,
+}
+
+async fn directory(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    Query(search): Query<DirectorySearch>,
+) -> Result<Json<Value>, ApiError> {
+    let query = DirectoryQuery {
+        kind: search
+            .specialty
+            .filter(|s| !s.is_empty())
+            .map(|s| PracticeKind::parse(&s))
+            .transpose()?,
+        name: search.name,
+        city: search.city,
+    };
+    let listings = auth.scoped(&state.store).directory(&query).await?;
+    Ok(Json(json!({ "practices": listings })))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct OfficeInvitation {
+    office_name: String,
+    email: String,
+}
+
+async fn invite_office(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    Json(input): Json<OfficeInvitation>,
+) -> Result<(axum::http::StatusCode, Json<Value>), ApiError> {
+    let email = Email::parse(&input.email)?;
+    let id = auth
+        .scoped(&state.store)
+        .invite_office(&input.office_name, &email, state.clock.now())
+        .await?;
+    Ok((axum::http::StatusCode::CREATED, Json(json!({ "id": id }))))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ReferralInput {
+    patient_id: String,
+    receiving_practice_id: String,
+    urgency: String,
+    reason: String,
+    #[serde(default)]
+    cdt_codes: Vec<String>,
+    #[serde(default)]
+    teeth: Vec<String>,
+    #[serde(default)]
+    notes: String,
+    /// Send at once instead of keeping a draft.
+    #[serde(default)]
+    send: bool,
+}
+
+async fn create_referral(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    Json(input): Json<ReferralInput>,
+) -> Result<(axum::http::StatusCode, Json<Value>), ApiError> {
+    let codes = input
+        .cdt_codes
+        .iter()
+        .map(|c| CdtCode::parse(c))
+        .collect::<Result<Vec<_>, _>>()?;
+    let teeth = input
+        .teeth
+        .iter()
+        .map(|t| Tooth::parse(t))
+        .collect::<Result<Vec<_>, _>>()?;
+    let clinical = ClinicalDetails::parse(&input.reason, codes, teeth, &input.notes)?;
+    let new = NewReferral {
+        id: ReferralId::generate(),
+        patient: id_of(&input.patient_id, PatientId::from_uuid)
+            .map_err(|_| ApiError::Rejected("no such patient".into()))?,
+        receiver: id_of(&input.receiving_practice_id, PracticeId::from_uuid)
+            .map_err(|_| ApiError::Rejected("the receiving practice does not exist".into()))?,
+        urgency: Urgency::parse(&input.urgency)?,
+        clinical: Phi::new(clinical),
+    };
+    let scoped = auth.scoped(&state.store);
+    let now = state.clock.now();
+    let id = scoped.create_referral(&new, now).await?;
+    let mut status = ReferralStatus::Draft;
+    if input.send {
+        status = scoped
+            .step(id, Step::Send, StepInput::default(), now)
+            .await?;
+    }
+    Ok((
+        axum::http::StatusCode::CREATED,
+        Json(json!({ "id": id, "status": status })),
+    ))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ReferralList {
+    #[serde(rename = "box")]
+    which: Option<String>,
+    status: Option<String>,
+    limit: Option<u32>,
+}
+
+pub(crate) fn summary_view(summary: &ReferralSummary) -> Value {
+    json!({
+        "id": summary.id,
+        "side": summary.side,
+        "referring_practice": { "id": summary.referrer, "name": summary.referrer_name },
+        "receiving_practice": { "id": summary.receiver, "name": summary.receiver_name },
+        "patient": summary_json(&summary.patient),
+        "status": summary.status,
+        "urgency": summary.urgency,
+        "created_at": summary.created_at.to_string(),
+        "sent_at": summary.sent_at.map(|t| t.to_string()),
+        "updated_at": summary.updated_at.to_string(),
+        "not_responding": summary.not_responding,
+        "needs_attention": summary.needs_attention(),
+    })
+}
+
+async fn referrals(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    Query(list): Query<ReferralList>,
+) -> Result<Json<Value>, ApiError> {
+    let which = match list.which.as_deref() {
+        None | Some("inbox") => ReferralBox::Inbox,
+        Some("outbox") => ReferralBox::Outbox,
+        Some(_) => return Err(ApiError::Rejected("box is inbox or outbox".into())),
+    };
+    let status = list.status.map(|s| ReferralStatus::parse(&s)).transpose()?;
+    let found = auth
+        .scoped(&state.store)
+        .referrals(which, status, list.limit.unwrap_or(50))
+        .await?;
+    let attention = found.iter().filter(|r| r.needs_attention()).count();
+    Ok(Json(json!({
+        "referrals": found.iter().map(summary_view).collect::<Vec<_>>(),
+        "needs_attention": attention,
+    })))
+}
+
+pub(crate) fn detail_view(detail: &ReferralDetail) -> Value {
+    let clinical = detail.clinical.expose();
+    json!({
+        "referral": summary_view(&detail.summary),
+        "patient": patient_json(&detail.patient),
+        "reason": clinical.reason,
+        "cdt_codes": clinical.cdt_codes,
+        "teeth": clinical.teeth,
+        "notes": clinical.notes,
+        "appointment": detail.appointment.as_ref().map(|a| a.expose().to_string()),
+        "timeline": detail.timeline.iter().map(|e| json!({
+            "id": e.id,
+            "kind": e.kind,
+            "side": e.side,
+            "actor": e.actor_name,
+            "at": e.at.to_string(),
+            "note": e.note.as_ref().map(|n| n.expose().clone()),
+        })).collect::<Vec<_>>(),
+        "attachments": detail.attachments.iter().map(|a| json!({
+            "id": a.id,
+            "side": a.side,
+            "purpose": a.purpose,
+            "media_type": a.media_type,
+            "file_name": a.file_name.expose(),
+            "size": a.size,
+            "created_at": a.created_at.to_string(),
+        })).collect::<Vec<_>>(),
+        "next_steps": detail.steps.iter().map(|s| s.as_str()).collect::<Vec<_>>(),
+    })
+}
+
+async fn referral(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let id = id_of(&id, ReferralId::from_uuid)?;
+    let detail = auth
+        .scoped(&state.store)
+        .referral(id, state.clock.now())
+        .await?;
+    Ok(Json(detail_view(&detail)))
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct StepBody {
+    /// A decline or cancellation reason, or the report.
+    note: Option<String>,
+    /// `YYYY-MM-DDTHH:MM` in the specialist's local time.
+    appointment: Option<String>,
+}
+
+async fn take_step(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    Path((id, step)): Path<(String, String)>,
+    body: Option<Json<StepBody>>,
+) -> Result<Json<Value>, ApiError> {
+    let id = id_of(&id, ReferralId::from_uuid)?;
+    let step = Step::parse(&step).map_err(|_| ApiError::NotFound)?;
+    let body = body.map(|Json(b)| b).unwrap_or_default();
+    let format = time::macros::format_description!("[year]-[month]-[day]T[hour]:[minute]");
+    let appointment = body
+        .appointment
+        .map(|a| {
+            PrimitiveDateTime::parse(a.trim(), &format).map_err(|_| {
+                ApiError::InvalidInput(enamel_domain::InvalidValue::new(
+                    "appointment",
+                    "must be YYYY-MM-DDTHH:MM",
+                ))
+            })
+        })
+        .transpose()?;
+    let status = auth
+        .scoped(&state.store)
+        .step(
+            id,
+            step,
+            StepInput {
+                note: body.note.map(Phi::new),
+                appointment: appointment.map(Phi::new),
+            },
+            state.clock.now(),
+        )
+        .await?;
+    Ok(Json(json!({ "id": id, "status": status })))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct MessageBody {
+    body: String,
+}
+
+async fn post_message(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    Path(id): Path<String>,
+    Json(message): Json<MessageBody>,
+) -> Result<(axum::http::StatusCode, Json<Value>), ApiError> {
+    let id = id_of(&id, ReferralId::from_uuid)?;
+    let message_id = auth
+        .scoped(&state.store)
+        .post_message(id, &Phi::new(message.body), state.clock.now())
+        .await?;
+    Ok((
+        axum::http::StatusCode::CREATED,
+        Json(json!({ "id": message_id })),
+    ))
+}
+
+async fn vendors(
+    State(state): State<AppState>,
+    auth: Authenticated,
+) -> Result<Json<Value>, ApiError> {
+    let vendors = auth.scoped(&state.store).vendors().await?;
+    let today = state.clock.now().date();
+    Ok(Json(json!({
+        "vendors": vendors.iter().map(|v| {
+            let mut value = serde_json::to_value(v).unwrap_or_default();
+            value["may_receive_phi"] = json!(v.may_receive_phi(today));
+            value
+        }).collect::<Vec<_>>()
+    })))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct VendorInput {
+    display_name: String,
+    services: String,
+    baa_status: String,
+    executed_on: Option<String>,
+    expires_on: Option<String>,
+    document_ref: Option<String>,
+}
+
+async fn put_vendor(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    Path(name): Path<String>,
+    Json(input): Json<VendorInput>,
+) -> Result<Json<Value>, ApiError> {
+    let entry = VendorEntry {
+        name: VendorName::parse(&name)?,
+        display_name: input.display_name,
+        services: input.services,
+        baa_status: BaaStatus::parse(&input.baa_status)?,
+        executed_on: input
+            .executed_on
+            .map(|d| date(&d, "executed on"))
+            .transpose()?,
+        expires_on: input
+            .expires_on
+            .map(|d| date(&d, "expires on"))
+            .transpose()?,
+        document_ref: input.document_ref,
+    };
+    let id = auth
+        .scoped(&state.store)
+        .put_vendor(&entry, state.clock.now())
+        .await?;
+    Ok(Json(json!({ "id": id })))
+}
+
+/// The practice's notifications and their state, with refusals (a vendor without a
+/// BAA) as problems to fix. Never recipients or words.
+async fn notifications(
+    State(state): State<AppState>,
+    auth: Authenticated,
+) -> Result<Json<Value>, ApiError> {
+    let messages = auth.scoped(&state.store).notifications(200).await?;
+    let problems: Vec<&enamel_store::MessageStatus> =
+        messages.iter().filter(|m| m.status == "refused").collect();
+    Ok(Json(
+        json!({ "notifications": messages, "problems": problems }),
+    ))
+}

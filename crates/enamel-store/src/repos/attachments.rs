@@ -1,0 +1,371 @@
+//! Attachments of a referral: the metadata, sealed file names, and the keys the
+//! server streams bodies through. Bodies are sealed with the streaming encryption
+//! under the uploading practice's data key before they leave the process; the
+//! object store only ever holds ciphertext. Each download is audited before a byte
+//! of it is sent.
+
+use std::sync::Arc;
+
+use anyhow::Context as _;
+use enamel_audit::entry::{Action as AuditAction, Detail, Outcome, ResourceType};
+use enamel_crypto::stream::AttachmentContext;
+use enamel_crypto::{DataKey, KeyId};
+use enamel_domain::{AttachmentId, Phi, PracticeId, ReferralId, Side};
+use enamel_policy::Action;
+use serde::Serialize;
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use crate::audit::write_with_events;
+use crate::pool::on_pool;
+use crate::repos::referrals::insert_timeline;
+use crate::sealed::ATTACHMENT_FILE_NAME;
+use crate::{Scoped, Store, StoreError};
+
+/// The kinds of file a referral may carry, recognized by their first bytes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub enum MediaType {
+    #[serde(rename = "image/jpeg")]
+    Jpeg,
+    #[serde(rename = "image/png")]
+    Png,
+    #[serde(rename = "application/pdf")]
+    Pdf,
+    #[serde(rename = "application/dicom")]
+    Dicom,
+}
+
+impl MediaType {
+    #[must_use]
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Jpeg => "image/jpeg",
+            Self::Png => "image/png",
+            Self::Pdf => "application/pdf",
+            Self::Dicom => "application/dicom",
+        }
+    }
+
+    fn parse(raw: &str) -> Option<Self> {
+        [Self::Jpeg, Self::Png, Self::Pdf, Self::Dicom]
+            .into_iter()
+            .find(|m| m.as_str() == raw)
+    }
+
+    /// Bytes needed to recognize any of the kinds (DICOM's marker is at 128).
+    pub const SNIFF_LEN: usize = 132;
+
+    /// The kind `head` (the file's first bytes) is, judged by content alone, never
+    /// by name: JPEG `FF D8 FF`, PNG's 8-byte signature, `%PDF-`, and DICOM's
+    /// 128-byte preamble followed by `DICM`.
+    #[must_use]
+    pub fn sniff(head: &[u8]) -> Option<Self> {
+        if head.starts_with(&[0xFF, 0xD8, 0xFF]) {
+            Some(Self::Jpeg)
+        } else if head.starts_with(&[0x89, b'P', b'N', b'G', 0x0D, 0x0A, 0x1A, 0x0A]) {
+            Some(Self::Png)
+        } else if head.starts_with(b"%PDF-") {
+            Some(Self::Pdf)
+        } else if head.len() >= 132 && &head[128..132] == b"DICM" {
+            Some(Self::Dicom)
+        } else {
+            None
+        }
+    }
+
+    /// Whether a browser may show it inline as a preview.
+    #[must_use]
+    pub const fn is_image(self) -> bool {
+        matches!(self, Self::Jpeg | Self::Png)
+    }
+}
+
+/// Why the attachment is there.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Purpose {
+    /// Sent with the referral.
+    Referral,
+    /// Sent back with the specialist's report.
+    Report,
+}
+
+/// An attachment as a referral shows it.
+#[derive(Clone, Debug)]
+pub struct AttachmentInfo {
+    pub id: AttachmentId,
+    pub referral: ReferralId,
+    pub side: Side,
+    pub purpose: Purpose,
+    pub media_type: MediaType,
+    pub file_name: Phi<String>,
+    pub size: u64,
+    pub created_at: OffsetDateTime,
+}
+
+/// Permission to upload one attachment: its id, where it goes, and the key that
+/// seals it.
+#[derive(Debug)]
+pub struct UploadTicket {
+    pub id: AttachmentId,
+    pub referral: ReferralId,
+    pub context: AttachmentContext,
+    pub data_key: Arc<DataKey>,
+    pub object_key: String,
+    side: Side,
+}
+
+/// Permission to download one attachment, granted after the download was audited.
+#[derive(Debug)]
+pub struct DownloadTicket {
+    pub info: AttachmentInfo,
+    pub context: AttachmentContext,
+    pub object_key: String,
+}
+
+impl Scoped<'_> {
+    /// Authorizes an upload to a referral and hands out the key to seal it with.
+    /// Only the referring office adds to an open referral; the receiving office adds
+    /// report attachments.
+    pub async fn attachment_upload(
+        &self,
+        referral: ReferralId,
+    ) -> Result<UploadTicket, StoreError> {
+        let practice = self.practice()?;
+        let (row, side) = self
+            .referral_for(
+                referral,
+                Action::ReferralAct,
+                (AuditAction::Create, ResourceType::Attachment),
+            )
+            .await?;
+        if row.status()?.is_finished() {
+            return Err(StoreError::Refused(
+                "this referral is closed to new attachments",
+            ));
+        }
+        let id = AttachmentId::generate();
+        Ok(UploadTicket {
+            id,
+            referral,
+            context: AttachmentContext {
+                practice,
+                attachment: id.as_uuid(),
+            },
+            data_key: self
+                .store
+                .keys
+                .current_data_key(&self.store.db, practice)
+                .await?,
+            object_key: format!("attachments/{practice}/{id}"),
+            side,
+        })
+    }
+
+    /// Records an uploaded (already stored, sealed) attachment with its timeline
+    /// entry and audit event, in one transaction.
+    pub async fn record_attachment(
+        &self,
+        ticket: &UploadTicket,
+        media_type: MediaType,
+        file_name: &Phi<String>,
+        size: u64,
+        at: OffsetDateTime,
+    ) -> Result<AttachmentInfo, StoreError> {
+        let practice = self.practice()?;
+        let row = self.referral_row(ticket.referral).await?;
+        let purpose = match ticket.side {
+            Side::Referrer => Purpose::Referral,
+            Side::Receiver => Purpose::Report,
+        };
+        let id = ticket.id.as_uuid();
+        let sealed_name = self
+            .store
+            .seal(
+                practice,
+                &ATTACHMENT_FILE_NAME,
+                id,
+                file_name.expose().as_bytes(),
+            )
+            .await?;
+        let mut event = self.event(
+            AuditAction::Create,
+            ResourceType::Attachment,
+            Some(id.to_string()),
+            Outcome::Success,
+        );
+        event.patient_id = Some(row.patient_id);
+        event.detail.insert("bytes", Detail::Count(size));
+        event
+            .detail
+            .insert("media_type", Detail::Code(media_type.as_str().into()));
+        let user = self.actor.user().map_or(Uuid::nil(), |u| u.as_uuid());
+        let size_column = i64::try_from(size).map_err(|_| StoreError::Refused("file too large"))?;
+        write_with_events!(self.store, &[&event], tx => {
+            sqlx::query(
+                "INSERT INTO attachments (id, referral_id, practice_id, purpose, media_type, \
+                 file_name, size, object_key, uploaded_by, created_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+            )
+            .bind(id)
+            .bind(row.id)
+            .bind(practice.as_uuid())
+            .bind(match purpose { Purpose::Referral => "referral", Purpose::Report => "report" })
+            .bind(media_type.as_str())
+            .bind(&sealed_name)
+            .bind(size_column)
+            .bind(&ticket.object_key)
+            .bind(user)
+            .bind(at)
+            .execute(&mut *tx)
+            .await?;
+            insert_timeline!(tx, row.id, practice.as_uuid(), "attachment", Some(user), at, None::<Vec<u8>>);
+        })
+        .context("recording an attachment")?;
+        Ok(AttachmentInfo {
+            id: ticket.id,
+            referral: ticket.referral,
+            side: ticket.side,
+            purpose,
+            media_type,
+            file_name: file_name.clone(),
+            size,
+            created_at: at,
+        })
+    }
+
+    /// Authorizes and audits a download; the event is durable before this returns.
+    pub async fn attachment_download(
+        &self,
+        referral: ReferralId,
+        attachment: AttachmentId,
+    ) -> Result<DownloadTicket, StoreError> {
+        let (row, _) = self
+            .referral_for(
+                referral,
+                Action::ReferralRead,
+                (AuditAction::Download, ResourceType::Attachment),
+            )
+            .await?;
+        let found = self
+            .store
+            .attachments_of(referral)
+            .await?
+            .into_iter()
+            .find(|a| a.id == attachment);
+        let mut event = self.event(
+            AuditAction::Download,
+            ResourceType::Attachment,
+            Some(attachment.to_string()),
+            if found.is_some() {
+                Outcome::Success
+            } else {
+                Outcome::Failure
+            },
+        );
+        event.patient_id = Some(row.patient_id);
+        self.store.audit().record(event).await?;
+        let info = found.ok_or(StoreError::NotFound)?;
+        let owner = match info.side {
+            Side::Referrer => row.referrer(),
+            Side::Receiver => row.receiver(),
+        };
+        Ok(DownloadTicket {
+            context: AttachmentContext {
+                practice: owner,
+                attachment: attachment.as_uuid(),
+            },
+            object_key: format!("attachments/{owner}/{attachment}"),
+            info,
+        })
+    }
+}
+
+impl Store {
+    /// The data key with id `key` of `practice`, to open an attachment stream whose
+    /// header names it. Only for a [`DownloadTicket`]'s practice.
+    pub async fn attachment_key(
+        &self,
+        ticket: &DownloadTicket,
+        key: KeyId,
+    ) -> Result<Arc<DataKey>, StoreError> {
+        self.keys
+            .data_key(&self.db, ticket.context.practice, key)
+            .await
+    }
+
+    pub(crate) async fn attachments_of(
+        &self,
+        referral: ReferralId,
+    ) -> Result<Vec<AttachmentInfo>, StoreError> {
+        type Row = (
+            Uuid,
+            Uuid,
+            Uuid,
+            String,
+            String,
+            Vec<u8>,
+            i64,
+            OffsetDateTime,
+        );
+        let rows: Vec<Row> = on_pool!(&self.db, pool => {
+            sqlx::query_as(
+                "SELECT a.id, a.practice_id, r.practice_id, a.purpose, a.media_type, a.file_name, \
+                 a.size, a.created_at FROM attachments a JOIN referrals r ON r.id = a.referral_id \
+                 WHERE a.referral_id = $1 ORDER BY a.id",
+            )
+            .bind(referral.as_uuid())
+            .fetch_all(pool)
+            .await
+        })
+        .context("listing attachments")?;
+        let mut out = Vec::with_capacity(rows.len());
+        for (id, owner, referrer, purpose, media_type, name, size, created_at) in rows {
+            let owner = PracticeId::from_uuid(owner);
+            let name = self.open(owner, &ATTACHMENT_FILE_NAME, id, &name).await?;
+            out.push(AttachmentInfo {
+                id: AttachmentId::from_uuid(id),
+                referral,
+                side: if owner.as_uuid() == referrer {
+                    Side::Referrer
+                } else {
+                    Side::Receiver
+                },
+                purpose: if purpose == "report" {
+                    Purpose::Report
+                } else {
+                    Purpose::Referral
+                },
+                media_type: MediaType::parse(&media_type).unwrap_or(MediaType::Pdf),
+                file_name: Phi::new(String::from_utf8_lossy(&name).into_owned()),
+                size: u64::try_from(size).unwrap_or_default(),
+                created_at,
+            });
+        }
+        Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::MediaType;
+
+    #[test]
+    fn files_are_recognized_by_their_first_bytes_only() {
+        assert_eq!(
+            MediaType::sniff(&[0xFF, 0xD8, 0xFF, 0xE0]),
+            Some(MediaType::Jpeg)
+        );
+        assert_eq!(
+            MediaType::sniff(b"\x89PNG\r\n\x1a\n...."),
+            Some(MediaType::Png)
+        );
+        assert_eq!(MediaType::sniff(b"%PDF-1.7\n"), Some(MediaType::Pdf));
+        let mut dicom = vec![0_u8; 128];
+        dicom.extend_from_slice(b"DICM");
+        assert_eq!(MediaType::sniff(&dicom), Some(MediaType::Dicom));
+        assert_eq!(MediaType::sniff(b"MZ\x90\x00 an executable"), None);
+        assert_eq!(MediaType::sniff(b"<html><script>"), None);
+        assert_eq!(MediaType::sniff(b""), None);
+    }
+}

@@ -1,0 +1,391 @@
+//! The patient portal: single-use links that open a short session showing one
+//! referral's status and the specialist's contact details, nothing clinical; and
+//! the "patient not responding" flag. The link's signature is checked by the server
+//! (it holds the HMAC key); this module makes each link single use and expiring.
+
+use anyhow::Context as _;
+use enamel_audit::entry::{Action as AuditAction, Detail, Event, Outcome, ResourceType};
+use enamel_domain::{Actor, PracticeId, ReferralId, ReferralStatus};
+use enamel_policy::Action;
+use time::{Duration, OffsetDateTime};
+use uuid::Uuid;
+
+use crate::audit::{event_for, write_with_events};
+use crate::pool::on_pool;
+use crate::repos::outbox::{Channel, MessageText, NewMessage, NotQueued, queue_in_tx};
+use crate::repos::referrals::insert_timeline;
+use crate::sealed::PATIENT_CONTACT;
+use crate::{Scoped, Store, StoreError};
+
+/// How long a portal session lasts once a link is opened.
+pub const PORTAL_SESSION_MINUTES: i64 = 15;
+
+/// What the patient sees: no clinical content.
+#[derive(Clone, Debug)]
+pub struct PortalView {
+    pub referral: ReferralId,
+    pub first_name: enamel_domain::Phi<String>,
+    pub status: ReferralStatus,
+    pub referrer_name: String,
+    pub specialist_name: String,
+    pub specialist_phone: String,
+    pub specialist_address: String,
+}
+
+impl Scoped<'_> {
+    /// Records a portal link (id chosen and signed by the caller) and queues it to
+    /// the patient, within the patient's message limit, in one transaction.
+    pub async fn send_portal_link(
+        &self,
+        referral: ReferralId,
+        link: Uuid,
+        url_path: &str,
+        expires_at: OffsetDateTime,
+        at: OffsetDateTime,
+    ) -> Result<(), StoreError> {
+        let practice = self.practice()?;
+        let (row, side) = self
+            .referral_for(
+                referral,
+                Action::ReferralAct,
+                (AuditAction::Create, ResourceType::PortalLink),
+            )
+            .await?;
+        if side != enamel_domain::Side::Referrer {
+            return Err(StoreError::Refused(
+                "the referring office sends the patient's link",
+            ));
+        }
+        let patient = self.store.patient_row_of(practice, row.patient_id).await?;
+        let first = self
+            .store
+            .first_name(practice, patient.id, &patient.name)
+            .await?;
+        let contact: enamel_domain::ContactDetails = self
+            .store
+            .open_json(practice, &PATIENT_CONTACT, patient.id, &patient.contact)
+            .await?;
+        let Some((channel, recipient)) =
+            crate::repos::notices::patient_channel(&contact, patient.sms_opt_out)
+        else {
+            return Err(StoreError::Refused(
+                "the patient has no email, or no phone that accepts texts",
+            ));
+        };
+        let message = self
+            .store
+            .seal_message(portal_message(
+                practice,
+                row.patient_id,
+                referral,
+                link,
+                url_path,
+                &first,
+                (channel, recipient),
+            ))
+            .await?;
+        let mut event = self.event(
+            AuditAction::Create,
+            ResourceType::PortalLink,
+            Some(link.to_string()),
+            Outcome::Success,
+        );
+        event.patient_id = Some(row.patient_id);
+        let user = self.actor.user().map(|u| u.as_uuid());
+        let queued = write_with_events!(self.store, &[&event], tx => {
+            match queue_in_tx!(tx, &message, at) {
+                Ok(_) => {
+                    sqlx::query(
+                        "INSERT INTO portal_links (id, practice_id, referral_id, created_by, created_at, expires_at) \
+                         VALUES ($1, $2, $3, $4, $5, $6)",
+                    )
+                    .bind(link)
+                    .bind(practice.as_uuid())
+                    .bind(row.id)
+                    .bind(user)
+                    .bind(at)
+                    .bind(expires_at)
+                    .execute(&mut *tx)
+                    .await?;
+                    insert_timeline!(tx, row.id, practice.as_uuid(), "portal_link", user, at, None::<Vec<u8>>);
+                    Ok(())
+                }
+                Err(reason) => Err(reason),
+            }
+        })
+        .context("sending a portal link")?;
+        match queued {
+            Ok(()) => Ok(()),
+            Err(NotQueued::RateLimited) => Err(StoreError::Refused(
+                "this patient has had three messages in the last 24 hours; try again later",
+            )),
+            Err(NotQueued::AlreadyQueued) => {
+                Err(StoreError::Conflict("this link was already sent"))
+            }
+        }
+    }
+}
+
+impl Store {
+    /// Opens a portal link once: marks it used and starts a portal session whose
+    /// token has `session_digest`. `None` for a link that is unknown, used or expired.
+    pub async fn open_portal_link(
+        &self,
+        link: Uuid,
+        session_digest: &[u8; 32],
+        now: OffsetDateTime,
+    ) -> Result<Option<ReferralId>, StoreError> {
+        let opened = on_pool!(&self.db, pool => {
+            async {
+                let mut tx = pool.begin().await?;
+                let referral: Option<(Uuid, Uuid)> = sqlx::query_as(
+                    "UPDATE portal_links SET used_at = $2 WHERE id = $1 AND used_at IS NULL \
+                     AND expires_at > $2 RETURNING referral_id, practice_id",
+                )
+                .bind(link)
+                .bind(now)
+                .fetch_optional(&mut *tx)
+                .await?;
+                if let Some((referral, _)) = referral {
+                    sqlx::query(
+                        "INSERT INTO portal_sessions (id, token_digest, link_id, referral_id, created_at, expires_at) \
+                         VALUES ($1, $2, $3, $4, $5, $6)",
+                    )
+                    .bind(Uuid::now_v7())
+                    .bind(&session_digest[..])
+                    .bind(link)
+                    .bind(referral)
+                    .bind(now)
+                    .bind(now + Duration::minutes(PORTAL_SESSION_MINUTES))
+                    .execute(&mut *tx)
+                    .await?;
+                }
+                tx.commit().await?;
+                Ok::<_, anyhow::Error>(referral)
+            }
+            .await
+        })
+        .context("opening a portal link")?;
+        if let Some((referral, practice)) = opened {
+            let mut event = portal_event(PracticeId::from_uuid(practice), link, AuditAction::Read);
+            event
+                .detail
+                .insert("portal", Detail::Code("link_opened".into()));
+            self.audit().record(event).await?;
+            return Ok(Some(ReferralId::from_uuid(referral)));
+        }
+        Ok(None)
+    }
+
+    /// What a portal session shows, audited before it is returned; `None` when the
+    /// session is unknown or over.
+    pub async fn portal_view(
+        &self,
+        session_digest: &[u8; 32],
+        now: OffsetDateTime,
+    ) -> Result<Option<PortalView>, StoreError> {
+        type Row = (
+            Uuid,
+            Uuid,
+            Uuid,
+            String,
+            String,
+            String,
+            String,
+            String,
+            String,
+            String,
+            Vec<u8>,
+            Uuid,
+        );
+        let row: Option<Row> = on_pool!(&self.db, pool => {
+            sqlx::query_as(
+                "SELECT r.id, r.practice_id, s.link_id, r.status, a.name, b.name, b.phone, \
+                 b.address_line1, b.city, b.state || ' ' || b.postal_code, p.name, p.id \
+                 FROM portal_sessions s JOIN referrals r ON r.id = s.referral_id \
+                 JOIN practices a ON a.id = r.practice_id JOIN practices b ON b.id = r.receiving_practice_id \
+                 JOIN patients p ON p.id = r.patient_id \
+                 WHERE s.token_digest = $1 AND s.expires_at > $2",
+            )
+            .bind(&session_digest[..])
+            .bind(now)
+            .fetch_optional(pool)
+            .await
+        })
+        .context("reading a portal session")?;
+        let Some((
+            referral,
+            practice,
+            link,
+            status,
+            referrer,
+            specialist,
+            phone,
+            line1,
+            city,
+            state_zip,
+            name,
+            patient,
+        )) = row
+        else {
+            return Ok(None);
+        };
+        let practice = PracticeId::from_uuid(practice);
+        let first_name = self.first_name(practice, patient, &name).await?;
+        let mut event = portal_event(practice, link, AuditAction::Read);
+        event.patient_id = Some(patient);
+        event
+            .detail
+            .insert("portal", Detail::Code("status_viewed".into()));
+        self.audit().record(event).await?;
+        Ok(Some(PortalView {
+            referral: ReferralId::from_uuid(referral),
+            first_name: enamel_domain::Phi::new(first_name),
+            status: ReferralStatus::parse(&status).map_err(StoreError::Corrupt)?,
+            referrer_name: referrer,
+            specialist_name: specialist,
+            specialist_phone: enamel_domain::PhoneNumber::parse(&phone)
+                .map_or(phone, |p| p.national()),
+            specialist_address: format!("{line1}, {city}, {state_zip}"),
+        }))
+    }
+
+    /// Flags referrals sent more than `days` ago and still not scheduled as "patient
+    /// not responding", with a timeline entry and a notice to both offices. Returns
+    /// the referrals flagged.
+    pub async fn flag_not_responding(
+        &self,
+        days: i64,
+        now: OffsetDateTime,
+    ) -> Result<Vec<ReferralId>, StoreError> {
+        let due: Vec<(Uuid, Uuid, Uuid, Uuid)> = on_pool!(&self.db, pool => {
+            sqlx::query_as(
+                "SELECT id, practice_id, receiving_practice_id, patient_id FROM referrals \
+                 WHERE status IN ('sent', 'received', 'accepted') AND not_responding_at IS NULL \
+                 AND sent_at < $1 ORDER BY sent_at LIMIT 500",
+            )
+            .bind(now - Duration::days(days))
+            .fetch_all(pool)
+            .await
+        })
+        .context("finding referrals not scheduled")?;
+        let mut flagged = Vec::with_capacity(due.len());
+        for (id, referrer, receiver, patient) in due {
+            let referral = ReferralId::from_uuid(id);
+            let mut messages = Vec::new();
+            for office in [referrer, receiver] {
+                let office = self.office(PracticeId::from_uuid(office)).await?;
+                if let Some(message) = not_responding_notice(&office, referral, days) {
+                    messages.push(self.seal_message(message).await?);
+                }
+            }
+            let mut event = event_for(
+                &Actor::system_for(PracticeId::from_uuid(referrer)),
+                AuditAction::Write,
+                ResourceType::Referral,
+                Some(id.to_string()),
+                Outcome::Success,
+            );
+            event.patient_id = Some(patient);
+            event
+                .detail
+                .insert("flag", Detail::Code("not_responding".into()));
+            let events: [&Event; 1] = [&event];
+            let updated = write_with_events!(self, &events, tx => {
+                let updated = sqlx::query(
+                    "UPDATE referrals SET not_responding_at = $1, updated_at = $1 \
+                     WHERE id = $2 AND not_responding_at IS NULL",
+                )
+                .bind(now)
+                .bind(id)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+                if updated == 1 {
+                    insert_timeline!(tx, id, referrer, "not_responding", None::<Uuid>, now, None::<Vec<u8>>);
+                    for message in &messages {
+                        let _ = queue_in_tx!(tx, message, now);
+                    }
+                }
+                updated
+            })
+            .context("flagging a referral")?;
+            if updated == 1 {
+                flagged.push(referral);
+            }
+        }
+        Ok(flagged)
+    }
+}
+
+fn not_responding_notice(
+    office: &crate::repos::notices::Office,
+    referral: ReferralId,
+    days: i64,
+) -> Option<NewMessage> {
+    let (channel, recipient) = office.recipient()?;
+    let subject = format!("A referred patient has not scheduled in {days} days");
+    Some(NewMessage {
+        practice: office.id,
+        channel,
+        patient: None,
+        referral: Some(referral),
+        kind: "referral_not_responding",
+        recipient,
+        text: MessageText {
+            body: format!(
+                "{subject}.\n\nSign in to Enamel to follow up: {{base_url}}/referrals/{referral}"
+            ),
+            subject,
+        },
+        idempotency_key: format!("{referral}:not_responding:{}", office.id),
+    })
+}
+
+fn portal_event(practice: PracticeId, link: Uuid, action: AuditAction) -> Event {
+    let mut event = event_for(
+        &Actor::system_for(practice),
+        action,
+        ResourceType::PortalLink,
+        Some(link.to_string()),
+        Outcome::Success,
+    );
+    event
+        .detail
+        .insert("actor", Detail::Code("patient_via_portal".into()));
+    event
+}
+
+/// The patient's message carrying a portal link: a first name and the link only.
+fn portal_message(
+    practice: PracticeId,
+    patient: Uuid,
+    referral: ReferralId,
+    link: Uuid,
+    url_path: &str,
+    first: &str,
+    (channel, recipient): (Channel, String),
+) -> NewMessage {
+    let body = match channel {
+        Channel::Sms => format!(
+            "Hi {first}, follow your dental referral here: {{base_url}}{url_path} (expires in 24 hours). Reply STOP to opt out."
+        ),
+        _ => format!(
+            "Hi {first},\n\nFollow your dental referral here:\n{{base_url}}{url_path}\n\n\
+             The link works once and expires in 24 hours. Your dental office can send a new one."
+        ),
+    };
+    NewMessage {
+        practice,
+        channel,
+        patient: Some(enamel_domain::PatientId::from_uuid(patient)),
+        referral: Some(referral),
+        kind: "patient_portal_link",
+        recipient,
+        text: MessageText {
+            subject: format!("{first}, follow your dental referral"),
+            body,
+        },
+        idempotency_key: format!("portal:{link}"),
+    }
+}
