@@ -129,10 +129,12 @@ impl ApiError {
     }
 }
 
-impl IntoResponse for ApiError {
-    fn into_response(self) -> Response {
+impl ApiError {
+    /// The status, title and the message a client may see (an unexpected error's
+    /// cause goes to the log here, never to the client).
+    pub(crate) fn public(&self) -> (StatusCode, &'static str, &'static str, String) {
         let (status, code, title) = self.parts();
-        let detail = match &self {
+        let detail = match self {
             Self::Unexpected(cause) => {
                 // Causes carry ids and context, never values (see StoreError, InvalidValue).
                 tracing::error!(error = format!("{cause:#}"), "request failed unexpectedly");
@@ -142,6 +144,13 @@ impl IntoResponse for ApiError {
             Self::NotFound => "The resource does not exist or is not yours.".to_owned(),
             other => other.to_string(),
         };
+        (status, code, title, detail)
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let (status, code, title, detail) = self.public();
         problem(status, code, title, detail)
     }
 }

@@ -13,7 +13,7 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use enamel_crypto::stream::{self, DEFAULT_CHUNK_SIZE, Encryptor, HEADER_LEN};
 use enamel_domain::{AttachmentId, Phi, ReferralId};
-use enamel_store::MediaType;
+use enamel_store::{AttachmentInfo, MediaType};
 use futures_util::StreamExt as _;
 use serde::Deserialize;
 use serde_json::json;
@@ -50,10 +50,7 @@ async fn upload(
     let file_name = headers
         .get(FILE_NAME_HEADER)
         .and_then(|v| v.to_str().ok())
-        .map(str::trim)
-        .filter(|n| !n.is_empty() && n.len() <= 200)
-        .unwrap_or("attachment")
-        .to_owned();
+        .unwrap_or_default();
     let max = state.referrals.attachment_max_bytes;
     if let Some(length) = headers
         .get(header::CONTENT_LENGTH)
@@ -63,6 +60,31 @@ async fn upload(
     {
         return Err(too_large(max));
     }
+    let info = store_attachment(&state, &auth, id, file_name, body.into_data_stream()).await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({ "id": info.id, "media_type": info.media_type, "size": info.size })),
+    ))
+}
+
+/// Checks, seals and stores one uploaded file for a referral, streamed from `body`,
+/// and records it. `file_name` is the client's name for it (sealed; a blank name
+/// becomes "attachment").
+pub(crate) async fn store_attachment<S, E>(
+    state: &AppState,
+    auth: &Authenticated,
+    id: ReferralId,
+    file_name: &str,
+    body: S,
+) -> Result<AttachmentInfo, ApiError>
+where
+    S: futures_util::Stream<Item = Result<Bytes, E>> + Unpin,
+{
+    let file_name = Some(file_name.trim())
+        .filter(|n| !n.is_empty() && n.len() <= 200)
+        .unwrap_or("attachment")
+        .to_owned();
+    let max = state.referrals.attachment_max_bytes;
     let scoped = auth.scoped(&state.store);
     let ticket = scoped.attachment_upload(id).await?;
     let sealed = tempfile::NamedTempFile::new_in(&state.scratch_dir)
@@ -82,17 +104,13 @@ async fn upload(
             state.clock.now(),
         )
         .await;
-    let info = match recorded {
-        Ok(info) => info,
+    match recorded {
+        Ok(info) => Ok(info),
         Err(err) => {
             let _ = state.objects.delete(&ticket.object_key).await;
-            return Err(err.into());
+            Err(err.into())
         }
-    };
-    Ok((
-        StatusCode::CREATED,
-        Json(json!({ "id": info.id, "media_type": info.media_type, "size": info.size })),
-    ))
+    }
 }
 
 fn too_large(max: u64) -> ApiError {
@@ -104,12 +122,15 @@ fn too_large(max: u64) -> ApiError {
 
 /// Seals the request body into `into`, checking its kind from the first bytes and
 /// its size as it arrives.
-async fn seal_body(
-    body: Body,
+async fn seal_body<S, E>(
+    mut stream: S,
     ticket: &enamel_store::UploadTicket,
     into: &tempfile::NamedTempFile,
     max: u64,
-) -> Result<(MediaType, u64), ApiError> {
+) -> Result<(MediaType, u64), ApiError>
+where
+    S: futures_util::Stream<Item = Result<Bytes, E>> + Unpin,
+{
     let mut encryptor = Encryptor::new(&ticket.data_key, &ticket.context, DEFAULT_CHUNK_SIZE)
         .map_err(|e| unexpected(e, "starting an attachment stream"))?;
     let file = into
@@ -119,7 +140,6 @@ async fn seal_body(
     file.write_all(encryptor.header())
         .await
         .map_err(|e| unexpected(e, "writing a temporary file"))?;
-    let mut stream = body.into_data_stream();
     let mut pending: Vec<u8> = Vec::with_capacity(DEFAULT_CHUNK_SIZE * 2);
     let mut total = 0_u64;
     let mut media_type = None;

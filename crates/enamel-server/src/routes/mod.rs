@@ -9,6 +9,7 @@ mod attachments;
 mod health;
 mod portal;
 mod referrals;
+mod staff;
 pub(crate) mod web;
 
 pub(crate) fn router() -> Router<AppState> {
@@ -19,4 +20,5 @@ pub(crate) fn router() -> Router<AppState> {
         .merge(referrals::router())
         .merge(attachments::router())
         .merge(portal::router())
+        .merge(staff::router())
 }

@@ -82,6 +82,20 @@ async fn send_link(
     Path(id): Path<String>,
 ) -> Result<(StatusCode, Json<serde_json::Value>), ApiError> {
     let id = id_of(&id, ReferralId::from_uuid)?;
+    let expires_at = issue_link(&state, &auth, id).await?;
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(json!({ "queued": true, "expires_at": expires_at.to_string() })),
+    ))
+}
+
+/// Signs a portal link for the referral's patient, valid for 24 hours, and queues
+/// it to them; answers when it expires.
+pub(crate) async fn issue_link(
+    state: &AppState,
+    auth: &Authenticated,
+    id: ReferralId,
+) -> Result<time::OffsetDateTime, ApiError> {
     let now = state.clock.now();
     let expires_at = now + Duration::hours(24);
     let link = Uuid::now_v7();
@@ -92,10 +106,7 @@ async fn send_link(
     auth.scoped(&state.store)
         .send_portal_link(id, link, &format!("/p/{token}"), expires_at, now)
         .await?;
-    Ok((
-        StatusCode::ACCEPTED,
-        Json(json!({ "queued": true, "expires_at": expires_at.to_string() })),
-    ))
+    Ok(expires_at)
 }
 
 async fn open_link(

@@ -58,33 +58,33 @@ fn date(raw: &str, what: &'static str) -> Result<Date, ApiError> {
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct AddressInput {
-    line1: String,
-    line2: Option<String>,
-    city: String,
-    state: String,
-    postal_code: String,
+pub(crate) struct AddressInput {
+    pub(crate) line1: String,
+    pub(crate) line2: Option<String>,
+    pub(crate) city: String,
+    pub(crate) state: String,
+    pub(crate) postal_code: String,
 }
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct PatientInput {
-    first_name: String,
-    last_name: String,
-    birth_date: String,
-    phone: Option<String>,
-    email: Option<String>,
-    address: Option<AddressInput>,
-    preferred_contact: Option<String>,
-    preferred_language: Option<String>,
-    insurance_carrier: Option<String>,
-    insurance_member_id: Option<String>,
+pub(crate) struct PatientInput {
+    pub(crate) first_name: String,
+    pub(crate) last_name: String,
+    pub(crate) birth_date: String,
+    pub(crate) phone: Option<String>,
+    pub(crate) email: Option<String>,
+    pub(crate) address: Option<AddressInput>,
+    pub(crate) preferred_contact: Option<String>,
+    pub(crate) preferred_language: Option<String>,
+    pub(crate) insurance_carrier: Option<String>,
+    pub(crate) insurance_member_id: Option<String>,
     #[serde(default)]
-    allow_duplicate: bool,
+    pub(crate) allow_duplicate: bool,
 }
 
 impl PatientInput {
-    fn parse(self) -> Result<NewPatient, ApiError> {
+    pub(crate) fn parse(self) -> Result<NewPatient, ApiError> {
         let first = enamel_domain::patient::parse_name_part(&self.first_name, "first name")?;
         let last = enamel_domain::patient::parse_name_part(&self.last_name, "last name")?;
         let birth_date = date(&self.birth_date, "birth date")?;
@@ -192,16 +192,16 @@ async fn create_patient(
     Ok((axum::http::StatusCode::CREATED, Json(json!({ "id": id }))))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Default)]
 #[serde(deny_unknown_fields)]
-struct PatientSearch {
-    last_name: Option<String>,
-    first_name: Option<String>,
-    birth_date: Option<String>,
-    phone: Option<String>,
-    email: Option<String>,
-    limit: Option<u32>,
-    offset: Option<u32>,
+pub(crate) struct PatientSearch {
+    pub(crate) last_name: Option<String>,
+    pub(crate) first_name: Option<String>,
+    pub(crate) birth_date: Option<String>,
+    pub(crate) phone: Option<String>,
+    pub(crate) email: Option<String>,
+    pub(crate) limit: Option<u32>,
+    pub(crate) offset: Option<u32>,
 }
 
 /// Searching by query string would put PHI in URLs; the search is a POST body.
@@ -214,13 +214,9 @@ async fn find_patients(
         &state,
         &auth,
         PatientSearch {
-            last_name: None,
-            first_name: None,
-            birth_date: None,
-            phone: None,
-            email: None,
             limit: page.limit,
             offset: page.offset,
+            ..PatientSearch::default()
         },
     )
     .await
@@ -239,7 +235,15 @@ async fn search(
     auth: &Authenticated,
     query: PatientSearch,
 ) -> Result<Json<Value>, ApiError> {
-    let query = PatientQuery {
+    let query = patient_query(query)?;
+    let found = auth.scoped(&state.store).find_patients(&query).await?;
+    Ok(Json(
+        json!({ "patients": found.iter().map(summary_json).collect::<Vec<_>>() }),
+    ))
+}
+
+pub(crate) fn patient_query(query: PatientSearch) -> Result<PatientQuery, ApiError> {
+    Ok(PatientQuery {
         last_name: query
             .last_name
             .filter(|s| !s.trim().is_empty())
@@ -265,11 +269,7 @@ async fn search(
             .map(Phi::new),
         limit: query.limit.unwrap_or(50),
         offset: query.offset.unwrap_or(0),
-    };
-    let found = auth.scoped(&state.store).find_patients(&query).await?;
-    Ok(Json(
-        json!({ "patients": found.iter().map(summary_json).collect::<Vec<_>>() }),
-    ))
+    })
 }
 
 #[derive(Deserialize)]
@@ -337,22 +337,22 @@ async fn invite_office(
     Ok((axum::http::StatusCode::CREATED, Json(json!({ "id": id }))))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Default)]
 #[serde(deny_unknown_fields)]
-struct ReferralInput {
-    patient_id: String,
-    receiving_practice_id: String,
-    urgency: String,
-    reason: String,
+pub(crate) struct ReferralInput {
+    pub(crate) patient_id: String,
+    pub(crate) receiving_practice_id: String,
+    pub(crate) urgency: String,
+    pub(crate) reason: String,
     #[serde(default)]
-    cdt_codes: Vec<String>,
+    pub(crate) cdt_codes: Vec<String>,
     #[serde(default)]
-    teeth: Vec<String>,
+    pub(crate) teeth: Vec<String>,
     #[serde(default)]
-    notes: String,
+    pub(crate) notes: String,
     /// Send at once instead of keeping a draft.
     #[serde(default)]
-    send: bool,
+    pub(crate) send: bool,
 }
 
 async fn create_referral(
@@ -360,26 +360,7 @@ async fn create_referral(
     auth: Authenticated,
     Json(input): Json<ReferralInput>,
 ) -> Result<(axum::http::StatusCode, Json<Value>), ApiError> {
-    let codes = input
-        .cdt_codes
-        .iter()
-        .map(|c| CdtCode::parse(c))
-        .collect::<Result<Vec<_>, _>>()?;
-    let teeth = input
-        .teeth
-        .iter()
-        .map(|t| Tooth::parse(t))
-        .collect::<Result<Vec<_>, _>>()?;
-    let clinical = ClinicalDetails::parse(&input.reason, codes, teeth, &input.notes)?;
-    let new = NewReferral {
-        id: ReferralId::generate(),
-        patient: id_of(&input.patient_id, PatientId::from_uuid)
-            .map_err(|_| ApiError::Rejected("no such patient".into()))?,
-        receiver: id_of(&input.receiving_practice_id, PracticeId::from_uuid)
-            .map_err(|_| ApiError::Rejected("the receiving practice does not exist".into()))?,
-        urgency: Urgency::parse(&input.urgency)?,
-        clinical: Phi::new(clinical),
-    };
+    let new = input.parse()?;
     let scoped = auth.scoped(&state.store);
     let now = state.clock.now();
     let id = scoped.create_referral(&new, now).await?;
@@ -393,6 +374,33 @@ async fn create_referral(
         axum::http::StatusCode::CREATED,
         Json(json!({ "id": id, "status": status })),
     ))
+}
+
+impl ReferralInput {
+    pub(crate) fn parse(&self) -> Result<NewReferral, ApiError> {
+        let input = self;
+        let codes = input
+            .cdt_codes
+            .iter()
+            .map(|c| CdtCode::parse(c))
+            .collect::<Result<Vec<_>, _>>()?;
+        let teeth = input
+            .teeth
+            .iter()
+            .map(|t| Tooth::parse(t))
+            .collect::<Result<Vec<_>, _>>()?;
+        let clinical = ClinicalDetails::parse(&input.reason, codes, teeth, &input.notes)?;
+        let new = NewReferral {
+            id: ReferralId::generate(),
+            patient: id_of(&input.patient_id, PatientId::from_uuid)
+                .map_err(|_| ApiError::Rejected("no such patient".into()))?,
+            receiver: id_of(&input.receiving_practice_id, PracticeId::from_uuid)
+                .map_err(|_| ApiError::Rejected("the receiving practice does not exist".into()))?,
+            urgency: Urgency::parse(&input.urgency)?,
+            clinical: Phi::new(clinical),
+        };
+        Ok(new)
+    }
 }
 
 #[derive(Deserialize)]
@@ -505,11 +513,26 @@ async fn take_step(
     let id = id_of(&id, ReferralId::from_uuid)?;
     let step = Step::parse(&step).map_err(|_| ApiError::NotFound)?;
     let body = body.map(|Json(b)| b).unwrap_or_default();
+    let input = step_input(body.note, body.appointment.as_deref())?;
+    let status = auth
+        .scoped(&state.store)
+        .step(id, step, input, state.clock.now())
+        .await?;
+    Ok(Json(json!({ "id": id, "status": status })))
+}
+
+/// A step's words (a reason or the report) and its appointment, given as
+/// `YYYY-MM-DDTHH:MM` (what an HTML `datetime-local` input sends).
+pub(crate) fn step_input(
+    note: Option<String>,
+    appointment: Option<&str>,
+) -> Result<StepInput, ApiError> {
     let format = time::macros::format_description!("[year]-[month]-[day]T[hour]:[minute]");
-    let appointment = body
-        .appointment
+    let appointment = appointment
+        .map(str::trim)
+        .filter(|a| !a.is_empty())
         .map(|a| {
-            PrimitiveDateTime::parse(a.trim(), &format).map_err(|_| {
+            PrimitiveDateTime::parse(a, &format).map_err(|_| {
                 ApiError::InvalidInput(enamel_domain::InvalidValue::new(
                     "appointment",
                     "must be YYYY-MM-DDTHH:MM",
@@ -517,19 +540,10 @@ async fn take_step(
             })
         })
         .transpose()?;
-    let status = auth
-        .scoped(&state.store)
-        .step(
-            id,
-            step,
-            StepInput {
-                note: body.note.map(Phi::new),
-                appointment: appointment.map(Phi::new),
-            },
-            state.clock.now(),
-        )
-        .await?;
-    Ok(Json(json!({ "id": id, "status": status })))
+    Ok(StepInput {
+        note: note.filter(|n| !n.trim().is_empty()).map(Phi::new),
+        appointment: appointment.map(Phi::new),
+    })
 }
 
 #[derive(Deserialize)]

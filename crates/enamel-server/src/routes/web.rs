@@ -57,16 +57,23 @@ pub(crate) fn router() -> Router<AppState> {
 /// What the layout shows around every page.
 #[derive(Debug, Default)]
 pub(crate) struct Chrome {
-    name: Option<String>,
-    links: Vec<(&'static str, &'static str)>,
-    idle_seconds: u64,
+    pub(crate) name: Option<String>,
+    pub(crate) links: Vec<(&'static str, &'static str)>,
+    pub(crate) idle_seconds: u64,
 }
 
-fn chrome(state: &AppState, user: Option<&User>) -> Chrome {
+pub(crate) fn chrome(state: &AppState, user: Option<&User>) -> Chrome {
     let Some(user) = user else {
         return Chrome::default();
     };
     let mut links = Vec::new();
+    if matches!(user.role, Role::Dentist | Role::Hygienist | Role::FrontDesk) {
+        links.push(("/referrals", "Referrals"));
+        links.push(("/patients", "Patients"));
+    }
+    if matches!(user.role, Role::PracticeAdmin | Role::SecurityOfficer) {
+        links.push(("/vendors", "Vendors and BAAs"));
+    }
     if matches!(user.role, Role::PracticeAdmin | Role::SecurityOfficer) {
         links.push(("/admin/users", "People"));
     }
@@ -80,7 +87,7 @@ fn chrome(state: &AppState, user: Option<&User>) -> Chrome {
     }
 }
 
-fn render(template: &impl Template) -> Response {
+pub(crate) fn render(template: &impl Template) -> Response {
     match template.render() {
         Ok(html) => Html(html).into_response(),
         Err(err) => ApiError::Unexpected(anyhow::Error::new(err)).into_response(),

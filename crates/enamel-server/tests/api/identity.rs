@@ -80,7 +80,7 @@ impl Demo {
     }
 
     /// Posts a form as a browser on this site would.
-    async fn form(
+    pub(crate) async fn form(
         &self,
         path: &str,
         cookie: Option<&str>,
@@ -127,7 +127,7 @@ impl Demo {
     }
 
     /// Signs in an admin, enrolling a second factor; returns the cookie and secret.
-    async fn admin_session(&self, email: &str) -> (String, TotpSecret) {
+    pub(crate) async fn admin_session(&self, email: &str) -> (String, TotpSecret) {
         let (pending, response) = self.sign_in(email, DEMO_PASSWORD).await;
         assert_eq!(response.headers()[header::LOCATION], "/sign-in/enrol");
         let pending = pending.unwrap();

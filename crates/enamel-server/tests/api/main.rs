@@ -9,4 +9,5 @@ mod identity;
 mod metrics;
 mod referrals;
 mod shutdown;
+mod staff_ui;
 mod tls;

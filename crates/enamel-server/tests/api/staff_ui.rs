@@ -1,0 +1,283 @@
+//! The staff web UI for referrals, driven as a browser without JavaScript would:
+//! pages, forms, a multipart upload, redirects. (The headless-Chromium test in
+//! `tests/browser` drives the same pages through a real browser.)
+
+use enamel_domain::Role;
+use enamel_store::Backend;
+use reqwest::header;
+
+use crate::identity::{Demo, demo_on};
+
+const BOUNDARY: &str = "enamel-test-boundary-7d1f";
+
+/// A `multipart/form-data` body as a browser builds it: text fields, then files.
+fn multipart(fields: &[(&str, &str)], files: &[(&str, &[u8])]) -> Vec<u8> {
+    let mut body = Vec::new();
+    for (name, value) in fields {
+        body.extend_from_slice(
+            format!(
+                "--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n"
+            )
+            .as_bytes(),
+        );
+    }
+    for (file_name, bytes) in files {
+        body.extend_from_slice(
+            format!(
+                "--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{file_name}\"\r\nContent-Type: application/octet-stream\r\n\r\n"
+            )
+            .as_bytes(),
+        );
+        body.extend_from_slice(bytes);
+        body.extend_from_slice(b"\r\n");
+    }
+    body.extend_from_slice(format!("--{BOUNDARY}--\r\n").as_bytes());
+    body
+}
+
+fn png() -> Vec<u8> {
+    let mut png = b"\x89PNG\r\n\x1a\n".to_vec();
+    png.extend((0..50_000_u32).map(|i| u8::try_from(i % 251).unwrap()));
+    png
+}
+
+impl Demo {
+    async fn page(&self, path: &str, cookie: &str) -> (u16, String) {
+        let response = self.get(path, cookie).await;
+        (response.status().as_u16(), response.text().await.unwrap())
+    }
+
+    async fn post_multipart(&self, path: &str, cookie: &str, body: Vec<u8>) -> reqwest::Response {
+        self.client
+            .post(format!("{}{path}", self.url))
+            .header(header::COOKIE, cookie)
+            .header(header::ORIGIN, self.origin())
+            .header(
+                header::CONTENT_TYPE,
+                format!("multipart/form-data; boundary={BOUNDARY}"),
+            )
+            .body(body)
+            .send()
+            .await
+            .unwrap()
+    }
+}
+
+fn location(response: &reqwest::Response) -> String {
+    response.headers()[header::LOCATION]
+        .to_str()
+        .unwrap()
+        .to_owned()
+}
+
+/// The first `href` on the page that starts with `prefix`.
+fn link_starting(page: &str, prefix: &str) -> String {
+    let at = page
+        .find(&format!("href=\"{prefix}"))
+        .unwrap_or_else(|| panic!("no link to {prefix}"));
+    let rest = &page[at + 6..];
+    rest[..rest.find('"').unwrap()].to_owned()
+}
+
+#[allow(clippy::too_many_lines, reason = "one story, read top to bottom")]
+async fn refer_through_the_pages(backend: Backend) {
+    let Some(demo) = demo_on(backend, |_| {}).await else {
+        return;
+    };
+    let referrer = demo.session(&demo.email(0, Role::FrontDesk)).await;
+    let specialist = demo.session(&demo.email(3, Role::FrontDesk)).await;
+    let bystander = demo.session(&demo.email(1, Role::FrontDesk)).await;
+
+    // Home links to the referral pages for the care team.
+    let (_, home) = demo.page("/", &referrer).await;
+    assert!(home.contains("href=\"/referrals\"") && home.contains("href=\"/patients\""));
+
+    // Patients: the newest page, each with a "Refer" link carrying only an id.
+    let (status, patients) = demo.page("/patients", &referrer).await;
+    assert_eq!(status, 200);
+    let refer = link_starting(&patients, "/referrals/new?patient=");
+    let (status, form) = demo.page(&refer, &referrer).await;
+    assert_eq!(status, 200, "{form}");
+    assert!(form.contains("enctype=\"multipart/form-data\""));
+    let patient_id = refer.rsplit('=').next().unwrap().to_owned();
+    let endo = demo.network.practices[3].practice.id.to_string();
+    assert!(form.contains(&endo), "the endodontist is offered");
+    let own = demo.network.practices[0].practice.id.to_string();
+    assert!(
+        !form.contains(&format!("value=\"{own}\"")),
+        "not one's own office"
+    );
+
+    // Send with a radiograph: fields, the file, then the button.
+    let fields = [
+        ("patient_id", patient_id.as_str()),
+        ("receiving_practice_id", endo.as_str()),
+        ("urgency", "soon"),
+        ("reason", "Evaluate #19 for root canal therapy"),
+        ("cdt_codes", "D3330, D0220"),
+        ("teeth", "19"),
+        ("notes", "Lingering cold sensitivity; PA attached."),
+    ];
+    let mut body = multipart(&fields, &[("bitewing-19.png", &png())]);
+    // The button comes after the files in a browser's form data.
+    let end = format!("--{BOUNDARY}--\r\n");
+    body.truncate(body.len() - end.len());
+    body.extend_from_slice(
+        format!(
+            "--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"action\"\r\n\r\nsend\r\n{end}"
+        )
+        .as_bytes(),
+    );
+    let sent = demo.post_multipart("/referrals", &referrer, body).await;
+    assert_eq!(sent.status(), 303);
+    let detail_path = location(&sent);
+    assert!(detail_path.ends_with("?flash=sent"), "{detail_path}");
+    let (status, detail) = demo.page(&detail_path, &referrer).await;
+    assert_eq!(status, 200);
+    assert!(detail.contains("Referral sent."));
+    assert!(detail.contains("<strong>Sent</strong>"));
+    assert!(detail.contains("D3330, D0220"));
+    assert!(detail.contains("bitewing-19.png"));
+    assert!(detail.contains("?inline=true"), "an image preview");
+    let referral = detail_path
+        .trim_start_matches("/referrals/")
+        .split('?')
+        .next()
+        .unwrap()
+        .to_owned();
+
+    // The specialist's inbox counts it as needing attention; the list has no notes.
+    let (_, inbox) = demo.page("/referrals?box=inbox", &specialist).await;
+    assert!(inbox.contains(&format!("/referrals/{referral}")));
+    assert!(inbox.contains("need attention"));
+    assert!(!inbox.contains("Lingering cold sensitivity"));
+    let (_, seen) = demo
+        .page(&format!("/referrals/{referral}"), &specialist)
+        .await;
+    assert!(seen.contains("Lingering cold sensitivity"));
+    assert!(seen.contains(&format!("/referrals/{referral}/steps/accept")));
+
+    // The preview is the decrypted radiograph.
+    let preview = link_starting(&seen, &format!("/api/v1/referrals/{referral}/attachments/"));
+    let image = demo.get(&preview, &specialist).await;
+    assert_eq!(image.headers()[header::CONTENT_TYPE], "image/png");
+    assert_eq!(image.bytes().await.unwrap().as_ref(), png().as_slice());
+
+    // Accept, then a schedule without a date is a clear refusal, with one it works.
+    let accepted = demo
+        .form(
+            &format!("/referrals/{referral}/steps/accept"),
+            Some(&specialist),
+            &[],
+        )
+        .await;
+    assert_eq!(accepted.status(), 303);
+    let refused = demo
+        .form(
+            &format!("/referrals/{referral}/steps/schedule"),
+            Some(&specialist),
+            &[("appointment", "")],
+        )
+        .await;
+    assert_eq!(refused.status(), 422);
+    let page = refused.text().await.unwrap();
+    assert!(page.contains("give the appointment"), "{page}");
+    let scheduled = demo
+        .form(
+            &format!("/referrals/{referral}/steps/schedule"),
+            Some(&specialist),
+            &[("appointment", "2026-12-03T09:30")],
+        )
+        .await;
+    assert_eq!(scheduled.status(), 303);
+    let messaged = demo
+        .form(
+            &format!("/referrals/{referral}/messages"),
+            Some(&specialist),
+            &[("body", "Booked for the 3rd.")],
+        )
+        .await;
+    assert_eq!(messaged.status(), 303);
+    let (_, followed) = demo
+        .page(&format!("/referrals/{referral}"), &referrer)
+        .await;
+    assert!(followed.contains("Appointment recorded"));
+    assert!(followed.contains("2026-12-03 09:30"));
+    assert!(followed.contains("Booked for the 3rd."));
+
+    // Another office gets the same page as for a referral that does not exist.
+    let (foreign, foreign_page) = demo
+        .page(&format!("/referrals/{referral}"), &bystander)
+        .await;
+    let (missing, missing_page) = demo
+        .page(
+            "/referrals/0190d7a4-0000-7000-8000-000000000000",
+            &bystander,
+        )
+        .await;
+    assert_eq!((foreign, missing), (404, 404));
+    assert_eq!(foreign_page, missing_page);
+
+    // A file that is not an image, PDF or DICOM keeps the referral a draft.
+    let text_file = multipart(&fields, &[("notes.txt", b"plain words, not a radiograph")]);
+    let kept = demo
+        .post_multipart("/referrals", &referrer, text_file)
+        .await;
+    assert_eq!(kept.status(), 303);
+    let kept_path = location(&kept);
+    assert!(kept_path.ends_with("?flash=file_refused"), "{kept_path}");
+    let (_, draft) = demo.page(&kept_path, &referrer).await;
+    assert!(draft.contains("<strong>Draft</strong>"));
+    assert!(draft.contains("No attachments."));
+
+    // Invalid codes and teeth are refused with the rule, before anything is created.
+    let mut bad = fields;
+    bad[5] = ("teeth", "46");
+    let refused = demo
+        .post_multipart("/referrals", &referrer, multipart(&bad, &[]))
+        .await;
+    assert_eq!(refused.status(), 400);
+    assert!(refused.text().await.unwrap().contains("tooth"));
+}
+
+#[tokio::test]
+async fn refer_through_the_pages_on_sqlite() {
+    refer_through_the_pages(Backend::Sqlite).await;
+}
+
+#[tokio::test]
+async fn refer_through_the_pages_on_postgres() {
+    refer_through_the_pages(Backend::Postgres).await;
+}
+
+#[tokio::test]
+async fn the_vendor_page_shows_the_registry_and_only_the_officer_edits_it() {
+    let demo = demo_on(Backend::Sqlite, |_| {}).await.unwrap();
+    let front_desk = demo.session(&demo.email(0, Role::FrontDesk)).await;
+    let (status, _) = demo.page("/vendors", &front_desk).await;
+    assert_eq!(status, 403);
+    let officer_email = demo.email(0, Role::SecurityOfficer);
+    let (officer, _) = demo.admin_session(&officer_email).await;
+    let (status, page) = demo.page("/vendors", &officer).await;
+    assert_eq!(status, 200);
+    assert!(page.contains("smtp-relay") && page.contains("anthropic"));
+    assert!(page.contains("action=\"/vendors\""), "the officer may edit");
+    let saved = demo
+        .form(
+            "/vendors",
+            Some(&officer),
+            &[
+                ("name", "twilio"),
+                ("display_name", "Twilio"),
+                ("services", "SMS"),
+                ("baa_status", "executed"),
+                ("executed_on", "2026-01-05"),
+                ("expires_on", ""),
+                ("document_ref", "BAA-2026-014"),
+            ],
+        )
+        .await;
+    assert_eq!(saved.status(), 303);
+    let (_, page) = demo.page("/vendors", &officer).await;
+    assert!(page.contains("BAA-2026-014"));
+}
