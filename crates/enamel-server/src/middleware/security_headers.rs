@@ -23,7 +23,10 @@ pub(crate) async fn add(State(tls): State<bool>, request: Request, next: Next) -
     let fixed: [(HeaderName, &'static str); 7] = [
         (header::CONTENT_SECURITY_POLICY, CONTENT_SECURITY_POLICY),
         (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
-        (header::REFERRER_POLICY, "no-referrer"),
+        // Not `no-referrer`: under it a browser sends `Origin: null` on same-origin
+        // form posts, which the CSRF origin check must refuse. `same-origin` still
+        // sends nothing (no URL, no token) to any other site.
+        (header::REFERRER_POLICY, "same-origin"),
         (header::X_FRAME_OPTIONS, "DENY"),
         (
             HeaderName::from_static("cross-origin-opener-policy"),

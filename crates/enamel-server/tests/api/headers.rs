@@ -2,7 +2,7 @@ use crate::helpers::spawn_app;
 
 const EXPECTED: [(&str, &str); 5] = [
     ("x-content-type-options", "nosniff"),
-    ("referrer-policy", "no-referrer"),
+    ("referrer-policy", "same-origin"),
     ("x-frame-options", "DENY"),
     ("cache-control", "no-store"),
     ("cross-origin-opener-policy", "same-origin"),

@@ -1,6 +1,7 @@
 //! The HTTP application's integration suite: one binary, one module per concern.
 
 mod audit;
+mod browser;
 mod errors;
 mod headers;
 mod health;

@@ -1,0 +1,89 @@
+//! The staff UI in a real browser: headless Chromium, driven by playwright-core
+//! (`tests/browser/refer.mjs`), signs in, sends a referral with a radiograph and
+//! checks each page it visits with axe-core. Needs `ENAMEL_TEST_CHROMIUM` (the
+//! browser's path) and `npm ci --prefix tests/browser`; `.ci/run` provides both.
+
+use std::path::PathBuf;
+use std::process::Command;
+
+use enamel_demo::DEMO_PASSWORD;
+use enamel_domain::Role;
+use enamel_store::Backend;
+use serde_json::{Value, json};
+
+use crate::identity::{Demo, demo_on};
+
+fn browser_tests_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/browser")
+}
+
+/// Runs one of `tests/browser`'s scripts against the demo as `email`; answers its
+/// report, after checking it ran and axe-core found nothing on the pages it checked.
+async fn run_script(demo: &Demo, script: &str, email: String, pages: usize) -> Option<Value> {
+    let chromium = enamel_testkit::setting("ENAMEL_TEST_CHROMIUM", "browser (Chromium)")?;
+    let dir = browser_tests_dir();
+    assert!(
+        dir.join("node_modules/playwright-core").is_dir(),
+        "run `npm ci --prefix tests/browser` first"
+    );
+    let url = demo.url.clone();
+    let script = dir.join(script);
+    let output = tokio::task::spawn_blocking(move || {
+        Command::new("node")
+            .arg(script)
+            .args([&url, &email])
+            .env("CHROMIUM", chromium)
+            .env("ENAMEL_PASSWORD", DEMO_PASSWORD)
+            .output()
+            .expect("node runs")
+    })
+    .await
+    .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stderr}\n{stdout}");
+    let report: Value = serde_json::from_str(stdout.trim()).expect("one JSON line");
+    assert_eq!(
+        report["checked"].as_array().map(Vec::len),
+        Some(pages),
+        "{report}"
+    );
+    assert_eq!(report["violations"], json!([]), "axe-core: {report}");
+    Some(report)
+}
+
+#[tokio::test]
+async fn a_front_desk_sends_a_referral_with_a_radiograph_in_chromium() {
+    let demo = demo_on(Backend::Sqlite, |_| {}).await.unwrap();
+    let email = demo.email(0, Role::FrontDesk);
+    let Some(report) = run_script(&demo, "refer.mjs", email, 5).await else {
+        return;
+    };
+    // The referral the browser sent is stored, sent, with its attachment.
+    let referral = report["referral"]
+        .as_str()
+        .unwrap()
+        .split('?')
+        .next()
+        .unwrap();
+    let cookie = demo.session(&demo.email(0, Role::FrontDesk)).await;
+    let detail: Value = demo
+        .get(&format!("/api/v1/referrals/{referral}"), &cookie)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(detail["referral"]["status"], "sent", "{detail}");
+    assert_eq!(
+        detail["attachments"][0]["media_type"], "image/png",
+        "{detail}"
+    );
+    assert_eq!(detail["cdt_codes"], json!(["D3330", "D0220"]));
+}
+
+#[tokio::test]
+async fn a_security_officer_enrols_and_reviews_in_chromium_and_every_page_passes_axe() {
+    let demo = demo_on(Backend::Sqlite, |_| {}).await.unwrap();
+    let email = demo.email(0, Role::SecurityOfficer);
+    run_script(&demo, "officer.mjs", email, 8).await;
+}

@@ -1,0 +1,68 @@
+// Signs in to Enamel in headless Chromium and sends a referral with a radiograph
+// through the staff pages, checking every page it visits with axe-core.
+//
+// Usage: node refer.mjs BASE_URL EMAIL
+// Environment: CHROMIUM (the browser's path), ENAMEL_PASSWORD (the account's password).
+// Prints one JSON line with what it saw; exits non-zero, naming the step, on failure.
+
+import { arguments_, audit, fail, launch, report, signIn } from './common.mjs';
+
+const args = arguments_();
+const { base } = args;
+
+// A real 16x16 PNG, so the preview must decode in the browser.
+const radiograph = Buffer.from(
+  'iVBORw0KGgoAAAANSUhEUgAAABAAAAAQCAIAAACQkWg2AAAAQ0lEQVR4nGNgYGAQEBBQUFAwMDBwcHAICAhISEgoKChoaGiYMGHCggULNmzYcODAgQsXLjx48ODDhw8MoxpGNQxfDQBupWgQyPCYIQAAAABJRU5ErkJggg==',
+  'base64',
+);
+
+const { browser, page } = await launch();
+try {
+  await signIn(page, args, '/');
+
+  await page.getByRole('link', { name: 'Patients' }).first().click();
+  await page.waitForURL(`${base}/patients`);
+  await audit(page, 'patients');
+
+  const refer = page.getByRole('link', { name: /^Refer / }).first();
+  await refer.click();
+  await page.waitForURL(/\/referrals\/new\?patient=/);
+  await audit(page, 'new referral');
+
+  const specialists = await page.locator('input[name="receiving_practice_id"]').count();
+  if (specialists === 0) fail('new referral', 'no specialist offered');
+  await page.getByLabel('Urgency').selectOption('soon');
+  await page.getByLabel('Reason for referral').fill('Evaluate tooth 19 for root canal therapy');
+  await page.getByLabel(/CDT codes/).fill('D3330, D0220');
+  await page.getByLabel(/Teeth/).fill('19');
+  await page.getByLabel('Clinical notes').fill('Lingering cold sensitivity; periapical attached.');
+  await page.getByLabel(/Attachments/).setInputFiles({
+    name: 'periapical-19.png',
+    mimeType: 'image/png',
+    buffer: radiograph,
+  });
+  await Promise.all([
+    page.waitForURL(/\/referrals\/[0-9a-f-]{36}\?flash=sent$/),
+    page.getByRole('button', { name: 'Send referral' }).click(),
+  ]);
+  const referral = new URL(page.url()).pathname.split('/').pop();
+  const status = await page.getByRole('status').innerText();
+  if (!status.includes('Referral sent')) fail('sent', `the page said "${status}"`);
+  const preview = page.locator('img.preview').first();
+  await preview.scrollIntoViewIfNeeded();
+  await page.waitForFunction(() => {
+    const img = document.querySelector('img.preview');
+    return img && img.complete;
+  });
+  const width = await preview.evaluate((img) => img.naturalWidth);
+  if (width !== 16) fail('preview', `the preview did not decode (width ${width})`);
+  await audit(page, 'referral detail');
+
+  await page.getByRole('link', { name: 'Referrals' }).first().click();
+  await page.getByRole('link', { name: /Sent \(outbox\)/ }).click();
+  await audit(page, 'outbox');
+
+  console.log(JSON.stringify({ referral, ...report }));
+} finally {
+  await browser.close();
+}
