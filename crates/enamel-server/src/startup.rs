@@ -53,6 +53,8 @@ pub enum StartupError {
     Tls(&'static str),
     #[error("cannot prepare the attachment store: {0}")]
     Storage(#[source] std::io::Error),
+    #[error("cannot set up the S3 attachment store: {0}")]
+    ObjectStore(#[source] enamel_integrations::ObjectError),
     #[error("notification settings: {0:#}")]
     Notifications(#[source] anyhow::Error),
     #[error("cannot listen on {addr}: {source}")]
@@ -96,13 +98,13 @@ struct CheckpointPolicy {
 impl Application {
     /// Checks the listening policy, loads TLS, binds the listener and assembles the
     /// router. Nothing is served until [`Application::run_until_stopped`].
-    pub fn build(settings: &Settings, store: Store) -> Result<Self, StartupError> {
-        Self::build_with_clock(settings, store, Arc::new(SystemClock))
+    pub async fn build(settings: &Settings, store: Store) -> Result<Self, StartupError> {
+        Self::build_with_clock(settings, store, Arc::new(SystemClock)).await
     }
 
     /// [`Application::build`] with the clock that sessions, lockouts and links read
     /// (tests pass a [`ManualClock`](crate::clock::ManualClock)).
-    pub fn build_with_clock(
+    pub async fn build_with_clock(
         settings: &Settings,
         store: Store,
         clock: Arc<dyn Clock>,
@@ -127,9 +129,8 @@ impl Application {
             .unwrap_or_else(|| settings.data_dir.join("attachments"));
         let scratch_dir = attachment_dir.join(".staging");
         std::fs::create_dir_all(&scratch_dir).map_err(StartupError::Storage)?;
-        let objects = Arc::new(enamel_integrations::ObjectStore::file_system(
-            attachment_dir,
-        ));
+        // Boxed: the S3 set-up (the AWS credential chain) is a large future.
+        let objects = Arc::new(Box::pin(object_store(&settings.referrals, attachment_dir)).await?);
         let senders = crate::notify_worker::Senders::from_settings(&settings.notifications)
             .map_err(StartupError::Notifications)?;
         let state_clock = Arc::clone(&clock);
@@ -365,4 +366,38 @@ pub fn shutdown_signal() -> std::io::Result<impl Future<Output = ()> + Send + 's
             _ = interrupt.recv() => {},
         }
     })
+}
+
+/// Where attachment bodies go: an S3-compatible bucket when `s3_bucket` is set
+/// (credentials from the standard AWS chain: environment, profile, role), otherwise
+/// the file system under `attachment_dir`.
+async fn object_store(
+    settings: &crate::settings::ReferralSettings,
+    attachment_dir: std::path::PathBuf,
+) -> Result<enamel_integrations::ObjectStore, StartupError> {
+    let Some(bucket) = &settings.s3_bucket else {
+        return Ok(enamel_integrations::ObjectStore::file_system(
+            attachment_dir,
+        ));
+    };
+    let vendor = settings.s3_vendor.as_deref().unwrap_or("aws-s3");
+    let vendor = enamel_domain::VendorName::parse(vendor).map_err(|_| {
+        StartupError::ObjectStore(enamel_integrations::ObjectError::Backend {
+            operation: "setup",
+            source: anyhow::anyhow!("referrals.s3_vendor is not a vendor name"),
+        })
+    })?;
+    enamel_integrations::ObjectStore::s3(enamel_integrations::S3Settings {
+        bucket: bucket.clone(),
+        region: settings
+            .s3_region
+            .clone()
+            .unwrap_or_else(|| "us-east-1".to_owned()),
+        endpoint: settings.s3_endpoint.clone(),
+        path_style: settings.s3_endpoint.is_some(),
+        credentials: enamel_integrations::S3Credentials::DefaultChain,
+        vendor,
+    })
+    .await
+    .map_err(StartupError::ObjectStore)
 }

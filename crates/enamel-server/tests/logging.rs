@@ -59,7 +59,7 @@ async fn phi_in_query_strings_headers_and_bodies_never_reaches_the_log() {
         .unwrap();
     let mut config = enamel_server::Settings::default();
     config.server.bind = "127.0.0.1:0".parse().unwrap();
-    let app = Application::build(&config, db.store.clone()).unwrap();
+    let app = Application::build(&config, db.store.clone()).await.unwrap();
     let url = app.url();
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let server = tokio::spawn(app.run_until_stopped(async {

@@ -7,6 +7,8 @@
 
 #![allow(clippy::print_stderr)]
 
+pub mod smtp;
+
 use std::fmt::Write as _;
 use std::fs::OpenOptions;
 use std::io::Write as _;

@@ -83,7 +83,7 @@ async fn serve(mut settings: Settings, demo: bool) -> anyhow::Result<ExitCode> {
         enamel_demo::seed(&store, network).await?;
     }
     let shutdown = shutdown_signal()?;
-    let app = Application::build(&settings, store.clone())?;
+    let app = Application::build(&settings, store.clone()).await?;
     tracing::info!(address = %app.local_addr(), backend = store.backend().name(), "listening");
     println!("Enamel is running at {}", app.url());
     println!(

@@ -1,91 +1,19 @@
-//! SMTP against a real `aiosmtpd` server (`tests/support/smtp_sink.py`).
-
-use std::path::{Path, PathBuf};
-use std::time::Duration;
+//! SMTP against a real `aiosmtpd` server (`enamel-testkit`'s `support/smtp_sink.py`).
 
 use enamel_domain::VendorName;
 use enamel_integrations::{SendError, SmtpMailer, SmtpSecurity, SmtpSettings};
-use tokio::io::{AsyncBufReadExt as _, BufReader};
-use tokio::process::{Child, Command};
+use enamel_testkit::smtp::{SmtpSink, body, header};
 
-use crate::support::{closed_port, python_module};
+use crate::support::closed_port;
 
-const SINK: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/support/smtp_sink.py");
-
-/// A running sink; killed when dropped.
-struct SmtpSink {
-    port: u16,
-    dir: tempfile::TempDir,
-    _child: Child,
+trait Mailer {
+    fn mailer(&self) -> SmtpMailer;
 }
 
-impl SmtpSink {
-    async fn start() -> Option<Self> {
-        if !python_module("aiosmtpd", "SMTP (aiosmtpd)") {
-            return None;
-        }
-        let dir = tempfile::tempdir().unwrap();
-        let mut child = Command::new("python3")
-            .arg(SINK)
-            .arg(dir.path())
-            .stdin(std::process::Stdio::piped())
-            .stdout(std::process::Stdio::piped())
-            .kill_on_drop(true)
-            .spawn()
-            .unwrap();
-        let stdout = child.stdout.take().unwrap();
-        let mut line = String::new();
-        tokio::time::timeout(
-            Duration::from_secs(20),
-            BufReader::new(stdout).read_line(&mut line),
-        )
-        .await
-        .expect("the SMTP sink starts")
-        .unwrap();
-        let port = line
-            .trim()
-            .strip_prefix("PORT ")
-            .and_then(|p| p.parse().ok())
-            .unwrap_or_else(|| panic!("the sink printed {line:?}"));
-        Some(Self {
-            port,
-            dir,
-            _child: child,
-        })
-    }
-
+impl Mailer for SmtpSink {
     fn mailer(&self) -> SmtpMailer {
         mailer_on(self.port)
     }
-
-    /// The `n`th message received (1-based), waiting for it briefly.
-    async fn message(&self, n: usize) -> String {
-        let path: PathBuf = self.dir.path().join(format!("{n}.eml"));
-        for _ in 0..100 {
-            if let Ok(raw) = tokio::fs::read_to_string(&path).await {
-                return raw;
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        panic!(
-            "message {n} did not arrive in {}",
-            self.dir.path().display()
-        );
-    }
-
-    fn received(&self) -> usize {
-        count_eml(self.dir.path())
-    }
-}
-
-fn count_eml(dir: &Path) -> usize {
-    std::fs::read_dir(dir)
-        .unwrap()
-        .filter(|e| {
-            e.as_ref()
-                .is_ok_and(|e| e.path().extension().is_some_and(|x| x == "eml"))
-        })
-        .count()
 }
 
 fn mailer_on(port: u16) -> SmtpMailer {
@@ -99,19 +27,6 @@ fn mailer_on(port: u16) -> SmtpMailer {
         vendor: VendorName::parse("smtp-relay").unwrap(),
     })
     .unwrap()
-}
-
-/// The value of header `name` (unfolded), from a raw message.
-fn header<'a>(raw: &'a str, name: &str) -> Option<&'a str> {
-    let (head, _) = raw.split_once("\r\n\r\n")?;
-    head.split("\r\n").find_map(|line| {
-        let (n, v) = line.split_once(':')?;
-        n.eq_ignore_ascii_case(name).then(|| v.trim())
-    })
-}
-
-fn body(raw: &str) -> &str {
-    raw.split_once("\r\n\r\n").map_or("", |(_, b)| b.trim_end())
 }
 
 #[tokio::test]

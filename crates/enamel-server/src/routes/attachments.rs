@@ -87,6 +87,7 @@ where
     let max = state.referrals.attachment_max_bytes;
     let scoped = auth.scoped(&state.store);
     let ticket = scoped.attachment_upload(id).await?;
+    check_storage_baa(state, auth).await?;
     let sealed = tempfile::NamedTempFile::new_in(&state.scratch_dir)
         .map_err(|e| unexpected(e, "creating a temporary file"))?;
     let (media_type, size) = seal_body(body, &ticket, &sealed, max).await?;
@@ -110,6 +111,28 @@ where
             let _ = state.objects.delete(&ticket.object_key).await;
             Err(err.into())
         }
+    }
+}
+
+/// The BAA gate for the object store: sealed attachments go to an S3 provider only
+/// while the practice has an executed, unexpired BAA with it (the file system needs
+/// none).
+async fn check_storage_baa(state: &AppState, auth: &Authenticated) -> Result<(), ApiError> {
+    let (Some(vendor), Some(practice)) = (state.objects.vendor(), auth.actor.practice()) else {
+        return Ok(());
+    };
+    let allowed = state
+        .store
+        .vendor_of(practice, vendor)
+        .await?
+        .is_some_and(|v| v.may_receive_phi(state.clock.now().date()));
+    if allowed {
+        Ok(())
+    } else {
+        Err(ApiError::Rejected(format!(
+            "attachments are stored with {vendor}, which has no executed BAA with your \
+             practice; your security officer can record it on the Vendors page"
+        )))
     }
 }
 

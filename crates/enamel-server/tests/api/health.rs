@@ -41,7 +41,7 @@ async fn readyz_is_503_while_migrations_are_pending() {
     let store = Store::connect(&url.into(), &ConnectOptions::default(), keys)
         .await
         .unwrap();
-    let app = Application::build(&test_settings(), store).unwrap();
+    let app = Application::build(&test_settings(), store).await.unwrap();
     let base = app.url();
     let (_stop, stopped) = tokio::sync::oneshot::channel::<()>();
     tokio::spawn(app.run_until_stopped(async {

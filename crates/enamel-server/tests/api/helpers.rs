@@ -44,7 +44,9 @@ pub async fn spawn_app_with(
     let mut settings = test_settings();
     data_dir.path().clone_into(&mut settings.data_dir);
     adjust(&mut settings);
-    let app = Application::build(&settings, db.store.clone()).expect("the app builds");
+    let app = Application::build(&settings, db.store.clone())
+        .await
+        .expect("the app builds");
     let url = app.url();
     let (stop, stopped) = oneshot::channel::<()>();
     let server = tokio::spawn(app.run_until_stopped(async {

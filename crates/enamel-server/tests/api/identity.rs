@@ -38,6 +38,7 @@ pub(crate) async fn demo_on(backend: Backend, adjust: impl FnOnce(&mut Settings)
     adjust(&mut settings);
     let clock = ManualClock::new(OffsetDateTime::now_utc());
     let app = Application::build_with_clock(&settings, db.store.clone(), Arc::new(clock.clone()))
+        .await
         .unwrap();
     let url = app.url();
     let (stop, stopped) = oneshot::channel::<()>();

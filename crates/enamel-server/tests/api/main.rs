@@ -8,6 +8,7 @@ mod health;
 mod helpers;
 mod identity;
 mod metrics;
+mod notifications;
 mod referrals;
 mod shutdown;
 mod staff_ui;

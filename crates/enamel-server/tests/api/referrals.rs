@@ -36,12 +36,12 @@ impl Demo {
         (status, body)
     }
 
-    async fn post(&self, path: &str, cookie: &str, body: Value) -> (u16, Value) {
+    pub(crate) async fn post(&self, path: &str, cookie: &str, body: Value) -> (u16, Value) {
         self.api(reqwest::Method::POST, path, cookie, Some(body))
             .await
     }
 
-    async fn read(&self, path: &str, cookie: &str) -> (u16, Value) {
+    pub(crate) async fn read(&self, path: &str, cookie: &str) -> (u16, Value) {
         self.api(reqwest::Method::GET, path, cookie, None).await
     }
 

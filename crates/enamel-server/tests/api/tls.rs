@@ -51,7 +51,9 @@ async fn spawn_tls_app(
     let mut settings = test_settings();
     settings.server.tls_cert = Some(cert.cert());
     settings.server.tls_key = Some(cert.key());
-    let app = Application::build(&settings, db.store.clone()).unwrap();
+    let app = Application::build(&settings, db.store.clone())
+        .await
+        .unwrap();
     assert!(app.url().starts_with("https://"));
     let addr = app.local_addr();
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
@@ -163,7 +165,7 @@ async fn plain_http_on_a_network_address_is_refused_unless_a_tls_proxy_is_declar
     let mut settings = test_settings();
     settings.server.bind = "0.0.0.0:0".parse().unwrap();
 
-    let refused = Application::build(&settings, db.store.clone());
+    let refused = Application::build(&settings, db.store.clone()).await;
     assert!(
         matches!(refused, Err(StartupError::PlaintextOnNetwork(_))),
         "{refused:?}"
@@ -172,13 +174,21 @@ async fn plain_http_on_a_network_address_is_refused_unless_a_tls_proxy_is_declar
     assert!(message.contains("behind_tls_proxy"), "{message}");
 
     settings.server.behind_tls_proxy = true;
-    assert!(Application::build(&settings, db.store.clone()).is_ok());
+    assert!(
+        Application::build(&settings, db.store.clone())
+            .await
+            .is_ok()
+    );
 
     let cert = TestCert::new();
     settings.server.behind_tls_proxy = false;
     settings.server.tls_cert = Some(cert.cert());
     settings.server.tls_key = Some(cert.key());
-    assert!(Application::build(&settings, db.store.clone()).is_ok());
+    assert!(
+        Application::build(&settings, db.store.clone())
+            .await
+            .is_ok()
+    );
 }
 
 #[tokio::test]
@@ -188,6 +198,6 @@ async fn a_key_that_does_not_match_the_certificate_is_refused() {
     let mut settings = test_settings();
     settings.server.tls_cert = Some(one.cert());
     settings.server.tls_key = Some(other.key());
-    let refused = Application::build(&settings, db.store.clone());
+    let refused = Application::build(&settings, db.store.clone()).await;
     assert!(matches!(refused, Err(StartupError::Tls(_))), "{refused:?}");
 }

@@ -1,0 +1,198 @@
+//! Notifications end to end: the server's own worker sends referral notices through
+//! a real SMTP server (aiosmtpd), with no PHI beyond a first name in any subject, and
+//! a message the first server could not deliver is delivered by the next one.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use enamel_domain::Role;
+use enamel_server::clock::ManualClock;
+use enamel_server::{Application, Settings};
+use enamel_store::Backend;
+use enamel_testkit::smtp::{SmtpSink, body, header};
+use serde_json::json;
+
+use crate::identity::{Demo, demo_on};
+
+/// Email notices through the SMTP relay on `port` (the demo's `smtp-relay`, whose
+/// BAA is executed in every demo practice's registry).
+fn email_through(settings: &mut Settings, port: u16) {
+    let notifications = &mut settings.notifications;
+    notifications.smtp_host = Some("127.0.0.1".into());
+    notifications.smtp_port = Some(port);
+    notifications.smtp_security = Some("none".into());
+    notifications.smtp_from = Some("Enamel <notices@enamel.example.test>".into());
+    notifications.poll_millis = Some(100);
+}
+
+const LAST_NAME: &str = "Quennellwright";
+const BIRTH_DATE: &str = "1983-02-17";
+const REASON: &str = "Evaluate #30 for apicoectomy";
+
+/// Creates a patient who prefers email and sends them to the endodontist; answers
+/// the referral's id.
+async fn send_a_referral(demo: &Demo) -> String {
+    let referrer = demo.session(&demo.email(0, Role::FrontDesk)).await;
+    let endo = demo.network.practices[3].practice.id.to_string();
+    let (status, created) = demo
+        .post(
+            "/api/v1/patients",
+            &referrer,
+            json!({
+                "first_name": "Ottoline", "last_name": LAST_NAME, "birth_date": BIRTH_DATE,
+                "email": "ottoline@example.test", "preferred_contact": "email"
+            }),
+        )
+        .await;
+    assert_eq!(status, 201, "{created}");
+    let (status, sent) = demo
+        .post(
+            "/api/v1/referrals",
+            &referrer,
+            json!({
+                "patient_id": created["id"], "receiving_practice_id": endo, "urgency": "urgent",
+                "reason": REASON, "cdt_codes": ["D3410"], "teeth": ["30"],
+                "notes": "Persistent periapical lesion", "send": true
+            }),
+        )
+        .await;
+    assert_eq!(status, 201, "{sent}");
+    sent["id"].as_str().unwrap().to_owned()
+}
+
+/// Undoes quoted-printable's soft line breaks ("=" at the end of a line), so a word
+/// split across lines is found whole.
+fn unfolded(text: &str) -> String {
+    text.replace("=\r\n", "")
+}
+
+async fn wait_for(sink: &SmtpSink, count: usize) {
+    for _ in 0..200 {
+        if sink.received() >= count {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("{count} messages did not arrive; {} did", sink.received());
+}
+
+/// A practice's email notices as the outbox holds them (kind, status, attempts).
+async fn email_notices(demo: &Demo, practice: usize) -> Vec<enamel_store::MessageStatus> {
+    demo.db
+        .store
+        .outbox()
+        .of_practice(demo.network.practices[practice].practice.id, 100)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|m| m.channel == enamel_store::Channel::Email)
+        .collect()
+}
+
+async fn the_specialist_and_the_patient_get_emails(backend: Backend) {
+    let Some(sink) = SmtpSink::start().await else {
+        return;
+    };
+    let port = sink.port;
+    let Some(demo) = demo_on(backend, |settings| email_through(settings, port)).await else {
+        return;
+    };
+    let referral = send_a_referral(&demo).await;
+    wait_for(&sink, 2).await;
+    let messages = [sink.message(1).await, sink.message(2).await];
+    let to_patient = messages
+        .iter()
+        .find(|m| header(m, "To") == Some("ottoline@example.test"))
+        .expect("the patient's notice");
+    let to_office = messages
+        .iter()
+        .find(|m| header(m, "To") != Some("ottoline@example.test"))
+        .expect("the specialist's notice");
+
+    assert_eq!(
+        header(to_patient, "Subject"),
+        Some("Ottoline, your dental referral")
+    );
+    let endo = &demo.network.practices[3].practice;
+    let text = unfolded(body(to_patient));
+    assert!(text.contains(endo.name.as_str()), "{text}");
+    assert!(
+        header(to_office, "Subject").is_some_and(|s| !s.contains("Ottoline")),
+        "an office subject names no patient"
+    );
+    assert!(unfolded(body(to_office)).contains(&format!("/referrals/{referral}")));
+    for raw in &messages {
+        let raw = unfolded(raw);
+        for phi in [LAST_NAME, BIRTH_DATE, REASON, "periapical", "D3410"] {
+            assert!(!raw.contains(phi), "{phi} in an email");
+        }
+    }
+    // The referring office sees its patient notice sent; the specialist its own.
+    let sent = email_notices(&demo, 0).await;
+    assert!(
+        sent.iter()
+            .any(|n| n.kind == "patient_referral_sent" && n.status == "sent"),
+        "{sent:?}"
+    );
+}
+
+#[tokio::test]
+async fn the_specialist_and_the_patient_get_emails_on_sqlite() {
+    the_specialist_and_the_patient_get_emails(Backend::Sqlite).await;
+}
+
+#[tokio::test]
+async fn the_specialist_and_the_patient_get_emails_on_postgres() {
+    the_specialist_and_the_patient_get_emails(Backend::Postgres).await;
+}
+
+/// The relay is down while the first server runs: the notices wait in the outbox.
+/// A second server on the same database, later, with the relay up, sends them once.
+#[tokio::test]
+async fn notices_the_first_server_could_not_send_are_sent_by_the_next() {
+    let Some(sink) = SmtpSink::start().await else {
+        return;
+    };
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let demo = demo_on(Backend::Sqlite, |settings| email_through(settings, closed))
+        .await
+        .unwrap();
+    send_a_referral(&demo).await;
+    // The worker tries and fails; the notices stay pending with an attempt counted.
+    let mut waiting = Vec::new();
+    for _ in 0..100 {
+        waiting = email_notices(&demo, 0).await;
+        if waiting
+            .iter()
+            .any(|n| n.attempts >= 1 && n.status == "pending")
+        {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(
+        !waiting.is_empty() && waiting.iter().all(|n| n.status == "pending"),
+        "{waiting:?}"
+    );
+    assert_eq!(sink.received(), 0);
+
+    let mut settings = crate::helpers::test_settings();
+    email_through(&mut settings, sink.port);
+    let later = ManualClock::new(time::OffsetDateTime::now_utc() + time::Duration::hours(2));
+    let next = Application::build_with_clock(&settings, demo.db.store.clone(), Arc::new(later))
+        .await
+        .unwrap();
+    let (_stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(next.run_until_stopped(async {
+        let _ = stopped.await;
+    }));
+    wait_for(&sink, 2).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(sink.received(), 2, "each notice once");
+    let sent = email_notices(&demo, 0).await;
+    assert!(sent.iter().all(|n| n.status == "sent"), "{sent:?}");
+}
