@@ -68,8 +68,8 @@ impl From<StoreError> for ApiError {
 }
 
 /// The problem details body (RFC 9457 section 3), with two extension members.
-#[derive(Debug, Serialize)]
-struct Problem {
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub(crate) struct Problem {
     #[serde(rename = "type")]
     kind: &'static str,
     title: &'static str,

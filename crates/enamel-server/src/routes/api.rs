@@ -71,7 +71,7 @@ impl From<&User> for AccountView {
     }
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 struct SignIn {
     email: String,
     password: String,
@@ -79,6 +79,19 @@ struct SignIn {
 
 /// Signs in with a password. The session cookie is set; `next` says whether a
 /// second factor is owed (`second_factor`, `enrol_second_factor`) or not (`none`).
+#[utoipa::path(
+    post,
+    path = "/api/v1/sessions",
+    tag = "identity",
+    summary = "Sign in with a password",
+    request_body = SignIn,
+    responses(
+        (status = 200, description = "Signed in; the session cookie is set, `next` says whether a second factor is owed", body = serde_json::Value),
+        (status = 400, description = "Invalid input (the problem names the field and the rule)", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No session or token, or an expired one", body = crate::error::Problem, content_type = "application/problem+json"),
+    ),
+    security(()),
+)]
 async fn sign_in(
     State(state): State<AppState>,
     Client(context): Client,
@@ -100,6 +113,16 @@ async fn sign_in(
     Ok(response)
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/me",
+    tag = "identity",
+    summary = "Who is signed in",
+    responses(
+        (status = 200, description = "The actor", body = serde_json::Value),
+        (status = 401, description = "No session or token, or an expired one", body = crate::error::Problem, content_type = "application/problem+json"),
+    ),
+)]
 async fn me(auth: Authenticated) -> Json<Value> {
     match (&auth.user, auth.actor.agent_id()) {
         (Some(user), _) => Json(json!({ "kind": "person", "account": AccountView::from(user) })),
@@ -113,6 +136,16 @@ async fn me(auth: Authenticated) -> Json<Value> {
     }
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/sessions",
+    tag = "identity",
+    summary = "The signed-in person's sessions",
+    responses(
+        (status = 200, description = "Sessions", body = serde_json::Value),
+        (status = 401, description = "No session or token, or an expired one", body = crate::error::Problem, content_type = "application/problem+json"),
+    ),
+)]
 async fn sessions(
     State(state): State<AppState>,
     auth: Authenticated,
@@ -131,6 +164,18 @@ async fn sessions(
     })))
 }
 
+#[utoipa::path(
+    delete,
+    path = "/api/v1/sessions/{id}",
+    tag = "identity",
+    summary = "End one of one's sessions",
+    params(("id" = String, Path, description = "Session id")),
+    responses(
+        (status = 204, description = "Ended"),
+        (status = 401, description = "No session or token, or an expired one", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 404, description = "Missing, or another practice's (indistinguishable)", body = crate::error::Problem, content_type = "application/problem+json"),
+    ),
+)]
 async fn end_session(
     State(state): State<AppState>,
     auth: Authenticated,
@@ -154,6 +199,17 @@ async fn end_session(
     }
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/users",
+    tag = "identity",
+    summary = "The practice's accounts",
+    responses(
+        (status = 200, description = "Accounts", body = serde_json::Value),
+        (status = 401, description = "No session or token, or an expired one", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The role does not allow this", body = crate::error::Problem, content_type = "application/problem+json"),
+    ),
+)]
 async fn users(
     State(state): State<AppState>,
     auth: Authenticated,
@@ -164,6 +220,19 @@ async fn users(
     ))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/users/{id}",
+    tag = "identity",
+    summary = "One account",
+    params(("id" = String, Path, description = "User id")),
+    responses(
+        (status = 200, description = "The account", body = serde_json::Value),
+        (status = 401, description = "No session or token, or an expired one", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The role does not allow this", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 404, description = "Missing, or another practice's (indistinguishable)", body = crate::error::Problem, content_type = "application/problem+json"),
+    ),
+)]
 async fn user(
     State(state): State<AppState>,
     auth: Authenticated,
@@ -174,11 +243,26 @@ async fn user(
     Ok(Json(AccountView::from(&user)))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 struct RoleChange {
     role: String,
 }
 
+#[utoipa::path(
+    put,
+    path = "/api/v1/users/{id}/role",
+    tag = "identity",
+    summary = "Change an account's role",
+    request_body = RoleChange,
+    params(("id" = String, Path, description = "User id")),
+    responses(
+        (status = 200, description = "The account", body = serde_json::Value),
+        (status = 400, description = "Invalid input (the problem names the field and the rule)", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No session or token, or an expired one", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The role does not allow this", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 404, description = "Missing, or another practice's (indistinguishable)", body = crate::error::Problem, content_type = "application/problem+json"),
+    ),
+)]
 async fn change_role(
     State(state): State<AppState>,
     auth: Authenticated,
@@ -191,6 +275,19 @@ async fn change_role(
     Ok(Json(AccountView::from(&user)))
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/users/{id}/deactivate",
+    tag = "identity",
+    summary = "Deactivate an account (ends its sessions at once)",
+    params(("id" = String, Path, description = "User id")),
+    responses(
+        (status = 200, description = "Deactivated", body = serde_json::Value),
+        (status = 401, description = "No session or token, or an expired one", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The role does not allow this", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 404, description = "Missing, or another practice's (indistinguishable)", body = crate::error::Problem, content_type = "application/problem+json"),
+    ),
+)]
 async fn deactivate(
     State(state): State<AppState>,
     auth: Authenticated,
@@ -204,6 +301,19 @@ async fn deactivate(
     Ok(Json(json!({ "sessions_ended": ended })))
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/users/{id}/unlock",
+    tag = "identity",
+    summary = "Lift an account's sign-in lockout",
+    params(("id" = String, Path, description = "User id")),
+    responses(
+        (status = 204, description = "Lifted"),
+        (status = 401, description = "No session or token, or an expired one", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The role does not allow this", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 404, description = "Missing, or another practice's (indistinguishable)", body = crate::error::Problem, content_type = "application/problem+json"),
+    ),
+)]
 async fn unlock(
     State(state): State<AppState>,
     auth: Authenticated,
@@ -215,6 +325,20 @@ async fn unlock(
 }
 
 /// Invites a person. The answer holds the single-use link's path, shown only here.
+#[utoipa::path(
+    post,
+    path = "/api/v1/invitations",
+    tag = "identity",
+    summary = "Invite a person (single-use link, 72 hours)",
+    request_body = crate::routes::web::InviteForm,
+    responses(
+        (status = 201, description = "The invitation link, shown once", body = serde_json::Value),
+        (status = 400, description = "Invalid input (the problem names the field and the rule)", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No session or token, or an expired one", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The role does not allow this", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Conflicts with the current state", body = crate::error::Problem, content_type = "application/problem+json"),
+    ),
+)]
 async fn invite(
     State(state): State<AppState>,
     auth: Authenticated,
@@ -232,6 +356,17 @@ async fn invite(
         .into_response())
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/agents",
+    tag = "identity",
+    summary = "The practice's agent service accounts",
+    responses(
+        (status = 200, description = "Agents", body = serde_json::Value),
+        (status = 401, description = "No session or token, or an expired one", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The role does not allow this", body = crate::error::Problem, content_type = "application/problem+json"),
+    ),
+)]
 async fn agents(
     State(state): State<AppState>,
     auth: Authenticated,
@@ -253,11 +388,24 @@ async fn agents(
     })))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 struct NewAgent {
     name: String,
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/agents",
+    tag = "identity",
+    summary = "Create an agent service account",
+    request_body = NewAgent,
+    responses(
+        (status = 201, description = "The agent", body = serde_json::Value),
+        (status = 400, description = "Invalid input (the problem names the field and the rule)", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No session or token, or an expired one", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The role does not allow this", body = crate::error::Problem, content_type = "application/problem+json"),
+    ),
+)]
 async fn create_agent(
     State(state): State<AppState>,
     auth: Authenticated,
@@ -273,7 +421,7 @@ async fn create_agent(
 /// The scopes an agent token may carry: the actions the policies permit agents.
 const AGENT_SCOPES: [Action; 1] = [Action::PatientRead];
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 struct NewToken {
     scopes: Vec<String>,
     /// At most 90 days; 30 if not given.
@@ -281,6 +429,22 @@ struct NewToken {
 }
 
 /// Issues a token; the answer is the only time the token is shown.
+#[utoipa::path(
+    post,
+    path = "/api/v1/agents/{id}/tokens",
+    tag = "identity",
+    summary = "Issue an agent token (shown once)",
+    request_body = NewToken,
+    params(("id" = String, Path, description = "Agent id")),
+    responses(
+        (status = 201, description = "The token, shown only now", body = serde_json::Value),
+        (status = 400, description = "Invalid input (the problem names the field and the rule)", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No session or token, or an expired one", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The role does not allow this", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 404, description = "Missing, or another practice's (indistinguishable)", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Refused by a rule (the problem says which)", body = crate::error::Problem, content_type = "application/problem+json"),
+    ),
+)]
 async fn issue_token(
     State(state): State<AppState>,
     auth: Authenticated,
@@ -317,6 +481,19 @@ async fn issue_token(
         .into_response())
 }
 
+#[utoipa::path(
+    delete,
+    path = "/api/v1/tokens/{id}",
+    tag = "identity",
+    summary = "Revoke an agent token",
+    params(("id" = String, Path, description = "Token id")),
+    responses(
+        (status = 204, description = "Revoked"),
+        (status = 401, description = "No session or token, or an expired one", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The role does not allow this", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 404, description = "Missing, or another practice's (indistinguishable)", body = crate::error::Problem, content_type = "application/problem+json"),
+    ),
+)]
 async fn revoke_token(
     State(state): State<AppState>,
     auth: Authenticated,
@@ -329,6 +506,17 @@ async fn revoke_token(
     Ok(StatusCode::NO_CONTENT)
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/access-review",
+    tag = "compliance",
+    summary = "The access review: every account with role, status, MFA, last sign-in and last PHI access",
+    responses(
+        (status = 200, description = "Review rows", body = serde_json::Value),
+        (status = 401, description = "No session or token, or an expired one", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The role does not allow this", body = crate::error::Problem, content_type = "application/problem+json"),
+    ),
+)]
 async fn access_review(
     State(state): State<AppState>,
     auth: Authenticated,
@@ -337,6 +525,17 @@ async fn access_review(
     Ok(Json(json!({ "accounts": rows })).into_response())
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/access-review/sign-off",
+    tag = "compliance",
+    summary = "Sign off the access review",
+    responses(
+        (status = 201, description = "Recorded", body = serde_json::Value),
+        (status = 401, description = "No session or token, or an expired one", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The role does not allow this", body = crate::error::Problem, content_type = "application/problem+json"),
+    ),
+)]
 async fn sign_off(
     State(state): State<AppState>,
     auth: Authenticated,
@@ -345,7 +544,7 @@ async fn sign_off(
     Ok(StatusCode::NO_CONTENT)
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 struct BreakGlass {
     patient_id: String,
     reason: String,
@@ -355,6 +554,20 @@ struct BreakGlass {
 /// How long a break-glass grant lasts.
 const BREAK_GLASS_MINUTES: i64 = 60;
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/break-glass",
+    tag = "identity",
+    summary = "Emergency access to a restricted patient (dentists; 60 minutes; audited, alerts the security officer)",
+    request_body = BreakGlass,
+    responses(
+        (status = 201, description = "The grant", body = serde_json::Value),
+        (status = 400, description = "Invalid input (the problem names the field and the rule)", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No session or token, or an expired one", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The role does not allow this", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 404, description = "Missing, or another practice's (indistinguishable)", body = crate::error::Problem, content_type = "application/problem+json"),
+    ),
+)]
 async fn break_glass(
     State(state): State<AppState>,
     auth: Authenticated,
@@ -384,6 +597,17 @@ async fn break_glass(
         .into_response())
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/alerts",
+    tag = "compliance",
+    summary = "Security alerts (lockouts, break-glass)",
+    responses(
+        (status = 200, description = "Alerts", body = serde_json::Value),
+        (status = 401, description = "No session or token, or an expired one", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The role does not allow this", body = crate::error::Problem, content_type = "application/problem+json"),
+    ),
+)]
 async fn alerts(
     State(state): State<AppState>,
     auth: Authenticated,
@@ -400,11 +624,23 @@ async fn alerts(
     })))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 struct RequireSecondFactor {
     all_roles: bool,
 }
 
+#[utoipa::path(
+    put,
+    path = "/api/v1/practice/second-factor",
+    tag = "identity",
+    summary = "Require a second factor for every role of the practice",
+    request_body = RequireSecondFactor,
+    responses(
+        (status = 200, description = "Saved", body = serde_json::Value),
+        (status = 401, description = "No session or token, or an expired one", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The role does not allow this", body = crate::error::Problem, content_type = "application/problem+json"),
+    ),
+)]
 async fn require_second_factor(
     State(state): State<AppState>,
     auth: Authenticated,

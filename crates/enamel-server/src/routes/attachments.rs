@@ -39,6 +39,21 @@ fn unexpected(err: impl Into<anyhow::Error>, doing: &'static str) -> ApiError {
     ApiError::Unexpected(err.into().context(doing))
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/referrals/{id}/attachments",
+    tag = "referrals",
+    summary = "Attach a file (JPEG, PNG, PDF or DICOM by content; streamed and sealed)",
+    request_body(content = Vec<u8>, description = "The file's bytes; its name in the X-File-Name header", content_type = "application/octet-stream"),
+    params(("id" = String, Path, description = "Referral id"), ("X-File-Name" = Option<String>, Header, description = "The file's name (sealed; never in a URL)")),
+    responses(
+        (status = 201, description = "The attachment's id, type and size", body = serde_json::Value),
+        (status = 401, description = "No session or token, or an expired one", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The role does not allow this", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 404, description = "Missing, or another practice's (indistinguishable)", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Refused by a rule (the problem says which)", body = crate::error::Problem, content_type = "application/problem+json"),
+    ),
+)]
 async fn upload(
     State(state): State<AppState>,
     auth: Authenticated,
@@ -237,6 +252,19 @@ impl std::io::Write for ChannelWriter {
     }
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/referrals/{id}/attachments/{attachment}",
+    tag = "referrals",
+    summary = "Download an attachment (audited before the first byte)",
+    params(("id" = String, Path, description = "Referral id"), ("attachment" = String, Path, description = "Attachment id"), ("inline" = Option<bool>, Query, description = "Show an image in the page")),
+    responses(
+        (status = 200, description = "The file, decrypted as it streams", body = Vec<u8>, content_type = "application/octet-stream"),
+        (status = 401, description = "No session or token, or an expired one", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The role does not allow this", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 404, description = "Missing, or another practice's (indistinguishable)", body = crate::error::Problem, content_type = "application/problem+json"),
+    ),
+)]
 async fn download(
     State(state): State<AppState>,
     auth: Authenticated,

@@ -7,6 +7,7 @@ use crate::AppState;
 mod api;
 mod attachments;
 mod health;
+mod openapi;
 mod portal;
 mod referrals;
 mod staff;
@@ -21,4 +22,5 @@ pub(crate) fn router() -> Router<AppState> {
         .merge(attachments::router())
         .merge(portal::router())
         .merge(staff::router())
+        .merge(openapi::router())
 }

@@ -76,6 +76,20 @@ fn render(view: Option<ViewModel>) -> Response {
     }
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/referrals/{id}/portal-link",
+    tag = "referrals",
+    summary = "Send the patient a signed portal link (24 hours, single use)",
+    params(("id" = String, Path, description = "Referral id")),
+    responses(
+        (status = 202, description = "Queued", body = serde_json::Value),
+        (status = 401, description = "No session or token, or an expired one", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The role does not allow this", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 404, description = "Missing, or another practice's (indistinguishable)", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Refused by a rule (the problem says which)", body = crate::error::Problem, content_type = "application/problem+json"),
+    ),
+)]
 async fn send_link(
     State(state): State<AppState>,
     auth: Authenticated,

@@ -56,7 +56,7 @@ fn date(raw: &str, what: &'static str) -> Result<Date, ApiError> {
     })
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct AddressInput {
     pub(crate) line1: String,
@@ -66,7 +66,7 @@ pub(crate) struct AddressInput {
     pub(crate) postal_code: String,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct PatientInput {
     pub(crate) first_name: String,
@@ -178,6 +178,21 @@ fn patient_json(patient: &Patient) -> Value {
     value
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/patients",
+    tag = "patients",
+    summary = "Add a patient (409 `duplicate_patient` on the same name and birth date)",
+    request_body = PatientInput,
+    responses(
+        (status = 201, description = "The patient's id", body = serde_json::Value),
+        (status = 400, description = "Invalid input (the problem names the field and the rule)", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No session or token, or an expired one", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The role does not allow this", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Conflicts with the current state", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Refused by a rule (the problem says which)", body = crate::error::Problem, content_type = "application/problem+json"),
+    ),
+)]
 async fn create_patient(
     State(state): State<AppState>,
     auth: Authenticated,
@@ -192,7 +207,7 @@ async fn create_patient(
     Ok((axum::http::StatusCode::CREATED, Json(json!({ "id": id }))))
 }
 
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Default, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct PatientSearch {
     pub(crate) last_name: Option<String>,
@@ -205,6 +220,18 @@ pub(crate) struct PatientSearch {
 }
 
 /// Searching by query string would put PHI in URLs; the search is a POST body.
+#[utoipa::path(
+    get,
+    path = "/api/v1/patients",
+    tag = "patients",
+    summary = "The newest patients (names, birth dates; no contact details)",
+    params(Page),
+    responses(
+        (status = 200, description = "Patients", body = serde_json::Value),
+        (status = 401, description = "No session or token, or an expired one", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The role does not allow this", body = crate::error::Problem, content_type = "application/problem+json"),
+    ),
+)]
 async fn find_patients(
     State(state): State<AppState>,
     auth: Authenticated,
@@ -222,6 +249,19 @@ async fn find_patients(
     .await
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/patients/search",
+    tag = "patients",
+    summary = "Find patients by last name, first name, birth date, phone or email (blind indexes; a POST so no PHI is in the URL)",
+    request_body = PatientSearch,
+    responses(
+        (status = 200, description = "Patients", body = serde_json::Value),
+        (status = 400, description = "Invalid input (the problem names the field and the rule)", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No session or token, or an expired one", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The role does not allow this", body = crate::error::Problem, content_type = "application/problem+json"),
+    ),
+)]
 async fn search_patients(
     State(state): State<AppState>,
     auth: Authenticated,
@@ -272,12 +312,26 @@ pub(crate) fn patient_query(query: PatientSearch) -> Result<PatientQuery, ApiErr
     })
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 struct Page {
     limit: Option<u32>,
     offset: Option<u32>,
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/patients/{id}",
+    tag = "patients",
+    summary = "One patient (contact details and insurance only for roles that need them)",
+    params(("id" = String, Path, description = "Patient id")),
+    responses(
+        (status = 200, description = "The patient", body = serde_json::Value),
+        (status = 401, description = "No session or token, or an expired one", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The role does not allow this", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 404, description = "Missing, or another practice's (indistinguishable)", body = crate::error::Problem, content_type = "application/problem+json"),
+    ),
+)]
 async fn patient(
     State(state): State<AppState>,
     auth: Authenticated,
@@ -291,14 +345,28 @@ async fn patient(
     Ok(Json(patient_json(&patient)))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 struct DirectorySearch {
     specialty: Option<String>,
     name: Option<String>,
     city: Option<String>,
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/directory",
+    tag = "directory",
+    summary = "Search listed practices by specialty, name and city",
+    params(DirectorySearch),
+    responses(
+        (status = 200, description = "Listings", body = serde_json::Value),
+        (status = 400, description = "Invalid input (the problem names the field and the rule)", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No session or token, or an expired one", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The role does not allow this", body = crate::error::Problem, content_type = "application/problem+json"),
+    ),
+)]
 async fn directory(
     State(state): State<AppState>,
     auth: Authenticated,
@@ -317,13 +385,26 @@ async fn directory(
     Ok(Json(json!({ "practices": listings })))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct OfficeInvitation {
     office_name: String,
     email: String,
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/directory/invitations",
+    tag = "directory",
+    summary = "Invite an office that is not on Enamel (no PHI)",
+    request_body = OfficeInvitation,
+    responses(
+        (status = 201, description = "The invitation's id", body = serde_json::Value),
+        (status = 400, description = "Invalid input (the problem names the field and the rule)", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No session or token, or an expired one", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The role does not allow this", body = crate::error::Problem, content_type = "application/problem+json"),
+    ),
+)]
 async fn invite_office(
     State(state): State<AppState>,
     auth: Authenticated,
@@ -337,7 +418,7 @@ async fn invite_office(
     Ok((axum::http::StatusCode::CREATED, Json(json!({ "id": id }))))
 }
 
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Default, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct ReferralInput {
     pub(crate) patient_id: String,
@@ -355,6 +436,21 @@ pub(crate) struct ReferralInput {
     pub(crate) send: bool,
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/referrals",
+    tag = "referrals",
+    summary = "Create a referral (a draft, or sent at once with `send`)",
+    request_body = ReferralInput,
+    responses(
+        (status = 201, description = "The referral's id and status", body = serde_json::Value),
+        (status = 400, description = "Invalid input (the problem names the field and the rule)", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No session or token, or an expired one", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The role does not allow this", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Conflicts with the current state", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Refused by a rule (the problem says which)", body = crate::error::Problem, content_type = "application/problem+json"),
+    ),
+)]
 async fn create_referral(
     State(state): State<AppState>,
     auth: Authenticated,
@@ -403,8 +499,9 @@ impl ReferralInput {
     }
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 struct ReferralList {
     #[serde(rename = "box")]
     which: Option<String>,
@@ -429,6 +526,20 @@ pub(crate) fn summary_view(summary: &ReferralSummary) -> Value {
     })
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/referrals",
+    tag = "referrals",
+    summary = "The inbox (received) or outbox (sent), with counts needing attention; no clinical content",
+    params(ReferralList),
+    responses(
+        (status = 200, description = "Referral summaries", body = serde_json::Value),
+        (status = 400, description = "Invalid input (the problem names the field and the rule)", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No session or token, or an expired one", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The role does not allow this", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Refused by a rule (the problem says which)", body = crate::error::Problem, content_type = "application/problem+json"),
+    ),
+)]
 async fn referrals(
     State(state): State<AppState>,
     auth: Authenticated,
@@ -482,6 +593,19 @@ pub(crate) fn detail_view(detail: &ReferralDetail) -> Value {
     })
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/referrals/{id}",
+    tag = "referrals",
+    summary = "One referral with its clinical details, timeline, attachments and the steps the reader may take",
+    params(("id" = String, Path, description = "Referral id")),
+    responses(
+        (status = 200, description = "The referral", body = serde_json::Value),
+        (status = 401, description = "No session or token, or an expired one", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The role does not allow this", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 404, description = "Missing, or another practice's (indistinguishable)", body = crate::error::Problem, content_type = "application/problem+json"),
+    ),
+)]
 async fn referral(
     State(state): State<AppState>,
     auth: Authenticated,
@@ -495,7 +619,7 @@ async fn referral(
     Ok(Json(detail_view(&detail)))
 }
 
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Default, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct StepBody {
     /// A decline or cancellation reason, or the report.
@@ -504,6 +628,23 @@ struct StepBody {
     appointment: Option<String>,
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/referrals/{id}/steps/{step}",
+    tag = "referrals",
+    summary = "Take a step: send, receive, accept, decline, schedule, complete, send_report, close, cancel",
+    request_body = Option<StepBody>,
+    params(("id" = String, Path, description = "Referral id"), ("step" = String, Path, description = "The step's name")),
+    responses(
+        (status = 200, description = "The new status", body = serde_json::Value),
+        (status = 400, description = "Invalid input (the problem names the field and the rule)", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No session or token, or an expired one", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The role does not allow this", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 404, description = "Missing, or another practice's (indistinguishable)", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Conflicts with the current state", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Refused by a rule (the problem says which)", body = crate::error::Problem, content_type = "application/problem+json"),
+    ),
+)]
 async fn take_step(
     State(state): State<AppState>,
     auth: Authenticated,
@@ -546,12 +687,27 @@ pub(crate) fn step_input(
     })
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct MessageBody {
     body: String,
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/referrals/{id}/messages",
+    tag = "referrals",
+    summary = "Post a message to the other office",
+    request_body = MessageBody,
+    params(("id" = String, Path, description = "Referral id")),
+    responses(
+        (status = 201, description = "The message's id", body = serde_json::Value),
+        (status = 401, description = "No session or token, or an expired one", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The role does not allow this", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 404, description = "Missing, or another practice's (indistinguishable)", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Refused by a rule (the problem says which)", body = crate::error::Problem, content_type = "application/problem+json"),
+    ),
+)]
 async fn post_message(
     State(state): State<AppState>,
     auth: Authenticated,
@@ -569,6 +725,17 @@ async fn post_message(
     ))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/vendors",
+    tag = "vendors",
+    summary = "The BAA registry",
+    responses(
+        (status = 200, description = "Vendors", body = serde_json::Value),
+        (status = 401, description = "No session or token, or an expired one", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The role does not allow this", body = crate::error::Problem, content_type = "application/problem+json"),
+    ),
+)]
 async fn vendors(
     State(state): State<AppState>,
     auth: Authenticated,
@@ -584,7 +751,7 @@ async fn vendors(
     })))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct VendorInput {
     display_name: String,
@@ -595,6 +762,20 @@ struct VendorInput {
     document_ref: Option<String>,
 }
 
+#[utoipa::path(
+    put,
+    path = "/api/v1/vendors/{name}",
+    tag = "vendors",
+    summary = "Record or update a vendor and its BAA (security officer)",
+    request_body = VendorInput,
+    params(("name" = String, Path, description = "The vendor's key, e.g. twilio")),
+    responses(
+        (status = 200, description = "The vendor's id", body = serde_json::Value),
+        (status = 400, description = "Invalid input (the problem names the field and the rule)", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No session or token, or an expired one", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The role does not allow this", body = crate::error::Problem, content_type = "application/problem+json"),
+    ),
+)]
 async fn put_vendor(
     State(state): State<AppState>,
     auth: Authenticated,
@@ -625,6 +806,17 @@ async fn put_vendor(
 
 /// The practice's notifications and their state, with refusals (a vendor without a
 /// BAA) as problems to fix. Never recipients or words.
+#[utoipa::path(
+    get,
+    path = "/api/v1/notifications",
+    tag = "vendors",
+    summary = "The practice's notifications and their state; refusals (no executed BAA) as problems (never recipients or words)",
+    responses(
+        (status = 200, description = "Notifications", body = serde_json::Value),
+        (status = 401, description = "No session or token, or an expired one", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The role does not allow this", body = crate::error::Problem, content_type = "application/problem+json"),
+    ),
+)]
 async fn notifications(
     State(state): State<AppState>,
     auth: Authenticated,

@@ -588,7 +588,7 @@ async fn users_page(
     users_view(&state, &auth, None, None).await
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub(crate) struct InviteForm {
     pub display_name: String,
     pub email: String,
@@ -932,6 +932,17 @@ fn review_csv(rows: &[ReviewLine]) -> String {
     out
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/access-review.csv",
+    tag = "compliance",
+    summary = "The access review as CSV",
+    responses(
+        (status = 200, description = "CSV, one row per account", body = String, content_type = "text/csv"),
+        (status = 401, description = "No session or token, or an expired one", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The role does not allow this", body = crate::error::Problem, content_type = "application/problem+json"),
+    ),
+)]
 pub(crate) async fn access_review_csv(
     State(state): State<AppState>,
     auth: Authenticated,

@@ -9,6 +9,7 @@ mod helpers;
 mod identity;
 mod metrics;
 mod notifications;
+mod openapi;
 mod referrals;
 mod shutdown;
 mod staff_ui;

@@ -1,0 +1,255 @@
+//! The API's OpenAPI 3.1 document, generated from the handlers' annotations, at
+//! `/api/v1/openapi.json`, and a docs page rendered from it on the server at
+//! `/api/v1/docs` (no script, nothing fetched from elsewhere).
+
+use std::sync::OnceLock;
+
+use askama::Template;
+use axum::Router;
+use axum::http::{HeaderValue, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use utoipa::OpenApi;
+use utoipa::openapi::path::{HttpMethod, Operation};
+use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
+
+use crate::AppState;
+use crate::routes::web::{Chrome, render};
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "Enamel API",
+        version = "1",
+        description = "The referral network and its compliance backbone. Every operation is \
+            authorized against the caller's practice (another practice's resource answers \
+            exactly like a missing one: 404) and every access to patient data is audited. \
+            Errors are RFC 9457 problem details with a stable `code`. State-changing requests \
+            with a session cookie must come from Enamel's own origin (CSRF)."
+    ),
+    paths(
+        super::api::sign_in, super::api::sessions, super::api::end_session, super::api::me,
+        super::api::users, super::api::user, super::api::change_role, super::api::deactivate,
+        super::api::unlock, super::api::invite, super::api::agents, super::api::create_agent,
+        super::api::issue_token, super::api::revoke_token, super::api::access_review,
+        super::web::access_review_csv, super::api::sign_off, super::api::break_glass,
+        super::api::alerts, super::api::require_second_factor,
+        super::referrals::find_patients, super::referrals::create_patient,
+        super::referrals::search_patients, super::referrals::patient,
+        super::referrals::directory, super::referrals::invite_office,
+        super::referrals::referrals, super::referrals::create_referral,
+        super::referrals::referral, super::referrals::take_step,
+        super::referrals::post_message, super::attachments::upload,
+        super::attachments::download, super::portal::send_link, super::referrals::vendors,
+        super::referrals::put_vendor, super::referrals::notifications,
+    ),
+    components(schemas(crate::error::Problem)),
+    modifiers(&SecuritySchemes),
+    security(("session" = []), ("bearer" = [])),
+    tags(
+        (name = "identity", description = "Sign-in, sessions, accounts, agents, break-glass"),
+        (name = "compliance", description = "Access reviews and security alerts"),
+        (name = "patients", description = "A practice's patients (sealed; found through blind indexes)"),
+        (name = "directory", description = "The network directory of listed practices"),
+        (name = "referrals", description = "Referrals, their steps, messages, attachments and portal links"),
+        (name = "vendors", description = "The BAA registry and the notifications it gates"),
+    )
+)]
+pub(crate) struct ApiDoc;
+
+/// A session cookie for people, a bearer token for agents.
+struct SecuritySchemes;
+
+impl utoipa::Modify for SecuritySchemes {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "session",
+            SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::with_description(
+                "enamel_session",
+                "The session cookie set by sign-in (`__Host-enamel_session` under TLS)",
+            ))),
+        );
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .description(Some("An agent token (`enm_...`), shown once when issued"))
+                    .build(),
+            ),
+        );
+    }
+}
+
+pub(crate) fn router() -> Router<AppState> {
+    Router::new()
+        .route("/api/v1/openapi.json", get(document))
+        .route("/api/v1/docs", get(docs_page))
+}
+
+fn document_json() -> &'static str {
+    static JSON: OnceLock<String> = OnceLock::new();
+    JSON.get_or_init(|| {
+        ApiDoc::openapi()
+            .to_pretty_json()
+            .expect("the OpenAPI document serializes")
+    })
+}
+
+/// The document is public: it describes the API, not anyone's data.
+async fn document() -> Response {
+    let mut response = document_json().into_response();
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    response
+}
+
+struct OperationView {
+    anchor: String,
+    method: &'static str,
+    path: String,
+    summary: String,
+    public: bool,
+    parameters: Vec<(String, &'static str, bool, String)>,
+    body: Option<String>,
+    responses: Vec<(String, String)>,
+}
+
+struct TagView {
+    name: String,
+    description: String,
+    operations: Vec<OperationView>,
+}
+
+#[derive(Template)]
+#[template(path = "api_docs.html")]
+struct DocsPage {
+    chrome: Chrome,
+    description: String,
+    tags: Vec<TagView>,
+}
+
+const fn method_name(method: &HttpMethod) -> &'static str {
+    match method {
+        HttpMethod::Get => "GET",
+        HttpMethod::Post => "POST",
+        HttpMethod::Put => "PUT",
+        HttpMethod::Delete => "DELETE",
+        HttpMethod::Patch => "PATCH",
+        HttpMethod::Head => "HEAD",
+        HttpMethod::Options => "OPTIONS",
+        HttpMethod::Trace => "TRACE",
+    }
+}
+
+fn operation_view(method: &'static str, path: &str, operation: &Operation) -> OperationView {
+    use utoipa::openapi::path::ParameterIn;
+    let parameters = operation
+        .parameters
+        .iter()
+        .flatten()
+        .map(|p| {
+            let place = match p.parameter_in {
+                ParameterIn::Path => "path",
+                ParameterIn::Query => "query",
+                ParameterIn::Header => "header",
+                ParameterIn::Cookie => "cookie",
+            };
+            let required = matches!(p.required, utoipa::openapi::Required::True);
+            (
+                p.name.clone(),
+                place,
+                required,
+                p.description.clone().unwrap_or_default(),
+            )
+        })
+        .collect();
+    let body = operation.request_body.as_ref().map(|b| {
+        let types: Vec<String> = b
+            .content
+            .iter()
+            .map(|(kind, content)| match &content.schema {
+                Some(utoipa::openapi::RefOr::Ref(r)) => {
+                    format!(
+                        "{kind}: {}",
+                        r.ref_location.rsplit('/').next().unwrap_or("")
+                    )
+                }
+                _ => kind.clone(),
+            })
+            .collect();
+        types.join("; ")
+    });
+    let responses = operation
+        .responses
+        .responses
+        .iter()
+        .map(|(status, response)| {
+            let description = match response {
+                utoipa::openapi::RefOr::T(r) => r.description.clone(),
+                utoipa::openapi::RefOr::Ref(r) => r.ref_location.clone(),
+            };
+            (status.clone(), description)
+        })
+        .collect();
+    OperationView {
+        anchor: format!("{method}-{path}")
+            .replace(['/', '{', '}', '.'], "-")
+            .to_lowercase(),
+        method,
+        path: path.to_owned(),
+        summary: operation.summary.clone().unwrap_or_default(),
+        public: operation.security.as_ref().is_some_and(|s| {
+            s.iter()
+                .all(|r| r == &utoipa::openapi::security::SecurityRequirement::default())
+        }),
+        parameters,
+        body,
+        responses,
+    }
+}
+
+/// The docs page: every operation by tag, rendered from the document itself.
+async fn docs_page() -> Response {
+    let document = ApiDoc::openapi();
+    let mut tags: Vec<TagView> = document
+        .tags
+        .iter()
+        .flatten()
+        .map(|t| TagView {
+            name: t.name.clone(),
+            description: t.description.clone().unwrap_or_default(),
+            operations: Vec::new(),
+        })
+        .collect();
+    for (path, item) in &document.paths.paths {
+        let methods = [
+            (HttpMethod::Get, &item.get),
+            (HttpMethod::Post, &item.post),
+            (HttpMethod::Put, &item.put),
+            (HttpMethod::Delete, &item.delete),
+        ];
+        for (method, operation) in methods {
+            let Some(operation) = operation else { continue };
+            let tag = operation
+                .tags
+                .as_ref()
+                .and_then(|t| t.first())
+                .cloned()
+                .unwrap_or_default();
+            if let Some(group) = tags.iter_mut().find(|t| t.name == tag) {
+                group
+                    .operations
+                    .push(operation_view(method_name(&method), path, operation));
+            }
+        }
+    }
+    render(&DocsPage {
+        chrome: Chrome::default(),
+        description: document.info.description.unwrap_or_default(),
+        tags,
+    })
+}
