@@ -228,6 +228,17 @@ async fn deliver(
             outbox
                 .refused(message.id, "recipient_opted_out", vendor.as_str(), now)
                 .await?;
+            // The provider says the number unsubscribed: stop queuing texts to it.
+            if let (Channel::Sms, Some(patient)) = (message.channel, message.patient) {
+                store
+                    .record_sms_consent(
+                        message.practice,
+                        patient.as_uuid(),
+                        true,
+                        enamel_store::ConsentSource::ProviderRefusal,
+                    )
+                    .await?;
+            }
         }
     }
     Ok(())

@@ -37,6 +37,10 @@ pub struct AppState {
     /// Where uploads and downloads are staged (as ciphertext only).
     pub scratch_dir: std::path::PathBuf,
     pub referrals: crate::settings::ReferralSettings,
+    /// The address patients, offices and vendors reach Enamel at (links, webhooks).
+    pub public_url: String,
+    /// Twilio's auth token, which signs its inbound webhooks; `None` without Twilio.
+    pub twilio_auth_token: Option<secrecy::SecretString>,
 }
 
 /// Why the application would not start. Each message says what to change.
@@ -144,6 +148,11 @@ impl Application {
             objects,
             scratch_dir,
             referrals: settings.referrals.clone(),
+            public_url: settings.referrals.public_url.clone().unwrap_or_else(|| {
+                let scheme = if tls.is_some() { "https" } else { "http" };
+                format!("{scheme}://{local_addr}")
+            }),
+            twilio_auth_token: settings.notifications.twilio_auth_token.clone(),
         };
         let router = router(state, settings.server.max_body_bytes, tls.is_some());
         let checkpoints = CheckpointPolicy {

@@ -43,7 +43,7 @@ pub use repos::outbox::{
     Channel, DueMessage, MAX_ATTEMPTS, MessageStatus, MessageText, NewMessage, NotQueued, Outbox,
     PATIENT_MESSAGES_PER_DAY,
 };
-pub use repos::patients::{MAX_PATIENTS_PER_PAGE, PatientQuery};
+pub use repos::patients::{ConsentSource, MAX_PATIENTS_PER_PAGE, PatientQuery};
 pub use repos::portal::{PORTAL_SESSION_MINUTES, PortalView};
 pub use repos::practices::PracticeRepo;
 pub use repos::referrals::{

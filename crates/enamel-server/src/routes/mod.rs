@@ -12,6 +12,7 @@ mod portal;
 mod referrals;
 mod staff;
 pub(crate) mod web;
+mod webhooks;
 
 pub(crate) fn router() -> Router<AppState> {
     Router::new()
@@ -23,4 +24,5 @@ pub(crate) fn router() -> Router<AppState> {
         .merge(portal::router())
         .merge(staff::router())
         .merge(openapi::router())
+        .merge(webhooks::router())
 }

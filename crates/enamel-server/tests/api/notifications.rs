@@ -196,3 +196,94 @@ async fn notices_the_first_server_could_not_send_are_sent_by_the_next() {
     let sent = email_notices(&demo, 0).await;
     assert!(sent.iter().all(|n| n.status == "sent"), "{sent:?}");
 }
+
+/// Twilio's webhook signature, computed by Python's standard library (not by the
+/// code under test): base64 HMAC-SHA1 over the URL and the sorted parameters.
+fn twilio_signature(token: &str, url: &str, params: &[(&str, &str)]) -> String {
+    let mut sorted = params.to_vec();
+    sorted.sort_unstable();
+    let data: String = std::iter::once(url.to_owned())
+        .chain(sorted.iter().map(|(k, v)| format!("{k}{v}")))
+        .collect();
+    let output = std::process::Command::new("python3")
+        .args([
+            "-c",
+            "import base64,hmac,hashlib,sys; \
+             print(base64.b64encode(hmac.new(sys.argv[1].encode(), sys.argv[2].encode(), \
+             hashlib.sha1).digest()).decode())",
+            token,
+            &data,
+        ])
+        .output()
+        .unwrap();
+    String::from_utf8(output.stdout).unwrap().trim().to_owned()
+}
+
+#[tokio::test]
+async fn a_stop_reply_opts_the_number_out_in_every_practice_and_a_forged_one_does_not() {
+    const TOKEN: &str = "twilio-auth-token-for-tests-0001";
+    let demo = demo_on(Backend::Sqlite, |settings| {
+        settings.notifications.twilio_auth_token = Some(secrecy::SecretString::from(TOKEN));
+    })
+    .await
+    .unwrap();
+    let mut patients = Vec::new();
+    for practice in [0, 3] {
+        let front_desk = demo.session(&demo.email(practice, Role::FrontDesk)).await;
+        let (status, created) = demo
+            .post(
+                "/api/v1/patients",
+                &front_desk,
+                json!({ "first_name": "Wren", "last_name": "Abernethy-Sloane",
+                        "birth_date": "1975-09-30", "phone": "(512) 555-0188",
+                        "preferred_contact": "sms" }),
+            )
+            .await;
+        assert_eq!(status, 201, "{created}");
+        patients.push((front_desk, created["id"].as_str().unwrap().to_owned()));
+    }
+    let url = format!("{}/webhooks/twilio/sms", demo.url);
+    let post = |params: Vec<(&'static str, &'static str)>, signature: String| {
+        demo.client
+            .post(&url)
+            .header("x-twilio-signature", signature)
+            .form(&params)
+            .send()
+    };
+    let stop = vec![
+        ("From", "+15125550188"),
+        ("To", "+15125550100"),
+        ("Body", " Stop "),
+        ("MessageSid", "SM00000000000000000000000000000001"),
+    ];
+
+    // A forged signature changes nothing.
+    let forged = post(stop.clone(), twilio_signature("not-the-token", &url, &stop))
+        .await
+        .unwrap();
+    assert_eq!(forged.status(), 403);
+    for (cookie, id) in &patients {
+        let (_, patient) = demo.read(&format!("/api/v1/patients/{id}"), cookie).await;
+        assert_eq!(patient["sms_opt_out"], false);
+    }
+
+    let signed = post(stop.clone(), twilio_signature(TOKEN, &url, &stop))
+        .await
+        .unwrap();
+    assert_eq!(signed.status(), 200);
+    assert_eq!(signed.headers()[reqwest::header::CONTENT_TYPE], "text/xml");
+    for (cookie, id) in &patients {
+        let (_, patient) = demo.read(&format!("/api/v1/patients/{id}"), cookie).await;
+        assert_eq!(patient["sms_opt_out"], true, "opted out in each practice");
+    }
+
+    // START opts back in.
+    let start = vec![("From", "+15125550188"), ("Body", "START")];
+    let signed = post(start.clone(), twilio_signature(TOKEN, &url, &start))
+        .await
+        .unwrap();
+    assert_eq!(signed.status(), 200);
+    let (cookie, id) = &patients[0];
+    let (_, patient) = demo.read(&format!("/api/v1/patients/{id}"), cookie).await;
+    assert_eq!(patient["sms_opt_out"], false);
+}

@@ -528,3 +528,98 @@ macro_rules! insert_patient {
     };
 }
 use insert_patient;
+
+/// Who changed a patient's text-message consent.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ConsentSource {
+    /// The patient replied STOP or START to one of our texts.
+    CarrierKeyword,
+    /// The SMS provider refused a send because the number unsubscribed.
+    ProviderRefusal,
+}
+
+impl ConsentSource {
+    const fn as_str(self) -> &'static str {
+        match self {
+            Self::CarrierKeyword => "carrier_keyword",
+            Self::ProviderRefusal => "provider_refusal",
+        }
+    }
+}
+
+impl Store {
+    /// Records that the holder of `phone` opted out of (or back into) text messages,
+    /// for every patient with that mobile number in every practice (each practice's
+    /// blind index finds them; a shredded practice has none). Each change is audited
+    /// in its practice's log, in the same transaction. Answers how many records
+    /// changed.
+    pub async fn set_sms_opt_out(
+        &self,
+        phone: &PhoneNumber,
+        opt_out: bool,
+        source: ConsentSource,
+    ) -> Result<u64, StoreError> {
+        let mut changed = 0;
+        for practice in self.practices().list().await? {
+            let key = match self.keys.index_key(&self.db, practice.id).await {
+                Ok(key) => key,
+                Err(StoreError::Shredded) => continue,
+                Err(err) => return Err(err),
+            };
+            let index = key.phone(phone).as_bytes().to_vec();
+            let ids: Vec<Uuid> = on_pool!(&self.db, pool => {
+                sqlx::query_scalar(
+                    "SELECT id FROM patients WHERE practice_id = $1 AND phone_index = $2 \
+                     AND sms_opt_out <> $3",
+                )
+                .bind(practice.id.as_uuid())
+                .bind(&index)
+                .bind(opt_out)
+                .fetch_all(pool)
+                .await
+            })
+            .context("finding patients by phone")?;
+            for id in ids {
+                self.record_sms_consent(practice.id, id, opt_out, source)
+                    .await?;
+                changed += 1;
+            }
+        }
+        Ok(changed)
+    }
+
+    /// Sets one patient's text-message opt-out, audited in the same transaction.
+    pub async fn record_sms_consent(
+        &self,
+        practice: PracticeId,
+        patient: Uuid,
+        opt_out: bool,
+        source: ConsentSource,
+    ) -> Result<(), StoreError> {
+        let mut event = crate::audit::event_for(
+            &enamel_domain::Actor::system_for(practice),
+            AuditAction::Write,
+            ResourceType::Patient,
+            Some(patient.to_string()),
+            Outcome::Success,
+        );
+        event.patient_id = Some(patient);
+        event.detail.insert(
+            "sms_opt_out",
+            Detail::Code(if opt_out { "yes" } else { "no" }.to_owned()),
+        );
+        event
+            .detail
+            .insert("source", Detail::Code(source.as_str().to_owned()));
+        write_with_events!(self, &[&event], tx => {
+            sqlx::query("UPDATE patients SET sms_opt_out = $1 WHERE id = $2 AND practice_id = $3")
+                .bind(opt_out)
+                .bind(patient)
+                .bind(practice.as_uuid())
+                .execute(&mut *tx)
+                .await?;
+        })
+        .context("recording text-message consent")?;
+        Ok(())
+    }
+}
