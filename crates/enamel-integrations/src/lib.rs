@@ -11,6 +11,7 @@
 //! The notification adapters share [`notify::SendError`], whose variants tell an
 //! outbox whether to retry, give up, or stop messaging a recipient who opted out.
 
+pub mod ai;
 pub mod email;
 pub mod fax;
 pub mod kms;
@@ -18,6 +19,7 @@ pub mod notify;
 pub mod objects;
 pub mod sms;
 
+pub use ai::{Assistant, AssistantSettings};
 pub use email::{SmtpMailer, SmtpSecurity, SmtpSettings};
 pub use fax::{SrFax, SrFaxSettings};
 pub use kms::AwsKms;

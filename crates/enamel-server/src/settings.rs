@@ -46,6 +46,13 @@ pub struct ReferralSettings {
     /// The address patients and offices reach Enamel at, for links in messages;
     /// unset means the address the server is bound to.
     pub public_url: Option<String>,
+    /// The "draft referral letter" assistant, an Anthropic-compatible Messages API:
+    /// off unless a key is set, and inert for a practice until its BAA with
+    /// `anthropic` is executed. It is sent no direct identifiers.
+    pub assistant_api_key: Option<SecretString>,
+    /// Default `https://api.anthropic.com/`.
+    pub assistant_base_url: Option<String>,
+    pub assistant_model: Option<String>,
 }
 
 impl Default for ReferralSettings {
@@ -59,6 +66,9 @@ impl Default for ReferralSettings {
             s3_vendor: None,
             not_responding_days: 14,
             public_url: None,
+            assistant_api_key: None,
+            assistant_base_url: None,
+            assistant_model: None,
         }
     }
 }

@@ -41,6 +41,8 @@ pub struct AppState {
     pub public_url: String,
     /// Twilio's auth token, which signs its inbound webhooks; `None` without Twilio.
     pub twilio_auth_token: Option<secrecy::SecretString>,
+    /// The letter-drafting assistant, when a key is configured.
+    pub assistant: Option<Arc<enamel_integrations::Assistant>>,
 }
 
 /// Why the application would not start. Each message says what to change.
@@ -153,6 +155,7 @@ impl Application {
                 format!("{scheme}://{local_addr}")
             }),
             twilio_auth_token: settings.notifications.twilio_auth_token.clone(),
+            assistant: assistant(&settings.referrals)?.map(Arc::new),
         };
         let router = router(state, settings.server.max_body_bytes, tls.is_some());
         let checkpoints = CheckpointPolicy {
@@ -409,4 +412,31 @@ async fn object_store(
     })
     .await
     .map_err(StartupError::ObjectStore)
+}
+
+/// The letter assistant, when `referrals.assistant_api_key` is set.
+fn assistant(
+    settings: &crate::settings::ReferralSettings,
+) -> Result<Option<enamel_integrations::Assistant>, StartupError> {
+    let Some(key) = &settings.assistant_api_key else {
+        return Ok(None);
+    };
+    let base = settings
+        .assistant_base_url
+        .as_deref()
+        .unwrap_or(enamel_integrations::ai::DEFAULT_BASE_URL);
+    let base_url = url::Url::parse(base).map_err(|_| {
+        StartupError::Notifications(anyhow::anyhow!("referrals.assistant_base_url is not a URL"))
+    })?;
+    enamel_integrations::Assistant::new(enamel_integrations::AssistantSettings {
+        base_url,
+        api_key: key.clone(),
+        model: settings
+            .assistant_model
+            .clone()
+            .unwrap_or_else(|| "claude-sonnet-4-5".to_owned()),
+        max_tokens: 600,
+    })
+    .map(Some)
+    .map_err(|err| StartupError::Notifications(err.into()))
 }

@@ -5,6 +5,7 @@ use axum::Router;
 use crate::AppState;
 
 mod api;
+mod assistant;
 mod attachments;
 mod health;
 mod openapi;

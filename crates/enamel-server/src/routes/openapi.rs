@@ -39,7 +39,7 @@ use crate::routes::web::{Chrome, render};
         super::referrals::directory, super::referrals::invite_office,
         super::referrals::referrals, super::referrals::create_referral,
         super::referrals::referral, super::referrals::take_step,
-        super::referrals::post_message, super::attachments::upload,
+        super::referrals::post_message, super::assistant::draft_letter, super::attachments::upload,
         super::attachments::download, super::portal::send_link, super::referrals::vendors,
         super::referrals::put_vendor, super::referrals::notifications,
     ),

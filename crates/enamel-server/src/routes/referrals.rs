@@ -34,6 +34,10 @@ pub(crate) fn router() -> Router<AppState> {
         .route("/api/v1/referrals/{id}", get(referral))
         .route("/api/v1/referrals/{id}/steps/{step}", post(take_step))
         .route("/api/v1/referrals/{id}/messages", post(post_message))
+        .route(
+            "/api/v1/referrals/{id}/letter-draft",
+            post(crate::routes::assistant::draft_letter),
+        )
         .route("/api/v1/vendors", get(vendors))
         .route("/api/v1/vendors/{name}", put(put_vendor))
         .route("/api/v1/notifications", get(notifications))

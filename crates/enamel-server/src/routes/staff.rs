@@ -39,6 +39,7 @@ pub(crate) fn router() -> Router<AppState> {
         .route("/referrals/{id}/messages", post(post_message))
         .route("/referrals/{id}/attachments", post(upload))
         .route("/referrals/{id}/portal-link", post(send_portal_link))
+        .route("/referrals/{id}/letter-draft", post(draft_letter))
         .route("/patients", get(patients_page).post(create_patient))
         .route("/patients/search", post(search_patients))
         .route("/vendors", get(vendors_page).post(save_vendor))
@@ -492,10 +493,18 @@ struct ReferralPage {
     notes: String,
     steps: Vec<StepView>,
     attachments: Vec<FileView>,
-    can_attach: bool,
-    can_send_portal_link: bool,
+    may: Permitted,
     timeline: Vec<EventView>,
     max_mb: u64,
+    /// A letter the assistant drafted, to edit and send as a message.
+    draft: String,
+}
+
+/// What the reader may do on a referral's page besides its steps.
+struct Permitted {
+    attach: bool,
+    send_portal_link: bool,
+    draft_letter: bool,
 }
 
 fn size_text(bytes: u64) -> String {
@@ -611,14 +620,18 @@ fn referral_view(detail: &ReferralDetail, user: &User) -> ReferralPage {
                 image: a.media_type.is_image(),
             })
             .collect(),
-        can_attach: open && can_refer(user.role),
-        can_send_portal_link: open && summary.side == Side::Referrer && can_refer(user.role),
+        may: Permitted {
+            attach: open && can_refer(user.role),
+            send_portal_link: open && summary.side == Side::Referrer && can_refer(user.role),
+            draft_letter: open && summary.side == Side::Referrer && can_refer(user.role),
+        },
         timeline: detail
             .timeline
             .iter()
             .map(|e| event_view(e, summary.side))
             .collect(),
         max_mb: 0,
+        draft: String::new(),
     }
 }
 
@@ -628,18 +641,51 @@ async fn referral_page(
     Path(id): Path<String>,
     Query(query): Query<DetailQuery>,
 ) -> PageResult {
-    let user = auth.person()?;
     let id = id_of(&id, ReferralId::from_uuid)?;
+    let max_mb = state.referrals.attachment_max_bytes / (1024 * 1024);
+    let flash = query.flash.as_deref().and_then(|f| flash_text(f, max_mb));
+    Ok(render(
+        &referral_page_for(&state, &auth, id, flash, String::new()).await?,
+    ))
+}
+
+async fn referral_page_for(
+    state: &AppState,
+    auth: &Authenticated,
+    id: ReferralId,
+    flash: Option<String>,
+    draft: String,
+) -> Result<ReferralPage, PageError> {
+    let user = auth.person()?;
     let detail = auth
         .scoped(&state.store)
         .referral(id, state.clock.now())
         .await?;
-    let max_mb = state.referrals.attachment_max_bytes / (1024 * 1024);
     let mut page = referral_view(&detail, user);
-    page.chrome = chrome(&state, Some(user));
-    page.flash = query.flash.as_deref().and_then(|f| flash_text(f, max_mb));
-    page.max_mb = max_mb;
-    Ok(render(&page))
+    page.chrome = chrome(state, Some(user));
+    page.flash = flash;
+    page.max_mb = state.referrals.attachment_max_bytes / (1024 * 1024);
+    page.may.draft_letter &= state.assistant.is_some();
+    page.draft = draft;
+    Ok(page)
+}
+
+/// Asks the assistant for a letter and shows it in the message box to edit.
+async fn draft_letter(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    Path(id): Path<String>,
+) -> PageResult {
+    let id = id_of(&id, ReferralId::from_uuid)?;
+    let draft = crate::routes::assistant::draft(&state, &auth, id).await?;
+    let flash = Some(
+        "The assistant drafted a letter below (it never saw the patient's name or contact \
+         details). Review it, replace [patient], and send it as a message."
+            .to_owned(),
+    );
+    Ok(render(
+        &referral_page_for(&state, &auth, id, flash, draft).await?,
+    ))
 }
 
 #[derive(Deserialize)]

@@ -1,5 +1,6 @@
 //! The HTTP application's integration suite: one binary, one module per concern.
 
+mod assistant;
 mod audit;
 mod browser;
 mod errors;

@@ -15,7 +15,7 @@ fn radiograph() -> Vec<u8> {
 }
 
 impl Demo {
-    async fn api(
+    pub(crate) async fn api(
         &self,
         method: reqwest::Method,
         path: &str,
