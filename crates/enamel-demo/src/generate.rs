@@ -1,7 +1,7 @@
 //! Generating the demo network from a seed.
 
 use enamel_domain::{
-    Address, DisplayName, Email, NewPractice, NewUser, Npi, Phi, PhoneNumber, PracticeId,
+    Address, DisplayName, Email, GeoPoint, NewPractice, NewUser, Npi, Phi, PhoneNumber, PracticeId,
     PracticeKind, PracticeName, Role, TimeZone, UserId, UserStatus,
 };
 use time::{Date, Duration, Month};
@@ -16,8 +16,10 @@ pub const DEFAULT_SEED: u64 = 0x0E4A_3E1D;
 /// How many synthetic patients the demo network has.
 const PATIENTS: usize = 3_000;
 
-/// The offices of the demo network: slug, name, kind, street, city, ZIP.
-const OFFICES: &[(&str, &str, PracticeKind, &str, &str, &str)] = &[
+/// The offices of the demo network: slug, name, kind, street, city, ZIP, and
+/// (approximate, synthetic) latitude and longitude.
+#[allow(clippy::type_complexity, reason = "a table of constants")]
+const OFFICES: &[(&str, &str, PracticeKind, &str, &str, &str, (f64, f64))] = &[
     (
         "bluebonnet",
         "Bluebonnet Family Dental",
@@ -25,6 +27,7 @@ const OFFICES: &[(&str, &str, PracticeKind, &str, &str, &str)] = &[
         "200 Congress Ave",
         "Austin",
         "78701",
+        (30.2653, -97.7445),
     ),
     (
         "riverbend",
@@ -33,6 +36,7 @@ const OFFICES: &[(&str, &str, PracticeKind, &str, &str, &str)] = &[
         "15 E Main St",
         "Round Rock",
         "78664",
+        (30.5083, -97.6789),
     ),
     (
         "maplestreet",
@@ -41,6 +45,7 @@ const OFFICES: &[(&str, &str, PracticeKind, &str, &str, &str)] = &[
         "310 Maple St",
         "San Marcos",
         "78666",
+        (29.8833, -97.9414),
     ),
     (
         "lonestar-endo",
@@ -49,6 +54,7 @@ const OFFICES: &[(&str, &str, PracticeKind, &str, &str, &str)] = &[
         "4100 Medical Pkwy",
         "Austin",
         "78756",
+        (30.3072, -97.7406),
     ),
     (
         "hillcountry-perio",
@@ -57,6 +63,7 @@ const OFFICES: &[(&str, &str, PracticeKind, &str, &str, &str)] = &[
         "800 S Austin Ave",
         "Georgetown",
         "78626",
+        (30.6333, -97.677),
     ),
     (
         "capitol-oms",
@@ -65,6 +72,7 @@ const OFFICES: &[(&str, &str, PracticeKind, &str, &str, &str)] = &[
         "3705 Far West Blvd",
         "Austin",
         "78731",
+        (30.3552, -97.7541),
     ),
     (
         "pecangrove-ortho",
@@ -73,6 +81,7 @@ const OFFICES: &[(&str, &str, PracticeKind, &str, &str, &str)] = &[
         "1200 W Pecan St",
         "Pflugerville",
         "78660",
+        (30.4394, -97.62),
     ),
 ];
 
@@ -91,6 +100,8 @@ const PRACTICE_ROLES: [Role; 6] = [
 pub struct DemoPractice {
     pub practice: NewPractice,
     pub users: Vec<NewUser>,
+    /// Where the office is, for the directory's distance search.
+    pub location: GeoPoint,
 }
 
 /// A synthetic patient. Every field a scanner looks for is held as PHI, as a real
@@ -192,7 +203,15 @@ fn office_phone(n: usize) -> PhoneNumber {
 fn demo_practice(
     rng: &mut SplitMix64,
     index: usize,
-    &(slug, name, kind, street, city, zip): &(&str, &str, PracticeKind, &str, &str, &str),
+    &(slug, name, kind, street, city, zip, (latitude, longitude)): &(
+        &str,
+        &str,
+        PracticeKind,
+        &str,
+        &str,
+        &str,
+        (f64, f64),
+    ),
 ) -> DemoPractice {
     let id = PracticeId::from_uuid(uuid_from(rng));
     let npi_base = 290_000_100 + u32::try_from(index).expect("few offices");
@@ -223,7 +242,11 @@ fn demo_practice(
             .with_id(UserId::from_uuid(uuid_from(rng)))
         })
         .collect();
-    DemoPractice { practice, users }
+    DemoPractice {
+        practice,
+        users,
+        location: GeoPoint::new(latitude, longitude).expect("a valid demo location"),
+    }
 }
 
 fn synthetic_patient(rng: &mut SplitMix64, index: usize, homes: &[PracticeId]) -> SyntheticPatient {

@@ -97,6 +97,7 @@ async fn seed_referral_network(
         .practices()
         .set_notifications(id, Channel::Email, Some(&office))
         .await?;
+    store.practices().set_location(id, demo.location).await?;
     let actor = Actor::system_for(id);
     let scoped = store.scoped(&actor);
     let has_patients = !scoped

@@ -24,7 +24,7 @@ pub use ids::{AgentId, AttachmentId, PatientId, PracticeId, ReferralId, UserId, 
 pub use invalid::InvalidValue;
 pub use patient::{ContactChannel, ContactDetails, Insurance, NewPatient, Patient, PatientSummary};
 pub use phi::Phi;
-pub use place::{Address, PostalCode, TimeZone, UsState};
+pub use place::{Address, GeoPoint, PostalCode, TimeZone, UsState};
 pub use practice::{NewPractice, Npi, Practice, PracticeKind, PracticeName};
 pub use referral::{ClinicalDetails, IllegalStep, ReferralStatus, Side, Step};
 pub use user::{DisplayName, NewUser, Role, User, UserStatus};

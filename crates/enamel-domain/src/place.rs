@@ -209,3 +209,75 @@ mod tests {
         assert!(TimeZone::parse("CST").is_err());
     }
 }
+
+/// Where an office is, for "specialists within N km" in the directory: WGS 84
+/// degrees, set by the office (Enamel geocodes nothing; an office is not PHI).
+#[derive(Clone, Copy, PartialEq, Debug, Serialize, Deserialize)]
+pub struct GeoPoint {
+    latitude: f64,
+    longitude: f64,
+}
+
+/// The Earth's mean radius (IUGG), for great-circle distances.
+const EARTH_RADIUS_KM: f64 = 6_371.008_8;
+
+impl GeoPoint {
+    /// A point from latitude (-90..=90) and longitude (-180..=180) in degrees.
+    pub fn new(latitude: f64, longitude: f64) -> Result<Self, InvalidValue> {
+        if !(-90.0..=90.0).contains(&latitude) {
+            return Err(InvalidValue::new("latitude", "must be between -90 and 90"));
+        }
+        if !(-180.0..=180.0).contains(&longitude) {
+            return Err(InvalidValue::new(
+                "longitude",
+                "must be between -180 and 180",
+            ));
+        }
+        Ok(Self {
+            latitude,
+            longitude,
+        })
+    }
+
+    #[must_use]
+    pub const fn latitude(self) -> f64 {
+        self.latitude
+    }
+
+    #[must_use]
+    pub const fn longitude(self) -> f64 {
+        self.longitude
+    }
+
+    /// The great-circle distance to `other` in kilometres (haversine formula).
+    #[must_use]
+    pub fn distance_km(self, other: Self) -> f64 {
+        let (lat1, lat2) = (self.latitude.to_radians(), other.latitude.to_radians());
+        let half_dlat = (lat2 - lat1) / 2.0;
+        let half_dlon = (other.longitude - self.longitude).to_radians() / 2.0;
+        let a = half_dlat.sin().powi(2) + lat1.cos() * lat2.cos() * half_dlon.sin().powi(2);
+        2.0 * EARTH_RADIUS_KM * a.sqrt().min(1.0).asin()
+    }
+}
+
+#[cfg(test)]
+mod geo_tests {
+    use super::GeoPoint;
+
+    #[test]
+    fn austin_to_san_antonio_is_about_118_km() {
+        // City halls, from public coordinates.
+        let austin = GeoPoint::new(30.2650, -97.7467).unwrap();
+        let san_antonio = GeoPoint::new(29.4241, -98.4936).unwrap();
+        let km = austin.distance_km(san_antonio);
+        assert!((115.0..121.0).contains(&km), "{km}");
+        assert!(austin.distance_km(austin) < 1e-9);
+    }
+
+    #[test]
+    fn coordinates_out_of_range_are_refused() {
+        assert!(GeoPoint::new(90.1, 0.0).is_err());
+        assert!(GeoPoint::new(0.0, -180.5).is_err());
+        assert!(GeoPoint::new(f64::NAN, 0.0).is_err());
+    }
+}

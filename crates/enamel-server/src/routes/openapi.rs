@@ -37,6 +37,7 @@ use crate::routes::web::{Chrome, render};
         super::referrals::find_patients, super::referrals::create_patient,
         super::referrals::search_patients, super::referrals::patient,
         super::referrals::directory, super::referrals::invite_office,
+        super::referrals::set_listing,
         super::referrals::referrals, super::referrals::create_referral,
         super::referrals::referral, super::referrals::take_step,
         super::referrals::post_message, super::assistant::draft_letter, super::attachments::upload,

@@ -30,6 +30,7 @@ pub(crate) fn router() -> Router<AppState> {
         .route("/api/v1/patients/{id}", get(patient))
         .route("/api/v1/directory", get(directory))
         .route("/api/v1/directory/invitations", post(invite_office))
+        .route("/api/v1/practice/listing", put(set_listing))
         .route("/api/v1/referrals", get(referrals).post(create_referral))
         .route("/api/v1/referrals/{id}", get(referral))
         .route("/api/v1/referrals/{id}/steps/{step}", post(take_step))
@@ -356,6 +357,9 @@ struct DirectorySearch {
     specialty: Option<String>,
     name: Option<String>,
     city: Option<String>,
+    /// Only offices within this many kilometres of yours, nearest first (your office
+    /// must have set its location).
+    within_km: Option<f64>,
 }
 
 #[utoipa::path(
@@ -384,9 +388,63 @@ async fn directory(
             .transpose()?,
         name: search.name,
         city: search.city,
+        within_km: search.within_km.map(within_km).transpose()?,
     };
     let listings = auth.scoped(&state.store).directory(&query).await?;
     Ok(Json(json!({ "practices": listings })))
+}
+
+/// A search radius: a positive number of kilometres, at most 1,000.
+pub(crate) fn within_km(km: f64) -> Result<f64, ApiError> {
+    if km > 0.0 && km <= 1_000.0 {
+        Ok(km)
+    } else {
+        Err(ApiError::InvalidInput(enamel_domain::InvalidValue::new(
+            "within_km",
+            "must be more than 0 and at most 1000",
+        )))
+    }
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+struct Listing {
+    listed: bool,
+    latitude: Option<f64>,
+    longitude: Option<f64>,
+}
+
+#[utoipa::path(
+    put,
+    path = "/api/v1/practice/listing",
+    tag = "directory",
+    summary = "List or unlist your office in the directory, and say where it is (for distance search)",
+    request_body = Listing,
+    responses(
+        (status = 204, description = "Saved"),
+        (status = 400, description = "Invalid input (the problem names the field and the rule)", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No session or token, or an expired one", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The role does not allow this", body = crate::error::Problem, content_type = "application/problem+json"),
+    ),
+)]
+async fn set_listing(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    Json(input): Json<Listing>,
+) -> Result<axum::http::StatusCode, ApiError> {
+    let location = match (input.latitude, input.longitude) {
+        (Some(lat), Some(lon)) => Some(enamel_domain::GeoPoint::new(lat, lon)?),
+        (None, None) => None,
+        _ => {
+            return Err(ApiError::Rejected(
+                "give both latitude and longitude, or neither".into(),
+            ));
+        }
+    };
+    auth.scoped(&state.store)
+        .set_listing(input.listed, location)
+        .await?;
+    Ok(axum::http::StatusCode::NO_CONTENT)
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]

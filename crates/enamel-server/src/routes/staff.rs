@@ -196,10 +196,12 @@ struct NewReferralQuery {
     patient: String,
     specialty: Option<String>,
     city: Option<String>,
+    within_km: Option<String>,
 }
 
 struct ListingView {
     id: enamel_domain::PracticeId,
+    distance: Option<String>,
     name: String,
     kind: &'static str,
     city: String,
@@ -215,6 +217,7 @@ struct NewReferralPage {
     patient_id: PatientId,
     specialty: String,
     city: String,
+    within: String,
     specialties: Vec<(&'static str, &'static str)>,
     listings: Vec<ListingView>,
     urgencies: Vec<(&'static str, &'static str)>,
@@ -238,18 +241,30 @@ async fn new_referral_page(
         .transpose()
         .map_err(ApiError::from)?;
     let city = query.city.filter(|c| !c.trim().is_empty());
+    let within = query
+        .within_km
+        .as_deref()
+        .filter(|w| !w.is_empty())
+        .map(|w| {
+            w.parse::<f64>()
+                .map_err(|_| ApiError::Rejected("choose a distance".into()))
+                .and_then(crate::routes::referrals::within_km)
+        })
+        .transpose()?;
     let own = user.practice;
     let listings = scoped
         .directory(&DirectoryQuery {
             kind,
             name: None,
             city: city.clone(),
+            within_km: within,
         })
         .await?
         .into_iter()
         .filter(|l| Some(l.id) != own)
         .map(|l| ListingView {
             id: l.id,
+            distance: l.distance_km.map(|d| format!("{d:.1} km away")),
             name: l.name,
             kind: l.kind.label(),
             city: l.city,
@@ -267,6 +282,7 @@ async fn new_referral_page(
         patient_id,
         specialty: kind.map(|k| k.as_str().to_owned()).unwrap_or_default(),
         city: city.unwrap_or_default(),
+        within: query.within_km.unwrap_or_default(),
         specialties: PracticeKind::ALL
             .iter()
             .filter(|k| **k != PracticeKind::General)

@@ -372,3 +372,69 @@ async fn a_referral_goes_from_general_dentist_to_specialist_and_back_on_sqlite()
 async fn a_referral_goes_from_general_dentist_to_specialist_and_back_on_postgres() {
     the_story(Backend::Postgres).await;
 }
+
+#[tokio::test]
+async fn the_directory_finds_offices_by_distance_nearest_first() {
+    let demo = demo_on(Backend::Sqlite, |_| {}).await.unwrap();
+    // Bluebonnet is in downtown Austin.
+    let referrer = demo.session(&demo.email(0, Role::FrontDesk)).await;
+    let (status, near) = demo.read("/api/v1/directory?within_km=25", &referrer).await;
+    assert_eq!(status, 200, "{near}");
+    let found: Vec<(&str, f64)> = near["practices"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| {
+            (
+                p["name"].as_str().unwrap(),
+                p["distance_km"].as_f64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        found,
+        [
+            ("Lone Star Endodontics", 4.7),
+            ("Capitol Oral Surgery", 10.0),
+            ("Pecan Grove Orthodontics", 22.7)
+        ]
+    );
+    let (_, endo_only) = demo
+        .read(
+            "/api/v1/directory?within_km=25&specialty=endodontics",
+            &referrer,
+        )
+        .await;
+    assert_eq!(endo_only["practices"].as_array().unwrap().len(), 1);
+    let (status, problem) = demo.read("/api/v1/directory?within_km=-3", &referrer).await;
+    assert_eq!(
+        (status, problem["code"].as_str()),
+        (400, Some("invalid_input"))
+    );
+
+    // The endodontist's admin unlists the office; it is no longer found.
+    let (admin, _) = demo
+        .admin_session(&demo.email(3, Role::PracticeAdmin))
+        .await;
+    let (status, _) = demo
+        .api(
+            reqwest::Method::PUT,
+            "/api/v1/practice/listing",
+            &admin,
+            Some(json!({ "listed": false, "latitude": 30.3072, "longitude": -97.7406 })),
+        )
+        .await;
+    assert_eq!(status, 204);
+    let (_, after) = demo.read("/api/v1/directory?within_km=25", &referrer).await;
+    assert_eq!(after["practices"].as_array().unwrap().len(), 2);
+    // A front desk may not change the listing.
+    let (status, _) = demo
+        .api(
+            reqwest::Method::PUT,
+            "/api/v1/practice/listing",
+            &referrer,
+            Some(json!({ "listed": false })),
+        )
+        .await;
+    assert_eq!(status, 403);
+}

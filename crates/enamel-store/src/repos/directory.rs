@@ -1,9 +1,10 @@
 //! The network directory: practices that list themselves, searchable by specialty,
-//! name and city. It holds offices, never patients.
+//! name, city and distance from the searching office. It holds offices, never
+//! patients.
 
 use anyhow::Context as _;
 use enamel_audit::entry::{Action as AuditAction, Outcome, ResourceType};
-use enamel_domain::{PracticeId, PracticeKind};
+use enamel_domain::{GeoPoint, PracticeId, PracticeKind};
 use enamel_policy::{Action, Circumstances, Resource};
 use serde::Serialize;
 use time::OffsetDateTime;
@@ -22,6 +23,8 @@ pub struct Listing {
     pub city: String,
     pub state: String,
     pub phone: String,
+    /// From the searching office, when both offices have set where they are.
+    pub distance_km: Option<f64>,
 }
 
 /// What to look for; every part optional.
@@ -30,6 +33,24 @@ pub struct DirectoryQuery {
     pub kind: Option<PracticeKind>,
     pub name: Option<String>,
     pub city: Option<String>,
+    /// Only offices within this many kilometres of the searching office (which must
+    /// have set its location), nearest first.
+    pub within_km: Option<f64>,
+}
+
+type ListingRow = (
+    Uuid,
+    String,
+    String,
+    String,
+    String,
+    String,
+    Option<f64>,
+    Option<f64>,
+);
+
+fn point(latitude: Option<f64>, longitude: Option<f64>) -> Option<GeoPoint> {
+    GeoPoint::new(latitude?, longitude?).ok()
 }
 
 impl Scoped<'_> {
@@ -49,12 +70,12 @@ impl Scoped<'_> {
                 .filter(|t| !t.is_empty())
                 .map(|t| format!("%{}%", t.to_lowercase().replace(['%', '_'], "")))
         };
-        let rows: Vec<(Uuid, String, String, String, String, String)> = on_pool!(&self.store.db, pool => {
+        let rows: Vec<ListingRow> = on_pool!(&self.store.db, pool => {
             sqlx::query_as(
-                "SELECT id, name, kind, city, state, phone FROM practices \
+                "SELECT id, name, kind, city, state, phone, latitude, longitude FROM practices \
                  WHERE listed AND id <> $1 AND ($2 IS NULL OR kind = $2) \
                  AND ($3 IS NULL OR LOWER(name) LIKE $3) AND ($4 IS NULL OR LOWER(city) LIKE $4) \
-                 ORDER BY name LIMIT 100",
+                 ORDER BY name LIMIT 500",
             )
             .bind(practice.as_uuid())
             .bind(query.kind.map(PracticeKind::as_str))
@@ -64,22 +85,62 @@ impl Scoped<'_> {
             .await
         })
         .context("searching the directory")?;
-        rows.into_iter()
-            .map(|(id, name, kind, city, state, phone)| {
-                Ok(Listing {
-                    id: PracticeId::from_uuid(id),
-                    name,
-                    kind: PracticeKind::parse(&kind).map_err(StoreError::Corrupt)?,
-                    city,
-                    state,
-                    phone,
-                })
-            })
-            .collect()
+        let here = self.location().await?;
+        if query.within_km.is_some() && here.is_none() {
+            return Err(StoreError::Refused(
+                "set your office's location to search by distance",
+            ));
+        }
+        let mut listings = rows
+            .into_iter()
+            .map(
+                |(id, name, kind, city, state, phone, latitude, longitude)| {
+                    let distance_km = here
+                        .zip(point(latitude, longitude))
+                        .map(|(a, b)| (a.distance_km(b) * 10.0).round() / 10.0);
+                    Ok(Listing {
+                        id: PracticeId::from_uuid(id),
+                        name,
+                        kind: PracticeKind::parse(&kind).map_err(StoreError::Corrupt)?,
+                        city,
+                        state,
+                        phone,
+                        distance_km,
+                    })
+                },
+            )
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        if let Some(within) = query.within_km {
+            listings.retain(|l| l.distance_km.is_some_and(|d| d <= within));
+            listings.sort_by(|a, b| {
+                let far = |l: &Listing| l.distance_km.unwrap_or(f64::MAX);
+                far(a).total_cmp(&far(b))
+            });
+        }
+        listings.truncate(100);
+        Ok(listings)
     }
 
-    /// Lists or unlists the actor's practice in the directory.
-    pub async fn set_listed(&self, listed: bool) -> Result<(), StoreError> {
+    /// Where the actor's office is, if it has said.
+    async fn location(&self) -> Result<Option<GeoPoint>, StoreError> {
+        let practice = self.practice()?;
+        let row: Option<(Option<f64>, Option<f64>)> = on_pool!(&self.store.db, pool => {
+            sqlx::query_as("SELECT latitude, longitude FROM practices WHERE id = $1")
+                .bind(practice.as_uuid())
+                .fetch_optional(pool)
+                .await
+        })
+        .context("reading an office's location")?;
+        Ok(row.and_then(|(lat, lon)| point(lat, lon)))
+    }
+
+    /// Lists or unlists the actor's practice in the directory, and says where it is
+    /// (for distance search; `None` leaves it unset).
+    pub async fn set_listing(
+        &self,
+        listed: bool,
+        location: Option<GeoPoint>,
+    ) -> Result<(), StoreError> {
         let practice = self.practice()?;
         self.authorize(
             Action::PracticeConfigure,
@@ -99,8 +160,12 @@ impl Scoped<'_> {
             Outcome::Success,
         );
         write_with_events!(self.store, &[&event], tx => {
-            sqlx::query("UPDATE practices SET listed = $1 WHERE id = $2")
+            sqlx::query(
+                "UPDATE practices SET listed = $1, latitude = $2, longitude = $3 WHERE id = $4",
+            )
                 .bind(listed)
+                .bind(location.map(GeoPoint::latitude))
+                .bind(location.map(GeoPoint::longitude))
                 .bind(practice.as_uuid())
                 .execute(&mut *tx)
                 .await?;

@@ -168,6 +168,26 @@ impl<'a> PracticeRepo<'a> {
         Ok(())
     }
 
+    /// Where an office is, for distance search (the office itself changes it through
+    /// its directory listing; this is for seeding and operators).
+    pub async fn set_location(
+        &self,
+        id: PracticeId,
+        location: enamel_domain::GeoPoint,
+    ) -> Result<(), StoreError> {
+        on_pool!(&self.store.db, pool => {
+            sqlx::query("UPDATE practices SET latitude = $1, longitude = $2 WHERE id = $3")
+                .bind(location.latitude())
+                .bind(location.longitude())
+                .bind(id.as_uuid())
+                .execute(pool)
+                .await
+                .map(|_| ())
+        })
+        .context("setting an office's location")?;
+        Ok(())
+    }
+
     /// How many practices there are.
     pub async fn count(&self) -> Result<u64, StoreError> {
         let count: i64 = on_pool!(&self.store.db, pool => {
