@@ -25,6 +25,70 @@ pub struct Senders {
     pub email: Option<SmtpMailer>,
     pub sms: Option<Twilio>,
     pub fax: Option<SrFax>,
+    /// For the demo and development: every channel written to files instead.
+    pub mailbox: Option<Mailbox>,
+}
+
+/// Writes each message as a text file in a directory instead of sending it, for the
+/// demo (`serve --demo`) and development. It stands in for each channel's real
+/// vendor (`smtp-relay`, `twilio`, `srfax`), so the BAA gate decides exactly as it
+/// would with them.
+#[derive(Debug, Clone)]
+pub struct Mailbox {
+    dir: std::path::PathBuf,
+}
+
+impl Mailbox {
+    /// A mailbox in `dir`, created owner-only if missing.
+    ///
+    /// # Errors
+    /// When the directory cannot be created.
+    pub fn new(dir: std::path::PathBuf) -> std::io::Result<Self> {
+        use std::os::unix::fs::DirBuilderExt as _;
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(&dir)?;
+        Ok(Self { dir })
+    }
+
+    fn vendor(channel: Channel) -> &'static str {
+        match channel {
+            Channel::Email => "smtp-relay",
+            Channel::Sms => "twilio",
+            Channel::Fax => "srfax",
+        }
+    }
+
+    /// Writes one message as `<time>-<channel>-<key>.txt` (to a temporary name, then
+    /// renamed, so a reader never sees half of one).
+    async fn send(
+        &self,
+        channel: Channel,
+        recipient: &str,
+        subject: &str,
+        body: &str,
+        key: &str,
+    ) -> Result<enamel_integrations::Delivered, SendError> {
+        let name = format!(
+            "{}-{}-{key}.txt",
+            time::OffsetDateTime::now_utc().unix_timestamp_nanos(),
+            channel.as_str()
+        );
+        let text = format!(
+            "Channel: {}\nTo: {recipient}\nSubject: {subject}\n\n{body}\n",
+            channel.as_str()
+        );
+        let temp = self.dir.join(format!(".{name}.tmp"));
+        let write = async {
+            tokio::fs::write(&temp, text).await?;
+            tokio::fs::rename(&temp, self.dir.join(&name)).await
+        };
+        write.await.map_err(|_| SendError::Transient {
+            code: "mailbox-write".into(),
+        })?;
+        Ok(enamel_integrations::Delivered { provider_id: name })
+    }
 }
 
 impl Senders {
@@ -80,6 +144,9 @@ impl Senders {
                 fax.base_url = base.parse()?;
             }
             senders.fax = Some(SrFax::new(fax)?);
+        }
+        if let Some(dir) = &settings.mailbox_dir {
+            senders.mailbox = Some(Mailbox::new(dir.clone())?);
         }
         Ok(senders)
     }
@@ -141,6 +208,9 @@ pub async fn deliver_due(
 }
 
 fn vendor_of(senders: &Senders, channel: Channel) -> Option<VendorName> {
+    if senders.mailbox.is_some() {
+        return VendorName::parse(Mailbox::vendor(channel)).ok();
+    }
     match channel {
         Channel::Email => senders.email.as_ref().map(|s| s.vendor().clone()),
         Channel::Sms => senders.sms.as_ref().map(|s| s.vendor().clone()),
@@ -181,16 +251,21 @@ async fn deliver(
     let body = text.body.replace("{base_url}", base_url);
     let recipient = message.recipient.expose();
     let key = message.id.simple().to_string();
-    let sent = match message.channel {
-        Channel::Email => match &senders.email {
+    let sent = match (&senders.mailbox, message.channel) {
+        (Some(mailbox), channel) => {
+            mailbox
+                .send(channel, recipient, &text.subject, &body, &key)
+                .await
+        }
+        (None, Channel::Email) => match &senders.email {
             Some(mailer) => mailer.send(recipient, &text.subject, &body, &key).await,
             None => unreachable_channel(),
         },
-        Channel::Sms => match &senders.sms {
+        (None, Channel::Sms) => match &senders.sms {
             Some(twilio) => twilio.send(recipient, &body, &key).await,
             None => unreachable_channel(),
         },
-        Channel::Fax => match &senders.fax {
+        (None, Channel::Fax) => match &senders.fax {
             Some(fax) => {
                 let pdf = text_pdf(&text.subject, &body);
                 fax.send_pdf(recipient, "enamel-notice.pdf", &pdf, &key)

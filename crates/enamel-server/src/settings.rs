@@ -96,6 +96,9 @@ pub struct NotificationSettings {
     pub srfax_sender_email: Option<String>,
     /// How often the worker looks for due messages, in milliseconds (default 1,000).
     pub poll_millis: Option<u64>,
+    /// For the demo and development only: write every message as a file in this
+    /// directory instead of sending it (`serve --demo` uses `<data_dir>/mailbox`).
+    pub mailbox_dir: Option<PathBuf>,
 }
 
 /// How long a signed-in session lasts. Both limits may only be lowered: seed 000

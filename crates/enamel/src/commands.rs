@@ -76,6 +76,11 @@ async fn serve(mut settings: Settings, demo: bool) -> anyhow::Result<ExitCode> {
         // The demo keeps its synthetic network, and its keys, apart from real data.
         settings.data_dir = settings.data_dir.join("demo");
     }
+    let notifications = &mut settings.notifications;
+    if demo && notifications.mailbox_dir.is_none() && notifications.smtp_host.is_none() {
+        // The demo sends nothing: its messages are files to read.
+        notifications.mailbox_dir = Some(settings.data_dir.join("mailbox"));
+    }
     let store = connect(&settings, &settings.database_url()).await?;
     store.migrate().await?;
     let network = demo.then(|| DemoNetwork::generate(enamel_demo::DEFAULT_SEED));
@@ -92,6 +97,12 @@ async fn serve(mut settings: Settings, demo: bool) -> anyhow::Result<ExitCode> {
     );
     if let Some(network) = &network {
         print_demo_logins(network);
+    }
+    if let Some(dir) = &settings.notifications.mailbox_dir {
+        println!(
+            "  messages (email, text, fax) are written to {} instead of being sent",
+            dir.display()
+        );
     }
     println!("Press Ctrl-C to stop.");
     app.run_until_stopped(shutdown).await?;

@@ -287,3 +287,109 @@ async fn a_stop_reply_opts_the_number_out_in_every_practice_and_a_forged_one_doe
     let (_, patient) = demo.read(&format!("/api/v1/patients/{id}"), cookie).await;
     assert_eq!(patient["sms_opt_out"], false);
 }
+
+/// The demo's mailbox: messages become files, each channel still behind its real
+/// vendor's BAA (email's relay executed, Twilio pending in the demo registry), and
+/// the patient's portal link in the file opens the portal.
+#[tokio::test]
+async fn the_demo_mailbox_holds_the_portal_link_and_the_baa_gate_still_decides() {
+    let mailbox = tempfile::tempdir().unwrap();
+    let dir = mailbox.path().to_owned();
+    let demo = demo_on(Backend::Sqlite, |settings| {
+        settings.notifications.mailbox_dir = Some(dir);
+        settings.notifications.poll_millis = Some(100);
+    })
+    .await
+    .unwrap();
+    let referral = send_a_referral(&demo).await;
+    let referrer = demo.session(&demo.email(0, Role::FrontDesk)).await;
+    let (status, _) = demo
+        .post(
+            &format!("/api/v1/referrals/{referral}/portal-link"),
+            &referrer,
+            json!(null),
+        )
+        .await;
+    assert_eq!(status, 202);
+    let files = |dir: &std::path::Path| -> Vec<String> {
+        let mut texts: Vec<String> = std::fs::read_dir(dir)
+            .unwrap()
+            .filter_map(Result::ok)
+            .filter(|e| e.path().extension().is_some_and(|x| x == "txt"))
+            .map(|e| std::fs::read_to_string(e.path()).unwrap())
+            .collect();
+        texts.sort();
+        texts
+    };
+    let mut written = Vec::new();
+    for _ in 0..100 {
+        written = files(mailbox.path());
+        if written.iter().any(|t| t.contains("/p/")) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let link_message = written
+        .iter()
+        .find(|t| t.contains("/p/"))
+        .unwrap_or_else(|| panic!("no portal link among {written:?}"));
+    assert!(link_message.contains("To: ottoline@example.test"));
+    for text in &written {
+        assert!(!text.contains(LAST_NAME) && !text.contains(REASON));
+    }
+    let link = link_message
+        .split_whitespace()
+        .find(|w| w.contains("/p/"))
+        .unwrap();
+    let page = demo.client.get(link).send().await.unwrap();
+    assert_eq!(page.status(), 200);
+    let page = page.text().await.unwrap();
+    assert!(page.contains("Lone Star Endodontics"), "{page}");
+    assert!(!page.contains(LAST_NAME) && !page.contains("apicoectomy"));
+
+    // A patient who prefers texts: Twilio's BAA is only pending in the demo registry,
+    // so the text is refused, not written, and the practice sees why.
+    let endo = demo.network.practices[3].practice.id.to_string();
+    let (_, texter) = demo
+        .post(
+            "/api/v1/patients",
+            &referrer,
+            json!({ "first_name": "Bram", "last_name": "Oyelaran-Fitch", "birth_date": "1991-01-09",
+                    "phone": "(512) 555-0175", "preferred_contact": "sms" }),
+        )
+        .await;
+    let (status, _) = demo
+        .post(
+            "/api/v1/referrals",
+            &referrer,
+            json!({ "patient_id": texter["id"], "receiving_practice_id": endo,
+                    "urgency": "routine", "reason": "Evaluate", "send": true }),
+        )
+        .await;
+    assert_eq!(status, 201);
+    let mut refused = Vec::new();
+    for _ in 0..100 {
+        refused = demo
+            .db
+            .store
+            .outbox()
+            .of_practice(demo.network.practices[0].practice.id, 100)
+            .await
+            .unwrap()
+            .into_iter()
+            .filter(|m| m.channel == enamel_store::Channel::Sms && m.status == "refused")
+            .collect();
+        if !refused.is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(refused.len(), 1, "{refused:?}");
+    assert_eq!(refused[0].last_error.as_deref(), Some("no_executed_baa"));
+    assert_eq!(refused[0].vendor.as_deref(), Some("twilio"));
+    assert!(
+        files(mailbox.path())
+            .iter()
+            .all(|t| !t.contains("Channel: sms"))
+    );
+}
