@@ -12,7 +12,7 @@ use uuid::Uuid;
 
 use crate::audit::event_for;
 use crate::pool::on_pool;
-use crate::{AuditLog, StoreError};
+use crate::{AuditLog, Scoped, StoreError};
 
 /// What to look for; every part is optional and they combine with AND.
 #[derive(Clone, Debug, Default)]
@@ -149,43 +149,137 @@ impl AuditLog<'_> {
     }
 
     /// The accounting of disclosures of a patient's information to other practices
-    /// and vendors, as CSV (date, recipient kind, recipient, purpose, resource).
+    /// and vendors (45 CFR 164.528), newest first.
+    pub async fn disclosures(
+        &self,
+        actor: &Actor,
+        patient: Uuid,
+    ) -> Result<Vec<Disclosure>, StoreError> {
+        let filter = AuditFilter {
+            patient: Some(patient),
+            action: Some(Action::Disclose),
+            outcomes: vec![Outcome::Success],
+            ..AuditFilter::default()
+        };
+        let mut all = Vec::new();
+        let mut before = None;
+        loop {
+            let page = self.query(actor, &filter, before, MAX_PAGE).await?;
+            all.extend(page.entries.iter().map(Disclosure::of));
+            match page.next_before {
+                Some(next) => before = Some(next),
+                None => return Ok(all),
+            }
+        }
+    }
+
+    /// [`AuditLog::disclosures`] as CSV (date, recipient kind, recipient, purpose,
+    /// resource).
     pub async fn disclosures_csv(
         &self,
         actor: &Actor,
         patient: Uuid,
     ) -> Result<String, StoreError> {
-        let filter = AuditFilter {
-            patient: Some(patient),
-            action: Some(Action::Disclose),
-            ..AuditFilter::default()
-        };
         let mut csv =
             String::from("timestamp,recipient_type,recipient,purpose,resource_type,resource_id\n");
-        let mut before = None;
-        loop {
-            let page = self.query(actor, &filter, before, MAX_PAGE).await?;
-            for entry in &page.entries {
-                let code = |key: &str| match entry.detail.get(key) {
-                    Some(Detail::Code(code)) => code.clone(),
-                    _ => String::new(),
-                };
-                let fields = [
-                    entry.timestamp.clone(),
-                    code("recipient_type"),
-                    code("recipient"),
-                    code("purpose"),
-                    entry.resource_type.clone(),
-                    entry.resource_id.clone().unwrap_or_default(),
-                ];
-                let row: Vec<String> = fields.iter().map(|f| csv_field(f)).collect();
-                let _ = writeln!(csv, "{}", row.join(","));
-            }
-            match page.next_before {
-                Some(next) => before = Some(next),
-                None => return Ok(csv),
-            }
+        for d in self.disclosures(actor, patient).await? {
+            let fields = [
+                &d.timestamp,
+                &d.recipient_type,
+                &d.recipient,
+                &d.purpose,
+                &d.resource_type,
+                &d.resource_id,
+            ];
+            let row: Vec<String> = fields.iter().map(|f| csv_field(f)).collect();
+            let _ = writeln!(csv, "{}", row.join(","));
         }
+        Ok(csv)
+    }
+}
+
+/// One disclosure in a patient's accounting.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct Disclosure {
+    pub timestamp: String,
+    /// `practice` or `vendor`.
+    pub recipient_type: String,
+    /// The receiving practice's id or the vendor's name.
+    pub recipient: String,
+    pub purpose: String,
+    pub resource_type: String,
+    pub resource_id: String,
+}
+
+impl Disclosure {
+    fn of(entry: &Entry) -> Self {
+        let code = |key: &str| match entry.detail.get(key) {
+            Some(Detail::Code(code)) => code.clone(),
+            _ => String::new(),
+        };
+        Self {
+            timestamp: entry.timestamp.clone(),
+            recipient_type: code("recipient_type"),
+            recipient: code("recipient"),
+            purpose: code("purpose"),
+            resource_type: entry.resource_type.clone(),
+            resource_id: entry.resource_id.clone().unwrap_or_default(),
+        }
+    }
+}
+
+impl Scoped<'_> {
+    /// The security officer's query of their practice's log (authorized as
+    /// `audit.query`; the query itself is recorded).
+    pub async fn audit_query(
+        &self,
+        filter: &AuditFilter,
+        before: Option<u64>,
+        limit: u32,
+    ) -> Result<AuditPage, StoreError> {
+        self.authorize_audit_query().await?;
+        self.store
+            .audit()
+            .query(self.actor, filter, before, limit)
+            .await
+    }
+
+    /// Failures and denials of the last 24 hours, for the security officer.
+    pub async fn audit_failures(
+        &self,
+        before: Option<u64>,
+        limit: u32,
+    ) -> Result<AuditPage, StoreError> {
+        self.authorize_audit_query().await?;
+        self.store
+            .audit()
+            .recent_failures(self.actor, before, limit)
+            .await
+    }
+
+    /// A patient's accounting of disclosures, for the security officer.
+    pub async fn disclosures(&self, patient: Uuid) -> Result<Vec<Disclosure>, StoreError> {
+        self.authorize_audit_query().await?;
+        self.store.audit().disclosures(self.actor, patient).await
+    }
+
+    /// A patient's accounting of disclosures as CSV, for the security officer.
+    pub async fn disclosures_csv(&self, patient: Uuid) -> Result<String, StoreError> {
+        self.authorize_audit_query().await?;
+        self.store
+            .audit()
+            .disclosures_csv(self.actor, patient)
+            .await
+    }
+
+    async fn authorize_audit_query(&self) -> Result<(), StoreError> {
+        self.authorize(
+            enamel_policy::Action::AuditQuery,
+            &enamel_policy::Resource::Practice(self.practice()?),
+            enamel_policy::Circumstances::default(),
+            (Action::AuditQuery, ResourceType::AuditLog, None),
+        )
+        .await
     }
 }
 

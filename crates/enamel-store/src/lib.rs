@@ -23,7 +23,7 @@ mod repos;
 mod sealed;
 
 pub use audit::{AuditLog, StoredEntry};
-pub use audit_query::{AuditFilter, AuditPage, MAX_PAGE};
+pub use audit_query::{AuditFilter, AuditPage, Disclosure, MAX_PAGE};
 pub use error::StoreError;
 pub use key_admin::{KeyAdmin, Reencrypted};
 pub use migrations::MigrationStatus;

@@ -7,6 +7,7 @@ use crate::AppState;
 mod api;
 mod assistant;
 mod attachments;
+mod audit;
 mod health;
 mod openapi;
 mod portal;
@@ -26,4 +27,5 @@ pub(crate) fn router() -> Router<AppState> {
         .merge(staff::router())
         .merge(openapi::router())
         .merge(webhooks::router())
+        .merge(audit::router())
 }

@@ -33,7 +33,8 @@ use crate::routes::web::{Chrome, render};
         super::api::unlock, super::api::invite, super::api::agents, super::api::create_agent,
         super::api::issue_token, super::api::revoke_token, super::api::access_review,
         super::web::access_review_csv, super::api::sign_off, super::api::break_glass,
-        super::api::alerts, super::api::require_second_factor,
+        super::api::alerts, super::api::require_second_factor, super::audit::entries,
+        super::audit::failures, super::audit::disclosures, super::audit::disclosures_csv,
         super::referrals::find_patients, super::referrals::create_patient,
         super::referrals::search_patients, super::referrals::patient,
         super::referrals::directory, super::referrals::invite_office,
@@ -49,7 +50,7 @@ use crate::routes::web::{Chrome, render};
     security(("session" = []), ("bearer" = [])),
     tags(
         (name = "identity", description = "Sign-in, sessions, accounts, agents, break-glass"),
-        (name = "compliance", description = "Access reviews and security alerts"),
+        (name = "compliance", description = "Access reviews, security alerts and the audit log's queries"),
         (name = "patients", description = "A practice's patients (sealed; found through blind indexes)"),
         (name = "directory", description = "The network directory of listed practices"),
         (name = "referrals", description = "Referrals, their steps, messages, attachments and portal links"),

@@ -69,3 +69,133 @@ async fn the_server_signs_checkpoints_on_schedule_and_at_shutdown() {
     let public_key = app.db.store.audit().signer().await.unwrap().public_key();
     assert!(all.iter().all(|c| c.verify(&public_key)));
 }
+
+/// The security officer's queries over HTTP, on a demo practice that has referred a
+/// patient: by patient (paged), by action, failures and denials, the accounting of
+/// disclosures as JSON and CSV; other roles are refused; the queries are logged.
+#[tokio::test]
+#[allow(clippy::too_many_lines, reason = "one story, read top to bottom")]
+async fn the_security_officer_queries_the_log_over_http() {
+    use enamel_domain::Role;
+    use serde_json::json;
+
+    let demo = crate::identity::demo_on(Backend::Sqlite, |_| {})
+        .await
+        .unwrap();
+    let front_desk = demo.session(&demo.email(0, Role::FrontDesk)).await;
+    let (_, patient) = demo
+        .post(
+            "/api/v1/patients",
+            &front_desk,
+            json!({ "first_name": "Ines", "last_name": "Marchetti-Cole", "birth_date": "1972-05-14" }),
+        )
+        .await;
+    let patient = patient["id"].as_str().unwrap().to_owned();
+    let endo = demo.network.practices[3].practice.id.to_string();
+    let (status, _) = demo
+        .post(
+            "/api/v1/referrals",
+            &front_desk,
+            json!({ "patient_id": patient, "receiving_practice_id": endo,
+                    "urgency": "routine", "reason": "Evaluate", "send": true }),
+        )
+        .await;
+    assert_eq!(status, 201);
+    let (status, _) = demo
+        .read(&format!("/api/v1/patients/{patient}"), &front_desk)
+        .await;
+    assert_eq!(status, 200);
+    // A denial to find later: the front desk may not see the vendor registry.
+    let (status, _) = demo.read("/api/v1/vendors", &front_desk).await;
+    assert_eq!(status, 403);
+    let (status, _) = demo.read("/api/v1/audit/entries", &front_desk).await;
+    assert_eq!(status, 403, "only the security officer queries the log");
+
+    let (officer, _) = demo
+        .admin_session(&demo.email(0, Role::SecurityOfficer))
+        .await;
+    let by_patient = format!("/api/v1/audit/entries?patient={patient}&limit=2");
+    let (status, first) = demo.read(&by_patient, &officer).await;
+    assert_eq!(status, 200, "{first}");
+    let entries = first["entries"].as_array().unwrap();
+    assert_eq!(entries.len(), 2);
+    assert!(
+        entries[0]["index"].as_u64() > entries[1]["index"].as_u64(),
+        "newest first"
+    );
+    assert_eq!(entries[0]["action"], "read", "the read came last");
+    let next = first["next_before"].as_u64().unwrap();
+    let (_, second) = demo
+        .read(&format!("{by_patient}&before={next}"), &officer)
+        .await;
+    assert!(
+        second["entries"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|e| e["index"].as_u64() < Some(next) && e["patient_id"] == patient.as_str())
+    );
+    let text = format!("{first}{second}");
+    assert!(!text.contains("Marchetti"), "ids and keyed hashes only");
+
+    let (_, disclosed) = demo
+        .read(
+            &format!("/api/v1/audit/entries?action=disclose&patient={patient}"),
+            &officer,
+        )
+        .await;
+    assert_eq!(disclosed["entries"].as_array().unwrap().len(), 1);
+
+    let (_, failures) = demo.read("/api/v1/audit/failures", &officer).await;
+    assert!(
+        failures["entries"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["outcome"] == "denied"
+                && e["detail"]["policy_action"]["code"] == "vendor.view"),
+        "{failures}"
+    );
+
+    let (_, accounting) = demo
+        .read(
+            &format!("/api/v1/audit/disclosures?patient={patient}"),
+            &officer,
+        )
+        .await;
+    let rows = accounting["disclosures"].as_array().unwrap();
+    assert_eq!(rows.len(), 1, "{accounting}");
+    assert_eq!(rows[0]["recipient_type"], "practice");
+    assert_eq!(rows[0]["recipient"], endo.as_str());
+    let csv = demo
+        .get(
+            &format!("/api/v1/audit/disclosures.csv?patient={patient}"),
+            &officer,
+        )
+        .await;
+    assert!(
+        csv.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/csv")
+    );
+    let csv = csv.text().await.unwrap();
+    assert_eq!(csv.lines().count(), 2, "{csv}");
+    assert!(csv.lines().nth(1).unwrap().contains(&endo));
+
+    let (status, problem) = demo
+        .read("/api/v1/audit/entries?outcome=maybe", &officer)
+        .await;
+    assert_eq!(
+        (status, problem["code"].as_str()),
+        (400, Some("invalid_input"))
+    );
+    // Each query is itself in the log.
+    let (_, queries) = demo
+        .read("/api/v1/audit/entries?action=audit_query", &officer)
+        .await;
+    assert!(
+        queries["entries"].as_array().unwrap().len() >= 5,
+        "{queries}"
+    );
+}

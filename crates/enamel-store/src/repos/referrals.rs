@@ -569,9 +569,13 @@ impl Scoped<'_> {
         let mut events = vec![write];
         if step == Step::Send {
             let mut disclosure = self.referral_event(AuditAction::Disclose, row, Outcome::Success);
+            // The accounting of disclosures reads recipient_type and recipient.
+            disclosure
+                .detail
+                .insert("recipient_type", Detail::Code("practice".into()));
             disclosure.detail.insert(
-                "recipient_practice",
-                Detail::Ids(vec![row.receiving_practice_id]),
+                "recipient",
+                Detail::Code(row.receiving_practice_id.to_string()),
             );
             disclosure
                 .detail

@@ -1,0 +1,234 @@
+//! The security officer's audit queries over HTTP: the practice's log filtered by
+//! patient, action, actor, outcome and time, newest first and paged; the last 24
+//! hours' failures and denials; a patient's accounting of disclosures as JSON and
+//! CSV. Every query is itself recorded in the log.
+
+use axum::extract::{Query, State};
+use axum::http::{HeaderValue, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use enamel_audit::entry::{Action, Outcome};
+use enamel_store::{AuditFilter, AuditPage};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+use uuid::Uuid;
+
+use crate::auth::Authenticated;
+use crate::{ApiError, AppState};
+
+pub(crate) fn router() -> Router<AppState> {
+    Router::new()
+        .route("/api/v1/audit/entries", get(entries))
+        .route("/api/v1/audit/failures", get(failures))
+        .route("/api/v1/audit/disclosures", get(disclosures))
+        .route("/api/v1/audit/disclosures.csv", get(disclosures_csv))
+}
+
+fn invalid(field: &'static str, rule: &'static str) -> ApiError {
+    ApiError::InvalidInput(enamel_domain::InvalidValue::new(field, rule))
+}
+
+/// The filters, all optional, combined with AND.
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+struct EntriesQuery {
+    /// A patient's id: all access to that patient.
+    patient: Option<String>,
+    /// One action, e.g. `read`, `download`, `disclose`, `sign_in`.
+    action: Option<String>,
+    /// An actor's id (a user's or agent's).
+    actor: Option<String>,
+    /// Comma-separated outcomes: `success`, `failure`, `denied`.
+    outcome: Option<String>,
+    /// From this time (RFC 3339), inclusive.
+    from: Option<String>,
+    /// Until this time (RFC 3339), exclusive.
+    to: Option<String>,
+    /// The page after this index (from the previous page's `next_before`).
+    before: Option<u64>,
+    /// At most this many entries (default 100, at most 500).
+    limit: Option<u32>,
+}
+
+fn time_of(raw: Option<&str>, field: &'static str) -> Result<Option<OffsetDateTime>, ApiError> {
+    raw.map(|t| {
+        OffsetDateTime::parse(t.trim(), &Rfc3339)
+            .map_err(|_| invalid(field, "must be an RFC 3339 time, e.g. 2026-11-01T00:00:00Z"))
+    })
+    .transpose()
+}
+
+impl EntriesQuery {
+    fn filter(&self) -> Result<AuditFilter, ApiError> {
+        let outcomes = match &self.outcome {
+            None => Vec::new(),
+            Some(list) => list
+                .split(',')
+                .map(|o| {
+                    Outcome::parse(o.trim())
+                        .ok_or_else(|| invalid("outcome", "is success, failure or denied"))
+                })
+                .collect::<Result<_, _>>()?,
+        };
+        Ok(AuditFilter {
+            patient: self
+                .patient
+                .as_deref()
+                .map(|p| {
+                    p.parse::<Uuid>()
+                        .map_err(|_| invalid("patient", "must be an id"))
+                })
+                .transpose()?,
+            action: self
+                .action
+                .as_deref()
+                .map(|a| {
+                    Action::parse(a.trim()).ok_or_else(|| invalid("action", "is not an action"))
+                })
+                .transpose()?,
+            actor: self.actor.clone(),
+            outcomes,
+            from: time_of(self.from.as_deref(), "from")?,
+            to: time_of(self.to.as_deref(), "to")?,
+        })
+    }
+}
+
+fn page_json(page: &AuditPage) -> Value {
+    json!({ "entries": page.entries, "next_before": page.next_before })
+}
+
+#[utoipa::path(
+    get,
+    path = "/api/v1/audit/entries",
+    tag = "compliance",
+    summary = "Query the practice's audit log (security officer): newest first, paged",
+    params(EntriesQuery),
+    responses(
+        (status = 200, description = "Entries (ids and keyed hashes only) and `next_before`", body = serde_json::Value),
+        (status = 400, description = "Invalid input (the problem names the field and the rule)", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No session or token, or an expired one", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The role does not allow this", body = crate::error::Problem, content_type = "application/problem+json"),
+    ),
+)]
+async fn entries(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    Query(query): Query<EntriesQuery>,
+) -> Result<Json<Value>, ApiError> {
+    let filter = query.filter()?;
+    let page = auth
+        .scoped(&state.store)
+        .audit_query(&filter, query.before, query.limit.unwrap_or(100))
+        .await?;
+    Ok(Json(page_json(&page)))
+}
+
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+struct PageQuery {
+    /// The page after this index (from the previous page's `next_before`).
+    before: Option<u64>,
+    /// At most this many entries (default 100, at most 500).
+    limit: Option<u32>,
+}
+
+#[utoipa::path(
+    get,
+    path = "/api/v1/audit/failures",
+    tag = "compliance",
+    summary = "Failures and denials of the last 24 hours (security officer)",
+    params(PageQuery),
+    responses(
+        (status = 200, description = "Entries and `next_before`", body = serde_json::Value),
+        (status = 401, description = "No session or token, or an expired one", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The role does not allow this", body = crate::error::Problem, content_type = "application/problem+json"),
+    ),
+)]
+async fn failures(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    Query(query): Query<PageQuery>,
+) -> Result<Json<Value>, ApiError> {
+    let page = auth
+        .scoped(&state.store)
+        .audit_failures(query.before, query.limit.unwrap_or(100))
+        .await?;
+    Ok(Json(page_json(&page)))
+}
+
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+struct PatientQuery {
+    /// The patient's id.
+    patient: String,
+}
+
+impl PatientQuery {
+    fn patient(&self) -> Result<Uuid, ApiError> {
+        self.patient
+            .parse()
+            .map_err(|_| invalid("patient", "must be an id"))
+    }
+}
+
+#[utoipa::path(
+    get,
+    path = "/api/v1/audit/disclosures",
+    tag = "compliance",
+    summary = "A patient's accounting of disclosures (45 CFR 164.528), newest first",
+    params(PatientQuery),
+    responses(
+        (status = 200, description = "Disclosures: when, to whom, why, what", body = serde_json::Value),
+        (status = 400, description = "Invalid input (the problem names the field and the rule)", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No session or token, or an expired one", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The role does not allow this", body = crate::error::Problem, content_type = "application/problem+json"),
+    ),
+)]
+async fn disclosures(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    Query(query): Query<PatientQuery>,
+) -> Result<Json<Value>, ApiError> {
+    let found = auth
+        .scoped(&state.store)
+        .disclosures(query.patient()?)
+        .await?;
+    Ok(Json(json!({ "disclosures": found })))
+}
+
+#[utoipa::path(
+    get,
+    path = "/api/v1/audit/disclosures.csv",
+    tag = "compliance",
+    summary = "A patient's accounting of disclosures as CSV",
+    params(PatientQuery),
+    responses(
+        (status = 200, description = "CSV: timestamp, recipient_type, recipient, purpose, resource_type, resource_id", body = String, content_type = "text/csv"),
+        (status = 400, description = "Invalid input (the problem names the field and the rule)", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No session or token, or an expired one", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The role does not allow this", body = crate::error::Problem, content_type = "application/problem+json"),
+    ),
+)]
+async fn disclosures_csv(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    Query(query): Query<PatientQuery>,
+) -> Result<Response, ApiError> {
+    let csv = auth
+        .scoped(&state.store)
+        .disclosures_csv(query.patient()?)
+        .await?;
+    let mut response = csv.into_response();
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/csv; charset=utf-8"),
+    );
+    Ok(response)
+}
