@@ -393,3 +393,250 @@ async fn the_demo_mailbox_holds_the_portal_link_and_the_baa_gate_still_decides()
             .all(|t| !t.contains("Channel: sms"))
     );
 }
+
+/// Every step's office notice reaches the right office through the real SMTP
+/// server, and the patient gets the referral notice and the portal link.
+async fn every_step_notifies_the_right_office(backend: Backend) {
+    let Some(sink) = SmtpSink::start().await else {
+        return;
+    };
+    let port = sink.port;
+    let Some(demo) = demo_on(backend, |settings| email_through(settings, port)).await else {
+        return;
+    };
+    let referral = send_a_referral(&demo).await;
+    let specialist = demo.session(&demo.email(3, Role::FrontDesk)).await;
+    let referrer = demo.session(&demo.email(0, Role::FrontDesk)).await;
+    let (status, _) = demo
+        .read(&format!("/api/v1/referrals/{referral}"), &specialist)
+        .await;
+    assert_eq!(status, 200);
+    for (step, body) in [
+        ("accept", json!({})),
+        ("schedule", json!({ "appointment": "2026-12-02T08:15" })),
+        ("complete", json!({})),
+        (
+            "send_report",
+            json!({ "note": "Apicoectomy done; review in 6 months" }),
+        ),
+    ] {
+        let (status, moved) = demo
+            .post(
+                &format!("/api/v1/referrals/{referral}/steps/{step}"),
+                &specialist,
+                body,
+            )
+            .await;
+        assert_eq!(status, 200, "{step}: {moved}");
+    }
+    let (status, _) = demo
+        .post(
+            &format!("/api/v1/referrals/{referral}/portal-link"),
+            &referrer,
+            json!(null),
+        )
+        .await;
+    assert_eq!(status, 202);
+    wait_for(&sink, 7).await;
+    let mut seen = Vec::new();
+    for n in 1..=7 {
+        let raw = sink.message(n).await;
+        let to = header(&raw, "To").unwrap().to_owned();
+        let subject = header(&raw, "Subject").unwrap().to_owned();
+        assert!(!unfolded(&raw).contains(LAST_NAME), "{subject}");
+        seen.push((to, subject));
+    }
+    let office = |practice: usize| {
+        let slug = demo.email(practice, Role::FrontDesk);
+        format!("office@{}", slug.rsplit('@').next().unwrap())
+    };
+    let (general, endo) = (office(0), office(3));
+    let expected = [
+        (endo.as_str(), "New referral from Bluebonnet Family Dental"),
+        (
+            general.as_str(),
+            "Lone Star Endodontics accepted your referral",
+        ),
+        (
+            general.as_str(),
+            "Lone Star Endodontics scheduled your referred patient",
+        ),
+        (
+            general.as_str(),
+            "Lone Star Endodontics completed treatment for your referral",
+        ),
+        (
+            general.as_str(),
+            "Lone Star Endodontics sent a report on your referral",
+        ),
+    ];
+    for (to, subject) in expected {
+        assert!(
+            seen.iter().any(|(t, s)| t == to && s == subject),
+            "{subject} to {to} not among {seen:?}"
+        );
+    }
+    let to_patient = seen
+        .iter()
+        .filter(|(to, _)| to == "ottoline@example.test")
+        .count();
+    assert_eq!(
+        to_patient, 2,
+        "the referral notice and the portal link: {seen:?}"
+    );
+}
+
+#[tokio::test]
+async fn every_step_notifies_the_right_office_on_sqlite() {
+    every_step_notifies_the_right_office(Backend::Sqlite).await;
+}
+
+#[tokio::test]
+async fn every_step_notifies_the_right_office_on_postgres() {
+    every_step_notifies_the_right_office(Backend::Postgres).await;
+}
+
+/// A local server speaking Twilio's Messages API: 201 with a SID, or error 21610
+/// (the number unsubscribed) for one number.
+#[derive(Clone, Default)]
+struct TwilioFake {
+    /// Each request's `Authorization` header and form fields.
+    received: Arc<std::sync::Mutex<Vec<(String, Form)>>>,
+}
+
+type Form = Vec<(String, String)>;
+
+const UNSUBSCRIBED: &str = "+15125550162";
+
+async fn twilio_messages(
+    axum::extract::State(fake): axum::extract::State<TwilioFake>,
+    headers: axum::http::HeaderMap,
+    axum::Form(form): axum::Form<Form>,
+) -> axum::response::Response {
+    use axum::response::IntoResponse as _;
+    let auth = headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    let to = form
+        .iter()
+        .find(|(k, _)| k == "To")
+        .map(|(_, v)| v.clone())
+        .unwrap_or_default();
+    fake.received.lock().unwrap().push((auth, form));
+    if to == UNSUBSCRIBED {
+        let error = json!({ "code": 21610, "message": "Attempt to send to unsubscribed recipient",
+                            "more_info": "https://www.twilio.com/docs/errors/21610", "status": 400 });
+        return (axum::http::StatusCode::BAD_REQUEST, axum::Json(error)).into_response();
+    }
+    let created = json!({ "sid": "SM0123456789abcdef0123456789abcdef", "status": "queued" });
+    (axum::http::StatusCode::CREATED, axum::Json(created)).into_response()
+}
+
+#[tokio::test]
+#[allow(clippy::too_many_lines, reason = "one story, read top to bottom")]
+async fn patients_get_texts_through_twilio_once_its_baa_is_executed() {
+    const SID: &str = "AC0123456789abcdef0123456789abcdef";
+    let fake = TwilioFake::default();
+    let app = axum::Router::new()
+        .route(
+            "/2010-04-01/Accounts/{sid}/Messages.json",
+            axum::routing::post(twilio_messages),
+        )
+        .with_state(fake.clone());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}/", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    let demo = demo_on(Backend::Sqlite, |settings| {
+        let n = &mut settings.notifications;
+        n.twilio_base_url = Some(base);
+        n.twilio_account_sid = Some(SID.into());
+        n.twilio_auth_token = Some(secrecy::SecretString::from("twilio-test-token"));
+        n.twilio_from = Some("+15125550100".into());
+        n.poll_millis = Some(100);
+    })
+    .await
+    .unwrap();
+    let (officer, _) = demo
+        .admin_session(&demo.email(0, Role::SecurityOfficer))
+        .await;
+    let (status, _) = demo
+        .api(
+            reqwest::Method::PUT,
+            "/api/v1/vendors/twilio",
+            &officer,
+            Some(json!({ "display_name": "Twilio", "services": "SMS",
+                          "baa_status": "executed", "executed_on": "2026-02-01" })),
+        )
+        .await;
+    assert_eq!(status, 200);
+    let referrer = demo.session(&demo.email(0, Role::FrontDesk)).await;
+    let endo = demo.network.practices[3].practice.id.to_string();
+    let mut patients = Vec::new();
+    for (first, phone) in [("Cosima", "(512) 555-0161"), ("Dashiell", "(512) 555-0162")] {
+        let (_, patient) = demo
+            .post(
+                "/api/v1/patients",
+                &referrer,
+                json!({ "first_name": first, "last_name": "Brightwater-Ames", "birth_date": "1988-03-07",
+                        "phone": phone, "preferred_contact": "sms" }),
+            )
+            .await;
+        let (status, _) = demo
+            .post(
+                "/api/v1/referrals",
+                &referrer,
+                json!({ "patient_id": patient["id"], "receiving_practice_id": endo,
+                        "urgency": "routine", "reason": "Evaluate", "send": true }),
+            )
+            .await;
+        assert_eq!(status, 201);
+        patients.push(patient["id"].as_str().unwrap().to_owned());
+    }
+    for _ in 0..100 {
+        if fake.received.lock().unwrap().len() >= 2 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let received = fake.received.lock().unwrap().clone();
+    assert_eq!(received.len(), 2, "{received:?}");
+    let field = |form: &[(String, String)], name: &str| {
+        form.iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.clone())
+            .unwrap()
+    };
+    let (auth, text) = received
+        .iter()
+        .find(|(_, form)| field(form, "To") == "+15125550161")
+        .unwrap();
+    assert!(
+        auth.starts_with("Basic "),
+        "HTTP basic auth with the account SID"
+    );
+    assert_eq!(field(text, "From"), "+15125550100");
+    let body = field(text, "Body");
+    assert!(
+        body.starts_with("Hi Cosima,") && body.contains("Reply STOP"),
+        "{body}"
+    );
+    assert!(
+        !body.contains("Brightwater") && !body.contains("1988"),
+        "{body}"
+    );
+    // Twilio's 21610 for the other number: refused, and the patient is opted out.
+    let mut opted_out = json!(false);
+    for _ in 0..50 {
+        let (_, patient) = demo
+            .read(&format!("/api/v1/patients/{}", patients[1]), &referrer)
+            .await;
+        opted_out = patient["sms_opt_out"].clone();
+        if opted_out == true {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(opted_out, true);
+}
