@@ -44,11 +44,13 @@ impl Mailbox {
     /// # Errors
     /// When the directory cannot be created.
     pub fn new(dir: std::path::PathBuf) -> std::io::Result<Self> {
-        use std::os::unix::fs::DirBuilderExt as _;
+        use std::os::unix::fs::{DirBuilderExt as _, PermissionsExt as _};
         std::fs::DirBuilder::new()
             .recursive(true)
             .mode(0o700)
             .create(&dir)?;
+        // Owner-only, also when the directory was already there.
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700))?;
         Ok(Self { dir })
     }
 
@@ -81,7 +83,15 @@ impl Mailbox {
         );
         let temp = self.dir.join(format!(".{name}.tmp"));
         let write = async {
-            tokio::fs::write(&temp, text).await?;
+            use tokio::io::AsyncWriteExt as _;
+            let mut file = tokio::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(0o600)
+                .open(&temp)
+                .await?;
+            file.write_all(text.as_bytes()).await?;
+            file.sync_all().await?;
             tokio::fs::rename(&temp, self.dir.join(&name)).await
         };
         write.await.map_err(|_| SendError::Transient {
@@ -146,6 +156,12 @@ impl Senders {
             senders.fax = Some(SrFax::new(fax)?);
         }
         if let Some(dir) = &settings.mailbox_dir {
+            if senders.email.is_some() || senders.sms.is_some() || senders.fax.is_some() {
+                anyhow::bail!(
+                    "notifications.mailbox_dir is for the demo and development: it replaces \
+                     every channel, so it cannot be set beside real SMTP, Twilio or SRFax settings"
+                );
+            }
             senders.mailbox = Some(Mailbox::new(dir.clone())?);
         }
         Ok(senders)
@@ -303,15 +319,13 @@ async fn deliver(
             outbox
                 .refused(message.id, "recipient_opted_out", vendor.as_str(), now)
                 .await?;
-            // The provider says the number unsubscribed: stop queuing texts to it.
-            if let (Channel::Sms, Some(patient)) = (message.channel, message.patient) {
+            // The provider says the number unsubscribed: stop queuing texts to it, in
+            // every practice that has it (as a STOP reply would).
+            if message.channel == Channel::Sms
+                && let Ok(phone) = enamel_domain::PhoneNumber::parse(recipient)
+            {
                 store
-                    .record_sms_consent(
-                        message.practice,
-                        patient.as_uuid(),
-                        true,
-                        enamel_store::ConsentSource::ProviderRefusal,
-                    )
+                    .set_sms_opt_out(&phone, true, enamel_store::ConsentSource::ProviderRefusal)
                     .await?;
             }
         }

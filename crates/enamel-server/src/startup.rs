@@ -157,6 +157,12 @@ impl Application {
             twilio_auth_token: settings.notifications.twilio_auth_token.clone(),
             assistant: assistant(&settings.referrals)?.map(Arc::new),
         };
+        if state.twilio_auth_token.is_some() && settings.referrals.public_url.is_none() {
+            tracing::warn!(
+                "referrals.public_url is not set: Twilio's webhook signatures are checked \
+                 against the bound address, which fails behind a proxy"
+            );
+        }
         let router = router(state, settings.server.max_body_bytes, tls.is_some());
         let checkpoints = CheckpointPolicy {
             dir: settings.checkpoint_dir(),

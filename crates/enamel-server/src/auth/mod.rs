@@ -366,9 +366,9 @@ pub(crate) async fn same_origin(State(tls): State<bool>, request: Request, next:
     ) {
         return next.run(request).await;
     }
-    // A vendor's webhook is authenticated by the vendor's signature over the request,
-    // checked by its handler; it carries no cookie and no Origin.
-    if request.uri().path().starts_with("/webhooks/") {
+    // Twilio's webhook is authenticated by Twilio's signature over the request,
+    // checked by its handler; it carries no cookie and no Origin. Exactly that path.
+    if request.uri().path() == crate::routes::TWILIO_SMS_PATH {
         return next.run(request).await;
     }
     let headers = request.headers();

@@ -16,6 +16,8 @@ mod staff;
 pub(crate) mod web;
 mod webhooks;
 
+pub(crate) use webhooks::TWILIO_SMS_PATH;
+
 pub(crate) fn router() -> Router<AppState> {
     Router::new()
         .merge(health::router())

@@ -7,6 +7,7 @@
 use askama::Template;
 use axum::extract::multipart::Field;
 use axum::extract::{DefaultBodyLimit, Multipart, Path, Query, State};
+use axum::handler::Handler as _;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
@@ -32,20 +33,29 @@ use crate::{ApiError, AppState};
 
 pub(crate) fn router() -> Router<AppState> {
     Router::new()
-        .route("/referrals", get(referrals_page).post(create_referral))
+        // Uploads: axum's body limit is off for these two, which stream files and
+        // enforce `referrals.attachment_max_bytes` per file and MAX_FILES per form.
+        .route(
+            "/referrals",
+            get(referrals_page).post(create_referral.layer(DefaultBodyLimit::disable())),
+        )
         .route("/referrals/new", get(new_referral_page))
         .route("/referrals/{id}", get(referral_page))
         .route("/referrals/{id}/steps/{step}", post(take_step))
         .route("/referrals/{id}/messages", post(post_message))
-        .route("/referrals/{id}/attachments", post(upload))
+        .route(
+            "/referrals/{id}/attachments",
+            post(upload.layer(DefaultBodyLimit::disable())),
+        )
         .route("/referrals/{id}/portal-link", post(send_portal_link))
         .route("/referrals/{id}/letter-draft", post(draft_letter))
         .route("/patients", get(patients_page).post(create_patient))
         .route("/patients/search", post(search_patients))
         .route("/vendors", get(vendors_page).post(save_vendor))
-        // Uploads are limited while they stream (`referrals.attachment_max_bytes`).
-        .layer(DefaultBodyLimit::disable())
 }
+
+/// The most files one form may carry.
+const MAX_FILES: usize = 20;
 
 /// An error on a page: the same safe message as the API's problem, as a page.
 pub(crate) struct PageError(ApiError);
@@ -353,6 +363,7 @@ async fn create_referral(
     let mut input = ReferralInput::default();
     let mut created: Option<ReferralId> = None;
     let mut refused = false;
+    let mut files = 0;
     let unreadable = |_| ApiError::Rejected("the form could not be read".into());
     while let Some(field) = form.next_field().await.map_err(unreadable)? {
         let name = field.name().unwrap_or_default().to_owned();
@@ -364,8 +375,20 @@ async fn create_referral(
                 created = Some(id);
                 id
             };
-            if !refused && attach_field(&state, &auth, id, field).await.is_err() {
-                refused = true;
+            files += 1;
+            if files > MAX_FILES {
+                return Err(ApiError::Rejected(format!(
+                    "attach at most {MAX_FILES} files at once"
+                ))
+                .into());
+            }
+            if !refused {
+                match attach_field(&state, &auth, id, field).await {
+                    Ok(_) => {}
+                    // The type or size rule: the draft stays, the page says why.
+                    Err(ApiError::Rejected(_)) => refused = true,
+                    Err(other) => return Err(other.into()),
+                }
             }
             continue;
         }
@@ -432,8 +455,10 @@ fn flash_text(code: &str, max_mb: u64) -> Option<String> {
         "uploaded" => "File added.".to_owned(),
         "portal_link" => "Portal link queued to the patient; it expires in 24 hours.".to_owned(),
         "file_refused" => format!(
-            "A file was refused, so the referral is still a draft: only JPEG, PNG, PDF and \
-             DICOM files (judged by content) up to {max_mb} MB can be attached."
+            "A file was refused, so the referral is still a draft and the files after it were \
+             not attached: only JPEG, PNG, PDF and DICOM files (judged by content) up to \
+             {max_mb} MB can be attached, while the practice's storage vendor has an \
+             executed BAA."
         ),
         _ => return None,
     })
@@ -754,6 +779,11 @@ async fn upload(
     let unreadable = |_| ApiError::Rejected("the form could not be read".into());
     let mut added = 0;
     while let Some(field) = form.next_field().await.map_err(unreadable)? {
+        if added >= MAX_FILES {
+            return Err(
+                ApiError::Rejected(format!("attach at most {MAX_FILES} files at once")).into(),
+            );
+        }
         if field.name() == Some("file") && attach_field(&state, &auth, id, field).await? {
             added += 1;
         }

@@ -75,12 +75,16 @@ impl Scoped<'_> {
                 "SELECT id, name, kind, city, state, phone, latitude, longitude FROM practices \
                  WHERE listed AND id <> $1 AND ($2 IS NULL OR kind = $2) \
                  AND ($3 IS NULL OR LOWER(name) LIKE $3) AND ($4 IS NULL OR LOWER(city) LIKE $4) \
-                 ORDER BY name LIMIT 500",
+                 AND ($5 = 0 OR (latitude IS NOT NULL AND longitude IS NOT NULL)) \
+                 ORDER BY name LIMIT $6",
             )
             .bind(practice.as_uuid())
             .bind(query.kind.map(PracticeKind::as_str))
             .bind(like(&query.name))
             .bind(like(&query.city))
+            .bind(i32::from(query.within_km.is_some()))
+            // By distance, every located office is a candidate; by name, a page.
+            .bind(if query.within_km.is_some() { 100_000_i64 } else { 100 })
             .fetch_all(pool)
             .await
         })
@@ -135,7 +139,7 @@ impl Scoped<'_> {
     }
 
     /// Lists or unlists the actor's practice in the directory, and says where it is
-    /// (for distance search; `None` leaves it unset).
+    /// (for distance search; `None` keeps the location on file).
     pub async fn set_listing(
         &self,
         listed: bool,
@@ -160,8 +164,10 @@ impl Scoped<'_> {
             Outcome::Success,
         );
         write_with_events!(self.store, &[&event], tx => {
+            // No location given leaves the one on file.
             sqlx::query(
-                "UPDATE practices SET listed = $1, latitude = $2, longitude = $3 WHERE id = $4",
+                "UPDATE practices SET listed = $1, latitude = COALESCE($2, latitude), \
+                 longitude = COALESCE($3, longitude) WHERE id = $4",
             )
                 .bind(listed)
                 .bind(location.map(GeoPoint::latitude))

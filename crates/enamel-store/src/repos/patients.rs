@@ -529,6 +529,11 @@ macro_rules! insert_patient {
 }
 use insert_patient;
 
+/// A consent change that was already in effect.
+#[derive(Debug, thiserror::Error)]
+#[error("the consent was already so")]
+struct Unchanged;
+
 /// Who changed a patient's text-message consent.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ConsentSource {
@@ -588,7 +593,8 @@ impl Store {
         Ok(changed)
     }
 
-    /// Sets one patient's text-message opt-out, audited in the same transaction.
+    /// Sets one patient's text-message opt-out, audited in the same transaction
+    /// (nothing is written, nor audited, when it is already so).
     pub async fn record_sms_consent(
         &self,
         practice: PracticeId,
@@ -611,15 +617,27 @@ impl Store {
         event
             .detail
             .insert("source", Detail::Code(source.as_str().to_owned()));
-        write_with_events!(self, &[&event], tx => {
-            sqlx::query("UPDATE patients SET sms_opt_out = $1 WHERE id = $2 AND practice_id = $3")
-                .bind(opt_out)
-                .bind(patient)
-                .bind(practice.as_uuid())
-                .execute(&mut *tx)
-                .await?;
-        })
-        .context("recording text-message consent")?;
-        Ok(())
+        let changed = write_with_events!(self, &[&event], tx => {
+            let changed = sqlx::query(
+                "UPDATE patients SET sms_opt_out = $1 \
+                 WHERE id = $2 AND practice_id = $3 AND sms_opt_out <> $1",
+            )
+            .bind(opt_out)
+            .bind(patient)
+            .bind(practice.as_uuid())
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+            if changed == 0 {
+                // Already so: roll back rather than audit a change that did not happen.
+                anyhow::bail!(Unchanged);
+            }
+            changed
+        });
+        match changed {
+            Ok(_) => Ok(()),
+            Err(err) if err.is::<Unchanged>() => Ok(()),
+            Err(err) => Err(err.context("recording text-message consent").into()),
+        }
     }
 }
