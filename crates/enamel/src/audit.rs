@@ -63,9 +63,10 @@ pub async fn run(
             println!("{} log(s) purged", purged.len());
             ExitCode::SUCCESS
         }
-        AuditCommand::Export { log, out } => {
+        AuditCommand::Export { log, out, since } => {
             let scope = chosen(&log)?;
-            export(store, &scope, &out).await?;
+            let since = since.as_deref().map(parse_when).transpose()?;
+            export(store, &scope, &out, since).await?;
             ExitCode::SUCCESS
         }
         AuditCommand::Prove {
@@ -76,6 +77,12 @@ pub async fn run(
         } => {
             let (scope, leaves, checkpoints) = if let Some(dir) = export {
                 let export = read_export(&dir)?;
+                if let Some(start) = &export.start {
+                    bail!(
+                        "this export starts at index {} (--since); proofs need a whole export",
+                        start.tree_size
+                    );
+                }
                 (export.scope, export.leaves, export.checkpoints)
             } else {
                 let scope = chosen(&log)?;
@@ -158,10 +165,76 @@ async fn verify_database(store: &Store, log: &LogChoice) -> anyhow::Result<ExitC
     Ok(code)
 }
 
-async fn export(store: &Store, scope: &Scope, out: &Path) -> anyhow::Result<()> {
+/// `YYYY-MM-DD` (midnight UTC) or an RFC 3339 time.
+fn parse_when(raw: &str) -> anyhow::Result<time::OffsetDateTime> {
+    let raw = raw.trim();
+    if let Ok(at) = time::OffsetDateTime::parse(raw, &time::format_description::well_known::Rfc3339)
+    {
+        return Ok(at);
+    }
+    time::Date::parse(
+        raw,
+        time::macros::format_description!("[year]-[month]-[day]"),
+    )
+    .map(|d| d.midnight().assume_utc())
+    .context("--since takes a date as YYYY-MM-DD or a time as RFC 3339")
+}
+
+/// Where a partial export starts: the last checkpoint signed before `since`, with
+/// the frontier and last leaf hash stored beside it (`start.json`).
+#[derive(serde::Serialize, serde::Deserialize)]
+struct Start {
+    tree_size: u64,
+    frontier: enamel_audit::merkle::Frontier,
+    /// Hex leaf hash of the entry before `tree_size`.
+    last_leaf: String,
+}
+
+async fn start_before(
+    store: &Store,
+    scope: &Scope,
+    since: time::OffsetDateTime,
+) -> anyhow::Result<Option<Start>> {
+    let checkpoints = store.audit().checkpoints(scope).await?;
+    let before = checkpoints.iter().rev().find(|c| {
+        time::OffsetDateTime::parse(&c.timestamp, &time::format_description::well_known::Rfc3339)
+            .is_ok_and(|at| at < since)
+    });
+    let Some(checkpoint) = before else {
+        return Ok(None);
+    };
+    let (frontier, last_leaf) = store
+        .audit()
+        .resume_point(scope, checkpoint.tree_size)
+        .await?
+        .context("the checkpoint's frontier is missing: run enamel audit verify")?;
+    Ok(Some(Start {
+        tree_size: checkpoint.tree_size,
+        frontier,
+        last_leaf: hex(&last_leaf),
+    }))
+}
+
+async fn export(
+    store: &Store,
+    scope: &Scope,
+    out: &Path,
+    since: Option<time::OffsetDateTime>,
+) -> anyhow::Result<()> {
     std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
+    let start = match since {
+        Some(since) => start_before(store, scope, since).await?,
+        None => None,
+    };
+    let start_file = out.join("start.json");
+    match &start {
+        Some(start) => std::fs::write(&start_file, serde_json::to_string(start)?)?,
+        None if start_file.exists() => std::fs::remove_file(&start_file)?,
+        None => {}
+    }
+    let first = start.as_ref().map_or(0, |s| s.tree_size);
     let mut entries = std::io::BufWriter::new(std::fs::File::create(out.join("entries.jsonl"))?);
-    let mut from = 0;
+    let mut from = first;
     let mut count = 0_u64;
     loop {
         let page = store.audit().entries(scope, from, 5_000).await?;
@@ -179,7 +252,9 @@ async fn export(store: &Store, scope: &Scope, out: &Path) -> anyhow::Result<()> 
     let mut checkpoints =
         std::io::BufWriter::new(std::fs::File::create(out.join("checkpoints.jsonl"))?);
     for checkpoint in store.audit().checkpoints(scope).await? {
-        writeln!(checkpoints, "{}", serde_json::to_string(&checkpoint)?)?;
+        if checkpoint.tree_size >= first {
+            writeln!(checkpoints, "{}", serde_json::to_string(&checkpoint)?)?;
+        }
     }
     checkpoints.flush()?;
     let signer = store.audit().signer().await?;
@@ -188,13 +263,22 @@ async fn export(store: &Store, scope: &Scope, out: &Path) -> anyhow::Result<()> 
         format!("{}\n", hex(&signer.public_key())),
     )?;
     std::fs::write(out.join("scope"), format!("{scope}\n"))?;
-    println!("exported {count} entries of {scope} to {}", out.display());
+    if first > 0 {
+        println!(
+            "exported {count} entries of {scope} from index {first} (its checkpoint's frontier in start.json) to {}",
+            out.display()
+        );
+    } else {
+        println!("exported {count} entries of {scope} to {}", out.display());
+    }
     Ok(())
 }
 
 /// An export read back.
 struct Export {
     scope: Scope,
+    /// Where a partial export (`--since`) starts.
+    start: Option<Start>,
     public_key: Vec<u8>,
     entries: Vec<Vec<u8>>,
     leaves: Vec<Hash>,
@@ -225,8 +309,16 @@ fn read_export(dir: &Path) -> anyhow::Result<Export> {
         }
     }
     let leaves = entries.iter().map(|e| merkle::leaf_hash(e)).collect();
+    let start = match std::fs::read_to_string(dir.join("start.json")) {
+        Ok(text) => {
+            Some(serde_json::from_str(&text).context("the export's start.json is malformed")?)
+        }
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => None,
+        Err(err) => return Err(err).context("reading start.json"),
+    };
     Ok(Export {
         scope,
+        start,
         public_key,
         entries,
         leaves,
@@ -238,7 +330,23 @@ fn read_export(dir: &Path) -> anyhow::Result<Export> {
 fn verify_export(dir: &Path) -> anyhow::Result<Result<enamel_audit::verify::Report, Finding>> {
     let export = read_export(dir)?;
     println!("{} (export {}):", export.scope, dir.display());
-    let mut verifier = match Verifier::new(&export.scope, &export.public_key, export.checkpoints) {
+    let verifier = match export.start {
+        None => Verifier::new(&export.scope, &export.public_key, export.checkpoints),
+        Some(start) => {
+            let last_leaf: Hash = unhex(&start.last_leaf)
+                .and_then(|b| b.try_into().ok())
+                .context("the export's start.json has a malformed leaf hash")?;
+            println!("  (a partial export, from index {})", start.tree_size);
+            Verifier::resume(
+                &export.scope,
+                &export.public_key,
+                export.checkpoints,
+                start.frontier,
+                last_leaf,
+            )
+        }
+    };
+    let mut verifier = match verifier {
         Ok(v) => v,
         Err(finding) => return Ok(Err(finding)),
     };

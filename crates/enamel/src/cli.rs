@@ -75,6 +75,11 @@ pub enum AuditCommand {
         log: LogChoice,
         #[arg(long, value_name = "DIR")]
         out: PathBuf,
+        /// Only entries from the last signed checkpoint before this date (YYYY-MM-DD) or
+        /// time (RFC 3339) onward; the export carries that checkpoint's Merkle frontier,
+        /// so it verifies on its own.
+        #[arg(long, value_name = "WHEN")]
+        since: Option<String>,
     },
     /// Remove entries older than the retention (six years at least), keeping every
     /// log verifiable from its first retained checkpoint.

@@ -13,6 +13,33 @@ use enamel_audit::verify::{Finding, Report, Verifier};
 const VERIFY_PAGE: u32 = 5_000;
 
 impl AuditLog<'_> {
+    /// The Merkle frontier and last leaf hash stored with the checkpoint of `scope` at
+    /// `tree_size`: where a verification may start when the entries before it are
+    /// purged or not exported.
+    pub async fn resume_point(
+        &self,
+        scope: &Scope,
+        tree_size: u64,
+    ) -> Result<Option<(Frontier, Hash)>, StoreError> {
+        let size = i64::try_from(tree_size).context("a tree size beyond i64")?;
+        let row: Option<(Option<String>, Option<String>)> = on_pool!(&self.store.db, pool => {
+            sqlx::query_as("SELECT frontier, last_leaf FROM audit_checkpoints WHERE scope = $1 AND tree_size = $2")
+                .bind(scope.key())
+                .bind(size)
+                .fetch_optional(pool)
+                .await
+        })
+        .context("reading a checkpoint's frontier")?;
+        let Some((Some(frontier), Some(last_leaf))) = row else {
+            return Ok(None);
+        };
+        let frontier: Frontier = serde_json::from_str(&frontier).context("reading a frontier")?;
+        let last_leaf: Hash = enamel_audit::checkpoint::unhex(&last_leaf)
+            .and_then(|b| b.try_into().ok())
+            .ok_or_else(|| anyhow!("malformed checkpoint"))?;
+        Ok(Some((frontier, last_leaf)))
+    }
+
     /// Verifies a log against its signed checkpoints and `public_key`, reporting
     /// progress (entries checked) to `progress`. The outer `Result` is about reading
     /// the database; the inner one is the verdict.
@@ -35,25 +62,12 @@ impl AuditLog<'_> {
             Verifier::new(scope, public_key, checkpoints)
         } else {
             // Entries before `start` were purged: resume from the checkpoint there.
-            let resume: Option<(String, String)> = on_pool!(&self.store.db, pool => {
-                sqlx::query_as("SELECT frontier, last_leaf FROM audit_checkpoints WHERE scope = $1 AND tree_size = $2")
-                    .bind(scope.key())
-                    .bind(first)
-                    .fetch_optional(pool)
-                    .await
-            })
-            .context("reading the retained checkpoint")?;
-            let Some((frontier, last_leaf)) = resume else {
+            let Some((frontier, last_leaf)) = self.resume_point(scope, start).await? else {
                 return Ok(Err(Finding::OutOfPlace {
                     index: 0,
                     found: start,
                 }));
             };
-            let frontier: Frontier =
-                serde_json::from_str(&frontier).context("reading a frontier")?;
-            let last_leaf: Hash = enamel_audit::checkpoint::unhex(&last_leaf)
-                .and_then(|b| b.try_into().ok())
-                .ok_or_else(|| anyhow!("malformed checkpoint"))?;
             Verifier::resume(scope, public_key, checkpoints, frontier, last_leaf)
         };
         let mut verifier = match verifier {
