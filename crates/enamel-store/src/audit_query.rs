@@ -12,7 +12,7 @@ use uuid::Uuid;
 
 use crate::audit::event_for;
 use crate::pool::on_pool;
-use crate::{AuditLog, Scoped, StoreError};
+use crate::{AuditLog, RequestContext, Scoped, StoreError};
 
 /// What to look for; every part is optional and they combine with AND.
 #[derive(Clone, Debug, Default)]
@@ -48,6 +48,20 @@ impl AuditLog<'_> {
         before: Option<u64>,
         limit: u32,
     ) -> Result<AuditPage, StoreError> {
+        self.query_from(actor, &RequestContext::default(), filter, before, limit)
+            .await
+    }
+
+    /// [`AuditLog::query`], recording the request's address, user agent and
+    /// correlation id with the query, and the filters it used.
+    pub(crate) async fn query_from(
+        &self,
+        actor: &Actor,
+        context: &RequestContext,
+        filter: &AuditFilter,
+        before: Option<u64>,
+        limit: u32,
+    ) -> Result<AuditPage, StoreError> {
         let practice = actor.practice().ok_or(StoreError::NotFound)?;
         let scope = Scope::Practice(practice);
         let limit = limit.clamp(1, MAX_PAGE);
@@ -74,6 +88,7 @@ impl AuditLog<'_> {
             None,
             Outcome::Success,
         );
+        context.apply(&mut event);
         event.patient_id = filter.patient;
         event
             .detail
@@ -82,6 +97,20 @@ impl AuditLog<'_> {
             event
                 .detail
                 .insert("action", Detail::Code(action.as_str().to_owned()));
+        }
+        if let Some(actor) = &filter.actor {
+            event.detail.insert("actor", Detail::Code(actor.clone()));
+        }
+        if !filter.outcomes.is_empty() {
+            let outcomes: Vec<&str> = filter.outcomes.iter().map(|o| o.as_str()).collect();
+            event
+                .detail
+                .insert("outcomes", Detail::Code(outcomes.join(",")));
+        }
+        if filter.from.is_some() || filter.to.is_some() {
+            event
+                .detail
+                .insert("time_range", Detail::Code("yes".to_owned()));
         }
         self.record(event).await?;
         Ok(AuditPage {
@@ -140,12 +169,7 @@ impl AuditLog<'_> {
         before: Option<u64>,
         limit: u32,
     ) -> Result<AuditPage, StoreError> {
-        let filter = AuditFilter {
-            outcomes: vec![Outcome::Failure, Outcome::Denied],
-            from: Some(OffsetDateTime::now_utc() - time::Duration::hours(24)),
-            ..AuditFilter::default()
-        };
-        self.query(actor, &filter, before, limit).await
+        self.query(actor, &last_day_failures(), before, limit).await
     }
 
     /// The accounting of disclosures of a patient's information to other practices
@@ -153,6 +177,16 @@ impl AuditLog<'_> {
     pub async fn disclosures(
         &self,
         actor: &Actor,
+        patient: Uuid,
+    ) -> Result<Vec<Disclosure>, StoreError> {
+        self.disclosures_from(actor, &RequestContext::default(), patient)
+            .await
+    }
+
+    async fn disclosures_from(
+        &self,
+        actor: &Actor,
+        context: &RequestContext,
         patient: Uuid,
     ) -> Result<Vec<Disclosure>, StoreError> {
         let filter = AuditFilter {
@@ -164,7 +198,9 @@ impl AuditLog<'_> {
         let mut all = Vec::new();
         let mut before = None;
         loop {
-            let page = self.query(actor, &filter, before, MAX_PAGE).await?;
+            let page = self
+                .query_from(actor, context, &filter, before, MAX_PAGE)
+                .await?;
             all.extend(page.entries.iter().map(Disclosure::of));
             match page.next_before {
                 Some(next) => before = Some(next),
@@ -180,21 +216,34 @@ impl AuditLog<'_> {
         actor: &Actor,
         patient: Uuid,
     ) -> Result<String, StoreError> {
-        let mut csv =
-            String::from("timestamp,recipient_type,recipient,purpose,resource_type,resource_id\n");
-        for d in self.disclosures(actor, patient).await? {
-            let fields = [
-                &d.timestamp,
-                &d.recipient_type,
-                &d.recipient,
-                &d.purpose,
-                &d.resource_type,
-                &d.resource_id,
-            ];
-            let row: Vec<String> = fields.iter().map(|f| csv_field(f)).collect();
-            let _ = writeln!(csv, "{}", row.join(","));
-        }
-        Ok(csv)
+        Ok(csv_of(&self.disclosures(actor, patient).await?))
+    }
+}
+
+fn csv_of(disclosures: &[Disclosure]) -> String {
+    let mut csv =
+        String::from("timestamp,recipient_type,recipient,purpose,resource_type,resource_id\n");
+    for d in disclosures {
+        let fields = [
+            &d.timestamp,
+            &d.recipient_type,
+            &d.recipient,
+            &d.purpose,
+            &d.resource_type,
+            &d.resource_id,
+        ];
+        let row: Vec<String> = fields.iter().map(|f| csv_field(f)).collect();
+        let _ = writeln!(csv, "{}", row.join(","));
+    }
+    csv
+}
+
+/// Failures and denials of the last 24 hours.
+fn last_day_failures() -> AuditFilter {
+    AuditFilter {
+        outcomes: vec![Outcome::Failure, Outcome::Denied],
+        from: Some(OffsetDateTime::now_utc() - time::Duration::hours(24)),
+        ..AuditFilter::default()
     }
 }
 
@@ -240,7 +289,7 @@ impl Scoped<'_> {
         self.authorize_audit_query().await?;
         self.store
             .audit()
-            .query(self.actor, filter, before, limit)
+            .query_from(self.actor, &self.context, filter, before, limit)
             .await
     }
 
@@ -253,23 +302,28 @@ impl Scoped<'_> {
         self.authorize_audit_query().await?;
         self.store
             .audit()
-            .recent_failures(self.actor, before, limit)
+            .query_from(
+                self.actor,
+                &self.context,
+                &last_day_failures(),
+                before,
+                limit,
+            )
             .await
     }
 
     /// A patient's accounting of disclosures, for the security officer.
     pub async fn disclosures(&self, patient: Uuid) -> Result<Vec<Disclosure>, StoreError> {
         self.authorize_audit_query().await?;
-        self.store.audit().disclosures(self.actor, patient).await
+        self.store
+            .audit()
+            .disclosures_from(self.actor, &self.context, patient)
+            .await
     }
 
     /// A patient's accounting of disclosures as CSV, for the security officer.
     pub async fn disclosures_csv(&self, patient: Uuid) -> Result<String, StoreError> {
-        self.authorize_audit_query().await?;
-        self.store
-            .audit()
-            .disclosures_csv(self.actor, patient)
-            .await
+        Ok(csv_of(&self.disclosures(patient).await?))
     }
 
     async fn authorize_audit_query(&self) -> Result<(), StoreError> {

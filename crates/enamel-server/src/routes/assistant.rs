@@ -243,8 +243,7 @@ pub(crate) async fn draft(
         .vendor_of(practice, vendor)
         .await?
         .is_some_and(|v| v.may_receive_phi(state.clock.now().date()));
-    let mut event = enamel_store::audit::event_for(
-        &auth.actor,
+    let mut event = auth.scoped(&state.store).event(
         AuditAction::Disclose,
         ResourceType::Referral,
         Some(id.to_string()),

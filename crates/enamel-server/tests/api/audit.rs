@@ -194,8 +194,18 @@ async fn the_security_officer_queries_the_log_over_http() {
     let (_, queries) = demo
         .read("/api/v1/audit/entries?action=audit_query", &officer)
         .await;
+    let logged = queries["entries"].as_array().unwrap();
+    assert!(logged.len() >= 5, "{queries}");
     assert!(
-        queries["entries"].as_array().unwrap().len() >= 5,
-        "{queries}"
+        logged
+            .iter()
+            .all(|e| e["ip_address"] == "127.0.0.1" && e["correlation_id"].is_string()),
+        "each query records the request's address and correlation id: {queries}"
+    );
+    assert!(
+        logged
+            .iter()
+            .any(|e| e["detail"]["outcomes"]["code"] == "failure,denied"),
+        "the filters used are recorded: {queries}"
     );
 }

@@ -132,7 +132,9 @@ impl Scoped<'_> {
         Err(StoreError::Denied)
     }
 
-    pub(crate) fn event(
+    /// An event by the actor, carrying the request's context.
+    #[must_use]
+    pub fn event(
         &self,
         action: AuditAction,
         resource_type: ResourceType,
