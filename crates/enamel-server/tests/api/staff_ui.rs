@@ -230,6 +230,34 @@ async fn refer_through_the_pages(backend: Backend) {
     assert!(draft.contains("<strong>Draft</strong>"));
     assert!(draft.contains("No attachments."));
 
+    // Uploads pass the server's 2 MiB body limit (they are limited per file while they
+    // stream); other forms do not.
+    let draft_id = kept_path
+        .trim_start_matches("/referrals/")
+        .split('?')
+        .next()
+        .unwrap()
+        .to_owned();
+    let mut big = png();
+    big.resize(3 * 1024 * 1024, 7);
+    let uploaded = demo
+        .post_multipart(
+            &format!("/referrals/{draft_id}/attachments"),
+            &referrer,
+            multipart(&[], &[("panoramic.png", &big)]),
+        )
+        .await;
+    assert_eq!(uploaded.status(), 303);
+    let long = "x".repeat(3 * 1024 * 1024);
+    let too_long = demo
+        .form(
+            &format!("/referrals/{draft_id}/messages"),
+            Some(&referrer),
+            &[("body", long.as_str())],
+        )
+        .await;
+    assert_eq!(too_long.status(), 413);
+
     // Invalid codes and teeth are refused with the rule, before anything is created.
     let mut bad = fields;
     bad[5] = ("teeth", "46");
