@@ -415,6 +415,42 @@ const ENV_VARS: &[(&str, Option<&str>, &str, Kind)] = &[
     ),
     ("ENAMEL_LOG_FORMAT", Some("log"), "format", Kind::Text),
     ("ENAMEL_LOG_LEVEL", Some("log"), "level", Kind::Text),
+    (
+        "ENAMEL_REFERRALS_PUBLIC_URL",
+        Some("referrals"),
+        "public_url",
+        Kind::Text,
+    ),
+    (
+        "ENAMEL_REFERRALS_S3_BUCKET",
+        Some("referrals"),
+        "s3_bucket",
+        Kind::Text,
+    ),
+    (
+        "ENAMEL_REFERRALS_ASSISTANT_API_KEY",
+        Some("referrals"),
+        "assistant_api_key",
+        Kind::Text,
+    ),
+    (
+        "ENAMEL_NOTIFICATIONS_SMTP_HOST",
+        Some("notifications"),
+        "smtp_host",
+        Kind::Text,
+    ),
+    (
+        "ENAMEL_NOTIFICATIONS_TWILIO_AUTH_TOKEN",
+        Some("notifications"),
+        "twilio_auth_token",
+        Kind::Text,
+    ),
+    (
+        "ENAMEL_NOTIFICATIONS_SRFAX_ACCESS_PWD",
+        Some("notifications"),
+        "srfax_access_pwd",
+        Kind::Text,
+    ),
 ];
 
 /// The variable that names a configuration file when `--config` is not given.
@@ -664,6 +700,40 @@ impl fmt::Display for RedactedSettings<'_> {
         writeln!(f, "\n[sessions]")?;
         writeln!(f, "idle_seconds = {}", s.sessions.idle_seconds)?;
         writeln!(f, "absolute_seconds = {}", s.sessions.absolute_seconds)?;
+        let text = |v: &Option<String>| v.as_deref().unwrap_or("(unset)").to_owned();
+        let secret = |v: bool| if v { "REDACTED" } else { "(unset)" };
+        let r = &s.referrals;
+        writeln!(f, "\n[referrals]")?;
+        writeln!(f, "attachment_max_bytes = {}", r.attachment_max_bytes)?;
+        writeln!(f, "attachment_dir = {:?}", path(&r.attachment_dir))?;
+        writeln!(f, "s3_bucket = {:?}", text(&r.s3_bucket))?;
+        writeln!(f, "s3_endpoint = {:?}", text(&r.s3_endpoint))?;
+        writeln!(f, "not_responding_days = {}", r.not_responding_days)?;
+        writeln!(f, "public_url = {:?}", text(&r.public_url))?;
+        writeln!(
+            f,
+            "assistant_api_key = {:?}",
+            secret(r.assistant_api_key.is_some())
+        )?;
+        writeln!(f, "assistant_model = {:?}", text(&r.assistant_model))?;
+        let n = &s.notifications;
+        writeln!(f, "\n[notifications]")?;
+        writeln!(f, "smtp_host = {:?}", text(&n.smtp_host))?;
+        writeln!(f, "smtp_from = {:?}", text(&n.smtp_from))?;
+        writeln!(f, "twilio_account_sid = {:?}", text(&n.twilio_account_sid))?;
+        writeln!(
+            f,
+            "twilio_auth_token = {:?}",
+            secret(n.twilio_auth_token.is_some())
+        )?;
+        writeln!(f, "twilio_from = {:?}", text(&n.twilio_from))?;
+        writeln!(f, "srfax_access_id = {:?}", text(&n.srfax_access_id))?;
+        writeln!(
+            f,
+            "srfax_access_pwd = {:?}",
+            secret(n.srfax_access_pwd.is_some())
+        )?;
+        writeln!(f, "mailbox_dir = {:?}", path(&n.mailbox_dir))?;
         writeln!(f, "\n[log]")?;
         writeln!(
             f,

@@ -9,7 +9,9 @@ fn config_check_prints_the_effective_configuration_with_the_password_redacted() 
             "ENAMEL_DATABASE_URL",
             "postgres://enamel:hunter2@db.internal/enamel",
         )
-        .env("ENAMEL_SERVER_SHUTDOWN_GRACE_SECONDS", "12"));
+        .env("ENAMEL_SERVER_SHUTDOWN_GRACE_SECONDS", "12")
+        .env("ENAMEL_NOTIFICATIONS_TWILIO_AUTH_TOKEN", "tw-secret-0123")
+        .env("ENAMEL_REFERRALS_ASSISTANT_API_KEY", "sk-secret-4567"));
     let stdout = text(&output.stdout);
     assert!(output.status.success(), "{stdout}");
     assert!(
@@ -18,6 +20,21 @@ fn config_check_prints_the_effective_configuration_with_the_password_redacted() 
     );
     assert!(stdout.contains("shutdown_grace_seconds = 12"), "{stdout}");
     assert!(!stdout.contains("hunter2") && !text(&output.stderr).contains("hunter2"));
+    assert!(
+        stdout.contains("twilio_auth_token = \"REDACTED\""),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("assistant_api_key = \"REDACTED\""),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("srfax_access_pwd = \"(unset)\""),
+        "{stdout}"
+    );
+    for secret in ["tw-secret-0123", "sk-secret-4567"] {
+        assert!(!stdout.contains(secret) && !text(&output.stderr).contains(secret));
+    }
 }
 
 #[test]
