@@ -700,6 +700,29 @@ impl fmt::Display for RedactedSettings<'_> {
         writeln!(f, "\n[sessions]")?;
         writeln!(f, "idle_seconds = {}", s.sessions.idle_seconds)?;
         writeln!(f, "absolute_seconds = {}", s.sessions.absolute_seconds)?;
+        self.write_outbound(f)?;
+        writeln!(f, "\n[log]")?;
+        writeln!(
+            f,
+            "format = \"{}\"",
+            match s.log.format {
+                LogFormat::Auto => "auto",
+                LogFormat::Json => "json",
+                LogFormat::Pretty => "pretty",
+            }
+        )?;
+        write!(f, "level = {:?}", s.log.level)
+    }
+}
+
+impl RedactedSettings<'_> {
+    /// The `[referrals]` and `[notifications]` sections: where PHI goes out.
+    fn write_outbound(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let s = self.0;
+        let path = |p: &Option<PathBuf>| {
+            p.as_ref()
+                .map_or("(unset)".into(), |p| p.display().to_string())
+        };
         let text = |v: &Option<String>| v.as_deref().unwrap_or("(unset)").to_owned();
         let secret = |v: bool| if v { "REDACTED" } else { "(unset)" };
         let r = &s.referrals;
@@ -734,17 +757,7 @@ impl fmt::Display for RedactedSettings<'_> {
             secret(n.srfax_access_pwd.is_some())
         )?;
         writeln!(f, "mailbox_dir = {:?}", path(&n.mailbox_dir))?;
-        writeln!(f, "\n[log]")?;
-        writeln!(
-            f,
-            "format = \"{}\"",
-            match s.log.format {
-                LogFormat::Auto => "auto",
-                LogFormat::Json => "json",
-                LogFormat::Pretty => "pretty",
-            }
-        )?;
-        write!(f, "level = {:?}", s.log.level)
+        Ok(())
     }
 }
 
