@@ -362,7 +362,6 @@ async fn create_referral(
 ) -> PageResult {
     let mut input = ReferralInput::default();
     let mut created: Option<ReferralId> = None;
-    let mut refused = false;
     let mut files = 0;
     let unreadable = |_| ApiError::Rejected("the form could not be read".into());
     while let Some(field) = form.next_field().await.map_err(unreadable)? {
@@ -382,13 +381,14 @@ async fn create_referral(
                 ))
                 .into());
             }
-            if !refused {
-                match attach_field(&state, &auth, id, field).await {
-                    Ok(_) => {}
-                    // The type or size rule: the draft stays, the page says why.
-                    Err(ApiError::Rejected(_)) => refused = true,
-                    Err(other) => return Err(other.into()),
+            match attach_field(&state, &auth, id, field).await {
+                Ok(_) => {}
+                // The type, size or BAA rule: the draft stays and the page says why.
+                // Nothing more of the request is read (it could be endless).
+                Err(ApiError::Rejected(_)) => {
+                    return Ok(see_other(&format!("/referrals/{id}?flash=file_refused")));
                 }
+                Err(other) => return Err(other.into()),
             }
             continue;
         }
@@ -409,9 +409,6 @@ async fn create_referral(
         Some(id) => id,
         None => create_draft(&state, &auth, &input).await?,
     };
-    if refused {
-        return Ok(see_other(&format!("/referrals/{id}?flash=file_refused")));
-    }
     if input.send {
         auth.scoped(&state.store)
             .step(
