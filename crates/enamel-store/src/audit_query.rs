@@ -327,10 +327,8 @@ impl Scoped<'_> {
     }
 
     async fn authorize_audit_query(&self) -> Result<(), StoreError> {
-        self.authorize(
+        self.authorize_in_own_practice(
             enamel_policy::Action::AuditQuery,
-            &enamel_policy::Resource::Practice(self.practice()?),
-            enamel_policy::Circumstances::default(),
             (Action::AuditQuery, ResourceType::AuditLog, None),
         )
         .await

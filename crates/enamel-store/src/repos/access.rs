@@ -132,6 +132,18 @@ impl Scoped<'_> {
         Err(StoreError::Denied)
     }
 
+    /// [`Scoped::authorize`] for an action on the actor's own practice as a whole
+    /// (its lists, settings and registries), under no special circumstances.
+    pub async fn authorize_in_own_practice(
+        &self,
+        action: Action,
+        audited_as: (AuditAction, ResourceType, Option<String>),
+    ) -> Result<(), StoreError> {
+        let practice = Resource::Practice(self.practice()?);
+        self.authorize(action, &practice, Circumstances::default(), audited_as)
+            .await
+    }
+
     /// An event by the actor, carrying the request's context.
     #[must_use]
     pub fn event(
@@ -146,10 +158,6 @@ impl Scoped<'_> {
         event
     }
 
-    fn practice_resource(&self) -> Result<Resource, StoreError> {
-        Ok(Resource::Practice(self.practice()?))
-    }
-
     /// Invites a person: their account (status `invited`) and a single-use
     /// invitation whose token has `token_digest`, valid until `expires_at`.
     pub async fn invite(
@@ -160,10 +168,8 @@ impl Scoped<'_> {
         now: OffsetDateTime,
     ) -> Result<Uuid, StoreError> {
         let practice = self.practice()?;
-        self.authorize(
+        self.authorize_in_own_practice(
             Action::AccountInvite,
-            &self.practice_resource()?,
-            Circumstances::default(),
             (AuditAction::Invite, ResourceType::User, None),
         )
         .await?;
@@ -335,10 +341,8 @@ impl Scoped<'_> {
     /// always need one.
     pub async fn set_require_mfa(&self, required: bool) -> Result<(), StoreError> {
         let practice = self.practice()?;
-        self.authorize(
+        self.authorize_in_own_practice(
             Action::PracticeConfigure,
-            &self.practice_resource()?,
-            Circumstances::default(),
             (
                 AuditAction::SettingChange,
                 ResourceType::Practice,
@@ -390,10 +394,8 @@ impl Scoped<'_> {
     // --- agents --------------------------------------------------------------------
 
     async fn authorize_agents(&self, audit_action: AuditAction) -> Result<(), StoreError> {
-        self.authorize(
+        self.authorize_in_own_practice(
             Action::AgentManage,
-            &self.practice_resource()?,
-            Circumstances::default(),
             (audit_action, ResourceType::Agent, None),
         )
         .await
@@ -598,10 +600,8 @@ impl Scoped<'_> {
             last_sign_in_at: Option<OffsetDateTime>,
         }
         let practice = self.practice()?;
-        self.authorize(
+        self.authorize_in_own_practice(
             Action::AccessReviewView,
-            &self.practice_resource()?,
-            Circumstances::default(),
             (AuditAction::Read, ResourceType::AccessReview, None),
         )
         .await?;
@@ -674,10 +674,8 @@ impl Scoped<'_> {
         now: OffsetDateTime,
     ) -> Result<(), StoreError> {
         let practice = self.practice()?;
-        self.authorize(
+        self.authorize_in_own_practice(
             Action::AccessReviewSignOff,
-            &self.practice_resource()?,
-            Circumstances::default(),
             (AuditAction::AccessReview, ResourceType::AccessReview, None),
         )
         .await?;
@@ -712,10 +710,8 @@ impl Scoped<'_> {
     /// Past sign-offs, newest first.
     pub async fn review_sign_offs(&self) -> Result<Vec<SignOff>, StoreError> {
         let practice = self.practice()?;
-        self.authorize(
+        self.authorize_in_own_practice(
             Action::AccessReviewView,
-            &self.practice_resource()?,
-            Circumstances::default(),
             (AuditAction::Read, ResourceType::AccessReview, None),
         )
         .await?;
@@ -880,10 +876,8 @@ impl Scoped<'_> {
     /// The practice's unacknowledged security alerts, newest first.
     pub async fn alerts(&self) -> Result<Vec<Alert>, StoreError> {
         let practice = self.practice()?;
-        self.authorize(
+        self.authorize_in_own_practice(
             Action::AlertView,
-            &self.practice_resource()?,
-            Circumstances::default(),
             (AuditAction::Read, ResourceType::AuditLog, None),
         )
         .await?;

@@ -5,7 +5,7 @@
 use anyhow::Context as _;
 use enamel_audit::entry::{Action as AuditAction, Outcome, ResourceType};
 use enamel_domain::{GeoPoint, PracticeId, PracticeKind};
-use enamel_policy::{Action, Circumstances, Resource};
+use enamel_policy::Action;
 use serde::Serialize;
 use time::OffsetDateTime;
 use uuid::Uuid;
@@ -57,10 +57,8 @@ impl Scoped<'_> {
     /// Listed offices other than the actor's own that match the query, by name.
     pub async fn directory(&self, query: &DirectoryQuery) -> Result<Vec<Listing>, StoreError> {
         let practice = self.practice()?;
-        self.authorize(
+        self.authorize_in_own_practice(
             Action::DirectorySearch,
-            &Resource::Practice(practice),
-            Circumstances::default(),
             (AuditAction::Search, ResourceType::Directory, None),
         )
         .await?;
@@ -146,10 +144,8 @@ impl Scoped<'_> {
         location: Option<GeoPoint>,
     ) -> Result<(), StoreError> {
         let practice = self.practice()?;
-        self.authorize(
+        self.authorize_in_own_practice(
             Action::PracticeConfigure,
-            &Resource::Practice(practice),
-            Circumstances::default(),
             (
                 AuditAction::SettingChange,
                 ResourceType::Practice,
@@ -189,10 +185,8 @@ impl Scoped<'_> {
         at: OffsetDateTime,
     ) -> Result<Uuid, StoreError> {
         let practice = self.practice()?;
-        self.authorize(
+        self.authorize_in_own_practice(
             Action::ReferralCreate,
-            &Resource::Practice(practice),
-            Circumstances::default(),
             (AuditAction::Invite, ResourceType::Directory, None),
         )
         .await?;

@@ -503,10 +503,8 @@ impl crate::Scoped<'_> {
     /// those who look after its vendors (refusals are problems for them to fix).
     pub async fn notifications(&self, limit: u32) -> Result<Vec<MessageStatus>, StoreError> {
         let practice = self.practice()?;
-        self.authorize(
+        self.authorize_in_own_practice(
             enamel_policy::Action::VendorView,
-            &enamel_policy::Resource::Practice(practice),
-            enamel_policy::Circumstances::default(),
             (
                 enamel_audit::entry::Action::Read,
                 enamel_audit::entry::ResourceType::Notification,

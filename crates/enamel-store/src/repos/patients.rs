@@ -212,10 +212,8 @@ impl Scoped<'_> {
         allow_duplicate: bool,
     ) -> Result<PatientId, StoreError> {
         let practice = self.practice()?;
-        self.authorize(
+        self.authorize_in_own_practice(
             Action::PatientCreate,
-            &Resource::Practice(practice),
-            Circumstances::default(),
             (AuditAction::Create, ResourceType::Patient, None),
         )
         .await?;
@@ -267,10 +265,8 @@ impl Scoped<'_> {
         query: &PatientQuery,
     ) -> Result<Vec<PatientSummary>, StoreError> {
         let practice = self.practice()?;
-        self.authorize(
+        self.authorize_in_own_practice(
             Action::PatientList,
-            &Resource::Practice(practice),
-            Circumstances::default(),
             (AuditAction::Search, ResourceType::Patient, None),
         )
         .await?;
@@ -427,10 +423,8 @@ impl Scoped<'_> {
     /// Adds many patients in one transaction with their audit events (seeding, imports).
     pub async fn import_patients(&self, patients: &[NewPatient]) -> Result<u64, StoreError> {
         let practice = self.practice()?;
-        self.authorize(
+        self.authorize_in_own_practice(
             Action::PatientCreate,
-            &Resource::Practice(practice),
-            Circumstances::default(),
             (AuditAction::Create, ResourceType::Patient, None),
         )
         .await?;

@@ -223,10 +223,8 @@ impl Scoped<'_> {
         at: OffsetDateTime,
     ) -> Result<ReferralId, StoreError> {
         let practice = self.practice()?;
-        self.authorize(
+        self.authorize_in_own_practice(
             Action::ReferralCreate,
-            &Resource::Practice(practice),
-            Circumstances::default(),
             (AuditAction::Create, ResourceType::Referral, None),
         )
         .await?;
@@ -336,10 +334,8 @@ impl Scoped<'_> {
         limit: u32,
     ) -> Result<Vec<ReferralSummary>, StoreError> {
         let practice = self.practice()?;
-        self.authorize(
+        self.authorize_in_own_practice(
             Action::ReferralList,
-            &Resource::Practice(practice),
-            Circumstances::default(),
             (AuditAction::Search, ResourceType::Referral, None),
         )
         .await?;

@@ -95,10 +95,8 @@ impl<'a> Scoped<'a> {
         let Ok(practice) = self.practice() else {
             return Ok(Vec::new());
         };
-        self.authorize(
+        self.authorize_in_own_practice(
             enamel_policy::Action::AccountList,
-            &enamel_policy::Resource::Practice(practice),
-            enamel_policy::Circumstances::default(),
             (
                 enamel_audit::entry::Action::Read,
                 enamel_audit::entry::ResourceType::User,

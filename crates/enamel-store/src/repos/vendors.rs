@@ -4,7 +4,7 @@
 use anyhow::Context as _;
 use enamel_audit::entry::{Action as AuditAction, Detail, Outcome, ResourceType};
 use enamel_domain::{InvalidValue, PracticeId, VendorId, VendorName};
-use enamel_policy::{Action, Circumstances, Resource};
+use enamel_policy::Action;
 use serde::{Deserialize, Serialize};
 use time::{Date, OffsetDateTime};
 use uuid::Uuid;
@@ -172,10 +172,8 @@ impl Scoped<'_> {
     /// The practice's vendors, by name.
     pub async fn vendors(&self) -> Result<Vec<Vendor>, StoreError> {
         let practice = self.practice()?;
-        self.authorize(
+        self.authorize_in_own_practice(
             Action::VendorView,
-            &Resource::Practice(practice),
-            Circumstances::default(),
             (AuditAction::Read, ResourceType::Vendor, None),
         )
         .await?;
@@ -196,10 +194,8 @@ impl Scoped<'_> {
         at: OffsetDateTime,
     ) -> Result<VendorId, StoreError> {
         let practice = self.practice()?;
-        self.authorize(
+        self.authorize_in_own_practice(
             Action::VendorManage,
-            &Resource::Practice(practice),
-            Circumstances::default(),
             (
                 AuditAction::Write,
                 ResourceType::Vendor,
