@@ -245,13 +245,72 @@ pub fn format_timestamp(at: OffsetDateTime) -> String {
 /// Renders bytes as lower-case hex.
 #[must_use]
 pub fn hex(bytes: &[u8]) -> String {
-    use std::fmt::Write as _;
-    bytes
-        .iter()
-        .fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
-            let _ = write!(s, "{b:02x}");
-            s
-        })
+    let mut out = Vec::with_capacity(bytes.len() * 2);
+    push_hex(&mut out, bytes);
+    String::from_utf8(out).expect("hex digits are ASCII")
+}
+
+/// Appends the lower-case hex of `bytes` to `out`.
+fn push_hex(out: &mut Vec<u8>, bytes: &[u8]) {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    for byte in bytes {
+        out.push(DIGITS[usize::from(byte >> 4)]);
+        out.push(DIGITS[usize::from(byte & 0x0f)]);
+    }
+}
+
+/// An event encoded before its place in the log is known: the canonical bytes
+/// around the two fields that depend on the place, `index` and `prev`. Encoding
+/// is most of the cost of an append, and this lets each caller do it on its own
+/// task instead of in the writer's serial path.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Encoded {
+    /// Up to and including `"index":`.
+    before_index: Vec<u8>,
+    /// From the comma after the index up to and including `"prev":"`.
+    before_prev: Vec<u8>,
+    /// From the quote after `prev` to the end.
+    after_prev: Vec<u8>,
+}
+
+impl Encoded {
+    /// Encodes `event` (as [`Entry::new`] then [`Entry::canonical`] would).
+    #[must_use]
+    pub fn new(event: &Event) -> Self {
+        const INDEX: &[u8] = b",\"index\":0,\"ip_address\":";
+        const PREV: &[u8] = b",\"prev\":\"0000000000000000000000000000000000000000000000000000000000000000\",\"resource_id\":";
+        let bytes = Entry::new(event, 0, &[0; 32]).canonical();
+        // Inside a JSON string every quote is escaped, so each marker, which
+        // contains unescaped quotes, is found only where its keys are.
+        let find = |marker: &[u8]| {
+            bytes
+                .windows(marker.len())
+                .position(|w| w == marker)
+                .expect("an entry has its index and prev keys")
+        };
+        let index_at = find(INDEX) + b",\"index\":".len();
+        let after_index = index_at + 1;
+        let prev_at = find(PREV) + b",\"prev\":\"".len();
+        Self {
+            before_index: bytes[..index_at].to_vec(),
+            before_prev: bytes[after_index..prev_at].to_vec(),
+            after_prev: bytes[prev_at + 64..].to_vec(),
+        }
+    }
+
+    /// The canonical bytes of the entry at `index` after the leaf hash `prev`.
+    #[must_use]
+    pub fn at(&self, index: u64, prev: &Hash) -> Vec<u8> {
+        let mut out = Vec::with_capacity(
+            self.before_index.len() + 20 + self.before_prev.len() + 64 + self.after_prev.len(),
+        );
+        out.extend_from_slice(&self.before_index);
+        out.extend_from_slice(index.to_string().as_bytes());
+        out.extend_from_slice(&self.before_prev);
+        push_hex(&mut out, prev);
+        out.extend_from_slice(&self.after_prev);
+        out
+    }
 }
 
 impl Entry {
@@ -355,6 +414,25 @@ mod tests {
             hex(&entry.leaf_hash()),
             hex(&leaf_hash(canonical.as_bytes()))
         );
+    }
+
+    #[test]
+    fn an_event_encoded_ahead_gives_the_entry_at_any_place() {
+        let mut tricky = event();
+        // Values that contain the markers' text, escaped as JSON strings are.
+        tricky.actor_id = Some(r#","index":0,"ip_address":"#.into());
+        tricky.correlation_id = Some(r#","prev":"0000","resource_id":"#.into());
+        tricky.user_agent = None;
+        tricky.ip_address = None;
+        for event in [event(), tricky] {
+            let encoded = Encoded::new(&event);
+            for (index, prev) in [(0, [0; 32]), (7, [0xab; 32]), (u64::MAX, [0xff; 32])] {
+                assert_eq!(
+                    encoded.at(index, &prev),
+                    Entry::new(&event, index, &prev).canonical()
+                );
+            }
+        }
     }
 
     #[test]

@@ -6,4 +6,5 @@
 pub mod checkpoint;
 pub mod entry;
 pub mod merkle;
+pub mod scan;
 pub mod verify;

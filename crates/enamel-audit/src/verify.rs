@@ -11,8 +11,9 @@
 use std::fmt;
 
 use crate::checkpoint::Checkpoint;
-use crate::entry::{Entry, Scope, hex};
+use crate::entry::Scope;
 use crate::merkle::{Frontier, Hash};
+use crate::scan::{NotCanonical, Scanned, is_hex_of, scan};
 
 /// What is wrong, and where.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -111,8 +112,8 @@ pub struct Report {
 pub struct Verifier {
     scope: String,
     frontier: Frontier,
-    /// The previous leaf hash, hex, as entries carry it.
-    prev_hex: String,
+    /// The previous entry's leaf hash.
+    prev: Hash,
     start: u64,
     /// Verified checkpoints not yet reached, by ascending size.
     pending: std::collections::VecDeque<Checkpoint>,
@@ -141,13 +142,31 @@ impl Verifier {
     ) -> Result<Self, Finding> {
         let scope = scope.key();
         checkpoints.retain(|c| c.scope == scope);
-        checkpoints.sort_by_key(|c| c.tree_size);
+        checkpoints.sort_by(|a, b| {
+            a.tree_size
+                .cmp(&b.tree_size)
+                .then_with(|| a.root.cmp(&b.root))
+        });
         for checkpoint in &checkpoints {
             if !checkpoint.verify(public_key) {
                 return Err(Finding::ForgedCheckpoint {
                     tree_size: checkpoint.tree_size,
                 });
             }
+        }
+        // The same checkpoint may come from the database and from its exported
+        // copy; one size can have only one root, and two signed roots at one size
+        // mean the log was forked.
+        checkpoints.dedup_by(|later, earlier| {
+            later.tree_size == earlier.tree_size && later.root == earlier.root
+        });
+        if let Some(pair) = checkpoints
+            .windows(2)
+            .find(|pair| pair[0].tree_size == pair[1].tree_size)
+        {
+            return Err(Finding::RootMismatch {
+                tree_size: pair[0].tree_size,
+            });
         }
         let start = frontier.size();
         let mut pending: std::collections::VecDeque<Checkpoint> = checkpoints
@@ -170,7 +189,7 @@ impl Verifier {
         Ok(Self {
             scope,
             frontier,
-            prev_hex: hex(&last_leaf),
+            prev: last_leaf,
             start,
             pending,
             matched,
@@ -180,10 +199,38 @@ impl Verifier {
 
     /// Checks the next entry (its canonical bytes and, if stored, its leaf hash).
     pub fn push(&mut self, canonical: &[u8], stored_hash: Option<&Hash>) -> Result<(), Finding> {
+        let (scanned, leaf) = scan_and_hash_one(canonical);
+        self.check(scanned, &leaf, stored_hash)
+    }
+
+    /// Checks the next `entries` in order, with their stored leaf hashes if there
+    /// are any (one per entry). The same findings as [`Verifier::push`] one entry at
+    /// a time; the scanning and leaf hashing, which need nothing from the entries
+    /// before, run on up to `threads` threads at once.
+    pub fn push_all<E: AsRef<[u8]> + Sync>(
+        &mut self,
+        entries: &[E],
+        stored_hashes: Option<&[Hash]>,
+        threads: usize,
+    ) -> Result<(), Finding> {
+        let scanned = scan_and_hash(entries, threads.max(1));
+        for (position, (fields, leaf)) in scanned.into_iter().enumerate() {
+            let stored = stored_hashes.and_then(|hashes| hashes.get(position));
+            self.check(fields, &leaf, stored)?;
+        }
+        Ok(())
+    }
+
+    /// The checks of one entry, in the order that names the first problem.
+    fn check(
+        &mut self,
+        scanned: Result<Scanned<'_>, NotCanonical>,
+        leaf: &Hash,
+        stored_hash: Option<&Hash>,
+    ) -> Result<(), Finding> {
         let index = self.frontier.size();
-        let entry =
-            Entry::parse_canonical(canonical).map_err(|_| Finding::NotCanonical { index })?;
-        if entry.scope != self.scope {
+        let entry = scanned.map_err(|_| Finding::NotCanonical { index })?;
+        if entry.scope != self.scope.as_bytes() {
             return Err(Finding::WrongScope { index });
         }
         if entry.index != index {
@@ -193,15 +240,14 @@ impl Verifier {
             });
         }
         // The bytes are canonical (checked above), so they are what was hashed.
-        let leaf = crate::merkle::leaf_hash(canonical);
-        if stored_hash.is_some_and(|stored| *stored != leaf) {
+        if stored_hash.is_some_and(|stored| stored != leaf) {
             return Err(Finding::EditedEntry { index });
         }
-        if entry.prev != self.prev_hex {
+        if !is_hex_of(entry.prev, &self.prev) {
             return Err(Finding::BrokenChain { index });
         }
-        self.frontier.push(leaf);
-        self.prev_hex = hex(&leaf);
+        self.frontier.push(*leaf);
+        self.prev = *leaf;
         if let Some(checkpoint) = self.pending.front()
             && checkpoint.tree_size == self.frontier.size()
         {
@@ -241,6 +287,53 @@ impl Verifier {
     }
 }
 
+/// An entry scanned, and its leaf hash if it scanned as canonical (anything else
+/// fails before the hash is looked at).
+fn scan_and_hash_one(bytes: &[u8]) -> (Result<Scanned<'_>, NotCanonical>, Hash) {
+    let scanned = scan(bytes);
+    let leaf = if scanned.is_ok() {
+        crate::merkle::leaf_hash(bytes)
+    } else {
+        [0; 32]
+    };
+    (scanned, leaf)
+}
+
+/// Each entry scanned and leaf-hashed, on up to `threads` scoped threads, in order.
+fn scan_and_hash<E: AsRef<[u8]> + Sync>(
+    entries: &[E],
+    threads: usize,
+) -> Vec<(Result<Scanned<'_>, NotCanonical>, Hash)> {
+    if threads == 1 || entries.len() < 2 * threads {
+        return entries
+            .iter()
+            .map(|e| scan_and_hash_one(e.as_ref()))
+            .collect();
+    }
+    let share = entries.len().div_ceil(threads);
+    std::thread::scope(|scope| {
+        let workers: Vec<_> = entries
+            .chunks(share)
+            .map(|chunk| {
+                scope.spawn(move || {
+                    chunk
+                        .iter()
+                        .map(|e| scan_and_hash_one(e.as_ref()))
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        workers
+            .into_iter()
+            .flat_map(|worker| {
+                worker
+                    .join()
+                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+            })
+            .collect()
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use std::collections::BTreeMap;
@@ -250,7 +343,7 @@ mod tests {
 
     use super::*;
     use crate::checkpoint::Signer;
-    use crate::entry::{Action, Event, Outcome, ResourceType};
+    use crate::entry::{Action, Entry, Event, Outcome, ResourceType};
 
     /// A log of `n` entries with checkpoints every `every` entries.
     struct Log {
@@ -307,16 +400,41 @@ mod tests {
         }
     }
 
+    /// Verifies one entry at a time, and again in runs on several threads (with
+    /// and without stored hashes), and requires the same verdicts.
     fn verify(log: &Log) -> Result<Report, Finding> {
-        let mut verifier = Verifier::new(
-            &Scope::Platform,
-            &log.signer.public_key(),
-            log.checkpoints.clone(),
-        )?;
-        for (bytes, hash) in log.entries.iter().zip(&log.hashes) {
-            verifier.push(bytes, Some(hash))?;
-        }
-        verifier.finish()
+        let start = || {
+            Verifier::new(
+                &Scope::Platform,
+                &log.signer.public_key(),
+                log.checkpoints.clone(),
+            )
+        };
+        let one_by_one = start().and_then(|mut verifier| {
+            for (bytes, hash) in log.entries.iter().zip(&log.hashes) {
+                verifier.push(bytes, Some(hash))?;
+            }
+            verifier.finish()
+        });
+        let in_runs = |stored: Option<&[Hash]>| {
+            start().and_then(|mut verifier| {
+                for (run, entries) in log.entries.chunks(16).enumerate() {
+                    let hashes =
+                        stored.map(|h| &h[run * 16..(run * 16 + entries.len()).min(h.len())]);
+                    verifier.push_all(entries, hashes, 3)?;
+                }
+                verifier.finish()
+            })
+        };
+        assert_eq!(in_runs(Some(&log.hashes)), one_by_one);
+        let without_hashes = start().and_then(|mut verifier| {
+            for bytes in &log.entries {
+                verifier.push(bytes, None)?;
+            }
+            verifier.finish()
+        });
+        assert_eq!(in_runs(None), without_hashes);
+        one_by_one
     }
 
     fn edit(bytes: &[u8], from: &str, to: &str) -> Vec<u8> {
@@ -333,6 +451,23 @@ mod tests {
             (report.entries, report.checkpoints, report.last_checkpoint),
             (100, 10, Some(100))
         );
+    }
+
+    #[test]
+    fn a_checkpoint_seen_twice_counts_once_and_two_roots_at_one_size_are_a_fork() {
+        let mut log = log(40, 10);
+        // The database's copy and the exported copy of the same checkpoints.
+        log.checkpoints.extend(log.checkpoints.clone());
+        let report = verify(&log).unwrap();
+        assert_eq!((report.checkpoints, report.last_checkpoint), (4, Some(40)));
+        let other_root = log.signer.sign(
+            &Scope::Platform,
+            20,
+            &crate::merkle::leaf_hash(b"another history"),
+            "2026-11-22T10:00:00Z",
+        );
+        log.checkpoints.push(other_root);
+        assert_eq!(verify(&log), Err(Finding::RootMismatch { tree_size: 20 }));
     }
 
     #[test]

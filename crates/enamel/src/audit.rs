@@ -43,7 +43,9 @@ pub async fn run(
             let _ = log;
             report(verify_export(&dir)?)
         }
-        AuditCommand::Verify { log, export: None } => verify_database(store, &log).await?,
+        AuditCommand::Verify { log, export: None } => {
+            verify_database(store, &log, &settings.checkpoint_dir()).await?
+        }
         AuditCommand::Purge { before } => {
             let date = time::Date::parse(
                 &before,
@@ -130,10 +132,20 @@ fn report(result: Result<enamel_audit::verify::Report, Finding>) -> ExitCode {
     }
 }
 
-async fn verify_database(store: &Store, log: &LogChoice) -> anyhow::Result<ExitCode> {
+async fn verify_database(
+    store: &Store,
+    log: &LogChoice,
+    checkpoint_dir: &Path,
+) -> anyhow::Result<ExitCode> {
     let signer = store.audit().signer().await?;
     let public_key = signer.public_key();
-    let heads = store.audit().heads().await?;
+    let mut heads = store.audit().heads().await?;
+    // A log whose rows were all deleted still has its exported checkpoints.
+    for scope in exported_scopes(checkpoint_dir)? {
+        if !heads.iter().any(|(s, _)| *s == scope) {
+            heads.push((scope, 0));
+        }
+    }
     let scopes: Vec<(Scope, u64)> = if log.practice.is_some() || log.platform {
         let scope = chosen(log)?;
         vec![(
@@ -153,9 +165,12 @@ async fn verify_database(store: &Store, log: &LogChoice) -> anyhow::Result<ExitC
             ProgressStyle::with_template("  verifying {bar:30} {pos}/{len} entries, {per_sec}")
                 .expect("a valid template"),
         );
+        let exported = exported_checkpoints(checkpoint_dir, &scope)?;
         let verdict = store
             .audit()
-            .verify(&scope, &public_key, |done| bar.set_position(done))
+            .verify_with(&scope, &public_key, exported, |done| {
+                bar.set_position(done);
+            })
             .await?;
         bar.finish_and_clear();
         if report(verdict) != ExitCode::SUCCESS {
@@ -163,6 +178,49 @@ async fn verify_database(store: &Store, log: &LogChoice) -> anyhow::Result<ExitC
         }
     }
     Ok(code)
+}
+
+/// The logs with checkpoints exported to `dir` (`<scope>.jsonl`).
+fn exported_scopes(dir: &Path) -> anyhow::Result<Vec<Scope>> {
+    let entries = match std::fs::read_dir(dir) {
+        Ok(entries) => entries,
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(err) => return Err(err).with_context(|| format!("reading {}", dir.display())),
+    };
+    let mut scopes = Vec::new();
+    for entry in entries {
+        let name = entry?.file_name();
+        let scope = name
+            .to_str()
+            .and_then(|n| n.strip_suffix(".jsonl"))
+            .and_then(Scope::parse);
+        scopes.extend(scope);
+    }
+    Ok(scopes)
+}
+
+/// The checkpoints of `scope` exported to `dir`, if any. Their signatures are
+/// checked with the others; a line that is not a checkpoint at all is refused.
+fn exported_checkpoints(dir: &Path, scope: &Scope) -> anyhow::Result<Vec<Checkpoint>> {
+    let path = dir.join(format!("{scope}.jsonl"));
+    let text = match std::fs::read_to_string(&path) {
+        Ok(text) => text,
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(err) => return Err(err).with_context(|| format!("reading {}", path.display())),
+    };
+    text.lines()
+        .filter(|l| !l.trim().is_empty())
+        .enumerate()
+        .map(|(n, line)| {
+            serde_json::from_str(line).with_context(|| {
+                format!(
+                    "line {} of {} is not a checkpoint (altered?)",
+                    n + 1,
+                    path.display()
+                )
+            })
+        })
+        .collect()
 }
 
 /// `YYYY-MM-DD` (midnight UTC) or an RFC 3339 time.
@@ -274,18 +332,44 @@ async fn export(
     Ok(())
 }
 
-/// An export read back.
+/// An export read back, with its leaf hashes, for proofs.
 struct Export {
     scope: Scope,
     /// Where a partial export (`--since`) starts.
     start: Option<Start>,
-    public_key: Vec<u8>,
-    entries: Vec<Vec<u8>>,
     leaves: Vec<Hash>,
     checkpoints: Vec<Checkpoint>,
 }
 
+/// An export's files other than its entries.
+struct ExportFiles {
+    scope: Scope,
+    /// Where a partial export (`--since`) starts.
+    start: Option<Start>,
+    public_key: Vec<u8>,
+    checkpoints: Vec<Checkpoint>,
+}
+
 fn read_export(dir: &Path) -> anyhow::Result<Export> {
+    let files = read_export_files(dir)?;
+    let file = std::fs::File::open(dir.join("entries.jsonl")).context("reading entries.jsonl")?;
+    let mut entries = Vec::new();
+    for line in std::io::BufReader::new(file).split(b'\n') {
+        let line = line?;
+        if !line.is_empty() {
+            entries.push(line);
+        }
+    }
+    let leaves = entries.iter().map(|e| merkle::leaf_hash(e)).collect();
+    Ok(Export {
+        scope: files.scope,
+        start: files.start,
+        leaves,
+        checkpoints: files.checkpoints,
+    })
+}
+
+fn read_export_files(dir: &Path) -> anyhow::Result<ExportFiles> {
     let read = |name: &str| {
         std::fs::read_to_string(dir.join(name))
             .with_context(|| format!("reading {name} in {}", dir.display()))
@@ -300,15 +384,6 @@ fn read_export(dir: &Path) -> anyhow::Result<Export> {
         .map(serde_json::from_str)
         .collect::<Result<Vec<Checkpoint>, _>>()
         .context("the export's checkpoints are malformed")?;
-    let file = std::fs::File::open(dir.join("entries.jsonl")).context("reading entries.jsonl")?;
-    let mut entries = Vec::new();
-    for line in std::io::BufReader::new(file).split(b'\n') {
-        let line = line?;
-        if !line.is_empty() {
-            entries.push(line);
-        }
-    }
-    let leaves = entries.iter().map(|e| merkle::leaf_hash(e)).collect();
     let start = match std::fs::read_to_string(dir.join("start.json")) {
         Ok(text) => {
             Some(serde_json::from_str(&text).context("the export's start.json is malformed")?)
@@ -316,19 +391,19 @@ fn read_export(dir: &Path) -> anyhow::Result<Export> {
         Err(err) if err.kind() == std::io::ErrorKind::NotFound => None,
         Err(err) => return Err(err).context("reading start.json"),
     };
-    Ok(Export {
+    Ok(ExportFiles {
         scope,
         start,
         public_key,
-        entries,
-        leaves,
         checkpoints,
     })
 }
 
-/// Verifies an export with nothing but its own files.
+/// Verifies an export with nothing but its own files, reading its entries in runs
+/// (memory stays bounded whatever the export's size).
 fn verify_export(dir: &Path) -> anyhow::Result<Result<enamel_audit::verify::Report, Finding>> {
-    let export = read_export(dir)?;
+    const RUN: usize = 16_384;
+    let export = read_export_files(dir)?;
     println!("{} (export {}):", export.scope, dir.display());
     let verifier = match export.start {
         None => Verifier::new(&export.scope, &export.public_key, export.checkpoints),
@@ -350,8 +425,26 @@ fn verify_export(dir: &Path) -> anyhow::Result<Result<enamel_audit::verify::Repo
         Ok(v) => v,
         Err(finding) => return Ok(Err(finding)),
     };
-    for entry in &export.entries {
-        if let Err(finding) = verifier.push(entry, None) {
+    let threads = std::thread::available_parallelism().map_or(1, usize::from);
+    let file = std::fs::File::open(dir.join("entries.jsonl")).context("reading entries.jsonl")?;
+    let mut reader = std::io::BufReader::with_capacity(1 << 20, file);
+    let mut run: Vec<Vec<u8>> = Vec::with_capacity(RUN);
+    loop {
+        run.clear();
+        let mut line = Vec::new();
+        while run.len() < RUN && reader.read_until(b'\n', &mut line)? > 0 {
+            if line.last() == Some(&b'\n') {
+                line.pop();
+            }
+            if !line.is_empty() {
+                run.push(std::mem::take(&mut line));
+            }
+            line.clear();
+        }
+        if run.is_empty() {
+            break;
+        }
+        if let Err(finding) = verifier.push_all(&run, None, threads) {
             return Ok(Err(finding));
         }
     }

@@ -15,7 +15,7 @@ use std::collections::BTreeMap;
 
 use anyhow::{Context as _, anyhow};
 use enamel_audit::checkpoint::{Checkpoint, Signer};
-use enamel_audit::entry::{Event, Scope, format_timestamp, hex};
+use enamel_audit::entry::{Encoded, Event, Scope, format_timestamp, hex};
 use enamel_audit::merkle::{Frontier, Hash};
 use tokio::sync::{mpsc, oneshot};
 
@@ -28,9 +28,36 @@ const MAX_BATCH: usize = 4_096;
 /// Rows per multi-row INSERT statement (9 parameters each, within both backends'
 /// parameter limits).
 pub(crate) const ROWS_PER_STATEMENT: usize = 100;
+/// Bytes of entries per INSERT on PostgreSQL: sqlx does not set `TCP_NODELAY`, and
+/// a message larger than the socket's send buffer leaves a last segment that
+/// Nagle's algorithm holds until the server's delayed acknowledgement (40 ms).
+/// Statements that each fit one write do not stall (docs/audit.md).
+const PG_STATEMENT_BYTES: usize = 12 * 1024;
+/// Inside a caller's transaction (a write with its events) there are few events.
+pub(crate) const STATEMENT_BYTES_IN_TX: usize = usize::MAX;
+
+/// `rows` cut into INSERT statements of at most [`ROWS_PER_STATEMENT`] rows and
+/// about `max_bytes` of entries (always at least one row each).
+pub(crate) fn statements(rows: &[EntryRow], max_bytes: usize) -> Vec<&[EntryRow]> {
+    let mut statements = Vec::new();
+    let (mut start, mut bytes) = (0, 0);
+    for (i, row) in rows.iter().enumerate() {
+        if i > start && (i - start == ROWS_PER_STATEMENT || bytes + row.bytes.len() > max_bytes) {
+            statements.push(&rows[start..i]);
+            (start, bytes) = (i, 0);
+        }
+        bytes += row.bytes.len();
+    }
+    if start < rows.len() {
+        statements.push(&rows[start..]);
+    }
+    statements
+}
 
 struct Pending {
     event: Event,
+    /// Encoded by the caller, on its own task.
+    encoded: Encoded,
     done: oneshot::Sender<Result<u64, String>>,
 }
 
@@ -55,9 +82,43 @@ impl Appender {
     }
 }
 
+/// How many times the writer lets other tasks run before it closes a batch, so
+/// that callers woken by the previous commit can join this one. A yield returns at
+/// once when no other task is ready, so a lone writer pays nothing.
+const GATHER_YIELDS: usize = 4;
+
+/// A connection the writer keeps while events keep coming: its page cache stays
+/// warm, and no batch waits in the pool's queue behind requests. It goes back to
+/// the pool when the writer is idle (so closing the pool never waits on it) and
+/// after any error (it may be broken).
+enum Connection {
+    Sqlite(sqlx::pool::PoolConnection<sqlx::Sqlite>),
+    Postgres(sqlx::pool::PoolConnection<sqlx::Postgres>),
+}
+
+impl Connection {
+    async fn acquire(db: &Db) -> Result<Self, sqlx::Error> {
+        Ok(match db {
+            Db::Sqlite(pool) => Self::Sqlite(pool.acquire().await?),
+            Db::Postgres(pool) => Self::Postgres(pool.acquire().await?),
+        })
+    }
+}
+
 async fn write_loop(db: Db, mut receiver: mpsc::Receiver<Pending>) {
     let mut waiting = Vec::with_capacity(MAX_BATCH);
+    let mut connection: Option<Connection> = None;
+    let mut heads: std::collections::HashMap<Scope, Head> = std::collections::HashMap::new();
     while receiver.recv_many(&mut waiting, MAX_BATCH).await > 0 {
+        for _ in 0..GATHER_YIELDS {
+            tokio::task::yield_now().await;
+            while waiting.len() < MAX_BATCH {
+                match receiver.try_recv() {
+                    Ok(pending) => waiting.push(pending),
+                    Err(_) => break,
+                }
+            }
+        }
         let mut by_scope: BTreeMap<Scope, Vec<Pending>> = BTreeMap::new();
         for pending in waiting.drain(..) {
             by_scope
@@ -66,8 +127,26 @@ async fn write_loop(db: Db, mut receiver: mpsc::Receiver<Pending>) {
                 .push(pending);
         }
         for (scope, pendings) in by_scope {
-            let events: Vec<&Event> = pendings.iter().map(|p| &p.event).collect();
-            match append(&db, scope, &events).await {
+            let events: Vec<(&Event, &Encoded)> =
+                pendings.iter().map(|p| (&p.event, &p.encoded)).collect();
+            let appended = match connection.take() {
+                Some(held) => Ok(held),
+                None => Connection::acquire(&db).await.map_err(anyhow::Error::from),
+            };
+            let appended = match appended {
+                Ok(mut held) => {
+                    let cached = heads.remove(&scope);
+                    let result = append(&db, &mut held, scope, &events, cached.as_ref()).await;
+                    result.map(|head| {
+                        let first = head.size - events.len() as u64;
+                        heads.insert(scope, head);
+                        connection = Some(held);
+                        first
+                    })
+                }
+                Err(err) => Err(err),
+            };
+            match appended {
                 Ok(first) => {
                     for (offset, pending) in pendings.into_iter().enumerate() {
                         let _ = pending.done.send(Ok(first + offset as u64));
@@ -83,6 +162,9 @@ async fn write_loop(db: Db, mut receiver: mpsc::Receiver<Pending>) {
                 }
             }
         }
+        if receiver.is_empty() {
+            connection = None;
+        }
     }
 }
 
@@ -96,73 +178,180 @@ pub(crate) fn head_sql(db: &Db) -> &'static str {
     }
 }
 
-/// Appends `events` to the log whose key is `$key` inside the open transaction
-/// `$tx` (either backend) and evaluates to the first index. Used by the group-commit
-/// writer, and by writes whose event must commit in the same transaction as the
-/// write itself.
-macro_rules! append_in_tx {
-    ($tx:ident, $head_sql:expr, $key:expr, $events:expr) => {
+/// A log's head: its size, last leaf hash and the tree's right edge.
+#[derive(Clone, Debug)]
+pub(crate) struct Head {
+    pub(crate) size: u64,
+    pub(crate) last: Hash,
+    pub(crate) frontier: Frontier,
+}
+
+impl Head {
+    /// The head as stored; refuses a row whose parts disagree.
+    pub(crate) fn from_row(size: i64, last_hash: Vec<u8>, frontier: &str) -> anyhow::Result<Self> {
+        let frontier: Frontier =
+            serde_json::from_str(frontier).context("reading the log's frontier")?;
+        let last: Hash = last_hash
+            .try_into()
+            .map_err(|_| anyhow!("malformed audit head"))?;
+        let size = u64::try_from(size)?;
+        if size != frontier.size() {
+            return Err(anyhow!("the audit head's size and frontier disagree"));
+        }
+        Ok(Self {
+            size,
+            last,
+            frontier,
+        })
+    }
+
+    /// The rows of `events` (each with its encoding) appended after this head, and
+    /// the head after them.
+    pub(crate) fn extend(&self, events: &[(&Event, &Encoded)]) -> (Vec<EntryRow>, Self) {
+        let mut next = self.clone();
+        let rows = events
+            .iter()
+            .map(|&(event, encoded)| {
+                let index = next.size;
+                let bytes = encoded.at(index, &next.last);
+                let leaf = enamel_audit::merkle::leaf_hash(&bytes);
+                next.frontier.push(leaf);
+                next.last = leaf;
+                next.size += 1;
+                EntryRow {
+                    index: i64::try_from(index).unwrap_or(i64::MAX),
+                    bytes,
+                    leaf,
+                    at: event.timestamp,
+                    action: event.action.as_str(),
+                    actor_id: event.actor_id.clone(),
+                    patient_id: event.patient_id,
+                    outcome: event.outcome.as_str(),
+                }
+            })
+            .collect();
+        (rows, next)
+    }
+}
+
+/// One entry as inserted: the canonical bytes, the leaf hash and the query columns.
+pub(crate) struct EntryRow {
+    pub(crate) index: i64,
+    pub(crate) bytes: Vec<u8>,
+    pub(crate) leaf: Hash,
+    pub(crate) at: time::OffsetDateTime,
+    pub(crate) action: &'static str,
+    pub(crate) actor_id: Option<String>,
+    pub(crate) patient_id: Option<uuid::Uuid>,
+    pub(crate) outcome: &'static str,
+}
+
+/// Reads the head of the log whose key is `$key` in the open transaction `$tx`,
+/// creating it if the log is new. The creation is a write first: on SQLite it takes
+/// the database's write lock (if the transaction does not hold it yet) before the
+/// head is read, so no other writer can read the same head; PostgreSQL locks the
+/// row with `$head_sql`'s `FOR UPDATE`.
+macro_rules! read_head {
+    ($tx:ident, $head_sql:expr, $key:expr) => {
         async {
-            use anyhow::Context as _;
             let key: &str = $key;
-            let events: &[&enamel_audit::entry::Event] = $events;
-            // A write first: on SQLite this takes the database's write lock before the
-            // head is read, so no other writer can read the same head.
             sqlx::query(
                 "INSERT INTO audit_heads (scope, size, last_hash, frontier) \
                  VALUES ($1, 0, $2, $3) ON CONFLICT (scope) DO NOTHING",
             )
             .bind(key)
             .bind(&[0_u8; 32][..])
-            .bind(serde_json::to_string(&enamel_audit::merkle::Frontier::default())?)
+            .bind(serde_json::to_string(
+                &enamel_audit::merkle::Frontier::default(),
+            )?)
             .execute(&mut *$tx)
             .await?;
-            let (size, last_hash, frontier): (i64, Vec<u8>, String) =
-                sqlx::query_as($head_sql).bind(key).fetch_one(&mut *$tx).await?;
-            let mut frontier: enamel_audit::merkle::Frontier =
-                serde_json::from_str(&frontier).context("reading the log's frontier")?;
-            let mut prev: enamel_audit::merkle::Hash =
-                last_hash.try_into().map_err(|_| anyhow::anyhow!("malformed audit head"))?;
-            if u64::try_from(size)? != frontier.size() {
-                return Err(anyhow::anyhow!("the audit head's size and frontier disagree"));
-            }
-            let mut rows = Vec::with_capacity(events.len());
-            for (offset, event) in events.iter().enumerate() {
-                let index = size + i64::try_from(offset)?;
-                let entry = enamel_audit::entry::Entry::new(event, u64::try_from(index)?, &prev);
-                let bytes = entry.canonical();
-                let leaf = enamel_audit::merkle::leaf_hash(&bytes);
-                frontier.push(leaf);
-                prev = leaf;
-                rows.push((index, bytes, leaf, *event));
-            }
-            for chunk in rows.chunks($crate::audit::ROWS_PER_STATEMENT) {
+            let (size, last_hash, frontier): (i64, Vec<u8>, String) = sqlx::query_as($head_sql)
+                .bind(key)
+                .fetch_one(&mut *$tx)
+                .await?;
+            $crate::audit::Head::from_row(size, last_hash, &frontier)
+        }
+    };
+}
+pub(crate) use read_head;
+
+/// Stores `$head` as the head of the log `$key` in `$tx`; with `Some(size)` as
+/// `$expected`, only if the stored head still has that size (compare and set).
+/// Evaluates to whether the row was written.
+macro_rules! store_head {
+    ($tx:ident, $key:expr, $head:expr, $expected:expr) => {
+        async {
+            let key: &str = $key;
+            let head: &$crate::audit::Head = $head;
+            let expected: Option<u64> = $expected;
+            let written = sqlx::query(
+                "UPDATE audit_heads SET size = $2, last_hash = $3, frontier = $4 \
+                 WHERE scope = $1 AND ($5 IS NULL OR size = $5)",
+            )
+            .bind(key)
+            .bind(i64::try_from(head.size)?)
+            .bind(&head.last[..])
+            .bind(serde_json::to_string(&head.frontier)?)
+            .bind(expected.map(i64::try_from).transpose()?)
+            .execute(&mut *$tx)
+            .await?
+            .rows_affected();
+            Ok::<bool, anyhow::Error>(written == 1)
+        }
+    };
+}
+pub(crate) use store_head;
+
+/// Inserts `$rows` of the log `$key` in `$tx`.
+macro_rules! insert_rows {
+    ($tx:ident, $key:expr, $rows:expr, $max_bytes:expr) => {
+        async {
+            let key: &str = $key;
+            let rows: &[$crate::audit::EntryRow] = $rows;
+            for chunk in $crate::audit::statements(rows, $max_bytes) {
                 let mut insert = sqlx::QueryBuilder::new(
                     "INSERT INTO audit_entries \
                      (scope, idx, entry, leaf_hash, at, action, actor_id, patient_id, outcome) ",
                 );
-                insert.push_values(chunk, |mut row, (index, bytes, leaf, event)| {
+                insert.push_values(chunk, |mut row, entry| {
                     row.push_bind(key)
-                        .push_bind(*index)
-                        .push_bind(bytes)
-                        .push_bind(&leaf[..])
-                        .push_bind(event.timestamp)
-                        .push_bind(event.action.as_str())
-                        .push_bind(event.actor_id.as_deref())
-                        .push_bind(event.patient_id)
-                        .push_bind(event.outcome.as_str());
+                        .push_bind(entry.index)
+                        .push_bind(&entry.bytes)
+                        .push_bind(&entry.leaf[..])
+                        .push_bind(entry.at)
+                        .push_bind(entry.action)
+                        .push_bind(entry.actor_id.as_deref())
+                        .push_bind(entry.patient_id)
+                        .push_bind(entry.outcome);
                 });
                 insert.build().execute(&mut *$tx).await?;
             }
-            let new_size = size + i64::try_from(rows.len())?;
-            sqlx::query("UPDATE audit_heads SET size = $2, last_hash = $3, frontier = $4 WHERE scope = $1")
-                .bind(key)
-                .bind(new_size)
-                .bind(&prev[..])
-                .bind(serde_json::to_string(&frontier)?)
-                .execute(&mut *$tx)
+            Ok::<(), anyhow::Error>(())
+        }
+    };
+}
+pub(crate) use insert_rows;
+
+/// Appends `events` to the log whose key is `$key` inside the open transaction
+/// `$tx` (either backend) and evaluates to the head after them. Used by writes
+/// whose event must commit in the same transaction as the write itself.
+macro_rules! append_in_tx {
+    ($tx:ident, $head_sql:expr, $key:expr, $events:expr) => {
+        async {
+            let key: &str = $key;
+            let events: &[&enamel_audit::entry::Event] = $events;
+            let encoded: Vec<enamel_audit::entry::Encoded> = events
+                .iter()
+                .map(|e| enamel_audit::entry::Encoded::new(e))
+                .collect();
+            let pairs: Vec<_> = events.iter().copied().zip(&encoded).collect();
+            let head = $crate::audit::read_head!($tx, $head_sql, key).await?;
+            let (rows, next) = head.extend(&pairs);
+            $crate::audit::insert_rows!($tx, key, &rows, $crate::audit::STATEMENT_BYTES_IN_TX)
                 .await?;
-            Ok::<u64, anyhow::Error>(u64::try_from(size)?)
+            $crate::audit::store_head!($tx, key, &next, None).await?;
+            Ok::<$crate::audit::Head, anyhow::Error>(next)
         }
     };
 }
@@ -193,20 +382,59 @@ macro_rules! write_with_events {
 }
 pub(crate) use write_with_events;
 
-/// Appends `events` to the log of `scope` in a transaction of its own; returns the
-/// index of the first.
-async fn append(db: &Db, scope: Scope, events: &[&Event]) -> anyhow::Result<u64> {
+/// Appends `events` to the log of `scope` in a transaction of its own on
+/// `connection`; returns the head after them.
+///
+/// With the head this writer left (`cached`), the entries are built before the
+/// transaction and the head is replaced only if it is still that one (compare and
+/// set): one statement fewer than reading it. If anyone else appended meanwhile
+/// (a write with its own events, another process), the head is read under the lock
+/// and the entries built again, so a stale cache costs time, never a fork.
+async fn append(
+    db: &Db,
+    connection: &mut Connection,
+    scope: Scope,
+    events: &[(&Event, &Encoded)],
+    cached: Option<&Head>,
+) -> anyhow::Result<Head> {
+    use sqlx::Connection as _;
     let key = scope.key();
     let head_sql = head_sql(db);
-    on_pool!(db, pool => {
-        async {
-            let mut tx = pool.begin().await?;
-            let first = append_in_tx!(tx, head_sql, &key, events).await?;
-            tx.commit().await?;
-            Ok(first)
+    let built = cached.map(|head| (head.size, head.extend(events)));
+    let statement_bytes = match db {
+        Db::Sqlite(_) => usize::MAX,
+        Db::Postgres(_) => PG_STATEMENT_BYTES,
+    };
+    macro_rules! run {
+        ($tx:ident) => {{
+            let (rows, next) = match built {
+                Some((size, (rows, next))) if store_head!($tx, &key, &next, Some(size)).await? => {
+                    (rows, next)
+                }
+                _ => {
+                    let head = read_head!($tx, head_sql, &key).await?;
+                    let (rows, next) = head.extend(events);
+                    store_head!($tx, &key, &next, None).await?;
+                    (rows, next)
+                }
+            };
+            insert_rows!($tx, &key, &rows, statement_bytes).await?;
+            $tx.commit().await?;
+            Ok(next)
+        }};
+    }
+    match connection {
+        // IMMEDIATE: the write lock from the start, so the head cannot move between
+        // the comparison and the inserts.
+        Connection::Sqlite(conn) => {
+            let mut tx = conn.begin_with("BEGIN IMMEDIATE").await?;
+            run!(tx)
         }
-        .await
-    })
+        Connection::Postgres(conn) => {
+            let mut tx = conn.begin().await?;
+            run!(tx)
+        }
+    }
 }
 
 /// The audit log of a store; see [`Store::audit`].
@@ -236,10 +464,15 @@ impl<'a> AuditLog<'a> {
     /// written, the caller must not go on with the access it describes.
     pub async fn record(&self, event: Event) -> Result<u64, StoreError> {
         let (done, answer) = oneshot::channel();
+        let encoded = Encoded::new(&event);
         self.store
             .audit
             .sender
-            .send(Pending { event, done })
+            .send(Pending {
+                event,
+                encoded,
+                done,
+            })
             .await
             .map_err(|_| StoreError::Unexpected(anyhow!("the audit writer has stopped")))?;
         let index = answer

@@ -1,7 +1,7 @@
 //! Verifying a stored log against its signed checkpoints.
 
 use anyhow::{Context as _, anyhow};
-use enamel_audit::entry::{Entry, Scope};
+use enamel_audit::entry::{Entry, Scope, format_timestamp};
 use enamel_audit::merkle::{Frontier, Hash};
 
 use super::{AuditLog, StoredEntry};
@@ -47,9 +47,24 @@ impl AuditLog<'_> {
         &self,
         scope: &Scope,
         public_key: &[u8],
+        progress: impl FnMut(u64),
+    ) -> Result<Result<Report, Finding>, StoreError> {
+        self.verify_with(scope, public_key, Vec::new(), progress)
+            .await
+    }
+
+    /// [`AuditLog::verify`], also against `exported` checkpoints (the copies kept
+    /// outside the database): deleting checkpoint rows to hide a rewrite or a cut
+    /// tail does not remove those.
+    pub async fn verify_with(
+        &self,
+        scope: &Scope,
+        public_key: &[u8],
+        exported: Vec<enamel_audit::checkpoint::Checkpoint>,
         mut progress: impl FnMut(u64),
     ) -> Result<Result<Report, Finding>, StoreError> {
-        let checkpoints = self.checkpoints(scope).await?;
+        let mut checkpoints = self.checkpoints(scope).await?;
+        checkpoints.extend(exported);
         let first: Option<i64> = on_pool!(&self.store.db, pool => {
             sqlx::query_scalar("SELECT MIN(idx) FROM audit_entries WHERE scope = $1")
                 .bind(scope.key())
@@ -74,21 +89,30 @@ impl AuditLog<'_> {
             Ok(verifier) => verifier,
             Err(finding) => return Ok(Err(finding)),
         };
+        let threads = std::thread::available_parallelism().map_or(1, usize::from);
         let mut next = start;
         loop {
             let page = self.entries_with_columns(scope, next, VERIFY_PAGE).await?;
             let Some(last) = page.last().map(|r| r.0.index) else {
                 break;
             };
-            for (stored, columns) in &page {
-                if let Err(finding) = verifier.push(&stored.entry, Some(&stored.leaf_hash)) {
-                    return Ok(Err(finding));
-                }
-                if !columns.agree_with(&stored.entry) {
-                    return Ok(Err(Finding::EditedEntry {
-                        index: stored.index,
-                    }));
-                }
+            let entries: Vec<&[u8]> = page.iter().map(|(s, _)| s.entry.as_slice()).collect();
+            let hashes: Vec<Hash> = page.iter().map(|(s, _)| s.leaf_hash).collect();
+            // The first entry whose query columns disagree with it is reported only
+            // if every entry up to it, itself included, is otherwise sound.
+            let disagreeing = page
+                .iter()
+                .position(|(stored, columns)| !columns.agree_with(&stored.entry));
+            let checked = disagreeing.map_or(page.len(), |at| at + 1);
+            if let Err(finding) =
+                verifier.push_all(&entries[..checked], Some(&hashes[..checked]), threads)
+            {
+                return Ok(Err(finding));
+            }
+            if let Some(at) = disagreeing {
+                return Ok(Err(Finding::EditedEntry {
+                    index: page[at].0.index,
+                }));
             }
             progress(verifier.frontier().size() - start);
             next = last + 1;
@@ -102,10 +126,20 @@ impl AuditLog<'_> {
         from: u64,
         limit: u32,
     ) -> Result<Vec<(StoredEntry, Columns)>, StoreError> {
-        type RowTuple = (i64, Vec<u8>, Vec<u8>, String, Option<String>, String);
+        type RowTuple = (
+            i64,
+            Vec<u8>,
+            Vec<u8>,
+            String,
+            Option<String>,
+            String,
+            time::OffsetDateTime,
+            Option<uuid::Uuid>,
+        );
         let rows: Vec<RowTuple> = on_pool!(&self.store.db, pool => {
             sqlx::query_as(
-                "SELECT idx, entry, leaf_hash, action, actor_id, outcome FROM audit_entries \
+                "SELECT idx, entry, leaf_hash, action, actor_id, outcome, at, patient_id \
+                 FROM audit_entries \
                  WHERE scope = $1 AND idx >= $2 ORDER BY idx LIMIT $3",
             )
             .bind(scope.key())
@@ -117,20 +151,24 @@ impl AuditLog<'_> {
         .context("reading audit entries")?;
         Ok(rows
             .into_iter()
-            .map(|(index, entry, leaf, action, actor_id, outcome)| {
-                (
-                    StoredEntry {
-                        index: u64::try_from(index).unwrap_or_default(),
-                        entry,
-                        leaf_hash: leaf.try_into().unwrap_or([0; 32]),
-                    },
-                    Columns {
-                        action,
-                        actor_id,
-                        outcome,
-                    },
-                )
-            })
+            .map(
+                |(index, entry, leaf, action, actor_id, outcome, at, patient_id)| {
+                    (
+                        StoredEntry {
+                            index: u64::try_from(index).unwrap_or_default(),
+                            entry,
+                            leaf_hash: leaf.try_into().unwrap_or([0; 32]),
+                        },
+                        Columns {
+                            action,
+                            actor_id,
+                            outcome,
+                            at,
+                            patient_id,
+                        },
+                    )
+                },
+            )
             .collect())
     }
 }
@@ -140,6 +178,8 @@ pub(super) struct Columns {
     action: String,
     actor_id: Option<String>,
     outcome: String,
+    at: time::OffsetDateTime,
+    patient_id: Option<uuid::Uuid>,
 }
 
 impl Columns {
@@ -147,7 +187,11 @@ impl Columns {
     /// column changed on its own would make queries lie.
     fn agree_with(&self, canonical: &[u8]) -> bool {
         Entry::parse_canonical(canonical).is_ok_and(|e| {
-            e.action == self.action && e.actor_id == self.actor_id && e.outcome == self.outcome
+            e.action == self.action
+                && e.actor_id == self.actor_id
+                && e.outcome == self.outcome
+                && e.patient_id == self.patient_id
+                && e.timestamp == format_timestamp(self.at)
         })
     }
 }

@@ -188,6 +188,40 @@ pub async fn a_query_column_edited_on_its_own_is_caught(db: &TestDb) {
     );
 }
 
+/// The columns the patient and time-range queries use are checked too: moving an
+/// access to another patient, or out of a time range, would make those queries lie.
+pub async fn a_patient_or_time_column_edited_on_its_own_is_caught(db: &TestDb) {
+    let s = scope();
+    logged(&db.store, s).await;
+    drop_guards(db).await;
+    // These entries name no patient; the column is made to name one.
+    let patient = match db.store.backend() {
+        Backend::Sqlite => "X'00112233445566778899aabbccddeeff'",
+        Backend::Postgres => "'00112233-4455-6677-8899-aabbccddeeff'",
+    };
+    db.raw_execute(&format!(
+        "UPDATE audit_entries SET patient_id = {patient} WHERE scope = {} AND idx = 6",
+        key(&s)
+    ))
+    .await;
+    assert_eq!(
+        verify(&db.store, &s).await,
+        Err(Finding::EditedEntry { index: 6 })
+    );
+    let s = scope();
+    logged(&db.store, s).await;
+    db.raw_execute(&format!(
+        "UPDATE audit_entries SET at = (SELECT at FROM audit_entries WHERE scope = {key} AND idx = 0) \
+         WHERE scope = {key} AND idx = 21",
+        key = key(&s)
+    ))
+    .await;
+    assert_eq!(
+        verify(&db.store, &s).await,
+        Err(Finding::EditedEntry { index: 21 })
+    );
+}
+
 pub async fn a_deleted_entry_is_caught(db: &TestDb) {
     let s = scope();
     logged(&db.store, s).await;
@@ -309,6 +343,13 @@ pub async fn a_wholesale_rewrite_is_caught_by_the_signed_checkpoints(db: &TestDb
         let entry = Entry::new(&forged, i, &prev);
         prev = entry.leaf_hash();
         rewrite_entry(db, &s, i, &entry.canonical(), &prev).await;
+        // The query columns too, so that only the checkpoints can tell.
+        db.raw_execute(&format!(
+            "UPDATE audit_entries SET at = '{}' WHERE scope = {} AND idx = {i}",
+            enamel_audit::entry::format_timestamp(forged.timestamp),
+            key(&s)
+        ))
+        .await;
     }
     db.raw_execute(&format!(
         "UPDATE audit_entries SET actor_id = 'nobody-was-here' WHERE scope = {} AND idx >= 12",

@@ -83,6 +83,7 @@ on_both_backends!(
     audit::the_database_refuses_updates_and_deletes_of_audit_entries,
     audit::an_edited_field_is_caught_at_its_index,
     audit::a_query_column_edited_on_its_own_is_caught,
+    audit::a_patient_or_time_column_edited_on_its_own_is_caught,
     audit::a_deleted_entry_is_caught,
     audit::an_inserted_entry_is_caught,
     audit::two_swapped_entries_are_caught,

@@ -170,19 +170,27 @@ fn a_partial_export_since_a_time_verifies_on_its_own() {
     assert_eq!(caught.status.code(), Some(1), "{}", text(&caught.stdout));
 }
 
+/// `enamel` with its data directory at `dir` and its database at the test database.
+fn on_database(
+    db: &enamel_testkit::TestDb,
+    dir: &std::path::Path,
+) -> impl Fn(&[&str]) -> std::process::Command {
+    use secrecy::ExposeSecret as _;
+    let (url, dir) = (db.url.expose_secret().to_owned(), dir.to_owned());
+    move |args| {
+        let mut command = enamel(&dir);
+        command.args(args).env("ENAMEL_DATABASE_URL", &url);
+        command
+    }
+}
+
 #[tokio::test]
 async fn processes_appending_at_once_on_one_postgresql_never_fork_a_log() {
-    use secrecy::ExposeSecret as _;
     let Some(db) = enamel_testkit::fresh_database(enamel_store::Backend::Postgres).await else {
         return;
     };
     let dir = tempfile::tempdir().unwrap();
-    let url = db.url.expose_secret().to_owned();
-    let with_db = |args: &[&str]| {
-        let mut command = enamel(dir.path());
-        command.args(args).env("ENAMEL_DATABASE_URL", &url);
-        command
-    };
+    let with_db = on_database(&db, dir.path());
     assert!(run(&mut with_db(&["demo", "seed"])).status.success());
     let before = std::collections::BTreeMap::from_iter(db.store.audit().heads().await.unwrap());
 
@@ -211,4 +219,85 @@ async fn processes_appending_at_once_on_one_postgresql_never_fork_a_log() {
     assert!(run(&mut with_db(&["audit", "checkpoint"])).status.success());
     let verified = run(&mut with_db(&["audit", "verify"]));
     assert!(verified.status.success(), "{}", text(&verified.stdout));
+}
+
+/// An attacker with the database deletes a log's checkpoint rows and then its last
+/// entry, and removes another log altogether: the checkpoints exported outside the
+/// database (`audit.checkpoint_dir`) still catch both.
+async fn exported_checkpoints_catch_what_deleted_checkpoint_rows_would_hide(
+    backend: enamel_store::Backend,
+) {
+    let Some(db) = enamel_testkit::fresh_database(backend).await else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let with_db = on_database(&db, dir.path());
+    assert!(run(&mut with_db(&["demo", "seed"])).status.success());
+    assert!(run(&mut with_db(&["audit", "checkpoint"])).status.success());
+    let verified = run(&mut with_db(&["audit", "verify"]));
+    assert!(verified.status.success(), "{}", text(&verified.stdout));
+
+    let practices = DemoNetwork::generate(DEFAULT_SEED).practices;
+    let (cut, removed) = (
+        practices[0].practice.id.to_string(),
+        practices[1].practice.id.to_string(),
+    );
+    let guards: &[&str] = match backend {
+        enamel_store::Backend::Sqlite => &[
+            "DROP TRIGGER audit_entries_no_delete",
+            "DROP TRIGGER audit_checkpoints_no_delete",
+        ],
+        enamel_store::Backend::Postgres => &[
+            "DROP TRIGGER audit_entries_append_only ON audit_entries",
+            "DROP TRIGGER audit_checkpoints_append_only ON audit_checkpoints",
+        ],
+    };
+    for sql in guards {
+        db.raw_execute(sql).await;
+    }
+    db.raw_execute(&format!(
+        "DELETE FROM audit_checkpoints WHERE scope IN ('{cut}', '{removed}')"
+    ))
+    .await;
+    db.raw_execute(&format!(
+        "DELETE FROM audit_entries WHERE scope = '{cut}' AND idx = \
+         (SELECT MAX(idx) FROM audit_entries WHERE scope = '{cut}')"
+    ))
+    .await;
+    for table in ["audit_entries", "audit_heads"] {
+        db.raw_execute(&format!("DELETE FROM {table} WHERE scope = '{removed}'"))
+            .await;
+    }
+
+    let caught = run(&mut with_db(&["audit", "verify"]));
+    let report = text(&caught.stdout);
+    assert_eq!(caught.status.code(), Some(1), "{report}");
+    for practice in [&cut, &removed] {
+        let section = report
+            .split(&format!("{practice}:"))
+            .nth(1)
+            .unwrap_or_else(|| panic!("{practice} is verified: {report}"));
+        let verdict = section.lines().nth(1).unwrap_or_default();
+        assert!(
+            verdict.contains("TAMPERED") && verdict.contains("entries removed from the end"),
+            "{report}"
+        );
+    }
+    assert_eq!(report.matches("  ok: ").count(), 5, "{report}");
+}
+
+#[tokio::test]
+async fn exported_checkpoints_catch_what_deleted_checkpoint_rows_would_hide_sqlite() {
+    exported_checkpoints_catch_what_deleted_checkpoint_rows_would_hide(
+        enamel_store::Backend::Sqlite,
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn exported_checkpoints_catch_what_deleted_checkpoint_rows_would_hide_postgres() {
+    exported_checkpoints_catch_what_deleted_checkpoint_rows_would_hide(
+        enamel_store::Backend::Postgres,
+    )
+    .await;
 }
