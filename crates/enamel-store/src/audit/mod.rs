@@ -87,10 +87,10 @@ impl Appender {
 /// once when no other task is ready, so a lone writer pays nothing.
 const GATHER_YIELDS: usize = 4;
 
-/// A connection the writer keeps while events keep coming: its page cache stays
-/// warm, and no batch waits in the pool's queue behind requests. It goes back to
-/// the pool when the writer is idle (so closing the pool never waits on it) and
-/// after any error (it may be broken).
+/// A connection the writer keeps from one batch to the next while events are
+/// already waiting for it, so a busy writer does not queue in the pool behind
+/// requests. It goes back to the pool as soon as nothing is waiting after a batch
+/// (so closing the pool never waits on it) and after any error (it may be broken).
 enum Connection {
     Sqlite(sqlx::pool::PoolConnection<sqlx::Sqlite>),
     Postgres(sqlx::pool::PoolConnection<sqlx::Postgres>),

@@ -126,18 +126,11 @@ impl AuditLog<'_> {
         from: u64,
         limit: u32,
     ) -> Result<Vec<(StoredEntry, Columns)>, StoreError> {
-        type RowTuple = (
-            i64,
-            Vec<u8>,
-            Vec<u8>,
-            String,
-            Option<String>,
-            String,
-            time::OffsetDateTime,
-            Option<uuid::Uuid>,
-        );
-        let rows: Vec<RowTuple> = on_pool!(&self.store.db, pool => {
-            sqlx::query_as(
+        // Column by column, so a value an attacker made undecodable (text that is
+        // no time, a NULL where none belongs) is a disagreement to report, not an
+        // error that stops verification.
+        on_pool!(&self.store.db, pool => {
+            let rows = sqlx::query(
                 "SELECT idx, entry, leaf_hash, action, actor_id, outcome, at, patient_id \
                  FROM audit_entries \
                  WHERE scope = $1 AND idx >= $2 ORDER BY idx LIMIT $3",
@@ -147,39 +140,40 @@ impl AuditLog<'_> {
             .bind(i64::from(limit))
             .fetch_all(pool)
             .await
-        })
-        .context("reading audit entries")?;
-        Ok(rows
-            .into_iter()
-            .map(
-                |(index, entry, leaf, action, actor_id, outcome, at, patient_id)| {
-                    (
+            .context("reading audit entries")?;
+            rows.iter()
+                .map(|row| {
+                    use sqlx::Row as _;
+                    let index: i64 = row.try_get(0).context("reading an entry's index")?;
+                    let leaf: Option<Vec<u8>> = row.try_get(2).ok().flatten();
+                    Ok((
                         StoredEntry {
                             index: u64::try_from(index).unwrap_or_default(),
-                            entry,
-                            leaf_hash: leaf.try_into().unwrap_or([0; 32]),
+                            entry: row.try_get::<Option<Vec<u8>>, _>(1).ok().flatten().unwrap_or_default(),
+                            leaf_hash: leaf.and_then(|l| l.try_into().ok()).unwrap_or([0; 32]),
                         },
                         Columns {
-                            action,
-                            actor_id,
-                            outcome,
-                            at,
-                            patient_id,
+                            action: row.try_get(3),
+                            actor_id: row.try_get(4),
+                            outcome: row.try_get(5),
+                            at: row.try_get(6),
+                            patient_id: row.try_get(7),
                         },
-                    )
-                },
-            )
-            .collect())
+                    ))
+                })
+                .collect::<Result<Vec<_>, StoreError>>()
+        })
     }
 }
 
 /// The query columns stored beside an entry.
+/// Each as read, or the error if the stored value could not be read as its type.
 pub(super) struct Columns {
-    action: String,
-    actor_id: Option<String>,
-    outcome: String,
-    at: time::OffsetDateTime,
-    patient_id: Option<uuid::Uuid>,
+    action: Result<String, sqlx::Error>,
+    actor_id: Result<Option<String>, sqlx::Error>,
+    outcome: Result<String, sqlx::Error>,
+    at: Result<time::OffsetDateTime, sqlx::Error>,
+    patient_id: Result<Option<uuid::Uuid>, sqlx::Error>,
 }
 
 impl Columns {
@@ -187,11 +181,14 @@ impl Columns {
     /// column changed on its own would make queries lie.
     fn agree_with(&self, canonical: &[u8]) -> bool {
         Entry::parse_canonical(canonical).is_ok_and(|e| {
-            e.action == self.action
-                && e.actor_id == self.actor_id
-                && e.outcome == self.outcome
-                && e.patient_id == self.patient_id
-                && e.timestamp == format_timestamp(self.at)
+            self.action.as_ref().is_ok_and(|a| *a == e.action)
+                && self.actor_id.as_ref().is_ok_and(|a| *a == e.actor_id)
+                && self.outcome.as_ref().is_ok_and(|o| *o == e.outcome)
+                && self.patient_id.as_ref().is_ok_and(|p| *p == e.patient_id)
+                && self
+                    .at
+                    .as_ref()
+                    .is_ok_and(|at| format_timestamp(*at) == e.timestamp)
         })
     }
 }

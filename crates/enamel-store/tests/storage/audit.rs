@@ -220,6 +220,21 @@ pub async fn a_patient_or_time_column_edited_on_its_own_is_caught(db: &TestDb) {
         verify(&db.store, &s).await,
         Err(Finding::EditedEntry { index: 21 })
     );
+    // A value that cannot even be read as its type is reported the same way, not
+    // an error that stops verification (SQLite keeps any text in a TEXT column).
+    if db.store.backend() == Backend::Sqlite {
+        let s = scope();
+        logged(&db.store, s).await;
+        db.raw_execute(&format!(
+            "UPDATE audit_entries SET at = 'last tuesday' WHERE scope = {} AND idx = 3",
+            key(&s)
+        ))
+        .await;
+        assert_eq!(
+            verify(&db.store, &s).await,
+            Err(Finding::EditedEntry { index: 3 })
+        );
+    }
 }
 
 pub async fn a_deleted_entry_is_caught(db: &TestDb) {
