@@ -250,12 +250,14 @@ pub fn hex(bytes: &[u8]) -> String {
     String::from_utf8(out).expect("hex digits are ASCII")
 }
 
+/// Lower-case hex digits, as entries and checkpoints write hashes.
+pub(crate) const HEX_DIGITS: &[u8; 16] = b"0123456789abcdef";
+
 /// Appends the lower-case hex of `bytes` to `out`.
 fn push_hex(out: &mut Vec<u8>, bytes: &[u8]) {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
     for byte in bytes {
-        out.push(DIGITS[usize::from(byte >> 4)]);
-        out.push(DIGITS[usize::from(byte & 0x0f)]);
+        out.push(HEX_DIGITS[usize::from(byte >> 4)]);
+        out.push(HEX_DIGITS[usize::from(byte & 0x0f)]);
     }
 }
 

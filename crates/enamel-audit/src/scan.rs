@@ -76,7 +76,7 @@ pub fn scan(bytes: &[u8]) -> Result<Scanned<'_>, NotCanonical> {
 /// Whether `text` (an entry's `prev`) is the lower-case hex of `hash`.
 #[must_use]
 pub fn is_hex_of(text: &[u8], hash: &[u8; 32]) -> bool {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    use crate::entry::HEX_DIGITS as DIGITS;
     text.len() == 64
         && hash.iter().enumerate().all(|(i, byte)| {
             text[2 * i] == DIGITS[usize::from(byte >> 4)]

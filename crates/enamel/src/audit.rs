@@ -353,14 +353,14 @@ struct ExportFiles {
 fn read_export(dir: &Path) -> anyhow::Result<Export> {
     let files = read_export_files(dir)?;
     let file = std::fs::File::open(dir.join("entries.jsonl")).context("reading entries.jsonl")?;
-    let mut entries = Vec::new();
+    // Proofs need only the leaf hashes: hash each line as it is read.
+    let mut leaves = Vec::new();
     for line in std::io::BufReader::new(file).split(b'\n') {
         let line = line?;
         if !line.is_empty() {
-            entries.push(line);
+            leaves.push(merkle::leaf_hash(&line));
         }
     }
-    let leaves = entries.iter().map(|e| merkle::leaf_hash(e)).collect();
     Ok(Export {
         scope: files.scope,
         start: files.start,
