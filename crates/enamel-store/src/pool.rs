@@ -173,7 +173,9 @@ impl Store {
         Ok(())
     }
 
-    /// Closes every connection, waiting for the ones in use to be returned.
+    /// Closes every pooled connection, waiting for the ones in use to be returned.
+    /// On SQLite the audit writer's own connection closes when the last handle on
+    /// this store is dropped.
     pub async fn close(&self) {
         on_pool!(&self.db, pool => pool.close().await);
     }

@@ -9,9 +9,15 @@
 //!
 //! [`AuditLog::record`] hands an event to a background writer that gathers every
 //! event waiting at that moment into one transaction per log (group commit) and
-//! answers each caller only after that transaction has committed.
+//! answers each caller only after that transaction is durable.
+//!
+//! On SQLite the writer commits on a connection of its own without waiting for the
+//! disk (`synchronous = NORMAL`) and a second task makes the write-ahead log durable
+//! (`fdatasync`) before it answers, so the next batch is written while the last one
+//! is being flushed (docs/audit.md, "Writing").
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use anyhow::{Context as _, anyhow};
 use enamel_audit::checkpoint::{Checkpoint, Signer};
@@ -87,25 +93,138 @@ impl Appender {
 /// once when no other task is ready, so a lone writer pays nothing.
 const GATHER_YIELDS: usize = 4;
 
-/// A connection the writer keeps from one batch to the next while events are
-/// already waiting for it, so a busy writer does not queue in the pool behind
-/// requests. It goes back to the pool as soon as nothing is waiting after a batch
-/// (so closing the pool never waits on it) and after any error (it may be broken).
+/// The writer's connection. On PostgreSQL it is taken from the pool and kept from
+/// one batch to the next while events are already waiting, so a busy writer does
+/// not queue in the pool behind requests; it goes back as soon as nothing is waiting
+/// after a batch (so closing the pool never waits on it). On SQLite it is a
+/// connection of the writer's own (see [`SqliteWriter`]). Either is dropped after
+/// any error (it may be broken).
 enum Connection {
-    Sqlite(sqlx::pool::PoolConnection<sqlx::Sqlite>),
+    Sqlite(Box<SqliteWriter>),
     Postgres(sqlx::pool::PoolConnection<sqlx::Postgres>),
 }
 
 impl Connection {
-    async fn acquire(db: &Db) -> Result<Self, sqlx::Error> {
+    async fn acquire(db: &Db) -> anyhow::Result<Self> {
         Ok(match db {
-            Db::Sqlite(pool) => Self::Sqlite(pool.acquire().await?),
+            Db::Sqlite(pool) => Self::Sqlite(Box::new(SqliteWriter::open(pool).await?)),
             Db::Postgres(pool) => Self::Postgres(pool.acquire().await?),
         })
     }
 }
 
+/// The SQLite writer's own connection, outside the pool, with `synchronous =
+/// NORMAL`: a commit writes the write-ahead log without waiting for the disk, and
+/// nothing is answered until [`sync_loop`] has made the log durable with
+/// `fdatasync`. Every pooled connection keeps `synchronous = FULL`.
+struct SqliteWriter {
+    connection: sqlx::SqliteConnection,
+    database: std::path::PathBuf,
+    /// The write-ahead log, opened after the first commit. `None` until then, and
+    /// always when the database is not in WAL mode (then the connection keeps
+    /// `synchronous = FULL` and a commit is durable when it returns).
+    wal: Option<Arc<std::fs::File>>,
+    in_wal_mode: bool,
+}
+
+impl SqliteWriter {
+    async fn open(pool: &sqlx::SqlitePool) -> anyhow::Result<Self> {
+        use sqlx::ConnectOptions as _;
+        let options = (*pool.connect_options()).clone();
+        let database = options.get_filename().to_owned();
+        let mut connection = options
+            .synchronous(sqlx::sqlite::SqliteSynchronous::Normal)
+            .connect()
+            .await
+            .context("opening the audit writer's connection")?;
+        let mode: String = sqlx::query_scalar("PRAGMA journal_mode")
+            .fetch_one(&mut connection)
+            .await?;
+        let in_wal_mode = mode.eq_ignore_ascii_case("wal");
+        if !in_wal_mode {
+            sqlx::query("PRAGMA synchronous = FULL")
+                .execute(&mut connection)
+                .await?;
+        }
+        Ok(Self {
+            connection,
+            database,
+            wal: None,
+            in_wal_mode,
+        })
+    }
+
+    /// The write-ahead log to make durable after a commit, or `None` when the
+    /// commit was durable already. The file is opened while this connection is
+    /// open, so it is the one the commit wrote: SQLite removes the log only when its
+    /// last connection closes, and otherwise reuses it in place.
+    fn wal(&mut self) -> anyhow::Result<Option<Arc<std::fs::File>>> {
+        if !self.in_wal_mode {
+            return Ok(None);
+        }
+        if self.wal.is_none() {
+            let mut path = self.database.as_os_str().to_owned();
+            path.push("-wal");
+            let file = std::fs::File::open(&path).context("opening the write-ahead log")?;
+            self.wal = Some(Arc::new(file));
+        }
+        Ok(self.wal.clone())
+    }
+}
+
+/// A caller's answer: its event's index, or why it was not recorded.
+type Answer = oneshot::Sender<Result<u64, String>>;
+
+/// What the writer tells callers when their events cannot be recorded.
+const NOT_RECORDED: &str = "the audit log could not be written";
+
+/// A batch committed on SQLite, waiting for its write-ahead log to be durable.
+struct Committed {
+    wal: Arc<std::fs::File>,
+    answers: Vec<(Answer, u64)>,
+}
+
+/// Makes the write-ahead log durable for every batch committed so far, with one
+/// `fdatasync` for all the batches that arrived while the last one ran, then
+/// answers their callers. A failed sync fails them all: an event is never
+/// acknowledged before it is on disk.
+async fn sync_loop(mut receiver: mpsc::UnboundedReceiver<Committed>) {
+    let mut committed = Vec::new();
+    while receiver.recv_many(&mut committed, usize::MAX).await > 0 {
+        let mut files: Vec<Arc<std::fs::File>> = Vec::new();
+        for batch in &committed {
+            if !files.iter().any(|file| Arc::ptr_eq(file, &batch.wal)) {
+                files.push(Arc::clone(&batch.wal));
+            }
+        }
+        let synced =
+            tokio::task::spawn_blocking(move || files.iter().try_for_each(|f| f.sync_data())).await;
+        let failed = match synced {
+            Ok(Ok(())) => None,
+            Ok(Err(err)) => Some(err.to_string()),
+            Err(err) => Some(err.to_string()),
+        };
+        if let Some(error) = &failed {
+            tracing::error!(error, "the audit log's write-ahead log could not be synced");
+        }
+        for batch in committed.drain(..) {
+            for (answer, index) in batch.answers {
+                let _ = answer.send(if failed.is_none() {
+                    Ok(index)
+                } else {
+                    Err(NOT_RECORDED.into())
+                });
+            }
+        }
+    }
+}
+
 async fn write_loop(db: Db, mut receiver: mpsc::Receiver<Pending>) {
+    let syncer = matches!(db, Db::Sqlite(_)).then(|| {
+        let (sender, committed) = mpsc::unbounded_channel();
+        tokio::spawn(sync_loop(committed));
+        sender
+    });
     let mut waiting = Vec::with_capacity(MAX_BATCH);
     let mut connection: Option<Connection> = None;
     let mut heads: std::collections::HashMap<Scope, Head> = std::collections::HashMap::new();
@@ -131,38 +250,51 @@ async fn write_loop(db: Db, mut receiver: mpsc::Receiver<Pending>) {
                 pendings.iter().map(|p| (&p.event, &p.encoded)).collect();
             let appended = match connection.take() {
                 Some(held) => Ok(held),
-                None => Connection::acquire(&db).await.map_err(anyhow::Error::from),
+                None => Connection::acquire(&db).await,
             };
             let appended = match appended {
                 Ok(mut held) => {
                     let cached = heads.remove(&scope);
                     let result = append(&db, &mut held, scope, &events, cached.as_ref()).await;
-                    result.map(|head| {
+                    result.map(|(head, wal)| {
                         let first = head.size - events.len() as u64;
                         heads.insert(scope, head);
                         connection = Some(held);
-                        first
+                        (first, wal)
                     })
                 }
                 Err(err) => Err(err),
             };
-            match appended {
-                Ok(first) => {
-                    for (offset, pending) in pendings.into_iter().enumerate() {
-                        let _ = pending.done.send(Ok(first + offset as u64));
+            let count = pendings.len();
+            let answers = pendings
+                .into_iter()
+                .enumerate()
+                .map(|(offset, pending)| (pending.done, offset as u64));
+            match (appended, &syncer) {
+                (Ok((first, Some(wal))), Some(syncer)) => {
+                    let answers = answers
+                        .map(|(done, offset)| (done, first + offset))
+                        .collect();
+                    if let Err(unsent) = syncer.send(Committed { wal, answers }) {
+                        for (done, _) in unsent.0.answers {
+                            let _ = done.send(Err(NOT_RECORDED.into()));
+                        }
                     }
                 }
-                Err(err) => {
-                    tracing::error!(scope = %scope, error = format!("{err:#}"), events = pendings.len(), "audit append failed");
-                    for pending in pendings {
-                        let _ = pending
-                            .done
-                            .send(Err("the audit log could not be written".into()));
+                (Ok((first, _)), _) => {
+                    for (done, offset) in answers {
+                        let _ = done.send(Ok(first + offset));
+                    }
+                }
+                (Err(err), _) => {
+                    tracing::error!(scope = %scope, error = format!("{err:#}"), events = count, "audit append failed");
+                    for (done, _) in answers {
+                        let _ = done.send(Err(NOT_RECORDED.into()));
                     }
                 }
             }
         }
-        if receiver.is_empty() {
+        if receiver.is_empty() && matches!(connection, Some(Connection::Postgres(_))) {
             connection = None;
         }
     }
@@ -383,7 +515,8 @@ macro_rules! write_with_events {
 pub(crate) use write_with_events;
 
 /// Appends `events` to the log of `scope` in a transaction of its own on
-/// `connection`; returns the head after them.
+/// `connection`; returns the head after them, and on SQLite the write-ahead log
+/// that must still be synced before the events are durable.
 ///
 /// With the head this writer left (`cached`), the entries are built before the
 /// transaction and the head is replaced only if it is still that one (compare and
@@ -396,7 +529,7 @@ async fn append(
     scope: Scope,
     events: &[(&Event, &Encoded)],
     cached: Option<&Head>,
-) -> anyhow::Result<Head> {
+) -> anyhow::Result<(Head, Option<Arc<std::fs::File>>)> {
     use sqlx::Connection as _;
     let key = scope.key();
     let head_sql = head_sql(db);
@@ -426,13 +559,15 @@ async fn append(
     match connection {
         // IMMEDIATE: the write lock from the start, so the head cannot move between
         // the comparison and the inserts.
-        Connection::Sqlite(conn) => {
-            let mut tx = conn.begin_with("BEGIN IMMEDIATE").await?;
-            run!(tx)
+        Connection::Sqlite(writer) => {
+            let mut tx = writer.connection.begin_with("BEGIN IMMEDIATE").await?;
+            let head: anyhow::Result<Head> = run!(tx);
+            Ok((head?, writer.wal()?))
         }
         Connection::Postgres(conn) => {
             let mut tx = conn.begin().await?;
-            run!(tx)
+            let head: anyhow::Result<Head> = run!(tx);
+            Ok((head?, None))
         }
     }
 }
@@ -621,3 +756,106 @@ mod signing;
 mod verify;
 
 pub use purge::{MINIMUM_RETENTION_DAYS, Purged};
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use tokio::sync::{mpsc, oneshot};
+
+    use super::{Answer, Committed, sync_loop};
+
+    /// Hands `wal` to a running [`sync_loop`] with one caller waiting at `index`
+    /// and returns what that caller is told.
+    async fn answer_after_sync(wal: std::fs::File, index: u64) -> Result<u64, String> {
+        let (sender, receiver) = mpsc::unbounded_channel();
+        let syncer = tokio::spawn(sync_loop(receiver));
+        let (done, answer): (Answer, _) = oneshot::channel();
+        sender
+            .send(Committed {
+                wal: Arc::new(wal),
+                answers: vec![(done, index)],
+            })
+            .unwrap_or_else(|_| panic!("the syncer is running"));
+        let told = answer.await.expect("every caller is answered");
+        drop(sender);
+        syncer.await.expect("the syncer ends when the writer does");
+        told
+    }
+
+    #[tokio::test]
+    async fn the_pools_connections_keep_synchronous_full_beside_the_audit_writer() {
+        use enamel_audit::entry::{Action, Event, Outcome, ResourceType, Scope};
+        let dir = tempfile::tempdir().unwrap();
+        let keys = Arc::new(
+            enamel_crypto::LocalKeyFile::open_or_create(&dir.path().join("keys")).unwrap(),
+        );
+        let url =
+            secrecy::SecretString::from(format!("sqlite://{}/enamel.db", dir.path().display()));
+        let options = crate::ConnectOptions {
+            max_connections: 2,
+            ..crate::ConnectOptions::default()
+        };
+        let store = crate::Store::connect(&url, &options, keys).await.unwrap();
+        store.migrate().await.unwrap();
+        let scope = Scope::Practice(enamel_domain::PracticeId::generate());
+        for _ in 0..3 {
+            let event = Event {
+                timestamp: time::OffsetDateTime::now_utc(),
+                action: Action::Read,
+                actor_id: Some("user-1".into()),
+                actor_type: enamel_domain::ActorType::Human,
+                scope,
+                patient_id: None,
+                resource_type: ResourceType::Patient,
+                resource_id: None,
+                outcome: Outcome::Success,
+                ip_address: None,
+                user_agent: None,
+                correlation_id: None,
+                detail: std::collections::BTreeMap::new(),
+            };
+            store.audit().record(event).await.unwrap();
+        }
+        let crate::pool::Db::Sqlite(pool) = &store.db else {
+            unreachable!("a SQLite URL")
+        };
+        let (mut first, mut second) =
+            (pool.acquire().await.unwrap(), pool.acquire().await.unwrap());
+        for connection in [&mut first, &mut second] {
+            let level: i64 = sqlx::query_scalar("PRAGMA synchronous")
+                .fetch_one(&mut **connection)
+                .await
+                .unwrap();
+            assert_eq!(
+                level, 2,
+                "FULL: requests' own writes are durable when they commit"
+            );
+        }
+        let size: i64 = sqlx::query_scalar("SELECT size FROM audit_heads WHERE scope = $1")
+            .bind(scope.key())
+            .fetch_one(&mut *first)
+            .await
+            .unwrap();
+        assert_eq!(size, 3);
+    }
+
+    #[tokio::test]
+    async fn a_committed_batch_is_acknowledged_once_its_log_is_synced() {
+        let dir = tempfile::tempdir().unwrap();
+        let wal = std::fs::File::create(dir.path().join("enamel.db-wal")).unwrap();
+        assert_eq!(answer_after_sync(wal, 41).await, Ok(41));
+    }
+
+    #[tokio::test]
+    async fn a_log_that_cannot_be_synced_fails_its_callers() {
+        // Linux refuses fdatasync on /dev/null (EINVAL), as it would refuse a disk
+        // that failed: the caller must hear that its event was not recorded.
+        let unsyncable = std::fs::File::open("/dev/null").unwrap();
+        assert!(unsyncable.sync_data().is_err(), "the premise of this test");
+        assert_eq!(
+            answer_after_sync(unsyncable, 41).await,
+            Err(super::NOT_RECORDED.to_owned())
+        );
+    }
+}
