@@ -1,21 +1,13 @@
 use enamel_demo::{DEFAULT_SEED, DemoNetwork};
 
-use crate::helpers::{enamel, run, text};
+use crate::helpers::{enamel, run, succeed, text};
 
 #[test]
 fn checkpoint_verify_export_and_prove_work_and_a_tampered_export_is_caught() {
     let dir = tempfile::tempdir().unwrap();
-    assert!(
-        run(enamel(dir.path()).args(["demo", "seed"]))
-            .status
-            .success()
-    );
+    succeed(enamel(dir.path()).args(["demo", "seed"]));
     // Rotating keys adds key events to every practice's log.
-    assert!(
-        run(enamel(dir.path()).args(["keys", "rotate", "--reencrypt"]))
-            .status
-            .success()
-    );
+    succeed(enamel(dir.path()).args(["keys", "rotate", "--reencrypt"]));
     let checkpoint = run(enamel(dir.path()).args(["audit", "checkpoint"]));
     assert!(
         text(&checkpoint.stdout).contains("7 checkpoint(s) signed"),
@@ -32,9 +24,8 @@ fn checkpoint_verify_export_and_prove_work_and_a_tampered_export_is_caught() {
         "checkpoints exported outside the database"
     );
 
-    let verified = run(enamel(dir.path()).args(["audit", "verify"]));
+    let verified = succeed(enamel(dir.path()).args(["audit", "verify"]));
     let stdout = text(&verified.stdout);
-    assert!(verified.status.success(), "{stdout}");
     assert_eq!(stdout.matches("  ok: ").count(), 7, "{stdout}");
 
     let practice = DemoNetwork::generate(DEFAULT_SEED).practices[0]
@@ -42,23 +33,22 @@ fn checkpoint_verify_export_and_prove_work_and_a_tampered_export_is_caught() {
         .id
         .to_string();
     let out = dir.path().join("export");
-    let exported = run(enamel(dir.path())
-        .args(["audit", "export", "--practice", &practice, "--out"])
-        .arg(&out));
-    assert!(exported.status.success(), "{}", text(&exported.stderr));
-    let from_export = run(enamel(dir.path())
-        .args(["audit", "verify", "--export"])
-        .arg(&out));
-    assert!(
-        from_export.status.success(),
-        "{}",
-        text(&from_export.stdout)
+    succeed(
+        enamel(dir.path())
+            .args(["audit", "export", "--practice", &practice, "--out"])
+            .arg(&out),
+    );
+    succeed(
+        enamel(dir.path())
+            .args(["audit", "verify", "--export"])
+            .arg(&out),
     );
 
-    let proof = run(enamel(dir.path())
-        .args(["audit", "prove", "--index", "1", "--export"])
-        .arg(&out));
-    assert!(proof.status.success(), "{}", text(&proof.stderr));
+    let proof = succeed(
+        enamel(dir.path())
+            .args(["audit", "prove", "--index", "1", "--export"])
+            .arg(&out),
+    );
     let proof: serde_json::Value = serde_json::from_slice(&proof.stdout).unwrap();
     assert_eq!(proof["verified"], true);
     assert_eq!(proof["kind"], "inclusion");
@@ -87,32 +77,16 @@ fn checkpoint_verify_export_and_prove_work_and_a_tampered_export_is_caught() {
 #[test]
 fn a_partial_export_since_a_time_verifies_on_its_own() {
     let dir = tempfile::tempdir().unwrap();
-    assert!(
-        run(enamel(dir.path()).args(["demo", "seed"]))
-            .status
-            .success()
-    );
-    assert!(
-        run(enamel(dir.path()).args(["audit", "checkpoint"]))
-            .status
-            .success()
-    );
+    succeed(enamel(dir.path()).args(["demo", "seed"]));
+    succeed(enamel(dir.path()).args(["audit", "checkpoint"]));
     std::thread::sleep(std::time::Duration::from_millis(1_100));
     let between = time::OffsetDateTime::now_utc()
         .format(&time::format_description::well_known::Rfc3339)
         .unwrap();
     std::thread::sleep(std::time::Duration::from_millis(1_100));
     // More entries after the first checkpoint (re-encryption audits key events).
-    assert!(
-        run(enamel(dir.path()).args(["keys", "rotate", "--reencrypt"]))
-            .status
-            .success()
-    );
-    assert!(
-        run(enamel(dir.path()).args(["audit", "checkpoint"]))
-            .status
-            .success()
-    );
+    succeed(enamel(dir.path()).args(["keys", "rotate", "--reencrypt"]));
+    succeed(enamel(dir.path()).args(["audit", "checkpoint"]));
     let practice = DemoNetwork::generate(DEFAULT_SEED).practices[0]
         .practice
         .id
@@ -127,8 +101,7 @@ fn a_partial_export_since_a_time_verifies_on_its_own() {
         if let Some(since) = since {
             command.args(["--since", since]);
         }
-        let exported = run(&mut command);
-        assert!(exported.status.success(), "{}", text(&exported.stderr));
+        succeed(&mut command);
     }
     let lines = |dir: &std::path::Path| {
         std::fs::read_to_string(dir.join("entries.jsonl"))
@@ -143,10 +116,11 @@ fn a_partial_export_since_a_time_verifies_on_its_own() {
         lines(&part),
         lines(&whole)
     );
-    let verified = run(enamel(dir.path())
-        .args(["audit", "verify", "--export"])
-        .arg(&part));
-    assert!(verified.status.success(), "{}", text(&verified.stdout));
+    let verified = succeed(
+        enamel(dir.path())
+            .args(["audit", "verify", "--export"])
+            .arg(&part),
+    );
     assert!(text(&verified.stdout).contains("a partial export, from index"));
 
     let proof = run(enamel(dir.path())
@@ -191,7 +165,7 @@ async fn processes_appending_at_once_on_one_postgresql_never_fork_a_log() {
     };
     let dir = tempfile::tempdir().unwrap();
     let with_db = on_database(&db, dir.path());
-    assert!(run(&mut with_db(&["demo", "seed"])).status.success());
+    succeed(&mut with_db(&["demo", "seed"]));
     let before = std::collections::BTreeMap::from_iter(db.store.audit().heads().await.unwrap());
 
     // Six processes at once, each appending one key event to every practice's log.
@@ -216,9 +190,8 @@ async fn processes_appending_at_once_on_one_postgresql_never_fork_a_log() {
             );
         }
     }
-    assert!(run(&mut with_db(&["audit", "checkpoint"])).status.success());
-    let verified = run(&mut with_db(&["audit", "verify"]));
-    assert!(verified.status.success(), "{}", text(&verified.stdout));
+    succeed(&mut with_db(&["audit", "checkpoint"]));
+    succeed(&mut with_db(&["audit", "verify"]));
 }
 
 /// An attacker with the database deletes a log's checkpoint rows and then its last
@@ -232,10 +205,9 @@ async fn exported_checkpoints_catch_what_deleted_checkpoint_rows_would_hide(
     };
     let dir = tempfile::tempdir().unwrap();
     let with_db = on_database(&db, dir.path());
-    assert!(run(&mut with_db(&["demo", "seed"])).status.success());
-    assert!(run(&mut with_db(&["audit", "checkpoint"])).status.success());
-    let verified = run(&mut with_db(&["audit", "verify"]));
-    assert!(verified.status.success(), "{}", text(&verified.stdout));
+    succeed(&mut with_db(&["demo", "seed"]));
+    succeed(&mut with_db(&["audit", "checkpoint"]));
+    succeed(&mut with_db(&["audit", "verify"]));
 
     let practices = DemoNetwork::generate(DEFAULT_SEED).practices;
     let (cut, removed) = (

@@ -18,6 +18,20 @@ pub fn run(command: &mut Command) -> Output {
     command.output().expect("enamel runs")
 }
 
+/// Runs `command` and requires it to succeed, showing what it printed if it did not.
+pub fn succeed(command: &mut Command) -> Output {
+    let output = run(command);
+    assert!(
+        output.status.success(),
+        "enamel {:?} failed ({}):\n{}\n{}",
+        command.get_args().collect::<Vec<_>>(),
+        output.status,
+        text(&output.stdout),
+        text(&output.stderr)
+    );
+    output
+}
+
 pub fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
