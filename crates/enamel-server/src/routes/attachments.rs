@@ -84,7 +84,8 @@ async fn upload(
 
 /// Checks, seals and stores one uploaded file for a referral, streamed from `body`,
 /// and records it. `file_name` is the client's name for it (sealed; a blank name
-/// becomes "attachment").
+/// becomes "attachment"). An upload that fails once authorized is audited as a
+/// failure with its reason.
 pub(crate) async fn store_attachment<S, E>(
     state: &AppState,
     auth: &Authenticated,
@@ -99,21 +100,70 @@ where
         .filter(|n| !n.is_empty() && n.len() <= 200)
         .unwrap_or("attachment")
         .to_owned();
-    let max = state.referrals.attachment_max_bytes;
     let scoped = auth.scoped(&state.store);
     let ticket = scoped.attachment_upload(id).await?;
+    match seal_and_store(state, auth, &ticket, file_name, body).await {
+        Ok(info) => Ok(info),
+        Err(failed) => {
+            if let Err(err) = scoped
+                .attachment_upload_failed(&ticket, failed.reason)
+                .await
+            {
+                tracing::error!(
+                    error = %err,
+                    reason = failed.reason,
+                    "a failed attachment upload could not be audited"
+                );
+            }
+            Err(failed.error)
+        }
+    }
+}
+
+/// Why an authorized upload failed: the error for the client and the code the
+/// audit log records for it.
+struct UploadFailed {
+    error: ApiError,
+    reason: &'static str,
+}
+
+impl UploadFailed {
+    const fn new(error: ApiError, reason: &'static str) -> Self {
+        Self { error, reason }
+    }
+}
+
+/// Any other failure (I/O, sealing, the database) is recorded as `error`.
+impl From<ApiError> for UploadFailed {
+    fn from(error: ApiError) -> Self {
+        Self::new(error, "error")
+    }
+}
+
+async fn seal_and_store<S, E>(
+    state: &AppState,
+    auth: &Authenticated,
+    ticket: &enamel_store::UploadTicket,
+    file_name: String,
+    body: S,
+) -> Result<AttachmentInfo, UploadFailed>
+where
+    S: futures_util::Stream<Item = Result<Bytes, E>> + Unpin,
+{
     check_storage_baa(state, auth).await?;
     let sealed = tempfile::NamedTempFile::new_in(&state.scratch_dir)
         .map_err(|e| unexpected(e, "creating a temporary file"))?;
-    let (media_type, size) = seal_body(body, &ticket, &sealed, max).await?;
+    let max = state.referrals.attachment_max_bytes;
+    let (media_type, size) = seal_body(body, ticket, &sealed, max).await?;
     state
         .objects
         .put_file(&ticket.object_key, sealed.path())
         .await
-        .map_err(|e| unexpected(e, "storing an attachment"))?;
-    let recorded = scoped
+        .map_err(|e| UploadFailed::new(unexpected(e, "storing an attachment"), "storage_failed"))?;
+    let recorded = auth
+        .scoped(&state.store)
         .record_attachment(
-            &ticket,
+            ticket,
             media_type,
             &Phi::new(file_name),
             size,
@@ -124,7 +174,7 @@ where
         Ok(info) => Ok(info),
         Err(err) => {
             let _ = state.objects.delete(&ticket.object_key).await;
-            Err(err.into())
+            Err(ApiError::from(err).into())
         }
     }
 }
@@ -132,22 +182,26 @@ where
 /// The BAA gate for the object store: sealed attachments go to an S3 provider only
 /// while the practice has an executed, unexpired BAA with it (the file system needs
 /// none).
-async fn check_storage_baa(state: &AppState, auth: &Authenticated) -> Result<(), ApiError> {
+async fn check_storage_baa(state: &AppState, auth: &Authenticated) -> Result<(), UploadFailed> {
     let (Some(vendor), Some(practice)) = (state.objects.vendor(), auth.actor.practice()) else {
         return Ok(());
     };
     let allowed = state
         .store
         .vendor_of(practice, vendor)
-        .await?
+        .await
+        .map_err(ApiError::from)?
         .is_some_and(|v| v.may_receive_phi(state.clock.now().date()));
     if allowed {
         Ok(())
     } else {
-        Err(ApiError::Rejected(format!(
-            "attachments are stored with {vendor}, which has no executed BAA with your \
-             practice; your security officer can record it on the Vendors page"
-        )))
+        Err(UploadFailed::new(
+            ApiError::Rejected(format!(
+                "attachments are stored with {vendor}, which has no executed BAA with your \
+                 practice; your security officer can record it on the Vendors page"
+            )),
+            "no_storage_baa",
+        ))
     }
 }
 
@@ -165,7 +219,7 @@ async fn seal_body<S, E>(
     ticket: &enamel_store::UploadTicket,
     into: &tempfile::NamedTempFile,
     max: u64,
-) -> Result<(MediaType, u64), ApiError>
+) -> Result<(MediaType, u64), UploadFailed>
 where
     S: futures_util::Stream<Item = Result<Bytes, E>> + Unpin,
 {
@@ -182,10 +236,15 @@ where
     let mut total = 0_u64;
     let mut media_type = None;
     while let Some(bytes) = stream.next().await {
-        let bytes = bytes.map_err(|_| ApiError::Rejected("the upload was interrupted".into()))?;
+        let bytes = bytes.map_err(|_| {
+            UploadFailed::new(
+                ApiError::Rejected("the upload was interrupted".into()),
+                "interrupted",
+            )
+        })?;
         total += bytes.len() as u64;
         if total > max {
-            return Err(too_large(max));
+            return Err(UploadFailed::new(too_large(max), "too_large"));
         }
         pending.extend_from_slice(&bytes);
         if media_type.is_none() && pending.len() >= MediaType::SNIFF_LEN {
@@ -203,7 +262,10 @@ where
         }
     }
     if total == 0 {
-        return Err(ApiError::Rejected("the file is empty".into()));
+        return Err(UploadFailed::new(
+            ApiError::Rejected("the file is empty".into()),
+            "empty",
+        ));
     }
     let media_type = match media_type {
         Some(kind) => kind,
@@ -221,11 +283,15 @@ where
     Ok((media_type, total))
 }
 
-fn sniff(head: &[u8]) -> Result<MediaType, ApiError> {
+fn sniff(head: &[u8]) -> Result<MediaType, UploadFailed> {
     MediaType::sniff(head).ok_or_else(|| {
-        ApiError::Rejected(
-            "only JPEG, PNG, PDF and DICOM files can be attached (judged by content, not name)"
-                .into(),
+        UploadFailed::new(
+            ApiError::Rejected(
+                "only JPEG, PNG, PDF and DICOM files can be attached (judged by content, not \
+                 name)"
+                    .into(),
+            ),
+            "unsupported_type",
         )
     })
 }

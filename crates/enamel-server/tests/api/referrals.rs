@@ -127,6 +127,22 @@ async fn the_story(backend: Backend) {
         (422, Some("rejected")),
         "an executable is refused"
     );
+    // The refused write is in the log, with its reason and no trace of the file.
+    let (officer, _) = demo
+        .admin_session(&demo.email(0, Role::SecurityOfficer))
+        .await;
+    let (_, failures) = demo.read("/api/v1/audit/failures", &officer).await;
+    let refused: Vec<&Value> = failures["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["action"] == "create" && e["resource_type"] == "attachment")
+        .collect();
+    assert_eq!(refused.len(), 1, "{failures}");
+    assert_eq!(refused[0]["outcome"], "failure");
+    assert_eq!(refused[0]["patient_id"], patient_id.as_str());
+    assert_eq!(refused[0]["detail"]["reason"]["code"], "unsupported_type");
+    assert!(!failures.to_string().contains("bitewing"), "{failures}");
     let (status, uploaded) = demo.upload(&id, &referrer, radiograph()).await;
     assert_eq!(
         (status, uploaded["media_type"].as_str()),
@@ -217,6 +233,13 @@ async fn the_story(backend: Backend) {
         )
         .await;
     assert_eq!((status, closed["status"].as_str()), (200, Some("closed")));
+    let (status, problem) = demo.upload(&id, &referrer, radiograph()).await;
+    assert_eq!((status, problem["code"].as_str()), (422, Some("rejected")));
+    let (_, failures) = demo.read("/api/v1/audit/failures", &officer).await;
+    assert_eq!(
+        failures["entries"][0]["detail"]["reason"]["code"], "referral_closed",
+        "{failures}"
+    );
 
     // The patient's portal link: signed, single use, nothing clinical.
     let (status, _) = demo

@@ -113,6 +113,8 @@ pub struct UploadTicket {
     pub data_key: Arc<DataKey>,
     pub object_key: String,
     side: Side,
+    /// The referral's patient, for the audit event of an upload that fails.
+    patient: Uuid,
 }
 
 /// Permission to download one attachment, granted after the download was audited.
@@ -139,12 +141,14 @@ impl Scoped<'_> {
                 (AuditAction::Create, ResourceType::Attachment),
             )
             .await?;
+        let id = AttachmentId::generate();
         if row.status()?.is_finished() {
+            self.record_upload_failure(id, row.patient_id, "referral_closed")
+                .await?;
             return Err(StoreError::Refused(
                 "this referral is closed to new attachments",
             ));
         }
-        let id = AttachmentId::generate();
         Ok(UploadTicket {
             id,
             referral,
@@ -159,7 +163,40 @@ impl Scoped<'_> {
                 .await?,
             object_key: format!("attachments/{practice}/{id}"),
             side,
+            patient: row.patient_id,
         })
+    }
+
+    /// Records that an authorized upload did not complete, and why (`reason`, a
+    /// code such as `unsupported_type` or `no_storage_baa`; never the file's name or
+    /// content), so a failed write shows among the security officer's failures.
+    pub async fn attachment_upload_failed(
+        &self,
+        ticket: &UploadTicket,
+        reason: &'static str,
+    ) -> Result<(), StoreError> {
+        self.record_upload_failure(ticket.id, ticket.patient, reason)
+            .await
+    }
+
+    async fn record_upload_failure(
+        &self,
+        attachment: AttachmentId,
+        patient: Uuid,
+        reason: &'static str,
+    ) -> Result<(), StoreError> {
+        let mut event = self.event(
+            AuditAction::Create,
+            ResourceType::Attachment,
+            Some(attachment.to_string()),
+            Outcome::Failure,
+        );
+        event.patient_id = Some(patient);
+        event
+            .detail
+            .insert("reason", Detail::Code(reason.to_owned()));
+        self.store.audit().record(event).await?;
+        Ok(())
     }
 
     /// Records an uploaded (already stored, sealed) attachment with its timeline
