@@ -37,6 +37,13 @@ pub enum Finding {
     RootMismatch { tree_size: u64 },
     /// A signed checkpoint covers more entries than the log has: its tail was cut.
     Truncated { tree_size: u64, entries: u64 },
+    /// The database's head row of the log (`head_size` entries, `None` when the
+    /// row is missing or unreadable) does not match its `entries` entries: entries appended
+    /// since the last checkpoint were removed from the end, or the head was altered.
+    HeadMismatch {
+        head_size: Option<u64>,
+        entries: u64,
+    },
 }
 
 impl Finding {
@@ -53,6 +60,10 @@ impl Finding {
             | Self::BrokenChain { index }
             | Self::EditedEntry { index } => index,
             Self::Truncated { entries, .. } => entries,
+            Self::HeadMismatch { head_size, entries } => match head_size {
+                Some(size) if size <= entries => size.saturating_sub(1),
+                _ => entries,
+            },
         }
     }
 }
@@ -89,6 +100,22 @@ impl fmt::Display for Finding {
             Self::Truncated { tree_size, entries } => write!(
                 f,
                 "a signed checkpoint covers {tree_size} entries but the log has {entries} (entries removed from the end)"
+            ),
+            Self::HeadMismatch {
+                head_size: Some(size),
+                entries,
+            } => write!(
+                f,
+                "the log's head says {size} entries, which its {entries} entries do not match \
+                 (entries removed from the end since the last checkpoint, or the head altered)"
+            ),
+            Self::HeadMismatch {
+                head_size: None,
+                entries,
+            } => write!(
+                f,
+                "the log's head is missing or unreadable though the log has {entries} entries \
+                 (the head deleted or altered)"
             ),
         }
     }

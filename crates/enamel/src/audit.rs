@@ -140,8 +140,10 @@ async fn verify_database(
     let signer = store.audit().signer().await?;
     let public_key = signer.public_key();
     let mut heads = store.audit().heads().await?;
-    // A log whose rows were all deleted still has its exported checkpoints.
-    for scope in exported_scopes(checkpoint_dir)? {
+    // A log whose head row was deleted still has entries or checkpoints, and one
+    // whose rows were all deleted still has its exported checkpoints.
+    let known = store.audit().scopes().await?;
+    for scope in known.into_iter().chain(exported_scopes(checkpoint_dir)?) {
         if !heads.iter().any(|(s, _)| *s == scope) {
             heads.push((scope, 0));
         }

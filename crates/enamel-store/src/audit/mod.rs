@@ -652,6 +652,21 @@ impl<'a> AuditLog<'a> {
             .collect())
     }
 
+    /// Every log with any row in the database: a head, entries or checkpoints. A
+    /// log whose head row was deleted is still found by its entries.
+    pub async fn scopes(&self) -> Result<Vec<Scope>, StoreError> {
+        let rows: Vec<String> = on_pool!(&self.store.db, pool => {
+            sqlx::query_scalar(
+                "SELECT scope FROM audit_heads UNION SELECT scope FROM audit_entries \
+                 UNION SELECT scope FROM audit_checkpoints ORDER BY 1",
+            )
+            .fetch_all(pool)
+            .await
+        })
+        .context("reading the audit logs")?;
+        Ok(rows.iter().filter_map(|s| Scope::parse(s)).collect())
+    }
+
     /// Signs and stores a checkpoint for every log that grew since its last one.
     /// Returns the checkpoints written.
     pub async fn checkpoint(&self, signer: &Signer) -> Result<Vec<Checkpoint>, StoreError> {

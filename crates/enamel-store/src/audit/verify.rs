@@ -65,6 +65,8 @@ impl AuditLog<'_> {
     ) -> Result<Result<Report, Finding>, StoreError> {
         let mut checkpoints = self.checkpoints(scope).await?;
         checkpoints.extend(exported);
+        // Read before the entries: everything it counts was committed by then.
+        let head = self.stored_head(scope).await?;
         let first: Option<i64> = on_pool!(&self.store.db, pool => {
             sqlx::query_scalar("SELECT MIN(idx) FROM audit_entries WHERE scope = $1")
                 .bind(scope.key())
@@ -91,6 +93,8 @@ impl AuditLog<'_> {
         };
         let threads = std::thread::available_parallelism().map_or(1, usize::from);
         let mut next = start;
+        // The stored leaf hash of the head's last entry, once the scan reaches it.
+        let mut at_head: Option<Hash> = None;
         loop {
             let page = self.entries_with_columns(scope, next, VERIFY_PAGE).await?;
             let Some(last) = page.last().map(|r| r.0.index) else {
@@ -114,10 +118,66 @@ impl AuditLog<'_> {
                     index: page[at].0.index,
                 }));
             }
+            if let StoredHead::At { size, .. } = head
+                && let Some(offset) = size.checked_sub(1).and_then(|i| i.checked_sub(next))
+                && let Some(hash) = usize::try_from(offset).ok().and_then(|o| hashes.get(o))
+            {
+                at_head = Some(*hash);
+            }
             progress(verifier.frontier().size() - start);
             next = last + 1;
         }
-        Ok(verifier.finish())
+        let report = match verifier.finish() {
+            Ok(report) => report,
+            Err(finding) => return Ok(Err(finding)),
+        };
+        let entries = report.start + report.entries;
+        let agrees = match head {
+            // A log may be created while it is verified; then its head appears only
+            // after the entries were read.
+            StoredHead::Missing => {
+                entries == 0 || !matches!(self.stored_head(scope).await?, StoredHead::Missing)
+            }
+            StoredHead::Unreadable => false,
+            StoredHead::At { size, last } => {
+                size <= entries && (size == 0 || size <= start || at_head == Some(last))
+            }
+        };
+        if agrees {
+            Ok(Ok(report))
+        } else {
+            Ok(Err(Finding::HeadMismatch {
+                head_size: match head {
+                    StoredHead::At { size, .. } => Some(size),
+                    StoredHead::Missing | StoredHead::Unreadable => None,
+                },
+                entries,
+            }))
+        }
+    }
+
+    /// The head row of `scope`'s log, read value by value so that an altered row
+    /// is reported, not an error.
+    async fn stored_head(&self, scope: &Scope) -> Result<StoredHead, StoreError> {
+        on_pool!(&self.store.db, pool => {
+            let row = sqlx::query("SELECT size, last_hash FROM audit_heads WHERE scope = $1")
+                .bind(scope.key())
+                .fetch_optional(pool)
+                .await
+                .context("reading the log's head")?;
+            Ok(row.map_or(StoredHead::Missing, |row| {
+                use sqlx::Row as _;
+                let size = row.try_get::<i64, _>(0).ok().and_then(|s| u64::try_from(s).ok());
+                let last = row
+                    .try_get::<Vec<u8>, _>(1)
+                    .ok()
+                    .and_then(|l| Hash::try_from(l).ok());
+                match (size, last) {
+                    (Some(size), Some(last)) => StoredHead::At { size, last },
+                    _ => StoredHead::Unreadable,
+                }
+            }))
+        })
     }
 
     pub(super) async fn entries_with_columns(
@@ -164,6 +224,14 @@ impl AuditLog<'_> {
                 .collect::<Result<Vec<_>, StoreError>>()
         })
     }
+}
+
+/// A log's head row as verification reads it.
+#[derive(Clone, Copy)]
+enum StoredHead {
+    Missing,
+    Unreadable,
+    At { size: u64, last: Hash },
 }
 
 /// The query columns stored beside an entry.

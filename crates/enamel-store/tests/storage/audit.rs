@@ -138,6 +138,11 @@ fn key(scope: &Scope) -> String {
     format!("'{}'", scope.key())
 }
 
+/// Runs `sql` with `SCOPE` standing for the quoted key of `scope`'s log.
+async fn on_log(db: &TestDb, scope: &Scope, sql: &str) {
+    db.raw_execute(&sql.replace("SCOPE", &key(scope))).await;
+}
+
 async fn rewrite_entry(db: &TestDb, scope: &Scope, index: u64, entry: &[u8], leaf: &Hash) {
     db.raw_execute(&format!(
         "UPDATE audit_entries SET entry = {}, leaf_hash = {} WHERE scope = {} AND idx = {index}",
@@ -320,15 +325,17 @@ pub async fn a_truncated_tail_is_caught(db: &TestDb) {
     let s = scope();
     logged(&db.store, s).await;
     drop_guards(db).await;
-    db.raw_execute(&format!(
-        "DELETE FROM audit_entries WHERE scope = {} AND idx >= 25",
-        key(&s)
-    ))
+    on_log(
+        db,
+        &s,
+        "DELETE FROM audit_entries WHERE scope = SCOPE AND idx >= 25",
+    )
     .await;
-    db.raw_execute(&format!(
-        "UPDATE audit_heads SET size = 25 WHERE scope = {}",
-        key(&s)
-    ))
+    on_log(
+        db,
+        &s,
+        "UPDATE audit_heads SET size = 25 WHERE scope = SCOPE",
+    )
     .await;
     assert_eq!(
         verify(&db.store, &s).await,
@@ -336,6 +343,72 @@ pub async fn a_truncated_tail_is_caught(db: &TestDb) {
             tree_size: 30,
             entries: 25
         })
+    );
+}
+
+/// Entries appended after the last checkpoint are covered by no signature; the
+/// head row still counts them.
+pub async fn a_tail_cut_after_the_last_checkpoint_is_caught_by_the_head(db: &TestDb) {
+    let s = scope();
+    logged(&db.store, s).await;
+    for i in 30..35 {
+        db.store.audit().record(event(s, i)).await.unwrap();
+    }
+    assert!(verify(&db.store, &s).await.is_ok());
+    drop_guards(db).await;
+    on_log(
+        db,
+        &s,
+        "DELETE FROM audit_entries WHERE scope = SCOPE AND idx >= 33",
+    )
+    .await;
+    let caught = verify(&db.store, &s).await;
+    assert_eq!(
+        caught,
+        Err(Finding::HeadMismatch {
+            head_size: Some(35),
+            entries: 33
+        })
+    );
+    assert_eq!(caught.unwrap_err().index(), 33, "the first missing entry");
+}
+
+/// The head row is no part of the signed log, but a deleted or altered head would
+/// break the next append, so verification compares it with the entries.
+pub async fn a_deleted_or_altered_head_is_caught(db: &TestDb) {
+    let (deleted, grown, rehashed) = (scope(), scope(), scope());
+    for s in [deleted, grown, rehashed] {
+        logged(&db.store, s).await;
+    }
+    on_log(db, &deleted, "DELETE FROM audit_heads WHERE scope = SCOPE").await;
+    on_log(
+        db,
+        &grown,
+        "UPDATE audit_heads SET size = size + 10 WHERE scope = SCOPE",
+    )
+    .await;
+    let zeros = match db.store.backend() {
+        Backend::Sqlite => "zeroblob(32)",
+        Backend::Postgres => "decode(repeat('00', 32), 'hex')",
+    };
+    on_log(
+        db,
+        &rehashed,
+        &format!("UPDATE audit_heads SET last_hash = {zeros} WHERE scope = SCOPE"),
+    )
+    .await;
+    let found = |head_size| {
+        Err(Finding::HeadMismatch {
+            head_size,
+            entries: 30,
+        })
+    };
+    assert_eq!(verify(&db.store, &deleted).await, found(None));
+    assert_eq!(verify(&db.store, &grown).await, found(Some(40)));
+    assert_eq!(verify(&db.store, &rehashed).await, found(Some(30)));
+    assert!(
+        db.store.audit().scopes().await.unwrap().contains(&deleted),
+        "a log without its head is still listed for verification"
     );
 }
 

@@ -88,6 +88,8 @@ on_both_backends!(
     audit::an_inserted_entry_is_caught,
     audit::two_swapped_entries_are_caught,
     audit::a_truncated_tail_is_caught,
+    audit::a_tail_cut_after_the_last_checkpoint_is_caught_by_the_head,
+    audit::a_deleted_or_altered_head_is_caught,
     audit::a_wholesale_rewrite_is_caught_by_the_signed_checkpoints,
     audit::credential_reads_and_writes_are_audited_in_the_practices_log,
     audit::purge_keeps_six_years_and_the_rest_still_verifies,
