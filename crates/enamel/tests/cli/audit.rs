@@ -145,7 +145,7 @@ fn a_partial_export_since_a_time_verifies_on_its_own() {
 }
 
 /// `enamel` with its data directory at `dir` and its database at the test database.
-fn on_database(
+pub(crate) fn on_database(
     db: &enamel_testkit::TestDb,
     dir: &std::path::Path,
 ) -> impl Fn(&[&str]) -> std::process::Command {
