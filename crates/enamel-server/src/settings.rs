@@ -456,6 +456,21 @@ const ENV_VARS: &[(&str, Option<&str>, &str, Kind)] = &[
 /// The variable that names a configuration file when `--config` is not given.
 pub const CONFIG_FILE_VAR: &str = "ENAMEL_CONFIG";
 
+/// The test suites' variables (`ENAMEL_TEST_*`), which commands ignore.
+const TEST_VAR_PREFIX: &str = "ENAMEL_TEST_";
+
+/// The first of `names` that looks like a setting's variable (`ENAMEL_*`) but is
+/// none: a misspelt variable, or a setting that only the file holds. Ignoring it
+/// would run with a value the operator did not choose.
+fn unknown_variable<'a>(names: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+    names.into_iter().find(|name| {
+        name.starts_with("ENAMEL_")
+            && !name.starts_with(TEST_VAR_PREFIX)
+            && *name != CONFIG_FILE_VAR
+            && !ENV_VARS.iter().any(|(var, ..)| var == name)
+    })
+}
+
 /// Why settings could not be loaded. Messages name the file, line or variable,
 /// never the value (which may be a secret).
 #[derive(Debug, thiserror::Error)]
@@ -472,6 +487,11 @@ pub enum SettingsError {
         var: &'static str,
         expected: &'static str,
     },
+    #[error(
+        "{var} is not a setting's variable (misspelt, or a setting only the configuration \
+         file holds; the README lists both)"
+    )]
+    UnknownVariable { var: String },
     #[error("server.tls_cert and server.tls_key must be given together")]
     HalfTls,
     #[error("audit.retention_days must be at least 2192 (six years, 45 CFR 164.316(b)(2))")]
@@ -560,7 +580,16 @@ impl Settings {
     }
 
     /// Loads settings from the real environment and the file it or `file` names.
+    /// An `ENAMEL_*` variable that names no setting is refused, not ignored.
     pub fn from_environment(file: Option<&Path>) -> Result<Self, SettingsError> {
+        let variables: Vec<String> = std::env::vars_os()
+            .filter_map(|(name, _)| name.into_string().ok())
+            .collect();
+        if let Some(var) = unknown_variable(variables.iter().map(String::as_str)) {
+            return Err(SettingsError::UnknownVariable {
+                var: var.to_owned(),
+            });
+        }
         let named = std::env::var_os(CONFIG_FILE_VAR).map(PathBuf::from);
         Self::load(file.or(named.as_deref()), |var| std::env::var(var).ok())
     }
@@ -846,6 +875,28 @@ mod tests {
         let settings = Settings::load(None, env(&pairs)).unwrap();
         assert_eq!(settings.database.max_connections, 7);
         assert_eq!(settings.log.format, LogFormat::Json);
+    }
+
+    #[test]
+    fn an_enamel_variable_that_names_no_setting_is_refused() {
+        assert_eq!(
+            unknown_variable([
+                "HOME",
+                "ENAMEL_DATA_DIR",
+                "ENAMEL_CONFIG",
+                "ENAMEL_TEST_POSTGRES_URL",
+                "ENAMEL_REFERRALS_S3_ENDPOINT",
+                "ENAMEL_SERVER_BNID",
+            ]),
+            Some("ENAMEL_REFERRALS_S3_ENDPOINT"),
+            "a file-only setting"
+        );
+        assert_eq!(
+            unknown_variable(["ENAMEL_SERVER_BNID"]),
+            Some("ENAMEL_SERVER_BNID")
+        );
+        let every_setting = ENV_VARS.iter().map(|(var, ..)| *var);
+        assert_eq!(unknown_variable(every_setting), None);
     }
 
     #[test]

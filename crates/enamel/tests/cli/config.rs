@@ -37,14 +37,27 @@ fn config_check_prints_the_effective_configuration_with_the_password_redacted() 
     }
 }
 
+/// `enamel config check` with `var` set to `value`, required to fail; its stderr.
+fn refused_check(var: &str, value: &str) -> String {
+    let dir = tempfile::tempdir().unwrap();
+    let output = run(enamel(dir.path()).args(["config", "check"]).env(var, value));
+    assert!(!output.status.success());
+    text(&output.stderr)
+}
+
 #[test]
 fn config_check_fails_on_a_configuration_that_serve_would_refuse() {
-    let dir = tempfile::tempdir().unwrap();
-    let output = run(enamel(dir.path())
-        .args(["config", "check"])
-        .env("ENAMEL_SERVER_BIND", "0.0.0.0:8443"));
-    assert!(!output.status.success());
-    assert!(text(&output.stderr).contains("behind_tls_proxy"));
+    assert!(refused_check("ENAMEL_SERVER_BIND", "0.0.0.0:8443").contains("behind_tls_proxy"));
+}
+
+#[test]
+fn a_variable_that_names_no_setting_stops_the_command() {
+    let stderr = refused_check("ENAMEL_REFERRALS_S3_ENDPOINT", "http://127.0.0.1:9000");
+    assert!(
+        stderr.contains("ENAMEL_REFERRALS_S3_ENDPOINT is not a setting's variable"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("9000"), "the value is not shown: {stderr}");
 }
 
 #[test]
