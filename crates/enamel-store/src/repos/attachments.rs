@@ -179,19 +179,36 @@ impl Scoped<'_> {
             .await
     }
 
+    /// An event about one attachment of `patient`'s referral.
+    fn attachment_event(
+        &self,
+        action: AuditAction,
+        attachment: Uuid,
+        patient: Uuid,
+        outcome: Outcome,
+    ) -> enamel_audit::entry::Event {
+        let mut event = self.event(
+            action,
+            ResourceType::Attachment,
+            Some(attachment.to_string()),
+            outcome,
+        );
+        event.patient_id = Some(patient);
+        event
+    }
+
     async fn record_upload_failure(
         &self,
         attachment: AttachmentId,
         patient: Uuid,
         reason: &'static str,
     ) -> Result<(), StoreError> {
-        let mut event = self.event(
+        let mut event = self.attachment_event(
             AuditAction::Create,
-            ResourceType::Attachment,
-            Some(attachment.to_string()),
+            attachment.as_uuid(),
+            patient,
             Outcome::Failure,
         );
-        event.patient_id = Some(patient);
         event
             .detail
             .insert("reason", Detail::Code(reason.to_owned()));
@@ -225,13 +242,8 @@ impl Scoped<'_> {
                 file_name.expose().as_bytes(),
             )
             .await?;
-        let mut event = self.event(
-            AuditAction::Create,
-            ResourceType::Attachment,
-            Some(id.to_string()),
-            Outcome::Success,
-        );
-        event.patient_id = Some(row.patient_id);
+        let mut event =
+            self.attachment_event(AuditAction::Create, id, row.patient_id, Outcome::Success);
         event.detail.insert("bytes", Detail::Count(size));
         event
             .detail
@@ -290,17 +302,17 @@ impl Scoped<'_> {
             .await?
             .into_iter()
             .find(|a| a.id == attachment);
-        let mut event = self.event(
+        let outcome = if found.is_some() {
+            Outcome::Success
+        } else {
+            Outcome::Failure
+        };
+        let event = self.attachment_event(
             AuditAction::Download,
-            ResourceType::Attachment,
-            Some(attachment.to_string()),
-            if found.is_some() {
-                Outcome::Success
-            } else {
-                Outcome::Failure
-            },
+            attachment.as_uuid(),
+            row.patient_id,
+            outcome,
         );
-        event.patient_id = Some(row.patient_id);
         self.store.audit().record(event).await?;
         let info = found.ok_or(StoreError::NotFound)?;
         let owner = match info.side {
