@@ -103,6 +103,34 @@ impl Signer {
     }
 }
 
+impl Signer {
+    /// Signs the record of a purge of `scope` that kept the entries from `cut`.
+    #[must_use]
+    pub fn sign_purge(
+        &self,
+        scope: &Scope,
+        cut: u64,
+        last_removed_at: &str,
+        purged_at: &str,
+    ) -> crate::purge::PurgeRecord {
+        let scope = scope.key();
+        let signature = self.pair.sign(&crate::purge::PurgeRecord::message(
+            &scope,
+            cut,
+            last_removed_at,
+            purged_at,
+        ));
+        crate::purge::PurgeRecord {
+            scope,
+            cut,
+            last_removed_at: last_removed_at.to_owned(),
+            purged_at: purged_at.to_owned(),
+            signature: hex(signature.as_ref()),
+            key_id: self.key_id.clone(),
+        }
+    }
+}
+
 /// A short id for a public key: the first 8 bytes of its SHA-256, hex.
 #[must_use]
 pub fn key_id(public_key: &[u8]) -> String {

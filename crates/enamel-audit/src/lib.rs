@@ -6,5 +6,6 @@
 pub mod checkpoint;
 pub mod entry;
 pub mod merkle;
+pub mod purge;
 pub mod scan;
 pub mod verify;

@@ -44,6 +44,11 @@ pub enum Finding {
         head_size: Option<u64>,
         entries: u64,
     },
+    /// The log starts at `start`, but no signed purge record removed the entries
+    /// before it after the retention: they were deleted.
+    UnauthorizedPurge { start: u64 },
+    /// An entry sits at an index no log has (below zero): it was inserted.
+    OutsideLog { index: i64 },
 }
 
 impl Finding {
@@ -60,6 +65,7 @@ impl Finding {
             | Self::BrokenChain { index }
             | Self::EditedEntry { index } => index,
             Self::Truncated { entries, .. } => entries,
+            Self::UnauthorizedPurge { .. } | Self::OutsideLog { .. } => 0,
             Self::HeadMismatch { head_size, entries } => match head_size {
                 Some(size) if size <= entries => size.saturating_sub(1),
                 _ => entries,
@@ -109,6 +115,17 @@ impl fmt::Display for Finding {
                 "the log's head says {size} entries, which its {entries} entries do not match \
                  (entries removed from the end since the last checkpoint, or the head altered)"
             ),
+            Self::UnauthorizedPurge { start } => write!(
+                f,
+                "the entries before index {start} are missing and no signed purge record \
+                 past the six-year retention removed them (deleted)"
+            ),
+            Self::OutsideLog { index } => {
+                write!(
+                    f,
+                    "an entry sits at index {index}, outside the log (inserted)"
+                )
+            }
             Self::HeadMismatch {
                 head_size: None,
                 entries,
@@ -305,6 +322,13 @@ impl Verifier {
             checkpoints: self.matched,
             last_checkpoint: self.last_matched,
         })
+    }
+
+    /// The leaf hash of the last entry checked (or the one verification resumed
+    /// after; zeros before any).
+    #[must_use]
+    pub const fn last_leaf(&self) -> Hash {
+        self.prev
     }
 
     /// The tree so far: its size and root.

@@ -51,12 +51,22 @@ macro_rules! typed_id {
             type Err = InvalidValue;
 
             fn from_str(raw: &str) -> Result<Self, Self::Err> {
-                Uuid::parse_str(raw)
+                parse_uuid(raw)
                     .map(Self)
-                    .map_err(|_| InvalidValue::new($what, "is not a UUID"))
+                    .ok_or_else(|| InvalidValue::new($what, "is not a UUID"))
             }
         }
     };
+}
+
+/// A UUID in its one accepted spelling: hyphenated lower-case, as Enamel writes
+/// every id. Braces, `urn:uuid:`, upper case and the unhyphenated form are refused,
+/// so that one resource has one URL (and one cache key, one audit spelling).
+#[must_use]
+pub fn parse_uuid(raw: &str) -> Option<Uuid> {
+    let id = Uuid::try_parse(raw).ok()?;
+    let mut buffer = Uuid::encode_buffer();
+    (id.hyphenated().encode_lower(&mut buffer) == raw).then_some(id)
 }
 
 typed_id!(
@@ -116,5 +126,27 @@ mod tests {
         let first = UserId::generate();
         let second = UserId::generate();
         assert!(first < second);
+    }
+}
+
+#[cfg(test)]
+mod spelling_tests {
+    use super::*;
+
+    #[test]
+    fn an_id_has_one_spelling() {
+        let canonical = "0192f0c1-7a2b-7c3d-8e4f-0123456789ab";
+        assert!(parse_uuid(canonical).is_some());
+        assert!(canonical.parse::<PatientId>().is_ok());
+        for other in [
+            "0192F0C1-7A2B-7C3D-8E4F-0123456789AB",
+            "0192f0c17a2b7c3d8e4f0123456789ab",
+            "{0192f0c1-7a2b-7c3d-8e4f-0123456789ab}",
+            "urn:uuid:0192f0c1-7a2b-7c3d-8e4f-0123456789ab",
+            " 0192f0c1-7a2b-7c3d-8e4f-0123456789ab",
+        ] {
+            assert!(parse_uuid(other).is_none(), "{other}");
+            assert!(other.parse::<PatientId>().is_err(), "{other}");
+        }
     }
 }

@@ -78,6 +78,7 @@ actions! {
     PatientRead = "patient.read",
     PatientUpdate = "patient.update",
     PatientContact = "patient.contact",
+    PatientRestrict = "patient.restrict",
     BreakGlassOpen = "break_glass.open",
     ReferralRead = "referral.read",
     ReferralAct = "referral.act",

@@ -242,8 +242,9 @@ impl Application {
             .checkpoint_and_export(&signer, &self.checkpoints.dir)
             .await
         {
-            Ok(written) => tracing::info!(
-                checkpoints = written.len(),
+            Ok(done) => tracing::info!(
+                checkpoints = done.written.len(),
+                refused = done.refused.len(),
                 "audit checkpoints signed at shutdown"
             ),
             Err(err) => tracing::error!(

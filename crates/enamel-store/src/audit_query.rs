@@ -147,10 +147,10 @@ impl AuditLog<'_> {
                 query.push(")");
             }
             if let Some(from) = filter.from {
-                query.push(" AND at >= ").push_bind(from);
+                query.push(" AND at >= ").push_bind(crate::audit::AuditTime(from));
             }
             if let Some(to) = filter.to {
-                query.push(" AND at < ").push_bind(to);
+                query.push(" AND at < ").push_bind(crate::audit::AuditTime(to));
             }
             if let Some(before) = before {
                 query.push(" AND idx < ").push_bind(i64::try_from(before).unwrap_or(i64::MAX));

@@ -22,7 +22,7 @@ mod pool;
 mod repos;
 mod sealed;
 
-pub use audit::{AuditLog, StoredEntry};
+pub use audit::{AuditLog, Checkpointed, Outside, StoredEntry};
 pub use audit_query::{AuditFilter, AuditPage, Disclosure, MAX_PAGE};
 pub use error::StoreError;
 pub use key_admin::{KeyAdmin, Reencrypted};

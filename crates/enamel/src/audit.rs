@@ -5,15 +5,32 @@ use std::path::Path;
 use std::process::ExitCode;
 
 use anyhow::{Context as _, bail};
-use enamel_audit::checkpoint::{Checkpoint, unhex};
+use enamel_audit::checkpoint::{Checkpoint, key_id, unhex};
 use enamel_audit::entry::{Scope, hex};
 use enamel_audit::merkle::{self, Hash};
+use enamel_audit::purge::{PurgeRecord, purge_covers};
 use enamel_audit::verify::{Finding, Verifier};
 use enamel_server::Settings;
-use enamel_store::Store;
+use enamel_store::{Outside, Store};
 use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::cli::{AuditCommand, LogChoice};
+
+/// The commands that need no database (verifying an export, which an auditor does
+/// with the export and the public key alone); any other command is handed back.
+pub fn run_offline(command: AuditCommand) -> anyhow::Result<Result<ExitCode, AuditCommand>> {
+    match command {
+        AuditCommand::Verify {
+            export: Some(dir),
+            public_key,
+            ..
+        } => {
+            let pinned = public_key.as_deref().map(read_public_key).transpose()?;
+            Ok(Ok(report(verify_export(&dir, pinned.as_deref())?)))
+        }
+        other => Ok(Err(other)),
+    }
+}
 
 pub async fn run(
     store: &Store,
@@ -21,30 +38,18 @@ pub async fn run(
     command: AuditCommand,
 ) -> anyhow::Result<ExitCode> {
     let code = match command {
-        AuditCommand::Checkpoint => {
-            let signer = store.audit().signer().await?;
-            let written = store
-                .audit()
-                .checkpoint_and_export(&signer, &settings.checkpoint_dir())
-                .await?;
-            for c in &written {
-                println!(
-                    "{}: checkpoint at size {} (root {})",
-                    c.scope, c.tree_size, c.root
-                );
-            }
-            println!("{} checkpoint(s) signed", written.len());
+        AuditCommand::Checkpoint => checkpoint(store, settings).await?,
+        AuditCommand::PublicKey => {
+            let key = store.audit().signer().await?.public_key();
+            println!("{}", hex(&key));
+            println!("fingerprint {}", key_id(&key));
             ExitCode::SUCCESS
         }
         AuditCommand::Verify {
-            log,
-            export: Some(dir),
+            log, public_key, ..
         } => {
-            let _ = log;
-            report(verify_export(&dir)?)
-        }
-        AuditCommand::Verify { log, export: None } => {
-            verify_database(store, &log, &settings.checkpoint_dir()).await?
+            let pinned = public_key.as_deref().map(read_public_key).transpose()?;
+            verify_database(store, &log, &settings.checkpoint_dir(), pinned).await?
         }
         AuditCommand::Purge { before } => {
             let date = time::Date::parse(
@@ -52,9 +57,15 @@ pub async fn run(
                 time::macros::format_description!("[year]-[month]-[day]"),
             )
             .context("--before takes a date as YYYY-MM-DD")?;
+            let signer = store.audit().signer().await?;
             let purged = store
                 .audit()
-                .purge(date.midnight().assume_utc(), settings.audit.retention_days)
+                .purge(
+                    &signer,
+                    &settings.checkpoint_dir(),
+                    date.midnight().assume_utc(),
+                    settings.audit.retention_days,
+                )
                 .await?;
             for p in &purged {
                 println!(
@@ -104,6 +115,31 @@ pub async fn run(
     Ok(code)
 }
 
+async fn checkpoint(store: &Store, settings: &Settings) -> anyhow::Result<ExitCode> {
+    let signer = store.audit().signer().await?;
+    let done = store
+        .audit()
+        .checkpoint_and_export(&signer, &settings.checkpoint_dir())
+        .await?;
+    for c in &done.written {
+        println!(
+            "{}: checkpoint at size {} (root {})",
+            c.scope, c.tree_size, c.root
+        );
+    }
+    println!("{} checkpoint(s) signed", done.written.len());
+    for scope in &done.refused {
+        println!(
+            "{scope}: NOT signed: the log's head does not match its entries (run enamel audit verify)"
+        );
+    }
+    Ok(if done.refused.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
 fn chosen(log: &LogChoice) -> anyhow::Result<Scope> {
     match (log.practice, log.platform) {
         (Some(id), false) => Ok(Scope::Practice(id)),
@@ -132,13 +168,36 @@ fn report(result: Result<enamel_audit::verify::Report, Finding>) -> ExitCode {
     }
 }
 
+/// A public key given as 64 hex digits, or as a file holding them.
+fn read_public_key(given: &str) -> anyhow::Result<Vec<u8>> {
+    let text = if given.len() == 64 && given.bytes().all(|b| b.is_ascii_hexdigit()) {
+        given.to_owned()
+    } else {
+        std::fs::read_to_string(given)
+            .with_context(|| format!("reading the public key from {given}"))?
+    };
+    unhex(text.trim())
+        .filter(|key| key.len() == 32)
+        .context("a public key is 32 bytes as 64 hex digits")
+}
+
 async fn verify_database(
     store: &Store,
     log: &LogChoice,
     checkpoint_dir: &Path,
+    pinned: Option<Vec<u8>>,
 ) -> anyhow::Result<ExitCode> {
-    let signer = store.audit().signer().await?;
-    let public_key = signer.public_key();
+    let own = store.audit().signer().await?.public_key();
+    let public_key = pinned.unwrap_or(own.clone());
+    if public_key == own {
+        println!("checkpoint key fingerprint {}", key_id(&public_key));
+    } else {
+        println!(
+            "checkpoint key fingerprint {} (pinned; this installation signs with {})",
+            key_id(&public_key),
+            key_id(&own)
+        );
+    }
     let mut heads = store.audit().heads().await?;
     // A log whose head row was deleted still has entries or checkpoints, and one
     // whose rows were all deleted still has its exported checkpoints.
@@ -167,10 +226,13 @@ async fn verify_database(
             ProgressStyle::with_template("  verifying {bar:30} {pos}/{len} entries, {per_sec}")
                 .expect("a valid template"),
         );
-        let exported = exported_checkpoints(checkpoint_dir, &scope)?;
+        let outside = Outside {
+            checkpoints: read_lines(&checkpoint_dir.join(format!("{scope}.jsonl")))?,
+            purges: read_lines(&checkpoint_dir.join(format!("{scope}.purges.jsonl")))?,
+        };
         let verdict = store
             .audit()
-            .verify_with(&scope, &public_key, exported, |done| {
+            .verify_with(&scope, &public_key, outside, |done| {
                 bar.set_position(done);
             })
             .await?;
@@ -201,28 +263,40 @@ fn exported_scopes(dir: &Path) -> anyhow::Result<Vec<Scope>> {
     Ok(scopes)
 }
 
-/// The checkpoints of `scope` exported to `dir`, if any. Their signatures are
-/// checked with the others; a line that is not a checkpoint at all is refused.
-fn exported_checkpoints(dir: &Path, scope: &Scope) -> anyhow::Result<Vec<Checkpoint>> {
-    let path = dir.join(format!("{scope}.jsonl"));
-    let text = match std::fs::read_to_string(&path) {
+/// The records of a JSON Lines file kept outside the database (checkpoints or
+/// purge records), none if it does not exist. Their signatures are checked with
+/// the others. A last line without its newline that is not a record is a write
+/// torn by a crash: it is named and left out. Any other line that is not a record
+/// is refused as altered.
+fn read_lines<T: serde::de::DeserializeOwned>(path: &Path) -> anyhow::Result<Vec<T>> {
+    let text = match std::fs::read_to_string(path) {
         Ok(text) => text,
         Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
         Err(err) => return Err(err).with_context(|| format!("reading {}", path.display())),
     };
-    text.lines()
-        .filter(|l| !l.trim().is_empty())
-        .enumerate()
-        .map(|(n, line)| {
-            serde_json::from_str(line).with_context(|| {
-                format!(
-                    "line {} of {} is not a checkpoint (altered?)",
-                    n + 1,
+    let torn_tail = !text.is_empty() && !text.ends_with('\n');
+    let lines: Vec<&str> = text.split_terminator('\n').collect();
+    let mut records = Vec::with_capacity(lines.len());
+    for (n, line) in lines.iter().enumerate() {
+        if line.trim().is_empty() {
+            continue;
+        }
+        match serde_json::from_str(line) {
+            Ok(record) => records.push(record),
+            Err(_) if torn_tail && n + 1 == lines.len() => {
+                println!(
+                    "  note: the last line of {} is torn (a write cut short by a crash) and was left out",
                     path.display()
-                )
-            })
-        })
-        .collect()
+                );
+            }
+            Err(_) => anyhow::bail!(
+                "line {} of {} is not a signed record (altered?)",
+                n + 1,
+                path.display()
+            ),
+        }
+    }
+    Ok(records)
 }
 
 /// `YYYY-MM-DD` (midnight UTC) or an RFC 3339 time.
@@ -275,6 +349,24 @@ async fn start_before(
     }))
 }
 
+/// Where a purged log's export starts: its first entry, from the checkpoint there.
+async fn purged_start(store: &Store, scope: &Scope) -> anyhow::Result<Option<Start>> {
+    let first = store.audit().entries(scope, 0, 1).await?;
+    let Some(first) = first.first().map(|e| e.index).filter(|i| *i > 0) else {
+        return Ok(None);
+    };
+    let (frontier, last_leaf) = store
+        .audit()
+        .resume_point(scope, first)
+        .await?
+        .context("the purged log's first checkpoint is missing: run enamel audit verify")?;
+    Ok(Some(Start {
+        tree_size: first,
+        frontier,
+        last_leaf: hex(&last_leaf),
+    }))
+}
+
 async fn export(
     store: &Store,
     scope: &Scope,
@@ -287,11 +379,24 @@ async fn export(
         None => None,
     };
     let start_file = out.join("start.json");
+    // A log whose oldest entries were purged starts at its purge point, vouched
+    // for by the signed purge records written beside it.
+    let start = match start {
+        Some(start) => Some(start),
+        None => purged_start(store, scope).await?,
+    };
     match &start {
         Some(start) => std::fs::write(&start_file, serde_json::to_string(start)?)?,
         None if start_file.exists() => std::fs::remove_file(&start_file)?,
         None => {}
     }
+    let purges = store.audit().purge_records(scope).await?;
+    let mut lines = String::new();
+    for record in &purges {
+        lines.push_str(&serde_json::to_string(record)?);
+        lines.push('\n');
+    }
+    std::fs::write(out.join("purges.jsonl"), lines)?;
     let first = start.as_ref().map_or(0, |s| s.tree_size);
     let mut entries = std::io::BufWriter::new(std::fs::File::create(out.join("entries.jsonl"))?);
     let mut from = first;
@@ -346,10 +451,11 @@ struct Export {
 /// An export's files other than its entries.
 struct ExportFiles {
     scope: Scope,
-    /// Where a partial export (`--since`) starts.
+    /// Where a partial export (`--since`, or a purged log) starts.
     start: Option<Start>,
     public_key: Vec<u8>,
     checkpoints: Vec<Checkpoint>,
+    purges: Vec<PurgeRecord>,
 }
 
 fn read_export(dir: &Path) -> anyhow::Result<Export> {
@@ -380,12 +486,8 @@ fn read_export_files(dir: &Path) -> anyhow::Result<ExportFiles> {
         Scope::parse(read("scope")?.trim()).context("the export's scope file is malformed")?;
     let public_key =
         unhex(read("public-key.hex")?.trim()).context("the export's public key is malformed")?;
-    let checkpoints = read("checkpoints.jsonl")?
-        .lines()
-        .filter(|l| !l.is_empty())
-        .map(serde_json::from_str)
-        .collect::<Result<Vec<Checkpoint>, _>>()
-        .context("the export's checkpoints are malformed")?;
+    let checkpoints = read_lines(&dir.join("checkpoints.jsonl"))?;
+    let purges = read_lines(&dir.join("purges.jsonl"))?;
     let start = match std::fs::read_to_string(dir.join("start.json")) {
         Ok(text) => {
             Some(serde_json::from_str(&text).context("the export's start.json is malformed")?)
@@ -398,25 +500,63 @@ fn read_export_files(dir: &Path) -> anyhow::Result<ExportFiles> {
         start,
         public_key,
         checkpoints,
+        purges,
     })
 }
 
-/// Verifies an export with nothing but its own files, reading its entries in runs
-/// (memory stays bounded whatever the export's size).
-fn verify_export(dir: &Path) -> anyhow::Result<Result<enamel_audit::verify::Report, Finding>> {
+/// Verifies an export with nothing but its own files and, when `pinned`, the
+/// auditor's own copy of the public key, reading its entries in runs (memory stays
+/// bounded whatever the export's size). An export with entries but no signed
+/// checkpoint proves nothing and is reported as unverifiable.
+fn verify_export(
+    dir: &Path,
+    pinned: Option<&[u8]>,
+) -> anyhow::Result<Result<enamel_audit::verify::Report, Finding>> {
     const RUN: usize = 16_384;
     let export = read_export_files(dir)?;
     println!("{} (export {}):", export.scope, dir.display());
+    let public_key = if let Some(key) = pinned {
+        let shipped = if key == export.public_key.as_slice() {
+            "the export's own copy is the same key"
+        } else {
+            "the export's own copy is a DIFFERENT key and is ignored"
+        };
+        println!(
+            "  checkpoint key fingerprint {} (pinned; {shipped})",
+            key_id(key)
+        );
+        key.to_vec()
+    } else {
+        println!(
+            "  checkpoint key fingerprint {} (the export's own copy: compare it with the \
+             fingerprint your organisation keeps, or pin it with --public-key)",
+            key_id(&export.public_key)
+        );
+        export.public_key.clone()
+    };
+    let has_checkpoints = !export.checkpoints.is_empty();
     let verifier = match export.start {
-        None => Verifier::new(&export.scope, &export.public_key, export.checkpoints),
+        None => Verifier::new(&export.scope, &public_key, export.checkpoints),
         Some(start) => {
             let last_leaf: Hash = unhex(&start.last_leaf)
                 .and_then(|b| b.try_into().ok())
                 .context("the export's start.json has a malformed leaf hash")?;
-            println!("  (a partial export, from index {})", start.tree_size);
+            if purge_covers(
+                &export.purges,
+                &export.scope.key(),
+                start.tree_size,
+                &public_key,
+            ) {
+                println!(
+                    "  (the log's entries before index {} were purged after the retention, by a signed record)",
+                    start.tree_size
+                );
+            } else {
+                println!("  (a partial export, from index {})", start.tree_size);
+            }
             Verifier::resume(
                 &export.scope,
-                &export.public_key,
+                &public_key,
                 export.checkpoints,
                 start.frontier,
                 last_leaf,
@@ -431,6 +571,7 @@ fn verify_export(dir: &Path) -> anyhow::Result<Result<enamel_audit::verify::Repo
     let file = std::fs::File::open(dir.join("entries.jsonl")).context("reading entries.jsonl")?;
     let mut reader = std::io::BufReader::with_capacity(1 << 20, file);
     let mut run: Vec<Vec<u8>> = Vec::with_capacity(RUN);
+    let mut entries = 0_u64;
     loop {
         run.clear();
         let mut line = Vec::new();
@@ -446,9 +587,16 @@ fn verify_export(dir: &Path) -> anyhow::Result<Result<enamel_audit::verify::Repo
         if run.is_empty() {
             break;
         }
+        entries += run.len() as u64;
         if let Err(finding) = verifier.push_all(&run, None, threads) {
             return Ok(Err(finding));
         }
+    }
+    if entries > 0 && !has_checkpoints {
+        anyhow::bail!(
+            "UNVERIFIABLE: the export has {entries} entries but no signed checkpoint, so nothing \
+             vouches for them (was checkpoints.jsonl emptied?)"
+        );
     }
     Ok(verifier.finish())
 }

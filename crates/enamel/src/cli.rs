@@ -65,10 +65,18 @@ pub enum AuditCommand {
     Verify {
         #[command(flatten)]
         log: LogChoice,
-        /// Verify an export directory instead of the database.
+        /// Verify an export directory instead of the database (no database needed).
         #[arg(long, value_name = "DIR", conflicts_with_all = ["practice", "platform"])]
         export: Option<PathBuf>,
+        /// The checkpoint key to trust: a file holding it, or its 64 hex digits (what
+        /// `enamel audit public-key` printed). Without it an export's own copy is
+        /// used, and its fingerprint shown for comparison.
+        #[arg(long, value_name = "FILE|HEX")]
+        public_key: Option<String>,
     },
+    /// Print the checkpoint signing key's public half and fingerprint, for an
+    /// auditor to keep and later pin with `verify --public-key`.
+    PublicKey,
     /// Write a log's entries (JSON Lines), checkpoints and public key to a directory.
     Export {
         #[command(flatten)]

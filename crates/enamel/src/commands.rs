@@ -31,10 +31,13 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Config(ConfigCommand::Check) => config_check(&settings),
         Command::Demo(DemoCommand::Seed { seed }) => demo_seed(&settings, seed).await,
         Command::Demo(DemoCommand::Scan { seed, files }) => demo_scan(seed, &files),
-        Command::Audit(command) => {
-            let store = connect_current(&settings).await?;
-            crate::audit::run(&store, &settings, command).await
-        }
+        Command::Audit(command) => match crate::audit::run_offline(command)? {
+            Ok(code) => Ok(code),
+            Err(command) => {
+                let store = connect_current(&settings).await?;
+                crate::audit::run(&store, &settings, command).await
+            }
+        },
         Command::Keys(command) => keys::run(&connect_current(&settings).await?, command).await,
     }
 }

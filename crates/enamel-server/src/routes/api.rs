@@ -44,7 +44,7 @@ pub(crate) fn router() -> Router<AppState> {
 }
 
 fn uuid(raw: &str) -> Result<Uuid, ApiError> {
-    raw.parse().map_err(|_| ApiError::NotFound)
+    enamel_domain::ids::parse_uuid(raw).ok_or(ApiError::NotFound)
 }
 
 /// An account as the API shows it: no password hash, no secrets.
@@ -271,7 +271,10 @@ async fn change_role(
 ) -> Result<Json<AccountView>, ApiError> {
     let id = uuid(&id).map(enamel_domain::UserId::from_uuid)?;
     let role = Role::parse(&body.role)?;
-    let user = auth.scoped(&state.store).change_role(id, role).await?;
+    let (user, _) = auth
+        .scoped(&state.store)
+        .change_role(id, role, state.clock.now())
+        .await?;
     Ok(Json(AccountView::from(&user)))
 }
 
@@ -551,8 +554,7 @@ struct BreakGlass {
     note: String,
 }
 
-/// How long a break-glass grant lasts.
-const BREAK_GLASS_MINUTES: i64 = 60;
+use crate::routes::patient_record::BREAK_GLASS_MINUTES;
 
 #[utoipa::path(
     post,

@@ -79,8 +79,8 @@ impl EntriesQuery {
                 .patient
                 .as_deref()
                 .map(|p| {
-                    p.parse::<Uuid>()
-                        .map_err(|_| invalid("patient", "must be an id"))
+                    enamel_domain::ids::parse_uuid(p)
+                        .ok_or_else(|| invalid("patient", "must be an id"))
                 })
                 .transpose()?,
             action: self

@@ -10,6 +10,7 @@ mod attachments;
 mod audit;
 mod health;
 mod openapi;
+mod patient_record;
 mod portal;
 mod referrals;
 mod staff;
@@ -27,6 +28,7 @@ pub(crate) fn router() -> Router<AppState> {
         .merge(attachments::router())
         .merge(portal::router())
         .merge(staff::router())
+        .merge(patient_record::router())
         .merge(openapi::router())
         .merge(webhooks::router())
         .merge(audit::router())

@@ -37,6 +37,7 @@ use crate::routes::web::{Chrome, render};
         super::audit::failures, super::audit::disclosures, super::audit::disclosures_csv,
         super::referrals::find_patients, super::referrals::create_patient,
         super::referrals::search_patients, super::referrals::patient,
+        super::patient_record::restrict,
         super::referrals::directory, super::referrals::invite_office,
         super::referrals::set_listing,
         super::referrals::referrals, super::referrals::create_referral,

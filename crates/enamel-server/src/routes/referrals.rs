@@ -45,7 +45,9 @@ pub(crate) fn router() -> Router<AppState> {
 }
 
 pub(crate) fn id_of<T>(raw: &str, wrap: fn(Uuid) -> T) -> Result<T, ApiError> {
-    raw.parse().map(wrap).map_err(|_| ApiError::NotFound)
+    enamel_domain::ids::parse_uuid(raw)
+        .map(wrap)
+        .ok_or(ApiError::NotFound)
 }
 
 fn date(raw: &str, what: &'static str) -> Result<Date, ApiError> {
@@ -163,6 +165,7 @@ fn patient_json(patient: &Patient) -> Value {
         "last_name": patient.last_name.expose(),
         "birth_date": patient.birth_date.expose().to_string(),
         "sms_opt_out": patient.sms_opt_out,
+        "restricted": patient.restricted,
     });
     if let Some(contact) = &patient.contact {
         let contact = contact.expose();

@@ -657,8 +657,17 @@ async fn change_role(
 ) -> Result<Response, ApiError> {
     let id = parse_user_id(&id)?;
     let role = Role::parse(&form.role)?;
-    auth.scoped(&state.store).change_role(id, role).await?;
-    Ok(see_other("/admin/users"))
+    match auth
+        .scoped(&state.store)
+        .change_role(id, role, state.clock.now())
+        .await
+    {
+        Ok(_) => Ok(see_other("/admin/users")),
+        Err(enamel_store::StoreError::Conflict(why)) => {
+            users_view(&state, &auth, None, Some(why.to_owned())).await
+        }
+        Err(err) => Err(err.into()),
+    }
 }
 
 async fn deactivate(

@@ -20,8 +20,8 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use anyhow::{Context as _, anyhow};
-use enamel_audit::checkpoint::{Checkpoint, Signer};
-use enamel_audit::entry::{Encoded, Event, Scope, format_timestamp, hex};
+use enamel_audit::checkpoint::Checkpoint;
+use enamel_audit::entry::{Encoded, Event, Scope, format_timestamp};
 use enamel_audit::merkle::{Frontier, Hash};
 use tokio::sync::{mpsc, oneshot};
 
@@ -474,7 +474,7 @@ macro_rules! insert_rows {
                         .push_bind(entry.index)
                         .push_bind(&entry.bytes)
                         .push_bind(&entry.leaf[..])
-                        .push_bind(entry.at)
+                        .push_bind($crate::audit::AuditTime(entry.at))
                         .push_bind(entry.action)
                         .push_bind(entry.actor_id.as_deref())
                         .push_bind(entry.patient_id)
@@ -667,64 +667,6 @@ impl<'a> AuditLog<'a> {
         Ok(rows.iter().filter_map(|s| Scope::parse(s)).collect())
     }
 
-    /// Signs and stores a checkpoint for every log that grew since its last one.
-    /// Returns the checkpoints written.
-    pub async fn checkpoint(&self, signer: &Signer) -> Result<Vec<Checkpoint>, StoreError> {
-        /// scope, size, last leaf hash, frontier, size at the last checkpoint
-        type HeadRow = (String, i64, Vec<u8>, String, Option<i64>);
-        let heads: Vec<HeadRow> = on_pool!(&self.store.db, pool => {
-            sqlx::query_as(
-                "SELECT h.scope, h.size, h.last_hash, h.frontier, \
-                 (SELECT MAX(c.tree_size) FROM audit_checkpoints c WHERE c.scope = h.scope) \
-                 FROM audit_heads h ORDER BY h.scope",
-            )
-            .fetch_all(pool)
-            .await
-        })
-        .context("reading audit heads")?;
-        let mut written = Vec::new();
-        for (scope_key, size, last_hash, frontier_json, last_checkpoint) in heads {
-            if size == 0 || last_checkpoint == Some(size) {
-                continue;
-            }
-            let Some(scope) = Scope::parse(&scope_key) else {
-                continue;
-            };
-            let frontier: Frontier =
-                serde_json::from_str(&frontier_json).context("reading a frontier")?;
-            let at = now();
-            let checkpoint = signer.sign(
-                &scope,
-                u64::try_from(size).unwrap_or_default(),
-                &frontier.root(),
-                &format_timestamp(at),
-            );
-            let inserted = on_pool!(&self.store.db, pool => {
-                sqlx::query(
-                    "INSERT INTO audit_checkpoints \
-                     (scope, tree_size, root, at, signature, key_id, frontier, last_leaf) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT DO NOTHING",
-                )
-                .bind(&scope_key)
-                .bind(size)
-                .bind(&checkpoint.root)
-                .bind(at)
-                .bind(&checkpoint.signature)
-                .bind(&checkpoint.key_id)
-                .bind(&frontier_json)
-                .bind(hex(&last_hash))
-                .execute(pool)
-                .await
-                .map(|r| r.rows_affected())
-            })
-            .context("storing a checkpoint")?;
-            if inserted == 1 {
-                written.push(checkpoint);
-            }
-        }
-        Ok(written)
-    }
-
     /// The checkpoints of a log, oldest first.
     pub async fn checkpoints(&self, scope: &Scope) -> Result<Vec<Checkpoint>, StoreError> {
         type CheckpointRow = (String, i64, String, time::OffsetDateTime, String, String);
@@ -791,9 +733,14 @@ pub fn event_for(
 
 mod purge;
 mod signing;
+mod time_column;
 mod verify;
 
+pub(crate) use time_column::AuditTime;
+
 pub use purge::{MINIMUM_RETENTION_DAYS, Purged};
+pub use signing::Checkpointed;
+pub use verify::Outside;
 
 #[cfg(test)]
 mod tests {

@@ -1,16 +1,22 @@
 //! Retention: removing entries beyond six years while keeping every log verifiable.
+//!
+//! A purge signs a record of what it removes (the log, the first index kept, the
+//! time of the last entry removed, when) and stores it in the database and in the
+//! exported checkpoint stream before it deletes anything. Verification accepts a
+//! log that starts after index 0 only on such a record, so deleting old entries by
+//! any other path, or entries younger than the retention, is reported as tampering.
 
 use anyhow::Context as _;
-use enamel_audit::entry::Scope;
+use enamel_audit::checkpoint::Signer;
+use enamel_audit::entry::{Entry, Scope, format_timestamp};
+pub use enamel_audit::purge::MINIMUM_RETENTION_DAYS;
+use enamel_audit::purge::PurgeRecord;
 
-use super::{AuditLog, event_for};
+use super::signing::append_line;
+use super::{AuditLog, AuditTime, event_for};
 use crate::StoreError;
 use crate::pool::{Db, on_pool};
 use crate::repos::practices::now;
-
-/// HIPAA's documentation retention (45 CFR 164.316(b)(2)): six years, here as
-/// 2,192 days so that leap days never shorten it.
-pub const MINIMUM_RETENTION_DAYS: u32 = 2_192;
 
 /// What a purge removed from one log.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -19,15 +25,21 @@ pub struct Purged {
     /// The new first index: the tree size of the checkpoint it now starts from.
     pub kept_from: u64,
     pub removed: u64,
+    /// The signed record of this purge.
+    pub record: PurgeRecord,
 }
 
 impl AuditLog<'_> {
     /// Removes, from every log, the entries before the newest checkpoint whose last
     /// entry is older than `before`, keeping that checkpoint (with its frontier) so
     /// the rest still verifies. Refuses a `before` within `retention_days` (never
-    /// less than six years) of now. Each purge is itself recorded in its log.
+    /// less than six years) of now. Each purge is signed by `signer`, its record
+    /// stored and appended to `<export_dir>/<scope>.purges.jsonl` before anything is
+    /// deleted, and afterwards recorded in its log.
     pub async fn purge(
         &self,
+        signer: &Signer,
+        export_dir: &std::path::Path,
         before: time::OffsetDateTime,
         retention_days: u32,
     ) -> Result<Vec<Purged>, StoreError> {
@@ -48,16 +60,37 @@ impl AuditLog<'_> {
                      WHERE c.scope = $1 AND e.at < $2",
                 )
                 .bind(scope.key())
-                .bind(before)
+                .bind(AuditTime(before))
                 .fetch_one(pool)
                 .await
             })
             .context("finding the retention cut")?;
-            let Some(cut) = cut else { continue };
-            let removed = self.delete_before(&scope, cut).await?;
-            if removed == 0 {
+            let Some(cut) = cut.and_then(|c| u64::try_from(c).ok()) else {
+                continue;
+            };
+            let first = self.entries(&scope, 0, 1).await?;
+            if first.first().is_none_or(|e| e.index >= cut) {
                 continue;
             }
+            // The time of the last entry removed, from the entry itself (what the
+            // chain vouches for), not from its query column.
+            let last = self.entries(&scope, cut - 1, 1).await?;
+            let Some(last_removed_at) = last
+                .first()
+                .filter(|e| e.index == cut - 1)
+                .and_then(|e| Entry::parse_canonical(&e.entry).ok())
+                .map(|e| e.timestamp)
+            else {
+                continue;
+            };
+            let record = signer.sign_purge(&scope, cut, &last_removed_at, &format_timestamp(now()));
+            if !record.respects_retention() {
+                continue;
+            }
+            self.store_purge_record(&record).await?;
+            let line = serde_json::to_string(&record).context("encoding a purge record")?;
+            append_line(export_dir, &format!("{}.purges.jsonl", record.scope), &line)?;
+            let removed = self.delete_before(&scope, cut).await?;
             let mut event = event_for(
                 &enamel_domain::Actor::system(),
                 enamel_audit::entry::Action::AuditPurge,
@@ -69,22 +102,46 @@ impl AuditLog<'_> {
             event
                 .detail
                 .insert("removed", enamel_audit::entry::Detail::Count(removed));
+            event
+                .detail
+                .insert("kept_from", enamel_audit::entry::Detail::Count(cut));
             event.detail.insert(
-                "kept_from",
-                enamel_audit::entry::Detail::Count(u64::try_from(cut).unwrap_or_default()),
+                "last_removed_at",
+                enamel_audit::entry::Detail::Code(record.last_removed_at.clone()),
             );
             self.record(event).await?;
             purged.push(Purged {
                 scope,
-                kept_from: u64::try_from(cut).unwrap_or_default(),
+                kept_from: cut,
                 removed,
+                record,
             });
         }
         Ok(purged)
     }
 
+    async fn store_purge_record(&self, record: &PurgeRecord) -> Result<(), StoreError> {
+        on_pool!(&self.store.db, pool => {
+            sqlx::query(
+                "INSERT INTO audit_purges (scope, cut, last_removed_at, purged_at, signature, key_id) \
+                 VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING",
+            )
+            .bind(&record.scope)
+            .bind(i64::try_from(record.cut).unwrap_or(i64::MAX))
+            .bind(&record.last_removed_at)
+            .bind(&record.purged_at)
+            .bind(&record.signature)
+            .bind(&record.key_id)
+            .execute(pool)
+            .await
+            .map(|_| ())
+        })
+        .context("storing a purge record")?;
+        Ok(())
+    }
+
     /// Deletes entries below `cut` through the purge path, in one transaction.
-    async fn delete_before(&self, scope: &Scope, cut: i64) -> Result<u64, StoreError> {
+    async fn delete_before(&self, scope: &Scope, cut: u64) -> Result<u64, StoreError> {
         // The only difference between the backends is how the purge path is opened
         // (and, on SQLite, closed again) inside the transaction.
         let (open, close): (&'static str, Option<&'static str>) = match &self.store.db {
@@ -94,6 +151,7 @@ impl AuditLog<'_> {
             ),
             Db::Postgres(_) => ("SET LOCAL enamel.audit_purge = 'on'", None),
         };
+        let cut = i64::try_from(cut).unwrap_or(i64::MAX);
         let removed = on_pool!(&self.store.db, pool => {
             async {
                 let mut tx = pool.begin().await?;

@@ -1,9 +1,12 @@
 //! Verifying a stored log against its signed checkpoints.
 
 use anyhow::{Context as _, anyhow};
-use enamel_audit::entry::{Entry, Scope, format_timestamp};
+use enamel_audit::checkpoint::Checkpoint;
+use enamel_audit::entry::{Entry, Scope};
 use enamel_audit::merkle::{Frontier, Hash};
+use enamel_audit::purge::{PurgeRecord, purge_covers};
 
+use super::time_column::StoredTime;
 use super::{AuditLog, StoredEntry};
 use crate::StoreError;
 use crate::pool::on_pool;
@@ -49,52 +52,50 @@ impl AuditLog<'_> {
         public_key: &[u8],
         progress: impl FnMut(u64),
     ) -> Result<Result<Report, Finding>, StoreError> {
-        self.verify_with(scope, public_key, Vec::new(), progress)
+        self.verify_with(scope, public_key, Outside::default(), progress)
             .await
     }
 
-    /// [`AuditLog::verify`], also against `exported` checkpoints (the copies kept
-    /// outside the database): deleting checkpoint rows to hide a rewrite or a cut
-    /// tail does not remove those.
+    /// [`AuditLog::verify`], also against the `outside` copies of the log's signed
+    /// checkpoints and purge records (kept outside the database): deleting their
+    /// rows to hide a rewrite or a cut does not remove those.
+    ///
+    /// The log must hold exactly the entries `start..size` of its head row: `start`
+    /// is 0, or the cut of a signed purge record whose removed entries were past the
+    /// retention; nothing may sit before `start` or after the head, and the head's
+    /// last hash and tree edge must be the ones the entries give.
     pub async fn verify_with(
         &self,
         scope: &Scope,
         public_key: &[u8],
-        exported: Vec<enamel_audit::checkpoint::Checkpoint>,
+        outside: Outside,
         mut progress: impl FnMut(u64),
     ) -> Result<Result<Report, Finding>, StoreError> {
-        let mut checkpoints = self.checkpoints(scope).await?;
-        checkpoints.extend(exported);
         // Read before the entries: everything it counts was committed by then.
         let head = self.stored_head(scope).await?;
-        let first: Option<i64> = on_pool!(&self.store.db, pool => {
-            sqlx::query_scalar("SELECT MIN(idx) FROM audit_entries WHERE scope = $1")
-                .bind(scope.key())
-                .fetch_one(pool)
-                .await
-        })
-        .context("reading the log's first index")?;
-        let start = u64::try_from(first.unwrap_or(0)).unwrap_or_default();
-        let verifier = if start == 0 {
-            Verifier::new(scope, public_key, checkpoints)
-        } else {
-            // Entries before `start` were purged: resume from the checkpoint there.
-            let Some((frontier, last_leaf)) = self.resume_point(scope, start).await? else {
-                return Ok(Err(Finding::OutOfPlace {
-                    index: 0,
-                    found: start,
-                }));
-            };
-            Verifier::resume(scope, public_key, checkpoints, frontier, last_leaf)
-        };
-        let mut verifier = match verifier {
-            Ok(verifier) => verifier,
+        let (mut verifier, start) = match self.start(scope, public_key, outside).await? {
+            Ok(started) => started,
             Err(finding) => return Ok(Err(finding)),
         };
+        let head_size = match &head {
+            StoredHead::At { size, .. } => Some(*size),
+            StoredHead::Missing | StoredHead::Unreadable => None,
+        };
+        // The head must stand at or after the log's start, and its tree edge must be
+        // the one the entries give at its size.
+        if let StoredHead::At { size, .. } = head
+            && size < start
+        {
+            return Ok(Err(Finding::HeadMismatch {
+                head_size,
+                entries: start,
+            }));
+        }
+        // A head that disagrees is reported after the signed evidence has had its
+        // say: a truncated tail or a rewrite is the stronger finding.
+        let mut disagrees = !head.agrees_at(verifier.frontier(), None);
         let threads = std::thread::available_parallelism().map_or(1, usize::from);
         let mut next = start;
-        // The stored leaf hash of the head's last entry, once the scan reaches it.
-        let mut at_head: Option<Hash> = None;
         loop {
             let page = self.entries_with_columns(scope, next, VERIFY_PAGE).await?;
             let Some(last) = page.last().map(|r| r.0.index) else {
@@ -108,21 +109,28 @@ impl AuditLog<'_> {
                 .iter()
                 .position(|(stored, columns)| !columns.agree_with(&stored.entry));
             let checked = disagreeing.map_or(page.len(), |at| at + 1);
-            if let Err(finding) =
-                verifier.push_all(&entries[..checked], Some(&hashes[..checked]), threads)
-            {
-                return Ok(Err(finding));
+            // Stop at the head's size on the way, to compare the tree there.
+            let split = match head_size {
+                Some(size) if size > next && size - next < checked as u64 => {
+                    usize::try_from(size - next).unwrap_or(checked)
+                }
+                _ => checked,
+            };
+            for (from, to) in [(0, split), (split, checked)] {
+                if from == to {
+                    continue;
+                }
+                if let Err(finding) =
+                    verifier.push_all(&entries[from..to], Some(&hashes[from..to]), threads)
+                {
+                    return Ok(Err(finding));
+                }
+                disagrees |= !head.agrees_at(verifier.frontier(), hashes.get(to - 1));
             }
             if let Some(at) = disagreeing {
                 return Ok(Err(Finding::EditedEntry {
                     index: page[at].0.index,
                 }));
-            }
-            if let StoredHead::At { size, .. } = head
-                && let Some(offset) = size.checked_sub(1).and_then(|i| i.checked_sub(next))
-                && let Some(hash) = usize::try_from(offset).ok().and_then(|o| hashes.get(o))
-            {
-                at_head = Some(*hash);
             }
             progress(verifier.frontier().size() - start);
             next = last + 1;
@@ -132,35 +140,106 @@ impl AuditLog<'_> {
             Err(finding) => return Ok(Err(finding)),
         };
         let entries = report.start + report.entries;
-        let agrees = match head {
-            // A log may be created while it is verified; then its head appears only
-            // after the entries were read.
-            StoredHead::Missing => {
-                entries == 0 || !matches!(self.stored_head(scope).await?, StoredHead::Missing)
-            }
-            StoredHead::Unreadable => false,
-            StoredHead::At { size, last } => {
-                size <= entries && (size == 0 || size <= start || at_head == Some(last))
-            }
-        };
+        // Appends may go on while a log is verified, so the entries may outnumber the
+        // head read first; but every committed entry has moved the head past it, so
+        // they never outnumber the head read now. An entry beyond that was inserted.
+        let head_now = self.stored_head(scope).await?;
+        let agrees = !disagrees
+            && match (head, head_now) {
+                (StoredHead::Missing, StoredHead::Missing) => entries == 0,
+                (StoredHead::Missing, StoredHead::At { size, .. }) => entries <= size,
+                (StoredHead::At { size, .. }, StoredHead::At { size: now, .. }) => {
+                    size <= entries && entries <= now
+                }
+                _ => false,
+            };
         if agrees {
             Ok(Ok(report))
         } else {
-            Ok(Err(Finding::HeadMismatch {
-                head_size: match head {
-                    StoredHead::At { size, .. } => Some(size),
-                    StoredHead::Missing | StoredHead::Unreadable => None,
-                },
-                entries,
-            }))
+            Ok(Err(Finding::HeadMismatch { head_size, entries }))
         }
+    }
+
+    /// Where verification of `scope` starts: index 0, or after a purge that a signed
+    /// record covers, resuming from the checkpoint there.
+    async fn start(
+        &self,
+        scope: &Scope,
+        public_key: &[u8],
+        outside: Outside,
+    ) -> Result<Result<(Verifier, u64), Finding>, StoreError> {
+        let mut checkpoints = self.checkpoints(scope).await?;
+        checkpoints.extend(outside.checkpoints);
+        let mut purges = self.purge_records(scope).await?;
+        purges.extend(outside.purges);
+        let first: Option<i64> = on_pool!(&self.store.db, pool => {
+            sqlx::query_scalar("SELECT MIN(idx) FROM audit_entries WHERE scope = $1")
+                .bind(scope.key())
+                .fetch_one(pool)
+                .await
+        })
+        .context("reading the log's first index")?;
+        let start = match first.map(u64::try_from) {
+            None => 0,
+            Some(Ok(first)) => first,
+            Some(Err(_)) => {
+                return Ok(Err(Finding::OutsideLog {
+                    index: first.unwrap_or_default(),
+                }));
+            }
+        };
+        if start == 0 {
+            return Ok(Verifier::new(scope, public_key, checkpoints).map(|v| (v, 0)));
+        }
+        // Entries before `start` are gone: only a signed purge may have removed them.
+        if !purge_covers(&purges, &scope.key(), start, public_key) {
+            return Ok(Err(Finding::UnauthorizedPurge { start }));
+        }
+        let Some((frontier, last_leaf)) = self.resume_point(scope, start).await? else {
+            return Ok(Err(Finding::OutOfPlace {
+                index: 0,
+                found: start,
+            }));
+        };
+        Ok(
+            Verifier::resume(scope, public_key, checkpoints, frontier, last_leaf)
+                .map(|v| (v, start)),
+        )
+    }
+
+    /// The signed purge records of a log stored in the database.
+    pub async fn purge_records(&self, scope: &Scope) -> Result<Vec<PurgeRecord>, StoreError> {
+        type PurgeRow = (i64, String, String, String, String);
+        let rows: Vec<PurgeRow> = on_pool!(&self.store.db, pool => {
+            sqlx::query_as(
+                "SELECT cut, last_removed_at, purged_at, signature, key_id FROM audit_purges \
+                 WHERE scope = $1 ORDER BY cut",
+            )
+            .bind(scope.key())
+            .fetch_all(pool)
+            .await
+        })
+        .context("reading purge records")?;
+        Ok(rows
+            .into_iter()
+            .map(
+                |(cut, last_removed_at, purged_at, signature, key_id)| PurgeRecord {
+                    scope: scope.key(),
+                    cut: u64::try_from(cut).unwrap_or_default(),
+                    last_removed_at,
+                    purged_at,
+                    signature,
+                    key_id,
+                },
+            )
+            .collect())
     }
 
     /// The head row of `scope`'s log, read value by value so that an altered row
     /// is reported, not an error.
     async fn stored_head(&self, scope: &Scope) -> Result<StoredHead, StoreError> {
         on_pool!(&self.store.db, pool => {
-            let row = sqlx::query("SELECT size, last_hash FROM audit_heads WHERE scope = $1")
+            let row = sqlx::query("SELECT size, last_hash, frontier FROM audit_heads WHERE scope = $1")
                 .bind(scope.key())
                 .fetch_optional(pool)
                 .await
@@ -172,8 +251,16 @@ impl AuditLog<'_> {
                     .try_get::<Vec<u8>, _>(1)
                     .ok()
                     .and_then(|l| Hash::try_from(l).ok());
+                let frontier = row
+                    .try_get::<String, _>(2)
+                    .ok()
+                    .and_then(|f| serde_json::from_str::<Frontier>(&f).ok());
                 match (size, last) {
-                    (Some(size), Some(last)) => StoredHead::At { size, last },
+                    (Some(size), Some(last)) => StoredHead::At {
+                        size,
+                        last,
+                        frontier: frontier.filter(|f| f.size() == size).map(|f| f.root()),
+                    },
                     _ => StoredHead::Unreadable,
                 }
             }))
@@ -231,7 +318,39 @@ impl AuditLog<'_> {
 enum StoredHead {
     Missing,
     Unreadable,
-    At { size: u64, last: Hash },
+    /// Its size, last leaf hash, and the root of the tree edge stored with it
+    /// (`None` when that is unreadable or of another size).
+    At {
+        size: u64,
+        last: Hash,
+        frontier: Option<Hash>,
+    },
+}
+
+impl StoredHead {
+    /// Whether the head agrees with the tree `so_far` (whose last leaf hash is
+    /// `last_leaf`, if any entry was read), when the tree is at the head's size.
+    /// At any other size, or without a head, there is nothing to compare.
+    fn agrees_at(&self, so_far: &Frontier, last_leaf: Option<&Hash>) -> bool {
+        match self {
+            Self::At {
+                size,
+                last,
+                frontier,
+            } if *size == so_far.size() => {
+                *frontier == Some(so_far.root()) && last_leaf.is_none_or(|leaf| leaf == last)
+            }
+            _ => true,
+        }
+    }
+}
+
+/// Copies of a log's signed records kept outside the database (the exported
+/// checkpoint stream), checked beside the database's own.
+#[derive(Clone, Debug, Default)]
+pub struct Outside {
+    pub checkpoints: Vec<Checkpoint>,
+    pub purges: Vec<PurgeRecord>,
 }
 
 /// The query columns stored beside an entry.
@@ -240,7 +359,7 @@ pub(super) struct Columns {
     action: Result<String, sqlx::Error>,
     actor_id: Result<Option<String>, sqlx::Error>,
     outcome: Result<String, sqlx::Error>,
-    at: Result<time::OffsetDateTime, sqlx::Error>,
+    at: Result<StoredTime, sqlx::Error>,
     patient_id: Result<Option<uuid::Uuid>, sqlx::Error>,
 }
 
@@ -253,10 +372,7 @@ impl Columns {
                 && self.actor_id.as_ref().is_ok_and(|a| *a == e.actor_id)
                 && self.outcome.as_ref().is_ok_and(|o| *o == e.outcome)
                 && self.patient_id.as_ref().is_ok_and(|p| *p == e.patient_id)
-                && self
-                    .at
-                    .as_ref()
-                    .is_ok_and(|at| format_timestamp(*at) == e.timestamp)
+                && self.at.as_ref().is_ok_and(|at| at.0 == e.timestamp)
         })
     }
 }

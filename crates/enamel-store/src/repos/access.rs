@@ -178,6 +178,16 @@ impl Scoped<'_> {
         }
         let inviter = self.actor.user().ok_or(StoreError::Denied)?;
         let invitation = Uuid::now_v7();
+        if let Some(existing) = self.store.users().find_by_email(new.email()).await? {
+            if existing.practice == Some(practice) {
+                return Err(StoreError::Conflict(
+                    "an account with this email already exists",
+                ));
+            }
+            // Someone else's staff: answer exactly as for a new address and store
+            // and deliver nothing, so that inviting is no way to learn who works where.
+            return Ok(invitation);
+        }
         let mut event = self.event(
             AuditAction::Invite,
             ResourceType::User,
@@ -246,8 +256,20 @@ impl Scoped<'_> {
         Ok(user)
     }
 
-    /// Changes an account's role. The platform operator's role cannot be given.
-    pub async fn change_role(&self, id: UserId, role: Role) -> Result<User, StoreError> {
+    /// Changes an account's role. The platform operator's role cannot be given, and
+    /// no one changes their own role (as no one deactivates their own account).
+    ///
+    /// A real change ends the account's open sessions in the same transaction: a
+    /// session was opened under the old role's sign-in rules, so a promotion to a
+    /// role that requires a second factor must not carry a password-only session
+    /// into it. The person signs in again, and enrols first if the new role asks.
+    /// Returns the account and how many sessions ended.
+    pub async fn change_role(
+        &self,
+        id: UserId,
+        role: Role,
+        now: OffsetDateTime,
+    ) -> Result<(User, u64), StoreError> {
         let mut user = self
             .account_for(id, Action::AccountChangeRole, AuditAction::RoleChange)
             .await?;
@@ -255,6 +277,12 @@ impl Scoped<'_> {
             return Err(StoreError::Conflict(
                 "the platform operator role belongs to no practice",
             ));
+        }
+        if self.actor.user() == Some(id) {
+            return Err(StoreError::Conflict("you cannot change your own role"));
+        }
+        if user.role == role {
+            return Ok((user, 0));
         }
         let mut event = self.event(
             AuditAction::RoleChange,
@@ -268,16 +296,25 @@ impl Scoped<'_> {
         event
             .detail
             .insert("to", Detail::Code(role.as_str().to_owned()));
-        write_with_events!(self.store, &[&event], tx => {
+        let ended = write_with_events!(self.store, &[&event], tx => {
             sqlx::query("UPDATE users SET role = $2 WHERE id = $1")
                 .bind(id.as_uuid())
                 .bind(role.as_str())
                 .execute(&mut *tx)
                 .await?;
+            sqlx::query(
+                "UPDATE sessions SET ended_at = $2, end_reason = $3 WHERE user_id = $1 AND ended_at IS NULL",
+            )
+            .bind(id.as_uuid())
+            .bind(now)
+            .bind(EndReason::Revoked.as_str())
+            .execute(&mut *tx)
+            .await?
+            .rows_affected()
         })
         .context("changing a role")?;
         user.role = role;
-        Ok(user)
+        Ok((user, ended))
     }
 
     /// Deactivates an account and ends its sessions at once; returns how many
@@ -454,6 +491,11 @@ impl Scoped<'_> {
         now: OffsetDateTime,
     ) -> Result<Uuid, StoreError> {
         self.authorize_agents(AuditAction::TokenCreate).await?;
+        if scopes.is_empty() {
+            return Err(StoreError::Refused(
+                "an agent token needs at least one scope",
+            ));
+        }
         let practice = self.practice()?;
         let creator = self.actor.user().ok_or(StoreError::Denied)?;
         let id = Uuid::now_v7();
@@ -749,12 +791,16 @@ impl Scoped<'_> {
         now: OffsetDateTime,
     ) -> Result<Uuid, StoreError> {
         let practice = self.practice()?;
+        // Only a real patient of the actor's own practice (a missing or foreign id
+        // is not found, alike), and only a restricted one: the glass guards
+        // nothing else, so no grant or alert is made for it.
+        let row = self.patient_row(patient).await?;
         self.authorize(
             Action::BreakGlassOpen,
             &Resource::Patient {
                 id: patient,
                 practice,
-                restricted: true,
+                restricted: row.restricted,
             },
             Circumstances::default(),
             (
@@ -765,6 +811,11 @@ impl Scoped<'_> {
         )
         .await?;
         let user = self.actor.user().ok_or(StoreError::Denied)?;
+        if !row.restricted {
+            return Err(StoreError::Conflict(
+                "this patient's record is not restricted: open it as usual",
+            ));
+        }
         let note = note.trim();
         if note.chars().count() < 10 || note.chars().count() > 1_000 {
             return Err(StoreError::Conflict(

@@ -10,6 +10,7 @@ pub mod patients;
 pub mod portal;
 pub mod practices;
 pub mod referrals;
+pub mod restriction;
 pub mod scoped;
 pub mod users;
 pub mod vendor_credentials;

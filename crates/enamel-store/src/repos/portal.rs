@@ -6,7 +6,7 @@
 use anyhow::Context as _;
 use enamel_audit::entry::{Action as AuditAction, Detail, Event, Outcome, ResourceType};
 use enamel_domain::{Actor, PracticeId, ReferralId, ReferralStatus};
-use enamel_policy::Action;
+use enamel_policy::{Action, Circumstances, Resource};
 use time::{Duration, OffsetDateTime};
 use uuid::Uuid;
 
@@ -57,6 +57,23 @@ impl Scoped<'_> {
             ));
         }
         let patient = self.store.patient_row_of(practice, row.patient_id).await?;
+        // Sending the link uses the patient's contact details, so it takes the same
+        // permission as reading them (a hygienist's role has neither).
+        self.authorize(
+            Action::PatientContact,
+            &Resource::Patient {
+                id: enamel_domain::PatientId::from_uuid(patient.id),
+                practice,
+                restricted: patient.restricted,
+            },
+            Circumstances::default(),
+            (
+                AuditAction::Create,
+                ResourceType::PortalLink,
+                Some(referral.to_string()),
+            ),
+        )
+        .await?;
         let first = self
             .store
             .first_name(practice, patient.id, &patient.name)

@@ -90,10 +90,19 @@ impl<'a> Scoped<'a> {
         self.store.practices().get(self.practice()?).await
     }
 
-    /// The accounts of the actor's practice, by display name.
+    /// The accounts of the actor's practice, by display name. An actor of no
+    /// practice (the platform operator, the system) is refused, and the refusal
+    /// audited in the platform's log, rather than shown an empty list.
     pub async fn users(&self) -> Result<Vec<User>, StoreError> {
         let Ok(practice) = self.practice() else {
-            return Ok(Vec::new());
+            let event = self.event(
+                enamel_audit::entry::Action::Read,
+                enamel_audit::entry::ResourceType::User,
+                None,
+                enamel_audit::entry::Outcome::Denied,
+            );
+            self.store.audit().record(event).await?;
+            return Err(StoreError::Denied);
         };
         self.authorize_in_own_practice(
             enamel_policy::Action::AccountList,

@@ -513,15 +513,24 @@ pub async fn purge_keeps_six_years_and_the_rest_still_verifies(store: Store) {
     }
     store.audit().checkpoint(&signer()).await.unwrap();
 
+    let exported = tempfile::tempdir().unwrap();
     let too_recent = OffsetDateTime::now_utc() - time::Duration::days(365);
     assert!(
-        store.audit().purge(too_recent, 0).await.is_err(),
+        store
+            .audit()
+            .purge(&signer(), exported.path(), too_recent, 0)
+            .await
+            .is_err(),
         "never less than six years"
     );
 
     let six_years_ago =
         OffsetDateTime::now_utc() - time::Duration::days(2_192) - time::Duration::minutes(1);
-    let purged = store.audit().purge(six_years_ago, 0).await.unwrap();
+    let purged = store
+        .audit()
+        .purge(&signer(), exported.path(), six_years_ago, 0)
+        .await
+        .unwrap();
     let mine: Vec<_> = purged.iter().filter(|p| p.scope == s).collect();
     assert_eq!(mine.len(), 1);
     assert_eq!((mine[0].kept_from, mine[0].removed), (20, 20));
@@ -534,6 +543,250 @@ pub async fn purge_keeps_six_years_and_the_rest_still_verifies(store: Store) {
     );
     let first = store.audit().entries(&s, 0, 1).await.unwrap();
     assert_eq!(first[0].index, 20);
+    // The signed record is in the database and in the exported stream.
+    let records = store.audit().purge_records(&s).await.unwrap();
+    assert_eq!(records.len(), 1);
+    assert!(records[0].allows_start(&s.key(), 20, &signer().public_key()));
+    let stream =
+        std::fs::read_to_string(exported.path().join(format!("{}.purges.jsonl", s.key()))).unwrap();
+    assert_eq!(stream.lines().count(), 1);
+    let purge_event = store.audit().entries(&s, 25, 1).await.unwrap();
+    let purge_event = Entry::parse_canonical(&purge_event[0].entry).unwrap();
+    assert_eq!(purge_event.action, "audit_purge");
+    assert!(purge_event.detail.contains_key("last_removed_at"));
+}
+
+/// Deleting a log's oldest entries through the purge path itself, without a signed
+/// purge record (and while they are minutes old), is tampering, even though the
+/// checkpoint at the cut still holds the frontier to resume from.
+pub async fn a_prefix_deleted_without_a_signed_purge_is_caught(db: &TestDb) {
+    let s = scope();
+    logged(&db.store, s).await;
+    let delete = match db.store.backend() {
+        Backend::Sqlite => vec![
+            "INSERT INTO audit_purge_gate (opened) VALUES (1)".to_owned(),
+            format!(
+                "DELETE FROM audit_entries WHERE scope = {} AND idx < 10",
+                key(&s)
+            ),
+            "DELETE FROM audit_purge_gate".to_owned(),
+        ],
+        Backend::Postgres => vec![format!(
+            "DO $$ BEGIN PERFORM set_config('enamel.audit_purge', 'on', true); \
+             DELETE FROM audit_entries WHERE scope = {} AND idx < 10; END $$",
+            key(&s)
+        )],
+    };
+    for sql in &delete {
+        db.raw_execute(sql).await;
+    }
+    assert_eq!(
+        verify(&db.store, &s).await,
+        Err(Finding::UnauthorizedPurge { start: 10 })
+    );
+    // A record signed with the right key but over entries younger than six years
+    // does not cover them either.
+    let young = signer().sign_purge(
+        &s,
+        10,
+        &enamel_audit::entry::format_timestamp(OffsetDateTime::now_utc()),
+        &enamel_audit::entry::format_timestamp(OffsetDateTime::now_utc()),
+    );
+    let outside = enamel_store::Outside {
+        purges: vec![young],
+        ..Default::default()
+    };
+    let verdict = db
+        .store
+        .audit()
+        .verify_with(&s, &signer().public_key(), outside, |_| {})
+        .await
+        .unwrap();
+    assert_eq!(verdict, Err(Finding::UnauthorizedPurge { start: 10 }));
+}
+
+/// Rows that no append made: one below index 0, one past the head with a correct
+/// chain. Verification covers exactly the entries `0..head.size`.
+pub async fn entries_outside_the_head_are_caught(db: &TestDb) {
+    let (below, after) = (scope(), scope());
+    for s in [below, after] {
+        logged(&db.store, s).await;
+    }
+    on_log(
+        db,
+        &below,
+        "INSERT INTO audit_entries (scope, idx, entry, leaf_hash, at, action, actor_id, patient_id, outcome) \
+         SELECT scope, -1, entry, leaf_hash, at, action, actor_id, patient_id, outcome \
+         FROM audit_entries WHERE scope = SCOPE AND idx = 0",
+    )
+    .await;
+    assert_eq!(
+        verify(&db.store, &below).await,
+        Err(Finding::OutsideLog { index: -1 })
+    );
+    let last = db.store.audit().entries(&after, 29, 1).await.unwrap();
+    let forged = Entry::new(&event(after, 30), 30, &last[0].leaf_hash);
+    let at = match db.store.backend() {
+        Backend::Sqlite => format!("'{}'", forged.timestamp),
+        Backend::Postgres => format!("'{}'::timestamptz", forged.timestamp),
+    };
+    db.raw_execute(&format!(
+        "INSERT INTO audit_entries (scope, idx, entry, leaf_hash, at, action, actor_id, outcome) \
+         VALUES ({}, 30, {}, {}, {at}, 'read', {}, 'success')",
+        key(&after),
+        db.bytes_literal(&forged.canonical()),
+        db.bytes_literal(&forged.leaf_hash()),
+        forged
+            .actor_id
+            .as_deref()
+            .map_or("NULL".to_owned(), |a| format!("'{a}'")),
+    ))
+    .await;
+    assert_eq!(
+        verify(&db.store, &after).await,
+        Err(Finding::HeadMismatch {
+            head_size: Some(30),
+            entries: 31
+        })
+    );
+}
+
+/// A head row set back to an empty log hides no cut tail, and a head whose tree
+/// edge was replaced is caught by verification and never signed into a checkpoint.
+pub async fn an_emptied_or_reshaped_head_is_caught_and_never_signed(db: &TestDb) {
+    let (emptied, reshaped) = (scope(), scope());
+    for s in [emptied, reshaped] {
+        logged(&db.store, s).await;
+    }
+    // Past the last checkpoint: only the head counts these.
+    for s in [emptied, reshaped] {
+        for i in 30..35 {
+            db.store.audit().record(event(s, i)).await.unwrap();
+        }
+    }
+    drop_guards(db).await;
+    let empty = serde_json::to_string(&enamel_audit::merkle::Frontier::default()).unwrap();
+    let zeros = db.bytes_literal(&[0; 32]);
+    on_log(
+        db,
+        &emptied,
+        &format!("UPDATE audit_heads SET size = 0, last_hash = {zeros}, frontier = '{empty}' WHERE scope = SCOPE"),
+    )
+    .await;
+    on_log(
+        db,
+        &emptied,
+        "DELETE FROM audit_entries WHERE scope = SCOPE AND idx >= 33",
+    )
+    .await;
+    let found = verify(&db.store, &emptied).await;
+    assert!(
+        matches!(
+            found,
+            Err(Finding::HeadMismatch {
+                head_size: Some(0),
+                ..
+            })
+        ),
+        "{found:?}"
+    );
+    // The same size, another tree: 35 leaves that are not the log's.
+    let mut other = enamel_audit::merkle::Frontier::default();
+    for i in 0..35_u8 {
+        other.push(enamel_audit::merkle::leaf_hash(&[i]));
+    }
+    let other = serde_json::to_string(&other).unwrap();
+    on_log(
+        db,
+        &reshaped,
+        &format!("UPDATE audit_heads SET frontier = '{other}' WHERE scope = SCOPE"),
+    )
+    .await;
+    assert_eq!(
+        verify(&db.store, &reshaped).await,
+        Err(Finding::HeadMismatch {
+            head_size: Some(35),
+            entries: 35
+        })
+    );
+    let done = db.store.audit().checkpoint(&signer()).await.unwrap();
+    assert!(done.refused.contains(&reshaped), "{:?}", done.refused);
+    assert!(
+        done.refused.contains(&emptied) || !done.written.iter().any(|c| c.scope == emptied.key())
+    );
+    assert!(!done.written.iter().any(|c| c.scope == reshaped.key()));
+    assert_eq!(
+        db.store
+            .audit()
+            .checkpoints(&reshaped)
+            .await
+            .unwrap()
+            .last()
+            .unwrap()
+            .tree_size,
+        30,
+        "no checkpoint over the altered head"
+    );
+}
+
+/// Times are one canonical text on SQLite: a one-second window finds exactly the
+/// entries in it, and an entry's time rewritten as the same instant at another
+/// offset (which would hide it from time queries) is an edited entry.
+pub async fn audit_times_compare_as_times_and_one_spelling_is_kept(db: &TestDb) {
+    let practice = db
+        .store
+        .practices()
+        .insert(&crate::fixtures::practice("Timed", 150_000_009))
+        .await
+        .unwrap()
+        .id;
+    let s = Scope::Practice(practice);
+    let base = time::macros::datetime!(2026-11-29 10:00:00 UTC);
+    let times = [
+        base - time::Duration::milliseconds(500),
+        base,
+        base + time::Duration::milliseconds(500),
+        base + time::Duration::seconds(1),
+    ];
+    for (i, at) in times.iter().enumerate() {
+        let mut e = event(s, i as u64);
+        e.timestamp = *at;
+        db.store.audit().record(e).await.unwrap();
+    }
+    let officer = enamel_domain::Actor::system_for(practice);
+    let window = enamel_store::AuditFilter {
+        action: Some(Action::Read),
+        from: Some(base),
+        to: Some(base + time::Duration::seconds(1)),
+        ..Default::default()
+    };
+    let page = db
+        .store
+        .audit()
+        .query(&officer, &window, None, 10)
+        .await
+        .unwrap();
+    let found: Vec<String> = page
+        .entries
+        .iter()
+        .map(|e| e.resource_id.clone().unwrap())
+        .collect();
+    assert_eq!(found, ["resource-2", "resource-1"], "[10:00:00, 10:00:01)");
+    db.store.audit().checkpoint(&signer()).await.unwrap();
+    assert!(verify(&db.store, &s).await.is_ok());
+    if db.store.backend() == Backend::Sqlite {
+        drop_guards(db).await;
+        on_log(
+            db,
+            &s,
+            "UPDATE audit_entries SET at = '2026-11-29T11:00:00.500000+01:00' WHERE scope = SCOPE AND idx = 2",
+        )
+        .await;
+        assert_eq!(
+            verify(&db.store, &s).await,
+            Err(Finding::EditedEntry { index: 2 })
+        );
+    }
 }
 
 pub async fn a_write_whose_audit_event_fails_does_not_happen(db: &TestDb) {

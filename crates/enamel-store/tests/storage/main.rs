@@ -58,6 +58,7 @@ macro_rules! on_both_backends {
 on_both_backends!(
     migrations::a_fresh_database_is_current_after_migrating,
     migrations::migrating_twice_changes_nothing,
+    migrations::every_integer_column_is_64_bit,
     practices::an_inserted_practice_reads_back_equal,
     practices::a_second_practice_with_the_same_npi_is_a_conflict,
     practices::a_missing_practice_is_not_found,
@@ -93,6 +94,10 @@ on_both_backends!(
     audit::a_wholesale_rewrite_is_caught_by_the_signed_checkpoints,
     audit::credential_reads_and_writes_are_audited_in_the_practices_log,
     audit::purge_keeps_six_years_and_the_rest_still_verifies,
+    audit::a_prefix_deleted_without_a_signed_purge_is_caught,
+    audit::entries_outside_the_head_are_caught,
+    audit::an_emptied_or_reshaped_head_is_caught_and_never_signed,
+    audit::audit_times_compare_as_times_and_one_spelling_is_kept,
     audit::a_write_whose_audit_event_fails_does_not_happen,
     audit::the_security_officer_pages_through_a_patients_accesses_newest_first,
     audit::failures_and_denials_of_the_last_day_are_listed_alone,

@@ -1,0 +1,237 @@
+//! One patient's record: its page, restricting it (and lifting that), and breaking
+//! the glass from it; and the API operation that restricts a record. Everything goes
+//! through the actor-scoped store, which authorizes and audits it.
+
+use askama::Template;
+use axum::extract::{Path, State};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post, put};
+use axum::{Form, Json, Router};
+use enamel_domain::{Patient, PatientId, Role};
+use enamel_store::{BreakGlassReason, StoreError};
+use serde::{Deserialize, Serialize};
+
+use crate::auth::Authenticated;
+use crate::routes::referrals::id_of;
+use crate::routes::staff::PageError;
+use crate::routes::web::{Chrome, chrome, render};
+use crate::{ApiError, AppState};
+
+/// How long a break-glass grant lasts.
+pub(crate) const BREAK_GLASS_MINUTES: i64 = 60;
+
+pub(crate) fn router() -> Router<AppState> {
+    Router::new()
+        .route("/patients/{id}", get(patient_page))
+        .route("/patients/{id}/restriction", post(restrict_form))
+        .route("/patients/{id}/break-glass", post(break_glass_form))
+        .route("/api/v1/patients/{id}/restriction", put(restrict))
+}
+
+#[derive(Template)]
+#[template(path = "patient.html")]
+struct PatientPage {
+    chrome: Chrome,
+    id: PatientId,
+    name: String,
+    birth_date: String,
+    phone: Option<String>,
+    email: Option<String>,
+    restricted: bool,
+    /// What the actor may do with the restriction: `restrict` (the care team, on an
+    /// open record), `lift` (a dentist reading a restricted one through a grant),
+    /// or nothing (empty).
+    control: &'static str,
+    can_refer: bool,
+}
+
+/// A restricted record, for a dentist: the glass to break.
+#[derive(Template)]
+#[template(path = "break_glass.html")]
+struct BreakGlassPage {
+    chrome: Chrome,
+    id: PatientId,
+    reasons: Vec<(&'static str, &'static str)>,
+    message: Option<String>,
+}
+
+const fn reason_label(reason: BreakGlassReason) -> &'static str {
+    match reason {
+        BreakGlassReason::EmergencyTreatment => "Emergency treatment",
+        BreakGlassReason::CoveringProvider => "Covering for the patient's provider",
+        BreakGlassReason::PatientRequest => "The patient asked",
+        BreakGlassReason::Other => "Other (say why below)",
+    }
+}
+
+fn break_glass_page(
+    state: &AppState,
+    auth: &Authenticated,
+    id: PatientId,
+    message: Option<String>,
+) -> Result<Response, PageError> {
+    Ok(render(&BreakGlassPage {
+        chrome: chrome(state, Some(auth.person()?)),
+        id,
+        reasons: BreakGlassReason::ALL
+            .iter()
+            .map(|r| (r.as_str(), reason_label(*r)))
+            .collect(),
+        message,
+    }))
+}
+
+async fn patient_page(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    Path(id): Path<String>,
+) -> Result<Response, PageError> {
+    let user = auth.person()?;
+    let id = id_of(&id, PatientId::from_uuid)?;
+    let patient: Patient = match auth
+        .scoped(&state.store)
+        .patient(id, state.clock.now())
+        .await
+    {
+        Ok(patient) => patient,
+        // A dentist refused a record of their own practice is shown the glass; the
+        // store decides again (404 for a missing record, 409 for one not restricted).
+        Err(StoreError::Denied) if user.role == Role::Dentist => {
+            return break_glass_page(&state, &auth, id, None);
+        }
+        Err(err) => return Err(err.into()),
+    };
+    let contact = patient.contact.as_ref().map(enamel_domain::Phi::expose);
+    Ok(render(&PatientPage {
+        chrome: chrome(&state, Some(user)),
+        id,
+        name: format!(
+            "{} {}",
+            patient.first_name.expose(),
+            patient.last_name.expose()
+        ),
+        birth_date: patient.birth_date.expose().to_string(),
+        phone: contact.and_then(|c| c.phone.as_ref().map(enamel_domain::PhoneNumber::national)),
+        email: contact.and_then(|c| c.email.as_ref().map(|e| e.as_str().to_owned())),
+        restricted: patient.restricted,
+        control: match (patient.restricted, user.role) {
+            (false, Role::Dentist | Role::FrontDesk) => "restrict",
+            (true, Role::Dentist) => "lift",
+            _ => "",
+        },
+        can_refer: matches!(user.role, Role::Dentist | Role::Hygienist | Role::FrontDesk),
+    }))
+}
+
+#[derive(Deserialize)]
+struct RestrictForm {
+    /// `on` to restrict, `off` to lift.
+    restricted: String,
+}
+
+async fn restrict_form(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    Path(id): Path<String>,
+    Form(form): Form<RestrictForm>,
+) -> Result<Response, PageError> {
+    let id = id_of(&id, PatientId::from_uuid)?;
+    let restricted = match form.restricted.as_str() {
+        "on" => true,
+        "off" => false,
+        _ => {
+            return Err(ApiError::InvalidInput(enamel_domain::InvalidValue::new(
+                "restricted",
+                "is on or off",
+            ))
+            .into());
+        }
+    };
+    auth.scoped(&state.store)
+        .set_restricted(id, restricted, state.clock.now())
+        .await?;
+    // Once restricted, the record is out of the care team's sight: back to the list.
+    let to = if restricted {
+        "/patients".to_owned()
+    } else {
+        format!("/patients/{id}")
+    };
+    Ok(Redirect::to(&to).into_response())
+}
+
+#[derive(Deserialize)]
+struct BreakGlassForm {
+    reason: String,
+    note: String,
+}
+
+async fn break_glass_form(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    Path(id): Path<String>,
+    Form(form): Form<BreakGlassForm>,
+) -> Result<Response, PageError> {
+    let id = id_of(&id, PatientId::from_uuid)?;
+    let Some(reason) = BreakGlassReason::parse(&form.reason) else {
+        return break_glass_page(&state, &auth, id, Some("Choose a reason.".to_owned()));
+    };
+    match auth
+        .scoped(&state.store)
+        .break_glass(
+            id,
+            reason,
+            &form.note,
+            BREAK_GLASS_MINUTES,
+            state.clock.now(),
+        )
+        .await
+    {
+        Ok(_) => Ok(Redirect::to(&format!("/patients/{id}")).into_response()),
+        Err(StoreError::Conflict(why)) => break_glass_page(&state, &auth, id, Some(why.to_owned())),
+        Err(err) => Err(err.into()),
+    }
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Restriction {
+    /// `true` to restrict the record, `false` to lift the restriction.
+    restricted: bool,
+}
+
+/// A patient record's restriction, as set.
+#[derive(Serialize, utoipa::ToSchema)]
+pub(crate) struct RestrictionView {
+    patient_id: String,
+    restricted: bool,
+}
+
+#[utoipa::path(
+    put,
+    path = "/api/v1/patients/{id}/restriction",
+    tag = "patients",
+    summary = "Restrict a patient's record, or lift the restriction (lifting takes a dentist's break-glass grant)",
+    request_body = Restriction,
+    params(("id" = String, Path, description = "Patient id")),
+    responses(
+        (status = 200, description = "The record's restriction", body = RestrictionView),
+        (status = 401, description = "No session or token, or an expired one", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The role does not allow this", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 404, description = "Missing, or another practice's (indistinguishable)", body = crate::error::Problem, content_type = "application/problem+json"),
+    ),
+)]
+pub(crate) async fn restrict(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    Path(id): Path<String>,
+    Json(body): Json<Restriction>,
+) -> Result<Json<RestrictionView>, ApiError> {
+    let id = id_of(&id, PatientId::from_uuid)?;
+    auth.scoped(&state.store)
+        .set_restricted(id, body.restricted, state.clock.now())
+        .await?;
+    Ok(Json(RestrictionView {
+        patient_id: id.to_string(),
+        restricted: body.restricted,
+    }))
+}
