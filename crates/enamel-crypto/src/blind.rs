@@ -107,6 +107,18 @@ impl IndexKey {
     }
 }
 
+impl IndexKey {
+    /// A keyed hash of an identifier for an audit entry (seed 000's `hashRecipient`,
+    /// `hashEmail`): hex HMAC-SHA256 under this key, separated by `kind` from the
+    /// search indexes. Someone holding the value can confirm it through Enamel; the
+    /// log and its exports never hold the value itself.
+    #[must_use]
+    pub fn audit_hash(&self, kind: &str, value: &str) -> String {
+        let index = self.index(&format!("audit:{kind}"), value);
+        index.0.iter().map(|b| format!("{b:02x}")).collect()
+    }
+}
+
 /// Lower-cases, drops `.` and `,`, trims and collapses whitespace.
 #[must_use]
 pub fn normalize_name(name: &str) -> String {

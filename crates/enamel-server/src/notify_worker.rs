@@ -364,6 +364,13 @@ async fn audit(
         .detail
         .insert("kind", Detail::Code(message.kind.clone()));
     event.detail.insert("result", Detail::Code(result.into()));
+    // Which address it went to, as a keyed hash (seed 000's hashRecipient).
+    event.detail.insert(
+        "recipient",
+        store
+            .audit_hash(message.practice, "recipient", message.recipient.expose())
+            .await?,
+    );
     store.audit().record(event).await?;
     Ok(())
 }

@@ -98,8 +98,14 @@ impl AuditLog<'_> {
                 .detail
                 .insert("action", Detail::Code(action.as_str().to_owned()));
         }
-        if let Some(actor) = &filter.actor {
-            event.detail.insert("actor", Detail::Code(actor.clone()));
+        // What an officer typed is kept only as a keyed hash: a name typed into
+        // the filter must not land in the permanent, exported log.
+        if let Some(typed) = &filter.actor {
+            let hashed = self
+                .store()
+                .audit_hash(practice, "actor_filter", typed)
+                .await?;
+            event.detail.insert("actor", hashed);
         }
         if !filter.outcomes.is_empty() {
             let outcomes: Vec<&str> = filter.outcomes.iter().map(|o| o.as_str()).collect();

@@ -312,3 +312,20 @@ async fn latest_key(
     .context("reading a practice's newest key")?;
     Ok(row)
 }
+
+impl crate::Store {
+    /// A keyed hash of `value` for an audit entry of `practice`'s log: what the log
+    /// keeps of a recipient address, an email typed, or a filter text, so that the
+    /// value can be confirmed later without the log (or its export) holding it.
+    pub async fn audit_hash(
+        &self,
+        practice: PracticeId,
+        kind: &str,
+        value: &str,
+    ) -> Result<enamel_audit::entry::Detail, StoreError> {
+        let key = self.keys.index_key(&self.db, practice).await?;
+        Ok(enamel_audit::entry::Detail::KeyedHash(
+            key.audit_hash(kind, value),
+        ))
+    }
+}

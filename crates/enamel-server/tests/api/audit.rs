@@ -209,3 +209,100 @@ async fn the_security_officer_queries_the_log_over_http() {
         "the filters used are recorded: {queries}"
     );
 }
+
+/// Whatever a caller types (a filter, a name, a note, a password) stays out of the
+/// permanent log and its export: an audit detail is an id, a count, a code or a
+/// keyed hash.
+async fn no_caller_text_reaches_the_audit_log(backend: Backend) {
+    use enamel_domain::Role;
+    use serde_json::json;
+
+    let Some(demo) = crate::identity::demo_on(backend, |_| {}).await else {
+        return;
+    };
+    let typed = [
+        "Ines Marchetti",
+        "214-555-0142",
+        "ines.marchetti@example.test",
+        "Marchetti1972!",
+    ];
+    // A sign-in with PHI-shaped words.
+    demo.form(
+        "/sign-in",
+        None,
+        &[("email", typed[2]), ("password", typed[3])],
+    )
+    .await;
+    // An invitation, a break-glass note, and the officer's filters.
+    let (admin, _) = demo
+        .admin_session(&demo.email(0, Role::PracticeAdmin))
+        .await;
+    let (status, _) = demo
+        .post(
+            "/api/v1/invitations",
+            &admin,
+            json!({ "display_name": typed[0], "email": "im.newhire@example.test", "role": "front_desk" }),
+        )
+        .await;
+    assert_eq!(status, 201);
+    let dentist = demo.session(&demo.email(0, Role::Dentist)).await;
+    let front_desk = demo.session(&demo.email(0, Role::FrontDesk)).await;
+    let patient = demo.add_patient(&front_desk, "Filterwell").await;
+    let (status, _) = demo
+        .post(
+            "/api/v1/break-glass",
+            &dentist,
+            json!({ "patient_id": patient, "reason": "other", "note": format!("{} called from {}", typed[0], typed[1]) }),
+        )
+        .await;
+    assert_eq!(status, 409, "an open record");
+    let (officer, _) = demo
+        .admin_session(&demo.email(0, Role::SecurityOfficer))
+        .await;
+    for filter in [
+        format!("actor={}", typed[0].replace(' ', "%20")),
+        format!("actor={}", typed[1]),
+        format!("actor={}", typed[2]),
+    ] {
+        let (status, _) = demo
+            .read(&format!("/api/v1/audit/entries?{filter}"), &officer)
+            .await;
+        assert_eq!(status, 200, "{filter}");
+    }
+    let practice = demo.network.practices[0].practice.id;
+    let expected = demo
+        .db
+        .store
+        .audit_hash(practice, "actor_filter", typed[0])
+        .await
+        .unwrap();
+    let mut exported = Vec::new();
+    for scope in [Scope::Practice(practice), Scope::Platform] {
+        for entry in demo
+            .db
+            .store
+            .audit()
+            .entries(&scope, 0, 100_000)
+            .await
+            .unwrap()
+        {
+            exported.extend_from_slice(&entry.entry);
+            exported.push(b'\n');
+        }
+    }
+    let exported = String::from_utf8_lossy(&exported).to_lowercase();
+    for value in typed {
+        assert!(
+            !exported.contains(&value.to_lowercase()),
+            "{value} is in the log"
+        );
+    }
+    assert!(!exported.contains("marchetti"));
+    let hashed = serde_json::to_string(&expected).unwrap();
+    assert!(
+        exported.contains(&hashed.to_lowercase()),
+        "the filter kept as its keyed hash"
+    );
+}
+
+on_both_backends!(no_caller_text_reaches_the_audit_log);

@@ -134,6 +134,42 @@ async fn the_specialist_and_the_patient_get_emails(backend: Backend) {
             .any(|n| n.kind == "patient_referral_sent" && n.status == "sent"),
         "{sent:?}"
     );
+    // The log says which address a notice went to only as a keyed hash.
+    let practice = demo.network.practices[0].practice.id;
+    let expected = demo
+        .db
+        .store
+        .audit_hash(practice, "recipient", "ottoline@example.test")
+        .await
+        .unwrap();
+    let scope = enamel_audit::entry::Scope::Practice(practice);
+    let mut found = false;
+    for _ in 0..50 {
+        let log = demo
+            .db
+            .store
+            .audit()
+            .entries(&scope, 0, 10_000)
+            .await
+            .unwrap();
+        assert!(
+            log.iter()
+                .all(|e| !String::from_utf8_lossy(&e.entry).contains("ottoline")),
+            "no address in the log"
+        );
+        found = log.iter().any(|e| {
+            let entry = enamel_audit::entry::Entry::parse_canonical(&e.entry).unwrap();
+            entry.action == "notify" && entry.detail.get("recipient") == Some(&expected)
+        });
+        if found {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(
+        found,
+        "the patient's notice is logged with the keyed hash of the address"
+    );
 }
 
 #[tokio::test]
