@@ -14,6 +14,7 @@ pub mod phi;
 pub mod place;
 pub mod practice;
 pub mod referral;
+pub mod text;
 pub mod user;
 pub mod vendor;
 
@@ -27,5 +28,6 @@ pub use phi::Phi;
 pub use place::{Address, GeoPoint, PostalCode, TimeZone, UsState};
 pub use practice::{NewPractice, Npi, Practice, PracticeKind, PracticeName};
 pub use referral::{ClinicalDetails, IllegalStep, ReferralStatus, Side, Step};
+pub use text::TextRule;
 pub use user::{DisplayName, NewUser, Role, User, UserStatus};
 pub use vendor::VendorName;

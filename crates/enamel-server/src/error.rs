@@ -48,6 +48,26 @@ pub enum ApiError {
     /// The practice's data was destroyed (crypto-shredding at BAA termination).
     #[error("this practice's data has been destroyed")]
     Gone,
+    /// A text field broke the one text rule (a control character, too long); the
+    /// message names the field, never the value.
+    #[error("invalid {field}: {why}")]
+    BadText { field: String, why: &'static str },
+    /// The body is not what its media type says (not JSON, cut short).
+    #[error("{0}")]
+    BadBody(String),
+    /// Well-formed, but not the shape this operation takes (a missing field, a
+    /// wrong type); serde's words, without any value.
+    #[error("{0}")]
+    UnprocessableBody(String),
+    /// The query string is not what this operation takes.
+    #[error("{0}")]
+    BadQuery(String),
+    /// The body's media type is not the one this operation takes.
+    #[error("send the body as {0}")]
+    UnsupportedMediaType(&'static str),
+    /// The body is larger than this server takes.
+    #[error("the request body is too large")]
+    PayloadTooLarge,
     #[error(transparent)]
     Unexpected(#[from] anyhow::Error),
 }
@@ -82,7 +102,7 @@ pub(crate) struct Problem {
 }
 
 impl ApiError {
-    const fn parts(&self) -> (StatusCode, &'static str, &'static str) {
+    fn parts(&self) -> (StatusCode, &'static str, &'static str) {
         match self {
             Self::NotFound => (StatusCode::NOT_FOUND, "not_found", "Not found"),
             Self::InvalidInput(_) => (StatusCode::BAD_REQUEST, "invalid_input", "Invalid input"),
@@ -119,6 +139,24 @@ impl ApiError {
                 StatusCode::FORBIDDEN,
                 "cross_origin",
                 "Cross-origin request",
+            ),
+            Self::BadText { .. } => (StatusCode::BAD_REQUEST, "invalid_input", "Invalid input"),
+            Self::BadBody(_) => (StatusCode::BAD_REQUEST, "invalid_body", "Malformed body"),
+            Self::UnprocessableBody(_) => (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid_body",
+                "Body not accepted",
+            ),
+            Self::BadQuery(_) => (StatusCode::BAD_REQUEST, "invalid_query", "Invalid query"),
+            Self::UnsupportedMediaType(_) => (
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported_media_type",
+                "Unsupported media type",
+            ),
+            Self::PayloadTooLarge => (
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "payload_too_large",
+                "Payload too large",
             ),
             Self::Unexpected(_) => (
                 StatusCode::INTERNAL_SERVER_ERROR,

@@ -7,6 +7,7 @@
 pub mod auth;
 pub mod clock;
 pub mod error;
+pub mod extract;
 pub mod metrics;
 mod middleware;
 pub mod notify_worker;

@@ -314,6 +314,7 @@ fn router(state: AppState, max_body_bytes: usize, tls: bool) -> Router {
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .fallback(|| async { ApiError::NotFound })
         .layer(DefaultBodyLimit::max(max_body_bytes))
+        .layer(from_fn(crate::middleware::problems::only_problems))
         .layer(from_fn_with_state(tls, crate::auth::same_origin))
         .layer(CatchPanicLayer::custom(panic_response))
         .layer(from_fn_with_state(metrics, access_log::log))

@@ -2,12 +2,12 @@
 //! pages, for programs and agents. Every operation goes through the actor-scoped
 //! repository, which asks the policy decision point and audits.
 
-use axum::extract::rejection::JsonRejection;
+use crate::extract::Json;
+use axum::Router;
 use axum::extract::{Path, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post, put};
-use axum::{Json, Router};
 use enamel_crypto::token::SecretToken;
 use enamel_domain::{AgentId, PatientId, Role, User};
 use enamel_policy::Action;
@@ -95,10 +95,8 @@ struct SignIn {
 async fn sign_in(
     State(state): State<AppState>,
     Client(context): Client,
-    body: Result<Json<SignIn>, JsonRejection>,
+    Json(body): Json<SignIn>,
 ) -> Result<Response, ApiError> {
-    let Json(body) =
-        body.map_err(|_| ApiError::Rejected("send a JSON object with email and password".into()))?;
     let (token, next) =
         match sign_in::password(&state, &body.email, body.password, &context).await? {
             PasswordStep::SignedIn(token) => (token, "none"),

@@ -3,7 +3,7 @@
 //! direct identifier taken out. It stays inert for a practice until the practice's
 //! BAA with the vendor is executed; each use is recorded as a disclosure.
 
-use axum::Json;
+use crate::extract::Json;
 use axum::extract::{Path, State};
 use enamel_audit::entry::{Action as AuditAction, Detail, Outcome, ResourceType};
 use enamel_domain::ReferralId;

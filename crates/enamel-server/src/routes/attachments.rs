@@ -5,12 +5,14 @@
 
 use std::io::Write as _;
 
+use crate::extract::Json;
+use crate::extract::Query;
+use axum::Router;
 use axum::body::{Body, Bytes};
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use axum::{Json, Router};
 use enamel_crypto::stream::{self, DEFAULT_CHUNK_SIZE, Encryptor, HEADER_LEN};
 use enamel_domain::{AttachmentId, Phi, ReferralId};
 use enamel_store::{AttachmentInfo, MediaType};

@@ -3,11 +3,13 @@
 //! hours' failures and denials; a patient's accounting of disclosures as JSON and
 //! CSV. Every query is itself recorded in the log.
 
-use axum::extract::{Query, State};
+use crate::extract::Json;
+use crate::extract::Query;
+use axum::Router;
+use axum::extract::State;
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use axum::{Json, Router};
 use enamel_audit::entry::{Action, Outcome};
 use enamel_store::{AuditFilter, AuditPage};
 use serde::Deserialize;

@@ -1,10 +1,11 @@
 //! Operations endpoints: liveness, readiness and metrics.
 
+use crate::extract::Json;
+use axum::Router;
 use axum::extract::State;
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use axum::{Json, Router};
 use serde_json::json;
 
 use crate::{ApiError, AppState};

@@ -2,11 +2,12 @@
 //! the glass from it; and the API operation that restricts a record. Everything goes
 //! through the actor-scoped store, which authorizes and audits it.
 
+use crate::extract::{Form, Json};
 use askama::Template;
+use axum::Router;
 use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post, put};
-use axum::{Form, Json, Router};
 use enamel_domain::{Patient, PatientId, Role};
 use enamel_store::{BreakGlassReason, StoreError};
 use serde::{Deserialize, Serialize};

@@ -3,12 +3,13 @@
 //! details, and nothing clinical. Expired, forged and reused links all get the same
 //! friendly page saying how to get a new one.
 
+use crate::extract::Json;
 use askama::Template;
+use axum::Router;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
-use axum::{Json, Router};
 use enamel_crypto::link::SignedLink;
 use enamel_crypto::token::SecretToken;
 use enamel_domain::{ReferralId, ReferralStatus};

@@ -3,9 +3,11 @@
 //! practice's notifications. Responses carry only what the operation needs: lists
 //! carry no clinical content, and contact details only for roles that need them.
 
-use axum::extract::{Path, Query, State};
+use crate::extract::Json;
+use crate::extract::Query;
+use axum::Router;
+use axum::extract::{Path, State};
 use axum::routing::{get, post, put};
-use axum::{Json, Router};
 use enamel_domain::{
     Address, CdtCode, ClinicalDetails, ContactChannel, ContactDetails, Email, Insurance,
     NewPatient, Patient, PatientId, PatientSummary, Phi, PhoneNumber, PracticeId, PracticeKind,

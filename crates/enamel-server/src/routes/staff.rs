@@ -4,14 +4,16 @@
 //! Server-rendered; every form works without JavaScript. Each page goes through the
 //! same actor-scoped repository as the API, so it is authorized and audited alike.
 
+use crate::extract::Form;
+use crate::extract::Query;
 use askama::Template;
+use axum::Router;
 use axum::extract::multipart::Field;
-use axum::extract::{DefaultBodyLimit, Multipart, Path, Query, State};
+use axum::extract::{DefaultBodyLimit, Multipart, Path, State};
 use axum::handler::Handler as _;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
-use axum::{Form, Router};
 use enamel_domain::{
     PatientId, PracticeKind, ReferralId, ReferralStatus, Role, Side, Step, Urgency, User,
     VendorName,
@@ -311,6 +313,7 @@ async fn new_referral_page(
 const MAX_FIELD_BYTES: usize = 64 * 1024;
 
 async fn text_of(field: Field<'_>) -> Result<String, ApiError> {
+    let name = field.name().unwrap_or_default().to_owned();
     let mut bytes = Vec::new();
     let mut stream = field;
     while let Some(chunk) = stream
@@ -323,7 +326,10 @@ async fn text_of(field: Field<'_>) -> Result<String, ApiError> {
             return Err(ApiError::Rejected("a form field is too long".into()));
         }
     }
-    String::from_utf8(bytes).map_err(|_| ApiError::Rejected("the form is not UTF-8".into()))
+    let text =
+        String::from_utf8(bytes).map_err(|_| ApiError::Rejected("the form is not UTF-8".into()))?;
+    crate::extract::check_text_field(&name, &text)?;
+    Ok(text)
 }
 
 fn split_list(raw: &str) -> Vec<String> {

@@ -2,13 +2,13 @@
 //! people and invitations, the access review. Server-rendered; every form works
 //! without JavaScript (the one script only warns before the idle logoff).
 
+use crate::extract::Form;
 use askama::Template;
-use axum::extract::rejection::FormRejection;
+use axum::Router;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
-use axum::{Form, Router};
 use enamel_crypto::token::SecretToken;
 use enamel_domain::{DisplayName, Email, NewUser, Role, User, UserId, UserStatus};
 use enamel_policy::{Action, Circumstances, Resource};
@@ -157,7 +157,7 @@ struct SignInForm {
 async fn sign_in(
     State(state): State<AppState>,
     Client(context): Client,
-    form: Result<Form<SignInForm>, FormRejection>,
+    form: Result<Form<SignInForm>, ApiError>,
 ) -> Result<Response, ApiError> {
     let Form(SignInForm { email, password }) =
         form.map_err(|_| ApiError::Rejected("enter an email and a password".into()))?;

@@ -1,3 +1,7 @@
+use enamel_domain::Role;
+use enamel_store::Backend;
+use serde_json::json;
+
 use crate::helpers::spawn_app;
 
 #[tokio::test]
@@ -61,3 +65,129 @@ async fn a_free_text_request_id_is_replaced_by_a_generated_one() {
     let id = response.headers()["x-request-id"].to_str().unwrap();
     assert!(uuid::Uuid::parse_str(id).is_ok(), "{id}");
 }
+
+/// A NUL or another control character anywhere in a JSON body, a form or a query
+/// string is a 400 problem that names the field, on both backends (PostgreSQL once
+/// answered 500), and nothing is stored; an oversized field is refused the same way.
+async fn control_characters_and_oversized_text_are_refused_at_the_edge(backend: Backend) {
+    let Some(demo) = crate::identity::demo_on(backend, |_| {}).await else {
+        return;
+    };
+    let (officer, _) = demo
+        .admin_session(&demo.email(0, Role::SecurityOfficer))
+        .await;
+    let vendor = |display_name: &str, services: &str| json!({ "display_name": display_name, "services": services, "baa_status": "pending" });
+    for (body, field) in [
+        (vendor("Twi\u{0}lio", "SMS"), "display_name"),
+        (vendor("Twilio", "SMS\u{1b}[31m"), "services"),
+        (vendor("Twilio", "SMS\nand more"), "services"),
+        (vendor("Twilio", &"x".repeat(1_900_000)), "services"),
+    ] {
+        let response = demo
+            .send_json(
+                reqwest::Method::PUT,
+                "/api/v1/vendors/twilio",
+                &officer,
+                &body,
+            )
+            .await;
+        assert_eq!(response.status(), 400, "{field}");
+        let problem = demo_problem(response).await;
+        assert_eq!(problem["code"], "invalid_input");
+        let detail = problem["detail"].as_str().unwrap();
+        assert!(detail.contains(field), "{detail}");
+        assert!(
+            !detail.contains("Twi") && !detail.contains("xxx"),
+            "{detail}"
+        );
+    }
+    let (_, vendors) = demo.read("/api/v1/vendors", &officer).await;
+    assert!(
+        !vendors.to_string().contains("\\u0000"),
+        "nothing was stored: {vendors}"
+    );
+    let response = demo
+        .get("/api/v1/audit/entries?actor=Jane%00Roe", &officer)
+        .await;
+    assert_eq!(response.status(), 400);
+    assert!(
+        demo_problem(response).await["detail"]
+            .as_str()
+            .unwrap()
+            .contains("actor")
+    );
+
+    // A message between offices may span lines, but holds no other control character.
+    let front_desk = demo.session(&demo.email(0, Role::FrontDesk)).await;
+    let message = demo
+        .form(
+            "/patients/search",
+            Some(&front_desk),
+            &[("last_name", "Ro\u{0}e")],
+        )
+        .await;
+    assert_eq!(message.status(), 400);
+}
+
+/// Every way a body or query can be wrong answers problem+json with a stable code.
+async fn malformed_requests_are_problems(backend: Backend) {
+    let Some(demo) = crate::identity::demo_on(backend, |s| s.server.max_body_bytes = 4_096).await
+    else {
+        return;
+    };
+    let (officer, _) = demo
+        .admin_session(&demo.email(0, Role::SecurityOfficer))
+        .await;
+    let send = |content_type: &'static str, body: Vec<u8>| {
+        demo.client
+            .put(format!("{}/api/v1/vendors/twilio", demo.url))
+            .header(reqwest::header::COOKIE, &officer)
+            .header(reqwest::header::ORIGIN, demo.origin())
+            .header(reqwest::header::CONTENT_TYPE, content_type)
+            .body(body)
+            .send()
+    };
+    let cases: [(&str, Vec<u8>, u16, &str); 5] = [
+        (
+            "application/json",
+            b"{\"display_name\": ".to_vec(),
+            400,
+            "invalid_body",
+        ),
+        (
+            "application/json",
+            b"{\"display_name\": 7}".to_vec(),
+            422,
+            "invalid_body",
+        ),
+        ("text/plain", b"{}".to_vec(), 415, "unsupported_media_type"),
+        (
+            "application/json",
+            vec![b' '; 8_192],
+            413,
+            "payload_too_large",
+        ),
+        ("application/json", b"[1, 2]".to_vec(), 422, "invalid_body"),
+    ];
+    for (content_type, body, status, code) in cases {
+        let response = send(content_type, body).await.unwrap();
+        assert_eq!(response.status(), status, "{code}");
+        assert_eq!(demo_problem(response).await["code"], code);
+    }
+    let response = demo.get("/api/v1/audit/entries?limit=many", &officer).await;
+    assert_eq!(response.status(), 400);
+    assert_eq!(demo_problem(response).await["code"], "invalid_query");
+}
+
+async fn demo_problem(response: reqwest::Response) -> serde_json::Value {
+    assert_eq!(
+        response.headers()["content-type"],
+        "application/problem+json"
+    );
+    response.json().await.unwrap()
+}
+
+on_both_backends!(
+    control_characters_and_oversized_text_are_refused_at_the_edge,
+    malformed_requests_are_problems,
+);
