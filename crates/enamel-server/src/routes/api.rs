@@ -13,12 +13,11 @@ use enamel_domain::{AgentId, PatientId, Role, User};
 use enamel_policy::Action;
 use enamel_store::BreakGlassReason;
 use serde::{Deserialize, Serialize};
-use serde_json::{Value, json};
 use uuid::Uuid;
 
 use crate::auth::sign_in::{self, PasswordStep};
 use crate::auth::{Authenticated, Client, session_cookie};
-use crate::routes::web::{self, InviteForm, authorize_self, review_lines, when};
+use crate::routes::web::{self, InviteForm, ReviewLine, authorize_self, review_lines, when};
 use crate::{ApiError, AppState};
 
 pub(crate) fn router() -> Router<AppState> {
@@ -47,8 +46,8 @@ fn uuid(raw: &str) -> Result<Uuid, ApiError> {
     enamel_domain::ids::parse_uuid(raw).ok_or(ApiError::NotFound)
 }
 
-/// An account as the API shows it: no password hash, no secrets.
-#[derive(Serialize)]
+/// An account as the API shows it: never the password hash, a second factor or a token.
+#[derive(Serialize, utoipa::ToSchema)]
 struct AccountView {
     id: String,
     practice_id: Option<String>,
@@ -77,6 +76,13 @@ struct SignIn {
     password: String,
 }
 
+/// A password sign-in's answer: what is owed next; never the session token (cookie only).
+#[derive(Serialize, utoipa::ToSchema)]
+struct SignedIn {
+    /// `none`, `second_factor` or `enrol_second_factor`.
+    next: &'static str,
+}
+
 /// Signs in with a password. The session cookie is set; `next` says whether a
 /// second factor is owed (`second_factor`, `enrol_second_factor`) or not (`none`).
 #[utoipa::path(
@@ -86,7 +92,7 @@ struct SignIn {
     summary = "Sign in with a password",
     request_body = SignIn,
     responses(
-        (status = 200, description = "Signed in; the session cookie is set, `next` says whether a second factor is owed", body = serde_json::Value),
+        (status = 200, description = "Signed in; the session cookie is set, `next` says whether a second factor is owed", body = SignedIn),
         (status = 400, description = "Invalid input (the problem names the field and the rule)", body = crate::error::Problem, content_type = "application/problem+json"),
         (status = 401, description = "No session or token, or an expired one", body = crate::error::Problem, content_type = "application/problem+json"),
     ),
@@ -104,11 +110,27 @@ async fn sign_in(
             PasswordStep::Enrol(token) => (token, "enrol_second_factor"),
             PasswordStep::Refused => return Err(ApiError::Unauthenticated),
         };
-    let mut response = Json(json!({ "next": next })).into_response();
+    let mut response = Json(SignedIn { next }).into_response();
     response
         .headers_mut()
         .insert(header::SET_COOKIE, session_cookie(&token, state.tls));
     Ok(response)
+}
+
+/// Who the caller is, by `kind`: a person's account or an agent's scopes; never a token.
+#[derive(Serialize, utoipa::ToSchema)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+enum Me {
+    /// A person signed in with a session.
+    Person { account: AccountView },
+    /// An agent calling with a token.
+    Agent {
+        agent_id: String,
+        practice_id: Option<String>,
+        scopes: Vec<String>,
+    },
+    /// Neither (not expected once authenticated).
+    Unknown,
 }
 
 #[utoipa::path(
@@ -117,21 +139,39 @@ async fn sign_in(
     tag = "identity",
     summary = "Who is signed in",
     responses(
-        (status = 200, description = "The actor", body = serde_json::Value),
+        (status = 200, description = "The actor", body = Me),
         (status = 401, description = "No session or token, or an expired one", body = crate::error::Problem, content_type = "application/problem+json"),
     ),
 )]
-async fn me(auth: Authenticated) -> Json<Value> {
-    match (&auth.user, auth.actor.agent_id()) {
-        (Some(user), _) => Json(json!({ "kind": "person", "account": AccountView::from(user) })),
-        (None, Some(agent)) => Json(json!({
-            "kind": "agent",
-            "agent_id": agent.to_string(),
-            "practice_id": auth.actor.practice().map(|p| p.to_string()),
-            "scopes": auth.actor.scopes(),
-        })),
-        (None, None) => Json(json!({ "kind": "unknown" })),
-    }
+async fn me(auth: Authenticated) -> Json<Me> {
+    Json(match (&auth.user, auth.actor.agent_id()) {
+        (Some(user), _) => Me::Person {
+            account: AccountView::from(user),
+        },
+        (None, Some(agent)) => Me::Agent {
+            agent_id: agent.to_string(),
+            practice_id: auth.actor.practice().map(|p| p.to_string()),
+            scopes: auth.actor.scopes().to_vec(),
+        },
+        (None, None) => Me::Unknown,
+    })
+}
+
+/// The signed-in person's sessions.
+#[derive(Serialize, utoipa::ToSchema)]
+struct SessionList {
+    sessions: Vec<SessionView>,
+}
+
+/// One session as its owner sees it: never its token or the full user agent.
+#[derive(Serialize, utoipa::ToSchema)]
+struct SessionView {
+    id: String,
+    created_at: String,
+    last_seen_at: String,
+    ip_address: Option<String>,
+    /// Whether this is the session making the request.
+    current: bool,
 }
 
 #[utoipa::path(
@@ -140,26 +180,29 @@ async fn me(auth: Authenticated) -> Json<Value> {
     tag = "identity",
     summary = "The signed-in person's sessions",
     responses(
-        (status = 200, description = "Sessions", body = serde_json::Value),
+        (status = 200, description = "Sessions", body = SessionList),
         (status = 401, description = "No session or token, or an expired one", body = crate::error::Problem, content_type = "application/problem+json"),
     ),
 )]
 async fn sessions(
     State(state): State<AppState>,
     auth: Authenticated,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<SessionList>, ApiError> {
     let user = auth.person()?;
     authorize_self(&state, &auth, Action::SessionManage).await?;
     let sessions = state.store.identity().sessions_of(user.id).await?;
-    Ok(Json(json!({
-        "sessions": sessions.iter().map(|s| json!({
-            "id": s.id.to_string(),
-            "created_at": when(s.created_at),
-            "last_seen_at": when(s.last_seen_at),
-            "ip_address": s.ip_address,
-            "current": Some(s.id) == auth.session,
-        })).collect::<Vec<_>>()
-    })))
+    Ok(Json(SessionList {
+        sessions: sessions
+            .into_iter()
+            .map(|s| SessionView {
+                id: s.id.to_string(),
+                created_at: when(s.created_at),
+                last_seen_at: when(s.last_seen_at),
+                ip_address: s.ip_address,
+                current: Some(s.id) == auth.session,
+            })
+            .collect(),
+    }))
 }
 
 #[utoipa::path(
@@ -197,13 +240,19 @@ async fn end_session(
     }
 }
 
+/// The practice's accounts.
+#[derive(Serialize, utoipa::ToSchema)]
+struct AccountList {
+    users: Vec<AccountView>,
+}
+
 #[utoipa::path(
     get,
     path = "/api/v1/users",
     tag = "identity",
     summary = "The practice's accounts",
     responses(
-        (status = 200, description = "Accounts", body = serde_json::Value),
+        (status = 200, description = "Accounts", body = AccountList),
         (status = 401, description = "No session or token, or an expired one", body = crate::error::Problem, content_type = "application/problem+json"),
         (status = 403, description = "The role does not allow this", body = crate::error::Problem, content_type = "application/problem+json"),
     ),
@@ -211,11 +260,11 @@ async fn end_session(
 async fn users(
     State(state): State<AppState>,
     auth: Authenticated,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<AccountList>, ApiError> {
     let users = auth.scoped(&state.store).users().await?;
-    Ok(Json(
-        json!({ "users": users.iter().map(AccountView::from).collect::<Vec<_>>() }),
-    ))
+    Ok(Json(AccountList {
+        users: users.iter().map(AccountView::from).collect(),
+    }))
 }
 
 #[utoipa::path(
@@ -225,7 +274,7 @@ async fn users(
     summary = "One account",
     params(("id" = String, Path, description = "User id")),
     responses(
-        (status = 200, description = "The account", body = serde_json::Value),
+        (status = 200, description = "The account", body = AccountView),
         (status = 401, description = "No session or token, or an expired one", body = crate::error::Problem, content_type = "application/problem+json"),
         (status = 403, description = "The role does not allow this", body = crate::error::Problem, content_type = "application/problem+json"),
         (status = 404, description = "Missing, or another practice's (indistinguishable)", body = crate::error::Problem, content_type = "application/problem+json"),
@@ -254,7 +303,7 @@ struct RoleChange {
     request_body = RoleChange,
     params(("id" = String, Path, description = "User id")),
     responses(
-        (status = 200, description = "The account", body = serde_json::Value),
+        (status = 200, description = "The account", body = AccountView),
         (status = 400, description = "Invalid input (the problem names the field and the rule)", body = crate::error::Problem, content_type = "application/problem+json"),
         (status = 401, description = "No session or token, or an expired one", body = crate::error::Problem, content_type = "application/problem+json"),
         (status = 403, description = "The role does not allow this", body = crate::error::Problem, content_type = "application/problem+json"),
@@ -276,6 +325,12 @@ async fn change_role(
     Ok(Json(AccountView::from(&user)))
 }
 
+/// A deactivation's outcome: how many of the account's sessions it ended.
+#[derive(Serialize, utoipa::ToSchema)]
+struct Deactivated {
+    sessions_ended: u64,
+}
+
 #[utoipa::path(
     post,
     path = "/api/v1/users/{id}/deactivate",
@@ -283,7 +338,7 @@ async fn change_role(
     summary = "Deactivate an account (ends its sessions at once)",
     params(("id" = String, Path, description = "User id")),
     responses(
-        (status = 200, description = "Deactivated", body = serde_json::Value),
+        (status = 200, description = "Deactivated", body = Deactivated),
         (status = 401, description = "No session or token, or an expired one", body = crate::error::Problem, content_type = "application/problem+json"),
         (status = 403, description = "The role does not allow this", body = crate::error::Problem, content_type = "application/problem+json"),
         (status = 404, description = "Missing, or another practice's (indistinguishable)", body = crate::error::Problem, content_type = "application/problem+json"),
@@ -293,13 +348,15 @@ async fn deactivate(
     State(state): State<AppState>,
     auth: Authenticated,
     Path(id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Deactivated>, ApiError> {
     let id = uuid(&id).map(enamel_domain::UserId::from_uuid)?;
     let ended = auth
         .scoped(&state.store)
         .deactivate(id, state.clock.now())
         .await?;
-    Ok(Json(json!({ "sessions_ended": ended })))
+    Ok(Json(Deactivated {
+        sessions_ended: ended,
+    }))
 }
 
 #[utoipa::path(
@@ -325,6 +382,14 @@ async fn unlock(
     Ok(StatusCode::NO_CONTENT)
 }
 
+/// A new invitation's link path, shown only in this answer (Enamel keeps only a digest).
+#[derive(Serialize, utoipa::ToSchema)]
+struct InvitationLink {
+    user_id: String,
+    invitation_path: String,
+    expires_in_hours: i64,
+}
+
 /// Invites a person. The answer holds the single-use link's path, shown only here.
 #[utoipa::path(
     post,
@@ -333,7 +398,7 @@ async fn unlock(
     summary = "Invite a person (single-use link, 72 hours)",
     request_body = crate::routes::web::InviteForm,
     responses(
-        (status = 201, description = "The invitation link, shown once", body = serde_json::Value),
+        (status = 201, description = "The invitation link, shown once", body = InvitationLink),
         (status = 400, description = "Invalid input (the problem names the field and the rule)", body = crate::error::Problem, content_type = "application/problem+json"),
         (status = 401, description = "No session or token, or an expired one", body = crate::error::Problem, content_type = "application/problem+json"),
         (status = 403, description = "The role does not allow this", body = crate::error::Problem, content_type = "application/problem+json"),
@@ -344,17 +409,41 @@ async fn invite(
     State(state): State<AppState>,
     auth: Authenticated,
     Json(form): Json<InviteForm>,
-) -> Result<Response, ApiError> {
+) -> Result<(StatusCode, Json<InvitationLink>), ApiError> {
     let (id, token) = web::create_invitation(&state, &auth, &form).await?;
     Ok((
         StatusCode::CREATED,
-        Json(json!({
-            "user_id": id.to_string(),
-            "invitation_path": format!("/invitations/{}", token.expose()),
-            "expires_in_hours": web::INVITATION_HOURS,
-        })),
-    )
-        .into_response())
+        Json(InvitationLink {
+            user_id: id.to_string(),
+            invitation_path: format!("/invitations/{}", token.expose()),
+            expires_in_hours: web::INVITATION_HOURS,
+        }),
+    ))
+}
+
+/// The practice's agent service accounts.
+#[derive(Serialize, utoipa::ToSchema)]
+struct AgentList {
+    agents: Vec<AgentView>,
+}
+
+/// An agent service account and its tokens.
+#[derive(Serialize, utoipa::ToSchema)]
+struct AgentView {
+    id: String,
+    name: String,
+    tokens: Vec<AgentTokenView>,
+}
+
+/// An agent token as its practice sees it: never the token itself.
+#[derive(Serialize, utoipa::ToSchema)]
+struct AgentTokenView {
+    id: String,
+    scopes: Vec<String>,
+    created_at: String,
+    expires_at: String,
+    revoked: bool,
+    last_used_at: Option<String>,
 }
 
 #[utoipa::path(
@@ -363,7 +452,7 @@ async fn invite(
     tag = "identity",
     summary = "The practice's agent service accounts",
     responses(
-        (status = 200, description = "Agents", body = serde_json::Value),
+        (status = 200, description = "Agents", body = AgentList),
         (status = 401, description = "No session or token, or an expired one", body = crate::error::Problem, content_type = "application/problem+json"),
         (status = 403, description = "The role does not allow this", body = crate::error::Problem, content_type = "application/problem+json"),
     ),
@@ -371,27 +460,40 @@ async fn invite(
 async fn agents(
     State(state): State<AppState>,
     auth: Authenticated,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<AgentList>, ApiError> {
     let agents = auth.scoped(&state.store).agents().await?;
-    Ok(Json(json!({
-        "agents": agents.iter().map(|a| json!({
-            "id": a.id.to_string(),
-            "name": a.name,
-            "tokens": a.tokens.iter().map(|t| json!({
-                "id": t.id.to_string(),
-                "scopes": t.scopes,
-                "created_at": when(t.created_at),
-                "expires_at": when(t.expires_at),
-                "revoked": t.revoked,
-                "last_used_at": t.last_used_at.map(when),
-            })).collect::<Vec<_>>(),
-        })).collect::<Vec<_>>()
-    })))
+    Ok(Json(AgentList {
+        agents: agents
+            .into_iter()
+            .map(|a| AgentView {
+                id: a.id.to_string(),
+                name: a.name,
+                tokens: a
+                    .tokens
+                    .into_iter()
+                    .map(|t| AgentTokenView {
+                        id: t.id.to_string(),
+                        scopes: t.scopes,
+                        created_at: when(t.created_at),
+                        expires_at: when(t.expires_at),
+                        revoked: t.revoked,
+                        last_used_at: t.last_used_at.map(when),
+                    })
+                    .collect(),
+            })
+            .collect(),
+    }))
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
 struct NewAgent {
     name: String,
+}
+
+/// A new agent service account's id; it has no token until one is issued.
+#[derive(Serialize, utoipa::ToSchema)]
+struct AgentCreated {
+    id: String,
 }
 
 #[utoipa::path(
@@ -401,7 +503,7 @@ struct NewAgent {
     summary = "Create an agent service account",
     request_body = NewAgent,
     responses(
-        (status = 201, description = "The agent", body = serde_json::Value),
+        (status = 201, description = "The agent", body = AgentCreated),
         (status = 400, description = "Invalid input (the problem names the field and the rule)", body = crate::error::Problem, content_type = "application/problem+json"),
         (status = 401, description = "No session or token, or an expired one", body = crate::error::Problem, content_type = "application/problem+json"),
         (status = 403, description = "The role does not allow this", body = crate::error::Problem, content_type = "application/problem+json"),
@@ -411,12 +513,15 @@ async fn create_agent(
     State(state): State<AppState>,
     auth: Authenticated,
     Json(body): Json<NewAgent>,
-) -> Result<Response, ApiError> {
+) -> Result<(StatusCode, Json<AgentCreated>), ApiError> {
     let id = auth
         .scoped(&state.store)
         .create_agent(&body.name, state.clock.now())
         .await?;
-    Ok((StatusCode::CREATED, Json(json!({ "id": id.to_string() }))).into_response())
+    Ok((
+        StatusCode::CREATED,
+        Json(AgentCreated { id: id.to_string() }),
+    ))
 }
 
 /// The scopes an agent token may carry: the actions the policies permit agents.
@@ -429,6 +534,14 @@ struct NewToken {
     expires_in_days: Option<i64>,
 }
 
+/// A new agent token: the only time it is shown (Enamel keeps only its digest).
+#[derive(Serialize, utoipa::ToSchema)]
+struct IssuedToken {
+    id: String,
+    token: String,
+    expires_at: String,
+}
+
 /// Issues a token; the answer is the only time the token is shown.
 #[utoipa::path(
     post,
@@ -438,7 +551,7 @@ struct NewToken {
     request_body = NewToken,
     params(("id" = String, Path, description = "Agent id")),
     responses(
-        (status = 201, description = "The token, shown only now", body = serde_json::Value),
+        (status = 201, description = "The token, shown only now", body = IssuedToken),
         (status = 400, description = "Invalid input (the problem names the field and the rule)", body = crate::error::Problem, content_type = "application/problem+json"),
         (status = 401, description = "No session or token, or an expired one", body = crate::error::Problem, content_type = "application/problem+json"),
         (status = 403, description = "The role does not allow this", body = crate::error::Problem, content_type = "application/problem+json"),
@@ -451,7 +564,7 @@ async fn issue_token(
     auth: Authenticated,
     Path(id): Path<String>,
     Json(body): Json<NewToken>,
-) -> Result<Response, ApiError> {
+) -> Result<(StatusCode, Json<IssuedToken>), ApiError> {
     let agent = AgentId::from_uuid(uuid(&id)?);
     let mut scopes = Vec::new();
     for scope in &body.scopes {
@@ -477,9 +590,12 @@ async fn issue_token(
         .await?;
     Ok((
         StatusCode::CREATED,
-        Json(json!({ "id": id.to_string(), "token": token.expose(), "expires_at": when(expires_at) })),
-    )
-        .into_response())
+        Json(IssuedToken {
+            id: id.to_string(),
+            token: token.expose().to_owned(),
+            expires_at: when(expires_at),
+        }),
+    ))
 }
 
 #[utoipa::path(
@@ -507,13 +623,19 @@ async fn revoke_token(
     Ok(StatusCode::NO_CONTENT)
 }
 
+/// The access review: one row per account of the practice (staff, never patients).
+#[derive(Serialize, utoipa::ToSchema)]
+struct AccessReview {
+    accounts: Vec<ReviewLine>,
+}
+
 #[utoipa::path(
     get,
     path = "/api/v1/access-review",
     tag = "compliance",
     summary = "The access review: every account with role, status, MFA, last sign-in and last PHI access",
     responses(
-        (status = 200, description = "Review rows", body = serde_json::Value),
+        (status = 200, description = "Review rows", body = AccessReview),
         (status = 401, description = "No session or token, or an expired one", body = crate::error::Problem, content_type = "application/problem+json"),
         (status = 403, description = "The role does not allow this", body = crate::error::Problem, content_type = "application/problem+json"),
     ),
@@ -521,9 +643,9 @@ async fn revoke_token(
 async fn access_review(
     State(state): State<AppState>,
     auth: Authenticated,
-) -> Result<Response, ApiError> {
-    let rows = review_lines(&state, &auth).await?;
-    Ok(Json(json!({ "accounts": rows })).into_response())
+) -> Result<Json<AccessReview>, ApiError> {
+    let accounts = review_lines(&state, &auth).await?;
+    Ok(Json(AccessReview { accounts }))
 }
 
 #[utoipa::path(
@@ -532,7 +654,7 @@ async fn access_review(
     tag = "compliance",
     summary = "Sign off the access review",
     responses(
-        (status = 201, description = "Recorded", body = serde_json::Value),
+        (status = 204, description = "Recorded"),
         (status = 401, description = "No session or token, or an expired one", body = crate::error::Problem, content_type = "application/problem+json"),
         (status = 403, description = "The role does not allow this", body = crate::error::Problem, content_type = "application/problem+json"),
     ),
@@ -554,6 +676,13 @@ struct BreakGlass {
 
 use crate::routes::patient_record::BREAK_GLASS_MINUTES;
 
+/// A break-glass grant: its id and how long it lasts; never the dentist's note.
+#[derive(Serialize, utoipa::ToSchema)]
+struct BreakGlassGrant {
+    grant_id: String,
+    expires_in_minutes: i64,
+}
+
 #[utoipa::path(
     post,
     path = "/api/v1/break-glass",
@@ -561,7 +690,7 @@ use crate::routes::patient_record::BREAK_GLASS_MINUTES;
     summary = "Emergency access to a restricted patient (dentists; 60 minutes; audited, alerts the security officer)",
     request_body = BreakGlass,
     responses(
-        (status = 201, description = "The grant", body = serde_json::Value),
+        (status = 201, description = "The grant", body = BreakGlassGrant),
         (status = 400, description = "Invalid input (the problem names the field and the rule)", body = crate::error::Problem, content_type = "application/problem+json"),
         (status = 401, description = "No session or token, or an expired one", body = crate::error::Problem, content_type = "application/problem+json"),
         (status = 403, description = "The role does not allow this", body = crate::error::Problem, content_type = "application/problem+json"),
@@ -572,7 +701,7 @@ async fn break_glass(
     State(state): State<AppState>,
     auth: Authenticated,
     Json(body): Json<BreakGlass>,
-) -> Result<Response, ApiError> {
+) -> Result<(StatusCode, Json<BreakGlassGrant>), ApiError> {
     let patient = PatientId::from_uuid(uuid(&body.patient_id)?);
     let reason = BreakGlassReason::parse(&body.reason).ok_or_else(|| {
         ApiError::Rejected(
@@ -592,9 +721,30 @@ async fn break_glass(
         .await?;
     Ok((
         StatusCode::CREATED,
-        Json(json!({ "grant_id": grant.to_string(), "expires_in_minutes": BREAK_GLASS_MINUTES })),
-    )
-        .into_response())
+        Json(BreakGlassGrant {
+            grant_id: grant.to_string(),
+            expires_in_minutes: BREAK_GLASS_MINUTES,
+        }),
+    ))
+}
+
+/// The practice's security alerts.
+#[derive(Serialize, utoipa::ToSchema)]
+struct AlertList {
+    alerts: Vec<AlertView>,
+}
+
+/// One security alert: ids and a kind only, never a patient's details.
+#[derive(Serialize, utoipa::ToSchema)]
+struct AlertView {
+    id: String,
+    /// What happened, e.g. `lockout` or `break_glass`.
+    kind: String,
+    /// The account the alert is about.
+    subject_id: String,
+    /// What it refers to (a break-glass grant), if anything.
+    reference_id: Option<String>,
+    created_at: String,
 }
 
 #[utoipa::path(
@@ -603,7 +753,7 @@ async fn break_glass(
     tag = "compliance",
     summary = "Security alerts (lockouts, break-glass)",
     responses(
-        (status = 200, description = "Alerts", body = serde_json::Value),
+        (status = 200, description = "Alerts", body = AlertList),
         (status = 401, description = "No session or token, or an expired one", body = crate::error::Problem, content_type = "application/problem+json"),
         (status = 403, description = "The role does not allow this", body = crate::error::Problem, content_type = "application/problem+json"),
     ),
@@ -611,17 +761,20 @@ async fn break_glass(
 async fn alerts(
     State(state): State<AppState>,
     auth: Authenticated,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<AlertList>, ApiError> {
     let alerts = auth.scoped(&state.store).alerts().await?;
-    Ok(Json(json!({
-        "alerts": alerts.iter().map(|a| json!({
-            "id": a.id.to_string(),
-            "kind": a.kind,
-            "subject_id": a.subject.to_string(),
-            "reference_id": a.reference.map(|r| r.to_string()),
-            "created_at": when(a.created_at),
-        })).collect::<Vec<_>>()
-    })))
+    Ok(Json(AlertList {
+        alerts: alerts
+            .into_iter()
+            .map(|a| AlertView {
+                id: a.id.to_string(),
+                kind: a.kind,
+                subject_id: a.subject.to_string(),
+                reference_id: a.reference.map(|r| r.to_string()),
+                created_at: when(a.created_at),
+            })
+            .collect(),
+    }))
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -636,7 +789,7 @@ struct RequireSecondFactor {
     summary = "Require a second factor for every role of the practice",
     request_body = RequireSecondFactor,
     responses(
-        (status = 200, description = "Saved", body = serde_json::Value),
+        (status = 204, description = "Saved"),
         (status = 401, description = "No session or token, or an expired one", body = crate::error::Problem, content_type = "application/problem+json"),
         (status = 403, description = "The role does not allow this", body = crate::error::Problem, content_type = "application/problem+json"),
     ),

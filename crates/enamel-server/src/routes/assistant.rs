@@ -9,7 +9,7 @@ use enamel_audit::entry::{Action as AuditAction, Detail, Outcome, ResourceType};
 use enamel_domain::ReferralId;
 use enamel_integrations::SendError;
 use enamel_store::ReferralDetail;
-use serde_json::{Value, json};
+use serde::Serialize;
 
 use crate::auth::Authenticated;
 use crate::routes::referrals::id_of;
@@ -283,6 +283,14 @@ pub(crate) async fn draft(
         })
 }
 
+/// A drafted letter naming the patient only as `[patient]`; never a name, date or contact.
+#[derive(Serialize, utoipa::ToSchema)]
+pub(crate) struct LetterDraft {
+    draft: String,
+    /// Always true: the model was sent de-identified content only.
+    deidentified: bool,
+}
+
 #[utoipa::path(
     post,
     path = "/api/v1/referrals/{id}/letter-draft",
@@ -290,7 +298,7 @@ pub(crate) async fn draft(
     summary = "Draft the referral letter with the AI assistant (de-identified; only with an executed BAA)",
     params(("id" = String, Path, description = "Referral id")),
     responses(
-        (status = 200, description = "The draft, with the patient as [patient]", body = serde_json::Value),
+        (status = 200, description = "The draft, with the patient as [patient]", body = LetterDraft),
         (status = 401, description = "No session or token, or an expired one", body = crate::error::Problem, content_type = "application/problem+json"),
         (status = 403, description = "The role does not allow this", body = crate::error::Problem, content_type = "application/problem+json"),
         (status = 404, description = "Missing, or another practice's (indistinguishable)", body = crate::error::Problem, content_type = "application/problem+json"),
@@ -302,10 +310,13 @@ pub(crate) async fn draft_letter(
     State(state): State<AppState>,
     auth: Authenticated,
     Path(id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<LetterDraft>, ApiError> {
     let id = id_of(&id, ReferralId::from_uuid)?;
-    let text = draft(&state, &auth, id).await?;
-    Ok(Json(json!({ "draft": text, "deidentified": true })))
+    let draft = draft(&state, &auth, id).await?;
+    Ok(Json(LetterDraft {
+        draft,
+        deidentified: true,
+    }))
 }
 
 #[cfg(test)]

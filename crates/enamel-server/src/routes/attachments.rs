@@ -17,8 +17,7 @@ use enamel_crypto::stream::{self, DEFAULT_CHUNK_SIZE, Encryptor, HEADER_LEN};
 use enamel_domain::{AttachmentId, Phi, ReferralId};
 use enamel_store::{AttachmentInfo, MediaType};
 use futures_util::StreamExt as _;
-use serde::Deserialize;
-use serde_json::json;
+use serde::{Deserialize, Serialize};
 use tokio::io::AsyncWriteExt as _;
 
 use crate::auth::Authenticated;
@@ -41,6 +40,17 @@ fn unexpected(err: impl Into<anyhow::Error>, doing: &'static str) -> ApiError {
     ApiError::Unexpected(err.into().context(doing))
 }
 
+/// A stored attachment's id, type (by content) and size; never its name or bytes.
+#[derive(Serialize, utoipa::ToSchema)]
+struct AttachmentCreated {
+    id: String,
+    /// `image/jpeg`, `image/png`, `application/pdf` or `application/dicom`.
+    #[schema(value_type = String)]
+    media_type: MediaType,
+    /// In bytes.
+    size: u64,
+}
+
 #[utoipa::path(
     post,
     path = "/api/v1/referrals/{id}/attachments",
@@ -49,7 +59,7 @@ fn unexpected(err: impl Into<anyhow::Error>, doing: &'static str) -> ApiError {
     request_body(content = Vec<u8>, description = "The file's bytes; its name in the X-File-Name header", content_type = "application/octet-stream"),
     params(("id" = String, Path, description = "Referral id"), ("X-File-Name" = Option<String>, Header, description = "The file's name (sealed; never in a URL)")),
     responses(
-        (status = 201, description = "The attachment's id, type and size", body = serde_json::Value),
+        (status = 201, description = "The attachment's id, type and size", body = AttachmentCreated),
         (status = 401, description = "No session or token, or an expired one", body = crate::error::Problem, content_type = "application/problem+json"),
         (status = 403, description = "The role does not allow this", body = crate::error::Problem, content_type = "application/problem+json"),
         (status = 404, description = "Missing, or another practice's (indistinguishable)", body = crate::error::Problem, content_type = "application/problem+json"),
@@ -62,7 +72,7 @@ async fn upload(
     Path(id): Path<String>,
     headers: HeaderMap,
     body: Body,
-) -> Result<(StatusCode, Json<serde_json::Value>), ApiError> {
+) -> Result<(StatusCode, Json<AttachmentCreated>), ApiError> {
     let id = id_of(&id, ReferralId::from_uuid)?;
     let file_name = headers
         .get(FILE_NAME_HEADER)
@@ -80,7 +90,11 @@ async fn upload(
     let info = store_attachment(&state, &auth, id, file_name, body.into_data_stream()).await?;
     Ok((
         StatusCode::CREATED,
-        Json(json!({ "id": info.id, "media_type": info.media_type, "size": info.size })),
+        Json(AttachmentCreated {
+            id: info.id.to_string(),
+            media_type: info.media_type,
+            size: info.size,
+        }),
     ))
 }
 

@@ -3,6 +3,8 @@
 //! hours' failures and denials; a patient's accounting of disclosures as JSON and
 //! CSV. Every query is itself recorded in the log.
 
+use std::collections::BTreeMap;
+
 use crate::extract::Json;
 use crate::extract::Query;
 use axum::Router;
@@ -10,10 +12,9 @@ use axum::extract::State;
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use enamel_audit::entry::{Action, Outcome};
-use enamel_store::{AuditFilter, AuditPage};
-use serde::Deserialize;
-use serde_json::{Value, json};
+use enamel_audit::entry::{Action, Detail, Entry, Outcome};
+use enamel_store::{AuditFilter, AuditPage, Disclosure};
+use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 use uuid::Uuid;
@@ -100,8 +101,96 @@ impl EntriesQuery {
     }
 }
 
-fn page_json(page: &AuditPage) -> Value {
-    json!({ "entries": page.entries, "next_before": page.next_before })
+/// One page of the audit log, newest first: ids, codes and keyed hashes, never PHI.
+#[derive(Serialize, utoipa::ToSchema)]
+struct AuditEntries {
+    entries: Vec<AuditEntry>,
+    /// Pass as `before` for the next (older) page; null on the last page.
+    next_before: Option<u64>,
+}
+
+impl From<AuditPage> for AuditEntries {
+    fn from(page: AuditPage) -> Self {
+        Self {
+            entries: page.entries.into_iter().map(AuditEntry::from).collect(),
+            next_before: page.next_before,
+        }
+    }
+}
+
+/// One audit entry as stored, fields in canonical order; no free text, so never PHI.
+#[derive(Serialize, utoipa::ToSchema)]
+struct AuditEntry {
+    action: String,
+    actor_id: Option<String>,
+    /// `human`, `agent` or `system`.
+    actor_type: String,
+    correlation_id: Option<String>,
+    detail: BTreeMap<String, AuditDetail>,
+    format: u32,
+    /// The entry's position in its log.
+    index: u64,
+    ip_address: Option<String>,
+    /// `success`, `failure` or `denied`.
+    outcome: String,
+    patient_id: Option<String>,
+    /// Hex SHA-256 leaf hash of the previous entry; 64 zeros for the first.
+    prev: String,
+    resource_id: Option<String>,
+    resource_type: String,
+    scope: String,
+    /// RFC 3339, UTC, microseconds.
+    timestamp: String,
+    user_agent: Option<String>,
+}
+
+impl From<Entry> for AuditEntry {
+    fn from(entry: Entry) -> Self {
+        Self {
+            action: entry.action,
+            actor_id: entry.actor_id,
+            actor_type: entry.actor_type,
+            correlation_id: entry.correlation_id,
+            detail: entry
+                .detail
+                .into_iter()
+                .map(|(key, value)| (key, AuditDetail::from(value)))
+                .collect(),
+            format: entry.format,
+            index: entry.index,
+            ip_address: entry.ip_address,
+            outcome: entry.outcome,
+            patient_id: entry.patient_id.map(|p| p.to_string()),
+            prev: entry.prev,
+            resource_id: entry.resource_id,
+            resource_type: entry.resource_type,
+            scope: entry.scope,
+            timestamp: entry.timestamp,
+            user_agent: entry.user_agent,
+        }
+    }
+}
+
+/// A `detail` value keyed by its kind (`{"code": "phone"}`); no kind holds free text.
+#[derive(Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+enum AuditDetail {
+    Count(u64),
+    Ids(Vec<String>),
+    /// A keyed hash (HMAC) of an identifier, hex-encoded.
+    KeyedHash(String),
+    Code(String),
+}
+
+impl From<Detail> for AuditDetail {
+    fn from(detail: Detail) -> Self {
+        match detail {
+            Detail::Count(n) => Self::Count(n),
+            Detail::Ids(ids) => Self::Ids(ids.iter().map(ToString::to_string).collect()),
+            Detail::KeyedHash(hash) => Self::KeyedHash(hash),
+            Detail::Code(code) => Self::Code(code),
+        }
+    }
 }
 
 #[utoipa::path(
@@ -111,7 +200,7 @@ fn page_json(page: &AuditPage) -> Value {
     summary = "Query the practice's audit log (security officer): newest first, paged",
     params(EntriesQuery),
     responses(
-        (status = 200, description = "Entries (ids and keyed hashes only) and `next_before`", body = serde_json::Value),
+        (status = 200, description = "Entries (ids and keyed hashes only) and `next_before`", body = AuditEntries),
         (status = 400, description = "Invalid input (the problem names the field and the rule)", body = crate::error::Problem, content_type = "application/problem+json"),
         (status = 401, description = "No session or token, or an expired one", body = crate::error::Problem, content_type = "application/problem+json"),
         (status = 403, description = "The role does not allow this", body = crate::error::Problem, content_type = "application/problem+json"),
@@ -121,13 +210,13 @@ async fn entries(
     State(state): State<AppState>,
     auth: Authenticated,
     Query(query): Query<EntriesQuery>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<AuditEntries>, ApiError> {
     let filter = query.filter()?;
     let page = auth
         .scoped(&state.store)
         .audit_query(&filter, query.before, query.limit.unwrap_or(100))
         .await?;
-    Ok(Json(page_json(&page)))
+    Ok(Json(AuditEntries::from(page)))
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]
@@ -147,7 +236,7 @@ struct PageQuery {
     summary = "Failures and denials of the last 24 hours (security officer)",
     params(PageQuery),
     responses(
-        (status = 200, description = "Entries and `next_before`", body = serde_json::Value),
+        (status = 200, description = "Entries and `next_before`", body = AuditEntries),
         (status = 401, description = "No session or token, or an expired one", body = crate::error::Problem, content_type = "application/problem+json"),
         (status = 403, description = "The role does not allow this", body = crate::error::Problem, content_type = "application/problem+json"),
     ),
@@ -156,12 +245,12 @@ async fn failures(
     State(state): State<AppState>,
     auth: Authenticated,
     Query(query): Query<PageQuery>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<AuditEntries>, ApiError> {
     let page = auth
         .scoped(&state.store)
         .audit_failures(query.before, query.limit.unwrap_or(100))
         .await?;
-    Ok(Json(page_json(&page)))
+    Ok(Json(AuditEntries::from(page)))
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]
@@ -180,6 +269,38 @@ impl PatientQuery {
     }
 }
 
+/// A patient's accounting of disclosures, newest first; never the content disclosed.
+#[derive(Serialize, utoipa::ToSchema)]
+struct Disclosures {
+    disclosures: Vec<DisclosureView>,
+}
+
+/// One disclosure in a patient's accounting: ids and codes only.
+#[derive(Serialize, utoipa::ToSchema)]
+struct DisclosureView {
+    timestamp: String,
+    /// `practice` or `vendor`.
+    recipient_type: String,
+    /// The receiving practice's id or the vendor's name.
+    recipient: String,
+    purpose: String,
+    resource_type: String,
+    resource_id: String,
+}
+
+impl From<Disclosure> for DisclosureView {
+    fn from(d: Disclosure) -> Self {
+        Self {
+            timestamp: d.timestamp,
+            recipient_type: d.recipient_type,
+            recipient: d.recipient,
+            purpose: d.purpose,
+            resource_type: d.resource_type,
+            resource_id: d.resource_id,
+        }
+    }
+}
+
 #[utoipa::path(
     get,
     path = "/api/v1/audit/disclosures",
@@ -187,7 +308,7 @@ impl PatientQuery {
     summary = "A patient's accounting of disclosures (45 CFR 164.528), newest first",
     params(PatientQuery),
     responses(
-        (status = 200, description = "Disclosures: when, to whom, why, what", body = serde_json::Value),
+        (status = 200, description = "Disclosures: when, to whom, why, what", body = Disclosures),
         (status = 400, description = "Invalid input (the problem names the field and the rule)", body = crate::error::Problem, content_type = "application/problem+json"),
         (status = 401, description = "No session or token, or an expired one", body = crate::error::Problem, content_type = "application/problem+json"),
         (status = 403, description = "The role does not allow this", body = crate::error::Problem, content_type = "application/problem+json"),
@@ -197,12 +318,14 @@ async fn disclosures(
     State(state): State<AppState>,
     auth: Authenticated,
     Query(query): Query<PatientQuery>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Disclosures>, ApiError> {
     let found = auth
         .scoped(&state.store)
         .disclosures(query.patient()?)
         .await?;
-    Ok(Json(json!({ "disclosures": found })))
+    Ok(Json(Disclosures {
+        disclosures: found.into_iter().map(DisclosureView::from).collect(),
+    }))
 }
 
 #[utoipa::path(

@@ -13,6 +13,7 @@ mod openapi;
 mod patient_record;
 mod portal;
 mod referrals;
+mod referrals_views;
 mod staff;
 pub(crate) mod web;
 mod webhooks;

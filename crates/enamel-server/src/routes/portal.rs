@@ -13,7 +13,7 @@ use axum::routing::{get, post};
 use enamel_crypto::link::SignedLink;
 use enamel_crypto::token::SecretToken;
 use enamel_domain::{ReferralId, ReferralStatus};
-use serde_json::json;
+use serde::Serialize;
 use time::Duration;
 use uuid::Uuid;
 
@@ -77,6 +77,14 @@ fn render(view: Option<ViewModel>) -> Response {
     }
 }
 
+/// A queued portal link: when it expires; never the link or the patient's address.
+#[derive(Serialize, utoipa::ToSchema)]
+struct PortalLinkQueued {
+    /// Always true: the message is queued, not yet sent.
+    queued: bool,
+    expires_at: String,
+}
+
 #[utoipa::path(
     post,
     path = "/api/v1/referrals/{id}/portal-link",
@@ -84,7 +92,7 @@ fn render(view: Option<ViewModel>) -> Response {
     summary = "Send the patient a signed portal link (24 hours, single use)",
     params(("id" = String, Path, description = "Referral id")),
     responses(
-        (status = 202, description = "Queued", body = serde_json::Value),
+        (status = 202, description = "Queued", body = PortalLinkQueued),
         (status = 401, description = "No session or token, or an expired one", body = crate::error::Problem, content_type = "application/problem+json"),
         (status = 403, description = "The role does not allow this", body = crate::error::Problem, content_type = "application/problem+json"),
         (status = 404, description = "Missing, or another practice's (indistinguishable)", body = crate::error::Problem, content_type = "application/problem+json"),
@@ -95,12 +103,15 @@ async fn send_link(
     State(state): State<AppState>,
     auth: Authenticated,
     Path(id): Path<String>,
-) -> Result<(StatusCode, Json<serde_json::Value>), ApiError> {
+) -> Result<(StatusCode, Json<PortalLinkQueued>), ApiError> {
     let id = id_of(&id, ReferralId::from_uuid)?;
     let expires_at = issue_link(&state, &auth, id).await?;
     Ok((
         StatusCode::ACCEPTED,
-        Json(json!({ "queued": true, "expires_at": expires_at.to_string() })),
+        Json(PortalLinkQueued {
+            queued: true,
+            expires_at: expires_at.to_string(),
+        }),
     ))
 }
 

@@ -10,19 +10,22 @@ use axum::extract::{Path, State};
 use axum::routing::{get, post, put};
 use enamel_domain::{
     Address, CdtCode, ClinicalDetails, ContactChannel, ContactDetails, Email, Insurance,
-    NewPatient, Patient, PatientId, PatientSummary, Phi, PhoneNumber, PracticeId, PracticeKind,
-    ReferralId, ReferralStatus, Step, Tooth, Urgency, VendorName,
+    NewPatient, PatientId, Phi, PhoneNumber, PracticeId, PracticeKind, ReferralId, ReferralStatus,
+    Step, Tooth, Urgency, VendorName,
 };
 use enamel_store::{
-    BaaStatus, DirectoryQuery, NewReferral, PatientQuery, ReferralBox, ReferralDetail,
-    ReferralSummary, StepInput, VendorEntry,
+    BaaStatus, DirectoryQuery, NewReferral, PatientQuery, ReferralBox, StepInput, VendorEntry,
 };
 use serde::Deserialize;
-use serde_json::{Value, json};
 use time::{Date, PrimitiveDateTime};
 use uuid::Uuid;
 
 use crate::auth::Authenticated;
+use crate::routes::referrals_views::{
+    DirectoryListing, DirectoryListings, NotificationList, NotificationView, PatientList,
+    PatientSummaryView, PatientView, ReferralList, ReferralState, ReferralSummaryView,
+    ReferralView, ResourceId, VendorList, VendorView,
+};
 use crate::{ApiError, AppState};
 
 pub(crate) fn router() -> Router<AppState> {
@@ -151,43 +154,6 @@ impl PatientInput {
     }
 }
 
-fn summary_json(patient: &PatientSummary) -> Value {
-    json!({
-        "id": patient.id,
-        "first_name": patient.first_name.expose(),
-        "last_name": patient.last_name.expose(),
-        "birth_date": patient.birth_date.expose().to_string(),
-    })
-}
-
-fn patient_json(patient: &Patient) -> Value {
-    let mut value = json!({
-        "id": patient.id,
-        "first_name": patient.first_name.expose(),
-        "last_name": patient.last_name.expose(),
-        "birth_date": patient.birth_date.expose().to_string(),
-        "sms_opt_out": patient.sms_opt_out,
-        "restricted": patient.restricted,
-    });
-    if let Some(contact) = &patient.contact {
-        let contact = contact.expose();
-        value["contact"] = json!({
-            "phone": contact.phone.as_ref().map(PhoneNumber::e164),
-            "email": contact.email.as_ref().map(Email::as_str),
-            "address": contact.address,
-            "preferred_contact": contact.preferred.as_str(),
-            "preferred_language": contact.language,
-        });
-    }
-    if let Some(insurance) = &patient.insurance {
-        value["insurance"] = json!({
-            "carrier": insurance.expose().carrier,
-            "member_id": insurance.expose().member_id,
-        });
-    }
-    value
-}
-
 #[utoipa::path(
     post,
     path = "/api/v1/patients",
@@ -195,7 +161,7 @@ fn patient_json(patient: &Patient) -> Value {
     summary = "Add a patient (409 `duplicate_patient` on the same name and birth date)",
     request_body = PatientInput,
     responses(
-        (status = 201, description = "The patient's id", body = serde_json::Value),
+        (status = 201, description = "The patient's id", body = ResourceId),
         (status = 400, description = "Invalid input (the problem names the field and the rule)", body = crate::error::Problem, content_type = "application/problem+json"),
         (status = 401, description = "No session or token, or an expired one", body = crate::error::Problem, content_type = "application/problem+json"),
         (status = 403, description = "The role does not allow this", body = crate::error::Problem, content_type = "application/problem+json"),
@@ -207,14 +173,17 @@ async fn create_patient(
     State(state): State<AppState>,
     auth: Authenticated,
     Json(input): Json<PatientInput>,
-) -> Result<(axum::http::StatusCode, Json<Value>), ApiError> {
+) -> Result<(axum::http::StatusCode, Json<ResourceId>), ApiError> {
     let allow_duplicate = input.allow_duplicate;
     let new = input.parse()?;
     let id = auth
         .scoped(&state.store)
         .create_patient(&new, allow_duplicate)
         .await?;
-    Ok((axum::http::StatusCode::CREATED, Json(json!({ "id": id }))))
+    Ok((
+        axum::http::StatusCode::CREATED,
+        Json(ResourceId { id: id.to_string() }),
+    ))
 }
 
 #[derive(Deserialize, Default, utoipa::ToSchema)]
@@ -237,7 +206,7 @@ pub(crate) struct PatientSearch {
     summary = "The newest patients (names, birth dates; no contact details)",
     params(Page),
     responses(
-        (status = 200, description = "Patients", body = serde_json::Value),
+        (status = 200, description = "Patients", body = PatientList),
         (status = 401, description = "No session or token, or an expired one", body = crate::error::Problem, content_type = "application/problem+json"),
         (status = 403, description = "The role does not allow this", body = crate::error::Problem, content_type = "application/problem+json"),
     ),
@@ -246,7 +215,7 @@ async fn find_patients(
     State(state): State<AppState>,
     auth: Authenticated,
     Query(page): Query<Page>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<PatientList>, ApiError> {
     search(
         &state,
         &auth,
@@ -266,7 +235,7 @@ async fn find_patients(
     summary = "Find patients by last name, first name, birth date, phone or email (blind indexes; a POST so no PHI is in the URL)",
     request_body = PatientSearch,
     responses(
-        (status = 200, description = "Patients", body = serde_json::Value),
+        (status = 200, description = "Patients", body = PatientList),
         (status = 400, description = "Invalid input (the problem names the field and the rule)", body = crate::error::Problem, content_type = "application/problem+json"),
         (status = 401, description = "No session or token, or an expired one", body = crate::error::Problem, content_type = "application/problem+json"),
         (status = 403, description = "The role does not allow this", body = crate::error::Problem, content_type = "application/problem+json"),
@@ -276,7 +245,7 @@ async fn search_patients(
     State(state): State<AppState>,
     auth: Authenticated,
     Json(query): Json<PatientSearch>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<PatientList>, ApiError> {
     search(&state, &auth, query).await
 }
 
@@ -284,12 +253,12 @@ async fn search(
     state: &AppState,
     auth: &Authenticated,
     query: PatientSearch,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<PatientList>, ApiError> {
     let query = patient_query(query)?;
     let found = auth.scoped(&state.store).find_patients(&query).await?;
-    Ok(Json(
-        json!({ "patients": found.iter().map(summary_json).collect::<Vec<_>>() }),
-    ))
+    Ok(Json(PatientList {
+        patients: found.iter().map(PatientSummaryView::from).collect(),
+    }))
 }
 
 pub(crate) fn patient_query(query: PatientSearch) -> Result<PatientQuery, ApiError> {
@@ -336,7 +305,7 @@ struct Page {
     summary = "One patient (contact details and insurance only for roles that need them)",
     params(("id" = String, Path, description = "Patient id")),
     responses(
-        (status = 200, description = "The patient", body = serde_json::Value),
+        (status = 200, description = "The patient", body = PatientView),
         (status = 401, description = "No session or token, or an expired one", body = crate::error::Problem, content_type = "application/problem+json"),
         (status = 403, description = "The role does not allow this", body = crate::error::Problem, content_type = "application/problem+json"),
         (status = 404, description = "Missing, or another practice's (indistinguishable)", body = crate::error::Problem, content_type = "application/problem+json"),
@@ -346,13 +315,13 @@ async fn patient(
     State(state): State<AppState>,
     auth: Authenticated,
     Path(id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<PatientView>, ApiError> {
     let id = id_of(&id, PatientId::from_uuid)?;
     let patient = auth
         .scoped(&state.store)
         .patient(id, state.clock.now())
         .await?;
-    Ok(Json(patient_json(&patient)))
+    Ok(Json(PatientView::from(&patient)))
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]
@@ -374,7 +343,7 @@ struct DirectorySearch {
     summary = "Search listed practices by specialty, name and city",
     params(DirectorySearch),
     responses(
-        (status = 200, description = "Listings", body = serde_json::Value),
+        (status = 200, description = "Listings", body = DirectoryListings),
         (status = 400, description = "Invalid input (the problem names the field and the rule)", body = crate::error::Problem, content_type = "application/problem+json"),
         (status = 401, description = "No session or token, or an expired one", body = crate::error::Problem, content_type = "application/problem+json"),
         (status = 403, description = "The role does not allow this", body = crate::error::Problem, content_type = "application/problem+json"),
@@ -384,7 +353,7 @@ async fn directory(
     State(state): State<AppState>,
     auth: Authenticated,
     Query(search): Query<DirectorySearch>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<DirectoryListings>, ApiError> {
     let query = DirectoryQuery {
         kind: search
             .specialty
@@ -396,7 +365,9 @@ async fn directory(
         within_km: search.within_km.map(within_km).transpose()?,
     };
     let listings = auth.scoped(&state.store).directory(&query).await?;
-    Ok(Json(json!({ "practices": listings })))
+    Ok(Json(DirectoryListings {
+        practices: listings.into_iter().map(DirectoryListing::from).collect(),
+    }))
 }
 
 /// A search radius: a positive number of kilometres, at most 1,000.
@@ -466,7 +437,7 @@ struct OfficeInvitation {
     summary = "Invite an office that is not on Enamel (no PHI)",
     request_body = OfficeInvitation,
     responses(
-        (status = 201, description = "The invitation's id", body = serde_json::Value),
+        (status = 201, description = "The invitation's id", body = ResourceId),
         (status = 400, description = "Invalid input (the problem names the field and the rule)", body = crate::error::Problem, content_type = "application/problem+json"),
         (status = 401, description = "No session or token, or an expired one", body = crate::error::Problem, content_type = "application/problem+json"),
         (status = 403, description = "The role does not allow this", body = crate::error::Problem, content_type = "application/problem+json"),
@@ -476,13 +447,16 @@ async fn invite_office(
     State(state): State<AppState>,
     auth: Authenticated,
     Json(input): Json<OfficeInvitation>,
-) -> Result<(axum::http::StatusCode, Json<Value>), ApiError> {
+) -> Result<(axum::http::StatusCode, Json<ResourceId>), ApiError> {
     let email = Email::parse(&input.email)?;
     let id = auth
         .scoped(&state.store)
         .invite_office(&input.office_name, &email, state.clock.now())
         .await?;
-    Ok((axum::http::StatusCode::CREATED, Json(json!({ "id": id }))))
+    Ok((
+        axum::http::StatusCode::CREATED,
+        Json(ResourceId { id: id.to_string() }),
+    ))
 }
 
 #[derive(Deserialize, Default, utoipa::ToSchema)]
@@ -510,7 +484,7 @@ pub(crate) struct ReferralInput {
     summary = "Create a referral (a draft, or sent at once with `send`)",
     request_body = ReferralInput,
     responses(
-        (status = 201, description = "The referral's id and status", body = serde_json::Value),
+        (status = 201, description = "The referral's id and status", body = ReferralState),
         (status = 400, description = "Invalid input (the problem names the field and the rule)", body = crate::error::Problem, content_type = "application/problem+json"),
         (status = 401, description = "No session or token, or an expired one", body = crate::error::Problem, content_type = "application/problem+json"),
         (status = 403, description = "The role does not allow this", body = crate::error::Problem, content_type = "application/problem+json"),
@@ -522,7 +496,7 @@ async fn create_referral(
     State(state): State<AppState>,
     auth: Authenticated,
     Json(input): Json<ReferralInput>,
-) -> Result<(axum::http::StatusCode, Json<Value>), ApiError> {
+) -> Result<(axum::http::StatusCode, Json<ReferralState>), ApiError> {
     let new = input.parse()?;
     let scoped = auth.scoped(&state.store);
     let now = state.clock.now();
@@ -535,7 +509,10 @@ async fn create_referral(
     }
     Ok((
         axum::http::StatusCode::CREATED,
-        Json(json!({ "id": id, "status": status })),
+        Json(ReferralState {
+            id: id.to_string(),
+            status,
+        }),
     ))
 }
 
@@ -569,28 +546,11 @@ impl ReferralInput {
 #[derive(Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
-struct ReferralList {
+struct ReferralListQuery {
     #[serde(rename = "box")]
     which: Option<String>,
     status: Option<String>,
     limit: Option<u32>,
-}
-
-pub(crate) fn summary_view(summary: &ReferralSummary) -> Value {
-    json!({
-        "id": summary.id,
-        "side": summary.side,
-        "referring_practice": { "id": summary.referrer, "name": summary.referrer_name },
-        "receiving_practice": { "id": summary.receiver, "name": summary.receiver_name },
-        "patient": summary_json(&summary.patient),
-        "status": summary.status,
-        "urgency": summary.urgency,
-        "created_at": summary.created_at.to_string(),
-        "sent_at": summary.sent_at.map(|t| t.to_string()),
-        "updated_at": summary.updated_at.to_string(),
-        "not_responding": summary.not_responding,
-        "needs_attention": summary.needs_attention(),
-    })
 }
 
 #[utoipa::path(
@@ -598,9 +558,9 @@ pub(crate) fn summary_view(summary: &ReferralSummary) -> Value {
     path = "/api/v1/referrals",
     tag = "referrals",
     summary = "The inbox (received) or outbox (sent), with counts needing attention; no clinical content",
-    params(ReferralList),
+    params(ReferralListQuery),
     responses(
-        (status = 200, description = "Referral summaries", body = serde_json::Value),
+        (status = 200, description = "Referral summaries", body = ReferralList),
         (status = 400, description = "Invalid input (the problem names the field and the rule)", body = crate::error::Problem, content_type = "application/problem+json"),
         (status = 401, description = "No session or token, or an expired one", body = crate::error::Problem, content_type = "application/problem+json"),
         (status = 403, description = "The role does not allow this", body = crate::error::Problem, content_type = "application/problem+json"),
@@ -610,8 +570,8 @@ pub(crate) fn summary_view(summary: &ReferralSummary) -> Value {
 async fn referrals(
     State(state): State<AppState>,
     auth: Authenticated,
-    Query(list): Query<ReferralList>,
-) -> Result<Json<Value>, ApiError> {
+    Query(list): Query<ReferralListQuery>,
+) -> Result<Json<ReferralList>, ApiError> {
     let which = match list.which.as_deref() {
         None | Some("inbox") => ReferralBox::Inbox,
         Some("outbox") => ReferralBox::Outbox,
@@ -623,41 +583,10 @@ async fn referrals(
         .referrals(which, status, list.limit.unwrap_or(50))
         .await?;
     let attention = found.iter().filter(|r| r.needs_attention()).count();
-    Ok(Json(json!({
-        "referrals": found.iter().map(summary_view).collect::<Vec<_>>(),
-        "needs_attention": attention,
-    })))
-}
-
-pub(crate) fn detail_view(detail: &ReferralDetail) -> Value {
-    let clinical = detail.clinical.expose();
-    json!({
-        "referral": summary_view(&detail.summary),
-        "patient": patient_json(&detail.patient),
-        "reason": clinical.reason,
-        "cdt_codes": clinical.cdt_codes,
-        "teeth": clinical.teeth,
-        "notes": clinical.notes,
-        "appointment": detail.appointment.as_ref().map(|a| a.expose().to_string()),
-        "timeline": detail.timeline.iter().map(|e| json!({
-            "id": e.id,
-            "kind": e.kind,
-            "side": e.side,
-            "actor": e.actor_name,
-            "at": e.at.to_string(),
-            "note": e.note.as_ref().map(|n| n.expose().clone()),
-        })).collect::<Vec<_>>(),
-        "attachments": detail.attachments.iter().map(|a| json!({
-            "id": a.id,
-            "side": a.side,
-            "purpose": a.purpose,
-            "media_type": a.media_type,
-            "file_name": a.file_name.expose(),
-            "size": a.size,
-            "created_at": a.created_at.to_string(),
-        })).collect::<Vec<_>>(),
-        "next_steps": detail.steps.iter().map(|s| s.as_str()).collect::<Vec<_>>(),
-    })
+    Ok(Json(ReferralList {
+        referrals: found.iter().map(ReferralSummaryView::from).collect(),
+        needs_attention: attention,
+    }))
 }
 
 #[utoipa::path(
@@ -667,7 +596,7 @@ pub(crate) fn detail_view(detail: &ReferralDetail) -> Value {
     summary = "One referral with its clinical details, timeline, attachments and the steps the reader may take",
     params(("id" = String, Path, description = "Referral id")),
     responses(
-        (status = 200, description = "The referral", body = serde_json::Value),
+        (status = 200, description = "The referral", body = ReferralView),
         (status = 401, description = "No session or token, or an expired one", body = crate::error::Problem, content_type = "application/problem+json"),
         (status = 403, description = "The role does not allow this", body = crate::error::Problem, content_type = "application/problem+json"),
         (status = 404, description = "Missing, or another practice's (indistinguishable)", body = crate::error::Problem, content_type = "application/problem+json"),
@@ -677,13 +606,13 @@ async fn referral(
     State(state): State<AppState>,
     auth: Authenticated,
     Path(id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<ReferralView>, ApiError> {
     let id = id_of(&id, ReferralId::from_uuid)?;
     let detail = auth
         .scoped(&state.store)
         .referral(id, state.clock.now())
         .await?;
-    Ok(Json(detail_view(&detail)))
+    Ok(Json(ReferralView::from(&detail)))
 }
 
 #[derive(Deserialize, Default, utoipa::ToSchema)]
@@ -703,7 +632,7 @@ struct StepBody {
     request_body = Option<StepBody>,
     params(("id" = String, Path, description = "Referral id"), ("step" = String, Path, description = "The step's name")),
     responses(
-        (status = 200, description = "The new status", body = serde_json::Value),
+        (status = 200, description = "The new status", body = ReferralState),
         (status = 400, description = "Invalid input (the problem names the field and the rule)", body = crate::error::Problem, content_type = "application/problem+json"),
         (status = 401, description = "No session or token, or an expired one", body = crate::error::Problem, content_type = "application/problem+json"),
         (status = 403, description = "The role does not allow this", body = crate::error::Problem, content_type = "application/problem+json"),
@@ -717,7 +646,7 @@ async fn take_step(
     auth: Authenticated,
     Path((id, step)): Path<(String, String)>,
     body: Option<Json<StepBody>>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<ReferralState>, ApiError> {
     let id = id_of(&id, ReferralId::from_uuid)?;
     let step = Step::parse(&step).map_err(|_| ApiError::NotFound)?;
     let body = body.map(|Json(b)| b).unwrap_or_default();
@@ -726,7 +655,10 @@ async fn take_step(
         .scoped(&state.store)
         .step(id, step, input, state.clock.now())
         .await?;
-    Ok(Json(json!({ "id": id, "status": status })))
+    Ok(Json(ReferralState {
+        id: id.to_string(),
+        status,
+    }))
 }
 
 /// A step's words (a reason or the report) and its appointment, given as
@@ -768,7 +700,7 @@ struct MessageBody {
     request_body = MessageBody,
     params(("id" = String, Path, description = "Referral id")),
     responses(
-        (status = 201, description = "The message's id", body = serde_json::Value),
+        (status = 201, description = "The message's id", body = ResourceId),
         (status = 401, description = "No session or token, or an expired one", body = crate::error::Problem, content_type = "application/problem+json"),
         (status = 403, description = "The role does not allow this", body = crate::error::Problem, content_type = "application/problem+json"),
         (status = 404, description = "Missing, or another practice's (indistinguishable)", body = crate::error::Problem, content_type = "application/problem+json"),
@@ -780,7 +712,7 @@ async fn post_message(
     auth: Authenticated,
     Path(id): Path<String>,
     Json(message): Json<MessageBody>,
-) -> Result<(axum::http::StatusCode, Json<Value>), ApiError> {
+) -> Result<(axum::http::StatusCode, Json<ResourceId>), ApiError> {
     let id = id_of(&id, ReferralId::from_uuid)?;
     let message_id = auth
         .scoped(&state.store)
@@ -788,7 +720,9 @@ async fn post_message(
         .await?;
     Ok((
         axum::http::StatusCode::CREATED,
-        Json(json!({ "id": message_id })),
+        Json(ResourceId {
+            id: message_id.to_string(),
+        }),
     ))
 }
 
@@ -798,7 +732,7 @@ async fn post_message(
     tag = "vendors",
     summary = "The BAA registry",
     responses(
-        (status = 200, description = "Vendors", body = serde_json::Value),
+        (status = 200, description = "Vendors", body = VendorList),
         (status = 401, description = "No session or token, or an expired one", body = crate::error::Problem, content_type = "application/problem+json"),
         (status = 403, description = "The role does not allow this", body = crate::error::Problem, content_type = "application/problem+json"),
     ),
@@ -806,16 +740,12 @@ async fn post_message(
 async fn vendors(
     State(state): State<AppState>,
     auth: Authenticated,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<VendorList>, ApiError> {
     let vendors = auth.scoped(&state.store).vendors().await?;
     let today = state.clock.now().date();
-    Ok(Json(json!({
-        "vendors": vendors.iter().map(|v| {
-            let mut value = serde_json::to_value(v).unwrap_or_default();
-            value["may_receive_phi"] = json!(v.may_receive_phi(today));
-            value
-        }).collect::<Vec<_>>()
-    })))
+    Ok(Json(VendorList {
+        vendors: vendors.iter().map(|v| VendorView::of(v, today)).collect(),
+    }))
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -837,7 +767,7 @@ struct VendorInput {
     request_body = VendorInput,
     params(("name" = String, Path, description = "The vendor's key, e.g. twilio")),
     responses(
-        (status = 200, description = "The vendor's id", body = serde_json::Value),
+        (status = 200, description = "The vendor's id", body = ResourceId),
         (status = 400, description = "Invalid input (the problem names the field and the rule)", body = crate::error::Problem, content_type = "application/problem+json"),
         (status = 401, description = "No session or token, or an expired one", body = crate::error::Problem, content_type = "application/problem+json"),
         (status = 403, description = "The role does not allow this", body = crate::error::Problem, content_type = "application/problem+json"),
@@ -848,7 +778,7 @@ async fn put_vendor(
     auth: Authenticated,
     Path(name): Path<String>,
     Json(input): Json<VendorInput>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<ResourceId>, ApiError> {
     let entry = VendorEntry {
         name: VendorName::parse(&name)?,
         display_name: input.display_name,
@@ -868,7 +798,7 @@ async fn put_vendor(
         .scoped(&state.store)
         .put_vendor(&entry, state.clock.now())
         .await?;
-    Ok(Json(json!({ "id": id })))
+    Ok(Json(ResourceId { id: id.to_string() }))
 }
 
 /// The practice's notifications and their state, with refusals (a vendor without a
@@ -879,7 +809,7 @@ async fn put_vendor(
     tag = "vendors",
     summary = "The practice's notifications and their state; refusals (no executed BAA) as problems (never recipients or words)",
     responses(
-        (status = 200, description = "Notifications", body = serde_json::Value),
+        (status = 200, description = "Notifications", body = NotificationList),
         (status = 401, description = "No session or token, or an expired one", body = crate::error::Problem, content_type = "application/problem+json"),
         (status = 403, description = "The role does not allow this", body = crate::error::Problem, content_type = "application/problem+json"),
     ),
@@ -887,11 +817,14 @@ async fn put_vendor(
 async fn notifications(
     State(state): State<AppState>,
     auth: Authenticated,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<NotificationList>, ApiError> {
     let messages = auth.scoped(&state.store).notifications(200).await?;
-    let problems: Vec<&enamel_store::MessageStatus> =
-        messages.iter().filter(|m| m.status == "refused").collect();
-    Ok(Json(
-        json!({ "notifications": messages, "problems": problems }),
-    ))
+    Ok(Json(NotificationList {
+        problems: messages
+            .iter()
+            .filter(|m| m.status == "refused")
+            .map(NotificationView::from)
+            .collect(),
+        notifications: messages.iter().map(NotificationView::from).collect(),
+    }))
 }

@@ -815,8 +815,8 @@ pub(crate) const fn weak_message(weak: enamel_crypto::password::WeakPassword) ->
 
 // --- access review -----------------------------------------------------------------
 
-/// One account of the review; the JSON field names are the CSV's columns.
-#[derive(serde::Serialize)]
+/// One account of the access review (staff, no secrets); JSON names are the CSV's columns.
+#[derive(serde::Serialize, utoipa::ToSchema)]
 pub(crate) struct ReviewLine {
     name: String,
     email: String,
