@@ -115,7 +115,14 @@ impl IndexKey {
     #[must_use]
     pub fn audit_hash(&self, kind: &str, value: &str) -> String {
         let index = self.index(&format!("audit:{kind}"), value);
-        index.0.iter().map(|b| format!("{b:02x}")).collect()
+        index
+            .0
+            .iter()
+            .fold(String::with_capacity(64), |mut hex, b| {
+                use std::fmt::Write as _;
+                let _ = write!(hex, "{b:02x}");
+                hex
+            })
     }
 }
 

@@ -105,7 +105,9 @@ impl ApiError {
     fn parts(&self) -> (StatusCode, &'static str, &'static str) {
         match self {
             Self::NotFound => (StatusCode::NOT_FOUND, "not_found", "Not found"),
-            Self::InvalidInput(_) => (StatusCode::BAD_REQUEST, "invalid_input", "Invalid input"),
+            Self::InvalidInput(_) | Self::BadText { .. } => {
+                (StatusCode::BAD_REQUEST, "invalid_input", "Invalid input")
+            }
             Self::Conflict(_) => (StatusCode::CONFLICT, "conflict", "Conflict"),
             Self::DuplicatePatient(_) => (
                 StatusCode::CONFLICT,
@@ -140,7 +142,6 @@ impl ApiError {
                 "cross_origin",
                 "Cross-origin request",
             ),
-            Self::BadText { .. } => (StatusCode::BAD_REQUEST, "invalid_input", "Invalid input"),
             Self::BadBody(_) => (StatusCode::BAD_REQUEST, "invalid_body", "Malformed body"),
             Self::UnprocessableBody(_) => (
                 StatusCode::UNPROCESSABLE_ENTITY,

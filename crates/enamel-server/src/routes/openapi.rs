@@ -47,7 +47,7 @@ use crate::routes::web::{Chrome, render};
         super::referrals::put_vendor, super::referrals::notifications,
     ),
     components(schemas(crate::error::Problem)),
-    modifiers(&SecuritySchemes),
+    modifiers(&SecuritySchemes, &StandardErrors),
     security(("session" = []), ("bearer" = [])),
     tags(
         (name = "identity", description = "Sign-in, sessions, accounts, agents, break-glass"),
@@ -83,6 +83,100 @@ impl utoipa::Modify for SecuritySchemes {
             ),
         );
     }
+}
+
+/// The problems any operation of a kind can answer, documented once here rather
+/// than on each handler: a body can be malformed (400), too large (413), of another
+/// media type (415) or of the wrong shape (422); a query can be unreadable (400); a
+/// path's id can be unknown or another practice's (404); a signed-in operation can
+/// meet no session (401), a role or origin that may not (403), a state that forbids
+/// it (409), a rule that refuses it (422) or a destroyed practice (410); and any
+/// operation can fail on Enamel's side (500). Statuses an annotation documents
+/// already are kept as written.
+struct StandardErrors;
+
+impl utoipa::Modify for StandardErrors {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::path::ParameterIn;
+        for item in openapi.paths.paths.values_mut() {
+            let operations = [
+                (false, &mut item.get),
+                (true, &mut item.post),
+                (true, &mut item.put),
+                (true, &mut item.delete),
+                (true, &mut item.patch),
+            ];
+            for (changes_state, operation) in operations {
+                let Some(operation) = operation.as_mut() else {
+                    continue;
+                };
+                let public = operation.security.as_ref().is_some_and(|s| {
+                    s.iter()
+                        .all(|r| r == &utoipa::openapi::security::SecurityRequirement::default())
+                });
+                let has = |place: ParameterIn| {
+                    operation
+                        .parameters
+                        .iter()
+                        .flatten()
+                        .any(|p| p.parameter_in == place)
+                };
+                let mut add: Vec<(&str, &str)> =
+                    vec![("500", "Something went wrong on Enamel's side")];
+                if operation.request_body.is_some() {
+                    add.extend([
+                        ("400", "Invalid input: a malformed body, or a field that breaks its rule (the problem names it)"),
+                        ("413", "The body is too large"),
+                        ("415", "The body is not of the media type this operation takes"),
+                        ("422", "The body is not the shape this operation takes, or a rule refused it"),
+                    ]);
+                }
+                if has(ParameterIn::Query) {
+                    add.push(("400", "Invalid input: a query parameter that breaks its rule (the problem names it)"));
+                }
+                if has(ParameterIn::Path) {
+                    add.push(("404", "Missing, or another practice's (indistinguishable)"));
+                }
+                if !public {
+                    add.extend([
+                        ("401", "No session or token, or an expired one"),
+                        ("403", "The role does not allow this (`forbidden`), or the request came from another site (`cross_origin`)"),
+                        ("410", "The practice's data was destroyed at the end of its BAA"),
+                    ]);
+                    if changes_state {
+                        add.extend([
+                            (
+                                "409",
+                                "Conflicts with the current state (the problem says which)",
+                            ),
+                            ("422", "Refused by a rule (the problem says which)"),
+                        ]);
+                    }
+                }
+                for (status, description) in add {
+                    operation
+                        .responses
+                        .responses
+                        .entry(status.to_owned())
+                        .or_insert_with(|| problem_response(description));
+                }
+            }
+        }
+    }
+}
+
+fn problem_response(description: &str) -> utoipa::openapi::RefOr<utoipa::openapi::Response> {
+    use utoipa::openapi::{ContentBuilder, Ref, ResponseBuilder};
+    ResponseBuilder::new()
+        .description(description)
+        .content(
+            "application/problem+json",
+            ContentBuilder::new()
+                .schema(Some(Ref::from_schema_name("Problem")))
+                .build(),
+        )
+        .build()
+        .into()
 }
 
 pub(crate) fn router() -> Router<AppState> {
