@@ -750,7 +750,9 @@ impl Demo {
                 reqwest::Method::POST,
                 "/api/v1/patients",
                 cookie,
-                &json!({ "first_name": "Testa", "last_name": last_name, "birth_date": "1990-02-03" }),
+                &json!({ "first_name": "Testa", "last_name": last_name, "birth_date": "1990-02-03",
+                         "email": format!("{}@example.test", last_name.to_lowercase()),
+                         "preferred_contact": "email" }),
             )
             .await;
         assert_eq!(created.status(), 201);
@@ -972,10 +974,156 @@ async fn a_promoted_account_must_enrol_before_acting_in_its_new_role(backend: Ba
     assert_eq!(demo.get("/admin/users", &admin).await.status(), 200);
 }
 
+/// Inviting another practice's staff member answers as for a new address and
+/// creates and delivers nothing (no oracle of who works where); the practice's own
+/// staff are a 409.
+async fn an_invitation_is_no_oracle_of_other_practices_staff(backend: Backend) {
+    let Some(demo) = demo_on(backend, |_| {}).await else {
+        return;
+    };
+    let (admin, _) = demo
+        .admin_session(&demo.email(0, Role::PracticeAdmin))
+        .await;
+    let invite = |email: String| json!({ "display_name": "Pat Example", "email": email, "role": "front_desk" });
+    let (fresh_status, fresh) = demo
+        .post(
+            "/api/v1/invitations",
+            &admin,
+            invite("someone.new@example.test".into()),
+        )
+        .await;
+    let elsewhere = demo.email(1, Role::Dentist);
+    let (other_status, other) = demo
+        .post("/api/v1/invitations", &admin, invite(elsewhere.clone()))
+        .await;
+    assert_eq!((fresh_status, other_status), (201, 201));
+    let keys = |v: &Value| v.as_object().unwrap().keys().cloned().collect::<Vec<_>>();
+    assert_eq!(keys(&fresh), keys(&other), "the same answer");
+    let link = other["invitation_path"].as_str().unwrap();
+    let opened = demo
+        .client
+        .get(format!("{}{link}", demo.url))
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        matches!(opened.status().as_u16(), 404 | 410),
+        "the link leads nowhere"
+    );
+    demo.session(&elsewhere).await; // their account is untouched
+    let admin_id = demo
+        .user_id(&admin, &demo.email(0, Role::PracticeAdmin))
+        .await;
+    let listed: Value = demo
+        .get("/api/v1/users", &admin)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert!(!listed.to_string().contains(&elsewhere), "nothing created");
+    assert!(listed.to_string().contains(&admin_id));
+    let (own_status, _) = demo
+        .post(
+            "/api/v1/invitations",
+            &admin,
+            invite(demo.email(0, Role::Dentist)),
+        )
+        .await;
+    assert_eq!(own_status, 409);
+}
+
+/// The smaller leaks: the operator lists no practice's accounts (denied and
+/// audited, not an empty list), a hygienist sends no portal link (it uses contact
+/// details the role may not read), an agent token needs a scope, and an id has one
+/// spelling.
+async fn the_smaller_leaks_stay_shut(backend: Backend) {
+    let Some(demo) = demo_on(backend, |_| {}).await else {
+        return;
+    };
+    let (operator, _) = demo
+        .admin_session(demo.network.operator.email().as_str())
+        .await;
+    assert_eq!(demo.get("/api/v1/users", &operator).await.status(), 403);
+    let scope = enamel_audit::entry::Scope::Platform;
+    let platform = demo
+        .db
+        .store
+        .audit()
+        .entries(&scope, 0, 10_000)
+        .await
+        .unwrap();
+    assert!(platform.iter().any(|e| {
+        let entry: Value = serde_json::from_slice(&e.entry).unwrap();
+        entry["resource_type"] == "user" && entry["outcome"] == "denied"
+    }));
+
+    let front_desk = demo.session(&demo.email(0, Role::FrontDesk)).await;
+    let patient = demo.add_patient(&front_desk, "Linkwell").await;
+    let endo = demo.network.practices[3].practice.id.to_string();
+    let (status, referral) = demo
+        .post(
+            "/api/v1/referrals",
+            &front_desk,
+            json!({ "patient_id": patient, "receiving_practice_id": endo, "urgency": "routine",
+                    "reason": "Evaluate", "send": true }),
+        )
+        .await;
+    assert_eq!(status, 201, "{referral}");
+    let referral = referral["id"].as_str().unwrap();
+    let hygienist = demo.session(&demo.email(0, Role::Hygienist)).await;
+    let (status, _) = demo
+        .post(
+            &format!("/api/v1/referrals/{referral}/portal-link"),
+            &hygienist,
+            json!({}),
+        )
+        .await;
+    assert_eq!(status, 403);
+    let (status, _) = demo
+        .post(
+            &format!("/api/v1/referrals/{referral}/portal-link"),
+            &front_desk,
+            json!({}),
+        )
+        .await;
+    assert_eq!(status, 202, "the front desk may");
+
+    let (admin, _) = demo
+        .admin_session(&demo.email(0, Role::PracticeAdmin))
+        .await;
+    let (_, agent) = demo
+        .post("/api/v1/agents", &admin, json!({ "name": "recall" }))
+        .await;
+    let agent = agent["id"].as_str().unwrap();
+    let (status, _) = demo
+        .post(
+            &format!("/api/v1/agents/{agent}/tokens"),
+            &admin,
+            json!({ "scopes": [] }),
+        )
+        .await;
+    assert_eq!(status, 422, "a token with no scope");
+
+    assert_eq!(read(&demo, &front_desk, &patient).await.status(), 200);
+    for spelling in [
+        patient.to_uppercase(),
+        patient.replace('-', ""),
+        format!("{{{patient}}}"),
+    ] {
+        assert_eq!(
+            read(&demo, &front_desk, &spelling).await.status(),
+            404,
+            "{spelling}"
+        );
+    }
+}
+
 on_both_backends!(
     a_wrong_password_and_an_unknown_email_get_the_same_answer,
     ten_failures_lock_an_account_until_an_admin_lifts_it,
     a_promoted_account_must_enrol_before_acting_in_its_new_role,
     a_dentist_breaks_the_glass_only_for_a_restricted_patient_of_their_own,
     a_restricted_record_is_restricted_and_opened_from_the_patient_page,
+    an_invitation_is_no_oracle_of_other_practices_staff,
+    the_smaller_leaks_stay_shut,
 );

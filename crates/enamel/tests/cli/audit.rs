@@ -273,3 +273,105 @@ async fn exported_checkpoints_catch_what_deleted_checkpoint_rows_would_hide_post
     )
     .await;
 }
+
+/// What an export ships about its own key proves nothing: the auditor pins their own
+/// copy, an export whose checkpoints were emptied is unverifiable (not ok), and a
+/// torn last line of the checkpoint stream is named and left out. Verifying an
+/// export needs no database at all.
+#[test]
+fn an_export_is_verified_against_the_auditors_pinned_key() {
+    let dir = tempfile::tempdir().unwrap();
+    succeed(enamel(dir.path()).args(["demo", "seed"]));
+    succeed(enamel(dir.path()).args(["audit", "checkpoint"]));
+    let printed = succeed(enamel(dir.path()).args(["audit", "public-key"]));
+    let printed = text(&printed.stdout);
+    let key = printed.lines().next().unwrap().trim().to_owned();
+    assert_eq!(key.len(), 64, "{printed}");
+    let fingerprint = printed
+        .lines()
+        .nth(1)
+        .and_then(|l| l.strip_prefix("fingerprint "))
+        .unwrap()
+        .to_owned();
+    let practice = DemoNetwork::generate(DEFAULT_SEED).practices[0]
+        .practice
+        .id
+        .to_string();
+    let out = dir.path().join("export");
+    succeed(
+        enamel(dir.path())
+            .args(["audit", "export", "--practice", &practice, "--out"])
+            .arg(&out),
+    );
+    // With no database configured at all (another directory, nothing in it).
+    let elsewhere = tempfile::tempdir().unwrap();
+    let pinned = succeed(
+        enamel(elsewhere.path())
+            .args(["audit", "verify", "--public-key", &key, "--export"])
+            .arg(&out),
+    );
+    let report = text(&pinned.stdout);
+    assert!(
+        report.contains(&fingerprint) && report.contains("same key"),
+        "{report}"
+    );
+    assert!(report.contains("  ok: "), "{report}");
+
+    // An export re-signed with another key passes only its own key, never the pinned one.
+    let other_key = "11".repeat(32);
+    std::fs::write(out.join("public-key.hex"), format!("{other_key}\n")).unwrap();
+    let refused = run(enamel(elsewhere.path())
+        .args(["audit", "verify", "--public-key", &key, "--export"])
+        .arg(&out));
+    assert!(
+        text(&refused.stdout).contains("DIFFERENT key"),
+        "{}",
+        text(&refused.stdout)
+    );
+    let unpinned = run(enamel(elsewhere.path())
+        .args(["audit", "verify", "--export"])
+        .arg(&out));
+    assert_eq!(
+        unpinned.status.code(),
+        Some(1),
+        "the swapped key fails every signature"
+    );
+
+    // Emptied checkpoints: unverifiable, not ok.
+    std::fs::write(out.join("public-key.hex"), format!("{key}\n")).unwrap();
+    std::fs::write(out.join("checkpoints.jsonl"), "").unwrap();
+    let emptied = run(enamel(elsewhere.path())
+        .args(["audit", "verify", "--public-key", &key, "--export"])
+        .arg(&out));
+    assert_ne!(emptied.status.code(), Some(0));
+    assert!(
+        text(&emptied.stderr).contains("UNVERIFIABLE"),
+        "{}",
+        text(&emptied.stderr)
+    );
+
+    // A torn last line in the database's exported checkpoint stream is named, and the
+    // next checkpoint is appended after cutting it off.
+    let stream = dir
+        .path()
+        .join("audit-checkpoints")
+        .join(format!("{practice}.jsonl"));
+    let mut torn = std::fs::read_to_string(&stream).unwrap();
+    torn.push_str("{\"scope\":\"");
+    std::fs::write(&stream, &torn).unwrap();
+    let verified = succeed(enamel(dir.path()).args(["audit", "verify", "--practice", &practice]));
+    assert!(
+        text(&verified.stdout).contains("is torn"),
+        "{}",
+        text(&verified.stdout)
+    );
+    succeed(enamel(dir.path()).args(["keys", "rotate", "--practice", &practice]));
+    succeed(enamel(dir.path()).args(["audit", "checkpoint"]));
+    let repaired = std::fs::read_to_string(&stream).unwrap();
+    assert!(repaired.ends_with('\n') && !repaired.contains("{\"scope\":\"{"));
+    assert!(
+        repaired
+            .lines()
+            .all(|l| serde_json::from_str::<serde_json::Value>(l).is_ok())
+    );
+}
