@@ -24,6 +24,13 @@ try {
   await page.waitForURL(`${base}/patients`);
   await audit(page, 'patients');
 
+  // A patient's own page, with the control that restricts the record.
+  await page.locator('table a[href^="/patients/"]').first().click();
+  await page.waitForURL(/\/patients\/[0-9a-f-]{36}$/);
+  await audit(page, 'patient');
+  await page.goBack();
+  await page.waitForURL(`${base}/patients`);
+
   const refer = page.getByRole('link', { name: /^Refer / }).first();
   await refer.click();
   await page.waitForURL(/\/referrals\/new\?patient=/);
