@@ -50,18 +50,19 @@ async fn serve(fake: Fake) -> String {
     format!("http://{addr}/")
 }
 
-#[tokio::test]
 #[allow(clippy::too_many_lines, reason = "one story, read top to bottom")]
-async fn the_assistant_waits_for_the_baa_and_never_sees_identifiers() {
+async fn the_assistant_waits_for_the_baa_and_never_sees_identifiers(backend: Backend) {
     let fake = Fake::default();
     let base = serve(fake.clone()).await;
-    let demo = demo_on(Backend::Sqlite, |settings| {
+    let Some(demo) = demo_on(backend, |settings| {
         settings.referrals.assistant_api_key = Some(secrecy::SecretString::from("sk-test-key"));
         settings.referrals.assistant_base_url = Some(base);
         settings.referrals.assistant_model = Some("claude-test".into());
     })
     .await
-    .unwrap();
+    else {
+        return;
+    };
     let dentist = demo.session(&demo.email(0, Role::Dentist)).await;
     let endo = demo.network.practices[3].practice.id.to_string();
     let (_, patient) = demo
@@ -182,3 +183,5 @@ async fn the_assistant_waits_for_the_baa_and_never_sees_identifiers() {
         .collect();
     assert_eq!(disclosures, ["denied", "success", "success", "success"]);
 }
+
+on_both_backends!(the_assistant_waits_for_the_baa_and_never_sees_identifiers);

@@ -396,9 +396,10 @@ async fn a_referral_goes_from_general_dentist_to_specialist_and_back_on_postgres
     the_story(Backend::Postgres).await;
 }
 
-#[tokio::test]
-async fn the_directory_finds_offices_by_distance_nearest_first() {
-    let demo = demo_on(Backend::Sqlite, |_| {}).await.unwrap();
+async fn the_directory_finds_offices_by_distance_nearest_first(backend: Backend) {
+    let Some(demo) = demo_on(backend, |_| {}).await else {
+        return;
+    };
     // Bluebonnet is in downtown Austin.
     let referrer = demo.session(&demo.email(0, Role::FrontDesk)).await;
     let (status, near) = demo.read("/api/v1/directory?within_km=25", &referrer).await;
@@ -461,3 +462,5 @@ async fn the_directory_finds_offices_by_distance_nearest_first() {
         .await;
     assert_eq!(status, 403);
 }
+
+on_both_backends!(the_directory_finds_offices_by_distance_nearest_first);

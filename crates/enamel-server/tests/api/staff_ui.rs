@@ -278,9 +278,10 @@ async fn refer_through_the_pages_on_postgres() {
     refer_through_the_pages(Backend::Postgres).await;
 }
 
-#[tokio::test]
-async fn the_vendor_page_shows_the_registry_and_only_the_officer_edits_it() {
-    let demo = demo_on(Backend::Sqlite, |_| {}).await.unwrap();
+async fn the_vendor_page_shows_the_registry_and_only_the_officer_edits_it(backend: Backend) {
+    let Some(demo) = demo_on(backend, |_| {}).await else {
+        return;
+    };
     let front_desk = demo.session(&demo.email(0, Role::FrontDesk)).await;
     let (status, _) = demo.page("/vendors", &front_desk).await;
     assert_eq!(status, 403);
@@ -309,3 +310,5 @@ async fn the_vendor_page_shows_the_registry_and_only_the_officer_edits_it() {
     let (_, page) = demo.page("/vendors", &officer).await;
     assert!(page.contains("BAA-2026-014"));
 }
+
+on_both_backends!(the_vendor_page_shows_the_registry_and_only_the_officer_edits_it);
