@@ -168,7 +168,7 @@ async fn seed_referral_network(
                     expires_on: executed_on.map(|d| d.replace_year(d.year() + 3).unwrap_or(d)),
                     document_ref: executed_on.map(|_| "BAA-DEMO-2026".to_owned()),
                 },
-                time::OffsetDateTime::now_utc(),
+                store.now(),
             )
             .await?;
     }

@@ -6,6 +6,7 @@
 
 pub mod actor;
 pub mod clinical;
+pub mod clock;
 pub mod contact;
 pub mod ids;
 pub mod invalid;

@@ -346,7 +346,7 @@ async fn audit(
     outcome: Outcome,
     result: &str,
 ) -> anyhow::Result<()> {
-    let mut event = enamel_store::audit::event_for(
+    let mut event = store.event_for(
         &Actor::system_for(message.practice),
         AuditAction::Notify,
         ResourceType::Notification,

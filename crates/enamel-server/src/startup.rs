@@ -115,6 +115,9 @@ impl Application {
         store: Store,
         clock: Arc<dyn Clock>,
     ) -> Result<Self, StartupError> {
+        // One clock for the server and its store: audit timestamps, sessions, links
+        // and "the last 24 hours" all read the same time.
+        store.use_clock(Arc::clone(&clock));
         let tls = match (&settings.server.tls_cert, &settings.server.tls_key) {
             (Some(cert), Some(key)) => Some(tls::server_config(cert, key)?),
             _ => None,

@@ -10,7 +10,6 @@ use enamel_domain::Actor;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use crate::audit::event_for;
 use crate::pool::on_pool;
 use crate::{AuditLog, RequestContext, Scoped, StoreError};
 
@@ -81,7 +80,7 @@ impl AuditLog<'_> {
         } else {
             None
         };
-        let mut event = event_for(
+        let mut event = self.store().event_for(
             actor,
             Action::AuditQuery,
             ResourceType::AuditLog,
@@ -175,7 +174,8 @@ impl AuditLog<'_> {
         before: Option<u64>,
         limit: u32,
     ) -> Result<AuditPage, StoreError> {
-        self.query(actor, &last_day_failures(), before, limit).await
+        self.query(actor, &last_day_failures(self.store().now()), before, limit)
+            .await
     }
 
     /// The accounting of disclosures of a patient's information to other practices
@@ -245,10 +245,10 @@ fn csv_of(disclosures: &[Disclosure]) -> String {
 }
 
 /// Failures and denials of the last 24 hours.
-fn last_day_failures() -> AuditFilter {
+fn last_day_failures(now: OffsetDateTime) -> AuditFilter {
     AuditFilter {
         outcomes: vec![Outcome::Failure, Outcome::Denied],
-        from: Some(OffsetDateTime::now_utc() - time::Duration::hours(24)),
+        from: Some(now - time::Duration::hours(24)),
         ..AuditFilter::default()
     }
 }
@@ -311,7 +311,7 @@ impl Scoped<'_> {
             .query_from(
                 self.actor,
                 &self.context,
-                &last_day_failures(),
+                &last_day_failures(self.store.now()),
                 before,
                 limit,
             )

@@ -12,9 +12,7 @@ use uuid::Uuid;
 
 use enamel_audit::entry::{Action, Outcome, ResourceType};
 
-use crate::audit::event_for;
 use crate::pool::on_pool;
-use crate::repos::practices::now;
 use crate::sealed::{ENCRYPTED_COLUMNS, EncryptedColumn};
 use crate::{Store, StoreError};
 
@@ -55,7 +53,7 @@ impl<'a> KeyAdmin<'a> {
         resource: Option<String>,
     ) -> Result<(), StoreError> {
         let actor = enamel_domain::Actor::system_for(practice);
-        let event = event_for(
+        let event = self.store.event_for(
             &actor,
             action,
             ResourceType::Key,
@@ -255,7 +253,7 @@ impl<'a> KeyAdmin<'a> {
         })
         .context("listing a practice's key-encryption keys")?;
         self.store.keys.provider().destroy(practice, known).await?;
-        let at = now();
+        let at = self.store.now();
         on_pool!(&self.store.db, pool => {
             async {
                 let mut tx = pool.begin().await?;

@@ -15,7 +15,6 @@ use uuid::Uuid;
 
 use crate::StoreError;
 use crate::pool::{Db, on_pool};
-use crate::repos::practices::now;
 
 struct Entry<T> {
     value: Arc<T>,
@@ -35,6 +34,7 @@ pub(crate) struct Keyring {
     provider: Arc<dyn KeyProvider>,
     ttl: Duration,
     cache: Mutex<Cache>,
+    clock: crate::pool::StoreClock,
 }
 
 impl std::fmt::Debug for Keyring {
@@ -65,10 +65,15 @@ impl From<CryptoError> for StoreError {
 type KeyRow = (Uuid, Option<Vec<u8>>, String);
 
 impl Keyring {
-    pub(crate) fn new(provider: Arc<dyn KeyProvider>, ttl: Duration) -> Self {
+    pub(crate) fn new(
+        provider: Arc<dyn KeyProvider>,
+        ttl: Duration,
+        clock: crate::pool::StoreClock,
+    ) -> Self {
         Self {
             provider,
             ttl,
+            clock,
             cache: Mutex::new(Cache::default()),
         }
     }
@@ -274,7 +279,7 @@ impl Keyring {
             .bind(purpose.as_str())
             .bind(&wrapped.bytes)
             .bind(&wrapped.kek_id)
-            .bind(now())
+            .bind(self.clock.now())
             .execute(pool)
             .await
             .map(|_| ())

@@ -90,10 +90,34 @@ pub(crate) enum Db {
     Postgres(PgPool),
 }
 
+/// The store's clock, shared by every handle on the store and its key ring.
+#[derive(Clone, Debug)]
+pub(crate) struct StoreClock(Arc<std::sync::RwLock<Arc<dyn enamel_domain::clock::Clock>>>);
+
+impl StoreClock {
+    fn system() -> Self {
+        Self(Arc::new(std::sync::RwLock::new(Arc::new(
+            enamel_domain::clock::SystemClock,
+        ))))
+    }
+
+    fn set(&self, clock: Arc<dyn enamel_domain::clock::Clock>) {
+        *self.0.write().expect("the clock's lock is never poisoned") = clock;
+    }
+
+    pub(crate) fn now(&self) -> time::OffsetDateTime {
+        self.0
+            .read()
+            .expect("the clock's lock is never poisoned")
+            .now()
+    }
+}
+
 /// A handle on Enamel's database; cheap to clone (the pool is shared).
 #[derive(Clone, Debug)]
 pub struct Store {
     pub(crate) db: Db,
+    pub(crate) clock: StoreClock,
     pub(crate) keys: Arc<Keyring>,
     pub(crate) audit: Appender,
     pub(crate) policy: Arc<enamel_policy::PolicyEngine>,
@@ -149,12 +173,28 @@ impl Store {
         let policy =
             enamel_policy::PolicyEngine::bundled().context("loading the authorization policies")?;
         let audit = Appender::start(db.clone());
+        let clock = StoreClock::system();
         Ok(Self {
             db,
-            keys: Arc::new(Keyring::new(keys, options.key_cache_ttl)),
+            keys: Arc::new(Keyring::new(keys, options.key_cache_ttl, clock.clone())),
+            clock,
             audit,
             policy: Arc::new(policy),
         })
+    }
+
+    /// Makes `clock` the one clock of this store and every handle on it (its audit
+    /// timestamps, "the last 24 hours", retention, key records). Whoever runs the
+    /// store sets it once, before serving: the application passes its own clock,
+    /// and a test its manual one.
+    pub fn use_clock(&self, clock: Arc<dyn enamel_domain::clock::Clock>) {
+        self.clock.set(clock);
+    }
+
+    /// Now, by the store's clock.
+    #[must_use]
+    pub fn now(&self) -> time::OffsetDateTime {
+        self.clock.now()
     }
 
     /// Which backend this store runs on.

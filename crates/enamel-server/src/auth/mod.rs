@@ -268,7 +268,7 @@ async fn agent(
     let now = state.clock.now();
     let actor = Actor::agent(record.agent, record.practice, record.scopes.clone());
     let usable = !record.revoked && record.expires_at > now;
-    let mut event = enamel_store::audit::event_for(
+    let mut event = state.store.event_for(
         &actor,
         AuditAction::TokenUse,
         ResourceType::ApiToken,

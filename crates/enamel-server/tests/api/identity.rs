@@ -1126,6 +1126,72 @@ async fn the_smaller_leaks_stay_shut(backend: Backend) {
     }
 }
 
+/// One clock for the server and its store, moved across midnight and the end of
+/// daylight saving time in Texas (2026-11-01, 02:00 CDT becomes 01:00 CST): sessions
+/// expire by elapsed time, audit entries carry the clock's time, and "the last 24
+/// hours" of failures is counted from the clock, not from the machine.
+async fn one_clock_moves_sessions_audit_times_and_the_last_day(backend: Backend) {
+    let Some(demo) = demo_on(backend, |_| {}).await else {
+        return;
+    };
+    // 23:50 CDT on Saturday 31 October.
+    demo.clock
+        .set(time::macros::datetime!(2026-11-01 04:50 UTC));
+    let front_desk = demo.session(&demo.email(0, Role::FrontDesk)).await;
+    assert_eq!(demo.get("/api/v1/vendors", &front_desk).await.status(), 403);
+    // Past midnight: 00:10 CDT, twenty minutes idle.
+    demo.clock.advance(Duration::minutes(20));
+    assert_eq!(demo.get("/api/v1/me", &front_desk).await.status(), 200);
+    // 01:05 CST after the clocks fell back: 55 minutes on the wall clock since the
+    // last request, but the session counts elapsed time, which is 55 minutes too.
+    demo.clock.advance(Duration::minutes(55));
+    assert_eq!(demo.get("/api/v1/me", &front_desk).await.status(), 401);
+
+    let officer_email = demo.email(0, Role::SecurityOfficer);
+    let (officer, secret) = demo.admin_session(&officer_email).await;
+    let denied_vendor_reads = |page: &Value| {
+        page["entries"]
+            .as_array()
+            .unwrap_or_else(|| panic!("{page}"))
+            .iter()
+            .filter(|e| e["detail"]["policy_action"]["code"] == "vendor.view")
+            .map(|e| e["timestamp"].as_str().unwrap().to_owned())
+            .collect::<Vec<_>>()
+    };
+    let (status, failures) = demo.read("/api/v1/audit/failures", &officer).await;
+    assert_eq!(status, 200, "{failures}");
+    assert_eq!(
+        denied_vendor_reads(&failures),
+        ["2026-11-01T04:50:00.000000Z"],
+        "stamped with the clock's time: {failures}"
+    );
+    // 23 hours on, the denial is still within the last day; an hour later it is not.
+    // Each reading is a fresh sign-in with a code for that moment (the officer's
+    // earlier session has long gone idle).
+    let officer_at_clock = || async {
+        let (pending, _) = demo.sign_in(&officer_email, DEMO_PASSWORD).await;
+        let factor = demo
+            .form(
+                "/sign-in/second-factor",
+                pending.as_deref(),
+                &[("code", &code(&secret, demo.clock.now()))],
+            )
+            .await;
+        assert_eq!(factor.status(), 303);
+        cookie_of(&factor).unwrap()
+    };
+    demo.clock.advance(Duration::hours(22));
+    let (_, failures) = demo
+        .read("/api/v1/audit/failures", &officer_at_clock().await)
+        .await;
+    assert_eq!(denied_vendor_reads(&failures).len(), 1);
+    demo.clock.advance(Duration::minutes(65));
+    let (_, failures) = demo
+        .read("/api/v1/audit/failures", &officer_at_clock().await)
+        .await;
+    assert!(denied_vendor_reads(&failures).is_empty(), "{failures}");
+}
+
 on_both_backends!(
     a_dentist_signs_in_with_a_strict_host_only_cookie,
     a_session_ends_after_the_idle_limit_and_is_audited_as_idle,
@@ -1144,4 +1210,5 @@ on_both_backends!(
     a_restricted_record_is_restricted_and_opened_from_the_patient_page,
     an_invitation_is_no_oracle_of_other_practices_staff,
     the_smaller_leaks_stay_shut,
+    one_clock_moves_sessions_audit_times_and_the_last_day,
 );

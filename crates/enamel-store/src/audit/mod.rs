@@ -26,7 +26,6 @@ use enamel_audit::merkle::{Frontier, Hash};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::pool::{Db, on_pool};
-use crate::repos::practices::now;
 use crate::{Store, StoreError};
 
 /// The most events one transaction takes.
@@ -706,28 +705,33 @@ impl<'a> AuditLog<'a> {
     }
 }
 
-/// An event by `actor` in its practice's log (or the platform's), now.
-pub fn event_for(
-    actor: &enamel_domain::Actor,
-    action: enamel_audit::entry::Action,
-    resource_type: enamel_audit::entry::ResourceType,
-    resource_id: Option<String>,
-    outcome: enamel_audit::entry::Outcome,
-) -> Event {
-    Event {
-        timestamp: now(),
-        action,
-        actor_id: Some(actor.audit_id()),
-        actor_type: actor.actor_type(),
-        scope: actor.practice().map_or(Scope::Platform, Scope::Practice),
-        patient_id: None,
-        resource_type,
-        resource_id,
-        outcome,
-        ip_address: None,
-        user_agent: None,
-        correlation_id: None,
-        detail: BTreeMap::new(),
+impl Store {
+    /// An event by `actor` in its practice's log (or the platform's), now by the
+    /// store's clock.
+    #[must_use]
+    pub fn event_for(
+        &self,
+        actor: &enamel_domain::Actor,
+        action: enamel_audit::entry::Action,
+        resource_type: enamel_audit::entry::ResourceType,
+        resource_id: Option<String>,
+        outcome: enamel_audit::entry::Outcome,
+    ) -> Event {
+        Event {
+            timestamp: self.now(),
+            action,
+            actor_id: Some(actor.audit_id()),
+            actor_type: actor.actor_type(),
+            scope: actor.practice().map_or(Scope::Platform, Scope::Practice),
+            patient_id: None,
+            resource_type,
+            resource_id,
+            outcome,
+            ip_address: None,
+            user_agent: None,
+            correlation_id: None,
+            detail: BTreeMap::new(),
+        }
     }
 }
 

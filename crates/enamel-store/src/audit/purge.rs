@@ -13,10 +13,9 @@ pub use enamel_audit::purge::MINIMUM_RETENTION_DAYS;
 use enamel_audit::purge::PurgeRecord;
 
 use super::signing::append_line;
-use super::{AuditLog, AuditTime, event_for};
+use super::{AuditLog, AuditTime};
 use crate::StoreError;
 use crate::pool::{Db, on_pool};
-use crate::repos::practices::now;
 
 /// What a purge removed from one log.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -44,7 +43,7 @@ impl AuditLog<'_> {
         retention_days: u32,
     ) -> Result<Vec<Purged>, StoreError> {
         let retention = time::Duration::days(i64::from(retention_days.max(MINIMUM_RETENTION_DAYS)));
-        let latest_allowed = now() - retention;
+        let latest_allowed = self.store.now() - retention;
         if before > latest_allowed {
             return Err(StoreError::Conflict(
                 "audit entries are kept at least six years (audit.retention_days); choose an earlier date",
@@ -83,7 +82,12 @@ impl AuditLog<'_> {
             else {
                 continue;
             };
-            let record = signer.sign_purge(&scope, cut, &last_removed_at, &format_timestamp(now()));
+            let record = signer.sign_purge(
+                &scope,
+                cut,
+                &last_removed_at,
+                &format_timestamp(self.store.now()),
+            );
             if !record.respects_retention() {
                 continue;
             }
@@ -91,7 +95,7 @@ impl AuditLog<'_> {
             let line = serde_json::to_string(&record).context("encoding a purge record")?;
             append_line(export_dir, &format!("{}.purges.jsonl", record.scope), &line)?;
             let removed = self.delete_before(&scope, cut).await?;
-            let mut event = event_for(
+            let mut event = self.store.event_for(
                 &enamel_domain::Actor::system(),
                 enamel_audit::entry::Action::AuditPurge,
                 enamel_audit::entry::ResourceType::AuditLog,

@@ -17,7 +17,6 @@ use enamel_audit::verify::Verifier;
 use super::AuditLog;
 use crate::StoreError;
 use crate::pool::on_pool;
-use crate::repos::practices::now;
 
 /// Entries read per query while checking a head before signing it.
 const CHECK_PAGE: u32 = 5_000;
@@ -79,7 +78,7 @@ impl AuditLog<'_> {
                 done.refused.push(scope);
                 continue;
             };
-            let at = now();
+            let at = self.store.now();
             let checkpoint = signer.sign(&scope, size, &frontier.root(), &format_timestamp(at));
             let inserted = on_pool!(&self.store.db, pool => {
                 sqlx::query(

@@ -10,7 +10,7 @@ use enamel_policy::{Action, Circumstances, Resource};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use crate::audit::{event_for, write_with_events};
+use crate::audit::write_with_events;
 use crate::error::conflict_if_taken;
 use crate::pool::on_pool;
 use crate::repos::identity::{EndReason, throttle_key_for_email};
@@ -153,7 +153,9 @@ impl Scoped<'_> {
         resource_id: Option<String>,
         outcome: Outcome,
     ) -> Event {
-        let mut event = event_for(self.actor, action, resource_type, resource_id, outcome);
+        let mut event =
+            self.store
+                .event_for(self.actor, action, resource_type, resource_id, outcome);
         self.context.apply(&mut event);
         event
     }

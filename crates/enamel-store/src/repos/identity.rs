@@ -675,7 +675,7 @@ impl<'a> Identity<'a> {
         phc: &str,
         now: OffsetDateTime,
     ) -> Result<bool, StoreError> {
-        let event = crate::audit::event_for(
+        let event = self.store.event_for(
             &enamel_domain::Actor::human(&invitation.user),
             enamel_audit::entry::Action::InvitationAccept,
             enamel_audit::entry::ResourceType::Invitation,

@@ -15,7 +15,6 @@ use uuid::Uuid;
 
 use crate::audit::write_with_events;
 use crate::pool::on_pool;
-use crate::repos::practices::now;
 use crate::sealed::{PATIENT_BIRTH_DATE, PATIENT_CONTACT, PATIENT_INSURANCE, PATIENT_NAME};
 use crate::{Scoped, Store, StoreError};
 
@@ -232,7 +231,7 @@ impl Scoped<'_> {
             Outcome::Success,
         );
         event.patient_id = Some(new.id.as_uuid());
-        let at = now();
+        let at = self.store.now();
         write_with_events!(self.store, &[&event], tx => {
             insert_patient!(tx, practice, new.id, rows, indexes, at);
         })
@@ -447,7 +446,7 @@ impl Scoped<'_> {
             events.push(event);
         }
         let events: Vec<&enamel_audit::entry::Event> = events.iter().collect();
-        let at = now();
+        let at = self.store.now();
         write_with_events!(self.store, &events, tx => {
             for (id, rows, indexes) in &prepared {
                 insert_patient!(tx, practice, id, rows, indexes, at);
@@ -596,7 +595,7 @@ impl Store {
         opt_out: bool,
         source: ConsentSource,
     ) -> Result<(), StoreError> {
-        let mut event = crate::audit::event_for(
+        let mut event = self.event_for(
             &enamel_domain::Actor::system_for(practice),
             AuditAction::Write,
             ResourceType::Patient,

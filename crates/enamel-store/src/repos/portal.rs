@@ -10,7 +10,7 @@ use enamel_policy::{Action, Circumstances, Resource};
 use time::{Duration, OffsetDateTime};
 use uuid::Uuid;
 
-use crate::audit::{event_for, write_with_events};
+use crate::audit::write_with_events;
 use crate::pool::on_pool;
 use crate::repos::outbox::{Channel, MessageText, NewMessage, NotQueued, queue_in_tx};
 use crate::repos::referrals::insert_timeline;
@@ -184,7 +184,12 @@ impl Store {
         })
         .context("opening a portal link")?;
         if let Some((referral, practice)) = opened {
-            let mut event = portal_event(PracticeId::from_uuid(practice), link, AuditAction::Read);
+            let mut event = portal_event(
+                self,
+                PracticeId::from_uuid(practice),
+                link,
+                AuditAction::Read,
+            );
             event
                 .detail
                 .insert("portal", Detail::Code("link_opened".into()));
@@ -249,7 +254,7 @@ impl Store {
         };
         let practice = PracticeId::from_uuid(practice);
         let first_name = self.first_name(practice, patient, &name).await?;
-        let mut event = portal_event(practice, link, AuditAction::Read);
+        let mut event = portal_event(self, practice, link, AuditAction::Read);
         event.patient_id = Some(patient);
         event
             .detail
@@ -296,7 +301,7 @@ impl Store {
                     messages.push(self.seal_message(message).await?);
                 }
             }
-            let mut event = event_for(
+            let mut event = self.event_for(
                 &Actor::system_for(PracticeId::from_uuid(referrer)),
                 AuditAction::Write,
                 ResourceType::Referral,
@@ -359,8 +364,8 @@ fn not_responding_notice(
     })
 }
 
-fn portal_event(practice: PracticeId, link: Uuid, action: AuditAction) -> Event {
-    let mut event = event_for(
+fn portal_event(store: &Store, practice: PracticeId, link: Uuid, action: AuditAction) -> Event {
+    let mut event = store.event_for(
         &Actor::system_for(practice),
         action,
         ResourceType::PortalLink,

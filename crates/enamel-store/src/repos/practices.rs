@@ -75,7 +75,7 @@ impl<'a> PracticeRepo<'a> {
 
     /// Inserts a practice. A taken NPI is a [`StoreError::Conflict`].
     pub async fn insert(&self, new: &NewPractice) -> Result<Practice, StoreError> {
-        let created_at = now();
+        let created_at = self.store.now();
         let sql = concat!(
             "INSERT INTO practices (",
             columns!(),
@@ -196,12 +196,4 @@ impl<'a> PracticeRepo<'a> {
         .context("counting practices")?;
         Ok(u64::try_from(count).unwrap_or_default())
     }
-}
-
-/// The current time, truncated to microseconds: the finest both backends keep, so a
-/// value returned from an insert equals the value read back.
-pub(crate) fn now() -> OffsetDateTime {
-    let now = OffsetDateTime::now_utc();
-    now.replace_nanosecond(now.nanosecond() / 1_000 * 1_000)
-        .unwrap_or(now)
 }

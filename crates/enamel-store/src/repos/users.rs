@@ -9,7 +9,6 @@ use uuid::Uuid;
 
 use crate::error::is_unique_violation;
 use crate::pool::on_pool;
-use crate::repos::practices::now;
 use crate::{Store, StoreError};
 
 /// The columns of `users`, for `concat!` into statements that stay `&'static str`.
@@ -68,7 +67,7 @@ impl<'a> UserRepo<'a> {
     /// Inserts an account. A taken email is a [`StoreError::Conflict`]; an unknown
     /// practice is [`StoreError::NotFound`].
     pub async fn insert(&self, new: &NewUser) -> Result<User, StoreError> {
-        let created_at = now();
+        let created_at = self.store.now();
         let sql = concat!(
             "INSERT INTO users (",
             user_columns!(),

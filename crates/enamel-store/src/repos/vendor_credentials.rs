@@ -10,10 +10,9 @@ use uuid::Uuid;
 use enamel_audit::entry::{Action, Detail, Event, Outcome, ResourceType};
 use enamel_domain::Actor;
 
-use crate::audit::{append_in_tx, event_for, head_sql};
+use crate::audit::{append_in_tx, head_sql};
 use crate::error::is_unique_violation;
 use crate::pool::on_pool;
-use crate::repos::practices::now;
 use crate::sealed::{ENCRYPTED_COLUMNS, EncryptedColumn};
 use crate::{Store, StoreError};
 
@@ -46,7 +45,7 @@ impl<'a> VendorCredentials<'a> {
     }
 
     fn event(&self, action: Action, vendor: &VendorName, outcome: Outcome) -> Event {
-        let mut event = event_for(
+        let mut event = self.store.event_for(
             self.actor,
             action,
             ResourceType::VendorCredential,
@@ -112,7 +111,7 @@ impl<'a> VendorCredentials<'a> {
         let events = [&event];
         let scope = event.scope.key();
         let head_sql = head_sql(&self.store.db);
-        let at = now();
+        let at = self.store.now();
         let written = on_pool!(&self.store.db, pool => {
             async {
                 let mut tx = pool.begin().await?;
