@@ -13,7 +13,10 @@ mod middleware;
 pub mod notify_worker;
 mod qr;
 mod routes;
-pub mod settings;
+/// The settings, from `enamel-config` (re-exported where callers have found them).
+pub mod settings {
+    pub use enamel_config::*;
+}
 pub mod startup;
 pub mod telemetry;
 mod tls;

@@ -10,7 +10,7 @@ use enamel_audit::entry::{Scope, hex};
 use enamel_audit::merkle::{self, Hash};
 use enamel_audit::purge::{PurgeRecord, purge_covers};
 use enamel_audit::verify::{Finding, Verifier};
-use enamel_server::Settings;
+use enamel_config::Settings;
 use enamel_store::{Outside, Store};
 use indicatif::{ProgressBar, ProgressStyle};
 

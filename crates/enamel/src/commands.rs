@@ -5,13 +5,14 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use anyhow::Context as _;
+use enamel_config::KeyProviderKind;
+use enamel_config::Settings;
 use enamel_crypto::{KeyProvider, LocalKeyFile};
 use enamel_demo::{CanaryScanner, DemoNetwork};
 use enamel_integrations::AwsKms;
 use enamel_integrations::kms::KmsSettings;
-use enamel_server::settings::KeyProviderKind;
 use enamel_server::startup::check_listen_policy;
-use enamel_server::{Application, Settings, shutdown_signal, telemetry};
+use enamel_server::{Application, shutdown_signal, telemetry};
 use enamel_store::{ConnectOptions, Store};
 use secrecy::SecretString;
 

@@ -1,5 +1,6 @@
 //! The `enamel` command, run as a newcomer or an operator would run it.
 
+mod architecture;
 mod attachments;
 mod audit;
 mod config;
