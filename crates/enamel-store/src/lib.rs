@@ -15,6 +15,7 @@
 pub mod audit;
 mod audit_query;
 mod error;
+mod jobs;
 mod key_admin;
 mod keyring;
 mod migrations;
@@ -25,6 +26,7 @@ mod sealed;
 pub use audit::{AuditLog, Checkpointed, Outside, StoredEntry};
 pub use audit_query::{AuditFilter, AuditPage, Disclosure, MAX_PAGE};
 pub use error::StoreError;
+pub use jobs::{ClaimedJob, Finished, JobStatus, Jobs, NewJob};
 pub use key_admin::{KeyAdmin, Reencrypted};
 pub use migrations::MigrationStatus;
 pub use pool::{Backend, ConnectOptions, Store};

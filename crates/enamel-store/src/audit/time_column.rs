@@ -15,7 +15,8 @@ use time::OffsetDateTime;
 
 use enamel_audit::entry::format_timestamp;
 
-/// An instant written to, or compared with, the `at` column of `audit_entries`.
+/// An instant written to, or compared with, the `at` column of `audit_entries` (or
+/// any other time column that SQL compares on SQLite, such as the jobs' `run_at`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct AuditTime(pub(crate) OffsetDateTime);
 

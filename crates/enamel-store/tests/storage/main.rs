@@ -2,6 +2,7 @@
 
 mod audit;
 mod fixtures;
+mod jobs;
 mod keys;
 mod migrations;
 mod practices;
@@ -111,4 +112,8 @@ on_both_backends!(
     referrals::no_patient_name_is_stored_in_the_clear,
     referrals::an_unscheduled_referral_is_flagged_once_for_both_offices,
     referrals::a_restricted_patient_stays_behind_the_glass_through_a_referral,
+    jobs::a_job_is_enqueued_once_per_key_and_runs_when_due,
+    jobs::two_workers_never_run_the_same_job_twice,
+    jobs::a_job_whose_worker_died_is_taken_over_after_its_lease,
+    jobs::a_failing_job_backs_off_then_becomes_a_dead_letter,
 );
