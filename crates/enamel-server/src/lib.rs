@@ -10,7 +10,6 @@ pub mod error;
 pub mod extract;
 pub mod metrics;
 mod middleware;
-pub mod notify_worker;
 mod qr;
 mod routes;
 /// The settings, from `enamel-config` (re-exported where callers have found them).

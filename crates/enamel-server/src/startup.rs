@@ -61,8 +61,8 @@ pub enum StartupError {
     Storage(#[source] std::io::Error),
     #[error("cannot set up the S3 attachment store: {0}")]
     ObjectStore(#[source] enamel_integrations::ObjectError),
-    #[error("notification settings: {0:#}")]
-    Notifications(#[source] anyhow::Error),
+    #[error("letter assistant settings: {0:#}")]
+    Assistant(#[source] anyhow::Error),
     #[error("cannot listen on {addr}: {source}")]
     Bind {
         addr: SocketAddr,
@@ -78,27 +78,6 @@ pub struct Application {
     router: Router,
     tls: Option<RustlsConfig>,
     grace: Duration,
-    store: Store,
-    checkpoints: CheckpointPolicy,
-    worker: WorkerPlan,
-}
-
-/// What the notification worker runs with.
-#[derive(Debug)]
-struct WorkerPlan {
-    senders: Arc<crate::notify_worker::Senders>,
-    clock: Arc<dyn Clock>,
-    referrals: crate::settings::ReferralSettings,
-    public_url: Option<String>,
-    poll: Duration,
-}
-
-/// When the server signs audit checkpoints.
-#[derive(Clone, Debug)]
-struct CheckpointPolicy {
-    dir: std::path::PathBuf,
-    entries: u64,
-    every: Duration,
 }
 
 impl Application {
@@ -140,9 +119,6 @@ impl Application {
         std::fs::create_dir_all(&scratch_dir).map_err(StartupError::Storage)?;
         // Boxed: the S3 set-up (the AWS credential chain) is a large future.
         let objects = Arc::new(Box::pin(object_store(&settings.referrals, attachment_dir)).await?);
-        let senders = crate::notify_worker::Senders::from_settings(&settings.notifications)
-            .map_err(StartupError::Notifications)?;
-        let state_clock = Arc::clone(&clock);
         let state = AppState {
             store: store.clone(),
             metrics: Arc::new(Metrics::new()),
@@ -167,29 +143,12 @@ impl Application {
             );
         }
         let router = router(state, settings.server.max_body_bytes, tls.is_some());
-        let checkpoints = CheckpointPolicy {
-            dir: settings.checkpoint_dir(),
-            entries: settings.audit.checkpoint_entries.max(1),
-            every: Duration::from_secs(settings.audit.checkpoint_seconds.max(1)),
-        };
-        let worker = WorkerPlan {
-            senders: Arc::new(senders),
-            clock: Arc::clone(&state_clock),
-            referrals: settings.referrals.clone(),
-            public_url: settings.referrals.public_url.clone(),
-            poll: Duration::from_millis(
-                settings.notifications.poll_millis.unwrap_or(1_000).max(10),
-            ),
-        };
         Ok(Self {
             listener,
             local_addr,
             router,
             tls,
             grace: settings.shutdown_grace(),
-            store,
-            checkpoints,
-            worker,
         })
     }
 
@@ -207,90 +166,14 @@ impl Application {
     }
 
     /// Serves until `shutdown` completes, then stops accepting connections and lets
-    /// in-flight requests finish within the grace period.
-    ///
-    /// Audit checkpoints are signed every `audit.checkpoint_entries` entries or
-    /// `audit.checkpoint_seconds` seconds, and once more after the last request.
+    /// in-flight requests finish within the grace period. Background work (delivery,
+    /// checkpoints, flags) is not the server's: the jobs runtime in `enamel-agents`
+    /// runs it, in this process (`enamel serve`) or in workers (`enamel worker`).
     pub async fn run_until_stopped(
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
-        let signer = self
-            .store
-            .audit()
-            .signer()
-            .await
-            .map_err(std::io::Error::other)?;
-        let signer = Arc::new(signer);
-        let checkpointer = tokio::spawn(checkpoint_loop(
-            self.store.clone(),
-            Arc::clone(&signer),
-            self.checkpoints.clone(),
-        ));
-        let base_url = self.worker.public_url.clone().unwrap_or_else(|| self.url());
-        let worker = tokio::spawn(crate::notify_worker::run(
-            self.store.clone(),
-            Arc::clone(&self.worker.senders),
-            Arc::clone(&self.worker.clock),
-            self.worker.referrals.clone(),
-            base_url,
-            self.worker.poll,
-        ));
-        let served = serve(self.listener, self.router, self.tls, self.grace, shutdown).await;
-        checkpointer.abort();
-        worker.abort();
-        match self
-            .store
-            .audit()
-            .checkpoint_and_export(&signer, &self.checkpoints.dir)
-            .await
-        {
-            Ok(done) => tracing::info!(
-                checkpoints = done.written.len(),
-                refused = done.refused.len(),
-                "audit checkpoints signed at shutdown"
-            ),
-            Err(err) => tracing::error!(
-                error = format!("{err:#}"),
-                "audit checkpoints at shutdown failed"
-            ),
-        }
-        served
-    }
-}
-
-/// Signs checkpoints when enough entries were added or enough time passed.
-async fn checkpoint_loop(
-    store: Store,
-    signer: Arc<enamel_audit::checkpoint::Signer>,
-    policy: CheckpointPolicy,
-) {
-    let tick = policy.every.min(Duration::from_secs(1));
-    let mut last_total = 0_u64;
-    let mut last_signed = tokio::time::Instant::now();
-    loop {
-        tokio::time::sleep(tick).await;
-        let Ok(heads) = store.audit().heads().await else {
-            continue;
-        };
-        let total: u64 = heads.iter().map(|(_, size)| size).sum();
-        let grown = total.saturating_sub(last_total);
-        if grown >= policy.entries || (grown > 0 && last_signed.elapsed() >= policy.every) {
-            match store
-                .audit()
-                .checkpoint_and_export(&signer, &policy.dir)
-                .await
-            {
-                Ok(_) => {
-                    last_total = total;
-                    last_signed = tokio::time::Instant::now();
-                }
-                Err(err) => tracing::error!(
-                    error = format!("{err:#}"),
-                    "signing audit checkpoints failed"
-                ),
-            }
-        }
+        serve(self.listener, self.router, self.tls, self.grace, shutdown).await
     }
 }
 
@@ -437,7 +320,7 @@ fn assistant(
         .as_deref()
         .unwrap_or(enamel_integrations::ai::DEFAULT_BASE_URL);
     let base_url = url::Url::parse(base).map_err(|_| {
-        StartupError::Notifications(anyhow::anyhow!("referrals.assistant_base_url is not a URL"))
+        StartupError::Assistant(anyhow::anyhow!("referrals.assistant_base_url is not a URL"))
     })?;
     enamel_integrations::Assistant::new(enamel_integrations::AssistantSettings {
         base_url,
@@ -449,5 +332,5 @@ fn assistant(
         max_tokens: 600,
     })
     .map(Some)
-    .map_err(|err| StartupError::Notifications(err.into()))
+    .map_err(|err| StartupError::Assistant(err.into()))
 }

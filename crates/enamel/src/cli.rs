@@ -27,7 +27,14 @@ pub enum Command {
         /// Listen on this address instead of server.bind (port 0 picks a free port).
         #[arg(long, value_name = "ADDR")]
         bind: Option<SocketAddr>,
+        /// Serve HTTP only: background jobs (delivery, checkpoints, flags) are left to
+        /// `enamel worker` processes on the same database.
+        #[arg(long)]
+        no_jobs: bool,
     },
+    /// Run background jobs only (delivery, checkpoints, flags), beside any number of
+    /// other workers and `enamel serve --no-jobs` processes on the same database.
+    Worker,
     /// Apply pending database migrations and report the schema's state.
     Migrate,
     /// Inspect the configuration.

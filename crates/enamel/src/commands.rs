@@ -5,6 +5,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use anyhow::Context as _;
+use enamel_agents::{Runtime, RuntimeSettings};
 use enamel_config::KeyProviderKind;
 use enamel_config::Settings;
 use enamel_crypto::{KeyProvider, LocalKeyFile};
@@ -22,12 +23,17 @@ use crate::keys;
 pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let mut settings = Settings::from_environment(cli.config.as_deref())?;
     match cli.command {
-        Command::Serve { demo, bind } => {
+        Command::Serve {
+            demo,
+            bind,
+            no_jobs,
+        } => {
             if let Some(bind) = bind {
                 settings.server.bind = bind;
             }
-            serve(settings, demo).await
+            serve(settings, demo, !no_jobs).await
         }
+        Command::Worker => worker(&settings).await,
         Command::Migrate => migrate(&settings).await,
         Command::Config(ConfigCommand::Check) => config_check(&settings),
         Command::Demo(DemoCommand::Seed { seed }) => demo_seed(&settings, seed).await,
@@ -74,7 +80,7 @@ pub async fn connect(settings: &Settings, url: &SecretString) -> anyhow::Result<
     Ok(Store::connect(url, &options, keys).await?)
 }
 
-async fn serve(mut settings: Settings, demo: bool) -> anyhow::Result<ExitCode> {
+async fn serve(mut settings: Settings, demo: bool, jobs: bool) -> anyhow::Result<ExitCode> {
     telemetry::init(&settings.log)?;
     if demo && settings.database.url.is_none() {
         // The demo keeps its synthetic network, and its keys, apart from real data.
@@ -92,7 +98,18 @@ async fn serve(mut settings: Settings, demo: bool) -> anyhow::Result<ExitCode> {
         enamel_demo::seed(&store, network).await?;
     }
     let shutdown = shutdown_signal()?;
-    let app = Application::build(&settings, store.clone()).await?;
+    let clock: Arc<dyn enamel_domain::clock::Clock> = Arc::new(enamel_domain::clock::SystemClock);
+    let app = Application::build_with_clock(&settings, store.clone(), Arc::clone(&clock)).await?;
+    let runtime = jobs
+        .then(|| {
+            Runtime::new(
+                store.clone(),
+                Arc::clone(&clock),
+                &settings.notifications,
+                RuntimeSettings::from_settings(&settings, &app.url()),
+            )
+        })
+        .transpose()?;
     tracing::info!(address = %app.local_addr(), backend = store.backend().name(), "listening");
     println!("Enamel is running at {}", app.url());
     println!(
@@ -108,8 +125,22 @@ async fn serve(mut settings: Settings, demo: bool) -> anyhow::Result<ExitCode> {
             dir.display()
         );
     }
+    if runtime.is_none() {
+        println!("  background jobs are left to `enamel worker` processes (--no-jobs)");
+    }
     println!("Press Ctrl-C to stop.");
+    // The jobs stop after the last request, so the last checkpoint covers it.
+    let (stop_jobs, jobs_stopped) = tokio::sync::oneshot::channel::<()>();
+    let jobs = runtime.map(|runtime| {
+        tokio::spawn(runtime.run_until_stopped(async {
+            let _ = jobs_stopped.await;
+        }))
+    });
     app.run_until_stopped(shutdown).await?;
+    let _ = stop_jobs.send(());
+    if let Some(jobs) = jobs {
+        jobs.await??;
+    }
     store.close().await;
     tracing::info!("stopped");
     Ok(ExitCode::SUCCESS)
@@ -135,6 +166,24 @@ fn print_demo_logins(network: &DemoNetwork) {
         );
     }
     println!();
+}
+
+/// `enamel worker`: the jobs runtime alone, until SIGTERM or Ctrl-C.
+async fn worker(settings: &Settings) -> anyhow::Result<ExitCode> {
+    telemetry::init(&settings.log)?;
+    let store = connect_current(settings).await?;
+    let shutdown = shutdown_signal()?;
+    let base_url = format!("http://{}", settings.server.bind);
+    let runtime = Runtime::new(
+        store.clone(),
+        Arc::new(enamel_domain::clock::SystemClock),
+        &settings.notifications,
+        RuntimeSettings::from_settings(settings, &base_url),
+    )?;
+    println!("Enamel worker running (background jobs only). Press Ctrl-C to stop.");
+    runtime.run_until_stopped(shutdown).await?;
+    store.close().await;
+    Ok(ExitCode::SUCCESS)
 }
 
 async fn migrate(settings: &Settings) -> anyhow::Result<ExitCode> {

@@ -13,6 +13,33 @@ pub struct TestApp {
     pub data_dir: tempfile::TempDir,
     stop: Option<oneshot::Sender<()>>,
     server: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
+    stop_jobs: Option<oneshot::Sender<()>>,
+    jobs: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
+}
+
+/// Starts the jobs runtime (`enamel serve` runs it beside the server) on `store`,
+/// until the returned sender is used or dropped.
+pub fn start_jobs(
+    settings: &Settings,
+    store: enamel_store::Store,
+    clock: std::sync::Arc<dyn enamel_server::clock::Clock>,
+    url: &str,
+) -> (
+    oneshot::Sender<()>,
+    tokio::task::JoinHandle<anyhow::Result<()>>,
+) {
+    let runtime = enamel_agents::Runtime::new(
+        store,
+        clock,
+        &settings.notifications,
+        enamel_agents::RuntimeSettings::from_settings(settings, url),
+    )
+    .expect("the jobs runtime starts");
+    let (stop, stopped) = oneshot::channel::<()>();
+    let jobs = tokio::spawn(runtime.run_until_stopped(async {
+        let _ = stopped.await;
+    }));
+    (stop, jobs)
 }
 
 /// Settings for a test: loopback, any free port, defaults otherwise.
@@ -44,10 +71,13 @@ pub async fn spawn_app_with(
     let mut settings = test_settings();
     data_dir.path().clone_into(&mut settings.data_dir);
     adjust(&mut settings);
-    let app = Application::build(&settings, db.store.clone())
+    let clock: std::sync::Arc<dyn enamel_server::clock::Clock> =
+        std::sync::Arc::new(enamel_server::clock::SystemClock);
+    let app = Application::build_with_clock(&settings, db.store.clone(), clock.clone())
         .await
         .expect("the app builds");
     let url = app.url();
+    let (stop_jobs, jobs) = start_jobs(&settings, db.store.clone(), clock, &url);
     let (stop, stopped) = oneshot::channel::<()>();
     let server = tokio::spawn(app.run_until_stopped(async {
         let _ = stopped.await;
@@ -60,6 +90,8 @@ pub async fn spawn_app_with(
         data_dir,
         stop: Some(stop),
         server: Some(server),
+        stop_jobs: Some(stop_jobs),
+        jobs: Some(jobs),
     })
 }
 
@@ -71,6 +103,13 @@ impl TestApp {
         }
         if let Some(server) = self.server.take() {
             server.await.unwrap().unwrap();
+        }
+        // The jobs stop after the last request, as in `enamel serve`.
+        if let Some(stop) = self.stop_jobs.take() {
+            let _ = stop.send(());
+        }
+        if let Some(jobs) = self.jobs.take() {
+            jobs.await.unwrap().unwrap();
         }
     }
 

@@ -25,6 +25,7 @@ pub(crate) struct Demo {
     pub(crate) network: DemoNetwork,
     pub(crate) db: TestDb,
     _stop: oneshot::Sender<()>,
+    _stop_jobs: oneshot::Sender<()>,
     _dir: tempfile::TempDir,
 }
 
@@ -41,6 +42,8 @@ pub(crate) async fn demo_on(backend: Backend, adjust: impl FnOnce(&mut Settings)
         .await
         .unwrap();
     let url = app.url();
+    let (stop_jobs, _) =
+        crate::helpers::start_jobs(&settings, db.store.clone(), Arc::new(clock.clone()), &url);
     let (stop, stopped) = oneshot::channel::<()>();
     tokio::spawn(app.run_until_stopped(async {
         let _ = stopped.await;
@@ -56,6 +59,7 @@ pub(crate) async fn demo_on(backend: Backend, adjust: impl FnOnce(&mut Settings)
         network,
         db,
         _stop: stop,
+        _stop_jobs: stop_jobs,
         _dir: dir,
     })
 }

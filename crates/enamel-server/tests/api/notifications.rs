@@ -6,8 +6,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use enamel_domain::Role;
+use enamel_server::Settings;
 use enamel_server::clock::ManualClock;
-use enamel_server::{Application, Settings};
 use enamel_store::Backend;
 use enamel_testkit::smtp::{SmtpSink, body, header};
 use serde_json::json;
@@ -183,7 +183,7 @@ async fn the_specialist_and_the_patient_get_emails_on_postgres() {
 }
 
 /// The relay is down while the first server runs: the notices wait in the outbox.
-/// A second server on the same database, later, with the relay up, sends them once.
+/// A second worker on the same database, later, with the relay up, sends them once.
 #[tokio::test]
 async fn notices_the_first_server_could_not_send_are_sent_by_the_next() {
     let Some(sink) = SmtpSink::start().await else {
@@ -219,13 +219,9 @@ async fn notices_the_first_server_could_not_send_are_sent_by_the_next() {
     let mut settings = crate::helpers::test_settings();
     email_through(&mut settings, sink.port);
     let later = ManualClock::new(time::OffsetDateTime::now_utc() + time::Duration::hours(2));
-    let next = Application::build_with_clock(&settings, demo.db.store.clone(), Arc::new(later))
-        .await
-        .unwrap();
-    let (_stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    tokio::spawn(next.run_until_stopped(async {
-        let _ = stopped.await;
-    }));
+    // Another worker process, later: its own connection to the same database.
+    let store = demo.db.reopen().await;
+    let (_stop, _jobs) = crate::helpers::start_jobs(&settings, store, Arc::new(later), &demo.url);
     wait_for(&sink, 2).await;
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert_eq!(sink.received(), 2, "each notice once");

@@ -311,8 +311,8 @@ async fn the_story(backend: Backend) {
 /// The worker sends through a relay whose BAA is executed in the registry (the
 /// demo's `smtp-relay`: the closed port makes it a retry) and refuses one without.
 async fn the_baa_gate_decides_at_send_time(demo: &Demo, at: time::OffsetDateTime) {
+    use enamel_agents::jobs::deliver::{Senders, deliver_due};
     use enamel_integrations::{SmtpMailer, SmtpSecurity, SmtpSettings};
-    use enamel_server::notify_worker::{Senders, deliver_due};
 
     let referrer = demo.network.practices[0].practice.id;
     let senders = |vendor: &str| Senders {

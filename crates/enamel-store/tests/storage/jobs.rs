@@ -178,7 +178,7 @@ pub async fn a_failing_job_backs_off_then_becomes_a_dead_letter(store: Store) {
                 .is_empty()
         );
         clock.advance(Duration::seconds(1));
-        expected_wait = expected_wait * 2;
+        expected_wait *= 2;
     }
     let last = jobs
         .claim("w", &["deliver"], Duration::minutes(1), 1)

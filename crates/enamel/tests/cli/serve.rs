@@ -75,3 +75,52 @@ fn serve_starts_on_a_network_address_when_a_tls_proxy_is_declared() {
     let (clean_exit, _, _) = server.terminate();
     assert!(clean_exit);
 }
+
+/// `serve --no-jobs` runs no background work; an `enamel worker` on the same
+/// database does it (here: signing the seeded logs' checkpoints), and stops cleanly
+/// on SIGTERM.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_without_jobs_leaves_background_work_to_a_worker() {
+    let dir = tempfile::tempdir().unwrap();
+    crate::helpers::succeed(enamel(dir.path()).args(["demo", "seed"]));
+    let checkpoints = dir.path().join("audit-checkpoints");
+    let exported = || {
+        std::fs::read_dir(&checkpoints).map_or(0, |entries| {
+            entries
+                .filter_map(Result::ok)
+                .filter(|e| e.file_name().to_string_lossy().ends_with(".jsonl"))
+                .count()
+        })
+    };
+    let mut command = enamel(dir.path());
+    command
+        .args(["serve", "--no-jobs", "--bind", "127.0.0.1:0"])
+        .env("ENAMEL_AUDIT_CHECKPOINT_SECONDS", "1");
+    let server = Server::start(command);
+    tokio::time::sleep(std::time::Duration::from_secs(3)).await;
+    assert_eq!(exported(), 0, "the web process signs nothing");
+
+    let worker = enamel(dir.path())
+        .arg("worker")
+        .env("ENAMEL_AUDIT_CHECKPOINT_SECONDS", "1")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut waited = 0;
+    while exported() < 7 && waited < 200 {
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        waited += 1;
+    }
+    assert_eq!(exported(), 7, "the worker signed every practice's log");
+    let terminated = std::process::Command::new("kill")
+        .args(["-TERM", &worker.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(terminated.success());
+    let stopped = worker.wait_with_output().unwrap();
+    assert!(stopped.status.success(), "{}", text(&stopped.stderr));
+    let (clean_exit, stdout, _) = server.terminate();
+    assert!(clean_exit);
+    assert!(stdout.contains("--no-jobs"), "{stdout}");
+}

@@ -1,11 +1,7 @@
-//! The notification worker: claims due messages from the outbox, checks the BAA
+//! Notification delivery: claims due messages from the outbox, checks the BAA
 //! registry for the vendor each would go through, sends, and records the outcome
 //! (sent, retry later with back-off, failed, or refused). Several workers, in one
-//! process or many, share the outbox through leases. It also flags referrals whose
-//! patient has not scheduled.
-
-use std::sync::Arc;
-use std::time::Duration;
+//! process or many, share the outbox through its leases.
 
 use enamel_audit::entry::{Action as AuditAction, Detail, Outcome, ResourceType};
 use enamel_domain::{Actor, VendorName};
@@ -16,8 +12,8 @@ use enamel_integrations::{
 use enamel_store::{Channel, DueMessage, Store};
 use secrecy::ExposeSecret as _;
 
-use crate::clock::Clock;
-use crate::settings::{NotificationSettings, ReferralSettings};
+use enamel_config::NotificationSettings;
+use enamel_domain::clock::Clock;
 
 /// The configured channels.
 #[derive(Debug, Default)]
@@ -165,43 +161,6 @@ impl Senders {
             senders.mailbox = Some(Mailbox::new(dir.clone())?);
         }
         Ok(senders)
-    }
-}
-
-/// Runs the worker until the task is dropped.
-pub async fn run(
-    store: Store,
-    senders: Arc<Senders>,
-    clock: Arc<dyn Clock>,
-    referrals: ReferralSettings,
-    base_url: String,
-    poll: Duration,
-) {
-    let mut last_flag = None::<tokio::time::Instant>;
-    loop {
-        if last_flag.is_none_or(|at| at.elapsed() >= Duration::from_mins(1)) {
-            if let Err(err) = store
-                .flag_not_responding(referrals.not_responding_days, clock.now())
-                .await
-            {
-                tracing::error!(
-                    error = format!("{err:#}"),
-                    "flagging unscheduled referrals failed"
-                );
-            }
-            last_flag = Some(tokio::time::Instant::now());
-        }
-        match deliver_due(&store, &senders, clock.as_ref(), &base_url).await {
-            Ok(0) => tokio::time::sleep(poll).await,
-            Ok(_) => {}
-            Err(err) => {
-                tracing::error!(
-                    error = format!("{err:#}"),
-                    "the notification worker failed a round"
-                );
-                tokio::time::sleep(poll).await;
-            }
-        }
     }
 }
 

@@ -1,0 +1,5 @@
+//! The jobs, one module each, each with one entry point the runtime calls.
+
+pub mod checkpoint;
+pub mod deliver;
+pub mod flag;

@@ -1,0 +1,250 @@
+//! The jobs runtime: schedules recurring jobs into the store's durable queue, runs
+//! the due ones it can claim, and drains the notification outbox.
+//!
+//! Every worker does the same thing, so any number of them can run against one
+//! database: a schedule's run is enqueued under a key naming its time slot
+//! (`checkpoint:29461234`), which the queue takes once however many workers enqueue
+//! it, and a job is claimed by one worker under a lease (a worker that dies loses it
+//! to another when the lease runs out). Time comes from the one clock.
+
+use std::future::Future;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use enamel_audit::checkpoint::Signer;
+use enamel_config::Settings;
+use enamel_domain::clock::Clock;
+use enamel_store::{ClaimedJob, NewJob, Store};
+
+use crate::jobs::{self, deliver::Senders};
+
+/// The kinds of job this runtime runs.
+const KINDS: &[&str] = &[CHECKPOINT, FLAG];
+const CHECKPOINT: &str = "checkpoint";
+const FLAG: &str = "flag_not_responding";
+/// How long a claimed job is this worker's before another may take it over.
+const LEASE: time::Duration = time::Duration::minutes(5);
+/// How often the "not responding" flags are looked for.
+const FLAG_EVERY: time::Duration = time::Duration::minutes(1);
+/// Runs of a scheduled job before it is kept as a dead letter.
+const ATTEMPTS: u32 = 5;
+/// The first retry of a failed job; later ones double.
+const FIRST_RETRY: time::Duration = time::Duration::seconds(10);
+
+/// What the runtime runs with, from the settings.
+#[derive(Clone, Debug)]
+pub struct RuntimeSettings {
+    /// How long to wait when nothing was due.
+    pub poll: std::time::Duration,
+    /// A checkpoint at least this often while the logs grow.
+    pub checkpoint_every: time::Duration,
+    /// And whenever this many entries were added since the last one.
+    pub checkpoint_entries: u64,
+    /// Where checkpoints are exported, outside the database.
+    pub checkpoint_dir: PathBuf,
+    /// Referrals sent this many days ago and not scheduled are flagged.
+    pub not_responding_days: i64,
+    /// Enamel's address, for links in messages.
+    pub base_url: String,
+}
+
+impl RuntimeSettings {
+    /// From the settings; `base_url` when `referrals.public_url` is not set.
+    #[must_use]
+    pub fn from_settings(settings: &Settings, base_url: &str) -> Self {
+        Self {
+            poll: std::time::Duration::from_millis(
+                settings.notifications.poll_millis.unwrap_or(1_000).max(10),
+            ),
+            checkpoint_every: time::Duration::seconds(
+                i64::try_from(settings.audit.checkpoint_seconds.max(1)).unwrap_or(60),
+            ),
+            checkpoint_entries: settings.audit.checkpoint_entries.max(1),
+            checkpoint_dir: settings.checkpoint_dir(),
+            not_responding_days: settings.referrals.not_responding_days,
+            base_url: settings
+                .referrals
+                .public_url
+                .clone()
+                .unwrap_or_else(|| base_url.to_owned()),
+        }
+    }
+}
+
+/// One worker of the jobs runtime.
+#[derive(Debug)]
+pub struct Runtime {
+    store: Store,
+    clock: Arc<dyn Clock>,
+    senders: Arc<Senders>,
+    settings: RuntimeSettings,
+    /// This worker's name in the jobs it claims.
+    worker: String,
+}
+
+impl Runtime {
+    /// A worker on `store` (whose clock it shares), with the channels the
+    /// notification settings configure; a half-configured channel is an error that
+    /// names the setting.
+    pub fn new(
+        store: Store,
+        clock: Arc<dyn Clock>,
+        notifications: &enamel_config::NotificationSettings,
+        settings: RuntimeSettings,
+    ) -> anyhow::Result<Self> {
+        store.use_clock(Arc::clone(&clock));
+        Ok(Self {
+            store,
+            clock,
+            senders: Arc::new(Senders::from_settings(notifications)?),
+            settings,
+            worker: format!("worker-{}", uuid::Uuid::now_v7().simple()),
+        })
+    }
+
+    /// Runs until `shutdown` completes, then signs a last round of checkpoints.
+    pub async fn run_until_stopped(
+        self,
+        shutdown: impl Future<Output = ()> + Send,
+    ) -> anyhow::Result<()> {
+        let signer = self.store.audit().signer().await?;
+        let mut scheduler = Scheduler::default();
+        tokio::pin!(shutdown);
+        tracing::info!(worker = %self.worker, "the jobs runtime is running");
+        loop {
+            if let Err(err) = scheduler.enqueue_due(&self).await {
+                tracing::error!(error = format!("{err:#}"), "scheduling jobs failed");
+            }
+            self.run_due(&signer).await;
+            let delivered = match jobs::deliver::deliver_due(
+                &self.store,
+                &self.senders,
+                self.clock.as_ref(),
+                &self.settings.base_url,
+            )
+            .await
+            {
+                Ok(count) => count,
+                Err(err) => {
+                    tracing::error!(error = format!("{err:#}"), "a delivery round failed");
+                    0
+                }
+            };
+            let pause = if delivered > 0 {
+                std::time::Duration::ZERO
+            } else {
+                self.settings.poll
+            };
+            tokio::select! {
+                () = &mut shutdown => break,
+                () = tokio::time::sleep(pause) => {}
+            }
+        }
+        if let Err(err) =
+            jobs::checkpoint::run(&self.store, &signer, &self.settings.checkpoint_dir).await
+        {
+            tracing::error!(
+                error = format!("{err:#}"),
+                "audit checkpoints at shutdown failed"
+            );
+        }
+        tracing::info!(worker = %self.worker, "the jobs runtime stopped");
+        Ok(())
+    }
+
+    /// Claims and runs the due jobs; each run is recorded done, or failed to be
+    /// retried (a dead letter once its attempts are used up).
+    async fn run_due(&self, signer: &Signer) {
+        let claimed = match self
+            .store
+            .jobs()
+            .claim(&self.worker, KINDS, LEASE, 10)
+            .await
+        {
+            Ok(claimed) => claimed,
+            Err(err) => {
+                tracing::error!(error = format!("{err:#}"), "claiming jobs failed");
+                return;
+            }
+        };
+        for job in claimed {
+            let outcome = self.run_one(&job, signer).await;
+            let recorded = match outcome {
+                Ok(()) => self.store.jobs().done(&job).await,
+                Err(err) => {
+                    tracing::error!(kind = %job.kind, job = %job.id, error = format!("{err:#}"), "a job failed");
+                    self.store
+                        .jobs()
+                        .failed(&job, "job_failed", FIRST_RETRY)
+                        .await
+                }
+            };
+            if let Err(err) = recorded {
+                tracing::error!(job = %job.id, error = format!("{err:#}"), "recording a job's run failed");
+            }
+        }
+    }
+
+    async fn run_one(&self, job: &ClaimedJob, signer: &Signer) -> anyhow::Result<()> {
+        match job.kind.as_str() {
+            CHECKPOINT => {
+                jobs::checkpoint::run(&self.store, signer, &self.settings.checkpoint_dir).await
+            }
+            FLAG => {
+                jobs::flag::run(
+                    &self.store,
+                    self.settings.not_responding_days,
+                    self.clock.now(),
+                )
+                .await
+            }
+            other => anyhow::bail!("no job of kind {other}"),
+        }
+    }
+}
+
+/// When each recurring job is next due.
+#[derive(Debug, Default)]
+struct Scheduler {
+    /// The logs' total size when the last checkpoint was enqueued for growth.
+    checkpointed_entries: Option<u64>,
+}
+
+impl Scheduler {
+    /// Enqueues the runs whose slot has come: a checkpoint per `checkpoint_every`
+    /// and whenever the logs grew by `checkpoint_entries`, flags per minute. Every
+    /// worker enqueues the same keys; the queue keeps one run of each.
+    async fn enqueue_due(&mut self, runtime: &Runtime) -> anyhow::Result<()> {
+        let now = runtime.clock.now();
+        let jobs = runtime.store.jobs();
+        let every = |kind: &str, period: time::Duration| {
+            let seconds = period.whole_seconds().max(1);
+            NewJob {
+                kind: kind.to_owned(),
+                key: format!("{kind}:{}", now.unix_timestamp().div_euclid(seconds)),
+                payload: serde_json::Value::Null,
+                run_at: now,
+                max_attempts: ATTEMPTS,
+            }
+        };
+        jobs.enqueue(&every(CHECKPOINT, runtime.settings.checkpoint_every))
+            .await?;
+        jobs.enqueue(&every(FLAG, FLAG_EVERY)).await?;
+        let total: u64 = runtime
+            .store
+            .audit()
+            .heads()
+            .await?
+            .iter()
+            .map(|(_, size)| size)
+            .sum();
+        let last = *self.checkpointed_entries.get_or_insert(total);
+        if total >= last + runtime.settings.checkpoint_entries {
+            let mut grown = every(CHECKPOINT, runtime.settings.checkpoint_every);
+            grown.key = format!("{CHECKPOINT}:entries:{total}");
+            jobs.enqueue(&grown).await?;
+            self.checkpointed_entries = Some(total);
+        }
+        Ok(())
+    }
+}
