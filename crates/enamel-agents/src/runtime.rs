@@ -19,9 +19,12 @@ use enamel_store::{ClaimedJob, NewJob, Store};
 use crate::jobs::{self, deliver::Senders};
 
 /// The kinds of job this runtime runs.
-const KINDS: &[&str] = &[CHECKPOINT, FLAG];
+const KINDS: &[&str] = &[CHECKPOINT, FLAG, RETENTION];
 const CHECKPOINT: &str = "checkpoint";
 const FLAG: &str = "flag_not_responding";
+const RETENTION: &str = "retention";
+/// How often retention runs.
+const RETENTION_EVERY: time::Duration = time::Duration::days(1);
 /// How long a claimed job is this worker's before another may take it over.
 const LEASE: time::Duration = time::Duration::minutes(5);
 /// How often the "not responding" flags are looked for.
@@ -46,6 +49,8 @@ pub struct RuntimeSettings {
     pub not_responding_days: i64,
     /// Enamel's address, for links in messages.
     pub base_url: String,
+    /// How long served operational records are kept.
+    pub retention: enamel_store::RetentionPeriods,
 }
 
 impl RuntimeSettings {
@@ -67,8 +72,17 @@ impl RuntimeSettings {
                 .public_url
                 .clone()
                 .unwrap_or_else(|| base_url.to_owned()),
+            retention: enamel_store::RetentionPeriods {
+                ended: days(settings.retention.ended_days),
+                message_bodies: days(settings.retention.message_body_days),
+                finished_jobs: days(settings.retention.finished_jobs_days),
+            },
         }
     }
+}
+
+fn days(days: u32) -> time::Duration {
+    time::Duration::days(i64::from(days))
 }
 
 /// One worker of the jobs runtime.
@@ -198,6 +212,17 @@ impl Runtime {
                 )
                 .await
             }
+            RETENTION => {
+                let retained = self.store.apply_retention(self.settings.retention).await?;
+                tracing::info!(
+                    portal_links = retained.portal_links,
+                    sessions = retained.sessions,
+                    message_bodies = retained.message_bodies,
+                    jobs = retained.jobs,
+                    "retention applied"
+                );
+                Ok(())
+            }
             other => anyhow::bail!("no job of kind {other}"),
         }
     }
@@ -212,7 +237,8 @@ struct Scheduler {
 
 impl Scheduler {
     /// Enqueues the runs whose slot has come: a checkpoint per `checkpoint_every`
-    /// and whenever the logs grew by `checkpoint_entries`, flags per minute. Every
+    /// and whenever the logs grew by `checkpoint_entries`, flags per minute,
+    /// retention per day. Every
     /// worker enqueues the same keys; the queue keeps one run of each.
     async fn enqueue_due(&mut self, runtime: &Runtime) -> anyhow::Result<()> {
         let now = runtime.clock.now();
@@ -230,6 +256,7 @@ impl Scheduler {
         jobs.enqueue(&every(CHECKPOINT, runtime.settings.checkpoint_every))
             .await?;
         jobs.enqueue(&every(FLAG, FLAG_EVERY)).await?;
+        jobs.enqueue(&every(RETENTION, RETENTION_EVERY)).await?;
         let total: u64 = runtime
             .store
             .audit()

@@ -139,6 +139,7 @@ names!(
         Notification = "notification",
         PortalLink = "portal_link",
         Directory = "directory",
+        Retention = "retention",
     }
 );
 

@@ -19,6 +19,7 @@ pub struct Settings {
     pub database: DatabaseSettings,
     pub keys: KeySettings,
     pub audit: AuditSettings,
+    pub retention: RetentionSettings,
     pub sessions: SessionSettings,
     pub referrals: ReferralSettings,
     pub notifications: NotificationSettings,
@@ -153,6 +154,32 @@ impl Default for AuditSettings {
     }
 }
 
+/// How long operational records are kept once they have served (seed 001 keeps
+/// links and rate-limit counters 24 hours; these are the copies kept after that).
+/// The audit log is never touched here: it keeps its six years.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RetentionSettings {
+    /// Days an ended session or an expired portal link (with its portal sessions)
+    /// is kept.
+    pub ended_days: u32,
+    /// Days after delivery (or a final failure) a notification keeps its sealed
+    /// recipient and words; its delivery record stays without them.
+    pub message_body_days: u32,
+    /// Days a finished background job is kept (dead letters stay until handled).
+    pub finished_jobs_days: u32,
+}
+
+impl Default for RetentionSettings {
+    fn default() -> Self {
+        Self {
+            ended_days: 30,
+            message_body_days: 30,
+            finished_jobs_days: 30,
+        }
+    }
+}
+
 /// Where key-encryption keys come from.
 #[derive(Clone, Debug, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -255,6 +282,7 @@ impl Default for Settings {
             database: DatabaseSettings::default(),
             keys: KeySettings::default(),
             audit: AuditSettings::default(),
+            retention: RetentionSettings::default(),
             sessions: SessionSettings::default(),
             referrals: ReferralSettings::default(),
             notifications: NotificationSettings::default(),
@@ -399,6 +427,24 @@ const ENV_VARS: &[(&str, Option<&str>, &str, Kind)] = &[
         "ENAMEL_AUDIT_RETENTION_DAYS",
         Some("audit"),
         "retention_days",
+        Kind::Integer,
+    ),
+    (
+        "ENAMEL_RETENTION_ENDED_DAYS",
+        Some("retention"),
+        "ended_days",
+        Kind::Integer,
+    ),
+    (
+        "ENAMEL_RETENTION_MESSAGE_BODY_DAYS",
+        Some("retention"),
+        "message_body_days",
+        Kind::Integer,
+    ),
+    (
+        "ENAMEL_RETENTION_FINISHED_JOBS_DAYS",
+        Some("retention"),
+        "finished_jobs_days",
         Kind::Integer,
     ),
     (
@@ -726,6 +772,10 @@ impl fmt::Display for RedactedSettings<'_> {
         writeln!(f, "checkpoint_entries = {}", s.audit.checkpoint_entries)?;
         writeln!(f, "checkpoint_seconds = {}", s.audit.checkpoint_seconds)?;
         writeln!(f, "retention_days = {}", s.audit.retention_days)?;
+        writeln!(f, "\n[retention]")?;
+        writeln!(f, "ended_days = {}", s.retention.ended_days)?;
+        writeln!(f, "message_body_days = {}", s.retention.message_body_days)?;
+        writeln!(f, "finished_jobs_days = {}", s.retention.finished_jobs_days)?;
         writeln!(f, "\n[sessions]")?;
         writeln!(f, "idle_seconds = {}", s.sessions.idle_seconds)?;
         writeln!(f, "absolute_seconds = {}", s.sessions.absolute_seconds)?;

@@ -21,6 +21,7 @@ mod keyring;
 mod migrations;
 mod pool;
 mod repos;
+mod retention;
 mod sealed;
 
 pub use audit::{AuditLog, Checkpointed, Outside, StoredEntry};
@@ -55,4 +56,5 @@ pub use repos::scoped::{RequestContext, Scoped};
 pub use repos::users::UserRepo;
 pub use repos::vendor_credentials::{CredentialInfo, VendorCredentials};
 pub use repos::vendors::{BaaStatus, Vendor, VendorEntry};
+pub use retention::{Retained, RetentionPeriods};
 pub use sealed::{ENCRYPTED_COLUMNS, EncryptedColumn};

@@ -8,13 +8,13 @@ use enamel_store::Backend;
 
 use crate::helpers::spawn_app_with;
 
-fn event() -> Event {
+fn event(scope: Scope) -> Event {
     Event {
         timestamp: time::OffsetDateTime::now_utc(),
         action: Action::SignIn,
         actor_id: Some("operator".into()),
         actor_type: ActorType::Human,
-        scope: Scope::Platform,
+        scope,
         patient_id: None,
         resource_type: ResourceType::Session,
         resource_id: None,
@@ -26,8 +26,9 @@ fn event() -> Event {
     }
 }
 
-fn exported(dir: &std::path::Path) -> Vec<Checkpoint> {
-    std::fs::read_to_string(dir.join("audit-checkpoints/platform.jsonl"))
+/// The checkpoints of `scope` exported under `dir`.
+fn exported(dir: &std::path::Path, scope: &Scope) -> Vec<Checkpoint> {
+    std::fs::read_to_string(dir.join(format!("audit-checkpoints/{scope}.jsonl")))
         .unwrap_or_default()
         .lines()
         .map(|line| serde_json::from_str(line).unwrap())
@@ -42,25 +43,27 @@ async fn the_server_signs_checkpoints_on_schedule_and_at_shutdown() {
     })
     .await
     .unwrap();
+    // A log of its own: the runtime writes to the platform's (retention runs).
+    let scope = Scope::Practice(enamel_domain::PracticeId::generate());
     for _ in 0..3 {
-        app.db.store.audit().record(event()).await.unwrap();
+        app.db.store.audit().record(event(scope)).await.unwrap();
     }
     let mut waited = Duration::ZERO;
-    while exported(app.data_dir.path()).is_empty() && waited < Duration::from_secs(10) {
+    while exported(app.data_dir.path(), &scope).is_empty() && waited < Duration::from_secs(10) {
         tokio::time::sleep(Duration::from_millis(200)).await;
         waited += Duration::from_millis(200);
     }
-    let scheduled = exported(app.data_dir.path());
+    let scheduled = exported(app.data_dir.path(), &scope);
     assert_eq!(
         scheduled.iter().map(|c| c.tree_size).collect::<Vec<_>>(),
         [3],
         "a timed checkpoint"
     );
 
-    app.db.store.audit().record(event()).await.unwrap();
+    app.db.store.audit().record(event(scope)).await.unwrap();
     app.stop().await;
 
-    let all = exported(app.data_dir.path());
+    let all = exported(app.data_dir.path(), &scope);
     assert_eq!(
         all.last().unwrap().tree_size,
         4,

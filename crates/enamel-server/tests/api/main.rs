@@ -37,6 +37,7 @@ mod metrics;
 mod notifications;
 mod openapi;
 mod referrals;
+mod retention;
 mod shutdown;
 mod staff_ui;
 mod tls;
