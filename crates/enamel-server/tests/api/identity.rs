@@ -755,6 +755,21 @@ impl Demo {
             .unwrap()
     }
 
+    /// Sends `patient` to the demo's endodontist as `cookie`; returns the referral's id.
+    pub(crate) async fn refer(&self, cookie: &str, patient: &str) -> String {
+        let endo = self.network.practices[3].practice.id.to_string();
+        let (status, referral) = self
+            .post(
+                "/api/v1/referrals",
+                cookie,
+                json!({ "patient_id": patient, "receiving_practice_id": endo, "urgency": "routine",
+                        "reason": "Evaluate", "send": true }),
+            )
+            .await;
+        assert_eq!(status, 201, "{referral}");
+        referral["id"].as_str().unwrap().to_owned()
+    }
+
     /// Adds a synthetic patient through the API as `cookie`; returns its id.
     pub(crate) async fn add_patient(&self, cookie: &str, last_name: &str) -> String {
         let created = self
@@ -1071,17 +1086,8 @@ async fn the_smaller_leaks_stay_shut(backend: Backend) {
 
     let front_desk = demo.session(&demo.email(0, Role::FrontDesk)).await;
     let patient = demo.add_patient(&front_desk, "Linkwell").await;
-    let endo = demo.network.practices[3].practice.id.to_string();
-    let (status, referral) = demo
-        .post(
-            "/api/v1/referrals",
-            &front_desk,
-            json!({ "patient_id": patient, "receiving_practice_id": endo, "urgency": "routine",
-                    "reason": "Evaluate", "send": true }),
-        )
-        .await;
-    assert_eq!(status, 201, "{referral}");
-    let referral = referral["id"].as_str().unwrap();
+    let referral = demo.refer(&front_desk, &patient).await;
+    let referral = referral.as_str();
     let hygienist = demo.session(&demo.email(0, Role::Hygienist)).await;
     let (status, _) = demo
         .post(

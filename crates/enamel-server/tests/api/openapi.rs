@@ -87,16 +87,7 @@ async fn practice_zero_ids(demo: &Demo) -> Vec<(&'static str, String)> {
         )
         .await;
     let patient = patient["id"].as_str().unwrap().to_owned();
-    let endo = demo.network.practices[3].practice.id.to_string();
-    let (_, referral) = demo
-        .post(
-            "/api/v1/referrals",
-            &front_desk,
-            json!({ "patient_id": patient, "receiving_practice_id": endo, "urgency": "routine",
-                    "reason": "Evaluate", "send": true }),
-        )
-        .await;
-    let referral = referral["id"].as_str().unwrap().to_owned();
+    let referral = demo.refer(&front_desk, &patient).await;
     let attachment: Value = demo
         .client
         .post(format!(

@@ -23,17 +23,7 @@ async fn served_records_are_removed_after_their_period(backend: Backend) {
     };
     let front_desk = demo.session(&demo.email(0, Role::FrontDesk)).await;
     let patient = demo.add_patient(&front_desk, "Keepwell").await;
-    let endo = demo.network.practices[3].practice.id.to_string();
-    let (status, referral) = demo
-        .post(
-            "/api/v1/referrals",
-            &front_desk,
-            json!({ "patient_id": patient, "receiving_practice_id": endo, "urgency": "routine",
-                    "reason": "Evaluate", "send": true }),
-        )
-        .await;
-    assert_eq!(status, 201, "{referral}");
-    let referral = referral["id"].as_str().unwrap().to_owned();
+    let referral = demo.refer(&front_desk, &patient).await;
     let (status, _) = demo
         .post(
             &format!("/api/v1/referrals/{referral}/portal-link"),
