@@ -211,10 +211,7 @@ async fn deliver(
     // The BAA gate, at send time: no PHI to a vendor without an executed, unexpired
     // agreement in this practice's registry. Refusals are audited and shown to the
     // practice as a problem to fix.
-    let allowed = store
-        .vendor_of(message.practice, &vendor)
-        .await?
-        .is_some_and(|v| v.may_receive_phi(now.date()));
+    let allowed = store.baa_allows(message.practice, &vendor).await?;
     if !allowed {
         outbox
             .refused(message.id, "no_executed_baa", vendor.as_str(), now)

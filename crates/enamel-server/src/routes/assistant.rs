@@ -238,11 +238,7 @@ pub(crate) async fn draft(
         ));
     }
     let vendor = assistant.vendor();
-    let allowed = state
-        .store
-        .vendor_of(practice, vendor)
-        .await?
-        .is_some_and(|v| v.may_receive_phi(state.clock.now().date()));
+    let allowed = state.store.baa_allows(practice, vendor).await?;
     let mut event = auth.scoped(&state.store).event(
         AuditAction::Disclose,
         ResourceType::Referral,

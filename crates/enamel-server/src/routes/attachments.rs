@@ -204,10 +204,9 @@ async fn check_storage_baa(state: &AppState, auth: &Authenticated) -> Result<(),
     };
     let allowed = state
         .store
-        .vendor_of(practice, vendor)
+        .baa_allows(practice, vendor)
         .await
-        .map_err(ApiError::from)?
-        .is_some_and(|v| v.may_receive_phi(state.clock.now().date()));
+        .map_err(ApiError::from)?;
     if allowed {
         Ok(())
     } else {

@@ -166,6 +166,22 @@ impl Store {
         .context("reading a vendor")?;
         row.map(vendor_from).transpose()
     }
+
+    /// The BAA gate, which every outbound path asks before PHI leaves: whether
+    /// `practice` has an executed, unexpired agreement with `vendor` in its registry
+    /// today (by the store's clock). The caller records a refusal in its own terms
+    /// (a refused upload, a refused notice, a refused disclosure).
+    pub async fn baa_allows(
+        &self,
+        practice: PracticeId,
+        vendor: &VendorName,
+    ) -> Result<bool, StoreError> {
+        let today = self.now().date();
+        Ok(self
+            .vendor_of(practice, vendor)
+            .await?
+            .is_some_and(|v| v.may_receive_phi(today)))
+    }
 }
 
 impl Scoped<'_> {
