@@ -203,6 +203,7 @@ fn router(state: AppState, max_body_bytes: usize, tls: bool) -> Router {
         .layer(from_fn(crate::middleware::problems::only_problems))
         .layer(from_fn_with_state(tls, crate::auth::same_origin))
         .layer(CatchPanicLayer::custom(panic_response))
+        .layer(from_fn(crate::middleware::problems::pages_as_html))
         .layer(from_fn_with_state(metrics, access_log::log))
         .layer(from_fn_with_state(tls, security_headers::add))
         .layer(from_fn(request_id::assign))

@@ -1,8 +1,11 @@
-//! The API's last line for RFC 9457: an error answer under `/api/` that is not yet
-//! `application/problem+json` (a rejection from an axum extractor that Enamel's own
-//! extractors do not replace, such as a path that is not valid percent-encoding, or a
-//! multipart stream cut short) becomes a problem with the same status and a stable
-//! code. What the original body said is dropped: it may echo the input.
+//! Errors in the form each client reads.
+//!
+//! `only_problems` is the API's last line for RFC 9457: an error answer under `/api/`
+//! that is not yet `application/problem+json` (a rejection from an axum extractor that
+//! Enamel's own extractors do not replace, such as a path that is not valid
+//! percent-encoding, or a multipart stream cut short) becomes a problem with the same
+//! status and a stable code. What the original body said is dropped: it may echo the
+//! input. `pages_as_html` is the pages' last line: a browser gets a page (below).
 
 use axum::extract::Request;
 use axum::http::{StatusCode, header};
@@ -57,4 +60,67 @@ pub(crate) async fn only_problems(request: Request, next: Next) -> Response {
         }
     }
     answer
+}
+
+/// A problem shown to a person: the same words as the problem, as a page.
+#[derive(askama::Template)]
+#[template(path = "message.html")]
+struct ProblemPage {
+    chrome: crate::routes::web::Chrome,
+    heading: String,
+    text: String,
+    link: (&'static str, &'static str),
+}
+
+/// The largest problem body read back to render it as a page.
+const PROBLEM_BYTES: usize = 16 * 1024;
+
+/// The pages' last line: a browser (one that asks for `text/html`) that meets an
+/// error outside the API gets a page with the problem's words and a way back, never a
+/// JSON body; the API, the operations endpoints and other clients keep the problem.
+pub(crate) async fn pages_as_html(request: Request, next: Next) -> Response {
+    let path = request.uri().path();
+    let for_a_person = !path.starts_with("/api/")
+        && !matches!(path, "/healthz" | "/readyz" | "/metrics")
+        && request
+            .headers()
+            .get(header::ACCEPT)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|accept| accept.contains("text/html"));
+    let response = next.run(request).await;
+    let is_problem = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"application/problem+json"));
+    if !for_a_person || !is_problem {
+        return response;
+    }
+    let (parts, body) = response.into_parts();
+    let Ok(bytes) = axum::body::to_bytes(body, PROBLEM_BYTES).await else {
+        return problem(
+            parts.status,
+            "internal",
+            "Internal server error",
+            "Something went wrong on our side.".into(),
+        );
+    };
+    let problem: serde_json::Value = serde_json::from_slice(&bytes).unwrap_or_default();
+    let words = |key: &str, fallback: &str| {
+        problem[key]
+            .as_str()
+            .map_or_else(|| fallback.to_owned(), str::to_owned)
+    };
+    let mut page = crate::routes::web::render(&ProblemPage {
+        chrome: crate::routes::web::Chrome::default(),
+        heading: words("title", "Something went wrong"),
+        text: words("detail", "The request could not be completed."),
+        link: ("/", "Back to the start page"),
+    });
+    *page.status_mut() = parts.status;
+    for (name, value) in &parts.headers {
+        if name != header::CONTENT_TYPE && name != header::CONTENT_LENGTH {
+            page.headers_mut().insert(name.clone(), value.clone());
+        }
+    }
+    page
 }

@@ -191,3 +191,62 @@ on_both_backends!(
     control_characters_and_oversized_text_are_refused_at_the_edge,
     malformed_requests_are_problems,
 );
+
+/// A person in a browser never meets a JSON error: a page that fails (a missing
+/// referral, a form refused by the text rule) answers an HTML page with the problem's
+/// words and the same status, while the API keeps its problem+json.
+#[tokio::test]
+async fn a_browser_gets_an_error_page_and_the_api_a_problem() {
+    let demo = crate::identity::demo_on(Backend::Sqlite, |_| {})
+        .await
+        .unwrap();
+    let front_desk = demo.session(&demo.email(0, Role::FrontDesk)).await;
+    let missing = uuid::Uuid::now_v7();
+    let as_browser = |path: String| {
+        demo.client
+            .get(format!("{}{path}", demo.url))
+            .header(reqwest::header::COOKIE, &front_desk)
+            .header(reqwest::header::ACCEPT, "text/html,application/xhtml+xml")
+            .send()
+    };
+    // The people page is the practice admin's: its refusal is an ApiError.
+    let page = as_browser("/admin/users".to_owned()).await.unwrap();
+    assert_eq!(page.status(), 403);
+    assert!(
+        page.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/html")
+    );
+    let html = page.text().await.unwrap();
+    assert!(
+        html.contains("Forbidden") && html.contains("Back to the start page"),
+        "{html}"
+    );
+    let api = as_browser(format!("/api/v1/referrals/{missing}"))
+        .await
+        .unwrap();
+    assert_eq!(api.headers()["content-type"], "application/problem+json");
+    let refused = demo
+        .client
+        .post(format!("{}/patients/search", demo.url))
+        .header(reqwest::header::COOKIE, &front_desk)
+        .header(reqwest::header::ORIGIN, demo.origin())
+        .header(reqwest::header::ACCEPT, "text/html")
+        .form(&[("last_name", "Ro\u{0}e")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 400);
+    assert!(
+        refused.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/html")
+    );
+    let html = refused.text().await.unwrap();
+    assert!(
+        html.contains("last_name") && html.contains("control characters"),
+        "{html}"
+    );
+}
