@@ -233,6 +233,9 @@ impl Runtime {
 struct Scheduler {
     /// The logs' total size when the last checkpoint was enqueued for growth.
     checkpointed_entries: Option<u64>,
+    /// The keys this worker enqueued last, per kind: a slot is enqueued once per
+    /// worker, so the database sees a write per period, not per tick.
+    enqueued: std::collections::HashMap<String, String>,
 }
 
 impl Scheduler {
@@ -253,10 +256,16 @@ impl Scheduler {
                 max_attempts: ATTEMPTS,
             }
         };
-        jobs.enqueue(&every(CHECKPOINT, runtime.settings.checkpoint_every))
-            .await?;
-        jobs.enqueue(&every(FLAG, FLAG_EVERY)).await?;
-        jobs.enqueue(&every(RETENTION, RETENTION_EVERY)).await?;
+        for job in [
+            every(CHECKPOINT, runtime.settings.checkpoint_every),
+            every(FLAG, FLAG_EVERY),
+            every(RETENTION, RETENTION_EVERY),
+        ] {
+            if self.enqueued.get(&job.kind) != Some(&job.key) {
+                jobs.enqueue(&job).await?;
+                self.enqueued.insert(job.kind.clone(), job.key.clone());
+            }
+        }
         let total: u64 = runtime
             .store
             .audit()

@@ -112,6 +112,19 @@ pub struct SessionSettings {
     /// Seconds after sign-in after which a session ends whatever its activity (at
     /// most 43,200).
     pub absolute_seconds: u64,
+    /// A request records the session's last activity only when the recorded one is
+    /// at least this old (default 60 s, and never more than a thirtieth of
+    /// `idle_seconds`), so most requests write nothing; idle time is then enforced
+    /// to within this many seconds.
+    pub touch_seconds: u64,
+}
+
+impl SessionSettings {
+    /// How old the recorded activity must be before a request records it again.
+    #[must_use]
+    pub fn touch_after(&self) -> u64 {
+        self.touch_seconds.min(self.idle_seconds / 30)
+    }
 }
 
 /// The longest idle time allowed: 30 minutes.
@@ -124,6 +137,7 @@ impl Default for SessionSettings {
         Self {
             idle_seconds: MAX_IDLE_SECONDS,
             absolute_seconds: MAX_ABSOLUTE_SECONDS,
+            touch_seconds: 60,
         }
     }
 }
@@ -454,6 +468,12 @@ const ENV_VARS: &[(&str, Option<&str>, &str, Kind)] = &[
         Kind::Integer,
     ),
     (
+        "ENAMEL_SESSIONS_TOUCH_SECONDS",
+        Some("sessions"),
+        "touch_seconds",
+        Kind::Integer,
+    ),
+    (
         "ENAMEL_SESSIONS_ABSOLUTE_SECONDS",
         Some("sessions"),
         "absolute_seconds",
@@ -778,6 +798,7 @@ impl fmt::Display for RedactedSettings<'_> {
         writeln!(f, "finished_jobs_days = {}", s.retention.finished_jobs_days)?;
         writeln!(f, "\n[sessions]")?;
         writeln!(f, "idle_seconds = {}", s.sessions.idle_seconds)?;
+        writeln!(f, "touch_seconds = {}", s.sessions.touch_seconds)?;
         writeln!(f, "absolute_seconds = {}", s.sessions.absolute_seconds)?;
         self.write_outbound(f)?;
         writeln!(f, "\n[log]")?;

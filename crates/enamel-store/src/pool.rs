@@ -34,6 +34,28 @@ macro_rules! on_pool {
 }
 pub(crate) use on_pool;
 
+/// How a transaction that will write begins on each backend. SQLite's plain `BEGIN`
+/// is deferred: a transaction that reads first and writes later fails at once
+/// (`SQLITE_BUSY`, no waiting) if another connection wrote in between, so Enamel's
+/// write transactions take SQLite's write lock at the start (`BEGIN IMMEDIATE`),
+/// waiting for it within the busy timeout instead. PostgreSQL needs nothing special.
+pub(crate) trait WriteBegin {
+    const BEGIN: &'static str;
+}
+
+impl WriteBegin for sqlx::Sqlite {
+    const BEGIN: &'static str = "BEGIN IMMEDIATE";
+}
+
+impl WriteBegin for sqlx::Postgres {
+    const BEGIN: &'static str = "BEGIN";
+}
+
+/// The statement that begins a write transaction on `pool`'s backend.
+pub(crate) fn write_begin<DB: sqlx::Database + WriteBegin>(_pool: &sqlx::Pool<DB>) -> &'static str {
+    DB::BEGIN
+}
+
 /// The database systems Enamel runs on.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Backend {

@@ -179,8 +179,10 @@ fn unauthenticated(parts: &Parts, tls: bool) -> Response {
     response
 }
 
-/// Looks up an open session and ends it if it has expired. Returns the session only
-/// if it may go on; touches it unless `touch` is false.
+/// Looks up an open session (every request, in every process: an ended or revoked
+/// session stops working at once) and ends it if it has expired. Returns the
+/// session only if it may go on; records its activity when the recorded one is
+/// older than `sessions.touch_seconds`.
 pub(crate) async fn resume(
     state: &AppState,
     token: &SecretToken,
@@ -210,7 +212,11 @@ pub(crate) async fn resume(
         end_session(state, &record.user, record.id, reason, context).await?;
         return Ok(None);
     }
-    identity.touch_session(record.id, now).await?;
+    // Most requests write nothing: the recorded activity moves only once it is
+    // `touch_after` old, which bounds how early an idle session can end.
+    if idle >= seconds(limits.touch_after()) {
+        identity.touch_session(record.id, now).await?;
+    }
     Ok(Some(record))
 }
 

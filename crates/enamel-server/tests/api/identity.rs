@@ -1202,6 +1202,61 @@ async fn one_clock_moves_sessions_audit_times_and_the_last_day(backend: Backend)
     assert!(denied_vendor_reads(&failures).is_empty(), "{failures}");
 }
 
+/// A request writes its session only when the recorded activity is a minute old (at
+/// the default 30 minutes idle), so idle time is enforced to within that minute; and
+/// a session ended by another process (another web server on the same database)
+/// stops working at its next request.
+async fn sessions_are_written_once_a_minute_and_revoked_everywhere_at_once(backend: Backend) {
+    let Some(demo) = demo_on(backend, |_| {}).await else {
+        return;
+    };
+    let dentist = demo.network.practices[0]
+        .users
+        .iter()
+        .find(|u| u.role() == Role::Dentist)
+        .unwrap()
+        .id();
+    let last_seen = || async {
+        let sessions = demo.db.store.identity().sessions_of(dentist).await.unwrap();
+        assert_eq!(sessions.len(), 1);
+        (sessions[0].id, sessions[0].last_seen_at)
+    };
+    let cookie = demo.session(&demo.email(0, Role::Dentist)).await;
+    let (_, signed_in) = last_seen().await;
+    demo.clock.advance(Duration::seconds(30));
+    assert_eq!(demo.get("/api/v1/me", &cookie).await.status(), 200);
+    assert_eq!(last_seen().await.1, signed_in, "no write within the minute");
+    demo.clock.advance(Duration::seconds(31));
+    assert_eq!(demo.get("/api/v1/me", &cookie).await.status(), 200);
+    let (id, touched) = last_seen().await;
+    assert_eq!(touched, demo.clock.now(), "written once the minute passed");
+    // One second short of the idle limit since the recorded activity: still on.
+    demo.clock.advance(Duration::seconds(1_799));
+    assert_eq!(demo.get("/api/v1/me", &cookie).await.status(), 200);
+    demo.clock.advance(Duration::seconds(1_800));
+    assert_eq!(demo.get("/api/v1/me", &cookie).await.status(), 401, "idle");
+
+    // Another process ends a fresh session: the next request here is refused.
+    let cookie = demo.session(&demo.email(0, Role::Dentist)).await;
+    assert_eq!(demo.get("/api/v1/me", &cookie).await.status(), 200);
+    let sessions = demo.db.store.identity().sessions_of(dentist).await.unwrap();
+    let open = sessions.iter().find(|s| s.id != id).unwrap().id;
+    let elsewhere = demo.db.reopen().await;
+    assert!(
+        elsewhere
+            .identity()
+            .end_session(
+                dentist,
+                open,
+                enamel_store::EndReason::Revoked,
+                demo.clock.now()
+            )
+            .await
+            .unwrap()
+    );
+    assert_eq!(demo.get("/api/v1/me", &cookie).await.status(), 401);
+}
+
 on_both_backends!(
     a_dentist_signs_in_with_a_strict_host_only_cookie,
     a_session_ends_after_the_idle_limit_and_is_audited_as_idle,
@@ -1221,4 +1276,5 @@ on_both_backends!(
     an_invitation_is_no_oracle_of_other_practices_staff,
     the_smaller_leaks_stay_shut,
     one_clock_moves_sessions_audit_times_and_the_last_day,
+    sessions_are_written_once_a_minute_and_revoked_everywhere_at_once,
 );

@@ -522,7 +522,7 @@ macro_rules! write_with_events {
         let scope_key = events.first().map(|e| e.scope.key()).unwrap_or_default();
         $crate::pool::on_pool!(&$store.db, pool => {
             async {
-                let mut $tx = pool.begin().await?;
+                let mut $tx = pool.begin_with($crate::pool::write_begin(pool)).await?;
                 let value = $body;
                 if !events.is_empty() {
                     $crate::audit::append_in_tx!($tx, head_sql, &scope_key, events).await?;

@@ -158,7 +158,7 @@ impl AuditLog<'_> {
         let cut = i64::try_from(cut).unwrap_or(i64::MAX);
         let removed = on_pool!(&self.store.db, pool => {
             async {
-                let mut tx = pool.begin().await?;
+                let mut tx = pool.begin_with(crate::pool::write_begin(pool)).await?;
                 sqlx::query(open).execute(&mut *tx).await?;
                 let removed = sqlx::query("DELETE FROM audit_entries WHERE scope = $1 AND idx < $2")
                     .bind(scope.key())

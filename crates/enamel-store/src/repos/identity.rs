@@ -561,7 +561,7 @@ impl<'a> Identity<'a> {
         let step = i64::try_from(step).context("a time step beyond i64")?;
         let confirmed = on_pool!(&self.store.db, pool => {
             async {
-                let mut tx = pool.begin().await?;
+                let mut tx = pool.begin_with(crate::pool::write_begin(pool)).await?;
                 let confirmed = sqlx::query(
                     "UPDATE mfa_secrets SET confirmed_at = $2, last_step = $3 \
                      WHERE id = $1 AND confirmed_at IS NULL",

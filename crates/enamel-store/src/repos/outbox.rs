@@ -153,7 +153,7 @@ impl Store {
         let sealed = self.seal_message(new).await?;
         let outcome = on_pool!(&self.db, pool => {
             async {
-                let mut tx = pool.begin().await?;
+                let mut tx = pool.begin_with(crate::pool::write_begin(pool)).await?;
                 let outcome = queue_in_tx!(tx, &sealed, now);
                 tx.commit().await?;
                 Ok::<_, anyhow::Error>(outcome)

@@ -154,7 +154,7 @@ impl Store {
     ) -> Result<Option<ReferralId>, StoreError> {
         let opened = on_pool!(&self.db, pool => {
             async {
-                let mut tx = pool.begin().await?;
+                let mut tx = pool.begin_with(crate::pool::write_begin(pool)).await?;
                 let referral: Option<(Uuid, Uuid)> = sqlx::query_as(
                     "UPDATE portal_links SET used_at = $2 WHERE id = $1 AND used_at IS NULL \
                      AND expires_at > $2 RETURNING referral_id, practice_id",

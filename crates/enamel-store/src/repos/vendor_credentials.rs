@@ -114,7 +114,7 @@ impl<'a> VendorCredentials<'a> {
         let at = self.store.now();
         let written = on_pool!(&self.store.db, pool => {
             async {
-                let mut tx = pool.begin().await?;
+                let mut tx = pool.begin_with(crate::pool::write_begin(pool)).await?;
                 if is_new {
                     sqlx::query(
                         "INSERT INTO vendor_credentials \
