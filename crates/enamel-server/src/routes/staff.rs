@@ -373,6 +373,11 @@ async fn create_referral(
     while let Some(field) = form.next_field().await.map_err(unreadable)? {
         let name = field.name().unwrap_or_default().to_owned();
         if name == "file" {
+            // A browser sends the file input even when no file was chosen, as a part
+            // with an empty file name and no content: that is no file.
+            if field.file_name().is_none_or(str::is_empty) {
+                continue;
+            }
             let id = if let Some(id) = created {
                 id
             } else {

@@ -218,6 +218,22 @@ async fn refer_through_the_pages(backend: Backend) {
     assert_eq!((foreign, missing), (404, 404));
     assert_eq!(foreign_page, missing_page);
 
+    // "Send referral" with no file chosen: a browser still sends the file input, as
+    // a part with an empty file name and no content. That is no file.
+    let mut no_file = multipart(&fields, &[("", b"")]);
+    let end = format!("--{BOUNDARY}--\r\n");
+    no_file.truncate(no_file.len() - end.len());
+    no_file.extend_from_slice(
+        format!(
+            "--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"action\"\r\n\r\nsend\r\n{end}"
+        )
+        .as_bytes(),
+    );
+    let sent = demo.post_multipart("/referrals", &referrer, no_file).await;
+    assert_eq!(sent.status(), 303);
+    let sent_path = location(&sent);
+    assert!(sent_path.ends_with("?flash=sent"), "{sent_path}");
+
     // A file that is not an image, PDF or DICOM keeps the referral a draft.
     let text_file = multipart(&fields, &[("notes.txt", b"plain words, not a radiograph")]);
     let kept = demo
