@@ -315,10 +315,17 @@ pub(crate) async fn second_factor(
 }
 
 /// Starts (or restarts) enrolment: a fresh secret, stored unconfirmed.
+/// The secret to enrol with: the one already started and not yet confirmed (so a
+/// reload, or a mistyped code, keeps the app's entry valid), or a new one when none
+/// was started or `restart` asks for it. `None` when a factor is already confirmed.
 pub(crate) async fn start_enrolment(
     state: &AppState,
     user: &User,
+    restart: bool,
 ) -> Result<Option<TotpSecret>, ApiError> {
+    if !restart && let Some(started) = state.store.identity().mfa(user).await? {
+        return Ok((!started.confirmed).then_some(started.secret));
+    }
     let secret = TotpSecret::generate();
     let started = state
         .store

@@ -2,7 +2,7 @@
 //! people and invitations, the access review. Server-rendered; every form works
 //! without JavaScript (the one script only warns before the idle logoff).
 
-use crate::extract::Form;
+use crate::extract::{Form, Query};
 use askama::Template;
 use axum::Router;
 use axum::extract::{Path, State};
@@ -230,28 +230,48 @@ async fn second_factor(
 struct EnrolPage {
     chrome: Chrome,
     message: Option<&'static str>,
+    /// The role (or the practice) requires a second factor; else it is offered.
+    required: bool,
     qr_svg: String,
     secret: String,
     action: &'static str,
 }
+
+/// `?restart=1` on an enrolment page: a new secret, for an app entry that was lost.
+#[derive(Deserialize, Default)]
+struct EnrolQuery {
+    restart: Option<String>,
+}
+
+/// What the enrolment page says after a code that did not match.
+const CODE_MISMATCH: &str = "The code did not match. Enter the 6-digit code your app shows \
+     now (it changes every 30 seconds); the key above has not changed.";
 
 async fn enrolment(
     state: &AppState,
     user: &User,
     chrome: Chrome,
     action: &'static str,
+    restart: bool,
+    message: Option<&'static str>,
 ) -> Result<Response, ApiError> {
-    let Some(secret) = sign_in::start_enrolment(state, user).await? else {
+    let Some(secret) = sign_in::start_enrolment(state, user, restart).await? else {
         return Ok(see_other("/"));
     };
     let uri = secret.otpauth_uri("Enamel", user.email.as_str());
-    Ok(render(&EnrolPage {
+    let required = action == "/sign-in/enrol";
+    let mut page = render(&EnrolPage {
         chrome,
-        message: None,
+        message,
+        required,
         qr_svg: crate::qr::svg(&uri),
         secret: secret.base32(),
         action,
-    }))
+    });
+    if message.is_some() {
+        *page.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
+    }
+    Ok(page)
 }
 
 #[derive(Template)]
@@ -264,12 +284,15 @@ struct RecoveryCodesPage {
 async fn enrol_pending_page(
     State(state): State<AppState>,
     pending: PendingSignIn,
+    Query(query): Query<EnrolQuery>,
 ) -> Result<Response, ApiError> {
     enrolment(
         &state,
         &pending.record.user,
         Chrome::default(),
         "/sign-in/enrol",
+        query.restart.is_some(),
+        None,
     )
     .await
 }
@@ -283,12 +306,15 @@ async fn enrol_pending(
     let Some(codes) =
         sign_in::confirm_enrolment(&state, user, &form.code, &pending.context).await?
     else {
-        return Ok(message(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "That code did not work",
-            "Codes change every 30 seconds. Scan the new QR code and try again.",
-            ("/sign-in/enrol", "Try again"),
-        ));
+        return enrolment(
+            &state,
+            user,
+            Chrome::default(),
+            "/sign-in/enrol",
+            false,
+            Some(CODE_MISMATCH),
+        )
+        .await;
     };
     let token =
         sign_in::promote(&state, &pending.record, "totp_enrolment", &pending.context).await?;
@@ -304,6 +330,7 @@ async fn enrol_pending(
 async fn enrol_page(
     State(state): State<AppState>,
     auth: Authenticated,
+    Query(query): Query<EnrolQuery>,
 ) -> Result<Response, ApiError> {
     let user = auth.person()?;
     enrolment(
@@ -311,6 +338,8 @@ async fn enrol_page(
         user,
         chrome(&state, Some(user)),
         "/account/second-factor",
+        query.restart.is_some(),
+        None,
     )
     .await
 }
@@ -326,12 +355,17 @@ async fn enrol(
             chrome: chrome(&state, Some(user)),
             codes,
         })),
-        None => Ok(message(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "That code did not work",
-            "Codes change every 30 seconds. Scan the new QR code and try again.",
-            ("/account/second-factor", "Try again"),
-        )),
+        None => {
+            enrolment(
+                &state,
+                user,
+                chrome(&state, Some(user)),
+                "/account/second-factor",
+                false,
+                Some(CODE_MISMATCH),
+            )
+            .await
+        }
     }
 }
 

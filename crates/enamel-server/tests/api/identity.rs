@@ -1257,6 +1257,65 @@ async fn sessions_are_written_once_a_minute_and_revoked_everywhere_at_once(backe
     assert_eq!(demo.get("/api/v1/me", &cookie).await.status(), 401);
 }
 
+/// Enrolment keeps one key until it succeeds or the person starts over on purpose:
+/// a reload shows the same key, a mistyped code says so and keeps it, and "start
+/// over" makes a new one. The optional page does not tell a front desk that their
+/// role requires it.
+async fn enrolment_keeps_its_key_until_it_succeeds(backend: Backend) {
+    let Some(demo) = demo_on(backend, |_| {}).await else {
+        return;
+    };
+    let email = demo.email(0, Role::PracticeAdmin);
+    let (pending, _) = demo.sign_in(&email, DEMO_PASSWORD).await;
+    let pending = pending.unwrap();
+    let (demo, pending) = (&demo, &pending);
+    let page =
+        |path: &'static str| async move { demo.get(path, pending).await.text().await.unwrap() };
+    let first = page("/sign-in/enrol").await;
+    let key = secret_on(&first);
+    assert!(first.contains("needs a second factor"));
+    let again = secret_on(&page("/sign-in/enrol").await);
+    assert_eq!(
+        code(&again, demo.clock.now()),
+        code(&key, demo.clock.now()),
+        "a reload keeps the key"
+    );
+    let wrong = demo
+        .form("/sign-in/enrol", Some(pending), &[("code", "000000")])
+        .await;
+    assert_eq!(wrong.status(), 422);
+    let wrong = wrong.text().await.unwrap();
+    assert!(wrong.contains("did not match"), "{wrong}");
+    assert_eq!(
+        code(&secret_on(&wrong), demo.clock.now()),
+        code(&key, demo.clock.now()),
+        "the key stays after a typo"
+    );
+    let restarted = secret_on(&page("/sign-in/enrol?restart=1").await);
+    assert_ne!(
+        code(&restarted, demo.clock.now()),
+        code(&key, demo.clock.now())
+    );
+    let accepted = demo
+        .form(
+            "/sign-in/enrol",
+            Some(pending),
+            &[("code", &code(&restarted, demo.clock.now()))],
+        )
+        .await;
+    assert_eq!(accepted.status(), 200);
+
+    let front_desk = demo.session(&demo.email(0, Role::FrontDesk)).await;
+    let optional = demo
+        .get("/account/second-factor", &front_desk)
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(optional.contains("keeps your account safe"));
+    assert!(!optional.contains("needs a second factor") && !optional.contains("requires"));
+}
+
 on_both_backends!(
     a_dentist_signs_in_with_a_strict_host_only_cookie,
     a_session_ends_after_the_idle_limit_and_is_audited_as_idle,
@@ -1277,4 +1336,5 @@ on_both_backends!(
     the_smaller_leaks_stay_shut,
     one_clock_moves_sessions_audit_times_and_the_last_day,
     sessions_are_written_once_a_minute_and_revoked_everywhere_at_once,
+    enrolment_keeps_its_key_until_it_succeeds,
 );
