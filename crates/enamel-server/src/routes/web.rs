@@ -545,6 +545,8 @@ struct UserRow {
     name: String,
     email: String,
     role: &'static str,
+    /// The role as a person reads it ("Front desk").
+    role_label: &'static str,
     status: &'static str,
 }
 
@@ -554,20 +556,23 @@ struct UsersPage {
     chrome: Chrome,
     practice: String,
     users: Vec<UserRow>,
-    roles: Vec<&'static str>,
+    /// Each role's code and the name a person reads, least powerful first (the
+    /// invitation form preselects the first).
+    roles: Vec<(&'static str, &'static str)>,
     can_manage: bool,
     require_mfa: bool,
     invitation_link: Option<String>,
     message: Option<String>,
 }
 
-pub(crate) const PRACTICE_ROLES: [Role; 6] = [
-    Role::PracticeAdmin,
-    Role::Dentist,
-    Role::Hygienist,
-    Role::FrontDesk,
+/// The practice's roles, least powerful first: an invitation starts at the least.
+const INVITATION_ORDER: [Role; 6] = [
     Role::Billing,
+    Role::FrontDesk,
+    Role::Hygienist,
+    Role::Dentist,
     Role::SecurityOfficer,
+    Role::PracticeAdmin,
 ];
 
 async fn users_view(
@@ -600,10 +605,14 @@ async fn users_view(
                 name: u.display_name.as_str().to_owned(),
                 email: u.email.as_str().to_owned(),
                 role: u.role.as_str(),
+                role_label: u.role.label(),
                 status: u.status.as_str(),
             })
             .collect(),
-        roles: PRACTICE_ROLES.iter().map(|r| r.as_str()).collect(),
+        roles: INVITATION_ORDER
+            .iter()
+            .map(|r| (r.as_str(), r.label()))
+            .collect(),
         can_manage,
         require_mfa: scoped.requires_mfa().await?,
         message: message.clone(),
@@ -855,6 +864,9 @@ pub(crate) struct ReviewLine {
     name: String,
     email: String,
     role: &'static str,
+    /// The role as a person reads it, for the page (the CSV and JSON keep the code).
+    #[serde(skip)]
+    role_label: &'static str,
     status: &'static str,
     #[serde(rename = "second_factor")]
     mfa: &'static str,
@@ -891,6 +903,7 @@ pub(crate) async fn review_lines(
             name: r.user.display_name.as_str().to_owned(),
             email: r.user.email.as_str().to_owned(),
             role: r.user.role.as_str(),
+            role_label: r.user.role.label(),
             status: r.user.status.as_str(),
             mfa: if r.mfa_enabled { "on" } else { "off" },
             last_sign_in: r.last_sign_in_at.map_or_else(|| "never".into(), when),

@@ -1057,6 +1057,11 @@ async fn an_invitation_is_no_oracle_of_other_practices_staff(backend: Backend) {
         )
         .await;
     assert_eq!(own_status, 409);
+    // The people page names roles for people, and an invitation starts at the least
+    // powerful one.
+    let page = demo.get("/admin/users", &admin).await.text().await.unwrap();
+    assert!(page.contains(">Front desk<") && !page.contains(">front_desk<"));
+    assert!(page.contains("<option value=\"billing\" selected>Billing</option>"));
 }
 
 /// The smaller leaks: the operator lists no practice's accounts (denied and
