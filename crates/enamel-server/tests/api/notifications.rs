@@ -1,6 +1,7 @@
-//! Notifications end to end: the server's own worker sends referral notices through
-//! a real SMTP server (aiosmtpd), with no PHI beyond a first name in any subject, and
-//! a message the first server could not deliver is delivered by the next one.
+//! Notifications end to end: the jobs runtime (beside the server, as in `enamel
+//! serve`) sends referral notices through a real SMTP server (aiosmtpd), with no PHI
+//! beyond a first name in any subject, and a message the first worker could not
+//! deliver is delivered by the next one.
 
 use std::sync::Arc;
 use std::time::Duration;
