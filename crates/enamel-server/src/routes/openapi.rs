@@ -153,6 +153,15 @@ impl utoipa::Modify for StandardErrors {
                         ]);
                     }
                 }
+                // Ids in paths are UUIDs in one spelling: say so, so that clients
+                // and fuzzers know what the server takes.
+                for parameter in operation.parameters.iter_mut().flatten() {
+                    if parameter.parameter_in == ParameterIn::Path
+                        && matches!(parameter.name.as_str(), "id" | "attachment")
+                    {
+                        parameter.schema = Some(uuid_schema());
+                    }
+                }
                 for (status, description) in add {
                     operation
                         .responses
@@ -163,6 +172,19 @@ impl utoipa::Modify for StandardErrors {
             }
         }
     }
+}
+
+/// A string in the hyphenated lower-case UUID spelling Enamel writes and accepts.
+fn uuid_schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+    use utoipa::openapi::schema::{ObjectBuilder, SchemaFormat, SchemaType, Type};
+    ObjectBuilder::new()
+        .schema_type(SchemaType::Type(Type::String))
+        .format(Some(SchemaFormat::Custom("uuid".into())))
+        .pattern(Some(
+            "^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$",
+        ))
+        .build()
+        .into()
 }
 
 fn problem_response(description: &str) -> utoipa::openapi::RefOr<utoipa::openapi::Response> {
