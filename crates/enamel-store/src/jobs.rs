@@ -237,38 +237,16 @@ impl Jobs<'_> {
 
     /// Jobs that ran out of attempts, newest first: what the operator must look at.
     pub async fn dead_letters(&self, limit: u32) -> Result<Vec<JobStatus>, StoreError> {
-        self.listed("state = 'dead'", limit).await
-    }
-
-    /// Every job of `kind`, newest first (for tests and the operator).
-    pub async fn of_kind(&self, kind: &str, limit: u32) -> Result<Vec<JobStatus>, StoreError> {
         let rows: Vec<StatusRow> = on_pool!(&self.store.db, pool => {
             sqlx::query_as(
                 "SELECT id, kind, key, state, attempts, last_error, run_at FROM jobs \
-                 WHERE kind = $1 ORDER BY created_at DESC, id DESC LIMIT $2",
+                 WHERE state = 'dead' ORDER BY created_at DESC, id DESC LIMIT $1",
             )
-            .bind(kind)
             .bind(i64::from(limit))
             .fetch_all(pool)
             .await
         })
-        .context("listing jobs")?;
-        Ok(rows.into_iter().map(status).collect())
-    }
-
-    async fn listed(
-        &self,
-        condition: &'static str,
-        limit: u32,
-    ) -> Result<Vec<JobStatus>, StoreError> {
-        let sql = sqlx::AssertSqlSafe(format!(
-            "SELECT id, kind, key, state, attempts, last_error, run_at FROM jobs \
-             WHERE {condition} ORDER BY created_at DESC, id DESC LIMIT $1"
-        ));
-        let rows: Vec<StatusRow> = on_pool!(&self.store.db, pool => {
-            sqlx::query_as(sql).bind(i64::from(limit)).fetch_all(pool).await
-        })
-        .context("listing jobs")?;
+        .context("listing dead letters")?;
         Ok(rows.into_iter().map(status).collect())
     }
 }

@@ -286,15 +286,8 @@ async fn no_caller_text_reaches_the_audit_log(backend: Backend) {
         .unwrap();
     let mut exported = Vec::new();
     for scope in [Scope::Practice(practice), Scope::Platform] {
-        for entry in demo
-            .db
-            .store
-            .audit()
-            .entries(&scope, 0, 100_000)
-            .await
-            .unwrap()
-        {
-            exported.extend_from_slice(&entry.entry);
+        for entry in crate::identity::log_of(&demo, &scope).await {
+            exported.extend_from_slice(&entry);
             exported.push(b'\n');
         }
     }

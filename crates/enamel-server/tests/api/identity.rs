@@ -202,19 +202,25 @@ fn code(secret: &TotpSecret, at: OffsetDateTime) -> String {
     )
 }
 
-/// The audit entries of a practice's log with this action.
-async fn audited(demo: &Demo, practice: usize, action: &str) -> Vec<Value> {
-    let scope = enamel_audit::entry::Scope::Practice(demo.network.practices[practice].practice.id);
+/// Every entry of a log, as its raw bytes (what an export holds).
+pub(crate) async fn log_of(demo: &Demo, scope: &enamel_audit::entry::Scope) -> Vec<Vec<u8>> {
     let entries = demo
         .db
         .store
         .audit()
-        .entries(&scope, 0, 10_000)
+        .entries(scope, 0, 100_000)
         .await
         .unwrap();
-    entries
+    entries.into_iter().map(|e| e.entry).collect()
+}
+
+/// The audit entries of a practice's log with this action.
+async fn audited(demo: &Demo, practice: usize, action: &str) -> Vec<Value> {
+    let scope = enamel_audit::entry::Scope::Practice(demo.network.practices[practice].practice.id);
+    log_of(demo, &scope)
+        .await
         .iter()
-        .map(|e| serde_json::from_slice::<Value>(&e.entry).unwrap())
+        .map(|e| serde_json::from_slice::<Value>(e).unwrap())
         .filter(|e| e["action"] == action)
         .collect()
 }
@@ -745,14 +751,24 @@ impl Demo {
         cookie: &str,
         body: &Value,
     ) -> reqwest::Response {
-        self.client
-            .request(method, format!("{}{path}", self.url))
-            .header(header::COOKIE, cookie)
-            .header(header::ORIGIN, self.origin())
+        self.request(method, path, cookie)
             .json(body)
             .send()
             .await
             .unwrap()
+    }
+
+    /// A request with a session cookie, from this site's origin.
+    pub(crate) fn request(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        cookie: &str,
+    ) -> reqwest::RequestBuilder {
+        self.client
+            .request(method, format!("{}{path}", self.url))
+            .header(header::COOKIE, cookie)
+            .header(header::ORIGIN, self.origin())
     }
 
     /// Sends `patient` to the demo's endodontist as `cookie`; returns the referral's id.
@@ -1077,15 +1093,9 @@ async fn the_smaller_leaks_stay_shut(backend: Backend) {
         .await;
     assert_eq!(demo.get("/api/v1/users", &operator).await.status(), 403);
     let scope = enamel_audit::entry::Scope::Platform;
-    let platform = demo
-        .db
-        .store
-        .audit()
-        .entries(&scope, 0, 10_000)
-        .await
-        .unwrap();
+    let platform = log_of(&demo, &scope).await;
     assert!(platform.iter().any(|e| {
-        let entry: Value = serde_json::from_slice(&e.entry).unwrap();
+        let entry: Value = serde_json::from_slice(e).unwrap();
         entry["resource_type"] == "user" && entry["outcome"] == "denied"
     }));
 

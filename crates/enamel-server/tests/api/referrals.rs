@@ -22,11 +22,7 @@ impl Demo {
         cookie: &str,
         body: Option<Value>,
     ) -> (u16, Value) {
-        let mut request = self
-            .client
-            .request(method, format!("{}{path}", self.url))
-            .header(header::COOKIE, cookie)
-            .header(header::ORIGIN, self.origin());
+        let mut request = self.request(method, path, cookie);
         if let Some(body) = body {
             request = request.json(&body);
         }

@@ -61,13 +61,10 @@ async fn served_records_are_removed_after_their_period(backend: Backend) {
 
     // The runtime's daily retention run (30 days by default) finds nothing yet...
     let runs = || async {
-        store
-            .audit()
-            .entries(&enamel_audit::entry::Scope::Platform, 0, 100_000)
+        crate::identity::log_of(&demo, &enamel_audit::entry::Scope::Platform)
             .await
-            .unwrap()
             .iter()
-            .map(|e| serde_json::from_slice::<serde_json::Value>(&e.entry).unwrap())
+            .map(|e| serde_json::from_slice::<serde_json::Value>(e).unwrap())
             .filter(|e| e["resource_type"] == "retention")
             .collect::<Vec<_>>()
     };

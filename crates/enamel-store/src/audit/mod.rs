@@ -668,13 +668,24 @@ impl<'a> AuditLog<'a> {
 
     /// The checkpoints of a log, oldest first.
     pub async fn checkpoints(&self, scope: &Scope) -> Result<Vec<Checkpoint>, StoreError> {
+        self.checkpoints_from(scope, 0).await
+    }
+
+    /// The checkpoints of a log at or after tree size `size`, oldest first (where a
+    /// check resumes, and those it must match on the way), read by the index.
+    pub(crate) async fn checkpoints_from(
+        &self,
+        scope: &Scope,
+        size: u64,
+    ) -> Result<Vec<Checkpoint>, StoreError> {
         type CheckpointRow = (String, i64, String, time::OffsetDateTime, String, String);
         let rows: Vec<CheckpointRow> = on_pool!(&self.store.db, pool => {
             sqlx::query_as(
                 "SELECT scope, tree_size, root, at, signature, key_id FROM audit_checkpoints \
-                 WHERE scope = $1 ORDER BY tree_size",
+                 WHERE scope = $1 AND tree_size >= $2 ORDER BY tree_size",
             )
             .bind(scope.key())
+            .bind(i64::try_from(size).unwrap_or(i64::MAX))
             .fetch_all(pool)
             .await
         })

@@ -152,21 +152,6 @@ impl AuditLog<'_> {
             && (size == 0 || verifier.last_leaf() == *last))
     }
 
-    /// The signed checkpoints of a log at or after `size` (the first is where a
-    /// check resumes; the rest must match on the way).
-    async fn checkpoints_from(
-        &self,
-        scope: &Scope,
-        size: u64,
-    ) -> Result<Vec<Checkpoint>, StoreError> {
-        Ok(self
-            .checkpoints(scope)
-            .await?
-            .into_iter()
-            .filter(|c| c.tree_size >= size)
-            .collect())
-    }
-
     /// Signs checkpoints for the logs that grew and appends each, as a JSON line, to
     /// `<dir>/<scope>.jsonl` outside the database, so that a rewrite of the database
     /// cannot rewrite them too.

@@ -78,30 +78,34 @@ fn serve_starts_on_a_network_address_when_a_tls_proxy_is_declared() {
 
 /// `serve --no-jobs` runs no background work; an `enamel worker` on the same
 /// database does it (here: signing the seeded logs' checkpoints), and stops cleanly
-/// on SIGTERM.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn serve_without_jobs_leaves_background_work_to_a_worker() {
-    let dir = tempfile::tempdir().unwrap();
-    crate::helpers::succeed(enamel(dir.path()).args(["demo", "seed"]));
-    let checkpoints = dir.path().join("audit-checkpoints");
-    let exported = || {
-        std::fs::read_dir(&checkpoints).map_or(0, |entries| {
-            entries
-                .filter_map(Result::ok)
-                .filter(|e| e.file_name().to_string_lossy().ends_with(".jsonl"))
-                .count()
-        })
+/// on SIGTERM. On both backends, as two processes on one database.
+async fn serve_without_jobs_leaves_background_work_to_a_worker(backend: enamel_store::Backend) {
+    let Some(db) = enamel_testkit::fresh_database(backend).await else {
+        return;
     };
-    let mut command = enamel(dir.path());
-    command
-        .args(["serve", "--no-jobs", "--bind", "127.0.0.1:0"])
-        .env("ENAMEL_AUDIT_CHECKPOINT_SECONDS", "1");
+    let dir = tempfile::tempdir().unwrap();
+    let with_db = crate::audit::on_database(&db, dir.path());
+    crate::helpers::succeed(&mut with_db(&["demo", "seed"]));
+    let checkpoints = dir.path().join("audit-checkpoints");
+    let practices: Vec<String> = DemoNetwork::generate(DEFAULT_SEED)
+        .practices
+        .iter()
+        .map(|p| format!("{}.jsonl", p.practice.id))
+        .collect();
+    // The practices' logs whose checkpoints were exported.
+    let exported = || {
+        practices
+            .iter()
+            .filter(|name| checkpoints.join(name).exists())
+            .count()
+    };
+    let mut command = with_db(&["serve", "--no-jobs", "--bind", "127.0.0.1:0"]);
+    command.env("ENAMEL_AUDIT_CHECKPOINT_SECONDS", "1");
     let server = Server::start(command);
     tokio::time::sleep(std::time::Duration::from_secs(3)).await;
-    assert_eq!(exported(), 0, "the web process signs nothing");
+    assert!(!checkpoints.exists(), "the web process signs nothing");
 
-    let worker = enamel(dir.path())
-        .arg("worker")
+    let worker = with_db(&["worker"])
         .env("ENAMEL_AUDIT_CHECKPOINT_SECONDS", "1")
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::piped())
@@ -113,6 +117,7 @@ async fn serve_without_jobs_leaves_background_work_to_a_worker() {
         waited += 1;
     }
     assert_eq!(exported(), 7, "the worker signed every practice's log");
+    assert!(checkpoints.exists());
     let terminated = std::process::Command::new("kill")
         .args(["-TERM", &worker.id().to_string()])
         .status()
@@ -123,4 +128,14 @@ async fn serve_without_jobs_leaves_background_work_to_a_worker() {
     let (clean_exit, stdout, _) = server.terminate();
     assert!(clean_exit);
     assert!(stdout.contains("--no-jobs"), "{stdout}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_without_jobs_leaves_background_work_to_a_worker_on_sqlite() {
+    serve_without_jobs_leaves_background_work_to_a_worker(enamel_store::Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_without_jobs_leaves_background_work_to_a_worker_on_postgres() {
+    serve_without_jobs_leaves_background_work_to_a_worker(enamel_store::Backend::Postgres).await;
 }
