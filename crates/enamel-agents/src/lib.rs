@@ -11,4 +11,4 @@ pub mod jobs;
 pub mod runtime;
 
 pub use jobs::deliver::Senders;
-pub use runtime::{Runtime, RuntimeSettings};
+pub use runtime::{Ran, Runtime, RuntimeSettings};

@@ -1,5 +1,5 @@
-//! The jobs runtime: schedules recurring jobs into the store's durable queue, runs
-//! the due ones it can claim, and drains the notification outbox.
+//! The jobs runtime: schedules recurring jobs into the store's durable queue and
+//! runs the due ones it can claim, notification deliveries among them.
 //!
 //! Every worker does the same thing, so any number of them can run against one
 //! database: a schedule's run is enqueued under a key naming its time slot
@@ -14,25 +14,68 @@ use std::sync::Arc;
 use enamel_audit::checkpoint::Signer;
 use enamel_config::Settings;
 use enamel_domain::clock::Clock;
-use enamel_store::{ClaimedJob, NewJob, Store};
+use enamel_store::{ClaimedJob, DELIVER_JOB, NewJob, Store};
 
 use crate::jobs::{self, deliver::Senders};
 
-/// The kinds of job this runtime runs.
+/// The kinds of job every worker runs; a worker with a notification channel also
+/// runs [`DELIVER_JOB`].
 const KINDS: &[&str] = &[CHECKPOINT, FLAG, RETENTION];
 const CHECKPOINT: &str = "checkpoint";
 const FLAG: &str = "flag_not_responding";
 const RETENTION: &str = "retention";
 /// How often retention runs.
 const RETENTION_EVERY: time::Duration = time::Duration::days(1);
-/// How long a claimed job is this worker's before another may take it over.
-const LEASE: time::Duration = time::Duration::minutes(5);
+/// How long a claimed job is its worker's before another may take it over, unless
+/// the settings say otherwise (`jobs.lease_seconds`).
+pub(crate) const DEFAULT_LEASE: time::Duration = time::Duration::minutes(5);
 /// How often the "not responding" flags are looked for.
 const FLAG_EVERY: time::Duration = time::Duration::minutes(1);
 /// Runs of a scheduled job before it is kept as a dead letter.
 const ATTEMPTS: u32 = 5;
 /// The first retry of a failed job; later ones double.
 const FIRST_RETRY: time::Duration = time::Duration::seconds(10);
+/// The first retry of a message whose send failed for now; later ones double.
+const FIRST_RESEND: time::Duration = time::Duration::seconds(30);
+
+/// How a job's run ended, when it did not fail outright.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Ran {
+    /// Finished: the job is done.
+    Done,
+    /// To be tried again after a back-off (a code, never PHI, says why).
+    Retry(String),
+}
+
+/// Records how `job`'s run went in the queue: done, or to be retried with
+/// back-off (a dead letter once its attempts are used up).
+pub(crate) async fn record(store: &Store, job: &ClaimedJob, outcome: anyhow::Result<Ran>) {
+    let first_retry = if job.kind == DELIVER_JOB {
+        FIRST_RESEND
+    } else {
+        FIRST_RETRY
+    };
+    let recorded = match outcome {
+        Ok(Ran::Done) => store.jobs().done(job).await,
+        Ok(Ran::Retry(code)) => store.jobs().failed(job, &code, first_retry).await,
+        Err(err) => {
+            tracing::error!(kind = %job.kind, job = %job.id, error = format!("{err:#}"), "a job failed");
+            store.jobs().failed(job, "job_failed", first_retry).await
+        }
+    };
+    match recorded {
+        Ok(enamel_store::Finished::Dead) => {
+            tracing::warn!(kind = %job.kind, job = %job.id, "a job ran out of attempts and is kept as a dead letter");
+        }
+        Ok(enamel_store::Finished::LeaseLost) => {
+            tracing::warn!(kind = %job.kind, job = %job.id, "a job's lease ran out before its run ended; another worker has it");
+        }
+        Ok(_) => {}
+        Err(err) => {
+            tracing::error!(job = %job.id, error = format!("{err:#}"), "recording a job's run failed");
+        }
+    }
+}
 
 /// What the runtime runs with, from the settings.
 #[derive(Clone, Debug)]
@@ -51,6 +94,8 @@ pub struct RuntimeSettings {
     pub base_url: String,
     /// How long served operational records are kept.
     pub retention: enamel_store::RetentionPeriods,
+    /// How long a claimed job is this worker's.
+    pub lease: time::Duration,
 }
 
 impl RuntimeSettings {
@@ -77,6 +122,9 @@ impl RuntimeSettings {
                 message_bodies: days(settings.retention.message_body_days),
                 finished_jobs: days(settings.retention.finished_jobs_days),
             },
+            lease: time::Duration::seconds(
+                i64::try_from(settings.jobs.lease_seconds.max(1)).unwrap_or(300),
+            ),
         }
     }
 }
@@ -107,10 +155,17 @@ impl Runtime {
         settings: RuntimeSettings,
     ) -> anyhow::Result<Self> {
         store.use_clock(Arc::clone(&clock));
+        let senders = Senders::from_settings(notifications)?;
+        if !senders.any() {
+            tracing::warn!(
+                "no notification channel is configured: this worker sends no messages, which \
+                 stay queued for a worker that has one"
+            );
+        }
         Ok(Self {
             store,
             clock,
-            senders: Arc::new(Senders::from_settings(notifications)?),
+            senders: Arc::new(senders),
             settings,
             worker: format!("worker-{}", uuid::Uuid::now_v7().simple()),
         })
@@ -129,22 +184,8 @@ impl Runtime {
             if let Err(err) = scheduler.enqueue_due(&self).await {
                 tracing::error!(error = format!("{err:#}"), "scheduling jobs failed");
             }
-            self.run_due(&signer).await;
-            let delivered = match jobs::deliver::deliver_due(
-                &self.store,
-                &self.senders,
-                self.clock.as_ref(),
-                &self.settings.base_url,
-            )
-            .await
-            {
-                Ok(count) => count,
-                Err(err) => {
-                    tracing::error!(error = format!("{err:#}"), "a delivery round failed");
-                    0
-                }
-            };
-            let pause = if delivered > 0 {
+            let ran = self.run_due(&signer).await;
+            let pause = if ran > 0 {
                 std::time::Duration::ZERO
             } else {
                 self.settings.poll
@@ -167,42 +208,40 @@ impl Runtime {
     }
 
     /// Claims and runs the due jobs; each run is recorded done, or failed to be
-    /// retried (a dead letter once its attempts are used up).
-    async fn run_due(&self, signer: &Signer) {
+    /// retried (a dead letter once its attempts are used up). Returns how many ran.
+    async fn run_due(&self, signer: &Signer) -> usize {
+        let mut kinds = KINDS.to_vec();
+        if self.senders.any() {
+            kinds.push(DELIVER_JOB);
+        }
         let claimed = match self
             .store
             .jobs()
-            .claim(&self.worker, KINDS, LEASE, 10)
+            .claim(&self.worker, &kinds, self.settings.lease, 20)
             .await
         {
             Ok(claimed) => claimed,
             Err(err) => {
                 tracing::error!(error = format!("{err:#}"), "claiming jobs failed");
-                return;
+                return 0;
             }
         };
+        let count = claimed.len();
         for job in claimed {
             let outcome = self.run_one(&job, signer).await;
-            let recorded = match outcome {
-                Ok(()) => self.store.jobs().done(&job).await,
-                Err(err) => {
-                    tracing::error!(kind = %job.kind, job = %job.id, error = format!("{err:#}"), "a job failed");
-                    self.store
-                        .jobs()
-                        .failed(&job, "job_failed", FIRST_RETRY)
-                        .await
-                }
-            };
-            if let Err(err) = recorded {
-                tracing::error!(job = %job.id, error = format!("{err:#}"), "recording a job's run failed");
-            }
+            record(&self.store, &job, outcome).await;
         }
+        count
     }
 
-    async fn run_one(&self, job: &ClaimedJob, signer: &Signer) -> anyhow::Result<()> {
+    async fn run_one(&self, job: &ClaimedJob, signer: &Signer) -> anyhow::Result<Ran> {
         match job.kind.as_str() {
+            DELIVER_JOB => {
+                jobs::deliver::run(&self.store, &self.senders, &self.settings.base_url, job).await
+            }
             CHECKPOINT => {
-                jobs::checkpoint::run(&self.store, signer, &self.settings.checkpoint_dir).await
+                jobs::checkpoint::run(&self.store, signer, &self.settings.checkpoint_dir).await?;
+                Ok(Ran::Done)
             }
             FLAG => {
                 jobs::flag::run(
@@ -210,7 +249,8 @@ impl Runtime {
                     self.settings.not_responding_days,
                     self.clock.now(),
                 )
-                .await
+                .await?;
+                Ok(Ran::Done)
             }
             RETENTION => {
                 let retained = self.store.apply_retention(self.settings.retention).await?;
@@ -221,7 +261,7 @@ impl Runtime {
                     jobs = retained.jobs,
                     "retention applied"
                 );
-                Ok(())
+                Ok(Ran::Done)
             }
             other => anyhow::bail!("no job of kind {other}"),
         }

@@ -20,6 +20,7 @@ pub struct Settings {
     pub keys: KeySettings,
     pub audit: AuditSettings,
     pub retention: RetentionSettings,
+    pub jobs: JobSettings,
     pub sessions: SessionSettings,
     pub referrals: ReferralSettings,
     pub notifications: NotificationSettings,
@@ -194,6 +195,21 @@ impl Default for RetentionSettings {
     }
 }
 
+/// How the jobs runtime's workers share the queue.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct JobSettings {
+    /// Seconds a claimed job is its worker's; a worker that dies (`kill -9`) holding
+    /// it loses it to another worker when this runs out. Longer than any one run.
+    pub lease_seconds: u64,
+}
+
+impl Default for JobSettings {
+    fn default() -> Self {
+        Self { lease_seconds: 300 }
+    }
+}
+
 /// Where key-encryption keys come from.
 #[derive(Clone, Debug, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -297,6 +313,7 @@ impl Default for Settings {
             keys: KeySettings::default(),
             audit: AuditSettings::default(),
             retention: RetentionSettings::default(),
+            jobs: JobSettings::default(),
             sessions: SessionSettings::default(),
             referrals: ReferralSettings::default(),
             notifications: NotificationSettings::default(),
@@ -459,6 +476,12 @@ const ENV_VARS: &[(&str, Option<&str>, &str, Kind)] = &[
         "ENAMEL_RETENTION_FINISHED_JOBS_DAYS",
         Some("retention"),
         "finished_jobs_days",
+        Kind::Integer,
+    ),
+    (
+        "ENAMEL_JOBS_LEASE_SECONDS",
+        Some("jobs"),
+        "lease_seconds",
         Kind::Integer,
     ),
     (
@@ -796,6 +819,8 @@ impl fmt::Display for RedactedSettings<'_> {
         writeln!(f, "ended_days = {}", s.retention.ended_days)?;
         writeln!(f, "message_body_days = {}", s.retention.message_body_days)?;
         writeln!(f, "finished_jobs_days = {}", s.retention.finished_jobs_days)?;
+        writeln!(f, "\n[jobs]")?;
+        writeln!(f, "lease_seconds = {}", s.jobs.lease_seconds)?;
         writeln!(f, "\n[sessions]")?;
         writeln!(f, "idle_seconds = {}", s.sessions.idle_seconds)?;
         writeln!(f, "touch_seconds = {}", s.sessions.touch_seconds)?;

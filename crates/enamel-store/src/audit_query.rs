@@ -10,7 +10,7 @@ use enamel_domain::Actor;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use crate::pool::on_pool;
+use crate::db::on_pool;
 use crate::{AuditLog, RequestContext, Scoped, StoreError};
 
 /// What to look for; every part is optional and they combine with AND.

@@ -17,7 +17,7 @@ use time::{Duration, OffsetDateTime};
 use uuid::Uuid;
 
 use crate::audit::AuditTime;
-use crate::pool::on_pool;
+use crate::db::{Tx, on_pool, on_tx};
 use crate::{Store, StoreError};
 
 /// A job to enqueue.
@@ -83,6 +83,35 @@ pub struct Jobs<'a> {
 
 type ClaimedRow = (Uuid, String, String, String, i64, i64);
 
+/// Enqueues `job` inside the open transaction `tx`, so it exists exactly when the
+/// write that needs it commits; `None` when a job of this kind and key exists
+/// already.
+pub(crate) async fn enqueue_in_tx(
+    tx: &mut Tx,
+    job: &NewJob,
+    now: OffsetDateTime,
+) -> anyhow::Result<Option<Uuid>> {
+    let id = Uuid::now_v7();
+    let payload = serde_json::to_string(&job.payload).context("encoding a job's payload")?;
+    let inserted = on_tx!(tx, conn => {
+        sqlx::query(
+            "INSERT INTO jobs (id, kind, key, payload, state, run_at, max_attempts, created_at) \
+             VALUES ($1, $2, $3, $4, 'queued', $5, $6, $7) ON CONFLICT (kind, key) DO NOTHING",
+        )
+        .bind(id)
+        .bind(&job.kind)
+        .bind(&job.key)
+        .bind(&payload)
+        .bind(AuditTime(job.run_at))
+        .bind(i64::from(job.max_attempts.max(1)))
+        .bind(AuditTime(now))
+        .execute(&mut *conn)
+        .await?
+        .rows_affected()
+    });
+    Ok((inserted == 1).then_some(id))
+}
+
 impl Store {
     /// The durable jobs queue.
     #[must_use]
@@ -94,26 +123,13 @@ impl Store {
 impl Jobs<'_> {
     /// Enqueues a job; `None` when a job of this kind and key exists already.
     pub async fn enqueue(&self, job: &NewJob) -> Result<Option<Uuid>, StoreError> {
-        let id = Uuid::now_v7();
-        let payload = serde_json::to_string(&job.payload).context("encoding a job's payload")?;
-        let inserted = on_pool!(&self.store.db, pool => {
-            sqlx::query(
-                "INSERT INTO jobs (id, kind, key, payload, state, run_at, max_attempts, created_at) \
-                 VALUES ($1, $2, $3, $4, 'queued', $5, $6, $7) ON CONFLICT (kind, key) DO NOTHING",
-            )
-            .bind(id)
-            .bind(&job.kind)
-            .bind(&job.key)
-            .bind(&payload)
-            .bind(AuditTime(job.run_at))
-            .bind(i64::from(job.max_attempts.max(1)))
-            .bind(AuditTime(self.store.now()))
-            .execute(pool)
-            .await
-            .map(|r| r.rows_affected())
-        })
-        .context("enqueuing a job")?;
-        Ok((inserted == 1).then_some(id))
+        let write = async {
+            let mut tx = self.store.begin().await?;
+            let id = enqueue_in_tx(&mut tx, job, self.store.now()).await?;
+            tx.commit().await?;
+            Ok::<_, anyhow::Error>(id)
+        };
+        Ok(write.await.context("enqueuing a job")?)
     }
 
     /// Claims up to `limit` due jobs of `kinds` for `worker` until `lease` from now:

@@ -14,7 +14,7 @@ use enamel_domain::PracticeId;
 use uuid::Uuid;
 
 use crate::StoreError;
-use crate::pool::{Db, on_pool};
+use crate::db::{Db, on_pool};
 
 struct Entry<T> {
     value: Arc<T>,

@@ -14,6 +14,7 @@
 
 pub mod audit;
 mod audit_query;
+mod db;
 mod error;
 mod jobs;
 mod key_admin;
@@ -43,8 +44,8 @@ pub use repos::identity::{
     SessionStage, Throttle, ThrottleRule, TokenRecord, throttle_key_for_email,
 };
 pub use repos::outbox::{
-    Channel, DueMessage, MAX_ATTEMPTS, MessageStatus, MessageText, NewMessage, NotQueued, Outbox,
-    PATIENT_MESSAGES_PER_DAY,
+    Channel, DELIVER_JOB, DueMessage, MAX_ATTEMPTS, MessageStatus, MessageText, NewMessage,
+    NotQueued, Outbox, PATIENT_MESSAGES_PER_DAY,
 };
 pub use repos::patients::{ConsentSource, MAX_PATIENTS_PER_PAGE, PatientQuery};
 pub use repos::portal::{PORTAL_SESSION_MINUTES, PortalView};

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use anyhow::Context as _;
 use sqlx::migrate::Migrator;
 
-use crate::pool::on_pool;
+use crate::db::on_pool;
 use crate::{Store, StoreError};
 
 static SQLITE: Migrator = sqlx::migrate!("./migrations/sqlite");

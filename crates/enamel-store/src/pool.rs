@@ -8,53 +8,16 @@ use std::time::Duration;
 use anyhow::Context as _;
 use enamel_crypto::KeyProvider;
 use secrecy::{ExposeSecret, SecretString};
-use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
-use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
-};
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 
 use crate::audit::Appender;
+use crate::db::{Db, on_pool};
 use crate::keyring::Keyring;
 use crate::repos::practices::PracticeRepo;
 use crate::repos::scoped::Scoped;
 use crate::repos::users::UserRepo;
 use crate::{AuditLog, KeyAdmin, StoreError};
-
-/// Runs `$body` with `$pool` bound to whichever backend's pool `$db` holds.
-///
-/// The body is written once and compiled for both backends, so a query that
-/// one dialect cannot run is a compile error or a test failure on that backend.
-macro_rules! on_pool {
-    ($db:expr, $pool:ident => $body:expr) => {
-        match $db {
-            $crate::pool::Db::Sqlite($pool) => $body,
-            $crate::pool::Db::Postgres($pool) => $body,
-        }
-    };
-}
-pub(crate) use on_pool;
-
-/// How a transaction that will write begins on each backend. SQLite's plain `BEGIN`
-/// is deferred: a transaction that reads first and writes later fails at once
-/// (`SQLITE_BUSY`, no waiting) if another connection wrote in between, so Enamel's
-/// write transactions take SQLite's write lock at the start (`BEGIN IMMEDIATE`),
-/// waiting for it within the busy timeout instead. PostgreSQL needs nothing special.
-pub(crate) trait WriteBegin {
-    const BEGIN: &'static str;
-}
-
-impl WriteBegin for sqlx::Sqlite {
-    const BEGIN: &'static str = "BEGIN IMMEDIATE";
-}
-
-impl WriteBegin for sqlx::Postgres {
-    const BEGIN: &'static str = "BEGIN";
-}
-
-/// The statement that begins a write transaction on `pool`'s backend.
-pub(crate) fn write_begin<DB: sqlx::Database + WriteBegin>(_pool: &sqlx::Pool<DB>) -> &'static str {
-    DB::BEGIN
-}
 
 /// The database systems Enamel runs on.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -104,12 +67,6 @@ impl Default for ConnectOptions {
             key_cache_ttl: Duration::from_mins(1),
         }
     }
-}
-
-#[derive(Clone, Debug)]
-pub(crate) enum Db {
-    Sqlite(SqlitePool),
-    Postgres(PgPool),
 }
 
 /// The store's clock, shared by every handle on the store and its key ring.

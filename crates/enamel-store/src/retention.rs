@@ -10,7 +10,7 @@ use enamel_audit::entry::{Action, Detail, Outcome, ResourceType};
 use time::Duration;
 
 use crate::audit::AuditTime;
-use crate::pool::on_pool;
+use crate::db::on_pool;
 use crate::{Store, StoreError};
 
 /// How long each kind of record is kept once it has served.
@@ -44,7 +44,7 @@ impl Store {
         let jobs = now - periods.finished_jobs;
         let retained = on_pool!(&self.db, pool => {
             async {
-                let mut tx = pool.begin_with(crate::pool::write_begin(pool)).await?;
+                let mut tx = pool.begin_with(crate::db::write_begin(pool)).await?;
                 let portal_sessions = sqlx::query(
                     "DELETE FROM portal_sessions WHERE expires_at < $1 \
                      OR link_id IN (SELECT id FROM portal_links WHERE expires_at < $1)",

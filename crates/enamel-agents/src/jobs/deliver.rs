@@ -1,19 +1,21 @@
-//! Notification delivery: claims due messages from the outbox, checks the BAA
-//! registry for the vendor each would go through, sends, and records the outcome
-//! (sent, retry later with back-off, failed, or refused). Several workers, in one
-//! process or many, share the outbox through its leases.
+//! Notification delivery: the `deliver` job that each queued message comes with.
+//! It checks the BAA registry for the vendor the message would go through, sends,
+//! and records the outcome in the outbox (sent, pending for a retry, failed, or
+//! refused). Retries, back-off and leases are the jobs queue's, so several workers,
+//! in one process or many, never send one message twice at once.
 
+use anyhow::Context as _;
 use enamel_audit::entry::{Action as AuditAction, Detail, Outcome, ResourceType};
+use enamel_config::NotificationSettings;
 use enamel_domain::{Actor, VendorName};
 use enamel_integrations::{
     SendError, SmtpMailer, SmtpSecurity, SmtpSettings, SrFax, SrFaxSettings, Twilio, TwilioSender,
     TwilioSettings,
 };
-use enamel_store::{Channel, DueMessage, Store};
+use enamel_store::{Channel, ClaimedJob, DELIVER_JOB, DueMessage, Store};
 use secrecy::ExposeSecret as _;
 
-use enamel_config::NotificationSettings;
-use enamel_domain::clock::Clock;
+use crate::runtime::Ran;
 
 /// The configured channels.
 #[derive(Debug, Default)]
@@ -98,6 +100,13 @@ impl Mailbox {
 }
 
 impl Senders {
+    /// Whether any channel is configured; a worker without one leaves messages to
+    /// the workers that have.
+    #[must_use]
+    pub const fn any(&self) -> bool {
+        self.email.is_some() || self.sms.is_some() || self.fax.is_some() || self.mailbox.is_some()
+    }
+
     /// Builds the adapters that have settings; a half-configured channel is an error
     /// that names the setting.
     pub fn from_settings(settings: &NotificationSettings) -> anyhow::Result<Self> {
@@ -164,22 +173,53 @@ impl Senders {
     }
 }
 
-/// Sends what is due now; returns how many messages were handled.
+/// Runs the `deliver` jobs that are due now, as one worker named `worker`; returns
+/// how many ran. For tests and tools: the runtime runs the same jobs in its loop.
 pub async fn deliver_due(
     store: &Store,
     senders: &Senders,
-    clock: &dyn Clock,
     base_url: &str,
+    worker: &str,
 ) -> anyhow::Result<usize> {
-    let due = store
-        .outbox()
-        .claim(clock.now(), time::Duration::minutes(2), 20)
+    let claimed = store
+        .jobs()
+        .claim(worker, &[DELIVER_JOB], crate::runtime::DEFAULT_LEASE, 20)
         .await?;
-    let count = due.len();
-    for message in due {
-        deliver(store, senders, clock, base_url, &message).await?;
+    let count = claimed.len();
+    for job in claimed {
+        let outcome = run(store, senders, base_url, &job).await;
+        crate::runtime::record(store, &job, outcome).await;
     }
     Ok(count)
+}
+
+/// Runs one `deliver` job: sends the message its key names, unless it was sent,
+/// failed or refused already. A temporary failure is [`Ran::Retry`] (the queue
+/// tries again with back-off); on the job's last attempt the message is recorded
+/// as failed first, so the practice sees it.
+pub async fn run(
+    store: &Store,
+    senders: &Senders,
+    base_url: &str,
+    job: &ClaimedJob,
+) -> anyhow::Result<Ran> {
+    let id = uuid::Uuid::parse_str(&job.key).context("a deliver job's key is a message id")?;
+    let Some(message) = store.outbox().pending(id).await? else {
+        return Ok(Ran::Done);
+    };
+    let attempt = Attempt {
+        number: job.attempt,
+        last: job.attempt >= job.max_attempts,
+    };
+    deliver(store, senders, base_url, &message, attempt).await
+}
+
+/// Which attempt at a message this is.
+#[derive(Clone, Copy, Debug)]
+struct Attempt {
+    number: u32,
+    /// No attempt follows this one.
+    last: bool,
 }
 
 fn vendor_of(senders: &Senders, channel: Channel) -> Option<VendorName> {
@@ -196,34 +236,124 @@ fn vendor_of(senders: &Senders, channel: Channel) -> Option<VendorName> {
 async fn deliver(
     store: &Store,
     senders: &Senders,
-    clock: &dyn Clock,
     base_url: &str,
     message: &DueMessage,
-) -> anyhow::Result<()> {
+    attempt: Attempt,
+) -> anyhow::Result<Ran> {
     let outbox = store.outbox();
-    let now = clock.now();
     let Some(vendor) = vendor_of(senders, message.channel) else {
-        outbox
-            .retry_later(message, "channel_not_configured", "none", now)
-            .await?;
-        return Ok(());
+        return temporary(store, message, attempt, "channel_not_configured", "none").await;
     };
     // The BAA gate, at send time: no PHI to a vendor without an executed, unexpired
     // agreement in this practice's registry. Refusals are audited and shown to the
     // practice as a problem to fix.
-    let allowed = store.baa_allows(message.practice, &vendor).await?;
-    if !allowed {
+    if !store.baa_allows(message.practice, &vendor).await? {
         outbox
-            .refused(message.id, "no_executed_baa", vendor.as_str(), now)
+            .refused(
+                message.id,
+                attempt.number,
+                "no_executed_baa",
+                vendor.as_str(),
+            )
             .await?;
         audit(store, message, &vendor, Outcome::Denied, "no_executed_baa").await?;
-        return Ok(());
+        return Ok(Ran::Done);
     }
+    let sent = send(senders, base_url, message).await;
+    match sent {
+        Ok(delivered) => {
+            outbox
+                .sent(
+                    message.id,
+                    attempt.number,
+                    vendor.as_str(),
+                    &delivered.provider_id,
+                )
+                .await?;
+            audit(store, message, &vendor, Outcome::Success, "sent").await?;
+        }
+        Err(SendError::Transient { code }) => {
+            return temporary(store, message, attempt, &code, vendor.as_str()).await;
+        }
+        Err(SendError::Permanent { code }) => {
+            outbox
+                .failed(message.id, attempt.number, &code, vendor.as_str())
+                .await?;
+            audit(
+                store,
+                message,
+                &vendor,
+                Outcome::Failure,
+                "permanent_failure",
+            )
+            .await?;
+        }
+        Err(SendError::OptedOut) => {
+            outbox
+                .refused(
+                    message.id,
+                    attempt.number,
+                    "recipient_opted_out",
+                    vendor.as_str(),
+                )
+                .await?;
+            // The provider says the number unsubscribed: stop queuing texts to it, in
+            // every practice that has it (as a STOP reply would).
+            if message.channel == Channel::Sms
+                && let Ok(phone) = enamel_domain::PhoneNumber::parse(message.recipient.expose())
+            {
+                store
+                    .set_sms_opt_out(&phone, true, enamel_store::ConsentSource::ProviderRefusal)
+                    .await?;
+            }
+        }
+    }
+    Ok(Ran::Done)
+}
+
+/// A temporary failure: the message stays pending for the job's next attempt, or,
+/// on its last, is recorded as failed (and audited) as the job becomes a dead letter.
+async fn temporary(
+    store: &Store,
+    message: &DueMessage,
+    attempt: Attempt,
+    code: &str,
+    vendor: &str,
+) -> anyhow::Result<Ran> {
+    let outbox = store.outbox();
+    if attempt.last {
+        outbox
+            .failed(message.id, attempt.number, code, vendor)
+            .await?;
+        if let Ok(vendor) = VendorName::parse(vendor) {
+            audit(
+                store,
+                message,
+                &vendor,
+                Outcome::Failure,
+                "attempts_exhausted",
+            )
+            .await?;
+        }
+    } else {
+        outbox
+            .retrying(message.id, attempt.number, code, vendor)
+            .await?;
+    }
+    Ok(Ran::Retry(code.to_owned()))
+}
+
+/// Hands the message to the configured channel.
+async fn send(
+    senders: &Senders,
+    base_url: &str,
+    message: &DueMessage,
+) -> Result<enamel_integrations::Delivered, SendError> {
     let text = message.text.expose();
     let body = text.body.replace("{base_url}", base_url);
     let recipient = message.recipient.expose();
     let key = message.id.simple().to_string();
-    let sent = match (&senders.mailbox, message.channel) {
+    match (&senders.mailbox, message.channel) {
         (Some(mailbox), channel) => {
             mailbox
                 .send(channel, recipient, &text.subject, &body, &key)
@@ -245,48 +375,7 @@ async fn deliver(
             }
             None => unreachable_channel(),
         },
-    };
-    match sent {
-        Ok(delivered) => {
-            outbox
-                .sent(message.id, vendor.as_str(), &delivered.provider_id, now)
-                .await?;
-            audit(store, message, &vendor, Outcome::Success, "sent").await?;
-        }
-        Err(SendError::Transient { code }) => {
-            outbox
-                .retry_later(message, &code, vendor.as_str(), now)
-                .await?;
-        }
-        Err(SendError::Permanent { code }) => {
-            outbox
-                .failed(message.id, &code, vendor.as_str(), now)
-                .await?;
-            audit(
-                store,
-                message,
-                &vendor,
-                Outcome::Failure,
-                "permanent_failure",
-            )
-            .await?;
-        }
-        Err(SendError::OptedOut) => {
-            outbox
-                .refused(message.id, "recipient_opted_out", vendor.as_str(), now)
-                .await?;
-            // The provider says the number unsubscribed: stop queuing texts to it, in
-            // every practice that has it (as a STOP reply would).
-            if message.channel == Channel::Sms
-                && let Ok(phone) = enamel_domain::PhoneNumber::parse(recipient)
-            {
-                store
-                    .set_sms_opt_out(&phone, true, enamel_store::ConsentSource::ProviderRefusal)
-                    .await?;
-            }
-        }
     }
-    Ok(())
 }
 
 fn unreachable_channel<T>() -> Result<T, SendError> {

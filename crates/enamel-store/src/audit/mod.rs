@@ -25,7 +25,7 @@ use enamel_audit::entry::{Encoded, Event, Scope, format_timestamp};
 use enamel_audit::merkle::{Frontier, Hash};
 use tokio::sync::{mpsc, oneshot};
 
-use crate::pool::{Db, on_pool};
+use crate::db::{Db, Tx, on_pool, on_tx};
 use crate::{Store, StoreError};
 
 /// The most events one transaction takes.
@@ -428,7 +428,6 @@ macro_rules! read_head {
         }
     };
 }
-pub(crate) use read_head;
 
 /// Stores `$head` as the head of the log `$key` in `$tx`; with `Some(size)` as
 /// `$expected`, only if the stored head still has that size (compare and set).
@@ -455,7 +454,6 @@ macro_rules! store_head {
         }
     };
 }
-pub(crate) use store_head;
 
 /// Inserts `$rows` of the log `$key` in `$tx`.
 macro_rules! insert_rows {
@@ -485,56 +483,41 @@ macro_rules! insert_rows {
         }
     };
 }
-pub(crate) use insert_rows;
 
-/// Appends `events` to the log whose key is `$key` inside the open transaction
-/// `$tx` (either backend) and evaluates to the head after them. Used by writes
-/// whose event must commit in the same transaction as the write itself.
-macro_rules! append_in_tx {
-    ($tx:ident, $head_sql:expr, $key:expr, $events:expr) => {
-        async {
-            let key: &str = $key;
-            let events: &[&enamel_audit::entry::Event] = $events;
-            let encoded: Vec<enamel_audit::entry::Encoded> = events
-                .iter()
-                .map(|e| enamel_audit::entry::Encoded::new(e))
-                .collect();
-            let pairs: Vec<_> = events.iter().copied().zip(&encoded).collect();
-            let head = $crate::audit::read_head!($tx, $head_sql, key).await?;
-            let (rows, next) = head.extend(&pairs);
-            $crate::audit::insert_rows!($tx, key, &rows, $crate::audit::STATEMENT_BYTES_IN_TX)
-                .await?;
-            $crate::audit::store_head!($tx, key, &next, None).await?;
-            Ok::<$crate::audit::Head, anyhow::Error>(next)
-        }
+/// Appends `events` (all of one log) inside the open transaction `tx`, so they
+/// commit together with the write they record, or not at all; returns the head
+/// after them. Takes the head's row lock (PostgreSQL) or relies on the write lock
+/// the transaction holds (SQLite).
+pub(crate) async fn append_in_tx(tx: &mut Tx, events: &[&Event]) -> anyhow::Result<Head> {
+    let Some(first) = events.first() else {
+        anyhow::bail!("no events to append");
     };
+    let key = first.scope.key();
+    let head_sql = if tx.is_postgres() {
+        "SELECT size, last_hash, frontier FROM audit_heads WHERE scope = $1 FOR UPDATE"
+    } else {
+        "SELECT size, last_hash, frontier FROM audit_heads WHERE scope = $1"
+    };
+    let encoded: Vec<Encoded> = events.iter().map(|e| Encoded::new(e)).collect();
+    let pairs: Vec<_> = events.iter().copied().zip(&encoded).collect();
+    on_tx!(tx, conn => {
+        let head = read_head!(conn, head_sql, &key).await?;
+        let (rows, next) = head.extend(&pairs);
+        insert_rows!(conn, &key, &rows, STATEMENT_BYTES_IN_TX).await?;
+        store_head!(conn, &key, &next, None).await?;
+        Ok(next)
+    })
 }
-pub(crate) use append_in_tx;
 
-/// Runs `$body` in a transaction on `$store` (with the transaction bound to `$tx`)
-/// and appends `$events`, all of one log, in the same transaction: the write and
-/// its audit events commit together or not at all. Evaluates to
-/// `anyhow::Result<value of $body>`.
-macro_rules! write_with_events {
-    ($store:expr, $events:expr, $tx:ident => $body:expr) => {{
-        let head_sql = $crate::audit::head_sql(&$store.db);
-        let events: &[&enamel_audit::entry::Event] = $events;
-        let scope_key = events.first().map(|e| e.scope.key()).unwrap_or_default();
-        $crate::pool::on_pool!(&$store.db, pool => {
-            async {
-                let mut $tx = pool.begin_with($crate::pool::write_begin(pool)).await?;
-                let value = $body;
-                if !events.is_empty() {
-                    $crate::audit::append_in_tx!($tx, head_sql, &scope_key, events).await?;
-                }
-                $tx.commit().await?;
-                Ok::<_, anyhow::Error>(value)
-            }
-            .await
-        })
-    }};
+/// Commits `tx` with `events` (all of one log) appended in it: the write and its
+/// audit events are durable together or not at all.
+pub(crate) async fn commit_with_events(mut tx: Tx, events: &[&Event]) -> anyhow::Result<()> {
+    if !events.is_empty() {
+        append_in_tx(&mut tx, events).await?;
+    }
+    tx.commit().await?;
+    Ok(())
 }
-pub(crate) use write_with_events;
 
 /// Appends `events` to the log of `scope` in a transaction of its own on
 /// `connection`; returns the head after them, and on SQLite the write-ahead log
@@ -825,7 +808,7 @@ mod tests {
         for _ in 0..3 {
             store.audit().record(event(scope)).await.unwrap();
         }
-        let crate::pool::Db::Sqlite(pool) = &store.db else {
+        let crate::db::Db::Sqlite(pool) = &store.db else {
             unreachable!("a SQLite URL")
         };
         let (mut first, mut second) =

@@ -15,7 +15,7 @@ use enamel_audit::purge::PurgeRecord;
 use super::signing::append_line;
 use super::{AuditLog, AuditTime};
 use crate::StoreError;
-use crate::pool::{Db, on_pool};
+use crate::db::{Db, on_pool};
 
 /// What a purge removed from one log.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -158,7 +158,7 @@ impl AuditLog<'_> {
         let cut = i64::try_from(cut).unwrap_or(i64::MAX);
         let removed = on_pool!(&self.store.db, pool => {
             async {
-                let mut tx = pool.begin_with(crate::pool::write_begin(pool)).await?;
+                let mut tx = pool.begin_with(crate::db::write_begin(pool)).await?;
                 sqlx::query(open).execute(&mut *tx).await?;
                 let removed = sqlx::query("DELETE FROM audit_entries WHERE scope = $1 AND idx < $2")
                     .bind(scope.key())

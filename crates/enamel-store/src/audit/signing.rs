@@ -16,7 +16,7 @@ use enamel_audit::verify::Verifier;
 
 use super::AuditLog;
 use crate::StoreError;
-use crate::pool::on_pool;
+use crate::db::on_pool;
 
 /// Entries read per query while checking a head before signing it.
 const CHECK_PAGE: u32 = 5_000;

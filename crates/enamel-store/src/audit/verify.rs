@@ -9,7 +9,7 @@ use enamel_audit::purge::{PurgeRecord, purge_covers};
 use super::time_column::StoredTime;
 use super::{AuditLog, StoredEntry};
 use crate::StoreError;
-use crate::pool::on_pool;
+use crate::db::on_pool;
 use enamel_audit::verify::{Finding, Report, Verifier};
 
 /// Entries read per query while verifying.

@@ -10,9 +10,8 @@ use enamel_policy::{Action, Circumstances, Resource};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use crate::audit::write_with_events;
+use crate::db::{on_pool, on_tx};
 use crate::error::conflict_if_taken;
-use crate::pool::on_pool;
 use crate::repos::identity::{EndReason, throttle_key_for_email};
 use crate::sealed::ENCRYPTED_COLUMNS;
 use crate::{Scoped, StoreError};
@@ -199,34 +198,40 @@ impl Scoped<'_> {
         event
             .detail
             .insert("role", Detail::Code(new.role().as_str().to_owned()));
-        let written = write_with_events!(self.store, &[&event], tx => {
-            sqlx::query(concat!(
-                "INSERT INTO users (",
-                crate::repos::users::user_columns!(),
-                ") VALUES ($1, $2, $3, $4, $5, 'invited', $6)"
-            ))
-            .bind(new.id().as_uuid())
-            .bind(practice.as_uuid())
-            .bind(new.email().as_str())
-            .bind(new.display_name().as_str())
-            .bind(new.role().as_str())
-            .bind(now)
-            .execute(&mut *tx)
-            .await?;
-            sqlx::query(
-                "INSERT INTO invitations (id, practice_id, user_id, token_digest, invited_by, \
-                 created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
-            )
-            .bind(invitation)
-            .bind(practice.as_uuid())
-            .bind(new.id().as_uuid())
-            .bind(&token_digest[..])
-            .bind(inviter.as_uuid())
-            .bind(now)
-            .bind(expires_at)
-            .execute(&mut *tx)
-            .await?;
-        });
+        let written = async {
+            let mut tx = self.store.begin().await?;
+            let value = on_tx!(&mut tx, tx => {
+                sqlx::query(concat!(
+                    "INSERT INTO users (",
+                    crate::repos::users::user_columns!(),
+                    ") VALUES ($1, $2, $3, $4, $5, 'invited', $6)"
+                ))
+                .bind(new.id().as_uuid())
+                .bind(practice.as_uuid())
+                .bind(new.email().as_str())
+                .bind(new.display_name().as_str())
+                .bind(new.role().as_str())
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
+                sqlx::query(
+                    "INSERT INTO invitations (id, practice_id, user_id, token_digest, invited_by, \
+                     created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                )
+                .bind(invitation)
+                .bind(practice.as_uuid())
+                .bind(new.id().as_uuid())
+                .bind(&token_digest[..])
+                .bind(inviter.as_uuid())
+                .bind(now)
+                .bind(expires_at)
+                .execute(&mut *tx)
+                .await?;
+            });
+            tx.commit_with(&[&event]).await?;
+            Ok::<_, anyhow::Error>(value)
+        }
+        .await;
         written.map(|()| invitation).map_err(|err| {
             conflict_if_taken(
                 err,
@@ -298,22 +303,28 @@ impl Scoped<'_> {
         event
             .detail
             .insert("to", Detail::Code(role.as_str().to_owned()));
-        let ended = write_with_events!(self.store, &[&event], tx => {
-            sqlx::query("UPDATE users SET role = $2 WHERE id = $1")
+        let ended = async {
+            let mut tx = self.store.begin().await?;
+            let value = on_tx!(&mut tx, tx => {
+                sqlx::query("UPDATE users SET role = $2 WHERE id = $1")
+                    .bind(id.as_uuid())
+                    .bind(role.as_str())
+                    .execute(&mut *tx)
+                    .await?;
+                sqlx::query(
+                    "UPDATE sessions SET ended_at = $2, end_reason = $3 WHERE user_id = $1 AND ended_at IS NULL",
+                )
                 .bind(id.as_uuid())
-                .bind(role.as_str())
+                .bind(now)
+                .bind(EndReason::Revoked.as_str())
                 .execute(&mut *tx)
-                .await?;
-            sqlx::query(
-                "UPDATE sessions SET ended_at = $2, end_reason = $3 WHERE user_id = $1 AND ended_at IS NULL",
-            )
-            .bind(id.as_uuid())
-            .bind(now)
-            .bind(EndReason::Revoked.as_str())
-            .execute(&mut *tx)
-            .await?
-            .rows_affected()
-        })
+                .await?
+                .rows_affected()
+            });
+            tx.commit_with(&[&event]).await?;
+            Ok::<_, anyhow::Error>(value)
+        }
+        .await
         .context("changing a role")?;
         user.role = role;
         Ok((user, ended))
@@ -335,21 +346,27 @@ impl Scoped<'_> {
             Some(id.to_string()),
             Outcome::Success,
         );
-        let ended = write_with_events!(self.store, &[&event], tx => {
-            sqlx::query("UPDATE users SET status = 'deactivated' WHERE id = $1")
+        let ended = async {
+            let mut tx = self.store.begin().await?;
+            let value = on_tx!(&mut tx, tx => {
+                sqlx::query("UPDATE users SET status = 'deactivated' WHERE id = $1")
+                    .bind(id.as_uuid())
+                    .execute(&mut *tx)
+                    .await?;
+                sqlx::query(
+                    "UPDATE sessions SET ended_at = $2, end_reason = $3 WHERE user_id = $1 AND ended_at IS NULL",
+                )
                 .bind(id.as_uuid())
+                .bind(now)
+                .bind(EndReason::Deactivated.as_str())
                 .execute(&mut *tx)
-                .await?;
-            sqlx::query(
-                "UPDATE sessions SET ended_at = $2, end_reason = $3 WHERE user_id = $1 AND ended_at IS NULL",
-            )
-            .bind(id.as_uuid())
-            .bind(now)
-            .bind(EndReason::Deactivated.as_str())
-            .execute(&mut *tx)
-            .await?
-            .rows_affected()
-        })
+                .await?
+                .rows_affected()
+            });
+            tx.commit_with(&[&event]).await?;
+            Ok::<_, anyhow::Error>(value)
+        }
+        .await
         .context("deactivating an account")?;
         Ok(ended)
     }
@@ -366,12 +383,18 @@ impl Scoped<'_> {
             Outcome::Success,
         );
         let key = throttle_key_for_email(&user.email);
-        write_with_events!(self.store, &[&event], tx => {
-            sqlx::query("DELETE FROM sign_in_throttle WHERE key = $1")
-                .bind(&key)
-                .execute(&mut *tx)
-                .await?;
-        })
+        async {
+            let mut tx = self.store.begin().await?;
+            let value = on_tx!(&mut tx, tx => {
+                sqlx::query("DELETE FROM sign_in_throttle WHERE key = $1")
+                    .bind(&key)
+                    .execute(&mut *tx)
+                    .await?;
+            });
+            tx.commit_with(&[&event]).await?;
+            Ok::<_, anyhow::Error>(value)
+        }
+        .await
         .context("lifting a lockout")?;
         Ok(())
     }
@@ -406,13 +429,19 @@ impl Scoped<'_> {
                 .into(),
             ),
         );
-        write_with_events!(self.store, &[&event], tx => {
-            sqlx::query("UPDATE practices SET require_mfa = $2 WHERE id = $1")
-                .bind(practice.as_uuid())
-                .bind(required)
-                .execute(&mut *tx)
-                .await?;
-        })
+        async {
+            let mut tx = self.store.begin().await?;
+            let value = on_tx!(&mut tx, tx => {
+                sqlx::query("UPDATE practices SET require_mfa = $2 WHERE id = $1")
+                    .bind(practice.as_uuid())
+                    .bind(required)
+                    .execute(&mut *tx)
+                    .await?;
+            });
+            tx.commit_with(&[&event]).await?;
+            Ok::<_, anyhow::Error>(value)
+        }
+        .await
         .context("changing the second-factor setting")?;
         Ok(())
     }
@@ -462,18 +491,24 @@ impl Scoped<'_> {
             Some(id.to_string()),
             Outcome::Success,
         );
-        let written = write_with_events!(self.store, &[&event], tx => {
-            sqlx::query(
-                "INSERT INTO agents (id, practice_id, name, created_by, created_at) VALUES ($1, $2, $3, $4, $5)",
-            )
-            .bind(id.as_uuid())
-            .bind(practice.as_uuid())
-            .bind(name)
-            .bind(creator.as_uuid())
-            .bind(now)
-            .execute(&mut *tx)
-            .await?;
-        });
+        let written = async {
+            let mut tx = self.store.begin().await?;
+            let value = on_tx!(&mut tx, tx => {
+                sqlx::query(
+                    "INSERT INTO agents (id, practice_id, name, created_by, created_at) VALUES ($1, $2, $3, $4, $5)",
+                )
+                .bind(id.as_uuid())
+                .bind(practice.as_uuid())
+                .bind(name)
+                .bind(creator.as_uuid())
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
+            });
+            tx.commit_with(&[&event]).await?;
+            Ok::<_, anyhow::Error>(value)
+        }
+        .await;
         written.map(|()| id).map_err(|err| {
             conflict_if_taken(
                 err,
@@ -514,31 +549,37 @@ impl Scoped<'_> {
         event
             .detail
             .insert("scopes", Detail::Code(scope_text.join(" ")));
-        let inserted = write_with_events!(self.store, &[&event], tx => {
-            let owned: Option<Uuid> = sqlx::query_scalar("SELECT id FROM agents WHERE id = $1 AND practice_id = $2")
+        let inserted = async {
+            let mut tx = self.store.begin().await?;
+            let value = on_tx!(&mut tx, tx => {
+                let owned: Option<Uuid> = sqlx::query_scalar("SELECT id FROM agents WHERE id = $1 AND practice_id = $2")
+                    .bind(agent.as_uuid())
+                    .bind(practice.as_uuid())
+                    .fetch_optional(&mut *tx)
+                    .await?;
+                if owned.is_none() {
+                    return Ok(false);
+                }
+                sqlx::query(
+                    "INSERT INTO api_tokens (id, agent_id, practice_id, token_digest, scopes, created_by, \
+                     created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+                )
+                .bind(id)
                 .bind(agent.as_uuid())
                 .bind(practice.as_uuid())
-                .fetch_optional(&mut *tx)
+                .bind(&digest[..])
+                .bind(scope_text.join(" "))
+                .bind(creator.as_uuid())
+                .bind(now)
+                .bind(expires_at)
+                .execute(&mut *tx)
                 .await?;
-            if owned.is_none() {
-                return Ok(false);
-            }
-            sqlx::query(
-                "INSERT INTO api_tokens (id, agent_id, practice_id, token_digest, scopes, created_by, \
-                 created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-            )
-            .bind(id)
-            .bind(agent.as_uuid())
-            .bind(practice.as_uuid())
-            .bind(&digest[..])
-            .bind(scope_text.join(" "))
-            .bind(creator.as_uuid())
-            .bind(now)
-            .bind(expires_at)
-            .execute(&mut *tx)
-            .await?;
-            true
-        })
+                true
+            });
+            tx.commit_with(&[&event]).await?;
+            Ok::<_, anyhow::Error>(value)
+        }
+        .await
         .context("issuing a token")?;
         if inserted {
             Ok(id)
@@ -557,21 +598,27 @@ impl Scoped<'_> {
             Some(id.to_string()),
             Outcome::Success,
         );
-        let revoked = write_with_events!(self.store, &[&event], tx => {
-            let revoked = sqlx::query(
-                "UPDATE api_tokens SET revoked_at = $3 WHERE id = $1 AND practice_id = $2 AND revoked_at IS NULL",
-            )
-            .bind(id)
-            .bind(practice.as_uuid())
-            .bind(now)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
-            if revoked != 1 {
-                return Ok(false);
-            }
-            true
-        })
+        let revoked = async {
+            let mut tx = self.store.begin().await?;
+            let value = on_tx!(&mut tx, tx => {
+                let revoked = sqlx::query(
+                    "UPDATE api_tokens SET revoked_at = $3 WHERE id = $1 AND practice_id = $2 AND revoked_at IS NULL",
+                )
+                .bind(id)
+                .bind(practice.as_uuid())
+                .bind(now)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+                if revoked != 1 {
+                    return Ok(false);
+                }
+                true
+            });
+            tx.commit_with(&[&event]).await?;
+            Ok::<_, anyhow::Error>(value)
+        }
+        .await
         .context("revoking a token")?;
         if revoked {
             Ok(())
@@ -733,20 +780,26 @@ impl Scoped<'_> {
         );
         event.detail.insert("count", Detail::Count(accounts));
         event.detail.insert("flagged", Detail::Count(flagged));
-        write_with_events!(self.store, &[&event], tx => {
-            sqlx::query(
-                "INSERT INTO access_reviews (id, practice_id, signed_off_by, signed_off_at, accounts, flagged) \
-                 VALUES ($1, $2, $3, $4, $5, $6)",
-            )
-            .bind(id)
-            .bind(practice.as_uuid())
-            .bind(signer.as_uuid())
-            .bind(now)
-            .bind(i64::try_from(accounts).unwrap_or(i64::MAX))
-            .bind(i64::try_from(flagged).unwrap_or(i64::MAX))
-            .execute(&mut *tx)
-            .await?;
-        })
+        async {
+            let mut tx = self.store.begin().await?;
+            let value = on_tx!(&mut tx, tx => {
+                sqlx::query(
+                    "INSERT INTO access_reviews (id, practice_id, signed_off_by, signed_off_at, accounts, flagged) \
+                     VALUES ($1, $2, $3, $4, $5, $6)",
+                )
+                .bind(id)
+                .bind(practice.as_uuid())
+                .bind(signer.as_uuid())
+                .bind(now)
+                .bind(i64::try_from(accounts).unwrap_or(i64::MAX))
+                .bind(i64::try_from(flagged).unwrap_or(i64::MAX))
+                .execute(&mut *tx)
+                .await?;
+            });
+            tx.commit_with(&[&event]).await?;
+            Ok::<_, anyhow::Error>(value)
+        }
+        .await
         .context("signing off an access review")?;
         Ok(())
     }
@@ -844,33 +897,39 @@ impl Scoped<'_> {
             "minutes",
             Detail::Count(u64::try_from(minutes).unwrap_or_default()),
         );
-        write_with_events!(self.store, &[&event], tx => {
-            sqlx::query(
-                "INSERT INTO break_glass_grants (id, practice_id, user_id, patient_id, reason_code, note, \
-                 opened_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-            )
-            .bind(grant)
-            .bind(practice.as_uuid())
-            .bind(user.as_uuid())
-            .bind(patient.as_uuid())
-            .bind(reason.as_str())
-            .bind(&sealed)
-            .bind(now)
-            .bind(now + time::Duration::minutes(minutes))
-            .execute(&mut *tx)
-            .await?;
-            sqlx::query(
-                "INSERT INTO security_alerts (id, practice_id, kind, subject_id, reference_id, created_at) \
-                 VALUES ($1, $2, 'break_glass', $3, $4, $5)",
-            )
-            .bind(Uuid::now_v7())
-            .bind(practice.as_uuid())
-            .bind(user.as_uuid())
-            .bind(grant)
-            .bind(now)
-            .execute(&mut *tx)
-            .await?;
-        })
+        async {
+            let mut tx = self.store.begin().await?;
+            let value = on_tx!(&mut tx, tx => {
+                sqlx::query(
+                    "INSERT INTO break_glass_grants (id, practice_id, user_id, patient_id, reason_code, note, \
+                     opened_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+                )
+                .bind(grant)
+                .bind(practice.as_uuid())
+                .bind(user.as_uuid())
+                .bind(patient.as_uuid())
+                .bind(reason.as_str())
+                .bind(&sealed)
+                .bind(now)
+                .bind(now + time::Duration::minutes(minutes))
+                .execute(&mut *tx)
+                .await?;
+                sqlx::query(
+                    "INSERT INTO security_alerts (id, practice_id, kind, subject_id, reference_id, created_at) \
+                     VALUES ($1, $2, 'break_glass', $3, $4, $5)",
+                )
+                .bind(Uuid::now_v7())
+                .bind(practice.as_uuid())
+                .bind(user.as_uuid())
+                .bind(grant)
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
+            });
+            tx.commit_with(&[&event]).await?;
+            Ok::<_, anyhow::Error>(value)
+        }
+        .await
         .context("breaking the glass")?;
         Ok(grant)
     }

@@ -16,9 +16,8 @@ use serde::Serialize;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use crate::audit::write_with_events;
-use crate::pool::on_pool;
-use crate::repos::referrals::insert_timeline;
+use crate::db::{on_pool, on_tx};
+use crate::repos::referrals::{TimelineRow, insert_timeline};
 use crate::sealed::ATTACHMENT_FILE_NAME;
 use crate::{Scoped, Store, StoreError};
 
@@ -250,27 +249,33 @@ impl Scoped<'_> {
             .insert("media_type", Detail::Code(media_type.as_str().into()));
         let user = self.actor.user().map_or(Uuid::nil(), |u| u.as_uuid());
         let size_column = i64::try_from(size).map_err(|_| StoreError::Refused("file too large"))?;
-        write_with_events!(self.store, &[&event], tx => {
-            sqlx::query(
-                "INSERT INTO attachments (id, referral_id, practice_id, purpose, media_type, \
-                 file_name, size, object_key, uploaded_by, created_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
-            )
-            .bind(id)
-            .bind(row.id)
-            .bind(practice.as_uuid())
-            .bind(match purpose { Purpose::Referral => "referral", Purpose::Report => "report" })
-            .bind(media_type.as_str())
-            .bind(&sealed_name)
-            .bind(size_column)
-            .bind(&ticket.object_key)
-            .bind(user)
-            .bind(at)
-            .execute(&mut *tx)
-            .await?;
-            insert_timeline!(tx, row.id, practice.as_uuid(), "attachment", Some(user), at, None::<Vec<u8>>);
-        })
-        .context("recording an attachment")?;
+        let write = async {
+            let mut tx = self.store.begin().await?;
+            on_tx!(&mut tx, conn => {
+                sqlx::query(
+                    "INSERT INTO attachments (id, referral_id, practice_id, purpose, media_type, \
+                     file_name, size, object_key, uploaded_by, created_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+                )
+                .bind(id)
+                .bind(row.id)
+                .bind(practice.as_uuid())
+                .bind(match purpose { Purpose::Referral => "referral", Purpose::Report => "report" })
+                .bind(media_type.as_str())
+                .bind(&sealed_name)
+                .bind(size_column)
+                .bind(&ticket.object_key)
+                .bind(user)
+                .bind(at)
+                .execute(&mut *conn)
+                .await
+                .map(|r| r.rows_affected())
+            })?;
+            let entry = TimelineRow::new(row.id, practice.as_uuid(), "attachment", Some(user), at);
+            insert_timeline(&mut tx, entry).await?;
+            tx.commit_with(&[&event]).await
+        };
+        write.await.context("recording an attachment")?;
         Ok(AttachmentInfo {
             id: ticket.id,
             referral: ticket.referral,

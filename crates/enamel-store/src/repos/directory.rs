@@ -10,8 +10,7 @@ use serde::Serialize;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use crate::audit::write_with_events;
-use crate::pool::on_pool;
+use crate::db::{on_pool, on_tx};
 use crate::{Scoped, StoreError};
 
 /// An office as the directory shows it.
@@ -159,19 +158,25 @@ impl Scoped<'_> {
             Some(practice.to_string()),
             Outcome::Success,
         );
-        write_with_events!(self.store, &[&event], tx => {
-            // No location given leaves the one on file.
-            sqlx::query(
-                "UPDATE practices SET listed = $1, latitude = COALESCE($2, latitude), \
-                 longitude = COALESCE($3, longitude) WHERE id = $4",
-            )
-                .bind(listed)
-                .bind(location.map(GeoPoint::latitude))
-                .bind(location.map(GeoPoint::longitude))
-                .bind(practice.as_uuid())
-                .execute(&mut *tx)
-                .await?;
-        })
+        async {
+            let mut tx = self.store.begin().await?;
+            let value = on_tx!(&mut tx, tx => {
+                // No location given leaves the one on file.
+                sqlx::query(
+                    "UPDATE practices SET listed = $1, latitude = COALESCE($2, latitude), \
+                     longitude = COALESCE($3, longitude) WHERE id = $4",
+                )
+                    .bind(listed)
+                    .bind(location.map(GeoPoint::latitude))
+                    .bind(location.map(GeoPoint::longitude))
+                    .bind(practice.as_uuid())
+                    .execute(&mut *tx)
+                    .await?;
+            });
+            tx.commit_with(&[&event]).await?;
+            Ok::<_, anyhow::Error>(value)
+        }
+        .await
         .context("changing the directory listing")?;
         Ok(())
     }
@@ -202,20 +207,26 @@ impl Scoped<'_> {
             Outcome::Success,
         );
         let user = self.actor.user().map(|u| u.as_uuid());
-        write_with_events!(self.store, &[&event], tx => {
-            sqlx::query(
-                "INSERT INTO network_invitations (id, practice_id, invited_by, office_name, email, created_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6)",
-            )
-            .bind(id)
-            .bind(practice.as_uuid())
-            .bind(user)
-            .bind(name)
-            .bind(email.as_str())
-            .bind(at)
-            .execute(&mut *tx)
-            .await?;
-        })
+        async {
+            let mut tx = self.store.begin().await?;
+            let value = on_tx!(&mut tx, tx => {
+                sqlx::query(
+                    "INSERT INTO network_invitations (id, practice_id, invited_by, office_name, email, created_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6)",
+                )
+                .bind(id)
+                .bind(practice.as_uuid())
+                .bind(user)
+                .bind(name)
+                .bind(email.as_str())
+                .bind(at)
+                .execute(&mut *tx)
+                .await?;
+            });
+            tx.commit_with(&[&event]).await?;
+            Ok::<_, anyhow::Error>(value)
+        }
+        .await
         .context("inviting an office")?;
         Ok(id)
     }

@@ -10,7 +10,7 @@ use enamel_domain::{AgentId, Email, PracticeId, User, UserId};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use crate::pool::on_pool;
+use crate::db::{on_pool, on_tx};
 use crate::repos::users::{UserRow, user_columns};
 use crate::sealed::{ENCRYPTED_COLUMNS, EncryptedColumn};
 use crate::{Store, StoreError};
@@ -561,7 +561,7 @@ impl<'a> Identity<'a> {
         let step = i64::try_from(step).context("a time step beyond i64")?;
         let confirmed = on_pool!(&self.store.db, pool => {
             async {
-                let mut tx = pool.begin_with(crate::pool::write_begin(pool)).await?;
+                let mut tx = pool.begin_with(crate::db::write_begin(pool)).await?;
                 let confirmed = sqlx::query(
                     "UPDATE mfa_secrets SET confirmed_at = $2, last_step = $3 \
                      WHERE id = $1 AND confirmed_at IS NULL",
@@ -682,27 +682,33 @@ impl<'a> Identity<'a> {
             Some(invitation.id.to_string()),
             enamel_audit::entry::Outcome::Success,
         );
-        let accepted = crate::audit::write_with_events!(self.store, &[&event], tx => {
-            let accepted = sqlx::query(
-                "UPDATE invitations SET accepted_at = $2 \
-                 WHERE id = $1 AND accepted_at IS NULL AND expires_at > $2",
-            )
-            .bind(invitation.id)
-            .bind(now)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
-            if accepted != 1 {
-                // Nothing written: roll back rather than log an acceptance.
-                return Ok(false);
-            }
-            sqlx::query("UPDATE users SET password_hash = $2, status = 'active' WHERE id = $1 AND status = 'invited'")
-                .bind(invitation.user.id.as_uuid())
-                .bind(phc)
+        let accepted = async {
+            let mut tx = self.store.begin().await?;
+            let value = on_tx!(&mut tx, tx => {
+                let accepted = sqlx::query(
+                    "UPDATE invitations SET accepted_at = $2 \
+                     WHERE id = $1 AND accepted_at IS NULL AND expires_at > $2",
+                )
+                .bind(invitation.id)
+                .bind(now)
                 .execute(&mut *tx)
-                .await?;
-            true
-        })
+                .await?
+                .rows_affected();
+                if accepted != 1 {
+                    // Nothing written: roll back rather than log an acceptance.
+                    return Ok(false);
+                }
+                sqlx::query("UPDATE users SET password_hash = $2, status = 'active' WHERE id = $1 AND status = 'invited'")
+                    .bind(invitation.user.id.as_uuid())
+                    .bind(phc)
+                    .execute(&mut *tx)
+                    .await?;
+                true
+            });
+            tx.commit_with(&[&event]).await?;
+            Ok::<_, anyhow::Error>(value)
+        }
+        .await
         .context("accepting an invitation")?;
         Ok(accepted)
     }

@@ -8,7 +8,7 @@ use enamel_domain::{
 };
 use time::OffsetDateTime;
 
-use crate::pool::on_pool;
+use crate::db::on_pool;
 use crate::repos::outbox::{Channel, MessageText, NewMessage};
 use crate::repos::referrals::{ReferralRow, StepInput};
 use crate::sealed::PATIENT_CONTACT;

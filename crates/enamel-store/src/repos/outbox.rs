@@ -1,5 +1,6 @@
 //! The notification outbox: messages written in the transaction of the change they
-//! report, sent later by a worker (in enamel-server) with retries and back-off.
+//! report, each with a `deliver` job in the durable jobs queue that sends it later
+//! (enamel-agents), retried with back-off by the queue.
 //! Recipient and message are sealed under the key of the row's practice.
 //!
 //! Patient-facing messages are limited to [`PATIENT_MESSAGES_PER_DAY`] per patient in
@@ -12,14 +13,15 @@ use serde::{Deserialize, Serialize};
 use time::{Duration, OffsetDateTime};
 use uuid::Uuid;
 
-use crate::pool::on_pool;
+use crate::db::{Tx, on_pool, on_tx};
+use crate::jobs::{NewJob, enqueue_in_tx};
 use crate::sealed::{OUTBOX_MESSAGE, OUTBOX_RECIPIENT};
 use crate::{Store, StoreError};
 
 /// The most messages a patient gets in any 24 hours, across channels.
 pub const PATIENT_MESSAGES_PER_DAY: i64 = 3;
 /// Attempts before a message is given up as failed.
-pub const MAX_ATTEMPTS: i64 = 8;
+pub const MAX_ATTEMPTS: u32 = 8;
 
 /// How a message travels.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -151,99 +153,96 @@ impl Store {
         now: OffsetDateTime,
     ) -> Result<Result<Uuid, NotQueued>, StoreError> {
         let sealed = self.seal_message(new).await?;
-        let outcome = on_pool!(&self.db, pool => {
-            async {
-                let mut tx = pool.begin_with(crate::pool::write_begin(pool)).await?;
-                let outcome = queue_in_tx!(tx, &sealed, now);
-                tx.commit().await?;
-                Ok::<_, anyhow::Error>(outcome)
-            }
-            .await
-        })
-        .context("queuing a message")?;
+        let write = async {
+            let mut tx = self.begin().await?;
+            let outcome = queue_in_tx(&mut tx, &sealed, now).await?;
+            tx.commit().await?;
+            Ok::<_, anyhow::Error>(outcome)
+        };
+        let outcome = write.await.context("queuing a message")?;
         Ok(outcome)
     }
 }
 
-/// Queues `$sealed` inside the open transaction `$tx`, applying the patient limit;
-/// evaluates to `Result<Uuid, NotQueued>` (with `?` on database errors).
-macro_rules! queue_in_tx {
-    ($tx:ident, $sealed:expr, $now:expr) => {{
-        let sealed: &$crate::repos::outbox::SealedMessage = $sealed;
-        let now: time::OffsetDateTime = $now;
-        let new = sealed.message_fields();
-        let mut allowed = true;
-        if let Some(patient) = new.patient {
+/// The job that sends a message: one per message, keyed by the message's id.
+pub const DELIVER_JOB: &str = "deliver";
+
+/// Queues `sealed` inside the open transaction `tx`, applying the patient limit,
+/// with the job that will send it: the message and its delivery commit together
+/// with the change they report, or not at all.
+pub(crate) async fn queue_in_tx(
+    tx: &mut Tx,
+    sealed: &SealedMessage,
+    now: OffsetDateTime,
+) -> anyhow::Result<Result<Uuid, NotQueued>> {
+    let new = sealed.message_fields();
+    if let Some(patient) = new.patient {
+        let sent: i64 = on_tx!(&mut *tx, conn => {
             // Takes the patient's row lock (PostgreSQL) or the write lock (SQLite)
             // before counting, so two senders cannot both see room for one more.
             sqlx::query("UPDATE patients SET updated_at = updated_at WHERE id = $1")
                 .bind(patient.as_uuid())
-                .execute(&mut *$tx)
+                .execute(&mut *conn)
                 .await?;
-            let sent: i64 = sqlx::query_scalar(
+            sqlx::query_scalar(
                 "SELECT COUNT(*) FROM outbox WHERE patient_id = $1 AND audience = 'patient' \
                  AND created_at > $2 AND status <> 'refused'",
             )
             .bind(patient.as_uuid())
-            .bind(now - time::Duration::hours(24))
-            .fetch_one(&mut *$tx)
-            .await?;
-            allowed = sent < $crate::repos::outbox::PATIENT_MESSAGES_PER_DAY;
-        }
-        if !allowed {
-            Err($crate::repos::outbox::NotQueued::RateLimited)
-        } else {
-            let inserted = sqlx::query(
-                "INSERT INTO outbox (id, practice_id, channel, audience, kind, patient_id, \
-                 referral_id, recipient, message, idempotency_key, status, attempts, \
-                 next_attempt_at, created_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 'pending', 0, $11, $11) \
-                 ON CONFLICT (idempotency_key) DO NOTHING",
-            )
-            .bind(sealed.id())
-            .bind(new.practice.as_uuid())
-            .bind(new.channel.as_str())
-            .bind(if new.patient.is_some() {
-                "patient"
-            } else {
-                "office"
-            })
-            .bind(new.kind)
-            .bind(new.patient.map(|p| p.as_uuid()))
-            .bind(new.referral.map(|r| r.as_uuid()))
-            .bind(sealed.recipient())
-            .bind(sealed.message())
-            .bind(&new.idempotency_key)
-            .bind(now)
-            .execute(&mut *$tx)
+            .bind(now - Duration::hours(24))
+            .fetch_one(&mut *conn)
             .await?
-            .rows_affected();
-            if inserted == 1 {
-                Ok(sealed.id())
-            } else {
-                Err($crate::repos::outbox::NotQueued::AlreadyQueued)
-            }
+        });
+        if sent >= PATIENT_MESSAGES_PER_DAY {
+            return Ok(Err(NotQueued::RateLimited));
         }
-    }};
+    }
+    let inserted = on_tx!(&mut *tx, conn => {
+        sqlx::query(
+            "INSERT INTO outbox (id, practice_id, channel, audience, kind, patient_id, \
+             referral_id, recipient, message, idempotency_key, status, attempts, \
+             next_attempt_at, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 'pending', 0, $11, $11) \
+             ON CONFLICT (idempotency_key) DO NOTHING",
+        )
+        .bind(sealed.id)
+        .bind(new.practice.as_uuid())
+        .bind(new.channel.as_str())
+        .bind(if new.patient.is_some() { "patient" } else { "office" })
+        .bind(new.kind)
+        .bind(new.patient.map(|p| p.as_uuid()))
+        .bind(new.referral.map(|r| r.as_uuid()))
+        .bind(&sealed.recipient)
+        .bind(&sealed.message)
+        .bind(&new.idempotency_key)
+        .bind(now)
+        .execute(&mut *conn)
+        .await?
+        .rows_affected()
+    });
+    if inserted != 1 {
+        return Ok(Err(NotQueued::AlreadyQueued));
+    }
+    let job = NewJob {
+        kind: DELIVER_JOB.to_owned(),
+        key: sealed.id.simple().to_string(),
+        payload: serde_json::Value::Null,
+        run_at: now,
+        max_attempts: MAX_ATTEMPTS,
+    };
+    enqueue_in_tx(tx, &job, now).await?;
+    Ok(Ok(sealed.id))
 }
-pub(crate) use queue_in_tx;
 
 impl SealedMessage {
-    pub(crate) const fn id(&self) -> Uuid {
-        self.id
-    }
     pub(crate) const fn message_fields(&self) -> &NewMessage {
         &self.new
     }
-    pub(crate) fn recipient(&self) -> &[u8] {
-        &self.recipient
-    }
-    pub(crate) fn message(&self) -> &[u8] {
-        &self.message
-    }
 }
 
-/// The worker's view of the outbox: claim, then report how each send went.
+/// The delivery job's view of the outbox: open a message, then record how its send
+/// went. When a message is tried again is the jobs queue's business (its `deliver`
+/// job retries with back-off); the outbox keeps what the practice sees.
 #[derive(Debug)]
 pub struct Outbox<'a> {
     store: &'a Store,
@@ -267,92 +266,73 @@ impl<'a> Outbox<'a> {
         Self { store }
     }
 
-    /// Claims up to `limit` due messages for `lease` (another worker, in this process
-    /// or another, skips them until the lease ends) and opens them.
-    pub async fn claim(
-        &self,
-        now: OffsetDateTime,
-        lease: Duration,
-        limit: u32,
-    ) -> Result<Vec<DueMessage>, StoreError> {
-        // One statement on both backends: pick due rows and lease them. PostgreSQL
-        // skips rows another worker has locked; SQLite has one writer at a time.
-        let skip_locked = match self.store.backend() {
-            crate::Backend::Postgres => " FOR UPDATE SKIP LOCKED",
-            crate::Backend::Sqlite => "",
-        };
-        let sql = sqlx::AssertSqlSafe(format!(
-            "UPDATE outbox SET lease_until = $1, attempts = attempts + 1, status = 'sending' \
-             WHERE id IN (SELECT id FROM outbox WHERE (status = 'pending' AND next_attempt_at <= $2) \
-             OR (status = 'sending' AND lease_until <= $2) ORDER BY next_attempt_at LIMIT $3{skip_locked}) \
-             RETURNING id, practice_id, channel, kind, patient_id, referral_id, recipient, message, \
-             idempotency_key, attempts"
-        ));
-        let rows: Vec<DueRow> = on_pool!(&self.store.db, pool => {
-            sqlx::query_as(sql)
-                .bind(now + lease)
-                .bind(now)
-                .bind(i64::from(limit))
-                .fetch_all(pool)
-                .await
+    /// The message `id`, opened, if it is still to be sent (not sent, failed or
+    /// refused already).
+    pub async fn pending(&self, id: Uuid) -> Result<Option<DueMessage>, StoreError> {
+        let row: Option<DueRow> = on_pool!(&self.store.db, pool => {
+            sqlx::query_as(
+                "SELECT id, practice_id, channel, kind, patient_id, referral_id, recipient, \
+                 message, idempotency_key, attempts FROM outbox \
+                 WHERE id = $1 AND status IN ('pending', 'sending')",
+            )
+            .bind(id)
+            .fetch_optional(pool)
+            .await
         })
-        .context("claiming due messages")?;
-        let mut due = Vec::with_capacity(rows.len());
-        for (id, practice, channel, kind, patient, referral, recipient, message, key, attempts) in
-            rows
-        {
-            let practice = PracticeId::from_uuid(practice);
-            let recipient = self
-                .store
-                .open(practice, &OUTBOX_RECIPIENT, id, &recipient)
-                .await?;
-            let text: MessageText = self
-                .store
-                .open_json(practice, &OUTBOX_MESSAGE, id, &message)
-                .await?;
-            due.push(DueMessage {
-                id,
-                practice,
-                channel: Channel::parse(&channel).unwrap_or(Channel::Email),
-                kind,
-                patient: patient.map(PatientId::from_uuid),
-                referral: referral.map(ReferralId::from_uuid),
-                recipient: enamel_domain::Phi::new(String::from_utf8_lossy(&recipient).into()),
-                text: enamel_domain::Phi::new(text),
-                idempotency_key: key,
-                attempts,
-            });
-        }
-        Ok(due)
+        .context("reading a message to send")?;
+        let Some((
+            id,
+            practice,
+            channel,
+            kind,
+            patient,
+            referral,
+            recipient,
+            message,
+            key,
+            attempts,
+        )) = row
+        else {
+            return Ok(None);
+        };
+        let practice = PracticeId::from_uuid(practice);
+        let recipient = self
+            .store
+            .open(practice, &OUTBOX_RECIPIENT, id, &recipient)
+            .await?;
+        let text: MessageText = self
+            .store
+            .open_json(practice, &OUTBOX_MESSAGE, id, &message)
+            .await?;
+        Ok(Some(DueMessage {
+            id,
+            practice,
+            channel: Channel::parse(&channel).unwrap_or(Channel::Email),
+            kind,
+            patient: patient.map(PatientId::from_uuid),
+            referral: referral.map(ReferralId::from_uuid),
+            recipient: enamel_domain::Phi::new(String::from_utf8_lossy(&recipient).into()),
+            text: enamel_domain::Phi::new(text),
+            idempotency_key: key,
+            attempts,
+        }))
     }
 
-    #[allow(
-        clippy::too_many_arguments,
-        reason = "one UPDATE's columns, named at each caller"
-    )]
-    async fn finish(
-        &self,
-        id: Uuid,
-        status: &str,
-        error: Option<&str>,
-        vendor: Option<&str>,
-        provider_id: Option<&str>,
-        next_attempt_at: Option<OffsetDateTime>,
-        now: OffsetDateTime,
-    ) -> Result<(), StoreError> {
+    async fn record(&self, id: Uuid, outcome: Recorded<'_>) -> Result<(), StoreError> {
+        let now = self.store.now();
         on_pool!(&self.store.db, pool => {
             sqlx::query(
                 "UPDATE outbox SET status = $2, last_error = $3, vendor = COALESCE($4, vendor), \
-                 provider_id = $5, next_attempt_at = COALESCE($6, next_attempt_at), \
-                 lease_until = NULL, sent_at = CASE WHEN $2 = 'sent' THEN $7 ELSE sent_at END \
+                 provider_id = $5, attempts = $6, \
+                 sent_at = CASE WHEN $2 = 'sent' THEN $7 ELSE sent_at END \
                  WHERE id = $1",
             )
             .bind(id)
-            .bind(status)
-            .bind(error)
-            .bind(vendor)
-            .bind(provider_id)
-            .bind(next_attempt_at)
+            .bind(outcome.status)
+            .bind(outcome.error)
+            .bind(outcome.vendor)
+            .bind(outcome.provider_id)
+            .bind(i64::from(outcome.attempt))
             .bind(now)
             .execute(pool)
             .await
@@ -362,64 +342,45 @@ impl<'a> Outbox<'a> {
         Ok(())
     }
 
-    /// The vendor took the message.
+    /// The vendor took the message, on send attempt `attempt`.
     pub async fn sent(
         &self,
         id: Uuid,
+        attempt: u32,
         vendor: &str,
         provider_id: &str,
-        now: OffsetDateTime,
     ) -> Result<(), StoreError> {
-        self.finish(id, "sent", None, Some(vendor), Some(provider_id), None, now)
+        let outcome = Recorded {
+            status: "sent",
+            attempt,
+            error: None,
+            vendor: Some(vendor),
+            provider_id: Some(provider_id),
+        };
+        self.record(id, outcome).await
+    }
+
+    /// A temporary failure: still pending, to be tried again by its job.
+    pub async fn retrying(
+        &self,
+        id: Uuid,
+        attempt: u32,
+        error: &str,
+        vendor: &str,
+    ) -> Result<(), StoreError> {
+        self.record(id, Recorded::problem("pending", attempt, error, vendor))
             .await
     }
 
-    /// A temporary failure: try again after a back-off that doubles with each
-    /// attempt (30 s, 1 min, 2 min, ... capped at 1 h), or give up after
-    /// [`MAX_ATTEMPTS`].
-    pub async fn retry_later(
-        &self,
-        message: &DueMessage,
-        error: &str,
-        vendor: &str,
-        now: OffsetDateTime,
-    ) -> Result<(), StoreError> {
-        if message.attempts >= MAX_ATTEMPTS {
-            return self
-                .finish(
-                    message.id,
-                    "failed",
-                    Some(error),
-                    Some(vendor),
-                    None,
-                    None,
-                    now,
-                )
-                .await;
-        }
-        let exponent = u32::try_from(message.attempts.clamp(1, 8) - 1).unwrap_or(0);
-        let delay = Duration::seconds((30_i64 << exponent).min(3_600));
-        self.finish(
-            message.id,
-            "pending",
-            Some(error),
-            Some(vendor),
-            None,
-            Some(now + delay),
-            now,
-        )
-        .await
-    }
-
-    /// A permanent failure: not retried.
+    /// A permanent failure, or the last attempt failed: not tried again.
     pub async fn failed(
         &self,
         id: Uuid,
+        attempt: u32,
         error: &str,
         vendor: &str,
-        now: OffsetDateTime,
     ) -> Result<(), StoreError> {
-        self.finish(id, "failed", Some(error), Some(vendor), None, None, now)
+        self.record(id, Recorded::problem("failed", attempt, error, vendor))
             .await
     }
 
@@ -428,11 +389,11 @@ impl<'a> Outbox<'a> {
     pub async fn refused(
         &self,
         id: Uuid,
+        attempt: u32,
         reason: &str,
         vendor: &str,
-        now: OffsetDateTime,
     ) -> Result<(), StoreError> {
-        self.finish(id, "refused", Some(reason), Some(vendor), None, None, now)
+        self.record(id, Recorded::problem("refused", attempt, reason, vendor))
             .await
     }
 
@@ -495,6 +456,28 @@ impl<'a> Outbox<'a> {
                 },
             )
             .collect())
+    }
+}
+
+/// How one send attempt ended, as the outbox records it.
+#[derive(Debug)]
+struct Recorded<'a> {
+    status: &'static str,
+    attempt: u32,
+    error: Option<&'a str>,
+    vendor: Option<&'a str>,
+    provider_id: Option<&'a str>,
+}
+
+impl<'a> Recorded<'a> {
+    const fn problem(status: &'static str, attempt: u32, error: &'a str, vendor: &'a str) -> Self {
+        Self {
+            status,
+            attempt,
+            error: Some(error),
+            vendor: Some(vendor),
+            provider_id: None,
+        }
     }
 }
 

@@ -13,8 +13,7 @@ use serde::{Deserialize, Serialize};
 use time::{Date, OffsetDateTime};
 use uuid::Uuid;
 
-use crate::audit::write_with_events;
-use crate::pool::on_pool;
+use crate::db::{Tx, on_pool, on_tx};
 use crate::sealed::{PATIENT_BIRTH_DATE, PATIENT_CONTACT, PATIENT_INSURANCE, PATIENT_NAME};
 use crate::{Scoped, Store, StoreError};
 
@@ -232,10 +231,12 @@ impl Scoped<'_> {
         );
         event.patient_id = Some(new.id.as_uuid());
         let at = self.store.now();
-        write_with_events!(self.store, &[&event], tx => {
-            insert_patient!(tx, practice, new.id, rows, indexes, at);
-        })
-        .map_err(|err| {
+        let write = async {
+            let mut tx = self.store.begin().await?;
+            insert_patient(&mut tx, practice, new.id, (&rows, &indexes), at).await?;
+            tx.commit_with(&[&event]).await
+        };
+        write.await.map_err(|err| {
             crate::error::conflict_if_taken(err, "this patient id", "adding a patient")
         })?;
         Ok(new.id)
@@ -447,12 +448,14 @@ impl Scoped<'_> {
         }
         let events: Vec<&enamel_audit::entry::Event> = events.iter().collect();
         let at = self.store.now();
-        write_with_events!(self.store, &events, tx => {
+        let write = async {
+            let mut tx = self.store.begin().await?;
             for (id, rows, indexes) in &prepared {
-                insert_patient!(tx, practice, id, rows, indexes, at);
+                insert_patient(&mut tx, practice, *id, (rows, indexes), at).await?;
             }
-        })
-        .map_err(|err| {
+            tx.commit_with(&events).await
+        };
+        write.await.map_err(|err| {
             crate::error::conflict_if_taken(err, "a patient id", "importing patients")
         })?;
         Ok(patients.len() as u64)
@@ -497,30 +500,36 @@ impl Store {
     }
 }
 
-/// Inserts a sealed patient inside the open transaction `$tx` (either backend).
-macro_rules! insert_patient {
-    ($tx:ident, $practice:expr, $id:expr, $sealed:expr, $indexes:expr, $at:expr) => {
+/// Inserts a sealed patient inside the open transaction `tx`.
+async fn insert_patient(
+    tx: &mut Tx,
+    practice: PracticeId,
+    id: PatientId,
+    (sealed, indexes): (&SealedPatient, &Indexes),
+    at: time::OffsetDateTime,
+) -> Result<(), sqlx::Error> {
+    on_tx!(tx, conn => {
         sqlx::query(
             "INSERT INTO patients (id, practice_id, name, birth_date, contact, insurance, \
              name_birth_index, last_name_index, phone_index, email_index, created_at, updated_at) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11)",
         )
-        .bind($id.as_uuid())
-        .bind($practice.as_uuid())
-        .bind(&$sealed.name)
-        .bind(&$sealed.birth_date)
-        .bind(&$sealed.contact)
-        .bind(&$sealed.insurance)
-        .bind(&$indexes.name_birth)
-        .bind(&$indexes.last_name)
-        .bind(&$indexes.phone)
-        .bind(&$indexes.email)
-        .bind($at)
-        .execute(&mut *$tx)
-        .await?
-    };
+        .bind(id.as_uuid())
+        .bind(practice.as_uuid())
+        .bind(&sealed.name)
+        .bind(&sealed.birth_date)
+        .bind(&sealed.contact)
+        .bind(&sealed.insurance)
+        .bind(&indexes.name_birth)
+        .bind(&indexes.last_name)
+        .bind(&indexes.phone)
+        .bind(&indexes.email)
+        .bind(at)
+        .execute(&mut *conn)
+        .await
+        .map(|_| ())
+    })
 }
-use insert_patient;
 
 /// A consent change that was already in effect.
 #[derive(Debug, thiserror::Error)]
@@ -610,23 +619,29 @@ impl Store {
         event
             .detail
             .insert("source", Detail::Code(source.as_str().to_owned()));
-        let changed = write_with_events!(self, &[&event], tx => {
-            let changed = sqlx::query(
-                "UPDATE patients SET sms_opt_out = $1 \
-                 WHERE id = $2 AND practice_id = $3 AND sms_opt_out <> $1",
-            )
-            .bind(opt_out)
-            .bind(patient)
-            .bind(practice.as_uuid())
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
-            if changed == 0 {
-                // Already so: roll back rather than audit a change that did not happen.
-                anyhow::bail!(Unchanged);
-            }
-            changed
-        });
+        let changed = async {
+            let mut tx = self.begin().await?;
+            let value = on_tx!(&mut tx, tx => {
+                let changed = sqlx::query(
+                    "UPDATE patients SET sms_opt_out = $1 \
+                     WHERE id = $2 AND practice_id = $3 AND sms_opt_out <> $1",
+                )
+                .bind(opt_out)
+                .bind(patient)
+                .bind(practice.as_uuid())
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+                if changed == 0 {
+                    // Already so: roll back rather than audit a change that did not happen.
+                    anyhow::bail!(Unchanged);
+                }
+                changed
+            });
+            tx.commit_with(&[&event]).await?;
+            Ok::<_, anyhow::Error>(value)
+        }
+        .await;
         match changed {
             Ok(_) => Ok(()),
             Err(err) if err.is::<Unchanged>() => Ok(()),

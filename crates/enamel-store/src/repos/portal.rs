@@ -10,10 +10,9 @@ use enamel_policy::{Action, Circumstances, Resource};
 use time::{Duration, OffsetDateTime};
 use uuid::Uuid;
 
-use crate::audit::write_with_events;
-use crate::pool::on_pool;
+use crate::db::{on_pool, on_tx};
 use crate::repos::outbox::{Channel, MessageText, NewMessage, NotQueued, queue_in_tx};
-use crate::repos::referrals::insert_timeline;
+use crate::repos::referrals::{TimelineRow, insert_timeline};
 use crate::sealed::PATIENT_CONTACT;
 use crate::{Scoped, Store, StoreError};
 
@@ -109,28 +108,33 @@ impl Scoped<'_> {
         );
         event.patient_id = Some(row.patient_id);
         let user = self.actor.user().map(|u| u.as_uuid());
-        let queued = write_with_events!(self.store, &[&event], tx => {
-            match queue_in_tx!(tx, &message, at) {
-                Ok(_) => {
-                    sqlx::query(
-                        "INSERT INTO portal_links (id, practice_id, referral_id, created_by, created_at, expires_at) \
-                         VALUES ($1, $2, $3, $4, $5, $6)",
-                    )
-                    .bind(link)
-                    .bind(practice.as_uuid())
-                    .bind(row.id)
-                    .bind(user)
-                    .bind(at)
-                    .bind(expires_at)
-                    .execute(&mut *tx)
-                    .await?;
-                    insert_timeline!(tx, row.id, practice.as_uuid(), "portal_link", user, at, None::<Vec<u8>>);
-                    Ok(())
-                }
-                Err(reason) => Err(reason),
+        let write = async {
+            let mut tx = self.store.begin().await?;
+            if let Err(reason) = queue_in_tx(&mut tx, &message, at).await? {
+                // Nothing written: the transaction rolls back with no events.
+                return Ok(Err(reason));
             }
-        })
-        .context("sending a portal link")?;
+            on_tx!(&mut tx, conn => {
+                sqlx::query(
+                    "INSERT INTO portal_links (id, practice_id, referral_id, created_by, created_at, expires_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6)",
+                )
+                .bind(link)
+                .bind(practice.as_uuid())
+                .bind(row.id)
+                .bind(user)
+                .bind(at)
+                .bind(expires_at)
+                .execute(&mut *conn)
+                .await
+                .map(|r| r.rows_affected())
+            })?;
+            let entry = TimelineRow::new(row.id, practice.as_uuid(), "portal_link", user, at);
+            insert_timeline(&mut tx, entry).await?;
+            tx.commit_with(&[&event]).await?;
+            Ok::<_, anyhow::Error>(Ok(()))
+        };
+        let queued = write.await.context("sending a portal link")?;
         match queued {
             Ok(()) => Ok(()),
             Err(NotQueued::RateLimited) => Err(StoreError::Refused(
@@ -154,7 +158,7 @@ impl Store {
     ) -> Result<Option<ReferralId>, StoreError> {
         let opened = on_pool!(&self.db, pool => {
             async {
-                let mut tx = pool.begin_with(crate::pool::write_begin(pool)).await?;
+                let mut tx = pool.begin_with(crate::db::write_begin(pool)).await?;
                 let referral: Option<(Uuid, Uuid)> = sqlx::query_as(
                     "UPDATE portal_links SET used_at = $2 WHERE id = $1 AND used_at IS NULL \
                      AND expires_at > $2 RETURNING referral_id, practice_id",
@@ -313,25 +317,33 @@ impl Store {
                 .detail
                 .insert("flag", Detail::Code("not_responding".into()));
             let events: [&Event; 1] = [&event];
-            let updated = write_with_events!(self, &events, tx => {
-                let updated = sqlx::query(
-                    "UPDATE referrals SET not_responding_at = $1, updated_at = $1 \
-                     WHERE id = $2 AND not_responding_at IS NULL",
-                )
-                .bind(now)
-                .bind(id)
-                .execute(&mut *tx)
-                .await?
-                .rows_affected();
-                if updated == 1 {
-                    insert_timeline!(tx, id, referrer, "not_responding", None::<Uuid>, now, None::<Vec<u8>>);
-                    for message in &messages {
-                        let _ = queue_in_tx!(tx, message, now);
-                    }
+            let write = async {
+                let mut tx = self.begin().await?;
+                let updated = on_tx!(&mut tx, conn => {
+                    sqlx::query(
+                        "UPDATE referrals SET not_responding_at = $1, updated_at = $1 \
+                         WHERE id = $2 AND not_responding_at IS NULL",
+                    )
+                    .bind(now)
+                    .bind(id)
+                    .execute(&mut *conn)
+                    .await
+                    .map(|r| r.rows_affected())
+                })?;
+                if updated != 1 {
+                    // Flagged meanwhile by another worker: nothing to write or audit.
+                    return Ok(updated);
                 }
-                updated
-            })
-            .context("flagging a referral")?;
+                let entry = TimelineRow::new(id, referrer, "not_responding", None, now);
+                insert_timeline(&mut tx, entry).await?;
+                for message in &messages {
+                    // Over a patient's daily limit, the office notices still go.
+                    let _ = queue_in_tx(&mut tx, message, now).await?;
+                }
+                tx.commit_with(&events).await?;
+                Ok::<_, anyhow::Error>(updated)
+            };
+            let updated = write.await.context("flagging a referral")?;
             if updated == 1 {
                 flagged.push(referral);
             }

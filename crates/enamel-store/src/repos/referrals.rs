@@ -15,10 +15,9 @@ use serde::Serialize;
 use time::{OffsetDateTime, PrimitiveDateTime};
 use uuid::Uuid;
 
-use crate::audit::write_with_events;
-use crate::pool::on_pool;
+use crate::db::{Tx, on_pool, on_tx};
 use crate::repos::notices::Notices;
-use crate::repos::outbox::{SealedMessage, queue_in_tx};
+use crate::repos::outbox::{NotQueued, SealedMessage, queue_in_tx};
 use crate::sealed::{REFERRAL_APPOINTMENT, REFERRAL_CLINICAL, REFERRAL_EVENT_NOTE};
 use crate::{Scoped, Store, StoreError};
 
@@ -258,25 +257,33 @@ impl Scoped<'_> {
         );
         event.patient_id = Some(new.patient.as_uuid());
         let user = self.actor.user().map(|u| u.as_uuid());
-        write_with_events!(self.store, &[&event], tx => {
-            sqlx::query(
-                "INSERT INTO referrals (id, practice_id, receiving_practice_id, patient_id, status, \
-                 urgency, clinical, created_by, created_at, updated_at) \
-                 VALUES ($1, $2, $3, $4, 'draft', $5, $6, $7, $8, $8)",
-            )
-            .bind(row)
-            .bind(practice.as_uuid())
-            .bind(new.receiver.as_uuid())
-            .bind(new.patient.as_uuid())
-            .bind(new.urgency.as_str())
-            .bind(&clinical)
-            .bind(user)
-            .bind(at)
-            .execute(&mut *tx)
-            .await?;
-            insert_timeline!(tx, row, practice.as_uuid(), "created", user, at, None::<Vec<u8>>);
-        })
-        .map_err(|err| crate::error::conflict_if_taken(err, "this referral id", "creating a referral"))?;
+        let write = async {
+            let mut tx = self.store.begin().await?;
+            on_tx!(&mut tx, conn => {
+                sqlx::query(
+                    "INSERT INTO referrals (id, practice_id, receiving_practice_id, patient_id, status, \
+                     urgency, clinical, created_by, created_at, updated_at) \
+                     VALUES ($1, $2, $3, $4, 'draft', $5, $6, $7, $8, $8)",
+                )
+                .bind(row)
+                .bind(practice.as_uuid())
+                .bind(new.receiver.as_uuid())
+                .bind(new.patient.as_uuid())
+                .bind(new.urgency.as_str())
+                .bind(&clinical)
+                .bind(user)
+                .bind(at)
+                .execute(&mut *conn)
+                .await
+                .map(|r| r.rows_affected())
+            })?;
+            let created = TimelineRow::new(row, practice.as_uuid(), "created", user, at);
+            insert_timeline(&mut tx, created).await?;
+            tx.commit_with(&[&event]).await
+        };
+        write.await.map_err(|err| {
+            crate::error::conflict_if_taken(err, "this referral id", "creating a referral")
+        })?;
         Ok(new.id)
     }
 
@@ -517,34 +524,45 @@ impl Scoped<'_> {
         let events = self.step_events(&row, step);
         let event_refs: Vec<&Event> = events.iter().collect();
         let user = self.actor.user().map(|u| u.as_uuid());
-        let (updated, rate_limited) = write_with_events!(self.store, &event_refs, tx => {
-            let updated = sqlx::query(
-                "UPDATE referrals SET status = $1, updated_at = $2, \
-                 sent_at = CASE WHEN $1 = 'sent' THEN $2 ELSE sent_at END, \
-                 appointment = COALESCE($3, appointment), \
-                 not_responding_at = CASE WHEN $1 = 'scheduled' THEN NULL ELSE not_responding_at END \
-                 WHERE id = $4 AND status = $5",
-            )
-            .bind(to.as_str())
-            .bind(at)
-            .bind(&appointment)
-            .bind(row.id)
-            .bind(from.as_str())
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
+        let write = async {
+            let mut tx = self.store.begin().await?;
+            let updated = on_tx!(&mut tx, conn => {
+                sqlx::query(
+                    "UPDATE referrals SET status = $1, updated_at = $2, \
+                     sent_at = CASE WHEN $1 = 'sent' THEN $2 ELSE sent_at END, \
+                     appointment = COALESCE($3, appointment), \
+                     not_responding_at = CASE WHEN $1 = 'scheduled' THEN NULL ELSE not_responding_at END \
+                     WHERE id = $4 AND status = $5",
+                )
+                .bind(to.as_str())
+                .bind(at)
+                .bind(&appointment)
+                .bind(row.id)
+                .bind(from.as_str())
+                .execute(&mut *conn)
+                .await
+                .map(|r| r.rows_affected())
+            })?;
+            if updated != 1 {
+                // Nothing written: the transaction rolls back with no events.
+                return Ok((updated, false));
+            }
+            let entry = TimelineRow {
+                id: event_id,
+                note: note.as_deref(),
+                ..TimelineRow::new(row.id, practice.as_uuid(), to_kind(step), user, at)
+            };
+            insert_timeline(&mut tx, entry).await?;
             let mut rate_limited = false;
-            if updated == 1 {
-                insert_timeline!(tx, event_id, row.id, practice.as_uuid(), to_kind(step), user, at, note);
-                for message in &messages {
-                    if queue_in_tx!(tx, message, at) == Err(crate::repos::outbox::NotQueued::RateLimited) {
-                        rate_limited = true;
-                    }
+            for message in &messages {
+                if queue_in_tx(&mut tx, message, at).await? == Err(NotQueued::RateLimited) {
+                    rate_limited = true;
                 }
             }
-            (updated, rate_limited)
-        })
-        .context("taking a referral step")?;
+            tx.commit_with(&event_refs).await?;
+            Ok::<_, anyhow::Error>((updated, rate_limited))
+        };
+        let (updated, rate_limited) = write.await.context("taking a referral step")?;
         if updated != 1 {
             return Err(StoreError::Conflict(
                 "the referral changed while you were working on it; reload it",
@@ -614,15 +632,25 @@ impl Scoped<'_> {
         );
         event.patient_id = Some(row.patient_id);
         let user = self.actor.user().map(|u| u.as_uuid());
-        write_with_events!(self.store, &[&event], tx => {
-            insert_timeline!(tx, event_id, row.id, practice.as_uuid(), "message", user, at, note);
-            sqlx::query("UPDATE referrals SET updated_at = $1 WHERE id = $2")
-                .bind(at)
-                .bind(row.id)
-                .execute(&mut *tx)
-                .await?;
-        })
-        .context("posting a message")?;
+        let write = async {
+            let mut tx = self.store.begin().await?;
+            let entry = TimelineRow {
+                id: event_id,
+                note: note.as_deref(),
+                ..TimelineRow::new(row.id, practice.as_uuid(), "message", user, at)
+            };
+            insert_timeline(&mut tx, entry).await?;
+            on_tx!(&mut tx, conn => {
+                sqlx::query("UPDATE referrals SET updated_at = $1 WHERE id = $2")
+                    .bind(at)
+                    .bind(row.id)
+                    .execute(&mut *conn)
+                    .await
+                    .map(|r| r.rows_affected())
+            })?;
+            tx.commit_with(&[&event]).await
+        };
+        write.await.context("posting a message")?;
         Ok(event_id)
     }
 }
@@ -659,38 +687,62 @@ const fn to_kind(step: Step) -> &'static str {
     }
 }
 
-/// Inserts a timeline entry inside the open transaction `$tx`. With seven
-/// arguments the entry gets a fresh id.
-macro_rules! insert_timeline {
-    ($tx:ident, $referral:expr, $practice:expr, $kind:expr, $actor:expr, $at:expr, $note:expr) => {
-        insert_timeline!(
-            $tx,
-            uuid::Uuid::now_v7(),
-            $referral,
-            $practice,
-            $kind,
-            $actor,
-            $at,
-            $note
-        )
-    };
-    ($tx:ident, $id:expr, $referral:expr, $practice:expr, $kind:expr, $actor:expr, $at:expr, $note:expr) => {
+/// One entry of a referral's timeline, as written.
+#[derive(Debug)]
+pub(crate) struct TimelineRow<'a> {
+    pub(crate) id: Uuid,
+    pub(crate) referral: Uuid,
+    pub(crate) practice: Uuid,
+    pub(crate) kind: &'a str,
+    pub(crate) actor: Option<Uuid>,
+    pub(crate) at: time::OffsetDateTime,
+    /// The sealed note, if any.
+    pub(crate) note: Option<&'a [u8]>,
+}
+
+impl<'a> TimelineRow<'a> {
+    /// An entry with a fresh id and no note.
+    pub(crate) fn new(
+        referral: Uuid,
+        practice: Uuid,
+        kind: &'a str,
+        actor: Option<Uuid>,
+        at: time::OffsetDateTime,
+    ) -> Self {
+        Self {
+            id: Uuid::now_v7(),
+            referral,
+            practice,
+            kind,
+            actor,
+            at,
+            note: None,
+        }
+    }
+}
+
+/// Inserts a timeline entry inside the open transaction `tx`.
+pub(crate) async fn insert_timeline(
+    tx: &mut Tx,
+    entry: TimelineRow<'_>,
+) -> Result<(), sqlx::Error> {
+    on_tx!(tx, conn => {
         sqlx::query(
             "INSERT INTO referral_events (id, referral_id, practice_id, kind, actor_id, at, note) \
              VALUES ($1, $2, $3, $4, $5, $6, $7)",
         )
-        .bind($id)
-        .bind($referral)
-        .bind($practice)
-        .bind($kind)
-        .bind($actor)
-        .bind($at)
-        .bind($note)
-        .execute(&mut *$tx)
-        .await?
-    };
+        .bind(entry.id)
+        .bind(entry.referral)
+        .bind(entry.practice)
+        .bind(entry.kind)
+        .bind(entry.actor)
+        .bind(entry.at)
+        .bind(entry.note)
+        .execute(&mut *conn)
+        .await
+        .map(|_| ())
+    })
 }
-pub(crate) use insert_timeline;
 
 impl Store {
     /// A patient row by practice and id, for reads already authorized through a referral.

@@ -8,7 +8,7 @@ use enamel_domain::PatientId;
 use enamel_policy::{Action, Circumstances, Resource};
 use time::OffsetDateTime;
 
-use crate::audit::write_with_events;
+use crate::db::on_tx;
 use crate::{Scoped, StoreError};
 
 impl Scoped<'_> {
@@ -56,14 +56,20 @@ impl Scoped<'_> {
             "restricted",
             Detail::Code(if restricted { "on" } else { "off" }.to_owned()),
         );
-        write_with_events!(self.store, &[&event], tx => {
-            sqlx::query("UPDATE patients SET restricted = $3 WHERE id = $1 AND practice_id = $2")
-                .bind(patient.as_uuid())
-                .bind(practice.as_uuid())
-                .bind(restricted)
-                .execute(&mut *tx)
-                .await?;
-        })
+        async {
+            let mut tx = self.store.begin().await?;
+            let value = on_tx!(&mut tx, tx => {
+                sqlx::query("UPDATE patients SET restricted = $3 WHERE id = $1 AND practice_id = $2")
+                    .bind(patient.as_uuid())
+                    .bind(practice.as_uuid())
+                    .bind(restricted)
+                    .execute(&mut *tx)
+                    .await?;
+            });
+            tx.commit_with(&[&event]).await?;
+            Ok::<_, anyhow::Error>(value)
+        }
+        .await
         .context("restricting a patient's record")?;
         Ok(())
     }

@@ -3,7 +3,7 @@
 use anyhow::Context as _;
 use enamel_domain::{Actor, Practice, PracticeId, User, UserId};
 
-use crate::pool::on_pool;
+use crate::db::on_pool;
 use crate::repos::users::{UserRow, parse_rows, user_columns};
 use crate::repos::vendor_credentials::VendorCredentials;
 use crate::{Store, StoreError};

@@ -7,8 +7,8 @@ use enamel_domain::{
 use time::OffsetDateTime;
 use uuid::Uuid;
 
+use crate::db::on_pool;
 use crate::error::is_unique_violation;
-use crate::pool::on_pool;
 use crate::{Store, StoreError};
 
 /// The columns of `users`, for `concat!` into statements that stay `&'static str`.

@@ -10,9 +10,8 @@ use uuid::Uuid;
 use enamel_audit::entry::{Action, Detail, Event, Outcome, ResourceType};
 use enamel_domain::Actor;
 
-use crate::audit::{append_in_tx, head_sql};
+use crate::db::{on_pool, on_tx};
 use crate::error::is_unique_violation;
-use crate::pool::on_pool;
 use crate::sealed::{ENCRYPTED_COLUMNS, EncryptedColumn};
 use crate::{Store, StoreError};
 
@@ -109,12 +108,10 @@ impl<'a> VendorCredentials<'a> {
             .await?;
         let event = self.event(Action::Write, vendor, Outcome::Success);
         let events = [&event];
-        let scope = event.scope.key();
-        let head_sql = head_sql(&self.store.db);
         let at = self.store.now();
-        let written = on_pool!(&self.store.db, pool => {
-            async {
-                let mut tx = pool.begin_with(crate::pool::write_begin(pool)).await?;
+        let write = async {
+            let mut tx = self.store.begin().await?;
+            on_tx!(&mut tx, conn => {
                 if is_new {
                     sqlx::query(
                         "INSERT INTO vendor_credentials \
@@ -127,22 +124,22 @@ impl<'a> VendorCredentials<'a> {
                     .bind(label)
                     .bind(&sealed)
                     .bind(at)
-                    .execute(&mut *tx)
-                    .await?;
+                    .execute(&mut *conn)
+                    .await
+                    .map(|r| r.rows_affected())
                 } else {
                     sqlx::query("UPDATE vendor_credentials SET secret = $1, updated_at = $2 WHERE id = $3")
                         .bind(&sealed)
                         .bind(at)
                         .bind(row)
-                        .execute(&mut *tx)
-                        .await?;
+                        .execute(&mut *conn)
+                        .await
+                        .map(|r| r.rows_affected())
                 }
-                append_in_tx!(tx, head_sql, &scope, &events).await?;
-                tx.commit().await?;
-                Ok::<(), anyhow::Error>(())
-            }
-            .await
-        });
+            })?;
+            tx.commit_with(&events).await
+        };
+        let written = write.await;
         match written {
             Ok(()) => Ok(()),
             Err(err)

@@ -9,8 +9,7 @@ use serde::{Deserialize, Serialize};
 use time::{Date, OffsetDateTime};
 use uuid::Uuid;
 
-use crate::audit::write_with_events;
-use crate::pool::on_pool;
+use crate::db::{on_pool, on_tx};
 use crate::{Scoped, Store, StoreError};
 
 /// Where a business associate agreement stands.
@@ -231,27 +230,33 @@ impl Scoped<'_> {
         event
             .detail
             .insert("baa_status", Detail::Code(entry.baa_status.as_str().into()));
-        write_with_events!(self.store, &[&event], tx => {
-            sqlx::query(
-                "INSERT INTO vendors (id, practice_id, name, display_name, services, baa_status, \
-                 executed_on, expires_on, document_ref, updated_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) \
-                 ON CONFLICT (practice_id, name) DO UPDATE SET display_name = $4, services = $5, \
-                 baa_status = $6, executed_on = $7, expires_on = $8, document_ref = $9, updated_at = $10",
-            )
-            .bind(id.as_uuid())
-            .bind(practice.as_uuid())
-            .bind(entry.name.as_str())
-            .bind(entry.display_name.trim())
-            .bind(entry.services.trim())
-            .bind(entry.baa_status.as_str())
-            .bind(entry.executed_on)
-            .bind(entry.expires_on)
-            .bind(entry.document_ref.as_deref())
-            .bind(at)
-            .execute(&mut *tx)
-            .await?;
-        })
+        async {
+            let mut tx = self.store.begin().await?;
+            let value = on_tx!(&mut tx, tx => {
+                sqlx::query(
+                    "INSERT INTO vendors (id, practice_id, name, display_name, services, baa_status, \
+                     executed_on, expires_on, document_ref, updated_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) \
+                     ON CONFLICT (practice_id, name) DO UPDATE SET display_name = $4, services = $5, \
+                     baa_status = $6, executed_on = $7, expires_on = $8, document_ref = $9, updated_at = $10",
+                )
+                .bind(id.as_uuid())
+                .bind(practice.as_uuid())
+                .bind(entry.name.as_str())
+                .bind(entry.display_name.trim())
+                .bind(entry.services.trim())
+                .bind(entry.baa_status.as_str())
+                .bind(entry.executed_on)
+                .bind(entry.expires_on)
+                .bind(entry.document_ref.as_deref())
+                .bind(at)
+                .execute(&mut *tx)
+                .await?;
+            });
+            tx.commit_with(&[&event]).await?;
+            Ok::<_, anyhow::Error>(value)
+        }
+        .await
         .context("writing a vendor")?;
         Ok(id)
     }
