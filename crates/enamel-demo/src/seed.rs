@@ -57,7 +57,7 @@ pub async fn seed(store: &Store, network: &DemoNetwork) -> anyhow::Result<SeedOu
     }
     let twilio = VendorName::parse("twilio").expect("a valid vendor name");
     for demo in &network.practices {
-        let actor = Actor::system_for(demo.practice.id);
+        let actor = Actor::system_for(demo.practice.id, enamel_domain::SystemTask::Seed);
         let credentials = store.scoped(&actor).vendor_credentials()?;
         if credentials.list().await?.is_empty() {
             // A synthetic token, sealed like PHI, so the demo has encrypted rows to rotate.
@@ -98,7 +98,7 @@ async fn seed_referral_network(
         .set_notifications(id, Channel::Email, Some(&office))
         .await?;
     store.practices().set_location(id, demo.location).await?;
-    let actor = Actor::system_for(id);
+    let actor = Actor::system_for(id, enamel_domain::SystemTask::Seed);
     let scoped = store.scoped(&actor);
     let has_patients = !scoped
         .find_patients(&PatientQuery {

@@ -13,6 +13,64 @@ pub enum ActorType {
     System,
 }
 
+/// What Enamel itself is doing when it acts as a system actor. The task is the
+/// system principal's one attribute that the authorization policies read, so each
+/// task is allowed exactly what its own policy names, and nothing by default.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+pub enum SystemTask {
+    /// Setting up a practice's data (the demo seed, an import run by the operator).
+    Seed,
+    /// Sending a queued notice through a vendor.
+    Deliver,
+    /// Flagging referrals whose patient has not been scheduled.
+    Flag,
+    /// Raising a security alert (an account locked by failed sign-ins).
+    Alert,
+    /// Recording a patient's text-message consent (a STOP or START reply).
+    Consent,
+    /// Serving a patient's portal page.
+    Portal,
+    /// Rotating, re-encrypting or shredding keys.
+    Keys,
+    /// Applying retention, purging, checkpoints: the platform's housekeeping.
+    Housekeeping,
+}
+
+impl SystemTask {
+    /// Every task.
+    pub const ALL: [Self; 8] = [
+        Self::Seed,
+        Self::Deliver,
+        Self::Flag,
+        Self::Alert,
+        Self::Consent,
+        Self::Portal,
+        Self::Keys,
+        Self::Housekeeping,
+    ];
+
+    /// Parses [`SystemTask::as_str`].
+    #[must_use]
+    pub fn parse(raw: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|task| task.as_str() == raw)
+    }
+
+    /// The task's name in the policies.
+    #[must_use]
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Seed => "seed",
+            Self::Deliver => "deliver",
+            Self::Flag => "flag",
+            Self::Alert => "alert",
+            Self::Consent => "consent",
+            Self::Portal => "portal",
+            Self::Keys => "keys",
+            Self::Housekeeping => "housekeeping",
+        }
+    }
+}
+
 /// Someone or something acting on Enamel's data.
 ///
 /// A practice-scoped repository is built from an `Actor`, and every query it runs is
@@ -26,6 +84,8 @@ pub struct Actor {
     agent: Option<AgentId>,
     /// What an agent's token allows: the policy actions it may ask for.
     scopes: Vec<String>,
+    /// What a system actor is doing.
+    task: Option<SystemTask>,
 }
 
 impl Actor {
@@ -39,12 +99,13 @@ impl Actor {
             role: Some(user.role),
             agent: None,
             scopes: Vec::new(),
+            task: None,
         }
     }
 
-    /// Enamel itself (migrations, seeding, background jobs), scoped to no practice.
+    /// Enamel itself doing `task` for the platform, scoped to no practice.
     #[must_use]
-    pub const fn system() -> Self {
+    pub const fn system(task: SystemTask) -> Self {
         Self {
             kind: ActorType::System,
             user: None,
@@ -52,12 +113,13 @@ impl Actor {
             role: None,
             agent: None,
             scopes: Vec::new(),
+            task: Some(task),
         }
     }
 
-    /// Enamel itself acting within one practice (seeding, that practice's jobs).
+    /// Enamel itself doing `task` within one practice.
     #[must_use]
-    pub const fn system_for(practice: PracticeId) -> Self {
+    pub const fn system_for(practice: PracticeId, task: SystemTask) -> Self {
         Self {
             kind: ActorType::System,
             user: None,
@@ -65,6 +127,7 @@ impl Actor {
             role: None,
             agent: None,
             scopes: Vec::new(),
+            task: Some(task),
         }
     }
 
@@ -78,6 +141,7 @@ impl Actor {
             role: None,
             agent: Some(agent),
             scopes,
+            task: None,
         }
     }
 
@@ -106,6 +170,11 @@ impl Actor {
     #[must_use]
     pub fn scopes(&self) -> &[String] {
         &self.scopes
+    }
+    /// A system actor's task; `None` for everyone else.
+    #[must_use]
+    pub const fn task(&self) -> Option<SystemTask> {
+        self.task
     }
     /// The id written as `actor_id` in audit events.
     #[must_use]

@@ -19,7 +19,7 @@ pub mod text;
 pub mod user;
 pub mod vendor;
 
-pub use actor::{Actor, ActorType};
+pub use actor::{Actor, ActorType, SystemTask};
 pub use clinical::{CdtCode, Tooth, Urgency};
 pub use contact::{Email, PhoneNumber};
 pub use ids::{AgentId, AttachmentId, PatientId, PracticeId, ReferralId, UserId, VendorId};

@@ -6,9 +6,9 @@
 //! validated against each other when the engine is built: a policy that names an
 //! unknown action or attribute stops Enamel from starting instead of denying quietly.
 //!
-//! Deny is the default. An actor the policies do not know (Enamel's own background
-//! work, [`ActorType::System`]) is not a Cedar principal; the store lets it through
-//! without asking, since no request can carry it.
+//! Deny is the default, for people, agents and Enamel itself alike: a system actor
+//! ([`ActorType::System`]) is a Cedar principal named by its task (`seed`,
+//! `deliver`, `flag`, `alert`), allowed only what that task's policy names.
 
 use std::collections::{HashMap, HashSet};
 use std::fmt;
@@ -83,6 +83,9 @@ actions! {
     ReferralRead = "referral.read",
     ReferralAct = "referral.act",
     PlatformView = "platform.view",
+    AlertRaise = "alert.raise",
+    NoticeDeliver = "notice.deliver",
+    ReferralFlag = "referral.flag",
 }
 
 impl fmt::Display for Action {
@@ -332,7 +335,19 @@ fn principal_entity(actor: &Actor) -> Result<Entity, String> {
                 ],
             )
         }
-        ActorType::System => Err("the system is not a policy principal".into()),
+        ActorType::System => {
+            let Some(task) = actor.task() else {
+                return Err("a system actor without a task".into());
+            };
+            let mut attributes = vec![(
+                "task",
+                RestrictedExpression::new_string(task.as_str().into()),
+            )];
+            if let Some(practice) = actor.practice() {
+                attributes.push(("practice", practice_ref(practice)?));
+            }
+            entity("System", &format!("enamel:{}", task.as_str()), attributes)
+        }
     }
 }
 
@@ -487,15 +502,46 @@ mod tests {
     }
 
     #[test]
-    fn the_system_is_never_a_principal() {
+    fn a_system_task_may_do_only_what_its_policy_names() {
+        use enamel_domain::SystemTask;
         let engine = PolicyEngine::bundled().unwrap();
-        let decision = engine.decide(
-            &Actor::system(),
-            Action::PlatformView,
-            &Resource::Platform,
-            Circumstances::default(),
+        let practice = PracticeId::generate();
+        let own = Resource::Practice(practice);
+        let decide = |actor: &Actor, action, resource: &Resource| {
+            engine
+                .decide(actor, action, resource, Circumstances::default())
+                .is_allowed()
+        };
+        let seed = Actor::system_for(practice, SystemTask::Seed);
+        assert!(decide(&seed, Action::PatientCreate, &own));
+        assert!(
+            !decide(
+                &seed,
+                Action::PatientCreate,
+                &Resource::Practice(PracticeId::generate())
+            ),
+            "a task stays in its practice"
         );
-        assert!(!decision.is_allowed());
+        let patient = Resource::Patient {
+            id: PatientId::generate(),
+            practice,
+            restricted: false,
+        };
+        assert!(
+            !decide(&seed, Action::PatientRead, &patient),
+            "seeding reads no record"
+        );
+        let deliver = Actor::system_for(practice, SystemTask::Deliver);
+        assert!(decide(&deliver, Action::NoticeDeliver, &own));
+        assert!(!decide(&deliver, Action::PatientCreate, &own));
+        assert!(!decide(&deliver, Action::AuditQuery, &own));
+        let housekeeping = Actor::system(SystemTask::Housekeeping);
+        assert!(!decide(
+            &housekeeping,
+            Action::PlatformView,
+            &Resource::Platform
+        ));
+        assert!(!decide(&housekeeping, Action::PatientCreate, &own));
     }
 
     #[test]
@@ -541,6 +587,10 @@ mod access_table {
     const DOC: &str = include_str!("../../../docs/access.md");
 
     fn actor_for(column: &str, practice: PracticeId) -> Actor {
+        if let Some(task) = column.strip_prefix("system:") {
+            let task = enamel_domain::SystemTask::parse(task).expect("a system task column");
+            return Actor::system_for(practice, task);
+        }
         if column == "agent" {
             return Actor::agent(AgentId::generate(), practice, vec!["patient.read".into()]);
         }

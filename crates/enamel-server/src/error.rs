@@ -32,6 +32,10 @@ pub enum ApiError {
     /// Well-formed but refused by a rule; the message says which rule (never the value).
     #[error("{0}")]
     Rejected(String),
+    /// Refused by a rule that has its own stable code (`no_executed_baa`,
+    /// `unsupported_type`), which the client gets as the problem's code.
+    #[error("{message}")]
+    Refused { code: &'static str, message: String },
     #[error("{0}")]
     Unavailable(&'static str),
     #[error("method not allowed")]
@@ -82,6 +86,10 @@ impl From<StoreError> for ApiError {
             StoreError::DuplicatePatient(id) => Self::DuplicatePatient(id),
             StoreError::IllegalStep(step) => Self::IllegalStep(step),
             StoreError::Refused(why) => Self::Rejected(why.to_owned()),
+            err @ StoreError::NoBaa(_) => Self::Refused {
+                code: "no_executed_baa",
+                message: err.to_string(),
+            },
             other => Self::Unexpected(other.into()),
         }
     }
@@ -120,6 +128,9 @@ impl ApiError {
                 "rejected",
                 "Request refused",
             ),
+            Self::Refused { code, .. } => {
+                (StatusCode::UNPROCESSABLE_ENTITY, code, "Request refused")
+            }
             Self::Unavailable(_) => (
                 StatusCode::SERVICE_UNAVAILABLE,
                 "unavailable",

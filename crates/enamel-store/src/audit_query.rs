@@ -11,6 +11,7 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use crate::db::on_pool;
+use crate::scoped::authorize::AuditedAs;
 use crate::{AuditLog, RequestContext, Scoped, StoreError};
 
 /// What to look for; every part is optional and they combine with AND.
@@ -335,7 +336,7 @@ impl Scoped<'_> {
     async fn authorize_audit_query(&self) -> Result<(), StoreError> {
         self.authorize_in_own_practice(
             enamel_policy::Action::AuditQuery,
-            (Action::AuditQuery, ResourceType::AuditLog, None),
+            AuditedAs::any(Action::AuditQuery, ResourceType::AuditLog),
         )
         .await
     }

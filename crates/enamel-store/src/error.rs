@@ -31,6 +31,13 @@ pub enum StoreError {
     /// practice itself, a vendor without a BAA): the message says what to fix.
     #[error("{0}")]
     Refused(&'static str),
+    /// The practice has no executed, unexpired BAA with this vendor, so no PHI may
+    /// go to it (the refusal is audited).
+    #[error(
+        "{0} has no executed BAA with your practice; your security officer can record it \
+         on the Vendors page"
+    )]
+    NoBaa(enamel_domain::VendorName),
     /// The practice's keys were destroyed (crypto-shredding): its data is gone.
     #[error("this practice's data has been destroyed")]
     Shredded,

@@ -59,6 +59,8 @@ pub struct JobStatus {
     pub attempts: u32,
     pub last_error: Option<String>,
     pub run_at: OffsetDateTime,
+    /// The worker holding it, while it runs.
+    pub worker: Option<String>,
 }
 
 /// How a run ended.
@@ -255,7 +257,7 @@ impl Jobs<'_> {
     pub async fn dead_letters(&self, limit: u32) -> Result<Vec<JobStatus>, StoreError> {
         let rows: Vec<StatusRow> = on_pool!(&self.store.db, pool => {
             sqlx::query_as(
-                "SELECT id, kind, key, state, attempts, last_error, run_at FROM jobs \
+                "SELECT id, kind, key, state, attempts, last_error, run_at, worker FROM jobs \
                  WHERE state = 'dead' ORDER BY created_at DESC, id DESC LIMIT $1",
             )
             .bind(i64::from(limit))
@@ -264,6 +266,22 @@ impl Jobs<'_> {
         })
         .context("listing dead letters")?;
         Ok(rows.into_iter().map(status).collect())
+    }
+
+    /// The job of `kind` and `key`, if there is one.
+    pub async fn find(&self, kind: &str, key: &str) -> Result<Option<JobStatus>, StoreError> {
+        let row: Option<StatusRow> = on_pool!(&self.store.db, pool => {
+            sqlx::query_as(
+                "SELECT id, kind, key, state, attempts, last_error, run_at, worker FROM jobs \
+                 WHERE kind = $1 AND key = $2",
+            )
+            .bind(kind)
+            .bind(key)
+            .fetch_optional(pool)
+            .await
+        })
+        .context("reading a job")?;
+        Ok(row.map(status))
     }
 }
 
@@ -275,9 +293,10 @@ type StatusRow = (
     i64,
     Option<String>,
     OffsetDateTime,
+    Option<String>,
 );
 
-fn status((id, kind, key, state, attempts, last_error, run_at): StatusRow) -> JobStatus {
+fn status((id, kind, key, state, attempts, last_error, run_at, worker): StatusRow) -> JobStatus {
     JobStatus {
         id,
         kind,
@@ -286,5 +305,6 @@ fn status((id, kind, key, state, attempts, last_error, run_at): StatusRow) -> Jo
         attempts: u32::try_from(attempts).unwrap_or(u32::MAX),
         last_error,
         run_at,
+        worker,
     }
 }

@@ -52,7 +52,7 @@ impl<'a> KeyAdmin<'a> {
         action: Action,
         resource: Option<String>,
     ) -> Result<(), StoreError> {
-        let actor = enamel_domain::Actor::system_for(practice);
+        let actor = enamel_domain::Actor::system_for(practice, enamel_domain::SystemTask::Keys);
         let event = self.store.event_for(
             &actor,
             action,

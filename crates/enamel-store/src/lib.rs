@@ -23,6 +23,7 @@ mod migrations;
 mod pool;
 mod repos;
 mod retention;
+mod scoped;
 mod sealed;
 
 pub use audit::{AuditLog, Checkpointed, Outside, StoredEntry};
@@ -53,9 +54,11 @@ pub use repos::practices::PracticeRepo;
 pub use repos::referrals::{
     NewReferral, ReferralBox, ReferralDetail, ReferralSummary, StepInput, TimelineEntry,
 };
-pub use repos::scoped::{RequestContext, Scoped};
 pub use repos::users::UserRepo;
 pub use repos::vendor_credentials::{CredentialInfo, VendorCredentials};
 pub use repos::vendors::{BaaStatus, Vendor, VendorEntry};
 pub use retention::{Retained, RetentionPeriods};
+pub use scoped::authorize::AuditedAs;
+pub use scoped::baa::Outbound;
+pub use scoped::{RequestContext, Scoped};
 pub use sealed::{ENCRYPTED_COLUMNS, EncryptedColumn};

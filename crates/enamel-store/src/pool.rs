@@ -15,8 +15,8 @@ use crate::audit::Appender;
 use crate::db::{Db, on_pool};
 use crate::keyring::Keyring;
 use crate::repos::practices::PracticeRepo;
-use crate::repos::scoped::Scoped;
 use crate::repos::users::UserRepo;
+use crate::scoped::Scoped;
 use crate::{AuditLog, KeyAdmin, StoreError};
 
 /// The database systems Enamel runs on.

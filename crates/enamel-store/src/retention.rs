@@ -102,7 +102,7 @@ impl Store {
 
     async fn record_retention(&self, retained: &Retained) -> Result<(), StoreError> {
         let mut event = self.event_for(
-            &enamel_domain::Actor::system(),
+            &enamel_domain::Actor::system(enamel_domain::SystemTask::Housekeeping),
             Action::Delete,
             ResourceType::Retention,
             None,

@@ -7,12 +7,14 @@
 use anyhow::Context as _;
 use enamel_audit::entry::{Action as AuditAction, Detail, Outcome, ResourceType};
 use enamel_config::NotificationSettings;
-use enamel_domain::{Actor, VendorName};
+use enamel_domain::{Actor, SystemTask, VendorName};
 use enamel_integrations::{
     SendError, SmtpMailer, SmtpSecurity, SmtpSettings, SrFax, SrFaxSettings, Twilio, TwilioSender,
     TwilioSettings,
 };
-use enamel_store::{Channel, ClaimedJob, DELIVER_JOB, DueMessage, Store};
+use enamel_store::{
+    AuditedAs, Channel, ClaimedJob, DELIVER_JOB, DueMessage, Outbound, Store, StoreError,
+};
 use secrecy::ExposeSecret as _;
 
 use crate::runtime::Ran;
@@ -244,20 +246,43 @@ async fn deliver(
     let Some(vendor) = vendor_of(senders, message.channel) else {
         return temporary(store, message, attempt, "channel_not_configured", "none").await;
     };
-    // The BAA gate, at send time: no PHI to a vendor without an executed, unexpired
-    // agreement in this practice's registry. Refusals are audited and shown to the
-    // practice as a problem to fix.
-    if !store.baa_allows(message.practice, &vendor).await? {
-        outbox
-            .refused(
-                message.id,
-                attempt.number,
-                "no_executed_baa",
-                vendor.as_str(),
-            )
-            .await?;
-        audit(store, message, &vendor, Outcome::Denied, "no_executed_baa").await?;
-        return Ok(Ran::Done);
+    // Enamel delivers as a system actor whose task the policies name, and through
+    // the BAA gate at send time: no PHI to a vendor without an executed, unexpired
+    // agreement in this practice's registry. A refusal is audited by the gate and
+    // shown to the practice as a problem to fix.
+    let actor = Actor::system_for(message.practice, SystemTask::Deliver);
+    let scoped = store.scoped(&actor);
+    scoped
+        .authorize_in_own_practice(
+            enamel_policy::Action::NoticeDeliver,
+            AuditedAs::one(AuditAction::Notify, ResourceType::Notification, &message.id),
+        )
+        .await?;
+    match scoped
+        .require_baa(
+            &vendor,
+            Outbound {
+                purpose: "notice",
+                resource: ResourceType::Notification,
+                resource_id: Some(message.id.to_string()),
+                patient: message.patient,
+            },
+        )
+        .await
+    {
+        Ok(()) => {}
+        Err(StoreError::NoBaa(_)) => {
+            outbox
+                .refused(
+                    message.id,
+                    attempt.number,
+                    "no_executed_baa",
+                    vendor.as_str(),
+                )
+                .await?;
+            return Ok(Ran::Done);
+        }
+        Err(other) => return Err(other.into()),
     }
     let sent = send(senders, base_url, message).await;
     match sent {
@@ -392,7 +417,7 @@ async fn audit(
     result: &str,
 ) -> anyhow::Result<()> {
     let mut event = store.event_for(
-        &Actor::system_for(message.practice),
+        &Actor::system_for(message.practice, SystemTask::Deliver),
         AuditAction::Notify,
         ResourceType::Notification,
         Some(message.id.to_string()),

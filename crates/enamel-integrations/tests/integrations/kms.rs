@@ -187,7 +187,7 @@ async fn the_store_seals_rotates_and_shreds_with_kms_keys() {
         .await
         .unwrap()
         .id;
-    let actor = Actor::system_for(practice);
+    let actor = Actor::system_for(practice, enamel_domain::SystemTask::Seed);
     let twilio = VendorName::parse("twilio").unwrap();
     let credentials = store.scoped(&actor).vendor_credentials().unwrap();
     credentials

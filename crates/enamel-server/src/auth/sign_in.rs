@@ -173,7 +173,7 @@ async fn lockout(
     );
     state.store.audit().record(event).await?;
     if let Some(practice) = user.practice {
-        let system = enamel_domain::Actor::system_for(practice);
+        let system = enamel_domain::Actor::system_for(practice, enamel_domain::SystemTask::Alert);
         state
             .store
             .scoped(&system)

@@ -227,7 +227,7 @@ pub(crate) async fn draft(
             "the letter assistant is not set up on this server".into(),
         ));
     };
-    let practice = auth.actor.practice().ok_or(ApiError::Forbidden)?;
+    auth.actor.practice().ok_or(ApiError::Forbidden)?;
     let detail = auth
         .scoped(&state.store)
         .referral(id, state.clock.now())
@@ -238,16 +238,24 @@ pub(crate) async fn draft(
         ));
     }
     let vendor = assistant.vendor();
-    let allowed = state.store.baa_allows(practice, vendor).await?;
-    let mut event = auth.scoped(&state.store).event(
+    let scoped = auth.scoped(&state.store);
+    // Nothing leaves without an executed BAA; a refusal is audited by the gate.
+    scoped
+        .require_baa(
+            vendor,
+            enamel_store::Outbound {
+                purpose: "letter_draft_deidentified",
+                resource: ResourceType::Referral,
+                resource_id: Some(id.to_string()),
+                patient: Some(detail.patient.id),
+            },
+        )
+        .await?;
+    let mut event = scoped.event(
         AuditAction::Disclose,
         ResourceType::Referral,
         Some(id.to_string()),
-        if allowed {
-            Outcome::Success
-        } else {
-            Outcome::Denied
-        },
+        Outcome::Success,
     );
     event.patient_id = Some(detail.patient.id.as_uuid());
     for (key, value) in [
@@ -257,14 +265,8 @@ pub(crate) async fn draft(
     ] {
         event.detail.insert(key, Detail::Code(value.to_owned()));
     }
-    // Recorded before anything leaves: a disclosure, or the refusal of one.
+    // Recorded before anything leaves.
     state.store.audit().record(event).await?;
-    if !allowed {
-        return Err(ApiError::Rejected(format!(
-            "the letter assistant is off for your practice: {vendor} has no executed BAA in \
-             your registry (the security officer records it on the Vendors page)"
-        )));
-    }
     assistant
         .complete(SYSTEM, &prompt(&detail))
         .await

@@ -131,7 +131,7 @@ where
                     "a failed attachment upload could not be audited"
                 );
             }
-            Err(failed.error)
+            Err(failed.for_client())
         }
     }
 }
@@ -146,6 +146,21 @@ struct UploadFailed {
 impl UploadFailed {
     const fn new(error: ApiError, reason: &'static str) -> Self {
         Self { error, reason }
+    }
+}
+
+impl UploadFailed {
+    /// The error the client sees: a refusal carries the same reason code as the
+    /// audit log (`unsupported_type`, `too_large`, `no_storage_baa`), not just
+    /// `rejected`; anything else is passed on as it is.
+    fn for_client(self) -> ApiError {
+        match self.error {
+            ApiError::Rejected(message) | ApiError::Refused { message, .. } => ApiError::Refused {
+                code: self.reason,
+                message,
+            },
+            other => other,
+        }
     }
 }
 
@@ -166,7 +181,7 @@ async fn seal_and_store<S, E>(
 where
     S: futures_util::Stream<Item = Result<Bytes, E>> + Unpin,
 {
-    check_storage_baa(state, auth).await?;
+    check_storage_baa(state, auth, ticket).await?;
     let sealed = tempfile::NamedTempFile::new_in(&state.scratch_dir)
         .map_err(|e| unexpected(e, "creating a temporary file"))?;
     let max = state.referrals.attachment_max_bytes;
@@ -198,25 +213,32 @@ where
 /// The BAA gate for the object store: sealed attachments go to an S3 provider only
 /// while the practice has an executed, unexpired BAA with it (the file system needs
 /// none).
-async fn check_storage_baa(state: &AppState, auth: &Authenticated) -> Result<(), UploadFailed> {
-    let (Some(vendor), Some(practice)) = (state.objects.vendor(), auth.actor.practice()) else {
+async fn check_storage_baa(
+    state: &AppState,
+    auth: &Authenticated,
+    ticket: &enamel_store::UploadTicket,
+) -> Result<(), UploadFailed> {
+    let Some(vendor) = state.objects.vendor() else {
         return Ok(());
     };
-    let allowed = state
-        .store
-        .baa_allows(practice, vendor)
+    match auth
+        .scoped(&state.store)
+        .require_baa(
+            vendor,
+            enamel_store::Outbound {
+                purpose: "attachment_storage",
+                resource: enamel_audit::entry::ResourceType::Referral,
+                resource_id: Some(ticket.referral.to_string()),
+                patient: None,
+            },
+        )
         .await
-        .map_err(ApiError::from)?;
-    if allowed {
-        Ok(())
-    } else {
-        Err(UploadFailed::new(
-            ApiError::Rejected(format!(
-                "attachments are stored with {vendor}, which has no executed BAA with your \
-                 practice; your security officer can record it on the Vendors page"
-            )),
-            "no_storage_baa",
-        ))
+    {
+        Ok(()) => Ok(()),
+        Err(err @ enamel_store::StoreError::NoBaa(_)) => {
+            Err(UploadFailed::new(err.into(), "no_storage_baa"))
+        }
+        Err(other) => Err(ApiError::from(other).into()),
     }
 }
 

@@ -396,7 +396,7 @@ async fn create_referral(
                 Ok(_) => {}
                 // The type, size or BAA rule: the draft stays and the page says why.
                 // Nothing more of the request is read (it could be endless).
-                Err(ApiError::Rejected(_)) => {
+                Err(ApiError::Rejected(_) | ApiError::Refused { .. }) => {
                     return Ok(see_other(&format!("/referrals/{id}?flash=file_refused")));
                 }
                 Err(other) => return Err(other.into()),

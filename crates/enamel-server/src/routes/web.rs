@@ -12,6 +12,7 @@ use axum::routing::{get, post};
 use enamel_crypto::token::SecretToken;
 use enamel_domain::{DisplayName, Email, NewUser, Role, User, UserId, UserStatus};
 use enamel_policy::{Action, Circumstances, Resource};
+use enamel_store::AuditedAs;
 use enamel_store::{EndReason, IDLE_FLAG_DAYS};
 use serde::Deserialize;
 
@@ -495,10 +496,9 @@ pub(crate) async fn authorize_self(
                 practice: user.practice,
             },
             Circumstances::default(),
-            (
+            AuditedAs::any(
                 enamel_audit::entry::Action::Read,
                 enamel_audit::entry::ResourceType::Session,
-                None,
             ),
         )
         .await

@@ -120,8 +120,8 @@ async fn the_story(backend: Backend) {
         .await;
     assert_eq!(
         (status, problem["code"].as_str()),
-        (422, Some("rejected")),
-        "an executable is refused"
+        (422, Some("unsupported_type")),
+        "an executable is refused, with the reason's code"
     );
     // The refused write is in the log, with its reason and no trace of the file.
     let (officer, _) = demo

@@ -96,7 +96,7 @@ impl AuditLog<'_> {
             append_line(export_dir, &format!("{}.purges.jsonl", record.scope), &line)?;
             let removed = self.delete_before(&scope, cut).await?;
             let mut event = self.store.event_for(
-                &enamel_domain::Actor::system(),
+                &enamel_domain::Actor::system(enamel_domain::SystemTask::Housekeeping),
                 enamel_audit::entry::Action::AuditPurge,
                 enamel_audit::entry::ResourceType::AuditLog,
                 None,

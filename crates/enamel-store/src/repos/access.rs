@@ -4,7 +4,7 @@
 //! transaction as its change.
 
 use anyhow::Context as _;
-use enamel_audit::entry::{Action as AuditAction, Detail, Event, Outcome, ResourceType};
+use enamel_audit::entry::{Action as AuditAction, Detail, Outcome, ResourceType};
 use enamel_domain::{AgentId, NewUser, PatientId, Role, User, UserId, UserStatus};
 use enamel_policy::{Action, Circumstances, Resource};
 use time::OffsetDateTime;
@@ -13,6 +13,7 @@ use uuid::Uuid;
 use crate::db::{on_pool, on_tx};
 use crate::error::conflict_if_taken;
 use crate::repos::identity::{EndReason, throttle_key_for_email};
+use crate::scoped::authorize::AuditedAs;
 use crate::sealed::ENCRYPTED_COLUMNS;
 use crate::{Scoped, StoreError};
 
@@ -103,62 +104,6 @@ impl BreakGlassReason {
 }
 
 impl Scoped<'_> {
-    /// Asks the policy decision point; a denial is audited and returned as
-    /// [`StoreError::Denied`]. Enamel's own work (a system actor) is not asked.
-    pub async fn authorize(
-        &self,
-        action: Action,
-        resource: &Resource,
-        circumstances: Circumstances,
-        audited_as: (AuditAction, ResourceType, Option<String>),
-    ) -> Result<(), StoreError> {
-        if self.actor.actor_type() == enamel_domain::ActorType::System {
-            return Ok(());
-        }
-        let decision = self
-            .store
-            .policy
-            .decide(self.actor, action, resource, circumstances);
-        if decision.is_allowed() {
-            return Ok(());
-        }
-        let (audit_action, resource_type, resource_id) = audited_as;
-        let mut event = self.event(audit_action, resource_type, resource_id, Outcome::Denied);
-        event
-            .detail
-            .insert("policy_action", Detail::Code(action.as_str().to_owned()));
-        self.store.audit().record(event).await?;
-        Err(StoreError::Denied)
-    }
-
-    /// [`Scoped::authorize`] for an action on the actor's own practice as a whole
-    /// (its lists, settings and registries), under no special circumstances.
-    pub async fn authorize_in_own_practice(
-        &self,
-        action: Action,
-        audited_as: (AuditAction, ResourceType, Option<String>),
-    ) -> Result<(), StoreError> {
-        let practice = Resource::Practice(self.practice()?);
-        self.authorize(action, &practice, Circumstances::default(), audited_as)
-            .await
-    }
-
-    /// An event by the actor, carrying the request's context.
-    #[must_use]
-    pub fn event(
-        &self,
-        action: AuditAction,
-        resource_type: ResourceType,
-        resource_id: Option<String>,
-        outcome: Outcome,
-    ) -> Event {
-        let mut event =
-            self.store
-                .event_for(self.actor, action, resource_type, resource_id, outcome);
-        self.context.apply(&mut event);
-        event
-    }
-
     /// Invites a person: their account (status `invited`) and a single-use
     /// invitation whose token has `token_digest`, valid until `expires_at`.
     pub async fn invite(
@@ -171,7 +116,7 @@ impl Scoped<'_> {
         let practice = self.practice()?;
         self.authorize_in_own_practice(
             Action::AccountInvite,
-            (AuditAction::Invite, ResourceType::User, None),
+            AuditedAs::any(AuditAction::Invite, ResourceType::User),
         )
         .await?;
         if new.practice() != Some(practice) || new.role() == Role::PlatformOperator {
@@ -200,7 +145,7 @@ impl Scoped<'_> {
             .insert("role", Detail::Code(new.role().as_str().to_owned()));
         let written = async {
             let mut tx = self.store.begin().await?;
-            let value = on_tx!(&mut tx, tx => {
+            on_tx!(&mut tx, tx => {
                 sqlx::query(concat!(
                     "INSERT INTO users (",
                     crate::repos::users::user_columns!(),
@@ -228,8 +173,7 @@ impl Scoped<'_> {
                 .execute(&mut *tx)
                 .await?;
             });
-            tx.commit_with(&[&event]).await?;
-            Ok::<_, anyhow::Error>(value)
+            tx.commit_with(&[&event]).await
         }
         .await;
         written.map(|()| invitation).map_err(|err| {
@@ -257,7 +201,7 @@ impl Scoped<'_> {
                 practice: user.practice,
             },
             Circumstances::default(),
-            (audit_action, ResourceType::User, Some(id.to_string())),
+            AuditedAs::one(audit_action, ResourceType::User, &id),
         )
         .await?;
         Ok(user)
@@ -385,14 +329,13 @@ impl Scoped<'_> {
         let key = throttle_key_for_email(&user.email);
         async {
             let mut tx = self.store.begin().await?;
-            let value = on_tx!(&mut tx, tx => {
+            on_tx!(&mut tx, tx => {
                 sqlx::query("DELETE FROM sign_in_throttle WHERE key = $1")
                     .bind(&key)
                     .execute(&mut *tx)
                     .await?;
             });
-            tx.commit_with(&[&event]).await?;
-            Ok::<_, anyhow::Error>(value)
+            tx.commit_with(&[&event]).await
         }
         .await
         .context("lifting a lockout")?;
@@ -405,10 +348,10 @@ impl Scoped<'_> {
         let practice = self.practice()?;
         self.authorize_in_own_practice(
             Action::PracticeConfigure,
-            (
+            AuditedAs::one(
                 AuditAction::SettingChange,
                 ResourceType::Practice,
-                Some(practice.to_string()),
+                &practice,
             ),
         )
         .await?;
@@ -431,15 +374,14 @@ impl Scoped<'_> {
         );
         async {
             let mut tx = self.store.begin().await?;
-            let value = on_tx!(&mut tx, tx => {
+            on_tx!(&mut tx, tx => {
                 sqlx::query("UPDATE practices SET require_mfa = $2 WHERE id = $1")
                     .bind(practice.as_uuid())
                     .bind(required)
                     .execute(&mut *tx)
                     .await?;
             });
-            tx.commit_with(&[&event]).await?;
-            Ok::<_, anyhow::Error>(value)
+            tx.commit_with(&[&event]).await
         }
         .await
         .context("changing the second-factor setting")?;
@@ -464,7 +406,7 @@ impl Scoped<'_> {
     async fn authorize_agents(&self, audit_action: AuditAction) -> Result<(), StoreError> {
         self.authorize_in_own_practice(
             Action::AgentManage,
-            (audit_action, ResourceType::Agent, None),
+            AuditedAs::any(audit_action, ResourceType::Agent),
         )
         .await
     }
@@ -493,7 +435,7 @@ impl Scoped<'_> {
         );
         let written = async {
             let mut tx = self.store.begin().await?;
-            let value = on_tx!(&mut tx, tx => {
+            on_tx!(&mut tx, tx => {
                 sqlx::query(
                     "INSERT INTO agents (id, practice_id, name, created_by, created_at) VALUES ($1, $2, $3, $4, $5)",
                 )
@@ -505,8 +447,7 @@ impl Scoped<'_> {
                 .execute(&mut *tx)
                 .await?;
             });
-            tx.commit_with(&[&event]).await?;
-            Ok::<_, anyhow::Error>(value)
+            tx.commit_with(&[&event]).await
         }
         .await;
         written.map(|()| id).map_err(|err| {
@@ -693,7 +634,7 @@ impl Scoped<'_> {
         let practice = self.practice()?;
         self.authorize_in_own_practice(
             Action::AccessReviewView,
-            (AuditAction::Read, ResourceType::AccessReview, None),
+            AuditedAs::any(AuditAction::Read, ResourceType::AccessReview),
         )
         .await?;
         let sql = concat!(
@@ -767,7 +708,7 @@ impl Scoped<'_> {
         let practice = self.practice()?;
         self.authorize_in_own_practice(
             Action::AccessReviewSignOff,
-            (AuditAction::AccessReview, ResourceType::AccessReview, None),
+            AuditedAs::any(AuditAction::AccessReview, ResourceType::AccessReview),
         )
         .await?;
         let signer = self.actor.user().ok_or(StoreError::Denied)?;
@@ -782,7 +723,7 @@ impl Scoped<'_> {
         event.detail.insert("flagged", Detail::Count(flagged));
         async {
             let mut tx = self.store.begin().await?;
-            let value = on_tx!(&mut tx, tx => {
+            on_tx!(&mut tx, tx => {
                 sqlx::query(
                     "INSERT INTO access_reviews (id, practice_id, signed_off_by, signed_off_at, accounts, flagged) \
                      VALUES ($1, $2, $3, $4, $5, $6)",
@@ -796,8 +737,7 @@ impl Scoped<'_> {
                 .execute(&mut *tx)
                 .await?;
             });
-            tx.commit_with(&[&event]).await?;
-            Ok::<_, anyhow::Error>(value)
+            tx.commit_with(&[&event]).await
         }
         .await
         .context("signing off an access review")?;
@@ -809,7 +749,7 @@ impl Scoped<'_> {
         let practice = self.practice()?;
         self.authorize_in_own_practice(
             Action::AccessReviewView,
-            (AuditAction::Read, ResourceType::AccessReview, None),
+            AuditedAs::any(AuditAction::Read, ResourceType::AccessReview),
         )
         .await?;
         let rows: Vec<(Uuid, OffsetDateTime, i64, i64)> = on_pool!(&self.store.db, pool => {
@@ -858,11 +798,7 @@ impl Scoped<'_> {
                 restricted: row.restricted,
             },
             Circumstances::default(),
-            (
-                AuditAction::BreakGlass,
-                ResourceType::Patient,
-                Some(patient.to_string()),
-            ),
+            AuditedAs::one(AuditAction::BreakGlass, ResourceType::Patient, &patient),
         )
         .await?;
         let user = self.actor.user().ok_or(StoreError::Denied)?;
@@ -899,7 +835,7 @@ impl Scoped<'_> {
         );
         async {
             let mut tx = self.store.begin().await?;
-            let value = on_tx!(&mut tx, tx => {
+            on_tx!(&mut tx, tx => {
                 sqlx::query(
                     "INSERT INTO break_glass_grants (id, practice_id, user_id, patient_id, reason_code, note, \
                      opened_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
@@ -926,8 +862,7 @@ impl Scoped<'_> {
                 .execute(&mut *tx)
                 .await?;
             });
-            tx.commit_with(&[&event]).await?;
-            Ok::<_, anyhow::Error>(value)
+            tx.commit_with(&[&event]).await
         }
         .await
         .context("breaking the glass")?;
@@ -967,6 +902,11 @@ impl Scoped<'_> {
         now: OffsetDateTime,
     ) -> Result<(), StoreError> {
         let practice = self.practice()?;
+        self.authorize_in_own_practice(
+            Action::AlertRaise,
+            AuditedAs::one(AuditAction::Create, ResourceType::User, &subject),
+        )
+        .await?;
         on_pool!(&self.store.db, pool => {
             sqlx::query(
                 "INSERT INTO security_alerts (id, practice_id, kind, subject_id, created_at) \
@@ -990,7 +930,7 @@ impl Scoped<'_> {
         let practice = self.practice()?;
         self.authorize_in_own_practice(
             Action::AlertView,
-            (AuditAction::Read, ResourceType::AuditLog, None),
+            AuditedAs::any(AuditAction::Read, ResourceType::AuditLog),
         )
         .await?;
         let rows: Vec<(Uuid, String, Uuid, Option<Uuid>, OffsetDateTime)> =

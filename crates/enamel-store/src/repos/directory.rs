@@ -11,6 +11,7 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use crate::db::{on_pool, on_tx};
+use crate::scoped::authorize::AuditedAs;
 use crate::{Scoped, StoreError};
 
 /// An office as the directory shows it.
@@ -58,7 +59,7 @@ impl Scoped<'_> {
         let practice = self.practice()?;
         self.authorize_in_own_practice(
             Action::DirectorySearch,
-            (AuditAction::Search, ResourceType::Directory, None),
+            AuditedAs::any(AuditAction::Search, ResourceType::Directory),
         )
         .await?;
         let like = |text: &Option<String>| {
@@ -145,10 +146,10 @@ impl Scoped<'_> {
         let practice = self.practice()?;
         self.authorize_in_own_practice(
             Action::PracticeConfigure,
-            (
+            AuditedAs::one(
                 AuditAction::SettingChange,
                 ResourceType::Practice,
-                Some(practice.to_string()),
+                &practice,
             ),
         )
         .await?;
@@ -160,7 +161,7 @@ impl Scoped<'_> {
         );
         async {
             let mut tx = self.store.begin().await?;
-            let value = on_tx!(&mut tx, tx => {
+            on_tx!(&mut tx, tx => {
                 // No location given leaves the one on file.
                 sqlx::query(
                     "UPDATE practices SET listed = $1, latitude = COALESCE($2, latitude), \
@@ -173,8 +174,7 @@ impl Scoped<'_> {
                     .execute(&mut *tx)
                     .await?;
             });
-            tx.commit_with(&[&event]).await?;
-            Ok::<_, anyhow::Error>(value)
+            tx.commit_with(&[&event]).await
         }
         .await
         .context("changing the directory listing")?;
@@ -192,7 +192,7 @@ impl Scoped<'_> {
         let practice = self.practice()?;
         self.authorize_in_own_practice(
             Action::ReferralCreate,
-            (AuditAction::Invite, ResourceType::Directory, None),
+            AuditedAs::any(AuditAction::Invite, ResourceType::Directory),
         )
         .await?;
         let name = office_name.trim();
@@ -209,7 +209,7 @@ impl Scoped<'_> {
         let user = self.actor.user().map(|u| u.as_uuid());
         async {
             let mut tx = self.store.begin().await?;
-            let value = on_tx!(&mut tx, tx => {
+            on_tx!(&mut tx, tx => {
                 sqlx::query(
                     "INSERT INTO network_invitations (id, practice_id, invited_by, office_name, email, created_at) \
                      VALUES ($1, $2, $3, $4, $5, $6)",
@@ -223,8 +223,7 @@ impl Scoped<'_> {
                 .execute(&mut *tx)
                 .await?;
             });
-            tx.commit_with(&[&event]).await?;
-            Ok::<_, anyhow::Error>(value)
+            tx.commit_with(&[&event]).await
         }
         .await
         .context("inviting an office")?;

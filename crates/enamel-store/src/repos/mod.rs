@@ -11,7 +11,6 @@ pub mod portal;
 pub mod practices;
 pub mod referrals;
 pub mod restriction;
-pub mod scoped;
 pub mod users;
 pub mod vendor_credentials;
 pub mod vendors;

@@ -15,6 +15,7 @@ use uuid::Uuid;
 
 use crate::db::{Tx, on_pool, on_tx};
 use crate::jobs::{NewJob, enqueue_in_tx};
+use crate::scoped::authorize::AuditedAs;
 use crate::sealed::{OUTBOX_MESSAGE, OUTBOX_RECIPIENT};
 use crate::{Store, StoreError};
 
@@ -488,10 +489,9 @@ impl crate::Scoped<'_> {
         let practice = self.practice()?;
         self.authorize_in_own_practice(
             enamel_policy::Action::VendorView,
-            (
+            AuditedAs::any(
                 enamel_audit::entry::Action::Read,
                 enamel_audit::entry::ResourceType::Notification,
-                None,
             ),
         )
         .await?;

@@ -14,6 +14,7 @@ use time::{Date, OffsetDateTime};
 use uuid::Uuid;
 
 use crate::db::{Tx, on_pool, on_tx};
+use crate::scoped::authorize::AuditedAs;
 use crate::sealed::{PATIENT_BIRTH_DATE, PATIENT_CONTACT, PATIENT_INSURANCE, PATIENT_NAME};
 use crate::{Scoped, Store, StoreError};
 
@@ -212,7 +213,7 @@ impl Scoped<'_> {
         let practice = self.practice()?;
         self.authorize_in_own_practice(
             Action::PatientCreate,
-            (AuditAction::Create, ResourceType::Patient, None),
+            AuditedAs::any(AuditAction::Create, ResourceType::Patient),
         )
         .await?;
         let key = self.blind_index_key().await?;
@@ -267,7 +268,7 @@ impl Scoped<'_> {
         let practice = self.practice()?;
         self.authorize_in_own_practice(
             Action::PatientList,
-            (AuditAction::Search, ResourceType::Patient, None),
+            AuditedAs::any(AuditAction::Search, ResourceType::Patient),
         )
         .await?;
         let key = self.blind_index_key().await?;
@@ -357,11 +358,7 @@ impl Scoped<'_> {
             Action::PatientRead,
             &resource,
             Circumstances { break_glass },
-            (
-                AuditAction::Read,
-                ResourceType::Patient,
-                Some(id.to_string()),
-            ),
+            AuditedAs::one(AuditAction::Read, ResourceType::Patient, &id),
         )
         .await?;
         let with_contact = self.may(Action::PatientContact, &resource);
@@ -425,7 +422,7 @@ impl Scoped<'_> {
         let practice = self.practice()?;
         self.authorize_in_own_practice(
             Action::PatientCreate,
-            (AuditAction::Create, ResourceType::Patient, None),
+            AuditedAs::any(AuditAction::Create, ResourceType::Patient),
         )
         .await?;
         let key = self.blind_index_key().await?;
@@ -605,7 +602,7 @@ impl Store {
         source: ConsentSource,
     ) -> Result<(), StoreError> {
         let mut event = self.event_for(
-            &enamel_domain::Actor::system_for(practice),
+            &enamel_domain::Actor::system_for(practice, enamel_domain::SystemTask::Consent),
             AuditAction::Write,
             ResourceType::Patient,
             Some(patient.to_string()),

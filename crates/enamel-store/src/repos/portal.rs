@@ -5,7 +5,7 @@
 
 use anyhow::Context as _;
 use enamel_audit::entry::{Action as AuditAction, Detail, Event, Outcome, ResourceType};
-use enamel_domain::{Actor, PracticeId, ReferralId, ReferralStatus};
+use enamel_domain::{Actor, PracticeId, ReferralId, ReferralStatus, SystemTask};
 use enamel_policy::{Action, Circumstances, Resource};
 use time::{Duration, OffsetDateTime};
 use uuid::Uuid;
@@ -13,6 +13,7 @@ use uuid::Uuid;
 use crate::db::{on_pool, on_tx};
 use crate::repos::outbox::{Channel, MessageText, NewMessage, NotQueued, queue_in_tx};
 use crate::repos::referrals::{TimelineRow, insert_timeline};
+use crate::scoped::authorize::AuditedAs;
 use crate::sealed::PATIENT_CONTACT;
 use crate::{Scoped, Store, StoreError};
 
@@ -66,11 +67,7 @@ impl Scoped<'_> {
                 restricted: patient.restricted,
             },
             Circumstances::default(),
-            (
-                AuditAction::Create,
-                ResourceType::PortalLink,
-                Some(referral.to_string()),
-            ),
+            AuditedAs::one(AuditAction::Create, ResourceType::PortalLink, &referral),
         )
         .await?;
         let first = self
@@ -298,6 +295,26 @@ impl Store {
         let mut flagged = Vec::with_capacity(due.len());
         for (id, referrer, receiver, patient) in due {
             let referral = ReferralId::from_uuid(id);
+            let flag_actor = Actor::system_for(PracticeId::from_uuid(referrer), SystemTask::Flag);
+            let resource = enamel_policy::Resource::Referral {
+                id: referral,
+                referrer: PracticeId::from_uuid(referrer),
+                receiver: PracticeId::from_uuid(receiver),
+            };
+            let allowed = self
+                .scoped(&flag_actor)
+                .authorize(
+                    enamel_policy::Action::ReferralFlag,
+                    &resource,
+                    enamel_policy::Circumstances::default(),
+                    AuditedAs::one(AuditAction::Write, ResourceType::Referral, &id),
+                )
+                .await;
+            match allowed {
+                Ok(()) => {}
+                Err(StoreError::Denied) => continue,
+                Err(other) => return Err(other),
+            }
             let mut messages = Vec::new();
             for office in [referrer, receiver] {
                 let office = self.office(PracticeId::from_uuid(office)).await?;
@@ -306,7 +323,7 @@ impl Store {
                 }
             }
             let mut event = self.event_for(
-                &Actor::system_for(PracticeId::from_uuid(referrer)),
+                &flag_actor,
                 AuditAction::Write,
                 ResourceType::Referral,
                 Some(id.to_string()),
@@ -378,7 +395,7 @@ fn not_responding_notice(
 
 fn portal_event(store: &Store, practice: PracticeId, link: Uuid, action: AuditAction) -> Event {
     let mut event = store.event_for(
-        &Actor::system_for(practice),
+        &Actor::system_for(practice, SystemTask::Portal),
         action,
         ResourceType::PortalLink,
         Some(link.to_string()),

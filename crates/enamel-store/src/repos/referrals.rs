@@ -18,6 +18,7 @@ use uuid::Uuid;
 use crate::db::{Tx, on_pool, on_tx};
 use crate::repos::notices::Notices;
 use crate::repos::outbox::{NotQueued, SealedMessage, queue_in_tx};
+use crate::scoped::authorize::AuditedAs;
 use crate::sealed::{REFERRAL_APPOINTMENT, REFERRAL_CLINICAL, REFERRAL_EVENT_NOTE};
 use crate::{Scoped, Store, StoreError};
 
@@ -224,7 +225,7 @@ impl Scoped<'_> {
         let practice = self.practice()?;
         self.authorize_in_own_practice(
             Action::ReferralCreate,
-            (AuditAction::Create, ResourceType::Referral, None),
+            AuditedAs::any(AuditAction::Create, ResourceType::Referral),
         )
         .await?;
         if new.receiver == practice {
@@ -321,7 +322,7 @@ impl Scoped<'_> {
             action,
             &row.resource(),
             Circumstances::default(),
-            (audit_action, resource_type, Some(id.to_string())),
+            AuditedAs::one(audit_action, resource_type, &id),
         )
         .await?;
         let side = if practice == row.referrer() {
@@ -343,7 +344,7 @@ impl Scoped<'_> {
         let practice = self.practice()?;
         self.authorize_in_own_practice(
             Action::ReferralList,
-            (AuditAction::Search, ResourceType::Referral, None),
+            AuditedAs::any(AuditAction::Search, ResourceType::Referral),
         )
         .await?;
         let filter = match which {
@@ -421,11 +422,7 @@ impl Scoped<'_> {
                 Action::PatientRead,
                 &patient_resource,
                 Circumstances { break_glass },
-                (
-                    AuditAction::Read,
-                    ResourceType::Referral,
-                    Some(id.to_string()),
-                ),
+                AuditedAs::one(AuditAction::Read, ResourceType::Referral, &id),
             )
             .await?;
         }

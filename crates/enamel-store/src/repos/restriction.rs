@@ -9,6 +9,7 @@ use enamel_policy::{Action, Circumstances, Resource};
 use time::OffsetDateTime;
 
 use crate::db::on_tx;
+use crate::scoped::authorize::AuditedAs;
 use crate::{Scoped, StoreError};
 
 impl Scoped<'_> {
@@ -35,11 +36,7 @@ impl Scoped<'_> {
                 restricted: row.restricted,
             },
             Circumstances { break_glass },
-            (
-                AuditAction::Write,
-                ResourceType::Patient,
-                Some(patient.to_string()),
-            ),
+            AuditedAs::one(AuditAction::Write, ResourceType::Patient, &patient),
         )
         .await?;
         if row.restricted == restricted {
@@ -58,7 +55,7 @@ impl Scoped<'_> {
         );
         async {
             let mut tx = self.store.begin().await?;
-            let value = on_tx!(&mut tx, tx => {
+            on_tx!(&mut tx, tx => {
                 sqlx::query("UPDATE patients SET restricted = $3 WHERE id = $1 AND practice_id = $2")
                     .bind(patient.as_uuid())
                     .bind(practice.as_uuid())
@@ -66,8 +63,7 @@ impl Scoped<'_> {
                     .execute(&mut *tx)
                     .await?;
             });
-            tx.commit_with(&[&event]).await?;
-            Ok::<_, anyhow::Error>(value)
+            tx.commit_with(&[&event]).await
         }
         .await
         .context("restricting a patient's record")?;

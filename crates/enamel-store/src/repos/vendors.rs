@@ -10,6 +10,7 @@ use time::{Date, OffsetDateTime};
 use uuid::Uuid;
 
 use crate::db::{on_pool, on_tx};
+use crate::scoped::authorize::AuditedAs;
 use crate::{Scoped, Store, StoreError};
 
 /// Where a business associate agreement stands.
@@ -189,7 +190,7 @@ impl Scoped<'_> {
         let practice = self.practice()?;
         self.authorize_in_own_practice(
             Action::VendorView,
-            (AuditAction::Read, ResourceType::Vendor, None),
+            AuditedAs::any(AuditAction::Read, ResourceType::Vendor),
         )
         .await?;
         let sql = sqlx::AssertSqlSafe(format!(
@@ -211,11 +212,7 @@ impl Scoped<'_> {
         let practice = self.practice()?;
         self.authorize_in_own_practice(
             Action::VendorManage,
-            (
-                AuditAction::Write,
-                ResourceType::Vendor,
-                Some(entry.name.to_string()),
-            ),
+            AuditedAs::one(AuditAction::Write, ResourceType::Vendor, &&entry.name),
         )
         .await?;
         entry.check()?;
@@ -232,7 +229,7 @@ impl Scoped<'_> {
             .insert("baa_status", Detail::Code(entry.baa_status.as_str().into()));
         async {
             let mut tx = self.store.begin().await?;
-            let value = on_tx!(&mut tx, tx => {
+            on_tx!(&mut tx, tx => {
                 sqlx::query(
                     "INSERT INTO vendors (id, practice_id, name, display_name, services, baa_status, \
                      executed_on, expires_on, document_ref, updated_at) \
@@ -253,8 +250,7 @@ impl Scoped<'_> {
                 .execute(&mut *tx)
                 .await?;
             });
-            tx.commit_with(&[&event]).await?;
-            Ok::<_, anyhow::Error>(value)
+            tx.commit_with(&[&event]).await
         }
         .await
         .context("writing a vendor")?;

@@ -457,7 +457,7 @@ pub async fn credential_reads_and_writes_are_audited_in_the_practices_log(store:
         .await
         .unwrap()
         .id;
-    let actor = enamel_domain::Actor::system_for(practice);
+    let actor = enamel_domain::Actor::system_for(practice, enamel_domain::SystemTask::Seed);
     let credentials = store.scoped(&actor).vendor_credentials().unwrap();
     let twilio = enamel_domain::VendorName::parse("twilio").unwrap();
     credentials
@@ -753,7 +753,7 @@ pub async fn audit_times_compare_as_times_and_one_spelling_is_kept(db: &TestDb) 
         e.timestamp = *at;
         db.store.audit().record(e).await.unwrap();
     }
-    let officer = enamel_domain::Actor::system_for(practice);
+    let officer = security_officer(practice);
     let window = enamel_store::AuditFilter {
         action: Some(Action::Read),
         from: Some(base),
@@ -809,7 +809,7 @@ pub async fn a_write_whose_audit_event_fails_does_not_happen(db: &TestDb) {
     for sql in block {
         db.raw_execute(sql).await;
     }
-    let actor = enamel_domain::Actor::system_for(practice);
+    let actor = enamel_domain::Actor::system_for(practice, enamel_domain::SystemTask::Seed);
     let credentials = db.store.scoped(&actor).vendor_credentials().unwrap();
     let twilio = enamel_domain::VendorName::parse("twilio").unwrap();
 
@@ -840,7 +840,7 @@ pub async fn the_security_officer_pages_through_a_patients_accesses_newest_first
         store.audit().record(e).await.unwrap();
         store.audit().record(event(s, 100 + i)).await.unwrap(); // another patient's
     }
-    let officer = enamel_domain::Actor::system_for(practice);
+    let officer = security_officer(practice);
     let filter = enamel_store::AuditFilter {
         patient: Some(patient),
         ..Default::default()
@@ -907,7 +907,7 @@ pub async fn failures_and_denials_of_the_last_day_are_listed_alone(store: Store)
     old.outcome = Outcome::Failure;
     old.timestamp = OffsetDateTime::now_utc() - time::Duration::days(2);
     store.audit().record(old).await.unwrap();
-    let officer = enamel_domain::Actor::system_for(practice);
+    let officer = security_officer(practice);
     let page = store
         .audit()
         .recent_failures(&officer, None, 50)
@@ -948,7 +948,7 @@ pub async fn the_accounting_of_disclosures_lists_each_disclosure_as_csv(store: S
     read.patient_id = Some(patient);
     store.audit().record(read).await.unwrap();
 
-    let officer = enamel_domain::Actor::system_for(practice);
+    let officer = security_officer(practice);
     let csv = store
         .audit()
         .disclosures_csv(&officer, patient)
@@ -964,4 +964,17 @@ pub async fn the_accounting_of_disclosures_lists_each_disclosure_as_csv(store: S
         lines[1].ends_with(",practice,lonestar-endo,treatment,referral,referral-1"),
         "{csv}"
     );
+}
+
+/// A security officer of `practice`, as the audit queries are asked by one.
+fn security_officer(practice: enamel_domain::PracticeId) -> enamel_domain::Actor {
+    enamel_domain::Actor::human(&enamel_domain::User {
+        id: enamel_domain::UserId::generate(),
+        practice: Some(practice),
+        email: enamel_domain::Email::parse("officer@example.test").unwrap(),
+        display_name: enamel_domain::DisplayName::parse("Security Officer").unwrap(),
+        role: enamel_domain::Role::SecurityOfficer,
+        status: enamel_domain::UserStatus::Active,
+        created_at: time::OffsetDateTime::UNIX_EPOCH,
+    })
 }

@@ -23,7 +23,7 @@ async fn practice(store: &Store, npi: u32) -> PracticeId {
 }
 
 async fn put(store: &Store, practice: PracticeId, label: &str, secret: &str) {
-    let actor = Actor::system_for(practice);
+    let actor = Actor::system_for(practice, enamel_domain::SystemTask::Seed);
     let credentials = store.scoped(&actor).vendor_credentials().unwrap();
     credentials
         .put(&twilio(), label, &SecretString::from(secret))
@@ -32,7 +32,7 @@ async fn put(store: &Store, practice: PracticeId, label: &str, secret: &str) {
 }
 
 async fn secret(store: &Store, practice: PracticeId, label: &str) -> Result<String, StoreError> {
-    let actor = Actor::system_for(practice);
+    let actor = Actor::system_for(practice, enamel_domain::SystemTask::Seed);
     let credentials = store.scoped(&actor).vendor_credentials()?;
     Ok(credentials
         .secret(&twilio(), label)
@@ -220,7 +220,7 @@ pub async fn shredding_makes_one_practice_unreadable_and_leaves_the_others(db: &
             secret(&store, gone, "token").await,
             Err(StoreError::Shredded)
         ));
-        let actor = Actor::system_for(gone);
+        let actor = Actor::system_for(gone, enamel_domain::SystemTask::Seed);
         let write = store
             .scoped(&actor)
             .vendor_credentials()
@@ -253,7 +253,7 @@ pub async fn blind_index_keys_are_per_practice_and_stable_across_restarts(db: &T
     let index = |store: Store, practice: PracticeId| {
         let phone = phone.clone();
         async move {
-            let actor = Actor::system_for(practice);
+            let actor = Actor::system_for(practice, enamel_domain::SystemTask::Seed);
             store
                 .scoped(&actor)
                 .blind_index_key()

@@ -64,7 +64,7 @@ pub async fn another_practices_account_is_not_found(store: Store) {
 
 pub async fn the_system_actor_reaches_no_practice_data(store: Store) {
     let (own, _) = two_practices(&store).await;
-    let system = Actor::system();
+    let system = Actor::system(enamel_domain::SystemTask::Housekeeping);
     assert!(matches!(
         store.scoped(&system).users().await,
         Err(StoreError::Denied)

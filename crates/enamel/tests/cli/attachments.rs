@@ -129,7 +129,10 @@ fn serve_with_bucket(
 async fn record_storage_baa(store: &enamel_store::Store, practice: PracticeId) {
     let executed = time::OffsetDateTime::now_utc().date();
     store
-        .scoped(&Actor::system_for(practice))
+        .scoped(&Actor::system_for(
+            practice,
+            enamel_domain::SystemTask::Seed,
+        ))
         .put_vendor(
             &enamel_store::VendorEntry {
                 name: VendorName::parse("aws-s3").unwrap(),

@@ -9,3 +9,4 @@ mod helpers;
 mod keys;
 mod migrate;
 mod serve;
+mod worker;

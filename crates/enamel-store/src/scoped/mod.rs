@@ -1,4 +1,9 @@
-//! Repositories built for an actor: every query is limited to the actor's practice.
+//! Repositories built for an actor: every query is limited to the actor's practice,
+//! authorized by the policy decision point ([`authorize`]) and, for anything that
+//! leaves Enamel, by the BAA registry ([`baa`]).
+
+pub mod authorize;
+pub mod baa;
 
 use anyhow::Context as _;
 use enamel_domain::{Actor, Practice, PracticeId, User, UserId};
@@ -6,6 +11,7 @@ use enamel_domain::{Actor, Practice, PracticeId, User, UserId};
 use crate::db::on_pool;
 use crate::repos::users::{UserRow, parse_rows, user_columns};
 use crate::repos::vendor_credentials::VendorCredentials;
+use crate::scoped::authorize::AuditedAs;
 use crate::{Store, StoreError};
 
 /// The store as one actor sees it.
@@ -106,10 +112,9 @@ impl<'a> Scoped<'a> {
         };
         self.authorize_in_own_practice(
             enamel_policy::Action::AccountList,
-            (
+            AuditedAs::any(
                 enamel_audit::entry::Action::Read,
                 enamel_audit::entry::ResourceType::User,
-                None,
             ),
         )
         .await?;
@@ -136,10 +141,10 @@ impl<'a> Scoped<'a> {
                     practice: user.practice,
                 },
                 enamel_policy::Circumstances::default(),
-                (
+                AuditedAs::one(
                     enamel_audit::entry::Action::Read,
                     enamel_audit::entry::ResourceType::User,
-                    Some(id.to_string()),
+                    &id,
                 ),
             )
             .await?;
