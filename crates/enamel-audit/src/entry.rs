@@ -140,6 +140,7 @@ names!(
         PortalLink = "portal_link",
         Directory = "directory",
         Retention = "retention",
+        Job = "job",
     }
 );
 

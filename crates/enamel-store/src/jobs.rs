@@ -13,11 +13,13 @@
 //! operator.
 
 use anyhow::Context as _;
+use enamel_audit::entry::{Action as AuditAction, Outcome, ResourceType};
 use time::{Duration, OffsetDateTime};
 use uuid::Uuid;
 
 use crate::audit::AuditTime;
 use crate::db::{Tx, on_pool, on_tx};
+use crate::scoped::authorize::AuditedAs;
 use crate::{Store, StoreError};
 
 /// A job to enqueue.
@@ -308,3 +310,57 @@ fn status((id, kind, key, state, attempts, last_error, run_at, worker): StatusRo
         worker,
     }
 }
+
+impl crate::Scoped<'_> {
+    /// The queue's dead letters, newest first, for the platform operator (ids and
+    /// codes only; a job carries no PHI).
+    pub async fn dead_letters(&self, limit: u32) -> Result<Vec<JobStatus>, StoreError> {
+        self.authorize_platform(AuditedAs::any(AuditAction::Read, ResourceType::Job))
+            .await?;
+        self.store.jobs().dead_letters(limit).await
+    }
+
+    /// Puts the dead letter `id` back in the queue for another round of attempts,
+    /// from now, once the operator has fixed what made it fail (a channel's
+    /// settings, a vendor's BAA). Audited; [`StoreError::NotFound`] when `id` is no
+    /// dead letter.
+    pub async fn retry_dead_letter(&self, id: Uuid) -> Result<(), StoreError> {
+        self.authorize_platform(AuditedAs::one(AuditAction::Write, ResourceType::Job, &id))
+            .await?;
+        let now = self.store.now();
+        let event = self.event(
+            AuditAction::Write,
+            ResourceType::Job,
+            Some(id.to_string()),
+            Outcome::Success,
+        );
+        let write = async {
+            let mut tx = self.store.begin().await?;
+            let updated = on_tx!(&mut tx, conn => {
+                sqlx::query(
+                    "UPDATE jobs SET state = 'queued', run_at = $2, finished_at = NULL, \
+                     max_attempts = attempts + $3 WHERE id = $1 AND state = 'dead'",
+                )
+                .bind(id)
+                .bind(AuditTime(now))
+                .bind(i64::from(RETRY_ATTEMPTS))
+                .execute(&mut *conn)
+                .await?
+                .rows_affected()
+            });
+            if updated != 1 {
+                return Ok(false);
+            }
+            tx.commit_with(&[&event]).await?;
+            Ok::<_, anyhow::Error>(true)
+        };
+        if write.await.context("retrying a dead letter")? {
+            Ok(())
+        } else {
+            Err(StoreError::NotFound)
+        }
+    }
+}
+
+/// The attempts a dead letter gets when the operator puts it back in the queue.
+const RETRY_ATTEMPTS: u32 = 3;

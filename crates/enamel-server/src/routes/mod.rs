@@ -10,6 +10,7 @@ mod attachments;
 mod audit;
 mod health;
 mod openapi;
+mod operator;
 mod patient_record;
 mod portal;
 mod referrals;
@@ -33,4 +34,5 @@ pub(crate) fn router() -> Router<AppState> {
         .merge(openapi::router())
         .merge(webhooks::router())
         .merge(audit::router())
+        .merge(operator::router())
 }

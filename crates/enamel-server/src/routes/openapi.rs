@@ -45,6 +45,7 @@ use crate::routes::web::{Chrome, render};
         super::referrals::post_message, super::assistant::draft_letter, super::attachments::upload,
         super::attachments::download, super::portal::send_link, super::referrals::vendors,
         super::referrals::put_vendor, super::referrals::notifications,
+        super::operator::dead_letters, super::operator::retry,
     ),
     components(schemas(crate::error::Problem)),
     modifiers(&SecuritySchemes, &StandardErrors),
@@ -56,6 +57,7 @@ use crate::routes::web::{Chrome, render};
         (name = "directory", description = "The network directory of listed practices"),
         (name = "referrals", description = "Referrals, their steps, messages, attachments and portal links"),
         (name = "vendors", description = "The BAA registry and the notifications it gates"),
+        (name = "operations", description = "Running the deployment: the jobs queue's dead letters (platform operator)"),
     )
 )]
 pub(crate) struct ApiDoc;

@@ -81,6 +81,9 @@ pub(crate) fn chrome(state: &AppState, user: Option<&User>) -> Chrome {
     if user.role == Role::SecurityOfficer {
         links.push(("/security/access-review", "Access review"));
     }
+    if user.role == Role::PlatformOperator {
+        links.push(("/operator/jobs", "Background jobs"));
+    }
     Chrome {
         name: Some(user.display_name.as_str().to_owned()),
         links,
@@ -100,7 +103,7 @@ fn with_cookie(mut response: Response, cookie: HeaderValue) -> Response {
     response
 }
 
-fn see_other(to: &str) -> Response {
+pub(crate) fn see_other(to: &str) -> Response {
     Redirect::to(to).into_response()
 }
 

@@ -36,6 +36,7 @@ mod identity;
 mod metrics;
 mod notifications;
 mod openapi;
+mod operator;
 mod referrals;
 mod retention;
 mod shutdown;

@@ -83,6 +83,18 @@ impl Scoped<'_> {
             .await
     }
 
+    /// [`Scoped::authorize`] for running the deployment itself (the platform
+    /// operator's work: its queue, its practices), which shows no practice's data.
+    pub async fn authorize_platform(&self, audited_as: AuditedAs) -> Result<(), StoreError> {
+        self.authorize(
+            Action::PlatformView,
+            &Resource::Platform,
+            Circumstances::default(),
+            audited_as,
+        )
+        .await
+    }
+
     /// An event by the actor, carrying the request's context.
     #[must_use]
     pub fn event(
