@@ -1,0 +1,15 @@
+//! Who may do what in a practice: invitations, roles, deactivation, lockouts, agent
+//! tokens, the access review, break-glass grants and security alerts. Each operation
+//! asks the policy decision point first, and writes its audit event in the same
+//! transaction as its change.
+
+mod accounts;
+mod agents;
+mod alerts;
+mod break_glass;
+mod review;
+
+pub use agents::{AgentInfo, TokenInfo};
+pub use alerts::Alert;
+pub use break_glass::BreakGlassReason;
+pub use review::{IDLE_FLAG_DAYS, ReviewRow, SignOff};
