@@ -36,9 +36,6 @@ pub use pool::{Backend, ConnectOptions, Store};
 pub use repos::access::{
     AgentInfo, Alert, BreakGlassReason, IDLE_FLAG_DAYS, ReviewRow, SignOff, TokenInfo,
 };
-pub use repos::attachments::{
-    AttachmentInfo, DownloadTicket, MediaType, Purpose as AttachmentPurpose, UploadTicket,
-};
 pub use repos::directory::{DirectoryQuery, Listing};
 pub use repos::identity::{
     Credentials, EndReason, Identity, Invitation, MfaState, NewSession, SessionInfo, SessionRecord,
@@ -49,11 +46,14 @@ pub use repos::outbox::{
     NotQueued, Outbox, PATIENT_MESSAGES_PER_DAY,
 };
 pub use repos::patients::{ConsentSource, MAX_PATIENTS_PER_PAGE, PatientQuery};
-pub use repos::portal::{PORTAL_SESSION_MINUTES, PortalView};
 pub use repos::practices::PracticeRepo;
+pub use repos::referrals::{
+    AttachmentInfo, DownloadTicket, MediaType, Purpose as AttachmentPurpose, UploadTicket,
+};
 pub use repos::referrals::{
     NewReferral, ReferralBox, ReferralDetail, ReferralSummary, StepInput, TimelineEntry,
 };
+pub use repos::referrals::{PORTAL_SESSION_MINUTES, PortalView};
 pub use repos::users::UserRepo;
 pub use repos::vendor_credentials::{CredentialInfo, VendorCredentials};
 pub use repos::vendors::{BaaStatus, Vendor, VendorEntry};

@@ -1,13 +1,10 @@
 //! Repositories: typed reads and writes of one table each.
 
 pub mod access;
-pub mod attachments;
 pub mod directory;
 pub mod identity;
-pub mod notices;
 pub mod outbox;
 pub mod patients;
-pub mod portal;
 pub mod practices;
 pub mod referrals;
 pub mod restriction;

@@ -16,8 +16,8 @@ use serde::Serialize;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
+use super::{TimelineRow, insert_timeline};
 use crate::db::{on_pool, on_tx};
-use crate::repos::referrals::{TimelineRow, insert_timeline};
 use crate::sealed::ATTACHMENT_FILE_NAME;
 use crate::{Scoped, Store, StoreError};
 

@@ -8,9 +8,9 @@ use enamel_domain::{
 };
 use time::OffsetDateTime;
 
+use super::{ReferralRow, StepInput};
 use crate::db::on_pool;
 use crate::repos::outbox::{Channel, MessageText, NewMessage};
-use crate::repos::referrals::{ReferralRow, StepInput};
 use crate::sealed::PATIENT_CONTACT;
 use crate::{Store, StoreError};
 

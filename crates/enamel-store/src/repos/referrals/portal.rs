@@ -10,9 +10,9 @@ use enamel_policy::{Action, Circumstances, Resource};
 use time::{Duration, OffsetDateTime};
 use uuid::Uuid;
 
+use super::{TimelineRow, insert_timeline};
 use crate::db::{on_pool, on_tx};
 use crate::repos::outbox::{Channel, MessageText, NewMessage, NotQueued, queue_in_tx};
-use crate::repos::referrals::{TimelineRow, insert_timeline};
 use crate::scoped::authorize::AuditedAs;
 use crate::sealed::PATIENT_CONTACT;
 use crate::{Scoped, Store, StoreError};
@@ -79,7 +79,7 @@ impl Scoped<'_> {
             .open_json(practice, &PATIENT_CONTACT, patient.id, &patient.contact)
             .await?;
         let Some((channel, recipient)) =
-            crate::repos::notices::patient_channel(&contact, patient.sms_opt_out)
+            super::notices::patient_channel(&contact, patient.sms_opt_out)
         else {
             return Err(StoreError::Refused(
                 "the patient has no email, or no phone that accepts texts",
@@ -370,7 +370,7 @@ impl Store {
 }
 
 fn not_responding_notice(
-    office: &crate::repos::notices::Office,
+    office: &super::notices::Office,
     referral: ReferralId,
     days: i64,
 ) -> Option<NewMessage> {

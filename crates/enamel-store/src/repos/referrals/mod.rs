@@ -1,0 +1,332 @@
+//! Referrals between two practices: created and sealed by the referring practice,
+//! visible to the receiving practice once sent, moved along the state machine of
+//! `enamel_domain::referral` by the side each step belongs to. Every step is a
+//! timeline event, audited in the transaction that writes it; sending is recorded as
+//! a disclosure to the receiving practice.
+//!
+//! The aggregate's parts: `rows` (the stored row, read for a party to it), `steps`
+//! (steps and messages), `timeline`, `attachments`, `notices` (what each office and
+//! the patient are told) and `portal` (the patient's link). Children depend on this
+//! module's types and on `rows`/`timeline`, never on each other in a cycle.
+
+mod attachments;
+mod notices;
+mod portal;
+mod rows;
+mod steps;
+mod timeline;
+
+use anyhow::Context as _;
+use enamel_audit::entry::{Action as AuditAction, Detail, Outcome, ResourceType};
+use enamel_domain::{
+    ClinicalDetails, Patient, PatientId, PatientSummary, Phi, PracticeId, ReferralId,
+    ReferralStatus, Side, Step, Urgency,
+};
+use enamel_policy::{Action, Circumstances, Resource};
+use serde::Serialize;
+use time::{OffsetDateTime, PrimitiveDateTime};
+
+use crate::db::{on_pool, on_tx};
+use crate::scoped::authorize::AuditedAs;
+use crate::sealed::{REFERRAL_APPOINTMENT, REFERRAL_CLINICAL};
+use crate::{Scoped, StoreError};
+
+pub use attachments::{AttachmentInfo, DownloadTicket, MediaType, Purpose, UploadTicket};
+pub use portal::{PORTAL_SESSION_MINUTES, PortalView};
+pub(crate) use rows::{REFERRAL_SELECT, ReferralRow};
+pub use timeline::TimelineEntry;
+pub(crate) use timeline::{TimelineRow, insert_timeline};
+
+/// A referral to create (as a draft).
+#[derive(Clone, Debug)]
+pub struct NewReferral {
+    pub id: ReferralId,
+    pub patient: PatientId,
+    pub receiver: PracticeId,
+    pub urgency: Urgency,
+    pub clinical: Phi<ClinicalDetails>,
+}
+
+/// A referral as a list shows it: no clinical content.
+#[derive(Clone, Debug)]
+pub struct ReferralSummary {
+    pub id: ReferralId,
+    /// Which side the reader is on.
+    pub side: Side,
+    pub referrer: PracticeId,
+    pub referrer_name: String,
+    pub receiver: PracticeId,
+    pub receiver_name: String,
+    pub patient: PatientSummary,
+    pub status: ReferralStatus,
+    pub urgency: Urgency,
+    pub created_at: OffsetDateTime,
+    pub sent_at: Option<OffsetDateTime>,
+    pub updated_at: OffsetDateTime,
+    /// Flagged "patient not responding": not scheduled within the configured days.
+    pub not_responding: bool,
+}
+
+impl ReferralSummary {
+    /// Whether the reader's office has something to do on it.
+    #[must_use]
+    pub fn needs_attention(&self) -> bool {
+        match self.side {
+            Side::Receiver => {
+                matches!(
+                    self.status,
+                    ReferralStatus::Sent | ReferralStatus::Received | ReferralStatus::Accepted
+                ) || (self.status == ReferralStatus::Scheduled && self.not_responding)
+            }
+            Side::Referrer => {
+                matches!(
+                    self.status,
+                    ReferralStatus::Draft | ReferralStatus::ReportSent | ReferralStatus::Declined
+                ) || self.not_responding
+            }
+        }
+    }
+}
+
+/// A referral with everything the reader may see.
+#[derive(Clone, Debug)]
+pub struct ReferralDetail {
+    pub summary: ReferralSummary,
+    pub patient: Patient,
+    pub clinical: Phi<ClinicalDetails>,
+    pub appointment: Option<Phi<PrimitiveDateTime>>,
+    pub timeline: Vec<TimelineEntry>,
+    pub attachments: Vec<attachments::AttachmentInfo>,
+    /// The steps the reader's office may take now.
+    pub steps: Vec<Step>,
+}
+
+/// Which referrals to list.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ReferralBox {
+    /// Received by the actor's practice.
+    Inbox,
+    /// Sent (or drafted) by the actor's practice.
+    Outbox,
+}
+
+/// What a step needs besides itself.
+#[derive(Clone, Debug, Default)]
+pub struct StepInput {
+    /// A decline reason, a cancellation reason, or the specialist's report.
+    pub note: Option<Phi<String>>,
+    /// The appointment, for [`Step::Schedule`] (the practice's local time).
+    pub appointment: Option<Phi<PrimitiveDateTime>>,
+}
+
+impl Scoped<'_> {
+    /// Creates a draft referral of one of the practice's patients to another practice.
+    pub async fn create_referral(
+        &self,
+        new: &NewReferral,
+        at: OffsetDateTime,
+    ) -> Result<ReferralId, StoreError> {
+        let practice = self.practice()?;
+        self.authorize_in_own_practice(
+            Action::ReferralCreate,
+            AuditedAs::any(AuditAction::Create, ResourceType::Referral),
+        )
+        .await?;
+        if new.receiver == practice {
+            return Err(StoreError::Refused(
+                "a referral must go to another practice",
+            ));
+        }
+        // The patient must be one of ours; the receiver must exist.
+        self.patient_row(new.patient).await?;
+        self.store
+            .practices()
+            .get(new.receiver)
+            .await
+            .map_err(|err| match err {
+                StoreError::NotFound => {
+                    StoreError::Refused("the receiving practice does not exist")
+                }
+                other => other,
+            })?;
+        let row = new.id.as_uuid();
+        let clinical = self
+            .store
+            .seal_json(practice, &REFERRAL_CLINICAL, row, new.clinical.expose())
+            .await?;
+        let mut event = self.event(
+            AuditAction::Create,
+            ResourceType::Referral,
+            Some(new.id.to_string()),
+            Outcome::Success,
+        );
+        event.patient_id = Some(new.patient.as_uuid());
+        let user = self.actor.user().map(|u| u.as_uuid());
+        let write = async {
+            let mut tx = self.store.begin().await?;
+            on_tx!(&mut tx, conn => {
+                sqlx::query(
+                    "INSERT INTO referrals (id, practice_id, receiving_practice_id, patient_id, status, \
+                     urgency, clinical, created_by, created_at, updated_at) \
+                     VALUES ($1, $2, $3, $4, 'draft', $5, $6, $7, $8, $8)",
+                )
+                .bind(row)
+                .bind(practice.as_uuid())
+                .bind(new.receiver.as_uuid())
+                .bind(new.patient.as_uuid())
+                .bind(new.urgency.as_str())
+                .bind(&clinical)
+                .bind(user)
+                .bind(at)
+                .execute(&mut *conn)
+                .await
+                .map(|r| r.rows_affected())
+            })?;
+            let created = TimelineRow::new(row, practice.as_uuid(), "created", user, at);
+            insert_timeline(&mut tx, created).await?;
+            tx.commit_with(&[&event]).await
+        };
+        write.await.map_err(|err| {
+            crate::error::conflict_if_taken(err, "this referral id", "creating a referral")
+        })?;
+        Ok(new.id)
+    }
+
+    /// The practice's referrals in `box`, newest activity first, optionally of one
+    /// status. No clinical content; audited as a search naming the ids returned.
+    pub async fn referrals(
+        &self,
+        which: ReferralBox,
+        status: Option<ReferralStatus>,
+        limit: u32,
+    ) -> Result<Vec<ReferralSummary>, StoreError> {
+        let practice = self.practice()?;
+        self.authorize_in_own_practice(
+            Action::ReferralList,
+            AuditedAs::any(AuditAction::Search, ResourceType::Referral),
+        )
+        .await?;
+        let filter = match which {
+            ReferralBox::Inbox => "r.receiving_practice_id = $1 AND r.status <> 'draft'",
+            ReferralBox::Outbox => "r.practice_id = $1",
+        };
+        let sql = sqlx::AssertSqlSafe(format!(
+            "{REFERRAL_SELECT} WHERE {filter} AND ($2 IS NULL OR r.status = $2) \
+             ORDER BY r.updated_at DESC, r.id DESC LIMIT $3"
+        ));
+        let rows: Vec<ReferralRow> = on_pool!(&self.store.db, pool => {
+            sqlx::query_as(sql)
+                .bind(practice.as_uuid())
+                .bind(status.map(ReferralStatus::as_str))
+                .bind(i64::from(limit.clamp(1, 200)))
+                .fetch_all(pool)
+                .await
+        })
+        .context("listing referrals")?;
+        let mut summaries = Vec::with_capacity(rows.len());
+        for row in &rows {
+            summaries.push(self.store.referral_summary(row, practice).await?);
+        }
+        let mut event = self.event(
+            AuditAction::Search,
+            ResourceType::Referral,
+            None,
+            Outcome::Success,
+        );
+        event.detail.insert(
+            "returned",
+            Detail::Ids(summaries.iter().map(|s| s.id.as_uuid()).collect()),
+        );
+        self.store.audit().record(event).await?;
+        Ok(summaries)
+    }
+
+    /// A referral with its patient, clinical details, timeline and attachments. The
+    /// receiving office's first read marks it received. Audited before it returns.
+    pub async fn referral(
+        &self,
+        id: ReferralId,
+        at: OffsetDateTime,
+    ) -> Result<ReferralDetail, StoreError> {
+        let practice = self.practice()?;
+        let (mut row, side) = self
+            .referral_for(
+                id,
+                Action::ReferralRead,
+                (AuditAction::Read, ResourceType::Referral),
+            )
+            .await?;
+        if side == Side::Receiver && row.status()? == ReferralStatus::Sent {
+            self.step(id, Step::Receive, StepInput::default(), at)
+                .await?;
+            row = self.referral_row(id).await?;
+        }
+        let summary = self.store.referral_summary(&row, practice).await?;
+        let patient_row = self
+            .store
+            .patient_row_of(row.referrer(), row.patient_id)
+            .await?;
+        let patient_resource = Resource::Patient {
+            id: PatientId::from_uuid(row.patient_id),
+            practice: row.referrer(),
+            restricted: patient_row.restricted,
+        };
+        // In the referring office a restricted patient stays behind the glass, through
+        // a referral as through the chart. The receiving office was sent this patient.
+        if side == Side::Referrer && patient_row.restricted {
+            let break_glass = self
+                .holds_break_glass(PatientId::from_uuid(row.patient_id), at)
+                .await?;
+            self.authorize(
+                Action::PatientRead,
+                &patient_resource,
+                Circumstances { break_glass },
+                AuditedAs::one(AuditAction::Read, ResourceType::Referral, &id),
+            )
+            .await?;
+        }
+        // The receiving office needs the contact details to book the patient; on the
+        // referring side the role decides, as for any patient read.
+        let with_contact =
+            side == Side::Receiver || self.may(Action::PatientContact, &patient_resource);
+        let patient = self.store.open_patient(&patient_row, with_contact).await?;
+        let clinical: ClinicalDetails = self
+            .store
+            .open_json(row.referrer(), &REFERRAL_CLINICAL, row.id, &row.clinical)
+            .await?;
+        let appointment = match &row.appointment {
+            Some(sealed) => Some(Phi::new(
+                self.store
+                    .open_json(row.referrer(), &REFERRAL_APPOINTMENT, row.id, sealed)
+                    .await?,
+            )),
+            None => None,
+        };
+        let timeline = self.store.timeline(&row).await?;
+        let attachments = self.store.attachments_of(id).await?;
+        let steps = summary.status.steps_for(summary.side);
+        let mut event = self.referral_event(AuditAction::Read, &row, Outcome::Success);
+        event.detail.insert(
+            "fields",
+            Detail::Code(
+                if with_contact {
+                    "referral+demographics+contact"
+                } else {
+                    "referral+demographics"
+                }
+                .into(),
+            ),
+        );
+        self.store.audit().record(event).await?;
+        Ok(ReferralDetail {
+            summary,
+            patient,
+            clinical: Phi::new(clinical),
+            appointment,
+            timeline,
+            attachments,
+            steps,
+        })
+    }
+}
