@@ -251,3 +251,76 @@ fn notify_skipped_once(suite: &str, why: &str) {
         );
     }
 }
+
+/// What a storage test takes: the store, or the whole test database (for raw SQL).
+pub trait FromTestDb<'a> {
+    fn from_test_db(db: &'a TestDb) -> Self;
+}
+
+impl FromTestDb<'_> for Store {
+    fn from_test_db(db: &TestDb) -> Self {
+        db.store.clone()
+    }
+}
+
+impl<'a> FromTestDb<'a> for &'a TestDb {
+    fn from_test_db(db: &'a TestDb) -> Self {
+        db
+    }
+}
+
+/// Declares each listed `async fn(Backend)` (a story test that builds what it needs
+/// on the backend it is given) as one test per backend, in modules `sqlite` and
+/// `postgres` beside it. PostgreSQL's test passes trivially only when no PostgreSQL
+/// is configured and `ENAMEL_TEST_REQUIRE_ALL` is unset (see [`fresh_database`]).
+#[macro_export]
+macro_rules! on_both_backends {
+    ($($test:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test]
+                async fn $test() {
+                    super::$test(enamel_store::Backend::Sqlite).await;
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test]
+                async fn $test() {
+                    super::$test(enamel_store::Backend::Postgres).await;
+                }
+            )*
+        }
+    };
+}
+
+/// Declares each listed `module::test`, an `async fn(Store)` or `async fn(&TestDb)`,
+/// as one test per backend on a fresh database, in modules `sqlite` and `postgres`
+/// at the crate's root.
+#[macro_export]
+macro_rules! on_both_databases {
+    ($($module:ident :: $test:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test]
+                async fn $test() {
+                    let db = $crate::fresh_database(enamel_store::Backend::Sqlite)
+                        .await
+                        .expect("SQLite is always available");
+                    crate::$module::$test($crate::FromTestDb::from_test_db(&db)).await;
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test]
+                async fn $test() {
+                    if let Some(db) = $crate::fresh_database(enamel_store::Backend::Postgres).await {
+                        crate::$module::$test($crate::FromTestDb::from_test_db(&db)).await;
+                    }
+                }
+            )*
+        }
+    };
+}

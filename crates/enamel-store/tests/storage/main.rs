@@ -10,53 +10,7 @@ mod referrals;
 mod scoping;
 mod users;
 
-/// What a test takes: the store, or the whole test database (for raw SQL).
-pub trait FromTestDb<'a> {
-    fn from_test_db(db: &'a enamel_testkit::TestDb) -> Self;
-}
-
-impl FromTestDb<'_> for enamel_store::Store {
-    fn from_test_db(db: &enamel_testkit::TestDb) -> Self {
-        db.store.clone()
-    }
-}
-
-impl<'a> FromTestDb<'a> for &'a enamel_testkit::TestDb {
-    fn from_test_db(db: &'a enamel_testkit::TestDb) -> Self {
-        db
-    }
-}
-
-/// Declares each listed `async fn(Store)` or `async fn(&TestDb)` as one test per backend.
-macro_rules! on_both_backends {
-    ($($module:ident :: $test:ident),* $(,)?) => {
-        mod sqlite {
-            $(
-                #[tokio::test]
-                async fn $test() {
-                    let db = enamel_testkit::fresh_database(enamel_store::Backend::Sqlite)
-                        .await
-                        .expect("SQLite is always available");
-                    crate::$module::$test(crate::FromTestDb::from_test_db(&db)).await;
-                }
-            )*
-        }
-        mod postgres {
-            $(
-                #[tokio::test]
-                async fn $test() {
-                    if let Some(db) =
-                        enamel_testkit::fresh_database(enamel_store::Backend::Postgres).await
-                    {
-                        crate::$module::$test(crate::FromTestDb::from_test_db(&db)).await;
-                    }
-                }
-            )*
-        }
-    };
-}
-
-on_both_backends!(
+enamel_testkit::on_both_databases!(
     migrations::a_fresh_database_is_current_after_migrating,
     migrations::migrating_twice_changes_nothing,
     migrations::every_integer_column_is_64_bit,
