@@ -297,7 +297,7 @@ macro_rules! on_both_backends {
 
 /// Declares each listed `module::test`, an `async fn(Store)` or `async fn(&TestDb)`,
 /// as one test per backend on a fresh database, in modules `sqlite` and `postgres`
-/// at the crate's root.
+/// beside it (invoke it where the listed modules are visible as `super::module`).
 #[macro_export]
 macro_rules! on_both_databases {
     ($($module:ident :: $test:ident),* $(,)?) => {
@@ -308,7 +308,7 @@ macro_rules! on_both_databases {
                     let db = $crate::fresh_database(enamel_store::Backend::Sqlite)
                         .await
                         .expect("SQLite is always available");
-                    crate::$module::$test($crate::FromTestDb::from_test_db(&db)).await;
+                    super::$module::$test($crate::FromTestDb::from_test_db(&db)).await;
                 }
             )*
         }
@@ -317,7 +317,7 @@ macro_rules! on_both_databases {
                 #[tokio::test]
                 async fn $test() {
                     if let Some(db) = $crate::fresh_database(enamel_store::Backend::Postgres).await {
-                        crate::$module::$test($crate::FromTestDb::from_test_db(&db)).await;
+                        super::$module::$test($crate::FromTestDb::from_test_db(&db)).await;
                     }
                 }
             )*
