@@ -1,15 +1,11 @@
 //! AWS KMS against moto's server. Runs when `ENAMEL_TEST_KMS_ENDPOINT` is set
 //! (`.ci/run` starts moto and sets it).
 
-use std::sync::Arc;
-
 use aws_sdk_kms::config::{BehaviorVersion, Credentials, Region};
 use enamel_crypto::keys::KeyBinding;
 use enamel_crypto::{KeyId, KeyProvider, KeyPurpose};
-use enamel_domain::{Actor, PracticeId, VendorName};
+use enamel_domain::PracticeId;
 use enamel_integrations::AwsKms;
-use enamel_store::{ConnectOptions, Store, StoreError};
-use secrecy::{ExposeSecret as _, SecretString};
 
 const ENDPOINT_VAR: &str = "ENAMEL_TEST_KMS_ENDPOINT";
 
@@ -170,68 +166,4 @@ async fn the_audit_signing_seed_is_kms_wrapped_on_disk_and_stable() {
         kms.audit_signing_seed().await.unwrap().expose(),
         seed.expose()
     );
-}
-
-#[tokio::test]
-async fn the_store_seals_rotates_and_shreds_with_kms_keys() {
-    let Some(kms) = kms() else { return };
-    let dir = tempfile::tempdir().unwrap();
-    let url = SecretString::from(format!("sqlite://{}/enamel.db", dir.path().display()));
-    let store = Store::connect(&url, &ConnectOptions::default(), Arc::new(kms))
-        .await
-        .unwrap();
-    store.migrate().await.unwrap();
-    let practice = store
-        .practices()
-        .insert(&enamel_demo_practice())
-        .await
-        .unwrap()
-        .id;
-    let actor = Actor::system_for(practice, enamel_domain::SystemTask::Seed);
-    let twilio = VendorName::parse("twilio").unwrap();
-    let credentials = store.scoped(&actor).vendor_credentials().unwrap();
-    credentials
-        .put(&twilio, "token", &SecretString::from("kms-sealed"))
-        .await
-        .unwrap();
-    assert_eq!(
-        credentials
-            .secret(&twilio, "token")
-            .await
-            .unwrap()
-            .expose_secret(),
-        "kms-sealed"
-    );
-
-    assert_eq!(store.key_admin().rotate_kek(practice).await.unwrap(), 1);
-    assert_eq!(
-        credentials
-            .secret(&twilio, "token")
-            .await
-            .unwrap()
-            .expose_secret(),
-        "kms-sealed"
-    );
-
-    store.key_admin().shred(practice).await.unwrap();
-    assert!(matches!(
-        credentials.secret(&twilio, "token").await,
-        Err(StoreError::Shredded)
-    ));
-}
-
-fn enamel_demo_practice() -> enamel_domain::NewPractice {
-    use enamel_domain::{
-        Address, NewPractice, Npi, PhoneNumber, PracticeKind, PracticeName, TimeZone,
-    };
-    NewPractice {
-        id: PracticeId::generate(),
-        name: PracticeName::parse("KMS Dental").unwrap(),
-        kind: PracticeKind::General,
-        npi: Npi::from_base(140_000_001).unwrap(),
-        address: Address::parse("1 Key Way", None, "Austin", "TX", "78701").unwrap(),
-        phone: PhoneNumber::parse("512-555-0190").unwrap(),
-        fax: None,
-        time_zone: TimeZone::parse("America/Chicago").unwrap(),
-    }
 }

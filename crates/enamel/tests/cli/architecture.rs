@@ -54,6 +54,11 @@ const ALLOWED: &[(&str, &[&str])] = &[
     ),
 ];
 
+/// Dependencies not allowed even for a crate's own tests: an adapter's tests meet
+/// the adapter alone, with data handed to it (the store's use of an adapter is the
+/// binary's to test).
+const NEVER: &[(&str, &str)] = &[("enamel-integrations", "enamel-store")];
+
 #[test]
 fn crates_depend_only_inward() {
     let output = std::process::Command::new(env!("CARGO"))
@@ -92,6 +97,9 @@ fn crates_depend_only_inward() {
             let normal = dependency["kind"].is_null();
             if normal && on.starts_with("enamel") && !may.contains(on) {
                 wrong.push(format!("{name} depends on {on}"));
+            }
+            if NEVER.contains(&(name, on)) {
+                wrong.push(format!("{name} depends on {on}, even if only for its tests"));
             }
         }
     }
