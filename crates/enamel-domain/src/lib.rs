@@ -4,12 +4,15 @@
 //! stop at the edge: a value that passed its rules has its own type with a private
 //! field and a `parse` constructor, and PHI travels only inside [`Phi`].
 
+pub mod access;
 pub mod actor;
 pub mod clinical;
 pub mod clock;
 pub mod contact;
 pub mod ids;
 pub mod invalid;
+pub mod media;
+pub mod notice;
 pub mod patient;
 pub mod phi;
 pub mod place;
@@ -19,11 +22,14 @@ pub mod text;
 pub mod user;
 pub mod vendor;
 
+pub use access::BreakGlassReason;
 pub use actor::{Actor, ActorType, SystemTask};
 pub use clinical::{CdtCode, Tooth, Urgency};
 pub use contact::{Email, PhoneNumber};
 pub use ids::{AgentId, AttachmentId, PatientId, PracticeId, ReferralId, UserId, VendorId};
 pub use invalid::InvalidValue;
+pub use media::MediaType;
+pub use notice::Channel;
 pub use patient::{ContactChannel, ContactDetails, Insurance, NewPatient, Patient, PatientSummary};
 pub use phi::Phi;
 pub use place::{Address, GeoPoint, PostalCode, TimeZone, UsState};
@@ -31,4 +37,4 @@ pub use practice::{NewPractice, Npi, Practice, PracticeKind, PracticeName};
 pub use referral::{ClinicalDetails, IllegalStep, ReferralStatus, Side, Step};
 pub use text::TextRule;
 pub use user::{DisplayName, NewUser, Role, User, UserStatus};
-pub use vendor::VendorName;
+pub use vendor::{BaaStatus, VendorName};

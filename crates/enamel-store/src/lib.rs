@@ -33,22 +33,20 @@ pub use jobs::{ClaimedJob, Finished, JobStatus, Jobs, NewJob};
 pub use key_admin::{KeyAdmin, Reencrypted};
 pub use migrations::MigrationStatus;
 pub use pool::{Backend, ConnectOptions, Store};
-pub use repos::access::{
-    AgentInfo, Alert, BreakGlassReason, IDLE_FLAG_DAYS, ReviewRow, SignOff, TokenInfo,
-};
+pub use repos::access::{AgentInfo, Alert, IDLE_FLAG_DAYS, ReviewRow, SignOff, TokenInfo};
 pub use repos::directory::{DirectoryQuery, Listing};
 pub use repos::identity::{
     Credentials, EndReason, Identity, Invitation, MfaState, NewSession, SessionInfo, SessionRecord,
     SessionStage, Throttle, ThrottleRule, TokenRecord, throttle_key_for_email,
 };
 pub use repos::outbox::{
-    Channel, DELIVER_JOB, DueMessage, MAX_ATTEMPTS, MessageStatus, MessageText, NewMessage,
-    NotQueued, Outbox, PATIENT_MESSAGES_PER_DAY,
+    DELIVER_JOB, DueMessage, MAX_ATTEMPTS, MessageStatus, MessageText, NewMessage, NotQueued,
+    Outbox, PATIENT_MESSAGES_PER_DAY,
 };
 pub use repos::patients::{ConsentSource, MAX_PATIENTS_PER_PAGE, PatientQuery};
 pub use repos::practices::PracticeRepo;
 pub use repos::referrals::{
-    AttachmentInfo, DownloadTicket, MediaType, Purpose as AttachmentPurpose, UploadTicket,
+    AttachmentInfo, DownloadTicket, Purpose as AttachmentPurpose, UploadTicket,
 };
 pub use repos::referrals::{
     NewReferral, ReferralBox, ReferralDetail, ReferralSummary, StepInput, TimelineEntry,
@@ -56,7 +54,9 @@ pub use repos::referrals::{
 pub use repos::referrals::{PORTAL_SESSION_MINUTES, PortalView};
 pub use repos::users::UserRepo;
 pub use repos::vendor_credentials::{CredentialInfo, VendorCredentials};
-pub use repos::vendors::{BaaStatus, Vendor, VendorEntry};
+pub use repos::vendors::{Vendor, VendorEntry};
+// Domain types this crate's API takes and returns, where its callers have found them.
+pub use enamel_domain::{BaaStatus, BreakGlassReason, Channel, MediaType};
 pub use retention::{Retained, RetentionPeriods};
 pub use scoped::authorize::AuditedAs;
 pub use scoped::baa::Outbound;

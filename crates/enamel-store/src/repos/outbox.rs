@@ -8,7 +8,7 @@
 //! that first takes the patient's row lock, so concurrent senders cannot both pass.
 
 use anyhow::Context as _;
-use enamel_domain::{PatientId, PracticeId, ReferralId};
+use enamel_domain::{Channel, PatientId, PracticeId, ReferralId};
 use serde::{Deserialize, Serialize};
 use time::{Duration, OffsetDateTime};
 use uuid::Uuid;
@@ -23,32 +23,6 @@ use crate::{Store, StoreError};
 pub const PATIENT_MESSAGES_PER_DAY: i64 = 3;
 /// Attempts before a message is given up as failed.
 pub const MAX_ATTEMPTS: u32 = 8;
-
-/// How a message travels.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Channel {
-    Email,
-    Sms,
-    Fax,
-}
-
-impl Channel {
-    #[must_use]
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            Self::Email => "email",
-            Self::Sms => "sms",
-            Self::Fax => "fax",
-        }
-    }
-
-    fn parse(raw: &str) -> Option<Self> {
-        [Self::Email, Self::Sms, Self::Fax]
-            .into_iter()
-            .find(|c| c.as_str() == raw)
-    }
-}
 
 /// A message's words. The subject and an SMS body carry no PHI beyond a first name;
 /// `{base_url}` in the body is replaced with Enamel's address when sent.

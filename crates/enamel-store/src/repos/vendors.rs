@@ -3,49 +3,15 @@
 
 use anyhow::Context as _;
 use enamel_audit::entry::{Action as AuditAction, Detail, Outcome, ResourceType};
-use enamel_domain::{InvalidValue, PracticeId, VendorId, VendorName};
+use enamel_domain::{BaaStatus, PracticeId, VendorId, VendorName};
 use enamel_policy::Action;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use time::{Date, OffsetDateTime};
 use uuid::Uuid;
 
 use crate::db::{on_pool, on_tx};
 use crate::scoped::authorize::AuditedAs;
 use crate::{Scoped, Store, StoreError};
-
-/// Where a business associate agreement stands.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum BaaStatus {
-    None,
-    Pending,
-    Executed,
-    Terminated,
-}
-
-impl BaaStatus {
-    pub const ALL: [Self; 4] = [Self::None, Self::Pending, Self::Executed, Self::Terminated];
-
-    #[must_use]
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            Self::None => "none",
-            Self::Pending => "pending",
-            Self::Executed => "executed",
-            Self::Terminated => "terminated",
-        }
-    }
-
-    pub fn parse(raw: &str) -> Result<Self, InvalidValue> {
-        Self::ALL
-            .into_iter()
-            .find(|s| s.as_str() == raw.trim())
-            .ok_or(InvalidValue::new(
-                "BAA status",
-                "must be none, pending, executed or terminated",
-            ))
-    }
-}
 
 /// A vendor in the registry.
 #[derive(Clone, Debug, Serialize)]
@@ -66,7 +32,7 @@ impl Vendor {
     /// not expired.
     #[must_use]
     pub fn may_receive_phi(&self, today: Date) -> bool {
-        self.baa_status == BaaStatus::Executed && self.expires_on.is_none_or(|end| end >= today)
+        self.baa_status.may_receive_phi(self.expires_on, today)
     }
 }
 

@@ -99,7 +99,9 @@ fn crates_depend_only_inward() {
                 wrong.push(format!("{name} depends on {on}"));
             }
             if NEVER.contains(&(name, on)) {
-                wrong.push(format!("{name} depends on {on}, even if only for its tests"));
+                wrong.push(format!(
+                    "{name} depends on {on}, even if only for its tests"
+                ));
             }
         }
     }

@@ -11,5 +11,4 @@ mod review;
 
 pub use agents::{AgentInfo, TokenInfo};
 pub use alerts::Alert;
-pub use break_glass::BreakGlassReason;
 pub use review::{IDLE_FLAG_DAYS, ReviewRow, SignOff};

@@ -31,7 +31,7 @@ use crate::scoped::authorize::AuditedAs;
 use crate::sealed::{REFERRAL_APPOINTMENT, REFERRAL_CLINICAL};
 use crate::{Scoped, StoreError};
 
-pub use attachments::{AttachmentInfo, DownloadTicket, MediaType, Purpose, UploadTicket};
+pub use attachments::{AttachmentInfo, DownloadTicket, Purpose, UploadTicket};
 pub use portal::{PORTAL_SESSION_MINUTES, PortalView};
 pub(crate) use rows::{REFERRAL_SELECT, ReferralRow};
 pub use timeline::TimelineEntry;

@@ -10,7 +10,9 @@ use time::OffsetDateTime;
 
 use super::{ReferralRow, StepInput};
 use crate::db::on_pool;
-use crate::repos::outbox::{Channel, MessageText, NewMessage};
+use enamel_domain::Channel;
+
+use crate::repos::outbox::{MessageText, NewMessage};
 use crate::sealed::PATIENT_CONTACT;
 use crate::{Store, StoreError};
 

@@ -5,14 +5,14 @@
 
 use anyhow::Context as _;
 use enamel_audit::entry::{Action as AuditAction, Detail, Event, Outcome, ResourceType};
-use enamel_domain::{Actor, PracticeId, ReferralId, ReferralStatus, SystemTask};
+use enamel_domain::{Actor, Channel, PracticeId, ReferralId, ReferralStatus, SystemTask};
 use enamel_policy::{Action, Circumstances, Resource};
 use time::{Duration, OffsetDateTime};
 use uuid::Uuid;
 
 use super::{TimelineRow, insert_timeline};
 use crate::db::{on_pool, on_tx};
-use crate::repos::outbox::{Channel, MessageText, NewMessage, NotQueued, queue_in_tx};
+use crate::repos::outbox::{MessageText, NewMessage, NotQueued, queue_in_tx};
 use crate::scoped::authorize::AuditedAs;
 use crate::sealed::PATIENT_CONTACT;
 use crate::{Scoped, Store, StoreError};
