@@ -221,6 +221,59 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for Query<T> {
     }
 }
 
+/// An id Enamel accepts in a URL or a body: a typed id, or a bare UUID (sessions,
+/// tokens, jobs), in the one spelling of `enamel_domain::ids::parse_uuid`.
+pub(crate) trait IdValue: Sized {
+    fn parse_id(raw: &str) -> Option<Self>;
+}
+
+impl IdValue for uuid::Uuid {
+    fn parse_id(raw: &str) -> Option<Self> {
+        enamel_domain::ids::parse_uuid(raw)
+    }
+}
+
+macro_rules! typed_ids {
+    ($($id:ty),* $(,)?) => {
+        $(impl IdValue for $id {
+            fn parse_id(raw: &str) -> Option<Self> {
+                raw.parse().ok()
+            }
+        })*
+    };
+}
+
+typed_ids!(
+    enamel_domain::AgentId,
+    enamel_domain::AttachmentId,
+    enamel_domain::PatientId,
+    enamel_domain::PracticeId,
+    enamel_domain::ReferralId,
+    enamel_domain::UserId,
+);
+
+/// Parses an id (from a body, a query or a two-id path); one that does not parse
+/// names nothing, so it is answered like a missing one: 404.
+pub(crate) fn parse_id<T: IdValue>(raw: &str) -> Result<T, ApiError> {
+    T::parse_id(raw).ok_or(ApiError::NotFound)
+}
+
+/// A path's one id, typed. A malformed id is a 404, exactly like an id that names
+/// nothing or another practice's resource.
+pub(crate) struct Id<T>(pub T);
+
+impl<T: IdValue + Send, S: Send + Sync> FromRequestParts<S> for Id<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let axum::extract::Path(raw) =
+            axum::extract::Path::<String>::from_request_parts(parts, state)
+                .await
+                .map_err(|_| ApiError::NotFound)?;
+        parse_id(&raw).map(Id)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

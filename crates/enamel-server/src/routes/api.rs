@@ -3,8 +3,9 @@
 //! repository, which asks the policy decision point and audits.
 
 use crate::extract::Json;
+use crate::extract::{Id, parse_id};
 use axum::Router;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post, put};
@@ -40,10 +41,6 @@ pub(crate) fn router() -> Router<AppState> {
         .route("/api/v1/break-glass", post(break_glass))
         .route("/api/v1/alerts", get(alerts))
         .route("/api/v1/practice/second-factor", put(require_second_factor))
-}
-
-fn uuid(raw: &str) -> Result<Uuid, ApiError> {
-    enamel_domain::ids::parse_uuid(raw).ok_or(ApiError::NotFound)
 }
 
 /// An account as the API shows it: never the password hash, a second factor or a token.
@@ -220,11 +217,11 @@ async fn sessions(
 async fn end_session(
     State(state): State<AppState>,
     auth: Authenticated,
-    Path(id): Path<String>,
+    Id(id): Id<Uuid>,
 ) -> Result<StatusCode, ApiError> {
     let user = auth.person()?;
     authorize_self(&state, &auth, Action::SessionManage).await?;
-    let id = uuid(&id)?;
+
     if crate::auth::end_session(
         &state,
         user,
@@ -283,9 +280,8 @@ async fn users(
 async fn user(
     State(state): State<AppState>,
     auth: Authenticated,
-    Path(id): Path<String>,
+    Id(id): Id<enamel_domain::UserId>,
 ) -> Result<Json<AccountView>, ApiError> {
-    let id = uuid(&id).map(enamel_domain::UserId::from_uuid)?;
     let user = auth.scoped(&state.store).account(id).await?;
     Ok(Json(AccountView::from(&user)))
 }
@@ -313,10 +309,9 @@ struct RoleChange {
 async fn change_role(
     State(state): State<AppState>,
     auth: Authenticated,
-    Path(id): Path<String>,
+    Id(id): Id<enamel_domain::UserId>,
     Json(body): Json<RoleChange>,
 ) -> Result<Json<AccountView>, ApiError> {
-    let id = uuid(&id).map(enamel_domain::UserId::from_uuid)?;
     let role = Role::parse(&body.role)?;
     let (user, _) = auth
         .scoped(&state.store)
@@ -347,9 +342,8 @@ struct Deactivated {
 async fn deactivate(
     State(state): State<AppState>,
     auth: Authenticated,
-    Path(id): Path<String>,
+    Id(id): Id<enamel_domain::UserId>,
 ) -> Result<Json<Deactivated>, ApiError> {
-    let id = uuid(&id).map(enamel_domain::UserId::from_uuid)?;
     let ended = auth
         .scoped(&state.store)
         .deactivate(id, state.clock.now())
@@ -375,9 +369,8 @@ async fn deactivate(
 async fn unlock(
     State(state): State<AppState>,
     auth: Authenticated,
-    Path(id): Path<String>,
+    Id(id): Id<enamel_domain::UserId>,
 ) -> Result<StatusCode, ApiError> {
-    let id = uuid(&id).map(enamel_domain::UserId::from_uuid)?;
     auth.scoped(&state.store).unlock(id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -562,10 +555,9 @@ struct IssuedToken {
 async fn issue_token(
     State(state): State<AppState>,
     auth: Authenticated,
-    Path(id): Path<String>,
+    Id(agent): Id<AgentId>,
     Json(body): Json<NewToken>,
 ) -> Result<(StatusCode, Json<IssuedToken>), ApiError> {
-    let agent = AgentId::from_uuid(uuid(&id)?);
     let mut scopes = Vec::new();
     for scope in &body.scopes {
         match Action::parse(scope).filter(|a| AGENT_SCOPES.contains(a)) {
@@ -614,9 +606,8 @@ async fn issue_token(
 async fn revoke_token(
     State(state): State<AppState>,
     auth: Authenticated,
-    Path(id): Path<String>,
+    Id(id): Id<Uuid>,
 ) -> Result<StatusCode, ApiError> {
-    let id = uuid(&id)?;
     auth.scoped(&state.store)
         .revoke_token(id, state.clock.now())
         .await?;
@@ -702,7 +693,7 @@ async fn break_glass(
     auth: Authenticated,
     Json(body): Json<BreakGlass>,
 ) -> Result<(StatusCode, Json<BreakGlassGrant>), ApiError> {
-    let patient = PatientId::from_uuid(uuid(&body.patient_id)?);
+    let patient = parse_id::<PatientId>(&body.patient_id)?;
     let reason = BreakGlassReason::parse(&body.reason).ok_or_else(|| {
         ApiError::Rejected(
             "reason is one of emergency_treatment, covering_provider, patient_request, other"

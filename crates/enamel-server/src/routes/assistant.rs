@@ -3,8 +3,9 @@
 //! direct identifier taken out. It stays inert for a practice until the practice's
 //! BAA with the vendor is executed; each use is recorded as a disclosure.
 
+use crate::extract::Id;
 use crate::extract::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use enamel_audit::entry::{Action as AuditAction, Detail, Outcome, ResourceType};
 use enamel_domain::ReferralId;
 use enamel_integrations::SendError;
@@ -12,7 +13,6 @@ use enamel_store::ReferralDetail;
 use serde::Serialize;
 
 use crate::auth::Authenticated;
-use crate::routes::referrals::id_of;
 use crate::{ApiError, AppState};
 
 const SYSTEM: &str = "You draft short, professional referral letters between dental offices. \
@@ -307,9 +307,8 @@ pub(crate) struct LetterDraft {
 pub(crate) async fn draft_letter(
     State(state): State<AppState>,
     auth: Authenticated,
-    Path(id): Path<String>,
+    Id(id): Id<ReferralId>,
 ) -> Result<Json<LetterDraft>, ApiError> {
-    let id = id_of(&id, ReferralId::from_uuid)?;
     let draft = draft(&state, &auth, id).await?;
     Ok(Json(LetterDraft {
         draft,

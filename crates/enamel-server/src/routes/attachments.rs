@@ -7,6 +7,7 @@ use std::io::Write as _;
 
 use crate::extract::Json;
 use crate::extract::Query;
+use crate::extract::{Id, parse_id};
 use axum::Router;
 use axum::body::{Body, Bytes};
 use axum::extract::{Path, State};
@@ -21,7 +22,6 @@ use serde::{Deserialize, Serialize};
 use tokio::io::AsyncWriteExt as _;
 
 use crate::auth::Authenticated;
-use crate::routes::referrals::id_of;
 use crate::{ApiError, AppState};
 
 /// The header that names an uploaded file (a header, never the URL: names can be PHI).
@@ -69,11 +69,10 @@ struct AttachmentCreated {
 async fn upload(
     State(state): State<AppState>,
     auth: Authenticated,
-    Path(id): Path<String>,
+    Id(id): Id<ReferralId>,
     headers: HeaderMap,
     body: Body,
 ) -> Result<(StatusCode, Json<AttachmentCreated>), ApiError> {
-    let id = id_of(&id, ReferralId::from_uuid)?;
     let file_name = headers
         .get(FILE_NAME_HEADER)
         .and_then(|v| v.to_str().ok())
@@ -374,8 +373,8 @@ async fn download(
     Path((id, attachment)): Path<(String, String)>,
     Query(query): Query<DownloadQuery>,
 ) -> Result<Response, ApiError> {
-    let id = id_of(&id, ReferralId::from_uuid)?;
-    let attachment = id_of(&attachment, AttachmentId::from_uuid)?;
+    let id = parse_id::<ReferralId>(&id)?;
+    let attachment = parse_id::<AttachmentId>(&attachment)?;
     let ticket = auth
         .scoped(&state.store)
         .attachment_download(id, attachment)

@@ -5,7 +5,7 @@
 
 use askama::Template;
 use axum::Router;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
 use axum::routing::{get, post};
@@ -13,9 +13,10 @@ use enamel_store::JobStatus;
 use serde::{Deserialize, Serialize};
 
 use crate::auth::Authenticated;
-use crate::extract::{Json, Query};
+use crate::extract::{Id, Json, Query};
 use crate::routes::web::{chrome, render, see_other};
 use crate::{ApiError, AppState};
+use uuid::Uuid;
 
 /// The most dead letters listed at once.
 const LISTED: u32 = 200;
@@ -68,8 +69,7 @@ async fn list(state: &AppState, auth: &Authenticated) -> Result<Vec<DeadLetter>,
     Ok(jobs.into_iter().map(DeadLetter::from).collect())
 }
 
-async fn retry_one(state: &AppState, auth: &Authenticated, id: &str) -> Result<(), ApiError> {
-    let id = enamel_domain::ids::parse_uuid(id).ok_or(ApiError::NotFound)?;
+async fn retry_one(state: &AppState, auth: &Authenticated, id: Uuid) -> Result<(), ApiError> {
     auth.scoped(&state.store).retry_dead_letter(id).await?;
     Ok(())
 }
@@ -105,9 +105,9 @@ pub(crate) async fn dead_letters(
 pub(crate) async fn retry(
     State(state): State<AppState>,
     auth: Authenticated,
-    Path(id): Path<String>,
+    Id(id): Id<Uuid>,
 ) -> Result<StatusCode, ApiError> {
-    retry_one(&state, &auth, &id).await?;
+    retry_one(&state, &auth, id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -141,8 +141,8 @@ async fn jobs_page(
 async fn retry_from_page(
     State(state): State<AppState>,
     auth: Authenticated,
-    Path(id): Path<String>,
+    Id(id): Id<Uuid>,
 ) -> Result<Response, ApiError> {
-    retry_one(&state, &auth, &id).await?;
+    retry_one(&state, &auth, id).await?;
     Ok(see_other("/operator/jobs?flash=retried"))
 }

@@ -2,10 +2,11 @@
 //! the glass from it; and the API operation that restricts a record. Everything goes
 //! through the actor-scoped store, which authorizes and audits it.
 
+use crate::extract::Id;
 use crate::extract::{Form, Json};
 use askama::Template;
 use axum::Router;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post, put};
 use enamel_domain::{Patient, PatientId, Role};
@@ -13,7 +14,6 @@ use enamel_store::{BreakGlassReason, StoreError};
 use serde::{Deserialize, Serialize};
 
 use crate::auth::Authenticated;
-use crate::routes::referrals::id_of;
 use crate::routes::staff::PageError;
 use crate::routes::web::{Chrome, chrome, render};
 use crate::{ApiError, AppState};
@@ -85,10 +85,10 @@ fn break_glass_page(
 async fn patient_page(
     State(state): State<AppState>,
     auth: Authenticated,
-    Path(id): Path<String>,
+    Id(id): Id<PatientId>,
 ) -> Result<Response, PageError> {
     let user = auth.person()?;
-    let id = id_of(&id, PatientId::from_uuid)?;
+
     let patient: Patient = match auth
         .scoped(&state.store)
         .patient(id, state.clock.now())
@@ -133,10 +133,9 @@ struct RestrictForm {
 async fn restrict_form(
     State(state): State<AppState>,
     auth: Authenticated,
-    Path(id): Path<String>,
+    Id(id): Id<PatientId>,
     Form(form): Form<RestrictForm>,
 ) -> Result<Response, PageError> {
-    let id = id_of(&id, PatientId::from_uuid)?;
     let restricted = match form.restricted.as_str() {
         "on" => true,
         "off" => false,
@@ -169,10 +168,9 @@ struct BreakGlassForm {
 async fn break_glass_form(
     State(state): State<AppState>,
     auth: Authenticated,
-    Path(id): Path<String>,
+    Id(id): Id<PatientId>,
     Form(form): Form<BreakGlassForm>,
 ) -> Result<Response, PageError> {
-    let id = id_of(&id, PatientId::from_uuid)?;
     let Some(reason) = BreakGlassReason::parse(&form.reason) else {
         return break_glass_page(&state, &auth, id, Some("Choose a reason.".to_owned()));
     };
@@ -224,10 +222,9 @@ pub(crate) struct RestrictionView {
 pub(crate) async fn restrict(
     State(state): State<AppState>,
     auth: Authenticated,
-    Path(id): Path<String>,
+    Id(id): Id<PatientId>,
     Json(body): Json<Restriction>,
 ) -> Result<Json<RestrictionView>, ApiError> {
-    let id = id_of(&id, PatientId::from_uuid)?;
     auth.scoped(&state.store)
         .set_restricted(id, body.restricted, state.clock.now())
         .await?;

@@ -3,6 +3,7 @@
 //! details, and nothing clinical. Expired, forged and reused links all get the same
 //! friendly page saying how to get a new one.
 
+use crate::extract::Id;
 use crate::extract::Json;
 use askama::Template;
 use axum::Router;
@@ -18,7 +19,6 @@ use time::Duration;
 use uuid::Uuid;
 
 use crate::auth::Authenticated;
-use crate::routes::referrals::id_of;
 use crate::{ApiError, AppState};
 
 const PORTAL_COOKIE: &str = "enamel_portal";
@@ -102,9 +102,8 @@ struct PortalLinkQueued {
 async fn send_link(
     State(state): State<AppState>,
     auth: Authenticated,
-    Path(id): Path<String>,
+    Id(id): Id<ReferralId>,
 ) -> Result<(StatusCode, Json<PortalLinkQueued>), ApiError> {
-    let id = id_of(&id, ReferralId::from_uuid)?;
     let expires_at = issue_link(&state, &auth, id).await?;
     Ok((
         StatusCode::ACCEPTED,

@@ -5,6 +5,7 @@
 
 use crate::extract::Json;
 use crate::extract::Query;
+use crate::extract::{Id, parse_id};
 use axum::Router;
 use axum::extract::{Path, State};
 use axum::routing::{get, post, put};
@@ -18,7 +19,6 @@ use enamel_store::{
 };
 use serde::Deserialize;
 use time::{Date, PrimitiveDateTime};
-use uuid::Uuid;
 
 use crate::auth::Authenticated;
 use crate::routes::referrals_views::{
@@ -47,12 +47,6 @@ pub(crate) fn router() -> Router<AppState> {
         .route("/api/v1/vendors", get(vendors))
         .route("/api/v1/vendors/{name}", put(put_vendor))
         .route("/api/v1/notifications", get(notifications))
-}
-
-pub(crate) fn id_of<T>(raw: &str, wrap: fn(Uuid) -> T) -> Result<T, ApiError> {
-    enamel_domain::ids::parse_uuid(raw)
-        .map(wrap)
-        .ok_or(ApiError::NotFound)
 }
 
 fn date(raw: &str, what: &'static str) -> Result<Date, ApiError> {
@@ -314,9 +308,8 @@ struct Page {
 async fn patient(
     State(state): State<AppState>,
     auth: Authenticated,
-    Path(id): Path<String>,
+    Id(id): Id<PatientId>,
 ) -> Result<Json<PatientView>, ApiError> {
-    let id = id_of(&id, PatientId::from_uuid)?;
     let patient = auth
         .scoped(&state.store)
         .patient(id, state.clock.now())
@@ -532,9 +525,9 @@ impl ReferralInput {
         let clinical = ClinicalDetails::parse(&input.reason, codes, teeth, &input.notes)?;
         let new = NewReferral {
             id: ReferralId::generate(),
-            patient: id_of(&input.patient_id, PatientId::from_uuid)
+            patient: parse_id::<PatientId>(&input.patient_id)
                 .map_err(|_| ApiError::Rejected("no such patient".into()))?,
-            receiver: id_of(&input.receiving_practice_id, PracticeId::from_uuid)
+            receiver: parse_id::<PracticeId>(&input.receiving_practice_id)
                 .map_err(|_| ApiError::Rejected("the receiving practice does not exist".into()))?,
             urgency: Urgency::parse(&input.urgency)?,
             clinical: Phi::new(clinical),
@@ -605,9 +598,8 @@ async fn referrals(
 async fn referral(
     State(state): State<AppState>,
     auth: Authenticated,
-    Path(id): Path<String>,
+    Id(id): Id<ReferralId>,
 ) -> Result<Json<ReferralView>, ApiError> {
-    let id = id_of(&id, ReferralId::from_uuid)?;
     let detail = auth
         .scoped(&state.store)
         .referral(id, state.clock.now())
@@ -647,7 +639,7 @@ async fn take_step(
     Path((id, step)): Path<(String, String)>,
     body: Option<Json<StepBody>>,
 ) -> Result<Json<ReferralState>, ApiError> {
-    let id = id_of(&id, ReferralId::from_uuid)?;
+    let id = parse_id::<ReferralId>(&id)?;
     let step = Step::parse(&step).map_err(|_| ApiError::NotFound)?;
     let body = body.map(|Json(b)| b).unwrap_or_default();
     let input = step_input(body.note, body.appointment.as_deref())?;
@@ -710,10 +702,9 @@ struct MessageBody {
 async fn post_message(
     State(state): State<AppState>,
     auth: Authenticated,
-    Path(id): Path<String>,
+    Id(id): Id<ReferralId>,
     Json(message): Json<MessageBody>,
 ) -> Result<(axum::http::StatusCode, Json<ResourceId>), ApiError> {
-    let id = id_of(&id, ReferralId::from_uuid)?;
     let message_id = auth
         .scoped(&state.store)
         .post_message(id, &Phi::new(message.body), state.clock.now())

@@ -6,6 +6,7 @@
 
 use crate::extract::Form;
 use crate::extract::Query;
+use crate::extract::{Id, parse_id};
 use askama::Template;
 use axum::Router;
 use axum::extract::multipart::Field;
@@ -28,7 +29,7 @@ use serde::Deserialize;
 use crate::auth::Authenticated;
 use crate::routes::attachments::store_attachment;
 use crate::routes::referrals::{
-    AddressInput, PatientInput, PatientSearch, ReferralInput, id_of, patient_query, step_input,
+    AddressInput, PatientInput, PatientSearch, ReferralInput, patient_query, step_input,
 };
 use crate::routes::web::{Chrome, chrome, render};
 use crate::{ApiError, AppState};
@@ -242,7 +243,7 @@ async fn new_referral_page(
     Query(query): Query<NewReferralQuery>,
 ) -> PageResult {
     let user = auth.person()?;
-    let patient_id = id_of(&query.patient, PatientId::from_uuid)?;
+    let patient_id = parse_id::<PatientId>(&query.patient)?;
     let scoped = auth.scoped(&state.store);
     let patient = scoped.patient(patient_id, state.clock.now()).await?;
     let kind = query
@@ -687,10 +688,9 @@ fn referral_view(detail: &ReferralDetail, user: &User) -> ReferralPage {
 async fn referral_page(
     State(state): State<AppState>,
     auth: Authenticated,
-    Path(id): Path<String>,
+    Id(id): Id<ReferralId>,
     Query(query): Query<DetailQuery>,
 ) -> PageResult {
-    let id = id_of(&id, ReferralId::from_uuid)?;
     let max_mb = state.referrals.attachment_max_bytes / (1024 * 1024);
     let flash = query.flash.as_deref().and_then(|f| flash_text(f, max_mb));
     Ok(render(
@@ -723,9 +723,8 @@ async fn referral_page_for(
 async fn draft_letter(
     State(state): State<AppState>,
     auth: Authenticated,
-    Path(id): Path<String>,
+    Id(id): Id<ReferralId>,
 ) -> PageResult {
-    let id = id_of(&id, ReferralId::from_uuid)?;
     let draft = crate::routes::assistant::draft(&state, &auth, id).await?;
     let flash = Some(
         "The assistant drafted a letter below (it never saw the patient's name or contact \
@@ -749,7 +748,7 @@ async fn take_step(
     Path((id, step)): Path<(String, String)>,
     Form(form): Form<StepForm>,
 ) -> PageResult {
-    let id = id_of(&id, ReferralId::from_uuid)?;
+    let id = parse_id::<ReferralId>(&id)?;
     let step = Step::parse(&step).map_err(|_| ApiError::NotFound)?;
     let input = step_input(form.note, form.appointment.as_deref())?;
     auth.scoped(&state.store)
@@ -767,10 +766,9 @@ struct MessageForm {
 async fn post_message(
     State(state): State<AppState>,
     auth: Authenticated,
-    Path(id): Path<String>,
+    Id(id): Id<ReferralId>,
     Form(form): Form<MessageForm>,
 ) -> PageResult {
-    let id = id_of(&id, ReferralId::from_uuid)?;
     auth.scoped(&state.store)
         .post_message(id, &enamel_domain::Phi::new(form.body), state.clock.now())
         .await?;
@@ -780,10 +778,9 @@ async fn post_message(
 async fn upload(
     State(state): State<AppState>,
     auth: Authenticated,
-    Path(id): Path<String>,
+    Id(id): Id<ReferralId>,
     mut form: Multipart,
 ) -> PageResult {
-    let id = id_of(&id, ReferralId::from_uuid)?;
     let unreadable = |_| ApiError::Rejected("the form could not be read".into());
     let mut added = 0;
     while let Some(field) = form.next_field().await.map_err(unreadable)? {
@@ -805,9 +802,8 @@ async fn upload(
 async fn send_portal_link(
     State(state): State<AppState>,
     auth: Authenticated,
-    Path(id): Path<String>,
+    Id(id): Id<ReferralId>,
 ) -> PageResult {
-    let id = id_of(&id, ReferralId::from_uuid)?;
     crate::routes::portal::issue_link(&state, &auth, id).await?;
     Ok(see_other(&format!("/referrals/{id}?flash=portal_link")))
 }

@@ -2,6 +2,7 @@
 //! people and invitations, the access review. Server-rendered; every form works
 //! without JavaScript (the one script only warns before the idle logoff).
 
+use crate::extract::Id;
 use crate::extract::{Form, Query};
 use askama::Template;
 use axum::Router;
@@ -105,10 +106,6 @@ fn with_cookie(mut response: Response, cookie: HeaderValue) -> Response {
 
 pub(crate) fn see_other(to: &str) -> Response {
     Redirect::to(to).into_response()
-}
-
-fn parse_user_id(raw: &str) -> Result<UserId, ApiError> {
-    raw.parse().map_err(|_| ApiError::NotFound)
 }
 
 #[derive(Template)]
@@ -511,11 +508,10 @@ pub(crate) async fn authorize_self(
 async fn end_session(
     State(state): State<AppState>,
     auth: Authenticated,
-    Path(id): Path<String>,
+    Id(id): Id<uuid::Uuid>,
 ) -> Result<Response, ApiError> {
     let user = auth.person()?;
     authorize_self(&state, &auth, Action::SessionManage).await?;
-    let id = id.parse().map_err(|_| ApiError::NotFound)?;
     if !crate::auth::end_session(&state, user, id, EndReason::Revoked, &auth.context).await? {
         return Err(ApiError::NotFound);
     }
@@ -698,10 +694,9 @@ struct RoleForm {
 async fn change_role(
     State(state): State<AppState>,
     auth: Authenticated,
-    Path(id): Path<String>,
+    Id(id): Id<UserId>,
     Form(form): Form<RoleForm>,
 ) -> Result<Response, ApiError> {
-    let id = parse_user_id(&id)?;
     let role = Role::parse(&form.role)?;
     match auth
         .scoped(&state.store)
@@ -719,9 +714,8 @@ async fn change_role(
 async fn deactivate(
     State(state): State<AppState>,
     auth: Authenticated,
-    Path(id): Path<String>,
+    Id(id): Id<UserId>,
 ) -> Result<Response, ApiError> {
-    let id = parse_user_id(&id)?;
     auth.scoped(&state.store)
         .deactivate(id, state.clock.now())
         .await?;
@@ -731,9 +725,8 @@ async fn deactivate(
 async fn unlock(
     State(state): State<AppState>,
     auth: Authenticated,
-    Path(id): Path<String>,
+    Id(id): Id<UserId>,
 ) -> Result<Response, ApiError> {
-    let id = parse_user_id(&id)?;
     auth.scoped(&state.store).unlock(id).await?;
     Ok(see_other("/admin/users"))
 }
