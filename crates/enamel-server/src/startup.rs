@@ -192,16 +192,19 @@ pub fn check_listen_policy(
 }
 
 /// The whole router with its middleware, outermost first: correlation id, security
-/// headers, access log and metrics, panic catcher, body limit, routes.
+/// headers, access log and metrics, panic catcher, body limit, routes. The
+/// same-origin check wraps the session routes only; the webhooks are merged beside
+/// them, so no middleware needs to know a URL.
 fn router(state: AppState, max_body_bytes: usize, tls: bool) -> Router {
     let metrics = Arc::clone(&state.metrics);
-    routes::router()
+    routes::session_routes()
+        .route_layer(from_fn_with_state(tls, crate::auth::same_origin))
+        .merge(routes::webhook_routes())
         .route_layer(from_fn(access_log::record_route))
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .fallback(|| async { ApiError::NotFound })
         .layer(DefaultBodyLimit::max(max_body_bytes))
         .layer(from_fn(crate::middleware::problems::only_problems))
-        .layer(from_fn_with_state(tls, crate::auth::same_origin))
         .layer(CatchPanicLayer::custom(panic_response))
         .layer(from_fn(crate::middleware::problems::pages_as_html))
         .layer(from_fn_with_state(metrics, access_log::log))

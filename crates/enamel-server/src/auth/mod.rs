@@ -372,11 +372,6 @@ pub(crate) async fn same_origin(State(tls): State<bool>, request: Request, next:
     ) {
         return next.run(request).await;
     }
-    // Twilio's webhook is authenticated by Twilio's signature over the request,
-    // checked by its handler; it carries no cookie and no Origin. Exactly that path.
-    if request.uri().path() == crate::routes::TWILIO_SMS_PATH {
-        return next.run(request).await;
-    }
     let headers = request.headers();
     let has_cookie = headers.contains_key(header::COOKIE);
     let content_type = headers

@@ -19,9 +19,9 @@ mod staff;
 pub(crate) mod web;
 mod webhooks;
 
-pub(crate) use webhooks::TWILIO_SMS_PATH;
-
-pub(crate) fn router() -> Router<AppState> {
+/// Every route a browser session or an agent's token reaches; state-changing
+/// requests among them pass the same-origin check (`startup::router` layers it).
+pub(crate) fn session_routes() -> Router<AppState> {
     Router::new()
         .merge(health::router())
         .merge(web::router())
@@ -32,7 +32,12 @@ pub(crate) fn router() -> Router<AppState> {
         .merge(staff::router())
         .merge(patient_record::router())
         .merge(openapi::router())
-        .merge(webhooks::router())
         .merge(audit::router())
         .merge(operator::router())
+}
+
+/// Vendors' callbacks, authenticated by the vendor's signature over the request,
+/// not by a session: outside the same-origin check.
+pub(crate) fn webhook_routes() -> Router<AppState> {
+    webhooks::router()
 }
