@@ -32,7 +32,7 @@ use crate::routes::web::{Chrome, render};
         super::api::users, super::api::user, super::api::change_role, super::api::deactivate,
         super::api::unlock, super::api::invite, super::api::agents, super::api::create_agent,
         super::api::issue_token, super::api::revoke_token, super::api::access_review,
-        super::web::access_review_csv, super::api::sign_off, super::api::break_glass,
+        super::web::access_review::access_review_csv, super::api::sign_off, super::api::break_glass,
         super::api::alerts, super::api::require_second_factor, super::audit::entries,
         super::audit::failures, super::audit::disclosures, super::audit::disclosures_csv,
         super::referrals::find_patients, super::referrals::create_patient,
