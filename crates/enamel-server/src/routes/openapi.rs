@@ -28,12 +28,12 @@ use crate::routes::web::{Chrome, render};
             with a session cookie must come from Enamel's own origin (CSRF)."
     ),
     paths(
-        super::api::sign_in, super::api::sessions, super::api::end_session, super::api::me,
-        super::api::users, super::api::user, super::api::change_role, super::api::deactivate,
-        super::api::unlock, super::api::invite, super::api::agents, super::api::create_agent,
-        super::api::issue_token, super::api::revoke_token, super::api::access_review,
-        super::web::access_review::access_review_csv, super::api::sign_off, super::api::break_glass,
-        super::api::alerts, super::api::require_second_factor, super::audit::entries,
+        super::api::sessions::sign_in, super::api::sessions::sessions, super::api::sessions::end_session, super::api::sessions::me,
+        super::api::people::users, super::api::people::user, super::api::people::change_role, super::api::people::deactivate,
+        super::api::people::unlock, super::api::people::invite, super::api::agents::agents, super::api::agents::create_agent,
+        super::api::agents::issue_token, super::api::agents::revoke_token, super::api::compliance::access_review,
+        super::web::access_review::access_review_csv, super::api::compliance::sign_off, super::api::compliance::break_glass,
+        super::api::compliance::alerts, super::api::compliance::require_second_factor, super::audit::entries,
         super::audit::failures, super::audit::disclosures, super::audit::disclosures_csv,
         super::referrals::find_patients, super::referrals::create_patient,
         super::referrals::search_patients, super::referrals::patient,
