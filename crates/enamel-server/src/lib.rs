@@ -4,14 +4,15 @@
 //! [`Settings`]; the binary (and each test) then runs it until a shutdown signal.
 //! Binding happens in `build`, so a test can ask for port 0 and run many apps at once.
 
+mod api;
 pub mod auth;
 pub mod clock;
-pub mod error;
-pub mod extract;
+pub mod http;
 pub mod metrics;
-mod middleware;
+mod pages;
+mod portal;
 mod qr;
-mod routes;
+mod services;
 /// The settings, from `enamel-config` (re-exported where callers have found them).
 pub mod settings {
     pub use enamel_config::*;
@@ -19,7 +20,8 @@ pub mod settings {
 pub mod startup;
 pub mod telemetry;
 mod tls;
+mod webhooks;
 
-pub use error::ApiError;
+pub use http::error::ApiError;
 pub use settings::Settings;
 pub use startup::{AppState, Application, StartupError, shutdown_signal};

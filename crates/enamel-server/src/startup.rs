@@ -15,11 +15,11 @@ use enamel_store::Store;
 use tower_http::catch_panic::CatchPanicLayer;
 
 use crate::clock::{Clock, SystemClock};
-use crate::error::problem;
+use crate::http::error::problem;
+use crate::http::middleware::{access_log, request_id, security_headers};
 use crate::metrics::Metrics;
-use crate::middleware::{access_log, request_id, security_headers};
 use crate::settings::SessionSettings;
-use crate::{ApiError, Settings, routes, tls};
+use crate::{ApiError, Settings, api, http, pages, portal, tls, webhooks};
 use enamel_crypto::password::Passwords;
 
 /// What every handler can reach.
@@ -191,22 +191,32 @@ pub fn check_listen_policy(
     }
 }
 
+/// Every route a browser session or an agent's token reaches: state-changing requests
+/// among them pass the same-origin check (layered in [`router`]).
+fn session_routes() -> Router<AppState> {
+    Router::new()
+        .merge(http::health::router())
+        .merge(pages::router())
+        .merge(api::router())
+        .merge(portal::router())
+}
+
 /// The whole router with its middleware, outermost first: correlation id, security
 /// headers, access log and metrics, panic catcher, body limit, routes. The
 /// same-origin check wraps the session routes only; the webhooks are merged beside
 /// them, so no middleware needs to know a URL.
 fn router(state: AppState, max_body_bytes: usize, tls: bool) -> Router {
     let metrics = Arc::clone(&state.metrics);
-    routes::session_routes()
+    session_routes()
         .route_layer(from_fn_with_state(tls, crate::auth::same_origin))
-        .merge(routes::webhook_routes())
+        .merge(webhooks::router())
         .route_layer(from_fn(access_log::record_route))
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .fallback(|| async { ApiError::NotFound })
         .layer(DefaultBodyLimit::max(max_body_bytes))
-        .layer(from_fn(crate::middleware::problems::only_problems))
+        .layer(from_fn(crate::http::middleware::problems::only_problems))
         .layer(CatchPanicLayer::custom(panic_response))
-        .layer(from_fn(crate::middleware::problems::pages_as_html))
+        .layer(from_fn(crate::http::middleware::problems::pages_as_html))
         .layer(from_fn_with_state(metrics, access_log::log))
         .layer(from_fn_with_state(tls, security_headers::add))
         .layer(from_fn(request_id::assign))

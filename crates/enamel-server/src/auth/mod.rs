@@ -20,7 +20,7 @@ use enamel_store::{EndReason, RequestContext, Scoped, SessionRecord, SessionStag
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use crate::middleware::request_id::current_request_id;
+use crate::http::middleware::request_id::current_request_id;
 use crate::{ApiError, AppState};
 
 pub(crate) mod sign_in;

@@ -1,0 +1,97 @@
+//! The referral inbox and outbox.
+
+use super::{PageResult, can_refer, full_name, stamp};
+use crate::auth::Authenticated;
+use crate::http::extract::Query;
+use crate::http::page::{Chrome, chrome, render};
+use crate::{ApiError, AppState};
+use askama::Template;
+use axum::extract::State;
+use enamel_domain::{ReferralId, ReferralStatus, Side};
+use enamel_store::{ReferralBox, ReferralSummary};
+use serde::Deserialize;
+
+#[derive(Deserialize)]
+pub(super) struct ListQuery {
+    #[serde(rename = "box")]
+    which: Option<String>,
+    status: Option<String>,
+}
+
+pub(super) struct Row {
+    id: ReferralId,
+    patient: String,
+    other_office: String,
+    urgency: &'static str,
+    status: &'static str,
+    not_responding: bool,
+    attention: bool,
+    updated: String,
+}
+
+impl Row {
+    fn of(summary: &ReferralSummary) -> Self {
+        let other_office = match summary.side {
+            Side::Receiver => &summary.referrer_name,
+            Side::Referrer => &summary.receiver_name,
+        };
+        Self {
+            id: summary.id,
+            patient: full_name(&summary.patient),
+            other_office: other_office.clone(),
+            urgency: summary.urgency.label(),
+            status: summary.status.label(),
+            not_responding: summary.not_responding,
+            attention: summary.needs_attention(),
+            updated: stamp(summary.updated_at),
+        }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "referrals.html")]
+pub(super) struct ReferralsPage {
+    chrome: Chrome,
+    inbox: bool,
+    attention: usize,
+    can_create: bool,
+    status: String,
+    statuses: Vec<(&'static str, &'static str)>,
+    rows: Vec<Row>,
+}
+
+pub(super) async fn referrals_page(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    Query(query): Query<ListQuery>,
+) -> PageResult {
+    let user = auth.person()?;
+    let which = match query.which.as_deref() {
+        Some("outbox") => ReferralBox::Outbox,
+        _ => ReferralBox::Inbox,
+    };
+    let status = query
+        .status
+        .as_deref()
+        .filter(|s| !s.is_empty())
+        .map(ReferralStatus::parse)
+        .transpose()
+        .map_err(ApiError::from)?;
+    let found = auth
+        .scoped(&state.store)
+        .referrals(which, status, 200)
+        .await?;
+    let rows: Vec<Row> = found.iter().map(Row::of).collect();
+    Ok(render(&ReferralsPage {
+        chrome: chrome(&state, Some(user)),
+        inbox: which == ReferralBox::Inbox,
+        attention: rows.iter().filter(|r| r.attention).count(),
+        can_create: can_refer(user.role),
+        status: status.map(|s| s.as_str().to_owned()).unwrap_or_default(),
+        statuses: ReferralStatus::ALL
+            .iter()
+            .map(|s| (s.as_str(), s.label()))
+            .collect(),
+        rows,
+    }))
+}

@@ -1,0 +1,202 @@
+//! The staff's pages: signing in, the home page and sessions, people and invitations,
+//! the access review, referrals (lists, the new-referral form, one referral with its
+//! actions), patients and their records, vendors and BAAs, and the operator's jobs.
+//! Server-rendered; every form works without JavaScript (the one script only warns
+//! before the idle logoff). A page parses, calls the actor-scoped store or a service,
+//! and renders; errors are pages too ([`PageError`]).
+
+mod access_review;
+mod assets;
+mod form;
+mod home;
+mod lists;
+mod new_referral;
+mod operator;
+mod patient_record;
+mod patients;
+mod people;
+mod referral;
+mod signing_in;
+mod vendors;
+
+use access_review::{access_review_csv, access_review_page, sign_off};
+use assets::{css, script};
+use home::{end_other_sessions, end_session, home, sessions_page};
+use lists::referrals_page;
+use new_referral::{create_referral, new_referral_page};
+use patients::{create_patient, patients_page, search_patients};
+use people::{
+    accept_invitation, change_role, deactivate, invitation_page, invite, require_second_factor,
+    unlock, users_page,
+};
+use referral::{draft_letter, post_message, referral_page, send_portal_link, take_step, upload};
+use signing_in::{
+    enrol, enrol_page, enrol_pending, enrol_pending_page, ping, second_factor, second_factor_page,
+    sign_in, sign_in_page, sign_out,
+};
+use vendors::{save_vendor, vendors_page};
+
+use askama::Template;
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::handler::Handler as _;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use enamel_domain::Role;
+
+use crate::{ApiError, AppState};
+
+pub(crate) use crate::http::page::{Chrome, chrome, render, see_other};
+
+/// Every staff page and form.
+pub(crate) fn router() -> Router<AppState> {
+    Router::new()
+        .route("/", get(home))
+        .route("/sign-in", get(sign_in_page).post(sign_in))
+        .route(
+            "/sign-in/second-factor",
+            get(second_factor_page).post(second_factor),
+        )
+        .route(
+            "/sign-in/enrol",
+            get(enrol_pending_page).post(enrol_pending),
+        )
+        .route("/account/second-factor", get(enrol_page).post(enrol))
+        .route("/sign-out", post(sign_out))
+        .route("/account/ping", get(ping))
+        .route("/account/sessions", get(sessions_page))
+        .route("/account/sessions/{id}/end", post(end_session))
+        .route("/account/sessions/end-others", post(end_other_sessions))
+        .route("/admin/users", get(users_page))
+        .route("/admin/users/invite", post(invite))
+        .route("/admin/users/{id}/role", post(change_role))
+        .route("/admin/users/{id}/deactivate", post(deactivate))
+        .route("/admin/users/{id}/unlock", post(unlock))
+        .route("/admin/practice/second-factor", post(require_second_factor))
+        .route("/invitations/{token}", get(invitation_page))
+        .route("/invitations/accept", post(accept_invitation))
+        .route("/security/access-review", get(access_review_page))
+        .route("/security/access-review.csv", get(access_review_csv))
+        .route("/security/access-review/sign-off", post(sign_off))
+        .route("/assets/enamel.css", get(css))
+        .route("/assets/session.js", get(script))
+        // Uploads: axum's body limit is off for these two, which stream files and
+        // enforce `referrals.attachment_max_bytes` per file and MAX_FILES per form.
+        .route(
+            "/referrals",
+            get(referrals_page).post(create_referral.layer(DefaultBodyLimit::disable())),
+        )
+        .route("/referrals/new", get(new_referral_page))
+        .route("/referrals/{id}", get(referral_page))
+        .route("/referrals/{id}/steps/{step}", post(take_step))
+        .route("/referrals/{id}/messages", post(post_message))
+        .route(
+            "/referrals/{id}/attachments",
+            post(upload.layer(DefaultBodyLimit::disable())),
+        )
+        .route("/referrals/{id}/portal-link", post(send_portal_link))
+        .route("/referrals/{id}/letter-draft", post(draft_letter))
+        .route("/patients", get(patients_page).post(create_patient))
+        .route("/patients/search", post(search_patients))
+        .route("/vendors", get(vendors_page).post(save_vendor))
+        .route("/patients/{id}", get(patient_record::patient_page))
+        .route(
+            "/patients/{id}/restriction",
+            post(patient_record::restrict_form),
+        )
+        .route(
+            "/patients/{id}/break-glass",
+            post(patient_record::break_glass_form),
+        )
+        .route("/operator/jobs", get(operator::jobs_page))
+        .route("/operator/jobs/{id}/retry", post(operator::retry_from_page))
+}
+
+/// The most files one form may carry.
+const MAX_FILES: usize = 20;
+
+/// An error on a page: the same safe message as the API's problem, as a page.
+pub(crate) struct PageError(ApiError);
+
+impl<E: Into<ApiError>> From<E> for PageError {
+    fn from(err: E) -> Self {
+        Self(err.into())
+    }
+}
+
+#[derive(Template)]
+#[template(path = "message.html")]
+struct ProblemPage {
+    chrome: Chrome,
+    heading: &'static str,
+    text: String,
+    link: (&'static str, &'static str),
+}
+
+impl IntoResponse for PageError {
+    fn into_response(self) -> Response {
+        let (status, _, heading, text) = self.0.public();
+        let mut response = render(&ProblemPage {
+            chrome: Chrome::default(),
+            heading,
+            text,
+            link: ("/", "Back to the start page"),
+        });
+        *response.status_mut() = status;
+        response
+    }
+}
+
+type PageResult = Result<Response, PageError>;
+
+fn stamp(at: time::OffsetDateTime) -> String {
+    let format = time::macros::format_description!("[year]-[month]-[day] [hour]:[minute] UTC");
+    at.format(&format).unwrap_or_default()
+}
+
+const fn can_refer(role: Role) -> bool {
+    matches!(role, Role::Dentist | Role::Hygienist | Role::FrontDesk)
+}
+
+pub(crate) fn full_name(patient: &enamel_domain::PatientSummary) -> String {
+    format!(
+        "{} {}",
+        patient.first_name.expose(),
+        patient.last_name.expose()
+    )
+}
+
+pub(crate) fn blank_to_none(value: Option<String>) -> Option<String> {
+    value.filter(|v| !v.trim().is_empty())
+}
+
+fn with_cookie(mut response: Response, cookie: HeaderValue) -> Response {
+    response.headers_mut().append(header::SET_COOKIE, cookie);
+    response
+}
+
+#[derive(Template)]
+#[template(path = "message.html")]
+struct MessagePage {
+    chrome: Chrome,
+    heading: &'static str,
+    text: &'static str,
+    link: (&'static str, &'static str),
+}
+
+fn message(
+    status: StatusCode,
+    heading: &'static str,
+    text: &'static str,
+    link: (&'static str, &'static str),
+) -> Response {
+    let mut response = render(&MessagePage {
+        chrome: Chrome::default(),
+        heading,
+        text,
+        link,
+    });
+    *response.status_mut() = status;
+    response
+}
