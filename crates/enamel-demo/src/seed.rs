@@ -38,6 +38,9 @@ pub async fn seed(store: &Store, network: &DemoNetwork) -> anyhow::Result<SeedOu
             Err(err) => return Err(anyhow::Error::new(err).context("seeding a demo practice")),
         }
     }
+    for demo in &network.practices {
+        seed_registry(store, demo.practice.id).await?;
+    }
     let users = network
         .practices
         .iter()
@@ -82,7 +85,7 @@ async fn seed_referral_network(
     demo: &crate::DemoPractice,
 ) -> anyhow::Result<()> {
     use enamel_domain::{ContactChannel, ContactDetails, NewPatient, PatientId, Phi};
-    use enamel_store::{BaaStatus, Channel, PatientQuery, VendorEntry};
+    use enamel_store::{Channel, PatientQuery};
 
     let id = demo.practice.id;
     let slug = demo.users[0]
@@ -134,8 +137,26 @@ async fn seed_referral_network(
             .collect();
         scoped.import_patients(&patients).await?;
     }
+    Ok(())
+}
+
+/// The practice's BAA registry: the email relay's and the key service's agreements
+/// executed, Twilio's and `SRFax`'s pending, none with the AI vendor. Written before
+/// anything is sealed, since a practice's first key is made under the key service's
+/// agreement.
+async fn seed_registry(store: &Store, id: enamel_domain::PracticeId) -> anyhow::Result<()> {
+    use enamel_store::{BaaStatus, VendorEntry};
+
+    let actor = Actor::system_for(id, enamel_domain::SystemTask::Seed);
+    let scoped = store.scoped(&actor);
     let executed = time::macros::date!(2026 - 01 - 15);
     let registry = [
+        (
+            "aws-kms",
+            "AWS Key Management Service",
+            "encryption keys (keys only, never PHI)",
+            BaaStatus::Executed,
+        ),
         (
             "smtp-relay",
             "Email relay (SMTP)",

@@ -32,6 +32,9 @@ pub const VENDOR: &str = "aws-kms";
 /// Days before a scheduled CMK deletion takes effect: KMS's minimum.
 const DELETION_WINDOW_DAYS: i32 = 7;
 
+/// The vendor AWS KMS is in a practice's BAA registry.
+pub const KMS_VENDOR: &str = "aws-kms";
+
 /// AWS KMS, one CMK per practice.
 #[derive(Debug, Clone)]
 pub struct AwsKms {
@@ -309,6 +312,10 @@ impl AwsKms {
 impl KeyProvider for AwsKms {
     fn kind(&self) -> &'static str {
         "AWS KMS"
+    }
+
+    fn vendor(&self) -> Option<&'static str> {
+        Some(KMS_VENDOR)
     }
 
     fn generate(&self, binding: KeyBinding) -> ProviderFuture<'_, (KeyMaterial, WrappedKey)> {

@@ -10,7 +10,7 @@ use anyhow::Context as _;
 use enamel_crypto::blind::IndexKey;
 use enamel_crypto::keys::{KeyBinding, KeyMaterial};
 use enamel_crypto::{CryptoError, DataKey, KeyId, KeyProvider, KeyPurpose, WrappedKey};
-use enamel_domain::PracticeId;
+use enamel_domain::{PracticeId, VendorName};
 use uuid::Uuid;
 
 use crate::StoreError;
@@ -260,6 +260,7 @@ impl Keyring {
             Some(true) => return Err(StoreError::Shredded),
             Some(false) => {}
         }
+        self.require_provider_baa(db, practice).await?;
         let id = KeyId::generate();
         let (material, wrapped) = self
             .provider
@@ -287,6 +288,28 @@ impl Keyring {
         .context("storing a new practice key")?;
         tracing::info!(%practice, key = %id, purpose = purpose.as_str(), "practice key created");
         Ok((id, material))
+    }
+
+    /// The BAA gate for the key provider: a new key of `practice` is made at an
+    /// outside vendor (a cloud KMS) only while the practice's registry holds an
+    /// executed, unexpired BAA with it. Keys already made still unwrap: the vendor
+    /// never sees PHI, only keys, and a lapsed agreement must not lock a practice out
+    /// of its own records (availability is a safeguard too, 45 CFR 164.308(a)(7)).
+    async fn require_provider_baa(&self, db: &Db, practice: PracticeId) -> Result<(), StoreError> {
+        let Some(name) = self.provider.vendor() else {
+            return Ok(());
+        };
+        let vendor = VendorName::parse(name)
+            .map_err(|_| anyhow::anyhow!("the key provider's vendor name is not valid"))?;
+        let today = self.clock.now().date();
+        let allowed = crate::repos::vendors::vendor_in(db, practice, &vendor)
+            .await?
+            .is_some_and(|v| v.may_receive_phi(today));
+        if allowed {
+            Ok(())
+        } else {
+            Err(StoreError::NoBaa(vendor))
+        }
     }
 
     /// Drops every cached key of `practice`.
@@ -328,7 +351,7 @@ impl crate::Store {
         kind: &str,
         value: &str,
     ) -> Result<enamel_audit::entry::Detail, StoreError> {
-        let key = self.keys.index_key(&self.db, practice).await?;
+        let key = self.index_key(practice).await?;
         Ok(enamel_audit::entry::Detail::KeyedHash(
             key.audit_hash(kind, value),
         ))

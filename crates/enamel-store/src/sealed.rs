@@ -136,7 +136,7 @@ impl Store {
         row: Uuid,
         plaintext: &[u8],
     ) -> Result<Vec<u8>, StoreError> {
-        let key = self.keys.current_data_key(&self.db, practice).await?;
+        let key = self.data_key(practice).await?;
         Ok(field::seal(&key, &column.context(practice, row), plaintext))
     }
 

@@ -35,6 +35,13 @@ pub trait KeyProvider: Debug + Send + Sync {
     /// The provider's kind, for logs and reports.
     fn kind(&self) -> &'static str;
 
+    /// The vendor that holds the KEKs, when it is one outside Enamel (a cloud KMS):
+    /// a practice's new keys are made there only under an executed BAA with it, as
+    /// the practice's registry names it. `None` for keys kept by Enamel itself.
+    fn vendor(&self) -> Option<&'static str> {
+        None
+    }
+
     /// A fresh data key, in the clear and wrapped under the practice's current KEK
     /// (created on first use).
     fn generate(&self, binding: KeyBinding) -> ProviderFuture<'_, (KeyMaterial, WrappedKey)>;

@@ -565,9 +565,10 @@ impl Store {
     ) -> Result<u64, StoreError> {
         let mut changed = 0;
         for practice in self.practices().list().await? {
+            // A practice whose keys were shredded, or never made, has no one to opt out.
             let key = match self.keys.index_key(&self.db, practice.id).await {
                 Ok(key) => key,
-                Err(StoreError::Shredded) => continue,
+                Err(StoreError::Shredded | StoreError::NoBaa(_)) => continue,
                 Err(err) => return Err(err),
             };
             let index = key.phone(phone).as_bytes().to_vec();

@@ -9,7 +9,7 @@ use serde::Serialize;
 use time::{Date, OffsetDateTime};
 use uuid::Uuid;
 
-use crate::db::{on_pool, on_tx};
+use crate::db::{Db, on_pool, on_tx};
 use crate::scoped::authorize::AuditedAs;
 use crate::{Scoped, Store, StoreError};
 
@@ -119,18 +119,7 @@ impl Store {
         practice: PracticeId,
         vendor: &VendorName,
     ) -> Result<Option<Vendor>, StoreError> {
-        let sql = sqlx::AssertSqlSafe(format!(
-            "SELECT {VENDOR_COLUMNS} FROM vendors WHERE practice_id = $1 AND name = $2"
-        ));
-        let row: Option<VendorRow> = on_pool!(&self.db, pool => {
-            sqlx::query_as(sql)
-                .bind(practice.as_uuid())
-                .bind(vendor.as_str())
-                .fetch_optional(pool)
-                .await
-        })
-        .context("reading a vendor")?;
-        row.map(vendor_from).transpose()
+        vendor_in(&self.db, practice, vendor).await
     }
 
     /// The BAA gate, which every outbound path asks before PHI leaves: whether
@@ -222,4 +211,24 @@ impl Scoped<'_> {
         .context("writing a vendor")?;
         Ok(id)
     }
+}
+
+/// `practice`'s registry entry for `vendor`, if it has one.
+pub(crate) async fn vendor_in(
+    db: &Db,
+    practice: PracticeId,
+    vendor: &VendorName,
+) -> Result<Option<Vendor>, StoreError> {
+    let sql = sqlx::AssertSqlSafe(format!(
+        "SELECT {VENDOR_COLUMNS} FROM vendors WHERE practice_id = $1 AND name = $2"
+    ));
+    let row: Option<VendorRow> = on_pool!(db, pool => {
+        sqlx::query_as(sql)
+            .bind(practice.as_uuid())
+            .bind(vendor.as_str())
+            .fetch_optional(pool)
+            .await
+    })
+    .context("reading a vendor")?;
+    row.map(vendor_from).transpose()
 }

@@ -5,7 +5,7 @@
 //! same words whichever path asked.
 
 use enamel_audit::entry::{Action as AuditAction, Detail, Outcome, ResourceType};
-use enamel_domain::{PatientId, VendorName};
+use enamel_domain::{PatientId, PracticeId, VendorName};
 
 use crate::{Scoped, StoreError};
 
@@ -52,5 +52,55 @@ impl Scoped<'_> {
         }
         self.store.audit().record(event).await?;
         Err(StoreError::NoBaa(vendor.clone()))
+    }
+}
+
+impl crate::Store {
+    /// The practice's current data key (made on first use). A key the provider's
+    /// vendor may not make, for want of a BAA, is refused and audited here as a
+    /// denied disclosure to that vendor (`purpose` `practice_key`).
+    pub(crate) async fn data_key(
+        &self,
+        practice: PracticeId,
+    ) -> Result<std::sync::Arc<enamel_crypto::DataKey>, StoreError> {
+        let key = self.keys.current_data_key(&self.db, practice).await;
+        self.audit_key_refusal(practice, key).await
+    }
+
+    /// The practice's blind-index key (made on first use), gated like [`Self::data_key`].
+    pub(crate) async fn index_key(
+        &self,
+        practice: PracticeId,
+    ) -> Result<std::sync::Arc<enamel_crypto::blind::IndexKey>, StoreError> {
+        let key = self.keys.index_key(&self.db, practice).await;
+        self.audit_key_refusal(practice, key).await
+    }
+
+    async fn audit_key_refusal<T>(
+        &self,
+        practice: PracticeId,
+        result: Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        let Err(StoreError::NoBaa(vendor)) = result else {
+            return result;
+        };
+        let actor = enamel_domain::Actor::system_for(practice, enamel_domain::SystemTask::Keys);
+        let mut event = self.event_for(
+            &actor,
+            AuditAction::Disclose,
+            ResourceType::Key,
+            None,
+            Outcome::Denied,
+        );
+        for (key, value) in [
+            ("reason", "no_executed_baa"),
+            ("recipient_type", "vendor"),
+            ("recipient", vendor.as_str()),
+            ("purpose", "practice_key"),
+        ] {
+            event.detail.insert(key, Detail::Code(value.to_owned()));
+        }
+        self.audit().record(event).await?;
+        Err(StoreError::NoBaa(vendor))
     }
 }

@@ -266,3 +266,119 @@ pub async fn blind_index_keys_are_per_practice_and_stable_across_restarts(db: &T
     assert_eq!(first, index(db.reopen().await, one).await);
     assert_ne!(first, index(db.store.clone(), two).await);
 }
+
+/// The local key file, named as if it were an outside vendor's KMS: what the BAA gate
+/// sees of AWS KMS, without a KMS.
+#[derive(Debug)]
+struct VendorKms(enamel_crypto::LocalKeyFile);
+
+impl enamel_crypto::KeyProvider for VendorKms {
+    fn kind(&self) -> &'static str {
+        "test KMS"
+    }
+    fn vendor(&self) -> Option<&'static str> {
+        Some("aws-kms")
+    }
+    fn generate(
+        &self,
+        binding: enamel_crypto::keys::KeyBinding,
+    ) -> enamel_crypto::ProviderFuture<'_, (enamel_crypto::keys::KeyMaterial, enamel_crypto::WrappedKey)>
+    {
+        self.0.generate(binding)
+    }
+    fn wrap<'a>(
+        &'a self,
+        binding: enamel_crypto::keys::KeyBinding,
+        material: &'a enamel_crypto::keys::KeyMaterial,
+    ) -> enamel_crypto::ProviderFuture<'a, enamel_crypto::WrappedKey> {
+        self.0.wrap(binding, material)
+    }
+    fn unwrap<'a>(
+        &'a self,
+        binding: enamel_crypto::keys::KeyBinding,
+        wrapped: &'a enamel_crypto::WrappedKey,
+    ) -> enamel_crypto::ProviderFuture<'a, enamel_crypto::keys::KeyMaterial> {
+        self.0.unwrap(binding, wrapped)
+    }
+    fn rotate(&self, practice: PracticeId) -> enamel_crypto::ProviderFuture<'_, String> {
+        self.0.rotate(practice)
+    }
+    fn retire(
+        &self,
+        practice: PracticeId,
+        kek_ids: Vec<String>,
+    ) -> enamel_crypto::ProviderFuture<'_, ()> {
+        self.0.retire(practice, kek_ids)
+    }
+    fn audit_signing_seed(
+        &self,
+    ) -> enamel_crypto::ProviderFuture<'_, enamel_crypto::keys::KeyMaterial> {
+        self.0.audit_signing_seed()
+    }
+    fn destroy(
+        &self,
+        practice: PracticeId,
+        known: Vec<String>,
+    ) -> enamel_crypto::ProviderFuture<'_, ()> {
+        self.0.destroy(practice, known)
+    }
+}
+
+pub async fn a_kms_without_an_executed_baa_makes_no_key_and_the_refusal_is_audited(db: &TestDb) {
+    let keys = enamel_crypto::LocalKeyFile::open_or_create(&db.key_file).unwrap();
+    let store = Store::connect(
+        &db.url,
+        &enamel_store::ConnectOptions::default(),
+        std::sync::Arc::new(VendorKms(keys)),
+    )
+    .await
+    .unwrap();
+    let p = practice(&store, 130_000_101).await;
+    let seed = Actor::system_for(p, enamel_domain::SystemTask::Seed);
+    let credentials = store.scoped(&seed).vendor_credentials().unwrap();
+    let refused = credentials
+        .put(&twilio(), "auth-token", &SecretString::from(TOKEN))
+        .await;
+    assert!(
+        matches!(&refused, Err(StoreError::NoBaa(v)) if v.as_str() == "aws-kms"),
+        "a key was made at a vendor without a BAA: {refused:?}"
+    );
+    assert!(db.raw_bytes("SELECT wrapped FROM practice_keys").await.is_empty());
+    let entries = store
+        .audit()
+        .entries(&enamel_audit::entry::Scope::Practice(p), 0, 10)
+        .await
+        .unwrap();
+    let refusals: Vec<enamel_audit::entry::Entry> = entries
+        .iter()
+        .map(|e| enamel_audit::entry::Entry::parse_canonical(&e.entry).unwrap())
+        .filter(|e| e.outcome.as_str() == "denied" && e.action.as_str() == "disclose")
+        .collect();
+    assert_eq!(refusals.len(), 1, "one audited refusal");
+    let detail = format!("{:?}", refusals[0].detail);
+    assert!(detail.contains("aws-kms") && detail.contains("no_executed_baa"), "{detail}");
+
+    // Once the agreement is executed, the key is made and the value sealed.
+    let executed = store.now().date();
+    store
+        .scoped(&seed)
+        .put_vendor(
+            &enamel_store::VendorEntry {
+                name: VendorName::parse("aws-kms").unwrap(),
+                display_name: "AWS KMS".into(),
+                services: "key management".into(),
+                baa_status: enamel_store::BaaStatus::Executed,
+                executed_on: Some(executed),
+                expires_on: None,
+                document_ref: Some("BAA-TEST".into()),
+            },
+            store.now(),
+        )
+        .await
+        .unwrap();
+    credentials
+        .put(&twilio(), "auth-token", &SecretString::from(TOKEN))
+        .await
+        .unwrap();
+    assert_eq!(db.raw_bytes("SELECT wrapped FROM practice_keys").await.len(), 1);
+}

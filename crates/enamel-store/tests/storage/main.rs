@@ -26,6 +26,7 @@ enamel_testkit::on_both_databases!(
     scoping::a_role_without_the_permission_is_denied_and_the_denial_audited,
     scoping::the_system_actor_reaches_no_practice_data,
     keys::a_vendor_credential_round_trips_and_is_stored_only_as_ciphertext,
+    keys::a_kms_without_an_executed_baa_makes_no_key_and_the_refusal_is_audited,
     keys::a_ciphertext_swapped_between_rows_fails_instead_of_decrypting,
     keys::another_practices_ciphertext_copied_in_fails,
     keys::keys_survive_a_restart,

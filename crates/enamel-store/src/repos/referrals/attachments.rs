@@ -97,11 +97,7 @@ impl Scoped<'_> {
                 practice,
                 attachment: id.as_uuid(),
             },
-            data_key: self
-                .store
-                .keys
-                .current_data_key(&self.store.db, practice)
-                .await?,
+            data_key: self.store.data_key(practice).await?,
             object_key: format!("attachments/{practice}/{id}"),
             side,
             patient: row.patient_id,
