@@ -9,6 +9,8 @@ use std::sync::{Arc, Mutex};
 
 use time::OffsetDateTime;
 
+use crate::TimeZone;
+
 /// Where "now" comes from.
 pub trait Clock: Send + Sync + fmt::Debug {
     fn now(&self) -> OffsetDateTime;
@@ -60,6 +62,28 @@ impl Clock for ManualClock {
     }
 }
 
+/// Once a day at a wall-clock time in a zone: the schedule of work a practice should
+/// meet at its own hour (07:00 in Chicago is 13:00 UTC in winter, 12:00 in summer).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct DailyAt(pub time::Time);
+
+impl DailyAt {
+    /// Today's run in `zone`, once its instant has come by `now`: the local date it
+    /// belongs to (one run per local date, whatever the day's length) and the instant
+    /// it was due. `None` before today's time. On a daylight-saving change the time is
+    /// read as [`TimeZone::instant`] reads it.
+    #[must_use]
+    pub fn due(
+        &self,
+        zone: &TimeZone,
+        now: OffsetDateTime,
+    ) -> Option<(time::Date, OffsetDateTime)> {
+        let today = zone.local_date(now);
+        let slot = zone.instant(time::PrimitiveDateTime::new(today, self.0));
+        (now >= slot).then_some((today, slot))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use time::macros::datetime;
@@ -73,5 +97,41 @@ mod tests {
         clock.advance(time::Duration::hours(1));
         assert_eq!(clock.now(), datetime!(2026-11-01 07:59:59.999_999 UTC));
         assert_eq!(clock.now().offset(), time::UtcOffset::UTC);
+    }
+
+    #[test]
+    fn a_daily_run_is_due_once_per_local_day_across_midnight_and_daylight_saving() {
+        let chicago = TimeZone::parse("America/Chicago").unwrap();
+        let at_seven = DailyAt(time::macros::time!(07:00));
+        let clock = ManualClock::new(datetime!(2026-03-07 12:59 UTC)); // 06:59 CST
+        assert_eq!(at_seven.due(&chicago, clock.now()), None);
+        clock.advance(time::Duration::minutes(1)); // 07:00 CST
+        assert_eq!(
+            at_seven.due(&chicago, clock.now()),
+            Some((
+                time::macros::date!(2026 - 03 - 07),
+                datetime!(2026-03-07 13:00 UTC)
+            ))
+        );
+        // Past local midnight (06:00 UTC) it is the next local day, not yet due.
+        clock.set(datetime!(2026-03-08 06:30 UTC)); // 00:30 CST, 8 March
+        assert_eq!(at_seven.due(&chicago, clock.now()), None);
+        // 8 March is 23 hours long: 07:00 CDT is 12:00 UTC, an hour earlier in UTC.
+        clock.set(datetime!(2026-03-08 12:00 UTC));
+        assert_eq!(
+            at_seven.due(&chicago, clock.now()),
+            Some((
+                time::macros::date!(2026 - 03 - 08),
+                datetime!(2026-03-08 12:00 UTC)
+            ))
+        );
+        // 1 November is 25 hours long; 07:00 CST is 13:00 UTC again.
+        clock.set(datetime!(2026-11-01 12:30 UTC)); // 06:30 CST
+        assert_eq!(at_seven.due(&chicago, clock.now()), None);
+        clock.set(datetime!(2026-11-01 13:00 UTC));
+        assert_eq!(
+            at_seven.due(&chicago, clock.now()).map(|(day, _)| day),
+            Some(time::macros::date!(2026 - 11 - 01))
+        );
     }
 }

@@ -25,6 +25,7 @@ pub mod vendor;
 pub use access::BreakGlassReason;
 pub use actor::{Actor, ActorType, SystemTask};
 pub use clinical::{CdtCode, Tooth, Urgency};
+pub use clock::DailyAt;
 pub use contact::{Email, PhoneNumber};
 pub use ids::{AgentId, AttachmentId, PatientId, PracticeId, ReferralId, UserId, VendorId};
 pub use invalid::InvalidValue;

@@ -1,6 +1,7 @@
 //! Where a practice is: US states, ZIP codes, addresses and time zones.
 
 use serde::{Deserialize, Serialize};
+use time::{Date, OffsetDateTime, PrimitiveDateTime};
 
 use crate::InvalidValue;
 use crate::invalid::{bounded_text, display_as_value, string_conversions};
@@ -152,6 +153,77 @@ impl TimeZone {
     pub const fn name(&self) -> &'static str {
         self.0
     }
+
+    /// The zone's rules, from the system's time zone database or the bundled copy.
+    fn rules(&self) -> jiff::tz::TimeZone {
+        // Every name in US_TIME_ZONES is in the bundled database (a unit test checks),
+        // so the lookup cannot fail whatever the host has installed.
+        jiff::tz::TimeZone::get(self.0).unwrap_or(jiff::tz::TimeZone::UTC)
+    }
+
+    /// The wall-clock time in this zone at the instant `at`.
+    #[must_use]
+    pub fn local(&self, at: OffsetDateTime) -> PrimitiveDateTime {
+        let nanos = i32::try_from(at.nanosecond()).unwrap_or_default();
+        let Ok(instant) = jiff::Timestamp::new(at.unix_timestamp(), nanos) else {
+            return PrimitiveDateTime::new(at.date(), at.time());
+        };
+        let civil = instant.to_zoned(self.rules()).datetime();
+        civil_to_time(civil).unwrap_or_else(|| PrimitiveDateTime::new(at.date(), at.time()))
+    }
+
+    /// The date in this zone at the instant `at` (a practice's "today").
+    #[must_use]
+    pub fn local_date(&self, at: OffsetDateTime) -> Date {
+        self.local(at).date()
+    }
+
+    /// The instant a wall-clock time in this zone names. A time skipped by a
+    /// spring-forward change (02:30 on the second Sunday of March) is read as the
+    /// same length after the change (03:30); a time repeated by a fall-back change
+    /// (01:30 on the first Sunday of November) is the first of the two. These are
+    /// RFC 5545's rules for a local time that is missing or ambiguous.
+    #[must_use]
+    pub fn instant(&self, local: PrimitiveDateTime) -> OffsetDateTime {
+        let utc = local.assume_utc();
+        let Ok(civil) = jiff::civil::DateTime::new(
+            i16::try_from(local.year()).unwrap_or(i16::MAX),
+            i8::try_from(u8::from(local.month())).unwrap_or(1),
+            i8::try_from(local.day()).unwrap_or(1),
+            i8::try_from(local.hour()).unwrap_or(0),
+            i8::try_from(local.minute()).unwrap_or(0),
+            i8::try_from(local.second()).unwrap_or(0),
+            i32::try_from(local.nanosecond()).unwrap_or(0),
+        ) else {
+            return utc;
+        };
+        self.rules()
+            .to_ambiguous_zoned(civil)
+            .compatible()
+            .ok()
+            .and_then(|zoned| {
+                OffsetDateTime::from_unix_timestamp_nanos(zoned.timestamp().as_nanosecond()).ok()
+            })
+            .unwrap_or(utc)
+    }
+}
+
+fn civil_to_time(civil: jiff::civil::DateTime) -> Option<PrimitiveDateTime> {
+    let month = time::Month::try_from(u8::try_from(civil.month()).ok()?).ok()?;
+    let date = Date::from_calendar_date(
+        i32::from(civil.year()),
+        month,
+        u8::try_from(civil.day()).ok()?,
+    )
+    .ok()?;
+    let time = time::Time::from_hms_nano(
+        u8::try_from(civil.hour()).ok()?,
+        u8::try_from(civil.minute()).ok()?,
+        u8::try_from(civil.second()).ok()?,
+        u32::try_from(civil.subsec_nanosecond()).ok()?,
+    )
+    .ok()?;
+    Some(PrimitiveDateTime::new(date, time))
 }
 
 impl<'de> Deserialize<'de> for TimeZone {
@@ -166,6 +238,8 @@ display_as_value!(UsState, TimeZone);
 
 #[cfg(test)]
 mod tests {
+    use time::macros::{date, datetime};
+
     use super::*;
 
     #[test]
@@ -197,6 +271,65 @@ mod tests {
     fn address_rejects_an_empty_city() {
         let err = Address::parse("1 Main St", None, " ", "TX", "73301").unwrap_err();
         assert_eq!(err.what, "city");
+    }
+
+    #[test]
+    fn every_us_zone_is_in_the_bundled_database() {
+        for name in US_TIME_ZONES {
+            assert!(
+                jiff::tz::db().get(name).is_ok(),
+                "{name} is missing from the time zone database"
+            );
+        }
+    }
+
+    #[test]
+    fn local_time_follows_daylight_saving_in_chicago() {
+        let chicago = TimeZone::parse("America/Chicago").unwrap();
+        // Standard time (UTC-6) in January, daylight time (UTC-5) in July.
+        assert_eq!(
+            chicago.local(datetime!(2026-01-15 14:00 UTC)),
+            datetime!(2026-01-15 08:00)
+        );
+        assert_eq!(
+            chicago.local(datetime!(2026-07-15 13:00 UTC)),
+            datetime!(2026-07-15 08:00)
+        );
+        // Local midnight after the spring change is 05:00 UTC (CDT, UTC-5): a minute
+        // before it is still the previous local day.
+        assert_eq!(
+            chicago.local_date(datetime!(2026-03-09 04:59 UTC)),
+            date!(2026 - 03 - 08)
+        );
+        assert_eq!(
+            chicago.local_date(datetime!(2026-03-09 05:00 UTC)),
+            date!(2026 - 03 - 09)
+        );
+        // Phoenix keeps standard time all year.
+        let phoenix = TimeZone::parse("America/Phoenix").unwrap();
+        assert_eq!(
+            phoenix.local(datetime!(2026-07-15 15:00 UTC)),
+            datetime!(2026-07-15 08:00)
+        );
+    }
+
+    #[test]
+    fn a_skipped_local_time_moves_past_the_gap_and_a_repeated_one_is_the_first() {
+        let new_york = TimeZone::parse("America/New_York").unwrap();
+        // 2026-03-08: 02:00 EST jumps to 03:00 EDT; 02:30 does not exist.
+        assert_eq!(
+            new_york.instant(datetime!(2026-03-08 02:30)),
+            datetime!(2026-03-08 07:30 UTC)
+        );
+        // 2026-11-01: 02:00 EDT falls back to 01:00 EST; 01:30 happens twice.
+        assert_eq!(
+            new_york.instant(datetime!(2026-11-01 01:30)),
+            datetime!(2026-11-01 05:30 UTC)
+        );
+        // Round trip on an ordinary day.
+        let at = new_york.instant(datetime!(2026-11-29 08:00));
+        assert_eq!(at, datetime!(2026-11-29 13:00 UTC));
+        assert_eq!(new_york.local(at), datetime!(2026-11-29 08:00));
     }
 
     #[test]

@@ -18,6 +18,7 @@ mod openapi;
 mod operator;
 mod referrals;
 mod retention;
+mod schedules;
 mod shutdown;
 mod staff_ui;
 mod tls;

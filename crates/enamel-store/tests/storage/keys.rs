@@ -282,8 +282,10 @@ impl enamel_crypto::KeyProvider for VendorKms {
     fn generate(
         &self,
         binding: enamel_crypto::keys::KeyBinding,
-    ) -> enamel_crypto::ProviderFuture<'_, (enamel_crypto::keys::KeyMaterial, enamel_crypto::WrappedKey)>
-    {
+    ) -> enamel_crypto::ProviderFuture<
+        '_,
+        (enamel_crypto::keys::KeyMaterial, enamel_crypto::WrappedKey),
+    > {
         self.0.generate(binding)
     }
     fn wrap<'a>(
@@ -343,7 +345,11 @@ pub async fn a_kms_without_an_executed_baa_makes_no_key_and_the_refusal_is_audit
         matches!(&refused, Err(StoreError::NoBaa(v)) if v.as_str() == "aws-kms"),
         "a key was made at a vendor without a BAA: {refused:?}"
     );
-    assert!(db.raw_bytes("SELECT wrapped FROM practice_keys").await.is_empty());
+    assert!(
+        db.raw_bytes("SELECT wrapped FROM practice_keys")
+            .await
+            .is_empty()
+    );
     let entries = store
         .audit()
         .entries(&enamel_audit::entry::Scope::Practice(p), 0, 10)
@@ -356,7 +362,10 @@ pub async fn a_kms_without_an_executed_baa_makes_no_key_and_the_refusal_is_audit
         .collect();
     assert_eq!(refusals.len(), 1, "one audited refusal");
     let detail = format!("{:?}", refusals[0].detail);
-    assert!(detail.contains("aws-kms") && detail.contains("no_executed_baa"), "{detail}");
+    assert!(
+        detail.contains("aws-kms") && detail.contains("no_executed_baa"),
+        "{detail}"
+    );
 
     // Once the agreement is executed, the key is made and the value sealed.
     let executed = store.now().date();
@@ -380,5 +389,10 @@ pub async fn a_kms_without_an_executed_baa_makes_no_key_and_the_refusal_is_audit
         .put(&twilio(), "auth-token", &SecretString::from(TOKEN))
         .await
         .unwrap();
-    assert_eq!(db.raw_bytes("SELECT wrapped FROM practice_keys").await.len(), 1);
+    assert_eq!(
+        db.raw_bytes("SELECT wrapped FROM practice_keys")
+            .await
+            .len(),
+        1
+    );
 }

@@ -382,18 +382,28 @@ pub async fn no_patient_name_is_stored_in_the_clear(db: &enamel_testkit::TestDb)
 pub async fn an_unscheduled_referral_is_flagged_once_for_both_offices(store: Store) {
     let net = network(&store).await;
     let id = sent_referral(&store, &net).await;
+    let referrer = net.referrer.practice.unwrap();
+    let specialist_practice = net.specialist.practice.unwrap();
     let flagged = store
-        .flag_not_responding(14, AT + time::Duration::days(10))
+        .flag_not_responding(referrer, 14, AT + time::Duration::days(10))
         .await
         .unwrap();
     assert!(flagged.is_empty(), "not yet");
+    let other = store
+        .flag_not_responding(specialist_practice, 14, AT + time::Duration::days(15))
+        .await
+        .unwrap();
+    assert!(
+        other.is_empty(),
+        "flagged in the referring practice's run only"
+    );
     let flagged = store
-        .flag_not_responding(14, AT + time::Duration::days(15))
+        .flag_not_responding(referrer, 14, AT + time::Duration::days(15))
         .await
         .unwrap();
     assert_eq!(flagged, [id]);
     let again = store
-        .flag_not_responding(14, AT + time::Duration::days(16))
+        .flag_not_responding(referrer, 14, AT + time::Duration::days(16))
         .await
         .unwrap();
     assert!(again.is_empty(), "flagged once");

@@ -273,11 +273,12 @@ impl Store {
         }))
     }
 
-    /// Flags referrals sent more than `days` ago and still not scheduled as "patient
-    /// not responding", with a timeline entry and a notice to both offices. Returns
-    /// the referrals flagged.
+    /// Flags the referrals `referrer` sent more than `days` ago and still not
+    /// scheduled as "patient not responding", with a timeline entry and a notice to
+    /// both offices. Returns the referrals flagged.
     pub async fn flag_not_responding(
         &self,
+        referrer: PracticeId,
         days: i64,
         now: OffsetDateTime,
     ) -> Result<Vec<ReferralId>, StoreError> {
@@ -285,9 +286,10 @@ impl Store {
             sqlx::query_as(
                 "SELECT id, practice_id, receiving_practice_id, patient_id FROM referrals \
                  WHERE status IN ('sent', 'received', 'accepted') AND not_responding_at IS NULL \
-                 AND sent_at < $1 ORDER BY sent_at LIMIT 500",
+                 AND sent_at < $1 AND practice_id = $2 ORDER BY sent_at LIMIT 500",
             )
             .bind(now - Duration::days(days))
+            .bind(referrer.as_uuid())
             .fetch_all(pool)
             .await
         })
