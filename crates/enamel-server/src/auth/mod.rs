@@ -8,10 +8,9 @@
 
 use std::net::IpAddr;
 
-use axum::extract::{ConnectInfo, FromRequestParts, Request, State};
+use axum::extract::{ConnectInfo, FromRequestParts};
+use axum::http::header;
 use axum::http::request::Parts;
-use axum::http::{HeaderMap, HeaderValue, Method, header};
-use axum::middleware::Next;
 use axum::response::{IntoResponse, Redirect, Response};
 use enamel_audit::entry::{Action as AuditAction, Detail, Event, Outcome, ResourceType, Scope};
 use enamel_crypto::token::SecretToken;
@@ -23,55 +22,15 @@ use uuid::Uuid;
 use crate::http::middleware::request_id::current_request_id;
 use crate::{ApiError, AppState};
 
+mod cookies;
+mod origin;
 pub(crate) mod sign_in;
+
+pub(crate) use cookies::{clear_cookie, cookie_token, session_cookie};
+pub(crate) use origin::same_origin;
 
 /// How long the second-factor step may take after the password was accepted.
 pub(crate) const PENDING_SECONDS: i64 = 10 * 60;
-
-/// The session cookie's name. Under TLS the `__Host-` prefix makes browsers insist
-/// on `Secure`, `Path=/` and no `Domain`.
-pub(crate) const fn cookie_name(tls: bool) -> &'static str {
-    if tls {
-        "__Host-enamel_session"
-    } else {
-        "enamel_session"
-    }
-}
-
-/// `Set-Cookie` for a new session: host-only, `HttpOnly`, `SameSite=Strict`, and
-/// `Secure` under TLS; no `Max-Age`, so it ends with the browser as well.
-pub(crate) fn session_cookie(token: &SecretToken, tls: bool) -> HeaderValue {
-    let secure = if tls { "; Secure" } else { "" };
-    HeaderValue::from_str(&format!(
-        "{}={}; Path=/; HttpOnly; SameSite=Strict{secure}",
-        cookie_name(tls),
-        token.expose()
-    ))
-    .expect("a hex token is a valid header value")
-}
-
-/// `Set-Cookie` that removes the session cookie.
-pub(crate) fn clear_cookie(tls: bool) -> HeaderValue {
-    let secure = if tls { "; Secure" } else { "" };
-    HeaderValue::from_str(&format!(
-        "{}=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0{secure}",
-        cookie_name(tls)
-    ))
-    .expect("a static cookie is a valid header value")
-}
-
-/// The session token the request carries, if any.
-pub(crate) fn cookie_token(headers: &HeaderMap, tls: bool) -> Option<SecretToken> {
-    let name = cookie_name(tls);
-    headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|value| value.to_str().ok())
-        .flat_map(|value| value.split(';'))
-        .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(key, value)| *key == name && !value.is_empty() && value.len() <= 128)
-        .map(|(_, value)| SecretToken::from_client(value))
-}
 
 /// The request's address, user agent and correlation id, for audit events.
 pub(crate) fn request_context(parts: &Parts) -> RequestContext {
@@ -358,59 +317,4 @@ impl FromRequestParts<AppState> for PendingSignIn {
             Err(err) => Err(err.into_response()),
         }
     }
-}
-
-/// Refuses a state-changing request that a browser could have sent from another
-/// site: one with cookies, or with a body type a cross-site form can send, must name
-/// this server as its `Origin` (or, failing that, `Referer`). JSON sent with an
-/// agent's bearer token and no cookie is not reachable cross-site without CORS,
-/// which Enamel never grants.
-pub(crate) async fn same_origin(State(tls): State<bool>, request: Request, next: Next) -> Response {
-    if matches!(
-        *request.method(),
-        Method::GET | Method::HEAD | Method::OPTIONS
-    ) {
-        return next.run(request).await;
-    }
-    let headers = request.headers();
-    let has_cookie = headers.contains_key(header::COOKIE);
-    let content_type = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("")
-        .to_ascii_lowercase();
-    let simple = content_type.is_empty()
-        || content_type.starts_with("application/x-www-form-urlencoded")
-        || content_type.starts_with("multipart/form-data")
-        || content_type.starts_with("text/plain");
-    let bearer_only = !has_cookie && headers.contains_key(header::AUTHORIZATION);
-    if bearer_only || !(has_cookie || simple) {
-        return next.run(request).await;
-    }
-    if is_same_origin(headers, tls) {
-        next.run(request).await
-    } else {
-        tracing::warn!("refused a cross-origin state-changing request");
-        ApiError::CrossOrigin.into_response()
-    }
-}
-
-fn is_same_origin(headers: &HeaderMap, tls: bool) -> bool {
-    let Some(host) = headers.get(header::HOST).and_then(|v| v.to_str().ok()) else {
-        return false;
-    };
-    let origin = headers
-        .get(header::ORIGIN)
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_owned)
-        .or_else(|| {
-            let referer = headers.get(header::REFERER)?.to_str().ok()?;
-            let url = url::Url::parse(referer).ok()?;
-            Some(url.origin().ascii_serialization())
-        });
-    let Some(origin) = origin else { return false };
-    let schemes: &[&str] = if tls { &["https"] } else { &["http", "https"] };
-    schemes
-        .iter()
-        .any(|scheme| origin.eq_ignore_ascii_case(&format!("{scheme}://{host}")))
 }

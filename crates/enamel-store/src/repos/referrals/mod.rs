@@ -10,6 +10,7 @@
 //! module's types and on `rows`/`timeline`, never on each other in a cycle.
 
 mod attachments;
+mod flags;
 mod notices;
 mod portal;
 mod rows;

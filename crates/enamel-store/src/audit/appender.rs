@@ -1,0 +1,505 @@
+//! The background writer of the audit log: every event waiting at a moment goes into
+//! one transaction per log (group commit), and each caller is answered only once
+//! that transaction is durable. On SQLite the writer commits on a connection of its
+//! own with `synchronous = NORMAL` while a second task makes the write-ahead log
+//! durable (`fdatasync`) before answering, so the next batch is written while the
+//! last is flushed (docs/audit.md, "Writing").
+
+use crate::db::Db;
+use anyhow::Context as _;
+use enamel_audit::entry::{Encoded, Event, Scope};
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use tokio::sync::{mpsc, oneshot};
+
+use super::{EntryRow, Head, head_sql};
+
+/// The most events one transaction takes.
+const MAX_BATCH: usize = 4_096;
+/// Rows per multi-row INSERT statement (9 parameters each, within both backends'
+/// parameter limits).
+pub(crate) const ROWS_PER_STATEMENT: usize = 100;
+/// Bytes of entries per INSERT on PostgreSQL: sqlx does not set `TCP_NODELAY`, and
+/// a message larger than the socket's send buffer leaves a last segment that
+/// Nagle's algorithm holds until the server's delayed acknowledgement (40 ms).
+/// Statements that each fit one write do not stall (docs/audit.md).
+pub(super) const PG_STATEMENT_BYTES: usize = 12 * 1024;
+/// Inside a caller's transaction (a write with its events) there are few events.
+pub(crate) const STATEMENT_BYTES_IN_TX: usize = usize::MAX;
+
+/// `rows` cut into INSERT statements of at most [`ROWS_PER_STATEMENT`] rows and
+/// about `max_bytes` of entries (always at least one row each).
+pub(crate) fn statements(rows: &[EntryRow], max_bytes: usize) -> Vec<&[EntryRow]> {
+    let mut statements = Vec::new();
+    let (mut start, mut bytes) = (0, 0);
+    for (i, row) in rows.iter().enumerate() {
+        if i > start && (i - start == ROWS_PER_STATEMENT || bytes + row.bytes.len() > max_bytes) {
+            statements.push(&rows[start..i]);
+            (start, bytes) = (i, 0);
+        }
+        bytes += row.bytes.len();
+    }
+    if start < rows.len() {
+        statements.push(&rows[start..]);
+    }
+    statements
+}
+
+pub(super) struct Pending {
+    pub(super) event: Event,
+    /// Encoded by the caller, on its own task.
+    pub(super) encoded: Encoded,
+    pub(super) done: oneshot::Sender<Result<u64, String>>,
+}
+
+/// The handle through which events are recorded; cheap to clone.
+#[derive(Clone, Debug)]
+pub(crate) struct Appender {
+    pub(super) sender: mpsc::Sender<Pending>,
+}
+
+impl std::fmt::Debug for Pending {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Pending({})", self.event.action.as_str())
+    }
+}
+
+impl Appender {
+    /// Starts the background writer for `db`. It ends when every handle is dropped.
+    pub(crate) fn start(db: Db) -> Self {
+        Self::start_with(db, write_ahead_log_of)
+    }
+
+    /// [`Appender::start`], syncing the file `wal_path` names for a SQLite
+    /// database (tests point it at a file that cannot be synced).
+    fn start_with(db: Db, wal_path: WalPath) -> Self {
+        let (sender, receiver) = mpsc::channel(MAX_BATCH * 4);
+        tokio::spawn(write_loop(db, receiver, wal_path));
+        Self { sender }
+    }
+}
+
+/// How many times the writer lets other tasks run before it closes a batch, so
+/// that callers woken by the previous commit can join this one. A yield returns at
+/// once when no other task is ready, so a lone writer pays nothing.
+const GATHER_YIELDS: usize = 4;
+
+/// The writer's connection. On PostgreSQL it is taken from the pool and kept from
+/// one batch to the next while events are already waiting, so a busy writer does
+/// not queue in the pool behind requests; it goes back as soon as nothing is waiting
+/// after a batch (so closing the pool never waits on it). On SQLite it is a
+/// connection of the writer's own (see [`SqliteWriter`]). Either is dropped after
+/// any error (it may be broken).
+pub(super) enum Connection {
+    Sqlite(Box<SqliteWriter>),
+    Postgres(sqlx::pool::PoolConnection<sqlx::Postgres>),
+}
+
+impl Connection {
+    async fn acquire(db: &Db, wal_path: WalPath) -> anyhow::Result<Self> {
+        Ok(match db {
+            Db::Sqlite(pool) => Self::Sqlite(Box::new(SqliteWriter::open(pool, wal_path).await?)),
+            Db::Postgres(pool) => Self::Postgres(pool.acquire().await?),
+        })
+    }
+}
+
+/// Pages of write-ahead log after which the writer's commit also checkpoints it
+/// into the database (SQLite's default is 1,000). Checkpoints run on the writer's
+/// path, and with random patient ids each batch dirties a different set of index
+/// pages, so checkpointing less often copies each hot page fewer times: 28,000 to
+/// 34,000 appends/s at 64 writers with random ids (docs/audit.md). The log then
+/// grows to about 40 MiB.
+const WRITER_CHECKPOINT_PAGES: u32 = 10_000;
+
+/// Where SQLite keeps the write-ahead log of a database file.
+type WalPath = fn(&std::path::Path) -> std::path::PathBuf;
+
+fn write_ahead_log_of(database: &std::path::Path) -> std::path::PathBuf {
+    let mut path = database.as_os_str().to_owned();
+    path.push("-wal");
+    path.into()
+}
+
+/// The SQLite writer's own connection, outside the pool, with `synchronous =
+/// NORMAL`: a commit writes the write-ahead log without waiting for the disk, and
+/// nothing is answered until [`sync_loop`] has made the log durable with
+/// `fdatasync`. Every pooled connection keeps `synchronous = FULL`.
+pub(super) struct SqliteWriter {
+    connection: sqlx::SqliteConnection,
+    wal_path: std::path::PathBuf,
+    /// The write-ahead log, opened after the first commit. `None` until then, and
+    /// always when the database is not in WAL mode (then the connection keeps
+    /// `synchronous = FULL` and a commit is durable when it returns).
+    wal: Option<Arc<std::fs::File>>,
+    in_wal_mode: bool,
+}
+
+impl SqliteWriter {
+    async fn open(pool: &sqlx::SqlitePool, wal_path: WalPath) -> anyhow::Result<Self> {
+        use sqlx::ConnectOptions as _;
+        let options = (*pool.connect_options()).clone();
+        let wal_path = wal_path(options.get_filename());
+        let mut connection = options
+            .synchronous(sqlx::sqlite::SqliteSynchronous::Normal)
+            .pragma("wal_autocheckpoint", WRITER_CHECKPOINT_PAGES.to_string())
+            .connect()
+            .await
+            .context("opening the audit writer's connection")?;
+        let mode: String = sqlx::query_scalar("PRAGMA journal_mode")
+            .fetch_one(&mut connection)
+            .await?;
+        let in_wal_mode = mode.eq_ignore_ascii_case("wal");
+        if !in_wal_mode {
+            sqlx::query("PRAGMA synchronous = FULL")
+                .execute(&mut connection)
+                .await?;
+        }
+        Ok(Self {
+            connection,
+            wal_path,
+            wal: None,
+            in_wal_mode,
+        })
+    }
+
+    /// The write-ahead log to make durable after a commit, or `None` when the
+    /// commit was durable already. The file is opened while this connection is
+    /// open, so it is the one the commit wrote: SQLite removes the log only when its
+    /// last connection closes, and otherwise reuses it in place.
+    fn wal(&mut self) -> anyhow::Result<Option<Arc<std::fs::File>>> {
+        if !self.in_wal_mode {
+            return Ok(None);
+        }
+        if self.wal.is_none() {
+            let file =
+                std::fs::File::open(&self.wal_path).context("opening the write-ahead log")?;
+            self.wal = Some(Arc::new(file));
+        }
+        Ok(self.wal.clone())
+    }
+}
+
+/// A caller's answer: its event's index, or why it was not recorded.
+type Answer = oneshot::Sender<Result<u64, String>>;
+
+/// What the writer tells callers when their events cannot be recorded.
+const NOT_RECORDED: &str = "the audit log could not be written";
+
+/// A batch committed on SQLite, waiting for its write-ahead log to be durable.
+struct Committed {
+    wal: Arc<std::fs::File>,
+    answers: Vec<(Answer, u64)>,
+}
+
+/// Makes the write-ahead log durable for every batch committed so far, with one
+/// `fdatasync` for all the batches that arrived while the last one ran, then
+/// answers their callers. A failed sync fails them all: an event is never
+/// acknowledged before it is on disk.
+async fn sync_loop(mut receiver: mpsc::UnboundedReceiver<Committed>) {
+    let mut committed = Vec::new();
+    while receiver.recv_many(&mut committed, usize::MAX).await > 0 {
+        let mut files: Vec<Arc<std::fs::File>> = Vec::new();
+        for batch in &committed {
+            if !files.iter().any(|file| Arc::ptr_eq(file, &batch.wal)) {
+                files.push(Arc::clone(&batch.wal));
+            }
+        }
+        let synced =
+            tokio::task::spawn_blocking(move || files.iter().try_for_each(|f| f.sync_data())).await;
+        let failed = match synced {
+            Ok(Ok(())) => None,
+            Ok(Err(err)) => Some(err.to_string()),
+            Err(err) => Some(err.to_string()),
+        };
+        if let Some(error) = &failed {
+            tracing::error!(error, "the audit log's write-ahead log could not be synced");
+        }
+        for batch in committed.drain(..) {
+            for (answer, index) in batch.answers {
+                let _ = answer.send(if failed.is_none() {
+                    Ok(index)
+                } else {
+                    Err(NOT_RECORDED.into())
+                });
+            }
+        }
+    }
+}
+
+async fn write_loop(db: Db, mut receiver: mpsc::Receiver<Pending>, wal_path: WalPath) {
+    let syncer = matches!(db, Db::Sqlite(_)).then(|| {
+        let (sender, committed) = mpsc::unbounded_channel();
+        tokio::spawn(sync_loop(committed));
+        sender
+    });
+    let mut waiting = Vec::with_capacity(MAX_BATCH);
+    let mut connection: Option<Connection> = None;
+    let mut heads: std::collections::HashMap<Scope, Head> = std::collections::HashMap::new();
+    while receiver.recv_many(&mut waiting, MAX_BATCH).await > 0 {
+        for _ in 0..GATHER_YIELDS {
+            tokio::task::yield_now().await;
+            while waiting.len() < MAX_BATCH {
+                match receiver.try_recv() {
+                    Ok(pending) => waiting.push(pending),
+                    Err(_) => break,
+                }
+            }
+        }
+        let mut by_scope: BTreeMap<Scope, Vec<Pending>> = BTreeMap::new();
+        for pending in waiting.drain(..) {
+            by_scope
+                .entry(pending.event.scope)
+                .or_default()
+                .push(pending);
+        }
+        for (scope, pendings) in by_scope {
+            let events: Vec<(&Event, &Encoded)> =
+                pendings.iter().map(|p| (&p.event, &p.encoded)).collect();
+            let appended = match connection.take() {
+                Some(held) => Ok(held),
+                None => Connection::acquire(&db, wal_path).await,
+            };
+            let appended = match appended {
+                Ok(mut held) => {
+                    let cached = heads.remove(&scope);
+                    let result = append(&db, &mut held, scope, &events, cached.as_ref()).await;
+                    result.map(|(head, wal)| {
+                        let first = head.size - events.len() as u64;
+                        heads.insert(scope, head);
+                        connection = Some(held);
+                        (first, wal)
+                    })
+                }
+                Err(err) => Err(err),
+            };
+            let count = pendings.len();
+            let answers = pendings
+                .into_iter()
+                .enumerate()
+                .map(|(offset, pending)| (pending.done, offset as u64));
+            match (appended, &syncer) {
+                (Ok((first, Some(wal))), Some(syncer)) => {
+                    let answers = answers
+                        .map(|(done, offset)| (done, first + offset))
+                        .collect();
+                    if let Err(unsent) = syncer.send(Committed { wal, answers }) {
+                        for (done, _) in unsent.0.answers {
+                            let _ = done.send(Err(NOT_RECORDED.into()));
+                        }
+                    }
+                }
+                (Ok((first, _)), _) => {
+                    for (done, offset) in answers {
+                        let _ = done.send(Ok(first + offset));
+                    }
+                }
+                (Err(err), _) => {
+                    tracing::error!(scope = %scope, error = format!("{err:#}"), events = count, "audit append failed");
+                    for (done, _) in answers {
+                        let _ = done.send(Err(NOT_RECORDED.into()));
+                    }
+                }
+            }
+        }
+        if receiver.is_empty() && matches!(connection, Some(Connection::Postgres(_))) {
+            connection = None;
+        }
+    }
+}
+
+/// Appends `events` to the log of `scope` in a transaction of its own on
+/// `connection`; returns the head after them, and on SQLite the write-ahead log
+/// that must still be synced before the events are durable.
+///
+/// With the head this writer left (`cached`), the entries are built before the
+/// transaction and the head is replaced only if it is still that one (compare and
+/// set): one statement fewer than reading it. If anyone else appended meanwhile
+/// (a write with its own events, another process), the head is read under the lock
+/// and the entries built again, so a stale cache costs time, never a fork.
+async fn append(
+    db: &Db,
+    connection: &mut Connection,
+    scope: Scope,
+    events: &[(&Event, &Encoded)],
+    cached: Option<&Head>,
+) -> anyhow::Result<(Head, Option<Arc<std::fs::File>>)> {
+    use sqlx::Connection as _;
+    let key = scope.key();
+    let head_sql = head_sql(db);
+    let built = cached.map(|head| (head.size, head.extend(events)));
+    let statement_bytes = match db {
+        Db::Sqlite(_) => usize::MAX,
+        Db::Postgres(_) => PG_STATEMENT_BYTES,
+    };
+    macro_rules! run {
+        ($tx:ident) => {{
+            let (rows, next) = match built {
+                Some((size, (rows, next))) if store_head!($tx, &key, &next, Some(size)).await? => {
+                    (rows, next)
+                }
+                _ => {
+                    let head = read_head!($tx, head_sql, &key).await?;
+                    let (rows, next) = head.extend(events);
+                    store_head!($tx, &key, &next, None).await?;
+                    (rows, next)
+                }
+            };
+            insert_rows!($tx, &key, &rows, statement_bytes).await?;
+            $tx.commit().await?;
+            Ok(next)
+        }};
+    }
+    match connection {
+        // IMMEDIATE: the write lock from the start, so the head cannot move between
+        // the comparison and the inserts.
+        Connection::Sqlite(writer) => {
+            let mut tx = writer.connection.begin_with("BEGIN IMMEDIATE").await?;
+            let head: anyhow::Result<Head> = run!(tx);
+            Ok((head?, writer.wal()?))
+        }
+        Connection::Postgres(conn) => {
+            let mut tx = conn.begin().await?;
+            let head: anyhow::Result<Head> = run!(tx);
+            Ok((head?, None))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use tokio::sync::{mpsc, oneshot};
+
+    use enamel_audit::entry::{Action, Encoded, Event, Outcome, ResourceType, Scope};
+
+    use super::{Answer, Appender, Committed, NOT_RECORDED, Pending, sync_loop};
+
+    /// Hands `wal` to a running [`sync_loop`] with one caller waiting at `index`
+    /// and returns what that caller is told.
+    async fn answer_after_sync(wal: std::fs::File, index: u64) -> Result<u64, String> {
+        let (sender, receiver) = mpsc::unbounded_channel();
+        let syncer = tokio::spawn(sync_loop(receiver));
+        let (done, answer): (Answer, _) = oneshot::channel();
+        sender
+            .send(Committed {
+                wal: Arc::new(wal),
+                answers: vec![(done, index)],
+            })
+            .unwrap_or_else(|_| panic!("the syncer is running"));
+        let told = answer.await.expect("every caller is answered");
+        drop(sender);
+        syncer.await.expect("the syncer ends when the writer does");
+        told
+    }
+
+    /// A migrated store on a SQLite file in `dir` with a pool of two connections.
+    async fn sqlite_store(dir: &std::path::Path) -> crate::Store {
+        let keys =
+            Arc::new(enamel_crypto::LocalKeyFile::open_or_create(&dir.join("keys")).unwrap());
+        let url = secrecy::SecretString::from(format!("sqlite://{}/enamel.db", dir.display()));
+        let options = crate::ConnectOptions {
+            max_connections: 2,
+            ..crate::ConnectOptions::default()
+        };
+        let store = crate::Store::connect(&url, &options, keys).await.unwrap();
+        store.migrate().await.unwrap();
+        store
+    }
+
+    fn event(scope: Scope) -> Event {
+        Event {
+            timestamp: time::OffsetDateTime::now_utc(),
+            action: Action::Read,
+            actor_id: Some("user-1".into()),
+            actor_type: enamel_domain::ActorType::Human,
+            scope,
+            patient_id: None,
+            resource_type: ResourceType::Patient,
+            resource_id: None,
+            outcome: Outcome::Success,
+            ip_address: None,
+            user_agent: None,
+            correlation_id: None,
+            detail: std::collections::BTreeMap::new(),
+        }
+    }
+
+    #[tokio::test]
+    async fn the_pools_connections_keep_synchronous_full_beside_the_audit_writer() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = sqlite_store(dir.path()).await;
+        let scope = Scope::Practice(enamel_domain::PracticeId::generate());
+        for _ in 0..3 {
+            store.audit().record(event(scope)).await.unwrap();
+        }
+        let crate::db::Db::Sqlite(pool) = &store.db else {
+            unreachable!("a SQLite URL")
+        };
+        let (mut first, mut second) =
+            (pool.acquire().await.unwrap(), pool.acquire().await.unwrap());
+        for connection in [&mut first, &mut second] {
+            let level: i64 = sqlx::query_scalar("PRAGMA synchronous")
+                .fetch_one(&mut **connection)
+                .await
+                .unwrap();
+            assert_eq!(
+                level, 2,
+                "FULL: requests' own writes are durable when they commit"
+            );
+        }
+        let size: i64 = sqlx::query_scalar("SELECT size FROM audit_heads WHERE scope = $1")
+            .bind(scope.key())
+            .fetch_one(&mut *first)
+            .await
+            .unwrap();
+        assert_eq!(size, 3);
+    }
+
+    #[tokio::test]
+    async fn a_committed_batch_is_acknowledged_once_its_log_is_synced() {
+        let dir = tempfile::tempdir().unwrap();
+        let wal = std::fs::File::create(dir.path().join("enamel.db-wal")).unwrap();
+        assert_eq!(answer_after_sync(wal, 41).await, Ok(41));
+    }
+
+    #[tokio::test]
+    async fn a_log_that_cannot_be_synced_fails_its_callers() {
+        // Linux refuses fdatasync on /dev/null (EINVAL), as it would refuse a disk
+        // that failed: the caller must hear that its event was not recorded.
+        let unsyncable = std::fs::File::open("/dev/null").unwrap();
+        assert!(unsyncable.sync_data().is_err(), "the premise of this test");
+        assert_eq!(
+            answer_after_sync(unsyncable, 41).await,
+            Err(NOT_RECORDED.to_owned())
+        );
+    }
+
+    /// The SQLite writer answers through the syncer, never straight after its
+    /// commit: when its write-ahead log cannot be synced, the caller is told that
+    /// its event was not recorded, although the commit itself went through.
+    #[tokio::test]
+    async fn the_sqlite_writer_answers_only_once_its_log_is_synced() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = sqlite_store(dir.path()).await;
+        let scope = Scope::Practice(enamel_domain::PracticeId::generate());
+        assert_eq!(store.audit().record(event(scope)).await.unwrap(), 0);
+
+        let unsyncable = Appender::start_with(store.db.clone(), |_| "/dev/null".into());
+        let (done, answer) = oneshot::channel();
+        let event = event(scope);
+        let pending = Pending {
+            encoded: Encoded::new(&event),
+            event,
+            done,
+        };
+        unsyncable.sender.send(pending).await.unwrap();
+        assert_eq!(answer.await.unwrap(), Err(NOT_RECORDED.to_owned()));
+        let heads = store.audit().heads().await.unwrap();
+        assert!(
+            heads.contains(&(scope, 2)),
+            "committed, only never acknowledged: {heads:?}"
+        );
+    }
+}
