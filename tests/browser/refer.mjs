@@ -36,13 +36,34 @@ try {
   await page.waitForURL(/\/referrals\/new\?patient=/);
   await audit(page, 'new referral');
 
-  const specialists = await page.locator('input[name="receiving_practice_id"]').count();
-  if (specialists === 0) fail('new referral', 'no specialist offered');
+  if ((await page.locator('input[name="receiving_practice_id"]:checked').count()) !== 0) {
+    fail('new referral', 'a specialist was chosen for the office');
+  }
   await page.getByLabel('Urgency').selectOption('soon');
   await page.getByLabel('Reason for referral').fill('Evaluate tooth 19 for root canal therapy');
-  await page.getByLabel(/CDT codes/).fill('D3330, D0220');
+  await page.getByLabel(/CDT codes/).fill('D3330, X12');
   await page.getByLabel(/Teeth/).fill('19');
   await page.getByLabel('Clinical notes').fill('Lingering cold sensitivity; periapical attached.');
+  // Searching the directory keeps what was typed.
+  await page.getByLabel('Specialty').selectOption('endodontics');
+  await page.getByRole('button', { name: 'Find specialists' }).click();
+  await page.waitForLoadState();
+  if ((await page.getByLabel('Reason for referral').inputValue()) !== 'Evaluate tooth 19 for root canal therapy') {
+    fail('specialist search', 'the reason typed was lost');
+  }
+  const specialists = await page.locator('input[name="receiving_practice_id"]').count();
+  if (specialists === 0) fail('new referral', 'no endodontist offered');
+  await page.locator('input[name="receiving_practice_id"]').first().check();
+  // A mistake (X12 is no CDT code) brings the form back with the message beside it.
+  await page.getByRole('button', { name: 'Send referral' }).click();
+  await page.waitForLoadState();
+  const alert = await page.getByRole('alert').innerText();
+  if (!alert.includes('Nothing was sent')) fail('mistake', `the page said "${alert}"`);
+  if ((await page.getByLabel(/CDT codes/).inputValue()) !== 'D3330, X12') {
+    fail('mistake', 'the codes typed were lost');
+  }
+  await audit(page, 'new referral with a mistake');
+  await page.getByLabel(/CDT codes/).fill('D3330, D0220');
   await page.getByLabel(/Attachments/).setInputFiles({
     name: 'periapical-19.png',
     mimeType: 'image/png',

@@ -33,19 +33,55 @@ pub(super) struct ListingView {
     phone: String,
 }
 
+/// The specialist search: what the office filters the directory by.
+#[derive(Default)]
+struct Filter {
+    specialty: String,
+    city: String,
+    within_km: String,
+}
+
+/// What was typed into the form, shown again when the page comes back (a mistake,
+/// or a new specialist search), so nothing typed is lost.
+#[derive(Default)]
+struct Typed {
+    receiving: String,
+    urgency: String,
+    reason: String,
+    cdt_codes: String,
+    teeth: String,
+    notes: String,
+}
+
+/// A mistake in the form: the field it is beside (its input's id) and what to fix.
+struct Mistake {
+    field: &'static str,
+    message: String,
+}
+
 #[derive(Template)]
 #[template(path = "referral_new.html")]
 pub(super) struct NewReferralPage {
     chrome: Chrome,
     patient: String,
     patient_id: PatientId,
-    specialty: String,
-    city: String,
-    within: String,
+    filter: Filter,
+    typed: Typed,
+    mistake: Option<Mistake>,
     specialties: Vec<(&'static str, &'static str)>,
     listings: Vec<ListingView>,
     urgencies: Vec<(&'static str, &'static str)>,
     max_mb: u64,
+}
+
+impl NewReferralPage {
+    /// The message for the field with input id `field`, if the mistake is there.
+    fn mistake_at(&self, field: &str) -> Option<&str> {
+        self.mistake
+            .as_ref()
+            .filter(|m| m.field == field)
+            .map(|m| m.message.as_str())
+    }
 }
 
 pub(super) async fn new_referral_page(
@@ -53,34 +89,52 @@ pub(super) async fn new_referral_page(
     auth: Authenticated,
     Query(query): Query<NewReferralQuery>,
 ) -> PageResult {
-    let user = auth.person()?;
     let patient_id = parse_id::<PatientId>(&query.patient)?;
+    let filter = Filter {
+        specialty: query.specialty.unwrap_or_default(),
+        city: query.city.unwrap_or_default(),
+        within_km: query.within_km.unwrap_or_default(),
+    };
+    form_page(&state, &auth, patient_id, filter, Typed::default(), None).await
+}
+
+/// The form for `patient`, with the directory filtered by `filter` and what was
+/// typed filled back in; a mistake in the filter itself is shown beside it.
+async fn form_page(
+    state: &AppState,
+    auth: &Authenticated,
+    patient_id: PatientId,
+    filter: Filter,
+    typed: Typed,
+    mut mistake: Option<Mistake>,
+) -> PageResult {
+    let user = auth.person()?;
     let scoped = auth.scoped(&state.store);
     let patient = scoped.patient(patient_id, state.clock.now()).await?;
-    let kind = query
-        .specialty
-        .as_deref()
-        .filter(|s| !s.is_empty())
-        .map(PracticeKind::parse)
-        .transpose()
-        .map_err(ApiError::from)?;
-    let city = query.city.filter(|c| !c.trim().is_empty());
-    let within = query
-        .within_km
-        .as_deref()
-        .filter(|w| !w.is_empty())
-        .map(|w| {
-            w.parse::<f64>()
-                .map_err(|_| ApiError::Rejected("choose a distance".into()))
-                .and_then(crate::services::directory::within_km)
-        })
-        .transpose()?;
+    let kind = PracticeKind::parse(&filter.specialty).ok();
+    let city = Some(filter.city.trim().to_owned()).filter(|c| !c.is_empty());
+    let raw_within = filter.within_km.trim();
+    let within = if raw_within.is_empty() {
+        None
+    } else if let Ok(km) = raw_within
+        .parse::<f64>()
+        .map_err(|_| ApiError::Rejected("choose a distance".into()))
+        .and_then(crate::services::directory::within_km)
+    {
+        Some(km)
+    } else {
+        mistake.get_or_insert(Mistake {
+            field: "d-within",
+            message: "Choose one of the distances.".into(),
+        });
+        None
+    };
     let own = user.practice;
     let listings = scoped
         .directory(&DirectoryQuery {
             kind,
             name: None,
-            city: city.clone(),
+            city,
             within_km: within,
         })
         .await?
@@ -96,17 +150,20 @@ pub(super) async fn new_referral_page(
             phone: l.phone,
         })
         .collect();
-    Ok(render(&NewReferralPage {
-        chrome: chrome(&state, Some(user)),
+    let has_mistake = mistake.is_some();
+    let mut page = render(&NewReferralPage {
+        chrome: chrome(state, Some(user)),
         patient: format!(
             "{} {}",
             patient.first_name.expose(),
             patient.last_name.expose()
         ),
         patient_id,
-        specialty: kind.map(|k| k.as_str().to_owned()).unwrap_or_default(),
-        city: city.unwrap_or_default(),
-        within: query.within_km.unwrap_or_default(),
+        filter: Filter {
+            specialty: kind.map(|k| k.as_str().to_owned()).unwrap_or_default(),
+            ..filter
+        },
+        typed,
         specialties: PracticeKind::ALL
             .iter()
             .filter(|k| **k != PracticeKind::General)
@@ -118,35 +175,99 @@ pub(super) async fn new_referral_page(
             .map(|u| (u.as_str(), u.label()))
             .collect(),
         max_mb: state.referrals.attachment_max_bytes / (1024 * 1024),
-    }))
+        mistake,
+    });
+    // A form with a mistake is answered 422, so a script or a test sees that
+    // nothing was saved; a browser shows it like any page.
+    if has_mistake && page.status().is_success() {
+        *page.status_mut() = axum::http::StatusCode::UNPROCESSABLE_ENTITY;
+    }
+    Ok(page)
 }
 
-/// The new-referral form (multipart: its fields, then its files, then the button).
-/// The referral is created as a draft when the first file arrives (or at the end),
-/// files are stored against it, and it is sent last if "Send" was pressed.
+/// The form field (its input's id) a rule broken by a referral's value belongs to.
+fn field_of(what: &str) -> &'static str {
+    match what {
+        "CDT code" | "CDT codes" => "r-codes",
+        "tooth number" => "r-teeth",
+        "referral reason" => "r-reason",
+        "clinical notes" => "r-notes",
+        "urgency" => "r-urgency",
+        _ => "r-specialist",
+    }
+}
+
+/// A mistake for the form from an error of reading it, or the error itself when it
+/// is not about something typed.
+fn mistake_of(err: ApiError) -> Result<Mistake, ApiError> {
+    match err {
+        ApiError::InvalidInput(invalid) => Ok(Mistake {
+            field: field_of(invalid.what),
+            message: capitalized(&invalid.to_string()),
+        }),
+        ApiError::Rejected(why) if why.contains("receiving practice") => Ok(Mistake {
+            field: "r-specialist",
+            message: "Choose a specialist.".into(),
+        }),
+        other => Err(other),
+    }
+}
+
+fn capitalized(text: &str) -> String {
+    let mut chars = text.chars();
+    chars.next().map_or_else(String::new, |first| {
+        let mut out = first.to_uppercase().collect::<String>();
+        out.push_str(chars.as_str());
+        if !out.ends_with('.') {
+            out.push('.');
+        }
+        out
+    })
+}
+
+/// The new-referral form (multipart: the specialist search, its fields, its files,
+/// then the button). "Find specialists" shows the form again with the directory
+/// filtered and everything typed kept. Otherwise the referral is created as a draft
+/// when the first file arrives (or at the end), files are stored against it, and it
+/// is sent last if "Send" was pressed. A mistake in what was typed shows the form
+/// again with the message beside the field (files must then be chosen again: a
+/// browser never refills a file input).
 pub(super) async fn create_referral(
     State(state): State<AppState>,
     auth: Authenticated,
     mut form: Multipart,
 ) -> PageResult {
     let mut input = ReferralInput::default();
+    let mut typed = Typed::default();
+    let mut filter = Filter::default();
     let mut created: Option<ReferralId> = None;
+    let mut filtering = false;
     let mut files = 0;
     let unreadable = |_| ApiError::Rejected("the form could not be read".into());
     while let Some(field) = form.next_field().await.map_err(unreadable)? {
         let name = field.name().unwrap_or_default().to_owned();
         if name == "file" {
             // A browser sends the file input even when no file was chosen, as a part
-            // with an empty file name and no content: that is no file.
-            if field.file_name().is_none_or(str::is_empty) {
+            // with an empty file name and no content: that is no file. A search
+            // stores nothing either.
+            if filtering || field.file_name().is_none_or(str::is_empty) {
                 continue;
             }
             let id = if let Some(id) = created {
                 id
             } else {
-                let id = create_draft(&state, &auth, &input).await?;
-                created = Some(id);
-                id
+                match create_draft(&state, &auth, &input).await {
+                    Ok(id) => {
+                        created = Some(id);
+                        id
+                    }
+                    Err(err) => {
+                        let patient = parse_id::<PatientId>(&input.patient_id)?;
+                        let mistake = mistake_of(err)?;
+                        return form_page(&state, &auth, patient, filter, typed, Some(mistake))
+                            .await;
+                    }
+                }
             };
             files += 1;
             if files > MAX_FILES {
@@ -167,21 +288,31 @@ pub(super) async fn create_referral(
             continue;
         }
         let value = text_of(field).await?;
-        match name.as_str() {
-            "patient_id" => input.patient_id = value,
-            "receiving_practice_id" => input.receiving_practice_id = value,
-            "urgency" => input.urgency = value,
-            "reason" => input.reason = value,
-            "cdt_codes" => input.cdt_codes = split_list(&value),
-            "teeth" => input.teeth = split_list(&value),
-            "notes" => input.notes = value,
-            "action" => input.send = value == "send",
-            _ => {}
+        if name == "action" {
+            // The search button comes before the files in the form, so nothing is
+            // stored yet; the typed fields after it are still read, to show again.
+            if value == "filter" && created.is_none() {
+                filtering = true;
+            }
+            input.send = value == "send";
+        } else {
+            keep(&name, value, &mut input, &mut typed, &mut filter);
         }
+    }
+    if filtering {
+        let patient = parse_id::<PatientId>(&input.patient_id)?;
+        return form_page(&state, &auth, patient, filter, typed, None).await;
     }
     let id = match created {
         Some(id) => id,
-        None => create_draft(&state, &auth, &input).await?,
+        None => match create_draft(&state, &auth, &input).await {
+            Ok(id) => id,
+            Err(err) => {
+                let patient = parse_id::<PatientId>(&input.patient_id)?;
+                let mistake = mistake_of(err)?;
+                return form_page(&state, &auth, patient, filter, typed, Some(mistake)).await;
+            }
+        },
     };
     if input.send {
         auth.scoped(&state.store)
@@ -195,6 +326,48 @@ pub(super) async fn create_referral(
     }
     let flash = if input.send { "sent" } else { "saved" };
     Ok(see_other(&format!("/referrals/{id}?flash={flash}")))
+}
+
+/// Takes one typed field into the referral's input, what is shown again, and the
+/// specialist search.
+fn keep(
+    name: &str,
+    value: String,
+    input: &mut ReferralInput,
+    typed: &mut Typed,
+    filter: &mut Filter,
+) {
+    match name {
+        "patient_id" => input.patient_id = value,
+        "specialty" => filter.specialty = value,
+        "city" => filter.city = value,
+        "within_km" => filter.within_km = value,
+        "receiving_practice_id" => {
+            typed.receiving.clone_from(&value);
+            input.receiving_practice_id = value;
+        }
+        "urgency" => {
+            typed.urgency.clone_from(&value);
+            input.urgency = value;
+        }
+        "reason" => {
+            typed.reason.clone_from(&value);
+            input.reason = value;
+        }
+        "cdt_codes" => {
+            input.cdt_codes = split_list(&value);
+            typed.cdt_codes = value;
+        }
+        "teeth" => {
+            input.teeth = split_list(&value);
+            typed.teeth = value;
+        }
+        "notes" => {
+            typed.notes.clone_from(&value);
+            input.notes = value;
+        }
+        _ => {}
+    }
 }
 
 pub(super) async fn create_draft(

@@ -56,7 +56,7 @@ async fn run_script(demo: &Demo, script: &str, email: String, pages: usize) -> O
 async fn a_front_desk_sends_a_referral_with_a_radiograph_in_chromium() {
     let demo = demo_on(Backend::Sqlite, |_| {}).await.unwrap();
     let email = demo.email(0, Role::FrontDesk);
-    let Some(report) = run_script(&demo, "refer.mjs", email, 6).await else {
+    let Some(report) = run_script(&demo, "refer.mjs", email, 7).await else {
         return;
     };
     // The referral the browser sent is stored, sent, with its attachment.

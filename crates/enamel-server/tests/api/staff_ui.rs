@@ -274,14 +274,140 @@ async fn refer_through_the_pages(backend: Backend) {
         .await;
     assert_eq!(too_long.status(), 413);
 
-    // Invalid codes and teeth are refused with the rule, before anything is created.
+    // Invalid teeth are refused with the rule, before anything is created: the form
+    // comes back (see a_form_with_a_mistake_comes_back_with_what_was_typed).
     let mut bad = fields;
     bad[5] = ("teeth", "46");
     let refused = demo
         .post_multipart("/referrals", &referrer, multipart(&bad, &[]))
         .await;
-    assert_eq!(refused.status(), 400);
+    assert_eq!(refused.status(), 422);
     assert!(refused.text().await.unwrap().contains("tooth"));
+}
+
+/// The value of the input or textarea with id `id` in `page` (as rendered, escaped).
+fn typed_in(page: &str, id: &str) -> String {
+    let at = page
+        .find(&format!("id=\"{id}\""))
+        .unwrap_or_else(|| panic!("no #{id}"));
+    let tag = &page[at..];
+    if let Some(value) = tag
+        .split('>')
+        .next()
+        .and_then(|t| t.split("value=\"").nth(1))
+    {
+        return value.split('"').next().unwrap_or_default().to_owned();
+    }
+    tag.split('>')
+        .nth(1)
+        .unwrap_or_default()
+        .split("</textarea")
+        .next()
+        .unwrap_or_default()
+        .to_owned()
+}
+
+async fn a_form_with_a_mistake_comes_back_with_what_was_typed(backend: Backend) {
+    let Some(demo) = demo_on(backend, |_| {}).await else {
+        return;
+    };
+    let referrer = demo.session(&demo.email(0, Role::FrontDesk)).await;
+    let (_, patients) = demo.page("/patients", &referrer).await;
+    let refer = link_starting(&patients, "/referrals/new?patient=");
+    let (_, form) = demo.page(&refer, &referrer).await;
+    assert!(
+        !form.contains(" checked"),
+        "no specialist is chosen for the office"
+    );
+    let patient_id = refer.rsplit('=').next().unwrap().to_owned();
+    let endo = demo.network.practices[3].practice.id.to_string();
+    let before = demo.db.raw_text_dump("referrals").await;
+    let mut fields = vec![
+        ("patient_id", patient_id.as_str()),
+        ("receiving_practice_id", endo.as_str()),
+        ("urgency", "urgent"),
+        ("reason", "Evaluate #30 for retreatment"),
+        ("cdt_codes", "D3330, X12"),
+        ("teeth", "30"),
+        ("notes", "Sinus tract buccal to #30."),
+        ("action", "send"),
+    ];
+
+    // An invalid CDT code: the form again, everything typed kept, the rule beside the
+    // codes, and nothing saved.
+    let wrong = demo
+        .post_multipart("/referrals", &referrer, multipart(&fields, &[]))
+        .await;
+    assert_eq!(wrong.status(), 422);
+    let page = wrong.text().await.unwrap();
+    assert!(page.contains("role=\"alert\">Nothing was sent"), "{page}");
+    assert!(
+        page.contains("id=\"r-codes-error\""),
+        "the message is beside the codes"
+    );
+    assert!(page.contains("aria-invalid=\"true\" aria-describedby=\"r-codes-error"));
+    assert_eq!(typed_in(&page, "r-codes"), "D3330, X12");
+    assert_eq!(typed_in(&page, "r-reason"), "Evaluate #30 for retreatment");
+    assert_eq!(typed_in(&page, "r-notes"), "Sinus tract buccal to #30.");
+    assert!(
+        page.contains(&format!("value=\"{endo}\" required checked")),
+        "the specialist chosen stays chosen"
+    );
+    assert!(page.contains("<option value=\"urgent\" selected>"));
+
+    // Tooth 33: the message is beside the teeth.
+    fields[4] = ("cdt_codes", "D3330");
+    fields[5] = ("teeth", "33");
+    let wrong = demo
+        .post_multipart("/referrals", &referrer, multipart(&fields, &[]))
+        .await;
+    assert_eq!(wrong.status(), 422);
+    let page = wrong.text().await.unwrap();
+    assert!(page.contains("id=\"r-teeth-error\""));
+    assert_eq!(typed_in(&page, "r-teeth"), "33");
+
+    // No specialist chosen (a client without the browser's check).
+    fields[5] = ("teeth", "30");
+    fields[1] = ("receiving_practice_id", "");
+    let wrong = demo
+        .post_multipart("/referrals", &referrer, multipart(&fields, &[]))
+        .await;
+    assert_eq!(wrong.status(), 422);
+    assert!(wrong.text().await.unwrap().contains("Choose a specialist."));
+    assert_eq!(
+        demo.db.raw_text_dump("referrals").await,
+        before,
+        "nothing was saved"
+    );
+
+    // Searching the directory keeps everything typed, files are not stored.
+    let mut search = vec![
+        ("patient_id", patient_id.as_str()),
+        ("specialty", "periodontics"),
+        ("city", ""),
+        ("within_km", ""),
+        ("action", "filter"),
+    ];
+    search.extend_from_slice(&fields[2..7]);
+    let found = demo
+        .post_multipart(
+            "/referrals",
+            &referrer,
+            multipart(&search, &[("bitewing.png", &png())]),
+        )
+        .await;
+    assert_eq!(found.status(), 200);
+    let page = found.text().await.unwrap();
+    assert_eq!(typed_in(&page, "r-reason"), "Evaluate #30 for retreatment");
+    assert_eq!(typed_in(&page, "r-teeth"), "30");
+    assert!(page.contains("<option value=\"periodontics\" selected>"));
+    assert!(!page.contains(&endo), "the endodontist is filtered out");
+    assert!(!page.contains(" checked"));
+    assert_eq!(
+        demo.db.raw_text_dump("referrals").await,
+        before,
+        "a search saves nothing"
+    );
 }
 
 #[tokio::test]
@@ -327,4 +453,7 @@ async fn the_vendor_page_shows_the_registry_and_only_the_officer_edits_it(backen
     assert!(page.contains("BAA-2026-014"));
 }
 
-on_both_backends!(the_vendor_page_shows_the_registry_and_only_the_officer_edits_it);
+on_both_backends!(
+    a_form_with_a_mistake_comes_back_with_what_was_typed,
+    the_vendor_page_shows_the_registry_and_only_the_officer_edits_it
+);
