@@ -172,6 +172,32 @@ impl TimeZone {
         civil_to_time(civil).unwrap_or_else(|| PrimitiveDateTime::new(at.date(), at.time()))
     }
 
+    /// The zone's abbreviation in force at `at` (`CST` in January, `CDT` in July).
+    #[must_use]
+    pub fn abbreviation(&self, at: OffsetDateTime) -> String {
+        jiff::Timestamp::from_second(at.unix_timestamp()).map_or_else(
+            |_| String::new(),
+            |instant| {
+                self.rules()
+                    .to_offset_info(instant)
+                    .abbreviation()
+                    .to_owned()
+            },
+        )
+    }
+
+    /// `at` as people in this zone read it: `2026-11-29 08:30 CST`.
+    #[must_use]
+    pub fn stamp(&self, at: OffsetDateTime) -> String {
+        let local = self.local(at);
+        let format = time::macros::format_description!("[year]-[month]-[day] [hour]:[minute]");
+        format!(
+            "{} {}",
+            local.format(&format).unwrap_or_default(),
+            self.abbreviation(at)
+        )
+    }
+
     /// The date in this zone at the instant `at` (a practice's "today").
     #[must_use]
     pub fn local_date(&self, at: OffsetDateTime) -> Date {
@@ -304,6 +330,14 @@ mod tests {
         assert_eq!(
             chicago.local_date(datetime!(2026-03-09 05:00 UTC)),
             date!(2026 - 03 - 09)
+        );
+        assert_eq!(
+            chicago.stamp(datetime!(2026-07-15 13:05 UTC)),
+            "2026-07-15 08:05 CDT"
+        );
+        assert_eq!(
+            chicago.stamp(datetime!(2026-01-15 14:05 UTC)),
+            "2026-01-15 08:05 CST"
         );
         // Phoenix keeps standard time all year.
         let phoenix = TimeZone::parse("America/Phoenix").unwrap();

@@ -4,10 +4,10 @@ use askama::Template;
 use axum::extract::State;
 use enamel_store::IDLE_FLAG_DAYS;
 
-use super::{Chrome, PageResult, chrome, render, see_other};
+use super::{Chrome, PageResult, chrome, render, see_other, stamp, zone_of};
 use crate::AppState;
 use crate::auth::Authenticated;
-use crate::http::{csv_download, when};
+use crate::http::csv_download;
 use crate::services::access_review::{self, ReviewLine};
 
 #[derive(Template)]
@@ -29,6 +29,7 @@ pub(super) async fn access_review_page(
     let user = auth.person()?;
     let rows = access_review::lines(&state, &auth).await?;
     let scoped = auth.scoped(&state.store);
+    let zone = zone_of(&state, &auth).await;
     let sign_offs = scoped
         .review_sign_offs()
         .await?
@@ -36,7 +37,7 @@ pub(super) async fn access_review_page(
         .map(|s| {
             format!(
                 "{}: {} accounts, {} flagged",
-                when(s.signed_off_at),
+                stamp(s.signed_off_at, zone.as_ref()),
                 s.accounts,
                 s.flagged
             )
@@ -49,7 +50,7 @@ pub(super) async fn access_review_page(
         .map(|a| {
             format!(
                 "{}: {} (account {})",
-                when(a.created_at),
+                stamp(a.created_at, zone.as_ref()),
                 a.kind.replace('_', " "),
                 a.subject
             )

@@ -1,9 +1,8 @@
 //! The home page and one's own sessions (list, end one, end the others).
 
-use super::{Chrome, PageResult, chrome, render, see_other};
+use super::{Chrome, PageResult, chrome, render, see_other, stamp, zone_of};
 use crate::auth::Authenticated;
 use crate::http::extract::Id;
-use crate::http::when;
 use crate::services::sessions::authorize_self;
 use crate::{ApiError, AppState};
 use askama::Template;
@@ -43,7 +42,7 @@ pub(super) async fn home(State(state): State<AppState>, auth: Authenticated) -> 
     Ok(render(&HomePage {
         chrome: chrome(&state, Some(user)),
         name: user.display_name.as_str().to_owned(),
-        role: user.role.as_str(),
+        role: user.role.label(),
         practice,
         mfa_enabled,
     }))
@@ -72,12 +71,13 @@ pub(super) async fn sessions_page(
     let user = auth.person()?;
     authorize_self(&state, &auth, Action::SessionManage).await?;
     let sessions = state.store.identity().sessions_of(user.id).await?;
+    let zone = zone_of(&state, &auth).await;
     let rows = sessions
         .into_iter()
         .map(|s| SessionRow {
             id: s.id.to_string(),
-            created: when(s.created_at),
-            last_seen: when(s.last_seen_at),
+            created: stamp(s.created_at, zone.as_ref()),
+            last_seen: stamp(s.last_seen_at, zone.as_ref()),
             address: s.ip_address.unwrap_or_default(),
             agent: s.user_agent.unwrap_or_default().chars().take(80).collect(),
             current: Some(s.id) == auth.session,

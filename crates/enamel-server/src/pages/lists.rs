@@ -1,6 +1,6 @@
 //! The referral inbox and outbox.
 
-use super::{PageResult, can_refer, full_name, stamp};
+use super::{PageResult, can_refer, full_name, stamp, zone_of};
 use crate::auth::Authenticated;
 use crate::http::extract::Query;
 use crate::http::page::{Chrome, chrome, render};
@@ -30,7 +30,7 @@ pub(super) struct Row {
 }
 
 impl Row {
-    fn of(summary: &ReferralSummary) -> Self {
+    fn of(summary: &ReferralSummary, zone: Option<&enamel_domain::TimeZone>) -> Self {
         let other_office = match summary.side {
             Side::Receiver => &summary.referrer_name,
             Side::Referrer => &summary.receiver_name,
@@ -43,7 +43,7 @@ impl Row {
             status: summary.status.label(),
             not_responding: summary.not_responding,
             attention: summary.needs_attention(),
-            updated: stamp(summary.updated_at),
+            updated: stamp(summary.updated_at, zone),
         }
     }
 }
@@ -81,7 +81,8 @@ pub(super) async fn referrals_page(
         .scoped(&state.store)
         .referrals(which, status, 200)
         .await?;
-    let rows: Vec<Row> = found.iter().map(Row::of).collect();
+    let zone = zone_of(&state, &auth).await;
+    let rows: Vec<Row> = found.iter().map(|s| Row::of(s, zone.as_ref())).collect();
     Ok(render(&ReferralsPage {
         chrome: chrome(&state, Some(user)),
         inbox: which == ReferralBox::Inbox,

@@ -150,9 +150,29 @@ impl IntoResponse for PageError {
 
 type PageResult = Result<Response, PageError>;
 
-fn stamp(at: time::OffsetDateTime) -> String {
-    let format = time::macros::format_description!("[year]-[month]-[day] [hour]:[minute] UTC");
-    at.format(&format).unwrap_or_default()
+/// `at` in the reader's practice's time zone (`2026-11-29 08:30 CST`), or in UTC for
+/// a reader of no practice (the platform operator).
+fn stamp(at: time::OffsetDateTime, zone: Option<&enamel_domain::TimeZone>) -> String {
+    zone.map_or_else(
+        || {
+            let format =
+                time::macros::format_description!("[year]-[month]-[day] [hour]:[minute] UTC");
+            at.format(&format).unwrap_or_default()
+        },
+        |zone| zone.stamp(at),
+    )
+}
+
+/// The time zone the reader's pages show times in: their practice's.
+async fn zone_of(
+    state: &AppState,
+    auth: &crate::auth::Authenticated,
+) -> Option<enamel_domain::TimeZone> {
+    auth.scoped(&state.store)
+        .own_practice()
+        .await
+        .ok()
+        .map(|practice| practice.time_zone)
 }
 
 const fn can_refer(role: Role) -> bool {

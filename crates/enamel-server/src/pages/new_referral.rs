@@ -147,7 +147,7 @@ async fn form_page(
             kind: l.kind.label(),
             city: l.city,
             state: l.state,
-            phone: l.phone,
+            phone: enamel_domain::PhoneNumber::parse(&l.phone).map_or(l.phone, |p| p.national()),
         })
         .collect();
     let has_mistake = mistake.is_some();

@@ -1,7 +1,7 @@
 //! One referral: its page, steps, messages, attachments and the patient's link.
 
 use super::form::attach_field;
-use super::{MAX_FILES, PageError, PageResult, can_refer, full_name, see_other, stamp};
+use super::{MAX_FILES, PageError, PageResult, can_refer, full_name, see_other, stamp, zone_of};
 use crate::auth::Authenticated;
 use crate::http::extract::Form;
 use crate::http::extract::Query;
@@ -133,7 +133,11 @@ pub(super) fn size_text(bytes: u64) -> String {
     }
 }
 
-pub(super) fn event_view(entry: &enamel_store::TimelineEntry, reader: Side) -> EventView {
+pub(super) fn event_view(
+    entry: &enamel_store::TimelineEntry,
+    reader: Side,
+    zone: Option<&enamel_domain::TimeZone>,
+) -> EventView {
     let what = match entry.kind.as_str() {
         "sent" => "Sent".to_owned(),
         "received" => "Received by the specialist".to_owned(),
@@ -153,7 +157,7 @@ pub(super) fn event_view(entry: &enamel_store::TimelineEntry, reader: Side) -> E
         other => other.replace('_', " "),
     };
     EventView {
-        at: stamp(entry.at),
+        at: stamp(entry.at, zone),
         what,
         who: entry.actor_name.clone(),
         office: if entry.side == reader {
@@ -165,7 +169,11 @@ pub(super) fn event_view(entry: &enamel_store::TimelineEntry, reader: Side) -> E
     }
 }
 
-pub(super) fn referral_view(detail: &ReferralDetail, user: &User) -> ReferralPage {
+pub(super) fn referral_view(
+    detail: &ReferralDetail,
+    user: &User,
+    zone: Option<&enamel_domain::TimeZone>,
+) -> ReferralPage {
     let summary = &detail.summary;
     let clinical = detail.clinical.expose();
     let contact = detail
@@ -186,7 +194,7 @@ pub(super) fn referral_view(detail: &ReferralDetail, user: &User) -> ReferralPag
         birth_date: summary.patient.birth_date.expose().to_string(),
         phone: contact
             .and_then(|c| c.phone.as_ref())
-            .map(|p| p.e164().to_owned()),
+            .map(enamel_domain::PhoneNumber::national),
         email: contact
             .and_then(|c| c.email.as_ref())
             .map(|e| e.as_str().to_owned()),
@@ -244,7 +252,7 @@ pub(super) fn referral_view(detail: &ReferralDetail, user: &User) -> ReferralPag
         timeline: detail
             .timeline
             .iter()
-            .map(|e| event_view(e, summary.side))
+            .map(|e| event_view(e, summary.side, zone))
             .collect(),
         max_mb: 0,
         draft: String::new(),
@@ -276,7 +284,8 @@ pub(super) async fn referral_page_for(
         .scoped(&state.store)
         .referral(id, state.clock.now())
         .await?;
-    let mut page = referral_view(&detail, user);
+    let zone = zone_of(state, auth).await;
+    let mut page = referral_view(&detail, user, zone.as_ref());
     page.chrome = chrome(state, Some(user));
     page.flash = flash;
     page.max_mb = state.referrals.attachment_max_bytes / (1024 * 1024);

@@ -1,6 +1,6 @@
 //! The BAA registry's page: vendors and their agreements.
 
-use super::{PageResult, blank_to_none, see_other, stamp};
+use super::{PageResult, blank_to_none, see_other, stamp, zone_of};
 use crate::auth::Authenticated;
 use crate::http::extract::Form;
 use crate::http::page::{Chrome, chrome, render};
@@ -52,6 +52,7 @@ pub(super) async fn vendors_page(State(state): State<AppState>, auth: Authentica
             document_ref: v.document_ref.unwrap_or_default(),
         })
         .collect();
+    let zone = zone_of(&state, &auth).await;
     let problems = scoped
         .notifications(200)
         .await?
@@ -62,7 +63,7 @@ pub(super) async fn vendors_page(State(state): State<AppState>, auth: Authentica
                 "{} {} notice on {} was not sent: {} has no executed BAA.",
                 m.channel.as_str(),
                 m.kind.replace('_', " "),
-                stamp(m.created_at),
+                stamp(m.created_at, zone.as_ref()),
                 m.vendor.as_deref().unwrap_or("its vendor"),
             )
         })

@@ -257,7 +257,7 @@ async fn a_dentist_signs_in_with_a_strict_host_only_cookie(backend: Backend) {
     let cookie = cookie_of(&response).unwrap();
     let home = demo.get("/", &cookie).await;
     assert_eq!(home.status(), 200);
-    assert!(home.text().await.unwrap().contains("dentist"));
+    assert!(home.text().await.unwrap().contains("Dentist"));
     // Only the token's digest is stored.
     let stored = demo.db.raw_bytes("SELECT token_digest FROM sessions").await;
     assert!(

@@ -202,6 +202,17 @@ async fn refer_through_the_pages(backend: Backend) {
         .page(&format!("/referrals/{referral}"), &referrer)
         .await;
     assert!(followed.contains("Appointment recorded"));
+    // The timeline's times are the practice's local time, with its zone's name.
+    let zone = demo.network.practices[0].practice.time_zone;
+    let local = zone.abbreviation(enamel_server::clock::Clock::now(&demo.clock));
+    assert!(
+        followed.contains(&format!(" {local}</")),
+        "times in {local}"
+    );
+    assert!(
+        !followed.contains(" UTC</"),
+        "no UTC times on a practice's page"
+    );
     assert!(followed.contains("2026-12-03 09:30"));
     assert!(followed.contains("Booked for the 3rd."));
 
