@@ -1,6 +1,9 @@
 //! The home page and one's own sessions (list, end one, end the others).
 
-use super::{Chrome, PageResult, chrome, render, see_other, stamp, zone_of};
+use super::{
+    Chrome, PageError, PageResult, ReferralRow, can_refer, chrome, render, see_other, stamp,
+    zone_of,
+};
 use crate::auth::Authenticated;
 use crate::http::extract::Id;
 use crate::services::sessions::authorize_self;
@@ -8,7 +11,7 @@ use crate::{ApiError, AppState};
 use askama::Template;
 use axum::extract::State;
 use enamel_policy::Action;
-use enamel_store::EndReason;
+use enamel_store::{EndReason, ReferralBox};
 
 #[derive(Template)]
 #[template(path = "home.html")]
@@ -18,6 +21,78 @@ pub(super) struct HomePage {
     role: &'static str,
     practice: Option<String>,
     mfa_enabled: bool,
+    /// The care team's work: what waits for this office, in and out.
+    work: Option<Work>,
+}
+
+/// The referrals that wait for the office, newest first (at most [`WORK_ROWS`] of
+/// each; the lists have the rest).
+pub(super) struct Work {
+    received: Vec<ReferralRow>,
+    received_more: usize,
+    sent: Vec<ReferralRow>,
+    sent_more: usize,
+    not_responding: usize,
+}
+
+/// One box's share of the work, as the page lists it.
+pub(super) struct WorkBox<'a> {
+    heading: &'static str,
+    which: &'static str,
+    from_or_to: &'static str,
+    rows: &'a [ReferralRow],
+    more: usize,
+}
+
+impl Work {
+    fn boxes(&self) -> [WorkBox<'_>; 2] {
+        [
+            WorkBox {
+                heading: "Received by your office",
+                which: "inbox",
+                from_or_to: "From",
+                rows: &self.received,
+                more: self.received_more,
+            },
+            WorkBox {
+                heading: "Sent by your office",
+                which: "outbox",
+                from_or_to: "To",
+                rows: &self.sent,
+                more: self.sent_more,
+            },
+        ]
+    }
+}
+
+/// Rows of each kind the home page shows.
+const WORK_ROWS: usize = 10;
+
+/// What needs the office in its inbox and its outbox.
+async fn work(state: &AppState, auth: &Authenticated) -> Result<Work, PageError> {
+    let scoped = auth.scoped(&state.store);
+    let zone = zone_of(state, auth).await;
+    let waiting = |found: Vec<enamel_store::ReferralSummary>| -> (Vec<ReferralRow>, usize, usize) {
+        let flagged = found.iter().filter(|s| s.not_responding).count();
+        let rows: Vec<ReferralRow> = found
+            .iter()
+            .filter(|s| s.needs_attention())
+            .map(|s| ReferralRow::of(s, zone.as_ref()))
+            .collect();
+        let more = rows.len().saturating_sub(WORK_ROWS);
+        (rows.into_iter().take(WORK_ROWS).collect(), more, flagged)
+    };
+    let (received, received_more, flagged_in) =
+        waiting(scoped.referrals(ReferralBox::Inbox, None, 200).await?);
+    let (sent, sent_more, flagged_out) =
+        waiting(scoped.referrals(ReferralBox::Outbox, None, 200).await?);
+    Ok(Work {
+        received,
+        received_more,
+        sent,
+        sent_more,
+        not_responding: flagged_in + flagged_out,
+    })
 }
 
 pub(super) async fn home(State(state): State<AppState>, auth: Authenticated) -> PageResult {
@@ -39,12 +114,18 @@ pub(super) async fn home(State(state): State<AppState>, auth: Authenticated) -> 
         .mfa(user)
         .await?
         .is_some_and(|m| m.confirmed);
+    let work = if can_refer(user.role) {
+        Some(work(&state, &auth).await?)
+    } else {
+        None
+    };
     Ok(render(&HomePage {
         chrome: chrome(&state, Some(user)),
         name: user.display_name.as_str().to_owned(),
         role: user.role.label(),
         practice,
         mfa_enabled,
+        work,
     }))
 }
 

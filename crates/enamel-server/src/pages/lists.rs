@@ -1,14 +1,14 @@
 //! The referral inbox and outbox.
 
-use super::{PageResult, can_refer, full_name, stamp, zone_of};
+use super::{PageResult, ReferralRow, can_refer, zone_of};
 use crate::auth::Authenticated;
 use crate::http::extract::Query;
 use crate::http::page::{Chrome, chrome, render};
 use crate::{ApiError, AppState};
 use askama::Template;
 use axum::extract::State;
-use enamel_domain::{ReferralId, ReferralStatus, Side};
-use enamel_store::{ReferralBox, ReferralSummary};
+use enamel_domain::ReferralStatus;
+use enamel_store::ReferralBox;
 use serde::Deserialize;
 
 #[derive(Deserialize)]
@@ -16,36 +16,6 @@ pub(super) struct ListQuery {
     #[serde(rename = "box")]
     which: Option<String>,
     status: Option<String>,
-}
-
-pub(super) struct Row {
-    id: ReferralId,
-    patient: String,
-    other_office: String,
-    urgency: &'static str,
-    status: &'static str,
-    not_responding: bool,
-    attention: bool,
-    updated: String,
-}
-
-impl Row {
-    fn of(summary: &ReferralSummary, zone: Option<&enamel_domain::TimeZone>) -> Self {
-        let other_office = match summary.side {
-            Side::Receiver => &summary.referrer_name,
-            Side::Referrer => &summary.receiver_name,
-        };
-        Self {
-            id: summary.id,
-            patient: full_name(&summary.patient),
-            other_office: other_office.clone(),
-            urgency: summary.urgency.label(),
-            status: summary.status.label(),
-            not_responding: summary.not_responding,
-            attention: summary.needs_attention(),
-            updated: stamp(summary.updated_at, zone),
-        }
-    }
 }
 
 #[derive(Template)]
@@ -57,7 +27,7 @@ pub(super) struct ReferralsPage {
     can_create: bool,
     status: String,
     statuses: Vec<(&'static str, &'static str)>,
-    rows: Vec<Row>,
+    rows: Vec<ReferralRow>,
 }
 
 pub(super) async fn referrals_page(
@@ -82,7 +52,10 @@ pub(super) async fn referrals_page(
         .referrals(which, status, 200)
         .await?;
     let zone = zone_of(&state, &auth).await;
-    let rows: Vec<Row> = found.iter().map(|s| Row::of(s, zone.as_ref())).collect();
+    let rows: Vec<ReferralRow> = found
+        .iter()
+        .map(|s| ReferralRow::of(s, zone.as_ref()))
+        .collect();
     Ok(render(&ReferralsPage {
         chrome: chrome(&state, Some(user)),
         inbox: which == ReferralBox::Inbox,

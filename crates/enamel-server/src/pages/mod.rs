@@ -43,7 +43,8 @@ use axum::handler::Handler as _;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use enamel_domain::Role;
+use enamel_domain::{ReferralId, Role, Side};
+use enamel_store::ReferralSummary;
 
 use crate::{ApiError, AppState};
 
@@ -219,4 +220,35 @@ fn message(
     });
     *response.status_mut() = status;
     response
+}
+
+/// A referral as a list shows it: who, the other office, urgency, status, when.
+pub(super) struct ReferralRow {
+    id: ReferralId,
+    patient: String,
+    other_office: String,
+    urgency: &'static str,
+    status: &'static str,
+    not_responding: bool,
+    attention: bool,
+    updated: String,
+}
+
+impl ReferralRow {
+    pub(super) fn of(summary: &ReferralSummary, zone: Option<&enamel_domain::TimeZone>) -> Self {
+        let other_office = match summary.side {
+            Side::Receiver => &summary.referrer_name,
+            Side::Referrer => &summary.receiver_name,
+        };
+        Self {
+            id: summary.id,
+            patient: full_name(&summary.patient),
+            other_office: other_office.clone(),
+            urgency: summary.urgency.label(),
+            status: summary.status.label(),
+            not_responding: summary.not_responding,
+            attention: summary.needs_attention(),
+            updated: stamp(summary.updated_at, zone),
+        }
+    }
 }

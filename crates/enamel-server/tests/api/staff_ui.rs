@@ -146,6 +146,25 @@ async fn refer_through_the_pages(backend: Backend) {
         .unwrap()
         .to_owned();
 
+    // The specialist's home lists it among the work waiting, without clinical notes;
+    // the referring office's home does not (a sent referral waits on the other side).
+    let (_, home) = demo.page("/", &specialist).await;
+    let waiting = home
+        .split("Received by your office")
+        .nth(1)
+        .unwrap_or_default();
+    let waiting = waiting
+        .split("Sent by your office")
+        .next()
+        .unwrap_or_default();
+    assert!(
+        waiting.contains(&format!("/referrals/{referral}")),
+        "{home}"
+    );
+    assert!(!home.contains("Lingering cold sensitivity"));
+    let (_, referrer_home) = demo.page("/", &referrer).await;
+    assert!(!referrer_home.contains(&format!("/referrals/{referral}\"")));
+
     // The specialist's inbox counts it as needing attention; the list has no notes.
     let (_, inbox) = demo.page("/referrals?box=inbox", &specialist).await;
     assert!(inbox.contains(&format!("/referrals/{referral}")));
