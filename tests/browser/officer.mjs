@@ -55,6 +55,7 @@ try {
     ['/admin/users', 'people'],
     ['/security/access-review', 'access review'],
     ['/vendors', 'vendors'],
+    ['/practice/agreement', 'agreement'],
     ['/api/v1/docs', 'API docs'],
   ];
   for (const [path, name] of pages) {

@@ -58,6 +58,9 @@ pub async fn seed(store: &Store, network: &DemoNetwork) -> anyhow::Result<SeedOu
             Err(err) => return Err(anyhow::Error::new(err).context("seeding a demo account")),
         }
     }
+    for demo in &network.practices {
+        execute_agreement(store, demo).await?;
+    }
     let twilio = VendorName::parse("twilio").expect("a valid vendor name");
     for demo in &network.practices {
         let actor = Actor::system_for(demo.practice.id, enamel_domain::SystemTask::Seed);
@@ -189,6 +192,36 @@ async fn seed_registry(store: &Store, id: enamel_domain::PracticeId) -> anyhow::
                     expires_on: executed_on.map(|d| d.replace_year(d.year() + 3).unwrap_or(d)),
                     document_ref: executed_on.map(|_| "BAA-DEMO-2026".to_owned()),
                 },
+                store.now(),
+            )
+            .await?;
+    }
+    Ok(())
+}
+
+/// The practice's administrator executes the operator's business associate
+/// agreement, as a new practice does on its first day, unless it already has.
+async fn execute_agreement(store: &Store, demo: &crate::DemoPractice) -> anyhow::Result<()> {
+    let Some(admin) = demo
+        .users
+        .iter()
+        .find(|u| u.role() == enamel_domain::Role::PracticeAdmin)
+    else {
+        anyhow::bail!("a demo practice has no administrator");
+    };
+    let admin = store
+        .users()
+        .find_by_email(admin.email())
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("the demo administrator was not stored"))?;
+    let actor = Actor::human(&admin);
+    let scoped = store.scoped(&actor);
+    if scoped.agreement().await?.is_none() {
+        scoped
+            .execute_agreement(
+                admin.display_name.as_str(),
+                "Practice administrator",
+                &enamel_store::agreement_sha256(),
                 store.now(),
             )
             .await?;

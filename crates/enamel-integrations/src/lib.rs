@@ -17,6 +17,7 @@ pub mod fax;
 pub mod kms;
 pub mod notify;
 pub mod objects;
+pub mod pdf;
 pub mod sms;
 
 pub use ai::{Assistant, AssistantSettings};

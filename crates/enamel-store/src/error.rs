@@ -38,6 +38,14 @@ pub enum StoreError {
          on the Vendors page"
     )]
     NoBaa(enamel_domain::VendorName),
+    /// The practice (or the other office of a referral) has not executed the
+    /// operator's business associate agreement, so no PHI may enter it (audited).
+    #[error(
+        "{0} has not executed Enamel's business associate agreement yet, so no patient \
+         information can be added; the practice administrator executes it on the \
+         Agreement page (/practice/agreement)"
+    )]
+    AgreementRequired(&'static str),
     /// The practice's keys were destroyed (crypto-shredding): its data is gone.
     #[error("this practice's data has been destroyed")]
     Shredded,

@@ -34,6 +34,9 @@ pub use key_admin::{KeyAdmin, Reencrypted};
 pub use migrations::MigrationStatus;
 pub use pool::{Backend, ConnectOptions, Store};
 pub use repos::access::{AgentInfo, Alert, IDLE_FLAG_DAYS, ReviewRow, SignOff, TokenInfo};
+pub use repos::agreements::{
+    AGREEMENT_TEXT, AGREEMENT_VERSION, ExecutedAgreement, agreement_sha256,
+};
 pub use repos::directory::{DirectoryQuery, Listing};
 pub use repos::identity::{
     Credentials, EndReason, Identity, Invitation, MfaState, NewSession, SessionInfo, SessionRecord,

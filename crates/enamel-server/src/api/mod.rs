@@ -3,6 +3,7 @@
 //! repository, which asks the policy decision point and audits.
 
 mod agents;
+mod agreement;
 mod audit;
 mod compliance;
 mod directory;
@@ -62,6 +63,10 @@ pub(crate) fn router() -> Router<AppState> {
         .route("/api/v1/patients/search", post(patients::search_patients))
         .route("/api/v1/patients/{id}", get(patients::patient))
         .route("/api/v1/patients/{id}/restriction", put(patients::restrict))
+        .route(
+            "/api/v1/practice/agreement",
+            get(agreement::agreement).post(agreement::execute),
+        )
         .route("/api/v1/directory", get(directory::directory))
         .route(
             "/api/v1/directory/invitations",

@@ -90,6 +90,10 @@ impl From<StoreError> for ApiError {
                 code: "no_executed_baa",
                 message: err.to_string(),
             },
+            err @ StoreError::AgreementRequired(_) => Self::Refused {
+                code: "baa_not_executed",
+                message: err.to_string(),
+            },
             other => Self::Unexpected(other.into()),
         }
     }

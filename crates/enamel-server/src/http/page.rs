@@ -27,6 +27,7 @@ pub(crate) fn chrome(state: &AppState, user: Option<&User>) -> Chrome {
     }
     if matches!(user.role, Role::PracticeAdmin | Role::SecurityOfficer) {
         links.push(("/vendors", "Vendors and BAAs"));
+        links.push(("/practice/agreement", "Our agreement with Enamel"));
     }
     if matches!(user.role, Role::PracticeAdmin | Role::SecurityOfficer) {
         links.push(("/admin/users", "People"));

@@ -6,6 +6,7 @@
 //! and renders; errors are pages too ([`PageError`]).
 
 mod access_review;
+mod agreement;
 mod assets;
 mod form;
 mod home;
@@ -110,6 +111,11 @@ pub(crate) fn router() -> Router<AppState> {
             "/patients/{id}/break-glass",
             post(patient_record::break_glass_form),
         )
+        .route(
+            "/practice/agreement",
+            get(agreement::agreement_page).post(agreement::execute),
+        )
+        .route("/practice/agreement.pdf", get(agreement::executed_copy))
         .route("/operator/jobs", get(operator::jobs_page))
         .route("/operator/jobs/{id}/retry", post(operator::retry_from_page))
 }

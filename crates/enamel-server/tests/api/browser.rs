@@ -85,5 +85,5 @@ async fn a_front_desk_sends_a_referral_with_a_radiograph_in_chromium() {
 async fn a_security_officer_enrols_and_reviews_in_chromium_and_every_page_passes_axe() {
     let demo = demo_on(Backend::Sqlite, |_| {}).await.unwrap();
     let email = demo.email(0, Role::SecurityOfficer);
-    run_script(&demo, "officer.mjs", email, 9).await;
+    run_script(&demo, "officer.mjs", email, 10).await;
 }

@@ -4,6 +4,7 @@
 #[macro_use]
 extern crate enamel_testkit;
 
+mod agreement;
 mod assistant;
 mod audit;
 mod browser;

@@ -42,7 +42,7 @@ fn png() -> Vec<u8> {
 }
 
 impl Demo {
-    async fn page(&self, path: &str, cookie: &str) -> (u16, String) {
+    pub(crate) async fn page(&self, path: &str, cookie: &str) -> (u16, String) {
         let response = self.get(path, cookie).await;
         (response.status().as_u16(), response.text().await.unwrap())
     }

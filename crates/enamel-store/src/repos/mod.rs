@@ -1,6 +1,7 @@
 //! Repositories: typed reads and writes of one table each.
 
 pub mod access;
+pub mod agreements;
 pub mod directory;
 pub mod identity;
 pub mod outbox;

@@ -66,6 +66,7 @@ enamel_testkit::on_both_databases!(
     referrals::a_patient_gets_at_most_three_messages_a_day_even_under_concurrency,
     referrals::no_patient_name_is_stored_in_the_clear,
     referrals::an_unscheduled_referral_is_flagged_once_for_both_offices,
+    referrals::no_phi_enters_a_practice_before_it_executes_the_agreement,
     referrals::a_restricted_patient_stays_behind_the_glass_through_a_referral,
     jobs::a_job_is_enqueued_once_per_key_and_runs_when_due,
     jobs::two_workers_never_run_the_same_job_twice,

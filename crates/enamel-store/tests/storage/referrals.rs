@@ -41,6 +41,22 @@ async fn network(store: &Store) -> Network {
             .set_notifications(practice.id, enamel_store::Channel::Email, Some(&office))
             .await
             .unwrap();
+        // The practice's administrator executes the operator's BAA first: without
+        // it no PHI may enter the practice (agreement_gate, below).
+        let admin = store
+            .users()
+            .insert(&fixtures::user(
+                practice.id,
+                &format!("admin@{slug}.example.test"),
+                Role::PracticeAdmin,
+            ))
+            .await
+            .unwrap();
+        store
+            .scoped(&Actor::human(&admin))
+            .execute_agreement("Pat Admin", "Owner", &enamel_store::agreement_sha256(), AT)
+            .await
+            .unwrap();
         for role in [Role::FrontDesk, Role::Hygienist] {
             let email = format!("{}@{slug}.example.test", role.as_str());
             people.push(
@@ -431,4 +447,132 @@ pub async fn a_restricted_patient_stays_behind_the_glass_through_a_referral(
         db.store.scoped(&specialist).referral(id, AT).await.is_ok(),
         "the receiving office was sent this patient"
     );
+}
+
+#[allow(clippy::too_many_lines, reason = "one story, read top to bottom")]
+pub async fn no_phi_enters_a_practice_before_it_executes_the_agreement(store: Store) {
+    let net = network(&store).await;
+    // A new practice, its administrator and front desk, no agreement yet.
+    let fresh = store
+        .practices()
+        .insert(&fixtures::practice("Newcomer Dental", 223_456_090))
+        .await
+        .unwrap();
+    let admin = store
+        .users()
+        .insert(&fixtures::user(
+            fresh.id,
+            "admin@newcomer.example.test",
+            Role::PracticeAdmin,
+        ))
+        .await
+        .unwrap();
+    let desk = store
+        .users()
+        .insert(&fixtures::user(
+            fresh.id,
+            "desk@newcomer.example.test",
+            Role::FrontDesk,
+        ))
+        .await
+        .unwrap();
+    let desk_actor = Actor::human(&desk);
+    let refused = store
+        .scoped(&desk_actor)
+        .create_patient(&patient(), false)
+        .await;
+    assert!(
+        matches!(refused, Err(StoreError::AgreementRequired("your practice"))),
+        "{refused:?}"
+    );
+    assert!(
+        store
+            .scoped(&desk_actor)
+            .import_patients(&[patient()])
+            .await
+            .is_err()
+    );
+    // An office that has executed it cannot send PHI to one that has not.
+    let referrer = Actor::human(&net.referrer);
+    let ours = store
+        .scoped(&referrer)
+        .create_patient(&patient(), false)
+        .await
+        .unwrap();
+    let to_fresh = NewReferral {
+        id: ReferralId::generate(),
+        patient: ours,
+        receiver: fresh.id,
+        urgency: Urgency::Routine,
+        clinical: clinical(),
+    };
+    let refused = store.scoped(&referrer).create_referral(&to_fresh, AT).await;
+    assert!(
+        matches!(
+            refused,
+            Err(StoreError::AgreementRequired("the receiving office"))
+        ),
+        "{refused:?}"
+    );
+    // Only the administrator executes it, and only the text as it is.
+    assert!(matches!(
+        store
+            .scoped(&desk_actor)
+            .execute_agreement(
+                "Dee Desk",
+                "Front desk",
+                &enamel_store::agreement_sha256(),
+                AT
+            )
+            .await,
+        Err(StoreError::Denied)
+    ));
+    let admin_actor = Actor::human(&admin);
+    let admin_scope = store.scoped(&admin_actor);
+    assert!(matches!(
+        admin_scope
+            .execute_agreement("Ada Admin", "Owner", &"0".repeat(64), AT)
+            .await,
+        Err(StoreError::Refused(_))
+    ));
+    assert_eq!(admin_scope.agreement().await.unwrap(), None);
+    let executed = admin_scope
+        .execute_agreement("Ada Admin", "Owner", &enamel_store::agreement_sha256(), AT)
+        .await
+        .unwrap();
+    assert_eq!(executed.signer, admin.id);
+    assert_eq!(executed.version, enamel_store::AGREEMENT_VERSION);
+    assert_eq!(admin_scope.agreement().await.unwrap(), Some(executed));
+    assert!(matches!(
+        admin_scope
+            .execute_agreement("Ada Admin", "Owner", &enamel_store::agreement_sha256(), AT)
+            .await,
+        Err(StoreError::Conflict(_))
+    ));
+    // Now the practice takes patients and referrals.
+    store
+        .scoped(&desk_actor)
+        .create_patient(&patient(), false)
+        .await
+        .unwrap();
+    store
+        .scoped(&referrer)
+        .create_referral(&to_fresh, AT)
+        .await
+        .unwrap();
+    // Each refusal was audited in the refused practice's own log as a denied write,
+    // with the reason.
+    let entries = store
+        .audit()
+        .entries(&enamel_audit::entry::Scope::Practice(fresh.id), 0, 100)
+        .await
+        .unwrap();
+    let refusals = entries
+        .iter()
+        .map(|e| enamel_audit::entry::Entry::parse_canonical(&e.entry).unwrap())
+        .filter(|e| {
+            e.outcome.as_str() == "denied" && format!("{:?}", e.detail).contains("baa_not_executed")
+        })
+        .count();
+    assert_eq!(refusals, 2, "the create and the import by the front desk");
 }

@@ -21,7 +21,8 @@ use crate::runtime::Ran;
 
 mod mailbox;
 
-pub use mailbox::{Mailbox, text_pdf};
+pub use enamel_integrations::pdf::text_pdf;
+pub use mailbox::Mailbox;
 
 /// The configured channels.
 #[derive(Debug, Default)]

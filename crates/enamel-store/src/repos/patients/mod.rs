@@ -144,6 +144,8 @@ impl Scoped<'_> {
             AuditedAs::any(AuditAction::Create, ResourceType::Patient),
         )
         .await?;
+        self.require_agreement(practice, "your practice", ResourceType::Patient)
+            .await?;
         let key = self.blind_index_key().await?;
         let indexes = indexes(&key, new);
         if !allow_duplicate
@@ -266,6 +268,8 @@ impl Scoped<'_> {
             AuditedAs::any(AuditAction::Create, ResourceType::Patient),
         )
         .await?;
+        self.require_agreement(practice, "your practice", ResourceType::Patient)
+            .await?;
         let key = self.blind_index_key().await?;
         let mut prepared = Vec::with_capacity(patients.len());
         let mut events = Vec::with_capacity(patients.len());

@@ -82,6 +82,8 @@ impl Scoped<'_> {
                 (AuditAction::Create, ResourceType::Attachment),
             )
             .await?;
+        self.require_referral_agreements(&row, ResourceType::Attachment)
+            .await?;
         let id = AttachmentId::generate();
         if row.status()?.is_finished() {
             self.record_upload_failure(id, row.patient_id, "referral_closed")

@@ -151,6 +151,10 @@ impl Scoped<'_> {
                 }
                 other => other,
             })?;
+        self.require_agreement(practice, "your practice", ResourceType::Referral)
+            .await?;
+        self.require_agreement(new.receiver, "the receiving office", ResourceType::Referral)
+            .await?;
         let row = new.id.as_uuid();
         let clinical = self
             .store

@@ -161,6 +161,8 @@ impl Scoped<'_> {
                 (AuditAction::Write, ResourceType::Message),
             )
             .await?;
+        self.require_referral_agreements(&row, ResourceType::Message)
+            .await?;
         let event_id = Uuid::now_v7();
         let note = Some(
             self.store
