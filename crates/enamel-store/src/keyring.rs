@@ -351,9 +351,17 @@ impl crate::Store {
         kind: &str,
         value: &str,
     ) -> Result<enamel_audit::entry::Detail, StoreError> {
-        let key = self.index_key(practice).await?;
-        Ok(enamel_audit::entry::Detail::KeyedHash(
-            key.audit_hash(kind, value),
-        ))
+        match self.keys.index_key(&self.db, practice).await {
+            Ok(key) => Ok(enamel_audit::entry::Detail::KeyedHash(
+                key.audit_hash(kind, value),
+            )),
+            // A practice whose key service has no BAA yet has no index key to hash
+            // with; the entry is still written (an audit entry must never be lost to
+            // this), noting that the value was not kept.
+            Err(StoreError::NoBaa(_)) => Ok(enamel_audit::entry::Detail::Code(
+                "not_hashed_no_key".into(),
+            )),
+            Err(err) => Err(err),
+        }
     }
 }

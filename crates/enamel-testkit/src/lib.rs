@@ -7,6 +7,8 @@
 
 #![allow(clippy::print_stderr)]
 
+#[cfg(feature = "server")]
+pub mod demo;
 pub mod smtp;
 
 use std::fmt::Write as _;

@@ -2,6 +2,7 @@
 
 use enamel_server::{Application, Settings};
 use enamel_store::Backend;
+pub use enamel_testkit::demo::{start_jobs, test_settings};
 use enamel_testkit::{TestDb, fresh_database};
 use tokio::sync::oneshot;
 
@@ -15,38 +16,6 @@ pub struct TestApp {
     server: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
     stop_jobs: Option<oneshot::Sender<()>>,
     jobs: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
-}
-
-/// Starts the jobs runtime (`enamel serve` runs it beside the server) on `store`,
-/// until the returned sender is used or dropped.
-pub fn start_jobs(
-    settings: &Settings,
-    store: enamel_store::Store,
-    clock: std::sync::Arc<dyn enamel_server::clock::Clock>,
-    url: &str,
-) -> (
-    oneshot::Sender<()>,
-    tokio::task::JoinHandle<anyhow::Result<()>>,
-) {
-    let runtime = enamel_agents::Runtime::new(
-        store,
-        clock,
-        &settings.notifications,
-        enamel_agents::RuntimeSettings::from_settings(settings, url),
-    )
-    .expect("the jobs runtime starts");
-    let (stop, stopped) = oneshot::channel::<()>();
-    let jobs = tokio::spawn(runtime.run_until_stopped(async {
-        let _ = stopped.await;
-    }));
-    (stop, jobs)
-}
-
-/// Settings for a test: loopback, any free port, defaults otherwise.
-pub fn test_settings() -> Settings {
-    let mut settings = Settings::default();
-    settings.server.bind = "127.0.0.1:0".parse().unwrap();
-    settings
 }
 
 /// An application on a fresh SQLite database.

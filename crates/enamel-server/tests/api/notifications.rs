@@ -167,16 +167,6 @@ async fn the_specialist_and_the_patient_get_emails(backend: Backend) {
     );
 }
 
-#[tokio::test]
-async fn the_specialist_and_the_patient_get_emails_on_sqlite() {
-    the_specialist_and_the_patient_get_emails(Backend::Sqlite).await;
-}
-
-#[tokio::test]
-async fn the_specialist_and_the_patient_get_emails_on_postgres() {
-    the_specialist_and_the_patient_get_emails(Backend::Postgres).await;
-}
-
 /// The relay is down while the first server runs: the notices wait in the outbox.
 /// A second worker on the same database, later, with the relay up, sends them once.
 #[tokio::test]
@@ -513,16 +503,6 @@ async fn every_step_notifies_the_right_office(backend: Backend) {
     );
 }
 
-#[tokio::test]
-async fn every_step_notifies_the_right_office_on_sqlite() {
-    every_step_notifies_the_right_office(Backend::Sqlite).await;
-}
-
-#[tokio::test]
-async fn every_step_notifies_the_right_office_on_postgres() {
-    every_step_notifies_the_right_office(Backend::Postgres).await;
-}
-
 /// A local server speaking Twilio's Messages API: 201 with a SID, or error 21610
 /// (the number unsubscribed) for one number.
 #[derive(Clone, Default)]
@@ -667,3 +647,8 @@ async fn patients_get_texts_through_twilio_once_its_baa_is_executed() {
     }
     assert_eq!(opted_out, true);
 }
+
+on_both_backends!(
+    the_specialist_and_the_patient_get_emails,
+    every_step_notifies_the_right_office,
+);

@@ -192,7 +192,7 @@ async fn call(demo: &Demo, method: &Method, path: &str, cookie: &str) -> (u16, V
     (status, body)
 }
 
-async fn foreign_ids_answer_like_missing_ones(backend: Backend) {
+async fn every_documented_operation_answers_foreign_ids_like_missing_ones(backend: Backend) {
     // The letter assistant is set up (against a closed port), so its route reaches
     // the referral lookup instead of stopping at "not set up".
     let Some(demo) = demo_on(backend, |settings| {
@@ -238,12 +238,4 @@ async fn foreign_ids_answer_like_missing_ones(backend: Backend) {
     );
 }
 
-#[tokio::test]
-async fn every_documented_operation_answers_foreign_ids_like_missing_ones_on_sqlite() {
-    foreign_ids_answer_like_missing_ones(Backend::Sqlite).await;
-}
-
-#[tokio::test]
-async fn every_documented_operation_answers_foreign_ids_like_missing_ones_on_postgres() {
-    foreign_ids_answer_like_missing_ones(Backend::Postgres).await;
-}
+on_both_backends!(every_documented_operation_answers_foreign_ids_like_missing_ones,);

@@ -14,55 +14,27 @@ fn radiograph() -> Vec<u8> {
     png
 }
 
-impl Demo {
-    pub(crate) async fn api(
-        &self,
-        method: reqwest::Method,
-        path: &str,
-        cookie: &str,
-        body: Option<Value>,
-    ) -> (u16, Value) {
-        let mut request = self.request(method, path, cookie);
-        if let Some(body) = body {
-            request = request.json(&body);
-        }
-        let response = request.send().await.unwrap();
-        let status = response.status().as_u16();
-        let body = response.json().await.unwrap_or(Value::Null);
-        (status, body)
-    }
-
-    pub(crate) async fn post(&self, path: &str, cookie: &str, body: Value) -> (u16, Value) {
-        self.api(reqwest::Method::POST, path, cookie, Some(body))
-            .await
-    }
-
-    pub(crate) async fn read(&self, path: &str, cookie: &str) -> (u16, Value) {
-        self.api(reqwest::Method::GET, path, cookie, None).await
-    }
-
-    async fn upload(&self, referral: &str, cookie: &str, bytes: Vec<u8>) -> (u16, Value) {
-        let response = self
-            .client
-            .post(format!(
-                "{}/api/v1/referrals/{referral}/attachments",
-                self.url
-            ))
-            .header(header::COOKIE, cookie)
-            .header(header::ORIGIN, self.origin())
-            .header(header::CONTENT_TYPE, "application/octet-stream")
-            .header("x-file-name", "bitewing-19.png")
-            .body(bytes)
-            .send()
-            .await
-            .unwrap();
-        let status = response.status().as_u16();
-        (status, response.json().await.unwrap_or(Value::Null))
-    }
+async fn upload(demo: &Demo, referral: &str, cookie: &str, bytes: Vec<u8>) -> (u16, Value) {
+    let response = demo
+        .client
+        .post(format!(
+            "{}/api/v1/referrals/{referral}/attachments",
+            demo.url
+        ))
+        .header(header::COOKIE, cookie)
+        .header(header::ORIGIN, demo.origin())
+        .header(header::CONTENT_TYPE, "application/octet-stream")
+        .header("x-file-name", "bitewing-19.png")
+        .body(bytes)
+        .send()
+        .await
+        .unwrap();
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap_or(Value::Null))
 }
 
 #[allow(clippy::too_many_lines, reason = "one story, read top to bottom")]
-async fn the_story(backend: Backend) {
+async fn a_referral_goes_from_general_dentist_to_specialist_and_back(backend: Backend) {
     let Some(demo) = demo_on(backend, |_| {}).await else {
         return;
     };
@@ -115,9 +87,13 @@ async fn the_story(backend: Backend) {
     );
     let id = created["id"].as_str().unwrap().to_owned();
 
-    let (status, problem) = demo
-        .upload(&id, &referrer, b"MZ\x90\x00not an image at all".repeat(20))
-        .await;
+    let (status, problem) = upload(
+        &demo,
+        &id,
+        &referrer,
+        b"MZ\x90\x00not an image at all".repeat(20),
+    )
+    .await;
     assert_eq!(
         (status, problem["code"].as_str()),
         (422, Some("unsupported_type")),
@@ -139,7 +115,7 @@ async fn the_story(backend: Backend) {
     assert_eq!(refused[0]["patient_id"], patient_id.as_str());
     assert_eq!(refused[0]["detail"]["reason"]["code"], "unsupported_type");
     assert!(!failures.to_string().contains("bitewing"), "{failures}");
-    let (status, uploaded) = demo.upload(&id, &referrer, radiograph()).await;
+    let (status, uploaded) = upload(&demo, &id, &referrer, radiograph()).await;
     assert_eq!(
         (status, uploaded["media_type"].as_str()),
         (201, Some("image/png")),
@@ -229,7 +205,7 @@ async fn the_story(backend: Backend) {
         )
         .await;
     assert_eq!((status, closed["status"].as_str()), (200, Some("closed")));
-    let (status, problem) = demo.upload(&id, &referrer, radiograph()).await;
+    let (status, problem) = upload(&demo, &id, &referrer, radiograph()).await;
     assert_eq!((status, problem["code"].as_str()), (422, Some("rejected")));
     let (_, failures) = demo.read("/api/v1/audit/failures", &officer).await;
     assert_eq!(
@@ -375,23 +351,6 @@ async fn the_baa_gate_decides_at_send_time(demo: &Demo, at: time::OffsetDateTime
     );
 }
 
-impl Demo {
-    fn clock_now(&self) -> time::OffsetDateTime {
-        use enamel_server::clock::Clock as _;
-        self.clock.now()
-    }
-}
-
-#[tokio::test]
-async fn a_referral_goes_from_general_dentist_to_specialist_and_back_on_sqlite() {
-    the_story(Backend::Sqlite).await;
-}
-
-#[tokio::test]
-async fn a_referral_goes_from_general_dentist_to_specialist_and_back_on_postgres() {
-    the_story(Backend::Postgres).await;
-}
-
 async fn the_directory_finds_offices_by_distance_nearest_first(backend: Backend) {
     let Some(demo) = demo_on(backend, |_| {}).await else {
         return;
@@ -459,4 +418,7 @@ async fn the_directory_finds_offices_by_distance_nearest_first(backend: Backend)
     assert_eq!(status, 403);
 }
 
-on_both_backends!(the_directory_finds_offices_by_distance_nearest_first);
+on_both_backends!(
+    the_directory_finds_offices_by_distance_nearest_first,
+    a_referral_goes_from_general_dentist_to_specialist_and_back,
+);

@@ -41,26 +41,19 @@ fn png() -> Vec<u8> {
     png
 }
 
-impl Demo {
-    pub(crate) async fn page(&self, path: &str, cookie: &str) -> (u16, String) {
-        let response = self.get(path, cookie).await;
-        (response.status().as_u16(), response.text().await.unwrap())
-    }
-
-    async fn post_multipart(&self, path: &str, cookie: &str, body: Vec<u8>) -> reqwest::Response {
-        self.client
-            .post(format!("{}{path}", self.url))
-            .header(header::COOKIE, cookie)
-            .header(header::ORIGIN, self.origin())
-            .header(
-                header::CONTENT_TYPE,
-                format!("multipart/form-data; boundary={BOUNDARY}"),
-            )
-            .body(body)
-            .send()
-            .await
-            .unwrap()
-    }
+async fn post_multipart(demo: &Demo, path: &str, cookie: &str, body: Vec<u8>) -> reqwest::Response {
+    demo.client
+        .post(format!("{}{path}", demo.url))
+        .header(header::COOKIE, cookie)
+        .header(header::ORIGIN, demo.origin())
+        .header(
+            header::CONTENT_TYPE,
+            format!("multipart/form-data; boundary={BOUNDARY}"),
+        )
+        .body(body)
+        .send()
+        .await
+        .unwrap()
 }
 
 fn location(response: &reqwest::Response) -> String {
@@ -128,7 +121,7 @@ async fn refer_through_the_pages(backend: Backend) {
         )
         .as_bytes(),
     );
-    let sent = demo.post_multipart("/referrals", &referrer, body).await;
+    let sent = post_multipart(&demo, "/referrals", &referrer, body).await;
     assert_eq!(sent.status(), 303);
     let detail_path = location(&sent);
     assert!(detail_path.ends_with("?flash=sent"), "{detail_path}");
@@ -259,16 +252,14 @@ async fn refer_through_the_pages(backend: Backend) {
         )
         .as_bytes(),
     );
-    let sent = demo.post_multipart("/referrals", &referrer, no_file).await;
+    let sent = post_multipart(&demo, "/referrals", &referrer, no_file).await;
     assert_eq!(sent.status(), 303);
     let sent_path = location(&sent);
     assert!(sent_path.ends_with("?flash=sent"), "{sent_path}");
 
     // A file that is not an image, PDF or DICOM keeps the referral a draft.
     let text_file = multipart(&fields, &[("notes.txt", b"plain words, not a radiograph")]);
-    let kept = demo
-        .post_multipart("/referrals", &referrer, text_file)
-        .await;
+    let kept = post_multipart(&demo, "/referrals", &referrer, text_file).await;
     assert_eq!(kept.status(), 303);
     let kept_path = location(&kept);
     assert!(kept_path.ends_with("?flash=file_refused"), "{kept_path}");
@@ -286,13 +277,13 @@ async fn refer_through_the_pages(backend: Backend) {
         .to_owned();
     let mut big = png();
     big.resize(3 * 1024 * 1024, 7);
-    let uploaded = demo
-        .post_multipart(
-            &format!("/referrals/{draft_id}/attachments"),
-            &referrer,
-            multipart(&[], &[("panoramic.png", &big)]),
-        )
-        .await;
+    let uploaded = post_multipart(
+        &demo,
+        &format!("/referrals/{draft_id}/attachments"),
+        &referrer,
+        multipart(&[], &[("panoramic.png", &big)]),
+    )
+    .await;
     assert_eq!(uploaded.status(), 303);
     let long = "x".repeat(3 * 1024 * 1024);
     let too_long = demo
@@ -308,9 +299,7 @@ async fn refer_through_the_pages(backend: Backend) {
     // comes back (see a_form_with_a_mistake_comes_back_with_what_was_typed).
     let mut bad = fields;
     bad[5] = ("teeth", "46");
-    let refused = demo
-        .post_multipart("/referrals", &referrer, multipart(&bad, &[]))
-        .await;
+    let refused = post_multipart(&demo, "/referrals", &referrer, multipart(&bad, &[])).await;
     assert_eq!(refused.status(), 422);
     assert!(refused.text().await.unwrap().contains("tooth"));
 }
@@ -365,9 +354,7 @@ async fn a_form_with_a_mistake_comes_back_with_what_was_typed(backend: Backend) 
 
     // An invalid CDT code: the form again, everything typed kept, the rule beside the
     // codes, and nothing saved.
-    let wrong = demo
-        .post_multipart("/referrals", &referrer, multipart(&fields, &[]))
-        .await;
+    let wrong = post_multipart(&demo, "/referrals", &referrer, multipart(&fields, &[])).await;
     assert_eq!(wrong.status(), 422);
     let page = wrong.text().await.unwrap();
     assert!(page.contains("role=\"alert\">Nothing was sent"), "{page}");
@@ -388,9 +375,7 @@ async fn a_form_with_a_mistake_comes_back_with_what_was_typed(backend: Backend) 
     // Tooth 33: the message is beside the teeth.
     fields[4] = ("cdt_codes", "D3330");
     fields[5] = ("teeth", "33");
-    let wrong = demo
-        .post_multipart("/referrals", &referrer, multipart(&fields, &[]))
-        .await;
+    let wrong = post_multipart(&demo, "/referrals", &referrer, multipart(&fields, &[])).await;
     assert_eq!(wrong.status(), 422);
     let page = wrong.text().await.unwrap();
     assert!(page.contains("id=\"r-teeth-error\""));
@@ -399,9 +384,7 @@ async fn a_form_with_a_mistake_comes_back_with_what_was_typed(backend: Backend) 
     // No specialist chosen (a client without the browser's check).
     fields[5] = ("teeth", "30");
     fields[1] = ("receiving_practice_id", "");
-    let wrong = demo
-        .post_multipart("/referrals", &referrer, multipart(&fields, &[]))
-        .await;
+    let wrong = post_multipart(&demo, "/referrals", &referrer, multipart(&fields, &[])).await;
     assert_eq!(wrong.status(), 422);
     assert!(wrong.text().await.unwrap().contains("Choose a specialist."));
     assert_eq!(
@@ -419,13 +402,13 @@ async fn a_form_with_a_mistake_comes_back_with_what_was_typed(backend: Backend) 
         ("action", "filter"),
     ];
     search.extend_from_slice(&fields[2..7]);
-    let found = demo
-        .post_multipart(
-            "/referrals",
-            &referrer,
-            multipart(&search, &[("bitewing.png", &png())]),
-        )
-        .await;
+    let found = post_multipart(
+        &demo,
+        "/referrals",
+        &referrer,
+        multipart(&search, &[("bitewing.png", &png())]),
+    )
+    .await;
     assert_eq!(found.status(), 200);
     let page = found.text().await.unwrap();
     assert_eq!(typed_in(&page, "r-reason"), "Evaluate #30 for retreatment");
@@ -438,16 +421,6 @@ async fn a_form_with_a_mistake_comes_back_with_what_was_typed(backend: Backend) 
         before,
         "a search saves nothing"
     );
-}
-
-#[tokio::test]
-async fn refer_through_the_pages_on_sqlite() {
-    refer_through_the_pages(Backend::Sqlite).await;
-}
-
-#[tokio::test]
-async fn refer_through_the_pages_on_postgres() {
-    refer_through_the_pages(Backend::Postgres).await;
 }
 
 async fn the_vendor_page_shows_the_registry_and_only_the_officer_edits_it(backend: Backend) {
@@ -485,5 +458,6 @@ async fn the_vendor_page_shows_the_registry_and_only_the_officer_edits_it(backen
 
 on_both_backends!(
     a_form_with_a_mistake_comes_back_with_what_was_typed,
-    the_vendor_page_shows_the_registry_and_only_the_officer_edits_it
+    the_vendor_page_shows_the_registry_and_only_the_officer_edits_it,
+    refer_through_the_pages,
 );

@@ -85,10 +85,7 @@ impl<'a> Scoped<'a> {
     pub async fn blind_index_key(
         &self,
     ) -> Result<std::sync::Arc<enamel_crypto::blind::IndexKey>, StoreError> {
-        self.store
-            .keys
-            .index_key(&self.store.db, self.practice()?)
-            .await
+        self.store.index_key(self.practice()?).await
     }
 
     /// The actor's own practice.

@@ -48,9 +48,17 @@ const ALLOWED: &[(&str, &[&str])] = &[
         "enamel-demo",
         &["enamel-domain", "enamel-crypto", "enamel-store"],
     ),
+    // The test kit's `server` feature serves the demo for story tests (dev only).
     (
         "enamel-testkit",
-        &["enamel-domain", "enamel-crypto", "enamel-store"],
+        &[
+            "enamel-domain",
+            "enamel-crypto",
+            "enamel-store",
+            "enamel-server",
+            "enamel-agents",
+            "enamel-demo",
+        ],
     ),
 ];
 
