@@ -1,10 +1,13 @@
-//! When recurring jobs are due: every N seconds (a slot of the clock), and daily at a local time in each practice's time zone; each run is enqueued under a key naming its slot, so any number of workers enqueue it once.
+//! When recurring jobs are due: every N seconds (a slot of the clock), and daily at
+//! a local time in each practice's time zone. Each run is enqueued under a key naming
+//! its slot, so however many workers enqueue it, it runs once.
+
+use enamel_domain::{DailyAt, PracticeId, TimeZone};
+use enamel_store::NewJob;
 
 use super::{
     ATTEMPTS, CHECKPOINT, FLAG, FLAG_AT, PRACTICES_EVERY, RETENTION, RETENTION_EVERY, Runtime,
 };
-use enamel_domain::{DailyAt, PracticeId, TimeZone};
-use enamel_store::NewJob;
 
 /// When each recurring job is next due.
 #[derive(Debug, Default)]
