@@ -33,6 +33,7 @@ pub(super) struct Work {
     sent: Vec<ReferralRow>,
     sent_more: usize,
     not_responding: usize,
+    unread: usize,
 }
 
 /// One box's share of the work, as the page lists it.
@@ -72,19 +73,26 @@ const WORK_ROWS: usize = 10;
 async fn work(state: &AppState, auth: &Authenticated) -> Result<Work, PageError> {
     let scoped = auth.scoped(&state.store);
     let zone = zone_of(state, auth).await;
-    let waiting = |found: Vec<enamel_store::ReferralSummary>| -> (Vec<ReferralRow>, usize, usize) {
-        let flagged = found.iter().filter(|s| s.not_responding).count();
-        let rows: Vec<ReferralRow> = found
-            .iter()
-            .filter(|s| s.needs_attention())
-            .map(|s| ReferralRow::of(s, zone.as_ref()))
-            .collect();
-        let more = rows.len().saturating_sub(WORK_ROWS);
-        (rows.into_iter().take(WORK_ROWS).collect(), more, flagged)
-    };
-    let (received, received_more, flagged_in) =
+    let waiting =
+        |found: Vec<enamel_store::ReferralSummary>| -> (Vec<ReferralRow>, usize, usize, usize) {
+            let flagged = found.iter().filter(|s| s.not_responding).count();
+            let unread = found.iter().filter(|s| s.unread).count();
+            let rows: Vec<ReferralRow> = found
+                .iter()
+                .filter(|s| s.needs_attention() || s.unread)
+                .map(|s| ReferralRow::of(s, zone.as_ref()))
+                .collect();
+            let more = rows.len().saturating_sub(WORK_ROWS);
+            (
+                rows.into_iter().take(WORK_ROWS).collect(),
+                more,
+                flagged,
+                unread,
+            )
+        };
+    let (received, received_more, flagged_in, unread_in) =
         waiting(scoped.referrals(ReferralBox::Inbox, None, 200).await?);
-    let (sent, sent_more, flagged_out) =
+    let (sent, sent_more, flagged_out, unread_out) =
         waiting(scoped.referrals(ReferralBox::Outbox, None, 200).await?);
     Ok(Work {
         received,
@@ -92,6 +100,7 @@ async fn work(state: &AppState, auth: &Authenticated) -> Result<Work, PageError>
         sent,
         sent_more,
         not_responding: flagged_in + flagged_out,
+        unread: unread_in + unread_out,
     })
 }
 

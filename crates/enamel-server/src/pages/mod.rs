@@ -237,6 +237,7 @@ pub(super) struct ReferralRow {
     status: &'static str,
     not_responding: bool,
     attention: bool,
+    unread: bool,
     updated: String,
 }
 
@@ -253,7 +254,8 @@ impl ReferralRow {
             urgency: summary.urgency.label(),
             status: summary.status.label(),
             not_responding: summary.not_responding,
-            attention: summary.needs_attention(),
+            attention: summary.needs_attention() || summary.unread,
+            unread: summary.unread,
             updated: stamp(summary.updated_at, zone),
         }
     }

@@ -210,9 +210,43 @@ async fn refer_through_the_pages(backend: Backend) {
         )
         .await;
     assert_eq!(messaged.status(), 303);
+    // The referring office is told (an office notice, no words of the message) and
+    // sees it unread, on its list and its home page, until it opens the referral.
+    let notices = demo
+        .db
+        .store
+        .outbox()
+        .of_practice(demo.network.practices[0].practice.id, 100)
+        .await
+        .unwrap();
+    assert_eq!(
+        notices
+            .iter()
+            .filter(|m| m.kind == "referral_message")
+            .count(),
+        1,
+        "one notice of the message to the referring office"
+    );
+    let unread_row = |page: &str| {
+        page.split(&format!("/referrals/{referral}\""))
+            .nth(1)
+            .and_then(|rest| rest.split("</tr>").next())
+            .is_some_and(|row| row.contains("unread message"))
+    };
+    let (_, outbox) = demo.page("/referrals?box=outbox", &referrer).await;
+    assert!(unread_row(&outbox), "unread on the list");
+    let (_, home) = demo.page("/", &referrer).await;
+    assert!(
+        home.contains("has an unread message") && unread_row(&home),
+        "unread at home"
+    );
+    let (_, own_list) = demo.page("/referrals?box=inbox", &specialist).await;
+    assert!(!unread_row(&own_list), "one's own message is not unread");
     let (_, followed) = demo
         .page(&format!("/referrals/{referral}"), &referrer)
         .await;
+    let (_, outbox) = demo.page("/referrals?box=outbox", &referrer).await;
+    assert!(!unread_row(&outbox), "read once opened");
     assert!(followed.contains("Appointment recorded"));
     // The timeline's times are the practice's local time, with its zone's name.
     let zone = demo.network.practices[0].practice.time_zone;

@@ -45,6 +45,8 @@ pub(crate) struct ReferralSummaryView {
     updated_at: String,
     /// Not scheduled within the configured days.
     not_responding: bool,
+    /// A message from the other office that your office has not opened yet.
+    unread: bool,
     /// Whether the reader's office has something to do on it.
     needs_attention: bool,
 }
@@ -69,6 +71,7 @@ impl From<&ReferralSummary> for ReferralSummaryView {
             sent_at: summary.sent_at.map(|t| t.to_string()),
             updated_at: summary.updated_at.to_string(),
             not_responding: summary.not_responding,
+            unread: summary.unread,
             needs_attention: summary.needs_attention(),
         }
     }

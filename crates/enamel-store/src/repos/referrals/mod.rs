@@ -66,6 +66,8 @@ pub struct ReferralSummary {
     pub updated_at: OffsetDateTime,
     /// Flagged "patient not responding": not scheduled within the configured days.
     pub not_responding: bool,
+    /// A message from the other office that the reader's office has not opened yet.
+    pub unread: bool,
 }
 
 impl ReferralSummary {
@@ -268,6 +270,7 @@ impl Scoped<'_> {
             row = self.referral_row(id).await?;
         }
         let summary = self.store.referral_summary(&row, practice).await?;
+        self.store.mark_read(row.id, practice).await?;
         let patient_row = self
             .store
             .patient_row_of(row.referrer(), row.patient_id)

@@ -125,6 +125,27 @@ impl<'a> Notices<'a> {
         })
     }
 
+    /// The other office's notice of a message posted by `from` (never the words:
+    /// they are behind sign-in), keyed by the message.
+    pub(crate) fn message_notice(
+        &self,
+        from: PracticeId,
+        message: uuid::Uuid,
+    ) -> Option<NewMessage> {
+        let (to, sender) = if from == self.referrer.id {
+            (&self.receiver, &self.referrer)
+        } else {
+            (&self.referrer, &self.receiver)
+        };
+        let mut notice = self.to_office(
+            to,
+            "referral_message",
+            format!("New message from {} on a referral", sender.name),
+        )?;
+        notice.idempotency_key = format!("{}:message:{message}:office", self.referral);
+        Some(notice)
+    }
+
     /// The messages for this step.
     pub(crate) async fn messages(&self, input: &StepInput) -> Result<Vec<NewMessage>, StoreError> {
         let (referrer, receiver) = (&self.referrer, &self.receiver);

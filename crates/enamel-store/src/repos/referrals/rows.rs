@@ -93,7 +93,58 @@ impl Store {
             sent_at: row.sent_at,
             updated_at: row.updated_at,
             not_responding: row.not_responding_at.is_some(),
+            unread: self.has_unread(row.id, reader).await?,
         })
+    }
+
+    /// Whether the other office posted a message on referral `id` after the newest
+    /// event `reader` has seen on it (event ids are UUIDv7: they order by time).
+    async fn has_unread(&self, id: Uuid, reader: PracticeId) -> Result<bool, StoreError> {
+        // COUNT(*) is a 64-bit integer on both backends.
+        let unread: i64 = on_pool!(&self.db, pool => {
+            sqlx::query_scalar(
+                "SELECT COUNT(*) FROM referral_events e WHERE e.referral_id = $1 \
+                 AND e.kind = 'message' AND e.practice_id <> $2 AND NOT EXISTS \
+                 (SELECT 1 FROM referral_reads r WHERE r.referral_id = $1 \
+                 AND r.practice_id = $2 AND r.last_seen >= e.id)",
+            )
+            .bind(id)
+            .bind(reader.as_uuid())
+            .fetch_one(pool)
+            .await
+        })
+        .context("looking for unread messages")?;
+        Ok(unread > 0)
+    }
+
+    /// Records that `reader` has seen every event of referral `id` so far.
+    pub(super) async fn mark_read(&self, id: Uuid, reader: PracticeId) -> Result<(), StoreError> {
+        let newest: Option<Uuid> = on_pool!(&self.db, pool => {
+            sqlx::query_scalar(
+                "SELECT id FROM referral_events WHERE referral_id = $1 ORDER BY id DESC LIMIT 1",
+            )
+            .bind(id)
+            .fetch_optional(pool)
+            .await
+        })
+        .context("finding a referral's newest event")?;
+        let Some(newest) = newest else {
+            return Ok(());
+        };
+        on_pool!(&self.db, pool => {
+            sqlx::query(
+                "INSERT INTO referral_reads (referral_id, practice_id, last_seen) VALUES ($1, $2, $3) \
+                 ON CONFLICT (referral_id, practice_id) DO UPDATE SET last_seen = excluded.last_seen",
+            )
+            .bind(id)
+            .bind(reader.as_uuid())
+            .bind(newest)
+            .execute(pool)
+            .await
+            .map(|_| ())
+        })
+        .context("marking a referral read")?;
+        Ok(())
     }
 }
 

@@ -169,6 +169,13 @@ impl Scoped<'_> {
                 .seal(practice, &REFERRAL_EVENT_NOTE, event_id, text.as_bytes())
                 .await?,
         );
+        // The other office is told a message is waiting (Step::Receive causes no
+        // notice of its own; only the message's is taken).
+        let notices = Notices::new(self.store, &row, Step::Receive, at).await?;
+        let notice = match notices.message_notice(practice, event_id) {
+            Some(notice) => Some(self.store.seal_message(notice).await?),
+            None => None,
+        };
         let mut event = self.event(
             AuditAction::Create,
             ResourceType::Message,
@@ -185,6 +192,10 @@ impl Scoped<'_> {
                 ..TimelineRow::new(row.id, practice.as_uuid(), "message", user, at)
             };
             insert_timeline(&mut tx, entry).await?;
+            if let Some(notice) = &notice {
+                // An office notice has no patient, so no patient limit applies.
+                let _ = queue_in_tx(&mut tx, notice, at).await?;
+            }
             on_tx!(&mut tx, conn => {
                 sqlx::query("UPDATE referrals SET updated_at = $1 WHERE id = $2")
                     .bind(at)
