@@ -197,17 +197,20 @@ fn field_of(what: &str) -> &'static str {
     }
 }
 
-/// A mistake for the form from an error of reading it, or the error itself when it
-/// is not about something typed.
-fn mistake_of(err: ApiError) -> Result<Mistake, ApiError> {
+/// A mistake for the form from an error of reading it (no specialist chosen, or a
+/// value that broke its rule), or the error itself when it is not about something
+/// typed (a tampered id, a refusal).
+fn mistake_of(err: ApiError, input: &ReferralInput) -> Result<Mistake, ApiError> {
+    if input.receiving_practice_id.trim().is_empty() {
+        return Ok(Mistake {
+            field: "r-specialist",
+            message: "Choose a specialist.".into(),
+        });
+    }
     match err {
         ApiError::InvalidInput(invalid) => Ok(Mistake {
             field: field_of(invalid.what),
             message: capitalized(&invalid.to_string()),
-        }),
-        ApiError::Rejected(why) if why.contains("receiving practice") => Ok(Mistake {
-            field: "r-specialist",
-            message: "Choose a specialist.".into(),
         }),
         other => Err(other),
     }
@@ -263,7 +266,7 @@ pub(super) async fn create_referral(
                     }
                     Err(err) => {
                         let patient = parse_id::<PatientId>(&input.patient_id)?;
-                        let mistake = mistake_of(err)?;
+                        let mistake = mistake_of(err, &input)?;
                         return form_page(&state, &auth, patient, filter, typed, Some(mistake))
                             .await;
                     }
@@ -309,7 +312,7 @@ pub(super) async fn create_referral(
             Ok(id) => id,
             Err(err) => {
                 let patient = parse_id::<PatientId>(&input.patient_id)?;
-                let mistake = mistake_of(err)?;
+                let mistake = mistake_of(err, &input)?;
                 return form_page(&state, &auth, patient, filter, typed, Some(mistake)).await;
             }
         },
