@@ -117,7 +117,8 @@ impl Store {
         Ok(unread > 0)
     }
 
-    /// Records that `reader` has seen every event of referral `id` so far.
+    /// Records that `reader` has seen every event of referral `id` so far; a marker
+    /// already at the newest event is left as it is (no write on a plain re-read).
     pub(super) async fn mark_read(&self, id: Uuid, reader: PracticeId) -> Result<(), StoreError> {
         let newest: Option<Uuid> = on_pool!(&self.db, pool => {
             sqlx::query_scalar(
@@ -134,7 +135,8 @@ impl Store {
         on_pool!(&self.db, pool => {
             sqlx::query(
                 "INSERT INTO referral_reads (referral_id, practice_id, last_seen) VALUES ($1, $2, $3) \
-                 ON CONFLICT (referral_id, practice_id) DO UPDATE SET last_seen = excluded.last_seen",
+                 ON CONFLICT (referral_id, practice_id) DO UPDATE SET last_seen = excluded.last_seen \
+                 WHERE referral_reads.last_seen < excluded.last_seen",
             )
             .bind(id)
             .bind(reader.as_uuid())
