@@ -10,7 +10,7 @@ use enamel_domain::Role;
 use enamel_store::{AGREEMENT_TEXT, AGREEMENT_VERSION, StoreError, agreement_sha256};
 use serde::Deserialize;
 
-use super::{Chrome, PageResult, chrome, render, see_other, stamp, zone_of};
+use super::{Chrome, PageResult, chrome, render, see_other, sentence, stamp, zone_of};
 use crate::AppState;
 use crate::auth::Authenticated;
 use crate::http::extract::{Form, Query};
@@ -127,12 +127,7 @@ pub(super) async fn execute(
     match executed {
         Ok(_) => Ok(see_other("/practice/agreement?flash=executed")),
         Err(StoreError::Refused(why) | StoreError::Conflict(why)) => {
-            let mut message = why.to_owned();
-            if let Some(first) = message.get_mut(..1) {
-                first.make_ascii_uppercase();
-            }
-            message.push('.');
-            page(&state, &auth, None, Some(message), form).await
+            page(&state, &auth, None, Some(sentence(why)), form).await
         }
         Err(err) => Err(err.into()),
     }

@@ -260,3 +260,16 @@ impl ReferralRow {
         }
     }
 }
+
+/// A message as a sentence: its first letter capital, a full stop at the end.
+pub(super) fn sentence(text: &str) -> String {
+    let mut chars = text.chars();
+    chars.next().map_or_else(String::new, |first| {
+        let mut out = first.to_uppercase().collect::<String>();
+        out.push_str(chars.as_str());
+        if !out.ends_with('.') {
+            out.push('.');
+        }
+        out
+    })
+}

@@ -1,7 +1,7 @@
 //! Writing a referral: the form, the patient picker, files attached as it is sent.
 
 use super::form::{attach_field, split_list, text_of};
-use super::{MAX_FILES, PageResult, see_other};
+use super::{MAX_FILES, PageResult, see_other, sentence};
 use crate::auth::Authenticated;
 use crate::http::extract::Query;
 use crate::http::extract::parse_id;
@@ -210,22 +210,10 @@ fn mistake_of(err: ApiError, input: &ReferralInput) -> Result<Mistake, ApiError>
     match err {
         ApiError::InvalidInput(invalid) => Ok(Mistake {
             field: field_of(invalid.what),
-            message: capitalized(&invalid.to_string()),
+            message: sentence(&invalid.to_string()),
         }),
         other => Err(other),
     }
-}
-
-fn capitalized(text: &str) -> String {
-    let mut chars = text.chars();
-    chars.next().map_or_else(String::new, |first| {
-        let mut out = first.to_uppercase().collect::<String>();
-        out.push_str(chars.as_str());
-        if !out.ends_with('.') {
-            out.push('.');
-        }
-        out
-    })
 }
 
 /// The new-referral form (multipart: the specialist search, its fields, its files,
