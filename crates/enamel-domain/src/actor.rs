@@ -34,11 +34,13 @@ pub enum SystemTask {
     Keys,
     /// Applying retention, purging, checkpoints: the platform's housekeeping.
     Housekeeping,
+    /// Bringing a practice onto Enamel from the command line (`enamel practice`).
+    Onboard,
 }
 
 impl SystemTask {
     /// Every task.
-    pub const ALL: [Self; 8] = [
+    pub const ALL: [Self; 9] = [
         Self::Seed,
         Self::Deliver,
         Self::Flag,
@@ -47,6 +49,7 @@ impl SystemTask {
         Self::Portal,
         Self::Keys,
         Self::Housekeeping,
+        Self::Onboard,
     ];
 
     /// Parses [`SystemTask::as_str`].
@@ -67,6 +70,7 @@ impl SystemTask {
             Self::Portal => "portal",
             Self::Keys => "keys",
             Self::Housekeeping => "housekeeping",
+            Self::Onboard => "onboard",
         }
     }
 }

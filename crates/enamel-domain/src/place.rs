@@ -148,6 +148,11 @@ impl TimeZone {
             .ok_or(InvalidValue::new("time zone", "is not a US IANA time zone"))
     }
 
+    /// Every zone a practice may keep, east to west.
+    pub fn all() -> impl Iterator<Item = Self> {
+        US_TIME_ZONES.iter().map(|zone| Self(zone))
+    }
+
     /// The IANA name.
     #[must_use]
     pub const fn name(&self) -> &'static str {

@@ -86,6 +86,7 @@ actions! {
     ReferralRead = "referral.read",
     ReferralAct = "referral.act",
     PlatformView = "platform.view",
+    PlatformOnboard = "platform.onboard",
     AlertRaise = "alert.raise",
     NoticeDeliver = "notice.deliver",
     ReferralFlag = "referral.flag",
@@ -573,7 +574,8 @@ mod access_table {
                         "{action} / {column}: table says {cell}, policy says {allowed}"
                     ));
                 }
-                if action != Action::PlatformView {
+                // The platform is no practice's: there is no other one to try.
+                if !matches!(action, Action::PlatformView | Action::PlatformOnboard) {
                     let foreign = resource_for(action, &actor, PracticeId::generate(), false);
                     if engine
                         .decide(&actor, action, &foreign, Circumstances::default())

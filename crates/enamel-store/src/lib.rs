@@ -42,6 +42,9 @@ pub use repos::identity::{
     Credentials, EndReason, Identity, Invitation, MfaState, NewSession, SessionInfo, SessionRecord,
     SessionStage, Throttle, ThrottleRule, TokenRecord, throttle_key_for_email,
 };
+pub use repos::onboarding::{
+    ADMIN_INVITATION_HOURS, AdminStatus, PracticeOverview, STAFF_INVITATION,
+};
 pub use repos::outbox::{
     DELIVER_JOB, DueMessage, MAX_ATTEMPTS, MessageStatus, MessageText, NewMessage, NotQueued,
     Outbox, PATIENT_MESSAGES_PER_DAY,

@@ -188,7 +188,33 @@ impl Demo {
 
     /// Signs in an admin, enrolling a second factor; returns the cookie and secret.
     pub async fn admin_session(&self, email: &str) -> (String, TotpSecret) {
+        self.enrolled_session(email, DEMO_PASSWORD).await
+    }
+
+    /// Signs in again an account enrolled with `secret` (a demo password), with a
+    /// code of the clock's current time step.
+    pub async fn second_factor_session(&self, email: &str, secret: &TotpSecret) -> String {
         let (pending, response) = self.sign_in(email, DEMO_PASSWORD).await;
+        assert_eq!(
+            response.headers()[header::LOCATION],
+            "/sign-in/second-factor"
+        );
+        let code = code(secret, self.clock.now());
+        let response = self
+            .form(
+                "/sign-in/second-factor",
+                pending.as_deref(),
+                &[("code", &code)],
+            )
+            .await;
+        assert_eq!(response.status(), 303);
+        cookie_of(&response).unwrap()
+    }
+
+    /// Signs in with `password` an account whose role needs a second factor it has
+    /// not set up yet, enrolling one; returns the cookie and secret.
+    pub async fn enrolled_session(&self, email: &str, password: &str) -> (String, TotpSecret) {
+        let (pending, response) = self.sign_in(email, password).await;
         assert_eq!(response.headers()[header::LOCATION], "/sign-in/enrol");
         let pending = pending.unwrap();
         let page = self

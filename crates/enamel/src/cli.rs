@@ -12,6 +12,11 @@ pub struct Cli {
     /// A TOML configuration file (default: the file named by `ENAMEL_CONFIG`, if any).
     #[arg(long, global = true, value_name = "FILE")]
     pub config: Option<PathBuf>,
+    /// Act on the demo's own data (its database and keys under `<data_dir>/demo`, its
+    /// messages written to `<data_dir>/demo/mailbox`), as `enamel serve --demo` does;
+    /// `serve --demo` also seeds the demo network.
+    #[arg(long, global = true)]
+    pub demo: bool,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -20,10 +25,6 @@ pub struct Cli {
 pub enum Command {
     /// Run the HTTP server (migrations are applied first).
     Serve {
-        /// Use a separate demo database under the data directory and seed the demo
-        /// network into it on first start.
-        #[arg(long)]
-        demo: bool,
         /// Listen on this address instead of server.bind (port 0 picks a free port).
         #[arg(long, value_name = "ADDR")]
         bind: Option<SocketAddr>,
@@ -49,6 +50,9 @@ pub enum Command {
     /// The tamper-evident audit log: checkpoints, verification, export, proofs.
     #[command(subcommand)]
     Audit(AuditCommand),
+    /// Practices: onboard one, list them, show one (the platform operator's work).
+    #[command(subcommand)]
+    Practice(Box<crate::practice::PracticeCommand>),
 }
 
 /// Which audit log: a practice's or the platform's.

@@ -22,16 +22,15 @@ use crate::keys;
 
 pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let mut settings = Settings::from_environment(cli.config.as_deref())?;
+    if cli.demo {
+        use_demo_data(&mut settings);
+    }
     match cli.command {
-        Command::Serve {
-            demo,
-            bind,
-            no_jobs,
-        } => {
+        Command::Serve { bind, no_jobs } => {
             if let Some(bind) = bind {
                 settings.server.bind = bind;
             }
-            serve(settings, demo, !no_jobs).await
+            serve(settings, cli.demo, !no_jobs).await
         }
         Command::Worker => worker(&settings).await,
         Command::Migrate => migrate(&settings).await,
@@ -46,6 +45,22 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             }
         },
         Command::Keys(command) => keys::run(&connect_current(&settings).await?, command).await,
+        Command::Practice(command) => {
+            crate::practice::run(&connect_current(&settings).await?, *command).await
+        }
+    }
+}
+
+/// Points `settings` at the demo's data: its own database and keys, apart from real
+/// data, and a mailbox instead of real messages (unless a database or SMTP relay is
+/// configured, which the demo then uses).
+fn use_demo_data(settings: &mut Settings) {
+    if settings.database.url.is_none() {
+        settings.data_dir = settings.data_dir.join("demo");
+    }
+    let notifications = &mut settings.notifications;
+    if notifications.mailbox_dir.is_none() && notifications.smtp_host.is_none() {
+        notifications.mailbox_dir = Some(settings.data_dir.join("mailbox"));
     }
 }
 
@@ -80,17 +95,8 @@ pub async fn connect(settings: &Settings, url: &SecretString) -> anyhow::Result<
     Ok(Store::connect(url, &options, keys).await?)
 }
 
-async fn serve(mut settings: Settings, demo: bool, jobs: bool) -> anyhow::Result<ExitCode> {
+async fn serve(settings: Settings, demo: bool, jobs: bool) -> anyhow::Result<ExitCode> {
     telemetry::init(&settings.log)?;
-    if demo && settings.database.url.is_none() {
-        // The demo keeps its synthetic network, and its keys, apart from real data.
-        settings.data_dir = settings.data_dir.join("demo");
-    }
-    let notifications = &mut settings.notifications;
-    if demo && notifications.mailbox_dir.is_none() && notifications.smtp_host.is_none() {
-        // The demo sends nothing: its messages are files to read.
-        notifications.mailbox_dir = Some(settings.data_dir.join("mailbox"));
-    }
     let store = connect(&settings, &settings.database_url()).await?;
     store.migrate().await?;
     let network = demo.then(|| DemoNetwork::generate(enamel_demo::DEFAULT_SEED));

@@ -8,6 +8,7 @@ mod audit;
 mod cli;
 mod commands;
 mod keys;
+mod practice;
 
 use clap::Parser as _;
 

@@ -3,9 +3,10 @@
 
 use axum::extract::State;
 use axum::http::StatusCode;
-use enamel_store::{AGREEMENT_VERSION, ExecutedAgreement, agreement_sha256};
+use enamel_store::{AGREEMENT_VERSION, agreement_sha256};
 use serde::{Deserialize, Serialize};
 
+use super::views::ExecutedView;
 use crate::auth::Authenticated;
 use crate::http::extract::Json;
 use crate::{ApiError, AppState};
@@ -18,36 +19,6 @@ pub(crate) struct AgreementStatus {
     sha256: String,
     /// The executed copy, once executed; until then no PHI may enter the practice.
     executed: Option<ExecutedView>,
-}
-
-/// An executed agreement: who signed, when, from where, which text.
-#[derive(Serialize, utoipa::ToSchema)]
-pub(crate) struct ExecutedView {
-    signer_id: String,
-    signer_name: String,
-    signer_title: String,
-    /// RFC 3339, UTC.
-    executed_at: String,
-    ip_address: Option<String>,
-    version: String,
-    sha256: String,
-}
-
-impl From<ExecutedAgreement> for ExecutedView {
-    fn from(e: ExecutedAgreement) -> Self {
-        Self {
-            signer_id: e.signer.to_string(),
-            signer_name: e.signer_name,
-            signer_title: e.signer_title,
-            executed_at: e
-                .executed_at
-                .format(&time::format_description::well_known::Rfc3339)
-                .unwrap_or_default(),
-            ip_address: e.ip_address,
-            version: e.version,
-            sha256: e.sha256,
-        }
-    }
 }
 
 #[utoipa::path(

@@ -109,6 +109,15 @@ pub(crate) fn router() -> Router<AppState> {
         .route("/api/v1/audit/failures", get(audit::failures))
         .route("/api/v1/audit/disclosures", get(audit::disclosures))
         .route("/api/v1/audit/disclosures.csv", get(audit::disclosures_csv))
+        .route(
+            "/api/v1/operator/practices",
+            get(operator::practices).post(operator::create_practice),
+        )
+        .route("/api/v1/operator/practices/{id}", get(operator::practice))
+        .route(
+            "/api/v1/operator/practices/{id}/admin-invitation",
+            post(operator::invite_admin),
+        )
         .route("/api/v1/operator/dead-letters", get(operator::dead_letters))
         .route(
             "/api/v1/operator/dead-letters/{id}/retry",

@@ -36,6 +36,7 @@ pub(crate) fn chrome(state: &AppState, user: Option<&User>) -> Chrome {
         links.push(("/security/access-review", "Access review"));
     }
     if user.role == Role::PlatformOperator {
+        links.push(("/operator/practices", "Practices"));
         links.push(("/operator/jobs", "Background jobs"));
     }
     Chrome {

@@ -5,15 +5,16 @@
 
 use askama::Template;
 use axum::extract::State;
-use axum::response::IntoResponse as _;
 use enamel_domain::Role;
 use enamel_store::{AGREEMENT_TEXT, AGREEMENT_VERSION, StoreError, agreement_sha256};
+
 use serde::Deserialize;
 
 use super::{Chrome, PageResult, chrome, render, see_other, sentence, stamp, zone_of};
 use crate::AppState;
 use crate::auth::Authenticated;
 use crate::http::extract::{Form, Query};
+use crate::services::agreements;
 
 /// The executed copy, as the page shows it.
 pub(super) struct Executed {
@@ -144,33 +145,7 @@ pub(super) async fn executed_copy(
         return Err(crate::ApiError::NotFound.into());
     };
     let practice = scoped.own_practice().await?;
-    let zone = Some(practice.time_zone);
-    let header = format!(
-        "Executed copy for {}\nSigned by {}, {}, at {}, from {}.\nText version {}, SHA-256 {}.\n\n",
-        practice.name.as_str(),
-        executed.signer_name,
-        executed.signer_title,
-        stamp(executed.executed_at, zone.as_ref()),
-        executed
-            .ip_address
-            .as_deref()
-            .unwrap_or("an address not recorded"),
-        executed.version,
-        executed.sha256,
-    );
-    let pdf = enamel_integrations::pdf::text_pdf(
-        "Business Associate Agreement",
-        &format!("{header}{AGREEMENT_TEXT}"),
-    );
-    Ok((
-        [
-            (axum::http::header::CONTENT_TYPE, "application/pdf"),
-            (
-                axum::http::header::CONTENT_DISPOSITION,
-                "attachment; filename=\"business-associate-agreement.pdf\"",
-            ),
-        ],
-        pdf,
-    )
-        .into_response())
+    Ok(agreements::pdf_download(agreements::executed_copy_pdf(
+        &practice, &executed,
+    )))
 }

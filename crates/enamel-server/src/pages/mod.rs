@@ -116,6 +116,19 @@ pub(crate) fn router() -> Router<AppState> {
             get(agreement::agreement_page).post(agreement::execute),
         )
         .route("/practice/agreement.pdf", get(agreement::executed_copy))
+        .route(
+            "/operator/practices",
+            get(operator::practices_page).post(operator::create_practice),
+        )
+        .route("/operator/practices/{id}", get(operator::practice_page))
+        .route(
+            "/operator/practices/{id}/admin-invitation",
+            post(operator::invite_admin),
+        )
+        .route(
+            "/operator/practices/{id}/agreement.pdf",
+            get(operator::executed_copy),
+        )
         .route("/operator/jobs", get(operator::jobs_page))
         .route("/operator/jobs/{id}/retry", post(operator::retry_from_page))
 }

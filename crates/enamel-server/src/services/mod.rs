@@ -5,12 +5,14 @@
 //! render.
 
 pub(crate) mod access_review;
+pub(crate) mod agreements;
 pub(crate) mod attachments;
 pub(crate) mod break_glass;
 pub(crate) mod dead_letters;
 pub(crate) mod directory;
 pub(crate) mod invitations;
 pub(crate) mod letters;
+pub mod onboarding;
 pub(crate) mod patients;
 pub(crate) mod portal_links;
 pub(crate) mod referrals;

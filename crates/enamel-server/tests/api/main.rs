@@ -15,6 +15,7 @@ mod helpers;
 mod identity;
 mod metrics;
 mod notifications;
+mod onboarding;
 mod openapi;
 mod operator;
 mod referrals;

@@ -8,7 +8,7 @@ use enamel_domain::{
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use crate::db::on_pool;
+use crate::db::{Tx, on_pool, on_tx};
 use crate::error::is_unique_violation;
 use crate::{Store, StoreError};
 
@@ -62,6 +62,64 @@ impl TryFrom<PracticeRow> for Practice {
     }
 }
 
+/// Inserts `new` inside the open transaction `tx`.
+pub(crate) async fn insert_in(
+    tx: &mut Tx,
+    new: &NewPractice,
+    created_at: OffsetDateTime,
+) -> Result<(), sqlx::Error> {
+    let sql = concat!(
+        "INSERT INTO practices (",
+        columns!(),
+        ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"
+    );
+    on_tx!(tx, conn => {
+        sqlx::query(sql)
+            .bind(new.id.as_uuid())
+            .bind(new.name.as_str())
+            .bind(new.kind.as_str())
+            .bind(new.npi.as_str())
+            .bind(&new.address.line1)
+            .bind(new.address.line2.as_deref())
+            .bind(&new.address.city)
+            .bind(new.address.state.code())
+            .bind(new.address.postal_code.as_str())
+            .bind(new.phone.e164())
+            .bind(new.fax.as_ref().map(PhoneNumber::e164))
+            .bind(new.time_zone.name())
+            .bind(created_at)
+            .execute(&mut *conn)
+            .await
+            .map(|_| ())
+    })
+}
+
+/// A failed insert as the caller sees it: a taken NPI is a conflict.
+pub(crate) fn practice_insert_error(err: sqlx::Error) -> StoreError {
+    if is_unique_violation(&err) {
+        StoreError::Conflict("a practice with this NPI or id already exists")
+    } else {
+        anyhow::Error::new(err)
+            .context("inserting a practice")
+            .into()
+    }
+}
+
+/// The practice `new` as stored at `created_at`.
+pub(crate) fn stored(new: &NewPractice, created_at: OffsetDateTime) -> Practice {
+    Practice {
+        id: new.id,
+        name: new.name.clone(),
+        kind: new.kind,
+        npi: new.npi.clone(),
+        address: new.address.clone(),
+        phone: new.phone.clone(),
+        fax: new.fax.clone(),
+        time_zone: new.time_zone,
+        created_at,
+    }
+}
+
 /// Reads and writes practices.
 #[derive(Debug)]
 pub struct PracticeRepo<'a> {
@@ -76,49 +134,13 @@ impl<'a> PracticeRepo<'a> {
     /// Inserts a practice. A taken NPI is a [`StoreError::Conflict`].
     pub async fn insert(&self, new: &NewPractice) -> Result<Practice, StoreError> {
         let created_at = self.store.now();
-        let sql = concat!(
-            "INSERT INTO practices (",
-            columns!(),
-            ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"
-        );
-        let result = on_pool!(&self.store.db, pool => {
-            sqlx::query(sql)
-                .bind(new.id.as_uuid())
-                .bind(new.name.as_str())
-                .bind(new.kind.as_str())
-                .bind(new.npi.as_str())
-                .bind(&new.address.line1)
-                .bind(new.address.line2.as_deref())
-                .bind(&new.address.city)
-                .bind(new.address.state.code())
-                .bind(new.address.postal_code.as_str())
-                .bind(new.phone.e164())
-                .bind(new.fax.as_ref().map(PhoneNumber::e164))
-                .bind(new.time_zone.name())
-                .bind(created_at)
-                .execute(pool)
-                .await
-                .map(|_| ())
-        });
-        match result {
-            Ok(()) => Ok(Practice {
-                id: new.id,
-                name: new.name.clone(),
-                kind: new.kind,
-                npi: new.npi.clone(),
-                address: new.address.clone(),
-                phone: new.phone.clone(),
-                fax: new.fax.clone(),
-                time_zone: new.time_zone,
-                created_at,
-            }),
-            Err(err) if is_unique_violation(&err) => Err(StoreError::Conflict(
-                "a practice with this NPI or id already exists",
-            )),
-            Err(err) => Err(anyhow::Error::new(err)
-                .context("inserting a practice")
-                .into()),
+        let mut tx = self.store.begin().await?;
+        let inserted = insert_in(&mut tx, new, created_at).await;
+        match inserted {
+            Ok(()) => tx.commit().await.context("inserting a practice")?,
+            Err(err) => return Err(practice_insert_error(err)),
         }
+        Ok(stored(new, created_at))
     }
 
     /// The practice with this id.

@@ -8,5 +8,6 @@ mod demo;
 mod helpers;
 mod keys;
 mod migrate;
+mod practice;
 mod serve;
 mod worker;

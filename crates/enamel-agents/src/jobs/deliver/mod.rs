@@ -13,7 +13,8 @@ use enamel_integrations::{
     TwilioSettings,
 };
 use enamel_store::{
-    AuditedAs, Channel, ClaimedJob, DELIVER_JOB, DueMessage, Outbound, Store, StoreError,
+    AuditedAs, Channel, ClaimedJob, DELIVER_JOB, DueMessage, Outbound, STAFF_INVITATION, Store,
+    StoreError,
 };
 use secrecy::ExposeSecret as _;
 
@@ -191,18 +192,24 @@ async fn deliver(
             AuditedAs::one(AuditAction::Notify, ResourceType::Notification, &message.id),
         )
         .await?;
-    match scoped
-        .require_baa(
-            &vendor,
-            Outbound {
-                purpose: "notice",
-                resource: ResourceType::Notification,
-                resource_id: Some(message.id.to_string()),
-                patient: message.patient,
-            },
-        )
-        .await
-    {
+    // A staff invitation carries no PHI (an account's address and a sign-up link):
+    // it is the one message a practice gets before it has any vendor agreement.
+    let gate = if message.kind == STAFF_INVITATION {
+        Ok(())
+    } else {
+        scoped
+            .require_baa(
+                &vendor,
+                Outbound {
+                    purpose: "notice",
+                    resource: ResourceType::Notification,
+                    resource_id: Some(message.id.to_string()),
+                    patient: message.patient,
+                },
+            )
+            .await
+    };
+    match gate {
         Ok(()) => {}
         Err(StoreError::NoBaa(_)) => {
             outbox

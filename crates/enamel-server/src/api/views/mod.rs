@@ -7,11 +7,13 @@ use serde::Serialize;
 
 mod directory;
 mod patients;
+mod practices;
 mod referrals;
 mod vendors;
 
 pub(crate) use directory::*;
 pub(crate) use patients::*;
+pub(crate) use practices::*;
 pub(crate) use referrals::*;
 pub(crate) use vendors::*;
 

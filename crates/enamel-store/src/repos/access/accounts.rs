@@ -3,16 +3,65 @@
 
 use anyhow::Context as _;
 use enamel_audit::entry::{Action as AuditAction, Detail, Outcome, ResourceType};
-use enamel_domain::{NewUser, Role, User, UserId};
+use enamel_domain::{NewUser, PracticeId, Role, User, UserId};
 use enamel_policy::{Action, Circumstances, Resource};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use crate::db::{on_pool, on_tx};
+use crate::db::{Tx, on_pool, on_tx};
 use crate::error::conflict_if_taken;
 use crate::repos::identity::{EndReason, throttle_key_for_email};
 use crate::scoped::authorize::AuditedAs;
 use crate::{Scoped, StoreError};
+
+/// An invited account and its invitation, as written together.
+pub(crate) struct Invited<'a> {
+    pub invitation: Uuid,
+    pub practice: PracticeId,
+    pub user: &'a NewUser,
+    pub token_digest: &'a [u8; 32],
+    /// The inviting account; none when Enamel's command line invites.
+    pub inviter: Option<UserId>,
+    pub expires_at: OffsetDateTime,
+}
+
+/// Writes an invited account and its single-use invitation in `tx`.
+pub(crate) async fn insert_invited(
+    tx: &mut Tx,
+    invited: &Invited<'_>,
+    now: OffsetDateTime,
+) -> Result<(), sqlx::Error> {
+    let user = invited.user;
+    on_tx!(tx, conn => {
+        sqlx::query(concat!(
+            "INSERT INTO users (",
+            crate::repos::users::user_columns!(),
+            ") VALUES ($1, $2, $3, $4, $5, 'invited', $6)"
+        ))
+        .bind(user.id().as_uuid())
+        .bind(invited.practice.as_uuid())
+        .bind(user.email().as_str())
+        .bind(user.display_name().as_str())
+        .bind(user.role().as_str())
+        .bind(now)
+        .execute(&mut *conn)
+        .await?;
+        sqlx::query(
+            "INSERT INTO invitations (id, practice_id, user_id, token_digest, invited_by, \
+             created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        )
+        .bind(invited.invitation)
+        .bind(invited.practice.as_uuid())
+        .bind(user.id().as_uuid())
+        .bind(&invited.token_digest[..])
+        .bind(invited.inviter.map(|inviter| inviter.as_uuid()))
+        .bind(now)
+        .bind(invited.expires_at)
+        .execute(&mut *conn)
+        .await?;
+    });
+    Ok(())
+}
 
 impl Scoped<'_> {
     /// Invites a person: their account (status `invited`) and a single-use
@@ -56,34 +105,19 @@ impl Scoped<'_> {
             .insert("role", Detail::Code(new.role().as_str().to_owned()));
         let written = async {
             let mut tx = self.store.begin().await?;
-            on_tx!(&mut tx, tx => {
-                sqlx::query(concat!(
-                    "INSERT INTO users (",
-                    crate::repos::users::user_columns!(),
-                    ") VALUES ($1, $2, $3, $4, $5, 'invited', $6)"
-                ))
-                .bind(new.id().as_uuid())
-                .bind(practice.as_uuid())
-                .bind(new.email().as_str())
-                .bind(new.display_name().as_str())
-                .bind(new.role().as_str())
-                .bind(now)
-                .execute(&mut *tx)
-                .await?;
-                sqlx::query(
-                    "INSERT INTO invitations (id, practice_id, user_id, token_digest, invited_by, \
-                     created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
-                )
-                .bind(invitation)
-                .bind(practice.as_uuid())
-                .bind(new.id().as_uuid())
-                .bind(&token_digest[..])
-                .bind(inviter.as_uuid())
-                .bind(now)
-                .bind(expires_at)
-                .execute(&mut *tx)
-                .await?;
-            });
+            insert_invited(
+                &mut tx,
+                &Invited {
+                    invitation,
+                    practice,
+                    user: new,
+                    token_digest,
+                    inviter: Some(inviter),
+                    expires_at,
+                },
+                now,
+            )
+            .await?;
             tx.commit_with(&[&event]).await
         }
         .await;

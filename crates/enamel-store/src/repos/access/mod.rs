@@ -3,7 +3,7 @@
 //! asks the policy decision point first, and writes its audit event in the same
 //! transaction as its change.
 
-mod accounts;
+pub(crate) mod accounts;
 mod agents;
 mod alerts;
 mod break_glass;

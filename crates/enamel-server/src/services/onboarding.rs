@@ -1,0 +1,156 @@
+//! Onboarding a practice (docs/onboarding.md): the operator's form, the same from
+//! the operator's page, the API and `enamel practice create`, creates the practice
+//! and emails its first administrator an invitation through the outbox.
+
+use enamel_crypto::token::SecretToken;
+use enamel_domain::{
+    Address, DisplayName, Email, InvalidValue, NewPractice, NewUser, Npi, PhoneNumber, Practice,
+    PracticeId, PracticeKind, PracticeName, Role, TimeZone, UserStatus,
+};
+use enamel_store::Scoped;
+use time::OffsetDateTime;
+
+use crate::ApiError;
+
+/// A new practice and its first administrator, as the operator types them.
+#[derive(Clone, Debug, Default, serde::Deserialize, serde::Serialize, utoipa::ToSchema)]
+pub struct PracticeForm {
+    pub name: String,
+    /// Its type-2 (organisation) NPI: ten digits with a valid check digit.
+    pub npi: String,
+    /// `general` or a specialty: `endodontics`, `periodontics`, `oral_surgery`,
+    /// `orthodontics`, `pediatric_dentistry`, `prosthodontics`.
+    pub specialty: String,
+    pub phone: String,
+    #[serde(default)]
+    pub fax: Option<String>,
+    pub address_line1: String,
+    #[serde(default)]
+    pub address_line2: Option<String>,
+    pub city: String,
+    /// The two-letter state code.
+    pub state: String,
+    pub postal_code: String,
+    /// An IANA time zone, such as `America/Chicago`.
+    pub time_zone: String,
+    pub admin_name: String,
+    pub admin_email: String,
+}
+
+/// A value of the form that did not parse, and the form's field it came from.
+#[derive(Debug)]
+pub struct FieldError {
+    /// The form field's name (`npi`, `fax`, `admin_email`, ...).
+    pub field: &'static str,
+    pub error: InvalidValue,
+}
+
+impl From<FieldError> for ApiError {
+    fn from(err: FieldError) -> Self {
+        Self::InvalidInput(err.error)
+    }
+}
+
+/// Tags a parse's error with its field.
+fn at<T>(field: &'static str, parsed: Result<T, InvalidValue>) -> Result<T, FieldError> {
+    parsed.map_err(|error| FieldError { field, error })
+}
+
+impl PracticeForm {
+    /// The practice and its administrator's account, parsed; the first field that
+    /// does not parse is the error, named.
+    pub fn parse(&self) -> Result<(NewPractice, NewUser), FieldError> {
+        let optional = |value: &Option<String>| {
+            value
+                .as_deref()
+                .map(str::trim)
+                .filter(|value| !value.is_empty())
+                .map(str::to_owned)
+        };
+        let id = PracticeId::generate();
+        let practice = NewPractice {
+            id,
+            name: at("name", PracticeName::parse(&self.name))?,
+            kind: at("specialty", PracticeKind::parse(self.specialty.trim()))?,
+            npi: at("npi", Npi::parse(self.npi.trim()))?,
+            phone: at("phone", PhoneNumber::parse(&self.phone))?,
+            fax: at(
+                "fax",
+                optional(&self.fax)
+                    .as_deref()
+                    .map(PhoneNumber::parse)
+                    .transpose(),
+            )?,
+            address: self.address()?,
+            time_zone: at("time_zone", TimeZone::parse(&self.time_zone))?,
+        };
+        let admin = NewUser::new(
+            Some(id),
+            at("admin_email", Email::parse(self.admin_email.trim()))?,
+            at("admin_name", DisplayName::parse(&self.admin_name))?,
+            Role::PracticeAdmin,
+            UserStatus::Invited,
+        );
+        Ok((practice, at("admin_email", admin)?))
+    }
+
+    fn address(&self) -> Result<Address, FieldError> {
+        let line2 = self.address_line2.as_deref().map(str::trim);
+        Address::parse(
+            &self.address_line1,
+            line2.filter(|line| !line.is_empty()),
+            &self.city,
+            self.state.trim(),
+            self.postal_code.trim(),
+        )
+        .map_err(|error| FieldError {
+            field: match error.what {
+                "city" => "city",
+                "US state" => "state",
+                "ZIP code" => "postal_code",
+                "street address line 2" => "address_line2",
+                _ => "address_line1",
+            },
+            error,
+        })
+    }
+}
+
+/// A practice administrator's account, invited.
+fn admin_account(practice: PracticeId, name: &str, email: &str) -> Result<NewUser, ApiError> {
+    Ok(NewUser::new(
+        Some(practice),
+        Email::parse(email.trim())?,
+        DisplayName::parse(name)?,
+        Role::PracticeAdmin,
+        UserStatus::Invited,
+    )?)
+}
+
+/// Creates the practice `form` describes and emails its administrator's invitation,
+/// as the actor of `scoped` (the operator, or the command line's `onboard` task).
+pub async fn create_practice(
+    scoped: &Scoped<'_>,
+    form: &PracticeForm,
+    now: OffsetDateTime,
+) -> Result<Practice, ApiError> {
+    let (practice, admin) = form.parse()?;
+    let token = SecretToken::generate("");
+    Ok(scoped
+        .onboard_practice(&practice, &admin, &token, now)
+        .await?)
+}
+
+/// Invites an administrator again (the first invitation expired, or went to a wrong
+/// address), as long as the practice has no active administrator.
+pub async fn invite_admin(
+    scoped: &Scoped<'_>,
+    practice: PracticeId,
+    name: &str,
+    email: &str,
+    now: OffsetDateTime,
+) -> Result<(), ApiError> {
+    let admin = admin_account(practice, name, email)?;
+    let token = SecretToken::generate("");
+    Ok(scoped.invite_admin(practice, &admin, &token, now).await?)
+}

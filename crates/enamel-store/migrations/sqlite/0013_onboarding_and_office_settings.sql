@@ -1,0 +1,28 @@
+-- Onboarding by the platform operator (docs/onboarding.md) and the office settings a
+-- practice admin keeps.
+
+-- An invitation made by Enamel's command line has no inviting account: the audit log
+-- names the actor (`system:onboard`). SQLite cannot drop NOT NULL in place, so the
+-- table is rebuilt; nothing references it.
+CREATE TABLE invitations_new (
+    id             BLOB PRIMARY KEY NOT NULL CHECK (length(id) = 16),
+    practice_id    BLOB NOT NULL REFERENCES practices (id),
+    user_id        BLOB NOT NULL REFERENCES users (id),
+    token_digest   BLOB NOT NULL UNIQUE,
+    invited_by     BLOB REFERENCES users (id),
+    created_at     TEXT NOT NULL,
+    expires_at     TEXT NOT NULL,
+    accepted_at    TEXT
+) STRICT;
+INSERT INTO invitations_new (id, practice_id, user_id, token_digest, invited_by, created_at,
+                             expires_at, accepted_at)
+    SELECT id, practice_id, user_id, token_digest, invited_by, created_at, expires_at, accepted_at
+    FROM invitations;
+DROP TABLE invitations;
+ALTER TABLE invitations_new RENAME TO invitations;
+CREATE INDEX invitations_by_user ON invitations (user_id, created_at);
+
+-- Office settings: the hours shown in the directory, and miles or kilometres.
+ALTER TABLE practices ADD COLUMN office_hours TEXT;
+ALTER TABLE practices ADD COLUMN distance_unit TEXT NOT NULL DEFAULT 'mi'
+    CHECK (distance_unit IN ('mi', 'km'));
