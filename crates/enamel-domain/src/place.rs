@@ -203,6 +203,21 @@ impl TimeZone {
         )
     }
 
+    /// A wall-clock time in this zone as a patient reads it, with the zone's
+    /// abbreviation in force then: `Tuesday, December 8, 2026 at 9:30 AM CST`.
+    #[must_use]
+    pub fn spoken(&self, local: PrimitiveDateTime) -> String {
+        let format = time::macros::format_description!(
+            "[weekday], [month repr:long] [day padding:none], [year] at \
+             [hour repr:12 padding:none]:[minute] [period]"
+        );
+        format!(
+            "{} {}",
+            local.format(&format).unwrap_or_default(),
+            self.abbreviation(self.instant(local))
+        )
+    }
+
     /// The date in this zone at the instant `at` (a practice's "today").
     #[must_use]
     pub fn local_date(&self, at: OffsetDateTime) -> Date {
@@ -312,6 +327,19 @@ mod tests {
                 "{name} is missing from the time zone database"
             );
         }
+    }
+
+    #[test]
+    fn an_appointment_reads_in_its_zone_on_each_side_of_a_change() {
+        let denver = TimeZone::parse("America/Denver").unwrap();
+        assert_eq!(
+            denver.spoken(datetime!(2026-11-02 09:30)),
+            "Monday, November 2, 2026 at 9:30 AM MST"
+        );
+        assert_eq!(
+            denver.spoken(datetime!(2026-10-30 14:05)),
+            "Friday, October 30, 2026 at 2:05 PM MDT"
+        );
     }
 
     #[test]

@@ -57,7 +57,7 @@ pub use repos::referrals::{
 pub use repos::referrals::{
     NewReferral, ReferralBox, ReferralDetail, ReferralSummary, StepInput, TimelineEntry,
 };
-pub use repos::referrals::{PORTAL_SESSION_MINUTES, PortalView};
+pub use repos::referrals::{PORTAL_ATTEMPTS, PORTAL_SESSION_MINUTES, PortalOpening, PortalView};
 pub use repos::users::UserRepo;
 pub use repos::vendor_credentials::{CredentialInfo, VendorCredentials};
 pub use repos::vendors::{Vendor, VendorEntry};

@@ -367,6 +367,40 @@ impl Demo {
         self.api(reqwest::Method::GET, path, cookie, None).await
     }
 
+    /// Opens a portal link (`url` in full, or a path) as a patient on a phone would:
+    /// the page asks for the birth date, which is posted from the page; returns the
+    /// status and page the patient ends on.
+    pub async fn open_portal(&self, url: &str, birth_date: &str) -> (u16, String) {
+        let url = if url.starts_with('/') {
+            format!("{}{url}", self.url)
+        } else {
+            url.to_owned()
+        };
+        let asked = self.client.get(&url).send().await.unwrap();
+        if asked.status() != 200 {
+            let status = asked.status().as_u16();
+            return (status, asked.text().await.unwrap());
+        }
+        let page = asked.text().await.unwrap();
+        assert!(page.contains("Date of birth"), "{page}");
+        let answered = self
+            .client
+            .post(&url)
+            .header(header::ORIGIN, self.origin())
+            .form(&[("birth_date", birth_date)])
+            .send()
+            .await
+            .unwrap();
+        if answered.status() != 303 {
+            let status = answered.status().as_u16();
+            return (status, answered.text().await.unwrap());
+        }
+        assert_eq!(answered.headers()[header::LOCATION], "/portal");
+        let cookie = cookie_of(&answered).unwrap();
+        let shown = self.get("/portal", &cookie).await;
+        (shown.status().as_u16(), shown.text().await.unwrap())
+    }
+
     pub async fn page(&self, path: &str, cookie: &str) -> (u16, String) {
         let response = self.get(path, cookie).await;
         (response.status().as_u16(), response.text().await.unwrap())

@@ -18,6 +18,7 @@ mod notifications;
 mod onboarding;
 mod openapi;
 mod operator;
+mod portal;
 mod referrals;
 mod retention;
 mod schedules;

@@ -358,9 +358,8 @@ async fn the_demo_mailbox_holds_the_portal_link_and_the_baa_gate_still_decides()
         .split_whitespace()
         .find(|w| w.contains("/p/"))
         .unwrap();
-    let page = demo.client.get(link).send().await.unwrap();
-    assert_eq!(page.status(), 200);
-    let page = page.text().await.unwrap();
+    let (status, page) = demo.open_portal(link, BIRTH_DATE).await;
+    assert_eq!(status, 200, "{page}");
     assert!(page.contains("Lone Star Endodontics"), "{page}");
     assert!(!page.contains(LAST_NAME) && !page.contains("apicoectomy"));
 

@@ -213,7 +213,7 @@ async fn a_referral_goes_from_general_dentist_to_specialist_and_back(backend: Ba
         "{failures}"
     );
 
-    // The patient's portal link: signed, single use, nothing clinical.
+    // The patient's portal link: signed, behind the birth date, nothing clinical.
     let (status, _) = demo
         .post(
             &format!("/api/v1/referrals/{id}/portal-link"),
@@ -255,26 +255,30 @@ async fn a_referral_goes_from_general_dentist_to_specialist_and_back(backend: Ba
         .await
         .unwrap();
     assert_eq!(refused.status(), 410);
-    let page = demo
+    // A mail scanner's fetch shows nothing and uses nothing up.
+    let scanned = demo
         .client
         .get(format!("{}{path}", demo.url))
         .send()
         .await
         .unwrap();
-    assert_eq!(page.status(), 200);
-    let html = page.text().await.unwrap();
+    assert_eq!(scanned.status(), 200);
+    let scanned = scanned.text().await.unwrap();
+    assert!(!scanned.contains("Marisol") && !scanned.contains("Lone Star"));
+    // A wrong birth date is refused, saying how many tries are left.
+    let (status, wrong) = demo.open_portal(&path, "1979-06-22").await;
+    assert_eq!(status, 422);
+    assert!(wrong.contains("4 tries left"), "{wrong}");
+    let (status, html) = demo.open_portal(&path, "06/21/1979").await;
+    assert_eq!(status, 200, "{html}");
     assert!(html.contains("Lone Star Endodontics") && html.contains("Hi Marisol"));
     assert!(
         !html.contains("#19") && !html.contains("D3330"),
         "nothing clinical"
     );
-    let again = demo
-        .client
-        .get(format!("{}{path}", demo.url))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(again.status(), 410, "a link opens once");
+    // Within its 24 hours the link opens again (a reload, another device).
+    let (status, again) = demo.open_portal(&path, "1979-06-21").await;
+    assert_eq!(status, 200, "{again}");
 
     the_baa_gate_decides_at_send_time(&demo, now + time::Duration::hours(3)).await;
 }

@@ -26,3 +26,8 @@ CREATE INDEX invitations_by_user ON invitations (user_id, created_at);
 ALTER TABLE practices ADD COLUMN office_hours TEXT;
 ALTER TABLE practices ADD COLUMN distance_unit TEXT NOT NULL DEFAULT 'mi'
     CHECK (distance_unit IN ('mi', 'km'));
+
+-- A portal link opens only with the patient's birth date (docs/integrations.md, "The
+-- patient's page"): wrong dates are counted, and the fifth locks the link.
+ALTER TABLE portal_links ADD COLUMN failed_attempts INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE portal_links ADD COLUMN locked_at TEXT;

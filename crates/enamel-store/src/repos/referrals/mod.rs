@@ -33,7 +33,7 @@ use crate::sealed::{REFERRAL_APPOINTMENT, REFERRAL_CLINICAL};
 use crate::{Scoped, StoreError};
 
 pub use attachments::{AttachmentInfo, DownloadTicket, Purpose, UploadTicket};
-pub use portal::{PORTAL_SESSION_MINUTES, PortalView};
+pub use portal::{PORTAL_ATTEMPTS, PORTAL_SESSION_MINUTES, PortalOpening, PortalView};
 pub(crate) use rows::{REFERRAL_SELECT, ReferralRow};
 pub use timeline::TimelineEntry;
 pub(crate) use timeline::{TimelineRow, insert_timeline};

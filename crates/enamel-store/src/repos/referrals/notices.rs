@@ -1,12 +1,13 @@
 //! What each referral step tells whom. Office notices name the other office and
 //! link to the referral behind sign-in; the patient hears, by first name only, who
-//! to call. No subject and no SMS carries more than a first name of PHI.
+//! to call, and when the specialist books the visit, its time. No subject and no SMS
+//! carries more of PHI than a first name and that time.
 
 use anyhow::Context as _;
 use enamel_domain::{
-    ContactChannel, ContactDetails, PatientId, PhoneNumber, PracticeId, ReferralId, Step,
+    ContactChannel, ContactDetails, PatientId, PhoneNumber, PracticeId, ReferralId, Step, TimeZone,
 };
-use time::OffsetDateTime;
+use time::{OffsetDateTime, PrimitiveDateTime};
 
 use super::{ReferralRow, StepInput};
 use crate::db::on_pool;
@@ -22,6 +23,8 @@ pub(crate) struct Office {
     pub(crate) id: PracticeId,
     pub(crate) name: String,
     pub(crate) phone: String,
+    /// Where the office keeps its calendar: an appointment it books is in this zone.
+    pub(crate) time_zone: TimeZone,
     recipient: Option<(Channel, String)>,
 }
 
@@ -34,18 +37,25 @@ impl Office {
 
 impl Store {
     pub(crate) async fn office(&self, id: PracticeId) -> Result<Office, StoreError> {
-        type Row = (String, String, Option<String>, Option<String>, String);
-        let row: Option<Row> =
-            on_pool!(&self.db, pool => {
-                sqlx::query_as(
-                    "SELECT name, phone, fax, notify_email, notify_channel FROM practices WHERE id = $1",
-                )
-                .bind(id.as_uuid())
-                .fetch_optional(pool)
-                .await
-            })
-            .context("reading an office's notification settings")?;
-        let (name, phone, fax, email, channel) = row.ok_or(StoreError::NotFound)?;
+        type Row = (
+            String,
+            String,
+            Option<String>,
+            Option<String>,
+            String,
+            String,
+        );
+        let row: Option<Row> = on_pool!(&self.db, pool => {
+            sqlx::query_as(
+                "SELECT name, phone, fax, notify_email, notify_channel, time_zone \
+                 FROM practices WHERE id = $1",
+            )
+            .bind(id.as_uuid())
+            .fetch_optional(pool)
+            .await
+        })
+        .context("reading an office's notification settings")?;
+        let (name, phone, fax, email, channel, zone) = row.ok_or(StoreError::NotFound)?;
         let recipient = match channel.as_str() {
             "fax" => fax.map(|f| (Channel::Fax, f)),
             "sms" => Some((Channel::Sms, phone.clone())),
@@ -55,6 +65,7 @@ impl Store {
             id,
             name,
             phone,
+            time_zone: TimeZone::parse(&zone).map_err(StoreError::Corrupt)?,
             recipient,
         })
     }
@@ -149,7 +160,6 @@ impl<'a> Notices<'a> {
     /// The messages for this step.
     pub(crate) async fn messages(&self, input: &StepInput) -> Result<Vec<NewMessage>, StoreError> {
         let (referrer, receiver) = (&self.referrer, &self.receiver);
-        let _ = input;
         let mut out = Vec::new();
         let office = match self.step {
             Step::Send => self.to_office(
@@ -195,7 +205,51 @@ impl<'a> Notices<'a> {
         {
             out.push(message);
         }
+        if self.step == Step::Schedule
+            && let Some(when) = &input.appointment
+            && let Some(message) = self.booked(*when.expose()).await?
+        {
+            out.push(message);
+        }
         Ok(out)
+    }
+
+    /// The patient's notice that the specialist booked the visit: the first name, the
+    /// specialist's name and phone, and the time in the specialist's zone.
+    async fn booked(&self, when: PrimitiveDateTime) -> Result<Option<NewMessage>, StoreError> {
+        let (first_name, contact, opted_out) = self.patient_contact().await?;
+        let Some((channel, recipient)) = patient_channel(&contact, opted_out) else {
+            return Ok(None);
+        };
+        let specialist = &self.receiver;
+        let phone = PhoneNumber::parse(&specialist.phone)
+            .map_or_else(|_| specialist.phone.clone(), |p| p.national());
+        let at = specialist.time_zone.spoken(when);
+        let body = match channel {
+            Channel::Sms => format!(
+                "Hi {first_name}, {} booked your visit: {at}. To change it call {phone}. \
+                 Reply STOP to opt out.",
+                specialist.name
+            ),
+            _ => format!(
+                "Hi {first_name},\n\n{} has booked your visit for {at}.\n\
+                 If you need to change it, please call them at {phone}.",
+                specialist.name
+            ),
+        };
+        Ok(Some(NewMessage {
+            practice: self.referrer.id,
+            channel,
+            patient: Some(self.patient),
+            referral: Some(self.referral),
+            kind: "patient_visit_booked",
+            recipient,
+            text: MessageText {
+                subject: format!("{first_name}, your visit is booked"),
+                body,
+            },
+            idempotency_key: self.key("patient"),
+        }))
     }
 
     /// The patient's notice when a referral is sent: who to call, by first name only.

@@ -1,7 +1,8 @@
-//! The patient portal: single-use links that open a short session showing one
-//! referral's status and the specialist's contact details, nothing clinical; and
-//! the "patient not responding" flag. The link's signature is checked by the server
-//! (it holds the HMAC key); this module makes each link single use and expiring.
+//! The patient portal: links that open, for whoever knows the patient's birth date,
+//! a short session showing one referral's status, the specialist's contact details
+//! and the booked visit, nothing clinical. The link's signature is checked by the
+//! server (it holds the HMAC key); this module keeps each link expiring, counts wrong
+//! birth dates and locks a link at the fifth.
 
 use anyhow::Context as _;
 use enamel_audit::entry::{Action as AuditAction, Detail, Event, Outcome, ResourceType};
@@ -14,7 +15,7 @@ use super::{TimelineRow, insert_timeline};
 use crate::db::{on_pool, on_tx};
 use crate::repos::outbox::{MessageText, NewMessage, NotQueued, queue_in_tx};
 use crate::scoped::authorize::AuditedAs;
-use crate::sealed::PATIENT_CONTACT;
+use crate::sealed::{PATIENT_BIRTH_DATE, PATIENT_CONTACT, REFERRAL_APPOINTMENT};
 use crate::{Scoped, Store, StoreError};
 
 /// How long a portal session lasts once a link is opened.
@@ -30,6 +31,8 @@ pub struct PortalView {
     pub specialist_name: String,
     pub specialist_phone: String,
     pub specialist_address: String,
+    /// The booked visit in the specialist's time zone, once scheduled.
+    pub appointment: Option<enamel_domain::Phi<String>>,
 }
 
 impl Scoped<'_> {
@@ -144,60 +147,200 @@ impl Scoped<'_> {
     }
 }
 
+/// How many wrong birth dates lock a portal link for good (the office sends a new one).
+pub const PORTAL_ATTEMPTS: i64 = 5;
+
+/// What opening a portal link with a birth date came to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PortalOpening {
+    /// The birth date matched: a portal session is open on this referral.
+    Opened(ReferralId),
+    /// The birth date did not match; this many tries are left.
+    WrongBirthDate { attempts_left: i64 },
+    /// Too many wrong birth dates: the link works no more.
+    Locked,
+    /// Unknown or expired.
+    Gone,
+}
+
+/// A link's row with what opening it needs.
+type LinkRow = (
+    Uuid,
+    Uuid,
+    OffsetDateTime,
+    Option<OffsetDateTime>,
+    Uuid,
+    Uuid,
+    Vec<u8>,
+);
+
 impl Store {
-    /// Opens a portal link once: marks it used and starts a portal session whose
-    /// token has `session_digest`. `None` for a link that is unknown, used or expired.
+    /// Whether `link` can still be opened (known, unexpired, not locked). Reading it
+    /// changes nothing and shows nothing of the patient, so a mail scanner that
+    /// fetches the link uses nothing up.
+    pub async fn portal_link_usable(
+        &self,
+        link: Uuid,
+        now: OffsetDateTime,
+    ) -> Result<bool, StoreError> {
+        let found: Option<Uuid> = on_pool!(&self.db, pool => {
+            sqlx::query_scalar(
+                "SELECT id FROM portal_links WHERE id = $1 AND expires_at > $2 AND locked_at IS NULL",
+            )
+            .bind(link)
+            .bind(now)
+            .fetch_optional(pool)
+            .await
+        })
+        .context("reading a portal link")?;
+        Ok(found.is_some())
+    }
+
+    /// Opens `link` for whoever knows the patient's birth date: a match starts a
+    /// portal session whose token has `session_digest` (as often as the link is
+    /// opened within its 24 hours, from any device); a wrong date counts against
+    /// [`PORTAL_ATTEMPTS`], and the last one locks the link. Each outcome is audited
+    /// against the patient.
     pub async fn open_portal_link(
+        &self,
+        link: Uuid,
+        birth_date: time::Date,
+        session_digest: &[u8; 32],
+        now: OffsetDateTime,
+    ) -> Result<PortalOpening, StoreError> {
+        let row: Option<LinkRow> = on_pool!(&self.db, pool => {
+            sqlx::query_as(
+                "SELECT l.practice_id, l.referral_id, l.expires_at, l.locked_at, p.practice_id, \
+                 p.id, p.birth_date FROM portal_links l JOIN referrals r ON r.id = l.referral_id \
+                 JOIN patients p ON p.id = r.patient_id WHERE l.id = $1",
+            )
+            .bind(link)
+            .fetch_optional(pool)
+            .await
+        })
+        .context("reading a portal link")?;
+        let Some((practice, referral, expires_at, locked_at, home, patient, sealed)) = row else {
+            return Ok(PortalOpening::Gone);
+        };
+        if expires_at <= now {
+            return Ok(PortalOpening::Gone);
+        }
+        if locked_at.is_some() {
+            return Ok(PortalOpening::Locked);
+        }
+        let practice = PracticeId::from_uuid(practice);
+        let actual: time::Date = self
+            .open_json(
+                PracticeId::from_uuid(home),
+                &PATIENT_BIRTH_DATE,
+                patient,
+                &sealed,
+            )
+            .await?;
+        let mut event = portal_event(self, practice, link, AuditAction::Read);
+        event.patient_id = Some(patient);
+        let opening = if actual == birth_date {
+            let opened = self.start_portal_session(link, session_digest, now).await?;
+            if !opened {
+                return Ok(PortalOpening::Gone);
+            }
+            event
+                .detail
+                .insert("portal", Detail::Code("link_opened".into()));
+            PortalOpening::Opened(ReferralId::from_uuid(referral))
+        } else {
+            let failed = self.count_failed_attempt(link, now).await?;
+            event.outcome = Outcome::Denied;
+            let locked = failed >= PORTAL_ATTEMPTS;
+            event.detail.insert(
+                "portal",
+                Detail::Code(
+                    if locked {
+                        "link_locked"
+                    } else {
+                        "birth_date_mismatch"
+                    }
+                    .into(),
+                ),
+            );
+            if locked {
+                PortalOpening::Locked
+            } else {
+                PortalOpening::WrongBirthDate {
+                    attempts_left: PORTAL_ATTEMPTS - failed,
+                }
+            }
+        };
+        self.audit().record(event).await?;
+        Ok(opening)
+    }
+
+    /// Marks the link opened (the first time) and starts a session, unless it was
+    /// locked or expired meanwhile.
+    async fn start_portal_session(
         &self,
         link: Uuid,
         session_digest: &[u8; 32],
         now: OffsetDateTime,
-    ) -> Result<Option<ReferralId>, StoreError> {
-        let opened = on_pool!(&self.db, pool => {
-            async {
-                let mut tx = pool.begin_with(crate::db::write_begin(pool)).await?;
-                let referral: Option<(Uuid, Uuid)> = sqlx::query_as(
-                    "UPDATE portal_links SET used_at = $2 WHERE id = $1 AND used_at IS NULL \
-                     AND expires_at > $2 RETURNING referral_id, practice_id",
-                )
-                .bind(link)
-                .bind(now)
-                .fetch_optional(&mut *tx)
-                .await?;
-                if let Some((referral, _)) = referral {
-                    sqlx::query(
-                        "INSERT INTO portal_sessions (id, token_digest, link_id, referral_id, created_at, expires_at) \
-                         VALUES ($1, $2, $3, $4, $5, $6)",
-                    )
-                    .bind(Uuid::now_v7())
-                    .bind(&session_digest[..])
-                    .bind(link)
-                    .bind(referral)
-                    .bind(now)
-                    .bind(now + Duration::minutes(PORTAL_SESSION_MINUTES))
-                    .execute(&mut *tx)
-                    .await?;
-                }
-                tx.commit().await?;
-                Ok::<_, anyhow::Error>(referral)
-            }
+    ) -> Result<bool, StoreError> {
+        let mut tx = self.begin().await?;
+        let referral: Option<Uuid> = on_tx!(&mut tx, conn => {
+            sqlx::query_scalar(
+                "UPDATE portal_links SET used_at = COALESCE(used_at, $2) \
+                 WHERE id = $1 AND locked_at IS NULL AND expires_at > $2 RETURNING referral_id",
+            )
+            .bind(link)
+            .bind(now)
+            .fetch_optional(&mut *conn)
             .await
         })
         .context("opening a portal link")?;
-        if let Some((referral, practice)) = opened {
-            let mut event = portal_event(
-                self,
-                PracticeId::from_uuid(practice),
-                link,
-                AuditAction::Read,
-            );
-            event
-                .detail
-                .insert("portal", Detail::Code("link_opened".into()));
-            self.audit().record(event).await?;
-            return Ok(Some(ReferralId::from_uuid(referral)));
-        }
-        Ok(None)
+        let Some(referral) = referral else {
+            return Ok(false);
+        };
+        on_tx!(&mut tx, conn => {
+            sqlx::query(
+                "INSERT INTO portal_sessions (id, token_digest, link_id, referral_id, created_at, \
+                 expires_at) VALUES ($1, $2, $3, $4, $5, $6)",
+            )
+            .bind(Uuid::now_v7())
+            .bind(&session_digest[..])
+            .bind(link)
+            .bind(referral)
+            .bind(now)
+            .bind(now + Duration::minutes(PORTAL_SESSION_MINUTES))
+            .execute(&mut *conn)
+            .await
+            .map(|_| ())
+        })
+        .context("starting a portal session")?;
+        tx.commit().await.context("starting a portal session")?;
+        Ok(true)
+    }
+
+    /// Counts a wrong birth date against the link, locking it at the last attempt;
+    /// returns the count. One statement, so racing guesses each count.
+    async fn count_failed_attempt(
+        &self,
+        link: Uuid,
+        now: OffsetDateTime,
+    ) -> Result<i64, StoreError> {
+        let mut tx = self.begin().await?;
+        let failed: Option<i64> = on_tx!(&mut tx, conn => {
+            sqlx::query_scalar(
+                "UPDATE portal_links SET failed_attempts = failed_attempts + 1, \
+                 locked_at = CASE WHEN failed_attempts + 1 >= $3 THEN $2 ELSE locked_at END \
+                 WHERE id = $1 RETURNING CAST(failed_attempts AS BIGINT)",
+            )
+            .bind(link)
+            .bind(now)
+            .bind(PORTAL_ATTEMPTS)
+            .fetch_optional(&mut *conn)
+            .await
+        })
+        .context("counting a wrong birth date")?;
+        tx.commit().await.context("counting a wrong birth date")?;
+        Ok(failed.unwrap_or(PORTAL_ATTEMPTS))
     }
 
     /// What a portal session shows, audited before it is returned; `None` when the
@@ -220,11 +363,14 @@ impl Store {
             String,
             Vec<u8>,
             Uuid,
+            String,
+            Option<Vec<u8>>,
         );
         let row: Option<Row> = on_pool!(&self.db, pool => {
             sqlx::query_as(
                 "SELECT r.id, r.practice_id, s.link_id, r.status, a.name, b.name, b.phone, \
-                 b.address_line1, b.city, b.state || ' ' || b.postal_code, p.name, p.id \
+                 b.address_line1, b.city, b.state || ' ' || b.postal_code, p.name, p.id, \
+                 b.time_zone, r.appointment \
                  FROM portal_sessions s JOIN referrals r ON r.id = s.referral_id \
                  JOIN practices a ON a.id = r.practice_id JOIN practices b ON b.id = r.receiving_practice_id \
                  JOIN patients p ON p.id = r.patient_id \
@@ -249,12 +395,26 @@ impl Store {
             state_zip,
             name,
             patient,
+            zone,
+            appointment,
         )) = row
         else {
             return Ok(None);
         };
         let practice = PracticeId::from_uuid(practice);
         let first_name = self.first_name(practice, patient, &name).await?;
+        // The appointment is the specialist's wall-clock time, sealed under the
+        // referring practice's key with the referral's other details.
+        let appointment = match appointment {
+            Some(sealed) => {
+                let local: time::PrimitiveDateTime = self
+                    .open_json(practice, &REFERRAL_APPOINTMENT, referral, &sealed)
+                    .await?;
+                let zone = enamel_domain::TimeZone::parse(&zone).map_err(StoreError::Corrupt)?;
+                Some(zone.spoken(local))
+            }
+            None => None,
+        };
         let mut event = portal_event(self, practice, link, AuditAction::Read);
         event.patient_id = Some(patient);
         event
@@ -270,6 +430,7 @@ impl Store {
             specialist_phone: enamel_domain::PhoneNumber::parse(&phone)
                 .map_or(phone, |p| p.national()),
             specialist_address: format!("{line1}, {city}, {state_zip}"),
+            appointment: appointment.map(enamel_domain::Phi::new),
         }))
     }
 }
@@ -304,7 +465,8 @@ fn portal_message(
         ),
         _ => format!(
             "Hi {first},\n\nFollow your dental referral here:\n{{base_url}}{url_path}\n\n\
-             The link works once and expires in 24 hours. Your dental office can send a new one."
+             The link works for 24 hours; it asks for your date of birth before it shows \
+             anything. After that, your dental office can send a new one."
         ),
     };
     NewMessage {
