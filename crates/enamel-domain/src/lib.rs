@@ -33,7 +33,7 @@ pub use media::MediaType;
 pub use notice::Channel;
 pub use patient::{ContactChannel, ContactDetails, Insurance, NewPatient, Patient, PatientSummary};
 pub use phi::Phi;
-pub use place::{Address, GeoPoint, PostalCode, TimeZone, UsState};
+pub use place::{Address, DistanceUnit, GeoPoint, PostalCode, TimeZone, UsState};
 pub use practice::{NewPractice, Npi, Practice, PracticeKind, PracticeName};
 pub use referral::{ClinicalDetails, IllegalStep, ReferralStatus, Side, Step};
 pub use text::TextRule;

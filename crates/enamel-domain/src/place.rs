@@ -460,9 +460,59 @@ impl GeoPoint {
     }
 }
 
+/// How an office reads distances in the directory.
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DistanceUnit {
+    #[default]
+    Miles,
+    Kilometres,
+}
+
+/// Kilometres in a statute mile.
+const KM_PER_MILE: f64 = 1.609_344;
+
+impl DistanceUnit {
+    /// The stored name: `mi` or `km`.
+    #[must_use]
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Miles => "mi",
+            Self::Kilometres => "km",
+        }
+    }
+
+    /// Parses [`DistanceUnit::as_str`].
+    pub fn parse(raw: &str) -> Result<Self, InvalidValue> {
+        match raw.trim() {
+            "mi" => Ok(Self::Miles),
+            "km" => Ok(Self::Kilometres),
+            _ => Err(InvalidValue::new("distance unit", "is mi or km")),
+        }
+    }
+
+    /// A distance in kilometres as this unit reads it: `12.3 mi`.
+    #[must_use]
+    pub fn show(self, km: f64) -> String {
+        match self {
+            Self::Miles => format!("{:.1} mi", km / KM_PER_MILE),
+            Self::Kilometres => format!("{km:.1} km"),
+        }
+    }
+
+    /// `amount` of this unit in kilometres (a search radius typed in miles).
+    #[must_use]
+    pub fn to_km(self, amount: f64) -> f64 {
+        match self {
+            Self::Miles => amount * KM_PER_MILE,
+            Self::Kilometres => amount,
+        }
+    }
+}
+
 #[cfg(test)]
 mod geo_tests {
-    use super::GeoPoint;
+    use super::{DistanceUnit, GeoPoint};
 
     #[test]
     fn austin_to_san_antonio_is_about_118_km() {
@@ -479,5 +529,14 @@ mod geo_tests {
         assert!(GeoPoint::new(90.1, 0.0).is_err());
         assert!(GeoPoint::new(0.0, -180.5).is_err());
         assert!(GeoPoint::new(f64::NAN, 0.0).is_err());
+    }
+
+    #[test]
+    fn distances_read_in_the_office_unit() {
+        assert_eq!(DistanceUnit::Miles.show(16.093_44), "10.0 mi");
+        assert_eq!(DistanceUnit::Kilometres.show(16.093_44), "16.1 km");
+        assert!((DistanceUnit::Miles.to_km(25.0) - 40.2336).abs() < 1e-9);
+        assert_eq!(DistanceUnit::parse("km").unwrap(), DistanceUnit::Kilometres);
+        assert!(DistanceUnit::parse("furlongs").is_err());
     }
 }

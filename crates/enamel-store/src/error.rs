@@ -53,6 +53,10 @@ pub enum StoreError {
     /// is missing.
     #[error("stored data failed decryption")]
     Crypto(#[source] enamel_crypto::CryptoError),
+    /// A value given to the store broke a rule that spans fields (a notification
+    /// channel with nowhere to go); it names the value, never shows it.
+    #[error(transparent)]
+    Invalid(InvalidValue),
     /// A stored value no longer parses: the database was changed outside Enamel.
     #[error("stored data is invalid")]
     Corrupt(#[source] InvalidValue),

@@ -42,6 +42,7 @@ pub use repos::identity::{
     Credentials, EndReason, Identity, Invitation, MfaState, NewSession, SessionInfo, SessionRecord,
     SessionStage, Throttle, ThrottleRule, TokenRecord, throttle_key_for_email,
 };
+pub use repos::office_settings::{OFFICE_HOURS_MAX, OfficeSettings};
 pub use repos::onboarding::{
     ADMIN_INVITATION_HOURS, AdminStatus, PracticeOverview, STAFF_INVITATION,
 };

@@ -13,6 +13,7 @@ mod patients;
 mod people;
 mod referrals;
 mod sessions;
+mod settings;
 mod vendors;
 mod views;
 
@@ -23,7 +24,8 @@ use serde::Serialize;
 
 use crate::AppState;
 
-/// Every operation under `/api/v1`, and its OpenAPI document and docs page.
+/// Every operation under `/api/v1`, and its OpenAPI document and docs page; this part
+/// holds identity, people, agents, compliance and the practice's own settings.
 pub(crate) fn router() -> Router<AppState> {
     Router::new()
         .route(
@@ -53,9 +55,21 @@ pub(crate) fn router() -> Router<AppState> {
         .route("/api/v1/break-glass", post(compliance::break_glass))
         .route("/api/v1/alerts", get(compliance::alerts))
         .route(
+            "/api/v1/practice/settings",
+            get(settings::settings).put(settings::save_settings),
+        )
+        .route(
             "/api/v1/practice/second-factor",
             put(compliance::require_second_factor),
         )
+        .merge(records_and_operations())
+        .merge(openapi::router())
+}
+
+/// The patients, the directory, referrals, vendors, the audit log's queries and the
+/// operator's routes.
+fn records_and_operations() -> Router<AppState> {
+    Router::new()
         .route(
             "/api/v1/patients",
             get(patients::find_patients).post(patients::create_patient),
@@ -123,7 +137,6 @@ pub(crate) fn router() -> Router<AppState> {
             "/api/v1/operator/dead-letters/{id}/retry",
             post(operator::retry),
         )
-        .merge(openapi::router())
 }
 
 /// An account as the API shows it: never the password hash, a second factor or a token.

@@ -86,6 +86,7 @@ impl From<StoreError> for ApiError {
             StoreError::DuplicatePatient(id) => Self::DuplicatePatient(id),
             StoreError::IllegalStep(step) => Self::IllegalStep(step),
             StoreError::Refused(why) => Self::Rejected(why.to_owned()),
+            StoreError::Invalid(invalid) => Self::InvalidInput(invalid),
             err @ StoreError::NoBaa(_) => Self::Refused {
                 code: "no_executed_baa",
                 message: err.to_string(),

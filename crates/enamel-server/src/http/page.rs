@@ -32,6 +32,9 @@ pub(crate) fn chrome(state: &AppState, user: Option<&User>) -> Chrome {
     if matches!(user.role, Role::PracticeAdmin | Role::SecurityOfficer) {
         links.push(("/admin/users", "People"));
     }
+    if user.role == Role::PracticeAdmin {
+        links.push(("/practice/settings", "Office settings"));
+    }
     if user.role == Role::SecurityOfficer {
         links.push(("/security/access-review", "Access review"));
     }

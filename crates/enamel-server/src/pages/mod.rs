@@ -17,6 +17,7 @@ mod patient_record;
 mod patients;
 mod people;
 mod referral;
+mod settings;
 mod signing_in;
 mod vendors;
 
@@ -116,6 +117,10 @@ pub(crate) fn router() -> Router<AppState> {
             get(agreement::agreement_page).post(agreement::execute),
         )
         .route("/practice/agreement.pdf", get(agreement::executed_copy))
+        .route(
+            "/practice/settings",
+            get(settings::settings_page).post(settings::save_settings),
+        )
         .route(
             "/operator/practices",
             get(operator::practices_page).post(operator::create_practice),

@@ -31,6 +31,7 @@ pub(super) struct ListingView {
     city: String,
     state: String,
     phone: String,
+    hours: Option<String>,
 }
 
 /// The specialist search: what the office filters the directory by.
@@ -72,6 +73,8 @@ pub(super) struct NewReferralPage {
     listings: Vec<ListingView>,
     urgencies: Vec<(&'static str, &'static str)>,
     max_mb: u64,
+    /// The office's distance unit (`mi` or `km`): the filter's numbers are in it.
+    unit: &'static str,
 }
 
 impl NewReferralPage {
@@ -113,13 +116,17 @@ async fn form_page(
     let patient = scoped.patient(patient_id, state.clock.now()).await?;
     let kind = PracticeKind::parse(&filter.specialty).ok();
     let city = Some(filter.city.trim().to_owned()).filter(|c| !c.is_empty());
+    let unit = match user.practice {
+        Some(practice) => state.store.distance_unit(practice).await?,
+        None => enamel_domain::DistanceUnit::default(),
+    };
     let raw_within = filter.within_km.trim();
     let within = if raw_within.is_empty() {
         None
     } else if let Ok(km) = raw_within
         .parse::<f64>()
         .map_err(|_| ApiError::Rejected("choose a distance".into()))
-        .and_then(crate::services::directory::within_km)
+        .and_then(|distance| crate::services::directory::within_km(unit.to_km(distance)))
     {
         Some(km)
     } else {
@@ -142,7 +149,8 @@ async fn form_page(
         .filter(|l| Some(l.id) != own)
         .map(|l| ListingView {
             id: l.id,
-            distance: l.distance_km.map(|d| format!("{d:.1} km away")),
+            distance: l.distance_km.map(|d| format!("{} away", unit.show(d))),
+            hours: l.office_hours,
             name: l.name,
             kind: l.kind.label(),
             city: l.city,
@@ -176,6 +184,7 @@ async fn form_page(
             .collect(),
         max_mb: state.referrals.attachment_max_bytes / (1024 * 1024),
         mistake,
+        unit: unit.as_str(),
     });
     // A form with a mistake is answered 422, so a script or a test sees that
     // nothing was saved; a browser shows it like any page.

@@ -4,12 +4,13 @@
 
 use enamel_crypto::token::SecretToken;
 use enamel_domain::{
-    Address, DisplayName, Email, InvalidValue, NewPractice, NewUser, Npi, PhoneNumber, Practice,
-    PracticeId, PracticeKind, PracticeName, Role, TimeZone, UserStatus,
+    Address, DisplayName, Email, NewPractice, NewUser, Npi, PhoneNumber, Practice, PracticeId,
+    PracticeKind, PracticeName, Role, TimeZone, UserStatus,
 };
 use enamel_store::Scoped;
 use time::OffsetDateTime;
 
+use super::{FieldError, at};
 use crate::ApiError;
 
 /// A new practice and its first administrator, as the operator types them.
@@ -35,25 +36,6 @@ pub struct PracticeForm {
     pub time_zone: String,
     pub admin_name: String,
     pub admin_email: String,
-}
-
-/// A value of the form that did not parse, and the form's field it came from.
-#[derive(Debug)]
-pub struct FieldError {
-    /// The form field's name (`npi`, `fax`, `admin_email`, ...).
-    pub field: &'static str,
-    pub error: InvalidValue,
-}
-
-impl From<FieldError> for ApiError {
-    fn from(err: FieldError) -> Self {
-        Self::InvalidInput(err.error)
-    }
-}
-
-/// Tags a parse's error with its field.
-fn at<T>(field: &'static str, parsed: Result<T, InvalidValue>) -> Result<T, FieldError> {
-    parsed.map_err(|error| FieldError { field, error })
 }
 
 impl PracticeForm {

@@ -22,6 +22,7 @@ mod portal;
 mod referrals;
 mod retention;
 mod schedules;
+mod settings;
 mod shutdown;
 mod staff_ui;
 mod tls;

@@ -25,6 +25,8 @@ pub struct Listing {
     pub phone: String,
     /// From the searching office, when both offices have set where they are.
     pub distance_km: Option<f64>,
+    /// As the office writes them, if it has.
+    pub office_hours: Option<String>,
 }
 
 /// What to look for; every part optional.
@@ -47,6 +49,7 @@ type ListingRow = (
     String,
     Option<f64>,
     Option<f64>,
+    Option<String>,
 );
 
 fn point(latitude: Option<f64>, longitude: Option<f64>) -> Option<GeoPoint> {
@@ -70,7 +73,7 @@ impl Scoped<'_> {
         };
         let rows: Vec<ListingRow> = on_pool!(&self.store.db, pool => {
             sqlx::query_as(
-                "SELECT id, name, kind, city, state, phone, latitude, longitude FROM practices \
+                "SELECT id, name, kind, city, state, phone, latitude, longitude, office_hours FROM practices \
                  WHERE listed AND id <> $1 AND ($2 IS NULL OR kind = $2) \
                  AND ($3 IS NULL OR LOWER(name) LIKE $3) AND ($4 IS NULL OR LOWER(city) LIKE $4) \
                  AND ($5 = 0 OR (latitude IS NOT NULL AND longitude IS NOT NULL)) \
@@ -96,7 +99,7 @@ impl Scoped<'_> {
         let mut listings = rows
             .into_iter()
             .map(
-                |(id, name, kind, city, state, phone, latitude, longitude)| {
+                |(id, name, kind, city, state, phone, latitude, longitude, office_hours)| {
                     let distance_km = here
                         .zip(point(latitude, longitude))
                         .map(|(a, b)| (a.distance_km(b) * 10.0).round() / 10.0);
@@ -108,6 +111,7 @@ impl Scoped<'_> {
                         state,
                         phone,
                         distance_km,
+                        office_hours,
                     })
                 },
             )

@@ -4,6 +4,7 @@ pub mod access;
 pub mod agreements;
 pub mod directory;
 pub mod identity;
+pub mod office_settings;
 pub mod onboarding;
 pub mod outbox;
 pub mod patients;

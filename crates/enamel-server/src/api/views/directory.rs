@@ -23,6 +23,8 @@ pub(crate) struct DirectoryListing {
     phone: String,
     /// Kilometres from the searching office, when both offices have set where they are.
     distance_km: Option<f64>,
+    /// As the office writes them, if it has.
+    office_hours: Option<String>,
 }
 
 impl From<Listing> for DirectoryListing {
@@ -35,6 +37,7 @@ impl From<Listing> for DirectoryListing {
             state: listing.state,
             phone: listing.phone,
             distance_km: listing.distance_km,
+            office_hours: listing.office_hours,
         }
     }
 }
