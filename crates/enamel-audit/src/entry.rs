@@ -64,6 +64,9 @@ macro_rules! names {
         }
 
         impl $name {
+            /// Every value, in the order declared.
+            pub const ALL: &'static [Self] = &[$(Self::$variant),+];
+
             /// The stable name, as stored and exported.
             #[must_use]
             pub const fn as_str(self) -> &'static str {

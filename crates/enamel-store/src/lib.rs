@@ -33,7 +33,10 @@ pub use jobs::{ClaimedJob, Finished, JobStatus, Jobs, NewJob};
 pub use key_admin::{KeyAdmin, Reencrypted};
 pub use migrations::MigrationStatus;
 pub use pool::{Backend, ConnectOptions, Store};
-pub use repos::access::{AgentInfo, Alert, IDLE_FLAG_DAYS, ReviewRow, SignOff, TokenInfo};
+pub use repos::access::{
+    ALERT_NOTE_MAX, AgentInfo, Alert, AlertDetail, AlertResolution, IDLE_FLAG_DAYS, ReviewRow,
+    SignOff, TokenInfo,
+};
 pub use repos::agreements::{
     AGREEMENT_TEXT, AGREEMENT_VERSION, ExecutedAgreement, agreement_sha256,
 };

@@ -35,6 +35,7 @@ columns! {
     ATTACHMENT_FILE_NAME = "attachments"."file_name",
     OUTBOX_RECIPIENT = "outbox"."recipient",
     OUTBOX_MESSAGE = "outbox"."message",
+    SECURITY_ALERT_NOTE = "security_alerts"."note",
 }
 
 /// Every encrypted column. A table that stores PHI or secrets adds its columns here
@@ -65,6 +66,7 @@ pub const ENCRYPTED_COLUMNS: &[EncryptedColumn] = &[
     ATTACHMENT_FILE_NAME,
     OUTBOX_RECIPIENT,
     OUTBOX_MESSAGE,
+    SECURITY_ALERT_NOTE,
 ];
 
 /// The label of the key, derived from the key provider's platform seed, that seals

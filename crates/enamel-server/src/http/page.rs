@@ -36,6 +36,8 @@ pub(crate) fn chrome(state: &AppState, user: Option<&User>) -> Chrome {
         links.push(("/practice/settings", "Office settings"));
     }
     if user.role == Role::SecurityOfficer {
+        links.push(("/security/audit", "Audit log"));
+        links.push(("/security/alerts", "Alerts"));
         links.push(("/security/access-review", "Access review"));
     }
     if user.role == Role::PlatformOperator {

@@ -17,6 +17,7 @@ mod patient_record;
 mod patients;
 mod people;
 mod referral;
+mod security;
 mod settings;
 mod signing_in;
 mod vendors;
@@ -79,6 +80,26 @@ pub(crate) fn router() -> Router<AppState> {
         .route("/admin/practice/second-factor", post(require_second_factor))
         .route("/invitations/{token}", get(invitation_page))
         .route("/invitations/accept", post(accept_invitation))
+        .route("/security/audit", get(security::audit_page))
+        .route("/security/failures", get(security::failures_page))
+        .route(
+            "/security/patients",
+            get(security::picker_page).post(security::pick),
+        )
+        .route(
+            "/security/patients/{id}/disclosures",
+            get(security::disclosures_page),
+        )
+        .route(
+            "/security/patients/{id}/disclosures.csv",
+            get(security::disclosures_csv),
+        )
+        .route(
+            "/security/patients/{id}/disclosures.pdf",
+            get(security::disclosures_pdf),
+        )
+        .route("/security/alerts", get(security::alerts_page))
+        .route("/security/alerts/{id}", post(security::resolve_alert))
         .route("/security/access-review", get(access_review_page))
         .route("/security/access-review.csv", get(access_review_csv))
         .route("/security/access-review/sign-off", post(sign_off))

@@ -19,7 +19,13 @@ fn browser_tests_dir() -> PathBuf {
 
 /// Runs one of `tests/browser`'s scripts against the demo as `email`; answers its
 /// report, after checking it ran and axe-core found nothing on the pages it checked.
-async fn run_script(demo: &Demo, script: &str, email: String, pages: usize) -> Option<Value> {
+async fn run_script(
+    demo: &Demo,
+    script: &str,
+    email: String,
+    pages: usize,
+    env: &[(&str, String)],
+) -> Option<Value> {
     let chromium = enamel_testkit::setting("ENAMEL_TEST_CHROMIUM", "browser (Chromium)")?;
     let dir = browser_tests_dir();
     assert!(
@@ -28,12 +34,17 @@ async fn run_script(demo: &Demo, script: &str, email: String, pages: usize) -> O
     );
     let url = demo.url.clone();
     let script = dir.join(script);
+    let env: Vec<(String, String)> = env
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), v.clone()))
+        .collect();
     let output = tokio::task::spawn_blocking(move || {
         Command::new("node")
             .arg(script)
             .args([&url, &email])
             .env("CHROMIUM", chromium)
             .env("ENAMEL_PASSWORD", DEMO_PASSWORD)
+            .envs(env)
             .output()
             .expect("node runs")
     })
@@ -56,7 +67,7 @@ async fn run_script(demo: &Demo, script: &str, email: String, pages: usize) -> O
 async fn a_front_desk_sends_a_referral_with_a_radiograph_in_chromium() {
     let demo = demo_on(Backend::Sqlite, |_| {}).await.unwrap();
     let email = demo.email(0, Role::FrontDesk);
-    let Some(report) = run_script(&demo, "refer.mjs", email, 7).await else {
+    let Some(report) = run_script(&demo, "refer.mjs", email, 7, &[]).await else {
         return;
     };
     // The referral the browser sent is stored, sent, with its attachment.
@@ -84,6 +95,29 @@ async fn a_front_desk_sends_a_referral_with_a_radiograph_in_chromium() {
 #[tokio::test]
 async fn a_security_officer_enrols_and_reviews_in_chromium_and_every_page_passes_axe() {
     let demo = demo_on(Backend::Sqlite, |_| {}).await.unwrap();
+    // A patient referred out (a disclosure), and a dentist's break-glass (an alert).
+    let desk = demo.session(&demo.email(0, Role::FrontDesk)).await;
+    let patient = demo.add_patient(&desk, "Browserwick").await;
+    demo.refer(&desk, &patient).await;
+    let dentist = demo.session(&demo.email(0, Role::Dentist)).await;
+    let restricted = demo
+        .send_json(
+            reqwest::Method::PUT,
+            &format!("/api/v1/patients/{patient}/restriction"),
+            &dentist,
+            &json!({ "restricted": true }),
+        )
+        .await;
+    assert_eq!(restricted.status(), 200);
+    let (status, _) = demo
+        .post(
+            "/api/v1/break-glass",
+            &dentist,
+            json!({ "patient_id": patient, "reason": "emergency_treatment", "note": "After hours" }),
+        )
+        .await;
+    assert_eq!(status, 201);
     let email = demo.email(0, Role::SecurityOfficer);
-    run_script(&demo, "officer.mjs", email, 10).await;
+    let env = [("PATIENT_LAST_NAME", "Browserwick".to_owned())];
+    run_script(&demo, "officer.mjs", email, 17, &env).await;
 }

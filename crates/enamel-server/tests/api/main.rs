@@ -8,6 +8,7 @@ mod agreement;
 mod assistant;
 mod audit;
 mod browser;
+mod console;
 mod errors;
 mod headers;
 mod health;

@@ -15,3 +15,9 @@ ALTER TABLE practices ADD COLUMN distance_unit TEXT NOT NULL DEFAULT 'mi'
 -- patient's page"): wrong dates are counted, and the fifth locks the link.
 ALTER TABLE portal_links ADD COLUMN failed_attempts INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE portal_links ADD COLUMN locked_at TIMESTAMPTZ;
+
+-- The security officer acknowledges an alert (seen, being looked into) or closes it,
+-- with a note in the officer's words, sealed like PHI (it may describe the case).
+ALTER TABLE security_alerts ADD COLUMN closed_at TIMESTAMPTZ;
+ALTER TABLE security_alerts ADD COLUMN closed_by UUID REFERENCES users (id);
+ALTER TABLE security_alerts ADD COLUMN note BYTEA;

@@ -7,8 +7,10 @@ pub(crate) mod accounts;
 mod agents;
 mod alerts;
 mod break_glass;
+mod console;
 mod review;
 
 pub use agents::{AgentInfo, TokenInfo};
 pub use alerts::Alert;
+pub use console::{ALERT_NOTE_MAX, AlertDetail, AlertResolution};
 pub use review::{IDLE_FLAG_DAYS, ReviewRow, SignOff};

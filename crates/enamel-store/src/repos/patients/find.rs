@@ -36,12 +36,21 @@ impl Scoped<'_> {
         &self,
         query: &PatientQuery,
     ) -> Result<Vec<PatientSummary>, StoreError> {
-        let practice = self.practice()?;
         self.authorize_in_own_practice(
             Action::PatientList,
             AuditedAs::any(AuditAction::Search, ResourceType::Patient),
         )
         .await?;
+        self.search_patients(query).await
+    }
+
+    /// The search of [`Scoped::find_patients`] once authorized: names and birth
+    /// dates only, audited as a search naming every id it returned.
+    pub(crate) async fn search_patients(
+        &self,
+        query: &PatientQuery,
+    ) -> Result<Vec<PatientSummary>, StoreError> {
+        let practice = self.practice()?;
         let key = self.blind_index_key().await?;
         let (column, value) = index_for(&key, query);
         let limit = i64::from(query.limit.clamp(1, MAX_PATIENTS_PER_PAGE));
