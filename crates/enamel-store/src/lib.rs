@@ -59,7 +59,8 @@ pub use repos::referrals::{
     AttachmentInfo, DownloadTicket, Purpose as AttachmentPurpose, UploadTicket,
 };
 pub use repos::referrals::{
-    NewReferral, ReferralBox, ReferralDetail, ReferralSummary, StepInput, TimelineEntry,
+    NAME_SEARCH_SCAN, NewReferral, ReferralBox, ReferralDetail, ReferralPage, ReferralQuery,
+    ReferralSummary, StepInput, TimelineEntry,
 };
 pub use repos::referrals::{PORTAL_ATTEMPTS, PORTAL_SESSION_MINUTES, PortalOpening, PortalView};
 pub use repos::users::UserRepo;

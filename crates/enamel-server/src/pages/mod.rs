@@ -25,7 +25,7 @@ mod vendors;
 use access_review::{access_review_csv, access_review_page, sign_off};
 use assets::{css, script};
 use home::{end_other_sessions, end_session, home, sessions_page};
-use lists::referrals_page;
+use lists::{referrals_page, search_referrals};
 use new_referral::{create_referral, new_referral_page};
 use patients::{create_patient, patients_page, search_patients};
 use people::{
@@ -80,26 +80,7 @@ pub(crate) fn router() -> Router<AppState> {
         .route("/admin/practice/second-factor", post(require_second_factor))
         .route("/invitations/{token}", get(invitation_page))
         .route("/invitations/accept", post(accept_invitation))
-        .route("/security/audit", get(security::audit_page))
-        .route("/security/failures", get(security::failures_page))
-        .route(
-            "/security/patients",
-            get(security::picker_page).post(security::pick),
-        )
-        .route(
-            "/security/patients/{id}/disclosures",
-            get(security::disclosures_page),
-        )
-        .route(
-            "/security/patients/{id}/disclosures.csv",
-            get(security::disclosures_csv),
-        )
-        .route(
-            "/security/patients/{id}/disclosures.pdf",
-            get(security::disclosures_pdf),
-        )
-        .route("/security/alerts", get(security::alerts_page))
-        .route("/security/alerts/{id}", post(security::resolve_alert))
+        .merge(console_routes())
         .route("/security/access-review", get(access_review_page))
         .route("/security/access-review.csv", get(access_review_csv))
         .route("/security/access-review/sign-off", post(sign_off))
@@ -112,6 +93,7 @@ pub(crate) fn router() -> Router<AppState> {
             get(referrals_page).post(create_referral.layer(DefaultBodyLimit::disable())),
         )
         .route("/referrals/new", get(new_referral_page))
+        .route("/referrals/search", post(search_referrals))
         .route("/referrals/{id}", get(referral_page))
         .route("/referrals/{id}/steps/{step}", post(take_step))
         .route("/referrals/{id}/messages", post(post_message))
@@ -142,6 +124,33 @@ pub(crate) fn router() -> Router<AppState> {
             "/practice/settings",
             get(settings::settings_page).post(settings::save_settings),
         )
+        .route("/operator/jobs", get(operator::jobs_page))
+        .route("/operator/jobs/{id}/retry", post(operator::retry_from_page))
+}
+
+/// The security officer's console and the operator's practices.
+fn console_routes() -> Router<AppState> {
+    Router::new()
+        .route("/security/audit", get(security::audit_page))
+        .route("/security/failures", get(security::failures_page))
+        .route(
+            "/security/patients",
+            get(security::picker_page).post(security::pick),
+        )
+        .route(
+            "/security/patients/{id}/disclosures",
+            get(security::disclosures_page),
+        )
+        .route(
+            "/security/patients/{id}/disclosures.csv",
+            get(security::disclosures_csv),
+        )
+        .route(
+            "/security/patients/{id}/disclosures.pdf",
+            get(security::disclosures_pdf),
+        )
+        .route("/security/alerts", get(security::alerts_page))
+        .route("/security/alerts/{id}", post(security::resolve_alert))
         .route(
             "/operator/practices",
             get(operator::practices_page).post(operator::create_practice),
@@ -155,8 +164,6 @@ pub(crate) fn router() -> Router<AppState> {
             "/operator/practices/{id}/agreement.pdf",
             get(operator::executed_copy),
         )
-        .route("/operator/jobs", get(operator::jobs_page))
-        .route("/operator/jobs/{id}/retry", post(operator::retry_from_page))
 }
 
 /// The most files one form may carry.

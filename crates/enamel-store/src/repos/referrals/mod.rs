@@ -48,6 +48,51 @@ pub struct NewReferral {
     pub clinical: Phi<ClinicalDetails>,
 }
 
+/// How many of a box's newest referrals a search by patient name opens.
+pub const NAME_SEARCH_SCAN: i64 = 1_000;
+
+/// A search of one box; every filter optional.
+#[derive(Clone, Debug)]
+pub struct ReferralQuery {
+    pub which: ReferralBox,
+    pub status: Option<ReferralStatus>,
+    /// The other office.
+    pub office: Option<PracticeId>,
+    /// Created at or after.
+    pub from: Option<OffsetDateTime>,
+    /// Created before.
+    pub to: Option<OffsetDateTime>,
+    /// Text in the patient's name.
+    pub patient: Option<Phi<String>>,
+    pub limit: u32,
+    pub offset: u32,
+}
+
+impl ReferralQuery {
+    /// Everything in `which`, the first page of 50.
+    #[must_use]
+    pub const fn new(which: ReferralBox) -> Self {
+        Self {
+            which,
+            status: None,
+            office: None,
+            from: None,
+            to: None,
+            patient: None,
+            limit: 50,
+            offset: 0,
+        }
+    }
+}
+
+/// One page of a search.
+#[derive(Clone, Debug)]
+pub struct ReferralPage {
+    pub referrals: Vec<ReferralSummary>,
+    /// Whether another page follows.
+    pub more: bool,
+}
+
 /// A referral as a list shows it: no clinical content.
 #[derive(Clone, Debug)]
 pub struct ReferralSummary {
@@ -200,41 +245,95 @@ impl Scoped<'_> {
         Ok(new.id)
     }
 
-    /// The practice's referrals in `box`, newest activity first, optionally of one
-    /// status. No clinical content; audited as a search naming the ids returned.
+    /// The referrals in one of the office's boxes, newest change first, optionally of
+    /// one status. Audited as a search naming every referral returned.
     pub async fn referrals(
         &self,
         which: ReferralBox,
         status: Option<ReferralStatus>,
         limit: u32,
     ) -> Result<Vec<ReferralSummary>, StoreError> {
+        let query = ReferralQuery {
+            status,
+            limit,
+            ..ReferralQuery::new(which)
+        };
+        Ok(self.find_referrals(&query).await?.referrals)
+    }
+
+    /// The referrals of one box matching `query`, newest change first, a page at a
+    /// time. Names are sealed under the referring practice's key, so a search by
+    /// patient name opens the names of the box's newest [`NAME_SEARCH_SCAN`]
+    /// referrals that match the other filters and keeps those whose name contains
+    /// the text; the other filters run in the database. Audited as a search naming
+    /// every referral returned.
+    pub async fn find_referrals(&self, query: &ReferralQuery) -> Result<ReferralPage, StoreError> {
         let practice = self.practice()?;
         self.authorize_in_own_practice(
             Action::ReferralList,
             AuditedAs::any(AuditAction::Search, ResourceType::Referral),
         )
         .await?;
-        let filter = match which {
-            ReferralBox::Inbox => "r.receiving_practice_id = $1 AND r.status <> 'draft'",
-            ReferralBox::Outbox => "r.practice_id = $1",
+        let (filter, other) = match query.which {
+            ReferralBox::Inbox => (
+                "r.receiving_practice_id = $1 AND r.status <> 'draft'",
+                "r.practice_id",
+            ),
+            ReferralBox::Outbox => ("r.practice_id = $1", "r.receiving_practice_id"),
+        };
+        let name = query
+            .patient
+            .as_ref()
+            .map(|p| p.expose().trim().to_lowercase())
+            .filter(|p| !p.is_empty());
+        let limit = i64::from(query.limit.clamp(1, 200));
+        let (fetch, offset) = if name.is_some() {
+            (NAME_SEARCH_SCAN, 0)
+        } else {
+            (limit + 1, i64::from(query.offset))
         };
         let sql = sqlx::AssertSqlSafe(format!(
             "{REFERRAL_SELECT} WHERE {filter} AND ($2 IS NULL OR r.status = $2) \
-             ORDER BY r.updated_at DESC, r.id DESC LIMIT $3"
+             AND ($3 IS NULL OR {other} = $3) AND ($4 IS NULL OR r.created_at >= $4) \
+             AND ($5 IS NULL OR r.created_at < $5) \
+             ORDER BY r.updated_at DESC, r.id DESC LIMIT $6 OFFSET $7"
         ));
         let rows: Vec<ReferralRow> = on_pool!(&self.store.db, pool => {
             sqlx::query_as(sql)
                 .bind(practice.as_uuid())
-                .bind(status.map(ReferralStatus::as_str))
-                .bind(i64::from(limit.clamp(1, 200)))
+                .bind(query.status.map(ReferralStatus::as_str))
+                .bind(query.office.map(|o| o.as_uuid()))
+                .bind(query.from)
+                .bind(query.to)
+                .bind(fetch)
+                .bind(offset)
                 .fetch_all(pool)
                 .await
         })
         .context("listing referrals")?;
         let mut summaries = Vec::with_capacity(rows.len());
         for row in &rows {
-            summaries.push(self.store.referral_summary(row, practice).await?);
+            let summary = self.store.referral_summary(row, practice).await?;
+            if let Some(name) = &name {
+                let full = format!(
+                    "{} {}",
+                    summary.patient.first_name.expose(),
+                    summary.patient.last_name.expose()
+                )
+                .to_lowercase();
+                if !full.contains(name.as_str()) {
+                    continue;
+                }
+            }
+            summaries.push(summary);
         }
+        if name.is_some() {
+            let skip = usize::try_from(query.offset).unwrap_or(usize::MAX);
+            summaries = summaries.into_iter().skip(skip).collect();
+        }
+        let page = usize::try_from(limit).unwrap_or(200);
+        let more = summaries.len() > page;
+        summaries.truncate(page);
         let mut event = self.event(
             AuditAction::Search,
             ResourceType::Referral,
@@ -245,8 +344,48 @@ impl Scoped<'_> {
             "returned",
             Detail::Ids(summaries.iter().map(|s| s.id.as_uuid()).collect()),
         );
+        if name.is_some() {
+            event
+                .detail
+                .insert("by", Detail::Code("patient_name".into()));
+        }
         self.store.audit().record(event).await?;
-        Ok(summaries)
+        Ok(ReferralPage {
+            referrals: summaries,
+            more,
+        })
+    }
+
+    /// The other offices of one box, by name: the choices of its office filter.
+    pub async fn referral_offices(
+        &self,
+        which: ReferralBox,
+    ) -> Result<Vec<(PracticeId, String)>, StoreError> {
+        let practice = self.practice()?;
+        self.authorize_in_own_practice(
+            Action::ReferralList,
+            AuditedAs::any(AuditAction::Search, ResourceType::Referral),
+        )
+        .await?;
+        let sql = match which {
+            ReferralBox::Inbox => {
+                "SELECT DISTINCT p.id, p.name FROM referrals r JOIN practices p ON p.id = r.practice_id \
+                 WHERE r.receiving_practice_id = $1 AND r.status <> 'draft' ORDER BY p.name"
+            }
+            ReferralBox::Outbox => {
+                "SELECT DISTINCT p.id, p.name FROM referrals r \
+                 JOIN practices p ON p.id = r.receiving_practice_id WHERE r.practice_id = $1 \
+                 ORDER BY p.name"
+            }
+        };
+        let rows: Vec<(uuid::Uuid, String)> = on_pool!(&self.store.db, pool => {
+            sqlx::query_as(sql).bind(practice.as_uuid()).fetch_all(pool).await
+        })
+        .context("listing referral offices")?;
+        Ok(rows
+            .into_iter()
+            .map(|(id, name)| (PracticeId::from_uuid(id), name))
+            .collect())
     }
 
     /// A referral with its patient, clinical details, timeline and attachments. The
