@@ -2,6 +2,12 @@
 // The page works without it: the server ends idle sessions either way.
 (function () {
   "use strict";
+  // A destructive action asks first: a form with data-confirm submits only once the
+  // person agrees. (The Content-Security-Policy allows no inline handlers.)
+  document.addEventListener("submit", function (event) {
+    var message = event.target.getAttribute && event.target.getAttribute("data-confirm");
+    if (message && !window.confirm(message)) { event.preventDefault(); }
+  });
   var idle = Number(document.body.dataset.idleSeconds || 0);
   if (!idle) { return; }
   var warning = document.getElementById("idle-warning");

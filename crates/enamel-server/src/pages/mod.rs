@@ -95,6 +95,8 @@ pub(crate) fn router() -> Router<AppState> {
         .route("/referrals/new", get(new_referral_page))
         .route("/referrals/search", post(search_referrals))
         .route("/referrals/{id}", get(referral_page))
+        .route("/referrals/{id}/print", get(referral::print_page))
+        .route("/referrals/{id}/print.pdf", get(referral::print_pdf))
         .route("/referrals/{id}/steps/{step}", post(take_step))
         .route("/referrals/{id}/messages", post(post_message))
         .route(

@@ -26,6 +26,19 @@ pub(super) fn flash_text(code: &str, max_mb: u64) -> Option<String> {
         "sent" => "Referral sent. The specialist's office has been notified.".to_owned(),
         "saved" => "Saved as a draft.".to_owned(),
         "step" => "Done.".to_owned(),
+        "accept" => "Referral accepted. The referring office has been told.".to_owned(),
+        "decline" => {
+            "Referral declined. The referring office has been told, with your reason.".to_owned()
+        }
+        "schedule" => {
+            "Appointment recorded. The referring office has been told, and the patient gets \
+             a message with the time."
+                .to_owned()
+        }
+        "complete" => "Treatment marked completed. The referring office has been told.".to_owned(),
+        "send_report" => "Report sent to the referring office.".to_owned(),
+        "close" => "Referral closed. No more steps can be taken on it.".to_owned(),
+        "cancel" => "Referral cancelled. The specialist's office has been told.".to_owned(),
         "message" => "Message sent.".to_owned(),
         "uploaded" => "File added.".to_owned(),
         "portal_link" => "Portal link queued to the patient; it expires in 24 hours.".to_owned(),
@@ -46,6 +59,8 @@ pub(super) struct StepView {
     note_required: bool,
     note_label: &'static str,
     needs_appointment: bool,
+    /// The question a step that cannot be undone asks first.
+    confirm: Option<&'static str>,
 }
 
 impl StepView {
@@ -64,6 +79,12 @@ impl StepView {
             note_required,
             note_label,
             needs_appointment: matches!(step, Step::Schedule),
+            confirm: match step {
+                Step::Decline => Some("Decline this referral? The referring office is told."),
+                Step::Cancel => Some("Cancel this referral? The specialist's office is told."),
+                Step::Close => Some("Close this referral? No more steps can be taken on it."),
+                _ => None,
+            },
         }
     }
 }
@@ -329,7 +350,11 @@ pub(super) async fn take_step(
     auth.scoped(&state.store)
         .step(id, step, input, state.clock.now())
         .await?;
-    let flash = if step == Step::Send { "sent" } else { "step" };
+    let flash = if step == Step::Send {
+        "sent"
+    } else {
+        step.as_str()
+    };
     Ok(see_other(&format!("/referrals/{id}?flash={flash}")))
 }
 
@@ -381,4 +406,97 @@ pub(super) async fn send_portal_link(
 ) -> PageResult {
     crate::services::portal_links::issue_link(&state, &auth, id).await?;
     Ok(see_other(&format!("/referrals/{id}?flash=portal_link")))
+}
+
+/// A referral for the patient's chart: the same facts as its page, laid out to
+/// print, with no buttons.
+#[derive(Template)]
+#[template(path = "referral_print.html")]
+pub(super) struct PrintPage {
+    page: ReferralPage,
+    printed: String,
+}
+
+async fn printable(
+    state: &AppState,
+    auth: &Authenticated,
+    id: ReferralId,
+) -> Result<PrintPage, PageError> {
+    let page = referral_page_for(state, auth, id, None, String::new()).await?;
+    let zone = zone_of(state, auth).await;
+    Ok(PrintPage {
+        page,
+        printed: super::stamp(state.clock.now(), zone.as_ref()),
+    })
+}
+
+pub(super) async fn print_page(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    Id(id): Id<ReferralId>,
+) -> PageResult {
+    Ok(render(&printable(&state, &auth, id).await?))
+}
+
+/// The same as a PDF, for a chart that keeps files.
+pub(super) async fn print_pdf(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    Id(id): Id<ReferralId>,
+) -> PageResult {
+    use axum::response::IntoResponse as _;
+    use std::fmt::Write as _;
+    let print = printable(&state, &auth, id).await?;
+    let p = &print.page;
+    let mut text = String::new();
+    let _ = writeln!(text, "Patient: {} (born {})", p.patient, p.birth_date);
+    let _ = writeln!(text, "From: {}\nTo: {}", p.referrer, p.receiver);
+    let _ = writeln!(text, "Status: {}\nUrgency: {}", p.status, p.urgency);
+    if let Some(at) = &p.appointment {
+        let _ = writeln!(text, "Appointment: {at}");
+    }
+    let _ = writeln!(text, "\nReason: {}", p.reason);
+    let _ = writeln!(text, "CDT codes: {}\nTeeth: {}", p.codes, p.teeth);
+    if !p.notes.is_empty() {
+        let _ = writeln!(text, "\nClinical notes:\n{}", p.notes);
+    }
+    if !p.attachments.is_empty() {
+        let _ = writeln!(text, "\nFiles:");
+        for file in &p.attachments {
+            let _ = writeln!(
+                text,
+                "  {} ({}, {}, {})",
+                file.name, file.kind, file.size, file.purpose
+            );
+        }
+    }
+    let _ = writeln!(text, "\nHistory:");
+    for event in &p.timeline {
+        let _ = write!(text, "  {}  {} ({}", event.at, event.what, event.office);
+        if let Some(who) = &event.who {
+            let _ = write!(text, ", {who}");
+        }
+        let _ = writeln!(text, ")");
+        if let Some(note) = &event.note {
+            let _ = writeln!(text, "      {note}");
+        }
+    }
+    let _ = writeln!(
+        text,
+        "\nPrinted {} from Enamel. Contains PHI: file it in the patient's chart.",
+        print.printed
+    );
+    let pdf = enamel_integrations::pdf::text_pdf("Referral", &text);
+    Ok((
+        [
+            (axum::http::header::CONTENT_TYPE, "application/pdf"),
+            (
+                axum::http::header::CONTENT_DISPOSITION,
+                "attachment; filename=\"referral.pdf\"",
+            ),
+            (axum::http::header::CACHE_CONTROL, "no-store"),
+        ],
+        pdf,
+    )
+        .into_response())
 }

@@ -1,5 +1,7 @@
 //! The referral lists: searched by the patient's name (a POST, never a URL), filtered
-//! by status, office and date, a page of 25 at a time.
+//! by status, office and date, a page of 25 at a time; a referral's print view and
+//! PDF for the chart; steps that say what they did and ask before what cannot be
+//! undone.
 
 use enamel_domain::Role;
 use enamel_store::Backend;
@@ -78,4 +80,63 @@ async fn the_outbox_is_searched_filtered_and_paged(backend: Backend) {
     );
 }
 
-on_both_backends!(the_outbox_is_searched_filtered_and_paged);
+async fn a_referral_prints_for_the_chart_and_each_step_says_what_happened(backend: Backend) {
+    let Some(demo) = demo_on(backend, |_| {}).await else {
+        return;
+    };
+    let desk = demo.session(&demo.email(0, Role::FrontDesk)).await;
+    let patient = demo.add_patient(&desk, "Printwell").await;
+    let referral = demo.refer(&desk, &patient).await;
+
+    let (status, print) = demo
+        .page(&format!("/referrals/{referral}/print"), &desk)
+        .await;
+    assert_eq!(status, 200);
+    assert!(print.contains("Referral for Testa Printwell"), "{print}");
+    assert!(print.contains("Lone Star Endodontics"));
+    assert!(!print.contains("<button"), "nothing to press on paper");
+    let pdf = demo
+        .get(&format!("/referrals/{referral}/print.pdf"), &desk)
+        .await;
+    assert_eq!(pdf.headers()["content-type"], "application/pdf");
+    assert_eq!(pdf.headers()["cache-control"], "no-store");
+    let pdf = pdf.bytes().await.unwrap();
+    assert!(pdf.starts_with(b"%PDF-"));
+    assert!(String::from_utf8_lossy(&pdf).contains("Testa Printwell"));
+    // Another office's referral prints for nobody else.
+    let stranger = demo.session(&demo.email(1, Role::FrontDesk)).await;
+    let (status, _) = demo
+        .page(&format!("/referrals/{referral}/print"), &stranger)
+        .await;
+    assert_eq!(status, 404);
+
+    // The specialist accepts; the page says what happened. Steps that cannot be
+    // undone ask first.
+    let specialist = demo.session(&demo.email(3, Role::FrontDesk)).await;
+    let (_, page) = demo
+        .page(&format!("/referrals/{referral}"), &specialist)
+        .await;
+    assert!(
+        page.contains("data-confirm=\"Decline this referral? The referring office is told.\""),
+        "{page}"
+    );
+    let accepted = demo
+        .form(
+            &format!("/referrals/{referral}/steps/accept"),
+            Some(&specialist),
+            &[],
+        )
+        .await;
+    assert_eq!(accepted.status(), 303);
+    let location = accepted.headers()["location"].to_str().unwrap().to_owned();
+    let (_, page) = demo.page(&location, &specialist).await;
+    assert!(
+        page.contains("Referral accepted. The referring office has been told."),
+        "{page}"
+    );
+}
+
+on_both_backends!(
+    the_outbox_is_searched_filtered_and_paged,
+    a_referral_prints_for_the_chart_and_each_step_says_what_happened
+);
