@@ -83,6 +83,24 @@ const OFFICES: &[(&str, &str, PracticeKind, &str, &str, &str, (f64, f64))] = &[
         "78660",
         (30.4394, -97.62),
     ),
+    (
+        "bluebonnet-kids",
+        "Bluebonnet Pediatric Dentistry",
+        PracticeKind::PediatricDentistry,
+        "2900 W Anderson Ln",
+        "Austin",
+        "78757",
+        (30.3571, -97.7319),
+    ),
+    (
+        "limestone-prosth",
+        "Limestone Prosthodontics",
+        PracticeKind::Prosthodontics,
+        "1011 S Bell Blvd",
+        "Cedar Park",
+        "78613",
+        (30.4849, -97.8214),
+    ),
 ];
 
 /// The practice roles each demo office has one account of.
@@ -225,12 +243,19 @@ fn demo_practice(
         fax: Some(office_phone(index * 2 + 1)),
         time_zone: TimeZone::parse("America/Chicago").expect("a US zone"),
     };
+    // Distinct names within an office: each role takes a name the office has not used.
+    let mut taken: Vec<&str> = Vec::new();
     let users = PRACTICE_ROLES
         .iter()
         .map(|&role| {
             let email = format!("{}@{slug}.example.test", role.as_str().replace('_', "-"));
             let title = if role == Role::Dentist { "Dr. " } else { "" };
-            let display = format!("{title}{} ({})", rng.pick(STAFF_NAMES), role.label());
+            let mut name = *rng.pick(STAFF_NAMES);
+            while taken.contains(&name) {
+                name = *rng.pick(STAFF_NAMES);
+            }
+            taken.push(name);
+            let display = format!("{title}{name} ({})", role.label());
             NewUser::new(
                 Some(id),
                 Email::parse(&email).expect("a valid email"),
@@ -295,19 +320,14 @@ mod tests {
     }
 
     #[test]
-    fn the_network_has_three_general_and_four_specialist_offices_with_every_role() {
+    fn the_network_has_three_general_offices_and_every_specialty_with_every_role() {
         let network = DemoNetwork::generate(DEFAULT_SEED);
         let general = network
             .practices
             .iter()
             .filter(|p| !p.practice.kind.is_specialty());
         assert_eq!(general.count(), 3);
-        for kind in [
-            PracticeKind::Endodontics,
-            PracticeKind::Periodontics,
-            PracticeKind::OralSurgery,
-            PracticeKind::Orthodontics,
-        ] {
+        for kind in PracticeKind::ALL.into_iter().filter(|k| k.is_specialty()) {
             assert!(
                 network.practices.iter().any(|p| p.practice.kind == kind),
                 "{kind:?}"
@@ -316,6 +336,15 @@ mod tests {
         for practice in &network.practices {
             let roles: Vec<Role> = practice.users.iter().map(NewUser::role).collect();
             assert_eq!(roles, PRACTICE_ROLES);
+            let mut names: Vec<&str> = practice
+                .users
+                .iter()
+                .map(|u| u.display_name().as_str().trim_start_matches("Dr. "))
+                .map(|n| n.split(" (").next().unwrap_or(n))
+                .collect();
+            names.sort_unstable();
+            names.dedup();
+            assert_eq!(names.len(), PRACTICE_ROLES.len(), "distinct staff names");
         }
     }
 

@@ -9,10 +9,12 @@
 
 mod generate;
 mod names;
+mod referrals;
 mod rng;
 mod scan;
 mod seed;
 
 pub use generate::{DEFAULT_SEED, DemoLogin, DemoNetwork, DemoPractice, SyntheticPatient};
+pub use referrals::{DEMO_REFERRALS, seed_activity};
 pub use scan::{CanaryScanner, Finding, PhiKind};
 pub use seed::{DEMO_PASSWORD, SeedOutcome, seed};

@@ -1,6 +1,6 @@
 //! Seeding the demo network into both backends.
 
-use enamel_demo::{DEFAULT_SEED, DemoNetwork, seed};
+use enamel_demo::{DEFAULT_SEED, DEMO_REFERRALS, DemoNetwork, seed, seed_activity};
 use enamel_store::Backend;
 use enamel_testkit::{BACKENDS, fresh_database};
 
@@ -12,15 +12,15 @@ async fn seeding_creates_the_network_once_on_both_backends() {
             continue;
         };
         let first = seed(&db.store, &network).await.unwrap();
-        assert_eq!(first.practices_created, 7, "{backend:?}");
-        assert_eq!(first.users_created, 7 * 6 + 1, "{backend:?}");
+        assert_eq!(first.practices_created, 9, "{backend:?}");
+        assert_eq!(first.users_created, 9 * 6 + 1, "{backend:?}");
         let again = seed(&db.store, &network).await.unwrap();
         assert_eq!(
             again.practices_created + again.users_created,
             0,
             "{backend:?}"
         );
-        assert_eq!(db.store.practices().count().await.unwrap(), 7);
+        assert_eq!(db.store.practices().count().await.unwrap(), 9);
         assert_eq!(
             db.store
                 .key_admin()
@@ -42,5 +42,62 @@ async fn seeding_creates_the_network_once_on_both_backends() {
                 practice.name
             );
         }
+    }
+}
+
+#[tokio::test]
+async fn the_demo_activity_covers_every_state_once_on_both_backends() {
+    use enamel_domain::{Actor, ReferralStatus, Role};
+    use enamel_store::{ReferralBox, ReferralQuery};
+
+    let network = DemoNetwork::generate(DEFAULT_SEED);
+    for backend in BACKENDS {
+        let Some(db) = fresh_database(backend).await else {
+            continue;
+        };
+        seed(&db.store, &network).await.unwrap();
+        seed_activity(&db.store, &network).await.unwrap();
+        seed_activity(&db.store, &network).await.unwrap();
+        let mut statuses = Vec::new();
+        let mut flagged = 0;
+        let mut unread = 0;
+        let mut total = 0;
+        for practice in network.practices.iter().take(3) {
+            let desk = practice
+                .users
+                .iter()
+                .find(|u| u.role() == Role::FrontDesk)
+                .unwrap();
+            let desk = db
+                .store
+                .users()
+                .find_by_email(desk.email())
+                .await
+                .unwrap()
+                .unwrap();
+            let actor = Actor::human(&desk);
+            let page = db
+                .store
+                .scoped(&actor)
+                .find_referrals(&ReferralQuery {
+                    limit: 200,
+                    ..ReferralQuery::new(ReferralBox::Outbox)
+                })
+                .await
+                .unwrap();
+            total += page.referrals.len();
+            for referral in &page.referrals {
+                statuses.push(referral.status);
+                flagged += usize::from(referral.not_responding);
+                unread += usize::from(referral.unread);
+            }
+        }
+        assert_eq!(total, DEMO_REFERRALS, "seeded once: {backend:?}");
+        assert!(total >= 30);
+        for status in ReferralStatus::ALL {
+            assert!(statuses.contains(&status), "{status:?} on {backend:?}");
+        }
+        assert!(flagged >= 3, "not responding: {flagged}");
+        assert!(unread >= 1, "a message waits unread at a referring office");
     }
 }

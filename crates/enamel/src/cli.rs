@@ -164,6 +164,10 @@ pub enum DemoCommand {
     Seed {
         #[arg(long, default_value_t = enamel_demo::DEFAULT_SEED)]
         seed: u64,
+        /// Only the offices, accounts, registries and patients: no referrals,
+        /// messages or portal visits (and so no queued notices).
+        #[arg(long)]
+        network_only: bool,
     },
     /// Scan files (or `-` for standard input) for any demo patient's PHI; exits 1 on
     /// a finding, printing where and what kind, never the value.

@@ -35,7 +35,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Worker => worker(&settings).await,
         Command::Migrate => migrate(&settings).await,
         Command::Config(ConfigCommand::Check) => config_check(&settings),
-        Command::Demo(DemoCommand::Seed { seed }) => demo_seed(&settings, seed).await,
+        Command::Demo(DemoCommand::Seed { seed, network_only }) => {
+            demo_seed(&settings, seed, !network_only).await
+        }
         Command::Demo(DemoCommand::Scan { seed, files }) => demo_scan(seed, &files),
         Command::Audit(command) => match crate::audit::run_offline(command)? {
             Ok(code) => Ok(code),
@@ -102,6 +104,7 @@ async fn serve(settings: Settings, demo: bool, jobs: bool) -> anyhow::Result<Exi
     let network = demo.then(|| DemoNetwork::generate(enamel_demo::DEFAULT_SEED));
     if let Some(network) = &network {
         enamel_demo::seed(&store, network).await?;
+        enamel_demo::seed_activity(&store, network).await?;
     }
     let shutdown = shutdown_signal()?;
     let clock: Arc<dyn enamel_domain::clock::Clock> = Arc::new(enamel_domain::clock::SystemClock);
@@ -218,10 +221,14 @@ fn config_check(settings: &Settings) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-async fn demo_seed(settings: &Settings, seed: u64) -> anyhow::Result<ExitCode> {
+async fn demo_seed(settings: &Settings, seed: u64, activity: bool) -> anyhow::Result<ExitCode> {
     let store = connect(settings, &settings.database_url()).await?;
     store.migrate().await?;
-    let outcome = enamel_demo::seed(&store, &DemoNetwork::generate(seed)).await?;
+    let network = DemoNetwork::generate(seed);
+    let outcome = enamel_demo::seed(&store, &network).await?;
+    if activity {
+        enamel_demo::seed_activity(&store, &network).await?;
+    }
     println!(
         "Seeded {} practices and {} accounts (existing ones were kept).",
         outcome.practices_created, outcome.users_created

@@ -10,7 +10,7 @@ fn checkpoint_verify_export_and_prove_work_and_a_tampered_export_is_caught() {
     succeed(enamel(dir.path()).args(["keys", "rotate", "--reencrypt"]));
     let checkpoint = run(enamel(dir.path()).args(["audit", "checkpoint"]));
     assert!(
-        text(&checkpoint.stdout).contains("7 checkpoint(s) signed"),
+        text(&checkpoint.stdout).contains("9 checkpoint(s) signed"),
         "{}",
         text(&checkpoint.stdout)
     );
@@ -20,13 +20,13 @@ fn checkpoint_verify_export_and_prove_work_and_a_tampered_export_is_caught() {
             .read_dir()
             .unwrap()
             .count()
-            == 7,
+            == 9,
         "checkpoints exported outside the database"
     );
 
     let verified = succeed(enamel(dir.path()).args(["audit", "verify"]));
     let stdout = text(&verified.stdout);
-    assert_eq!(stdout.matches("  ok: ").count(), 7, "{stdout}");
+    assert_eq!(stdout.matches("  ok: ").count(), 9, "{stdout}");
 
     let practice = DemoNetwork::generate(DEFAULT_SEED).practices[0]
         .practice
@@ -255,7 +255,7 @@ async fn exported_checkpoints_catch_what_deleted_checkpoint_rows_would_hide(
             "{report}"
         );
     }
-    assert_eq!(report.matches("  ok: ").count(), 5, "{report}");
+    assert_eq!(report.matches("  ok: ").count(), 7, "{report}");
 }
 
 #[tokio::test]

@@ -34,7 +34,7 @@ fn demo_seed_is_idempotent() {
     let dir = tempfile::tempdir().unwrap();
     let first = run(enamel(dir.path()).args(["demo", "seed"]));
     assert!(
-        text(&first.stdout).contains("Seeded 7 practices and 43 accounts"),
+        text(&first.stdout).contains("Seeded 9 practices and 55 accounts"),
         "{}",
         text(&first.stderr)
     );

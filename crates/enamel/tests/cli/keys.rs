@@ -25,7 +25,7 @@ fn assert_every_practice_was_reencrypted_in_full(stdout: &str) {
             (numbers[0], numbers[1])
         })
         .collect();
-    assert_eq!(counts.len(), 7, "{stdout}");
+    assert_eq!(counts.len(), 9, "{stdout}");
     assert!(
         counts
             .iter()
@@ -44,7 +44,7 @@ fn rotate_with_reencrypt_rewrites_every_practices_values() {
     let output = run(enamel(dir.path()).args(["keys", "rotate", "--reencrypt"]));
     let stdout = text(&output.stdout);
     assert!(output.status.success(), "{}", text(&output.stderr));
-    assert_eq!(stdout.matches("is now current").count(), 7, "{stdout}");
+    assert_eq!(stdout.matches("is now current").count(), 9, "{stdout}");
     assert_every_practice_was_reencrypted_in_full(&stdout);
     let again = run(enamel(dir.path()).args(["keys", "rotate-kek"]));
     assert!(text(&again.stdout).contains("re-wrapped under a new key-encryption key"));

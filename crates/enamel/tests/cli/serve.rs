@@ -112,11 +112,11 @@ async fn serve_without_jobs_leaves_background_work_to_a_worker(backend: enamel_s
         .spawn()
         .unwrap();
     let mut waited = 0;
-    while exported() < 7 && waited < 200 {
+    while exported() < 9 && waited < 200 {
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
         waited += 1;
     }
-    assert_eq!(exported(), 7, "the worker signed every practice's log");
+    assert_eq!(exported(), 9, "the worker signed every practice's log");
     assert!(checkpoints.exists());
     let terminated = std::process::Command::new("kill")
         .args(["-TERM", &worker.id().to_string()])
