@@ -40,7 +40,10 @@ pub use repos::access::{
 pub use repos::agreements::{
     AGREEMENT_TEXT, AGREEMENT_VERSION, ExecutedAgreement, agreement_sha256,
 };
-pub use repos::directory::{DirectoryQuery, Listing};
+pub use repos::directory::{
+    DirectoryQuery, InvitationState, JoinInvitation, Listing, OFFICE_INVITATION,
+    OFFICE_INVITATION_DAYS, OfficeInvitation,
+};
 pub use repos::identity::{
     Credentials, EndReason, Identity, Invitation, MfaState, NewSession, SessionInfo, SessionRecord,
     SessionStage, Throttle, ThrottleRule, TokenRecord, throttle_key_for_email,

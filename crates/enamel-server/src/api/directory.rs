@@ -110,7 +110,7 @@ pub(crate) struct OfficeInvitation {
     post,
     path = "/api/v1/directory/invitations",
     tag = "directory",
-    summary = "Invite an office that is not on Enamel (no PHI)",
+    summary = "Invite an office that is not on Enamel: it is emailed a link to join (no PHI)",
     request_body = OfficeInvitation,
     responses(
         (status = 201, description = "The invitation's id", body = ResourceId),
@@ -125,9 +125,10 @@ pub(crate) async fn invite_office(
     Json(input): Json<OfficeInvitation>,
 ) -> Result<(axum::http::StatusCode, Json<ResourceId>), ApiError> {
     let email = Email::parse(&input.email)?;
+    let token = enamel_crypto::token::SecretToken::generate("");
     let id = auth
         .scoped(&state.store)
-        .invite_office(&input.office_name, &email, state.clock.now())
+        .invite_office(&input.office_name, &email, &token, state.clock.now())
         .await?;
     Ok((
         axum::http::StatusCode::CREATED,

@@ -10,6 +10,7 @@ mod agreement;
 mod assets;
 mod form;
 mod home;
+mod join;
 mod lists;
 mod new_referral;
 mod operator;
@@ -79,6 +80,11 @@ pub(crate) fn router() -> Router<AppState> {
         .route("/admin/users/{id}/unlock", post(unlock))
         .route("/admin/practice/second-factor", post(require_second_factor))
         .route("/invitations/{token}", get(invitation_page))
+        .route("/join/{token}", get(join::join_page).post(join::join))
+        .route(
+            "/directory/invitations",
+            get(join::invitations_page).post(join::invite_office),
+        )
         .route("/invitations/accept", post(accept_invitation))
         .merge(console_routes())
         .route("/security/access-review", get(access_review_page))

@@ -14,6 +14,7 @@ mod headers;
 mod health;
 mod helpers;
 mod identity;
+mod join;
 mod lists;
 mod metrics;
 mod notifications;

@@ -21,3 +21,11 @@ ALTER TABLE portal_links ADD COLUMN locked_at TIMESTAMPTZ;
 ALTER TABLE security_alerts ADD COLUMN closed_at TIMESTAMPTZ;
 ALTER TABLE security_alerts ADD COLUMN closed_by UUID REFERENCES users (id);
 ALTER TABLE security_alerts ADD COLUMN note BYTEA;
+
+-- An office invited to the network gets an email with a single-use link (its digest
+-- here, 14 days); accepting it onboards the office, and the inviter sees which.
+ALTER TABLE network_invitations ADD COLUMN token_digest BYTEA;
+ALTER TABLE network_invitations ADD COLUMN expires_at TIMESTAMPTZ;
+ALTER TABLE network_invitations ADD COLUMN accepted_at TIMESTAMPTZ;
+ALTER TABLE network_invitations ADD COLUMN joined_practice_id UUID REFERENCES practices (id);
+CREATE UNIQUE INDEX network_invitations_by_token ON network_invitations (token_digest);

@@ -37,3 +37,11 @@ ALTER TABLE portal_links ADD COLUMN locked_at TEXT;
 ALTER TABLE security_alerts ADD COLUMN closed_at TEXT;
 ALTER TABLE security_alerts ADD COLUMN closed_by BLOB REFERENCES users (id);
 ALTER TABLE security_alerts ADD COLUMN note BLOB;
+
+-- An office invited to the network gets an email with a single-use link (its digest
+-- here, 14 days); accepting it onboards the office, and the inviter sees which.
+ALTER TABLE network_invitations ADD COLUMN token_digest BLOB;
+ALTER TABLE network_invitations ADD COLUMN expires_at TEXT;
+ALTER TABLE network_invitations ADD COLUMN accepted_at TEXT;
+ALTER TABLE network_invitations ADD COLUMN joined_practice_id BLOB REFERENCES practices (id);
+CREATE UNIQUE INDEX network_invitations_by_token ON network_invitations (token_digest);

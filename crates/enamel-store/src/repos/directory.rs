@@ -4,15 +4,16 @@
 
 use anyhow::Context as _;
 use enamel_audit::entry::{Action as AuditAction, Outcome, ResourceType};
-use enamel_domain::{GeoPoint, PracticeId, PracticeKind};
+use enamel_domain::{Channel, GeoPoint, PracticeId, PracticeKind};
 use enamel_policy::Action;
 use serde::Serialize;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
 use crate::db::{on_pool, on_tx};
+use crate::repos::outbox::{MessageText, NewMessage};
 use crate::scoped::authorize::AuditedAs;
-use crate::{Scoped, StoreError};
+use crate::{Scoped, Store, StoreError};
 
 /// An office as the directory shows it.
 #[derive(Clone, Debug, Serialize)]
@@ -185,12 +186,15 @@ impl Scoped<'_> {
         Ok(())
     }
 
-    /// Records an invitation to a specialist office not yet on Enamel. It carries no
-    /// PHI: the office's name and address only. Returns the invitation's id.
+    /// Invites an office not yet on Enamel: records the invitation and emails the
+    /// office a single-use link to join, valid [`OFFICE_INVITATION_DAYS`] days. It
+    /// carries no PHI: the inviting office's name and the link only. Returns the
+    /// invitation's id.
     pub async fn invite_office(
         &self,
         office_name: &str,
         email: &enamel_domain::Email,
+        token: &enamel_crypto::token::SecretToken,
         at: OffsetDateTime,
     ) -> Result<Uuid, StoreError> {
         let practice = self.practice()?;
@@ -200,10 +204,36 @@ impl Scoped<'_> {
         )
         .await?;
         let name = office_name.trim();
-        if name.is_empty() || name.chars().count() > 120 {
+        if name.is_empty() || name.chars().count() > 120 || name.chars().any(char::is_control) {
             return Err(StoreError::Refused("an office name is 1 to 120 characters"));
         }
+        let inviter = self.own_practice().await?;
         let id = Uuid::now_v7();
+        let message = self
+            .store
+            .seal_message(NewMessage {
+                practice,
+                channel: Channel::Email,
+                patient: None,
+                referral: None,
+                kind: OFFICE_INVITATION,
+                recipient: email.as_str().to_owned(),
+                text: MessageText {
+                    subject: format!("{} invites {name} to Enamel", inviter.name.as_str()),
+                    body: format!(
+                        "{inviter} would like to send referrals to {name} through Enamel, the \
+                         referral network for dental offices.\n\n\
+                         To set up your office, open this link within {OFFICE_INVITATION_DAYS} \
+                         days:\n{{base_url}}/join/{token}\n\n\
+                         This message contains no patient information. If you were not \
+                         expecting it, you can ignore it.",
+                        inviter = inviter.name.as_str(),
+                        token = token.expose(),
+                    ),
+                },
+                idempotency_key: format!("{OFFICE_INVITATION}:{id}"),
+            })
+            .await?;
         let event = self.event(
             AuditAction::Invite,
             ResourceType::Directory,
@@ -215,8 +245,8 @@ impl Scoped<'_> {
             let mut tx = self.store.begin().await?;
             on_tx!(&mut tx, tx => {
                 sqlx::query(
-                    "INSERT INTO network_invitations (id, practice_id, invited_by, office_name, email, created_at) \
-                     VALUES ($1, $2, $3, $4, $5, $6)",
+                    "INSERT INTO network_invitations (id, practice_id, invited_by, office_name, email, \
+                     created_at, token_digest, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
                 )
                 .bind(id)
                 .bind(practice.as_uuid())
@@ -224,13 +254,162 @@ impl Scoped<'_> {
                 .bind(name)
                 .bind(email.as_str())
                 .bind(at)
+                .bind(&token.digest()[..])
+                .bind(at + time::Duration::days(OFFICE_INVITATION_DAYS))
                 .execute(&mut *tx)
                 .await?;
             });
+            crate::repos::outbox::queue_in_tx(&mut tx, &message, at)
+                .await?
+                .map_err(|_| anyhow::anyhow!("this invitation was queued already"))?;
             tx.commit_with(&[&event]).await
         }
         .await
         .context("inviting an office")?;
         Ok(id)
+    }
+
+    /// The office's invitations to others, newest first, and where each stands.
+    pub async fn office_invitations(
+        &self,
+        now: OffsetDateTime,
+    ) -> Result<Vec<OfficeInvitation>, StoreError> {
+        let practice = self.practice()?;
+        self.authorize_in_own_practice(
+            Action::ReferralCreate,
+            AuditedAs::any(AuditAction::Read, ResourceType::Directory),
+        )
+        .await?;
+        let rows: Vec<InvitationRow> = on_pool!(&self.store.db, pool => {
+            sqlx::query_as(
+                "SELECT n.id, n.office_name, n.email, n.created_at, n.expires_at, n.accepted_at, \
+                 p.name FROM network_invitations n LEFT JOIN practices p ON p.id = n.joined_practice_id \
+                 WHERE n.practice_id = $1 ORDER BY n.created_at DESC LIMIT 100",
+            )
+            .bind(practice.as_uuid())
+            .fetch_all(pool)
+            .await
+        })
+        .context("listing office invitations")?;
+        Ok(rows
+            .into_iter()
+            .map(
+                |(id, office_name, email, created_at, expires_at, accepted_at, joined)| {
+                    let state = match (accepted_at, joined) {
+                        (Some(at), Some(name)) => InvitationState::Joined { at, practice: name },
+                        _ if expires_at.is_some_and(|e| e <= now) => InvitationState::Expired,
+                        _ => InvitationState::Sent,
+                    };
+                    OfficeInvitation {
+                        id,
+                        office_name,
+                        email,
+                        created_at,
+                        state,
+                    }
+                },
+            )
+            .collect())
+    }
+}
+
+type InvitationRow = (
+    Uuid,
+    String,
+    String,
+    OffsetDateTime,
+    Option<OffsetDateTime>,
+    Option<OffsetDateTime>,
+    Option<String>,
+);
+
+/// How long an office's invitation to join works.
+pub const OFFICE_INVITATION_DAYS: i64 = 14;
+
+/// The outbox kind of an office's invitation to join: no PHI in it (the inviting
+/// office's name and a link), so like a staff invitation it needs no vendor
+/// agreement (docs/onboarding.md).
+pub const OFFICE_INVITATION: &str = "office_invitation";
+
+/// An invitation an office sent, as it sees it.
+#[derive(Clone, Debug)]
+pub struct OfficeInvitation {
+    pub id: Uuid,
+    pub office_name: String,
+    pub email: String,
+    pub created_at: OffsetDateTime,
+    pub state: InvitationState,
+}
+
+/// Where an office invitation stands.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum InvitationState {
+    Sent,
+    Expired,
+    /// Accepted: the office is on Enamel as `practice`.
+    Joined {
+        at: OffsetDateTime,
+        practice: String,
+    },
+}
+
+/// An open invitation to join, as its link's page shows it.
+#[derive(Clone, Debug)]
+pub struct JoinInvitation {
+    pub id: Uuid,
+    pub office_name: String,
+    pub email: String,
+    pub inviter: String,
+}
+
+impl Store {
+    /// The open (unexpired, unaccepted) invitation whose link has `digest`.
+    pub async fn join_invitation(
+        &self,
+        digest: &[u8; 32],
+        now: OffsetDateTime,
+    ) -> Result<Option<JoinInvitation>, StoreError> {
+        let row: Option<(Uuid, String, String, String)> = on_pool!(&self.db, pool => {
+            sqlx::query_as(
+                "SELECT n.id, n.office_name, n.email, p.name FROM network_invitations n \
+                 JOIN practices p ON p.id = n.practice_id WHERE n.token_digest = $1 \
+                 AND n.accepted_at IS NULL AND n.expires_at > $2",
+            )
+            .bind(&digest[..])
+            .bind(now)
+            .fetch_optional(pool)
+            .await
+        })
+        .context("reading an office invitation")?;
+        Ok(row.map(|(id, office_name, email, inviter)| JoinInvitation {
+            id,
+            office_name,
+            email,
+            inviter,
+        }))
+    }
+
+    /// Marks the invitation accepted by the office that joined as `practice`; false
+    /// when it was accepted (or expired) meanwhile.
+    pub async fn accept_join_invitation(
+        &self,
+        id: Uuid,
+        practice: PracticeId,
+        now: OffsetDateTime,
+    ) -> Result<bool, StoreError> {
+        let updated = on_pool!(&self.db, pool => {
+            sqlx::query(
+                "UPDATE network_invitations SET accepted_at = $1, joined_practice_id = $2 \
+                 WHERE id = $3 AND accepted_at IS NULL AND expires_at > $1",
+            )
+            .bind(now)
+            .bind(practice.as_uuid())
+            .bind(id)
+            .execute(pool)
+            .await
+            .map(|r| r.rows_affected())
+        })
+        .context("accepting an office invitation")?;
+        Ok(updated == 1)
     }
 }

@@ -13,8 +13,8 @@ use enamel_integrations::{
     TwilioSettings,
 };
 use enamel_store::{
-    AuditedAs, Channel, ClaimedJob, DELIVER_JOB, DueMessage, Outbound, STAFF_INVITATION, Store,
-    StoreError,
+    AuditedAs, Channel, ClaimedJob, DELIVER_JOB, DueMessage, OFFICE_INVITATION, Outbound,
+    STAFF_INVITATION, Store, StoreError,
 };
 use secrecy::ExposeSecret as _;
 
@@ -192,9 +192,10 @@ async fn deliver(
             AuditedAs::one(AuditAction::Notify, ResourceType::Notification, &message.id),
         )
         .await?;
-    // A staff invitation carries no PHI (an account's address and a sign-up link):
-    // it is the one message a practice gets before it has any vendor agreement.
-    let gate = if message.kind == STAFF_INVITATION {
+    // A staff invitation, or an office's invitation to another office, carries no
+    // PHI (an address, an office's name and a sign-up link): they are the messages
+    // sent without a vendor agreement, so that a new office can be reached.
+    let gate = if message.kind == STAFF_INVITATION || message.kind == OFFICE_INVITATION {
         Ok(())
     } else {
         scoped
