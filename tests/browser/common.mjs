@@ -1,6 +1,7 @@
 // What the browser tests share: launching Debian's Chromium, checking a page with
 // axe-core, and failing with the step's name.
 
+import { createHmac } from 'node:crypto';
 import { createRequire } from 'node:module';
 import { chromium } from 'playwright-core';
 
@@ -65,4 +66,43 @@ export async function signIn(page, { base, email, password }, expected) {
   if (new URL(page.url()).pathname !== expected) {
     fail('sign-in', `at ${page.url()} instead of ${expected}`);
   }
+}
+
+function base32(text) {
+  const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
+  let bits = 0;
+  let value = 0;
+  const out = [];
+  for (const c of text.replace(/=+$/, '')) {
+    value = (value << 5) | alphabet.indexOf(c);
+    bits += 5;
+    if (bits >= 8) {
+      out.push((value >>> (bits - 8)) & 0xff);
+      bits -= 8;
+    }
+  }
+  return Buffer.from(out);
+}
+
+/** RFC 6238 with SHA-1, 30-second steps, six digits. */
+function totp(secret, now = Date.now()) {
+  const counter = Buffer.alloc(8);
+  counter.writeBigUInt64BE(BigInt(Math.floor(now / 30000)));
+  const mac = createHmac('sha1', secret).update(counter).digest();
+  const offset = mac[mac.length - 1] & 0x0f;
+  const code = (mac.readUInt32BE(offset) & 0x7fffffff) % 1000000;
+  return String(code).padStart(6, '0');
+}
+
+/** On the enrolment page: types the code for the key shown, and checks the ten
+ * recovery codes that follow. */
+export async function enrol(page) {
+  await audit(page, 'second-factor enrolment');
+  const key = (await page.locator('figcaption code').innerText()).trim();
+  await page.getByLabel('Code from the app').fill(totp(base32(key)));
+  await page.getByRole('button', { name: 'Turn on' }).click();
+  await page.waitForLoadState();
+  const codes = await page.locator('.codes li').count();
+  if (codes !== 10) fail('recovery codes', `${codes} codes shown`);
+  await audit(page, 'recovery codes');
 }

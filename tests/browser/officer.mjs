@@ -8,49 +8,15 @@
 // Environment: CHROMIUM (the browser's path), ENAMEL_PASSWORD (the account's password),
 // PATIENT_LAST_NAME (a patient of the practice with a referral sent).
 
-import { createHmac } from 'node:crypto';
-import { arguments_, audit, fail, launch, report, signIn } from './common.mjs';
+import { arguments_, audit, enrol, fail, launch, report, signIn } from './common.mjs';
 
 const args = arguments_();
 const { base } = args;
 
-function base32(text) {
-  const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
-  let bits = 0;
-  let value = 0;
-  const out = [];
-  for (const c of text.replace(/=+$/, '')) {
-    value = (value << 5) | alphabet.indexOf(c);
-    bits += 5;
-    if (bits >= 8) {
-      out.push((value >>> (bits - 8)) & 0xff);
-      bits -= 8;
-    }
-  }
-  return Buffer.from(out);
-}
-
-/** RFC 6238 with SHA-1, 30-second steps, six digits. */
-function totp(secret, now = Date.now()) {
-  const counter = Buffer.alloc(8);
-  counter.writeBigUInt64BE(BigInt(Math.floor(now / 30000)));
-  const mac = createHmac('sha1', secret).update(counter).digest();
-  const offset = mac[mac.length - 1] & 0x0f;
-  const code = (mac.readUInt32BE(offset) & 0x7fffffff) % 1000000;
-  return String(code).padStart(6, '0');
-}
-
 const { browser, page } = await launch();
 try {
   await signIn(page, args, '/sign-in/enrol');
-  await audit(page, 'second-factor enrolment');
-  const key = (await page.locator('figcaption code').innerText()).trim();
-  await page.getByLabel('Code from the app').fill(totp(base32(key)));
-  await page.getByRole('button', { name: 'Turn on' }).click();
-  await page.waitForLoadState();
-  const codes = await page.locator('.codes li').count();
-  if (codes !== 10) fail('recovery codes', `${codes} codes shown`);
-  await audit(page, 'recovery codes');
+  await enrol(page);
 
   const pages = [
     ['/', 'home'],

@@ -1,8 +1,10 @@
 // Signs in to Enamel in headless Chromium and sends a referral with a radiograph
-// through the staff pages, checking every page it visits with axe-core.
+// and another with no file through the staff pages; then, as a patient on a phone,
+// opens a portal link twice (two devices), checking every page with axe-core.
 //
 // Usage: node refer.mjs BASE_URL EMAIL
-// Environment: CHROMIUM (the browser's path), ENAMEL_PASSWORD (the account's password).
+// Environment: CHROMIUM (the browser's path), ENAMEL_PASSWORD (the account's password),
+// PORTAL_URL and PORTAL_BIRTH_DATE (a patient's link and date of birth, YYYY-MM-DD).
 // Prints one JSON line with what it saw; exits non-zero, naming the step, on failure.
 
 import { arguments_, audit, fail, launch, report, signIn } from './common.mjs';
@@ -90,7 +92,35 @@ try {
   await page.getByRole('link', { name: /Sent \(outbox\)/ }).click();
   await audit(page, 'outbox');
 
-  console.log(JSON.stringify({ referral, ...report }));
+  // A second referral, with no file: the browser still sends an empty file part.
+  await page.goto(`${base}/patients`);
+  await page.getByRole('link', { name: /^Refer / }).nth(1).click();
+  await page.waitForURL(/\/referrals\/new\?patient=/);
+  await page.getByLabel('Reason for referral').fill('Periodontal evaluation');
+  await page.locator('input[name="receiving_practice_id"]').first().check();
+  await Promise.all([
+    page.waitForURL(/\/referrals\/[0-9a-f-]{36}\?flash=sent$/),
+    page.getByRole('button', { name: 'Send referral' }).click(),
+  ]);
+  const second = new URL(page.url()).pathname.split('/').pop();
+
+  // The patient's link on a phone, opened on two devices within its 24 hours.
+  for (const device of ['phone', 'another phone']) {
+    const phone = await browser.newContext({ viewport: { width: 390, height: 844 }, bypassCSP: true });
+    const patient = await phone.newPage();
+    await patient.goto(process.env.PORTAL_URL);
+    await audit(patient, `portal question (${device})`);
+    await patient.getByLabel('Date of birth').fill(process.env.PORTAL_BIRTH_DATE);
+    await patient.getByRole('button', { name: 'Show my referral' }).click();
+    await patient.waitForLoadState();
+    if (!(await patient.getByRole('heading', { name: /here is your referral/ }).isVisible())) {
+      fail(`portal (${device})`, `at ${patient.url()}: ${await patient.locator('main').innerText()}`);
+    }
+    await audit(patient, `portal (${device})`);
+    await phone.close();
+  }
+
+  console.log(JSON.stringify({ referral, second, ...report }));
 } finally {
   await browser.close();
 }

@@ -20,6 +20,14 @@ pub enum PracticeCommand {
     List,
     /// One practice: its agreement and its administrator (no PHI).
     Show { id: PracticeId },
+    /// Terminate a practice's agreement: no PHI enters it afterwards. Return or
+    /// destroy follows (`enamel keys shred`).
+    Terminate {
+        id: PracticeId,
+        /// Confirm by giving the practice's exact name.
+        #[arg(long, value_name = "PRACTICE NAME")]
+        yes: String,
+    },
 }
 
 /// A practice and its first administrator, as `enamel practice create` takes them.
@@ -124,6 +132,13 @@ pub async fn run(store: &Store, command: PracticeCommand) -> anyhow::Result<Exit
             }
         }
         PracticeCommand::Show { id } => show(&scoped.practice_overview(id, now).await?),
+        PracticeCommand::Terminate { id, yes } => {
+            enamel_server::onboarding::terminate(&scoped, id, &yes, now).await?;
+            println!(
+                "The agreement is terminated: no PHI can enter the practice. Hand its records \
+                 over, then destroy its keys with `enamel keys shred --practice {id}`."
+            );
+        }
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -149,7 +164,13 @@ fn show(overview: &PracticeOverview) {
             agreement.version,
             agreement.sha256
         ),
-        None => println!("  agreement:    not executed: the practice can hold no patient yet"),
+        None => match overview.terminated_at {
+            Some(at) => println!(
+                "  agreement:    terminated {}: return or destroy its records",
+                practice.time_zone.stamp(at)
+            ),
+            None => println!("  agreement:    not executed: the practice can hold no patient yet"),
+        },
     }
     println!("  admin:        {}", admin_line(&overview.admin));
     println!("  active staff: {}", overview.staff);

@@ -182,11 +182,18 @@ impl AwsKms {
                 .ciphertext_blob()
                 .map(|b| b.as_ref().to_vec())
                 .unwrap_or_default();
-            let written = std::fs::OpenOptions::new()
-                .write(true)
-                .create_new(true)
-                .mode(0o600)
-                .open(path)
+            // Its directory is made on first use, as the local key file's is: a KMS
+            // deployment may have no other file in the data directory yet.
+            let written = path
+                .parent()
+                .map_or(Ok(()), std::fs::create_dir_all)
+                .and_then(|()| {
+                    std::fs::OpenOptions::new()
+                        .write(true)
+                        .create_new(true)
+                        .mode(0o600)
+                        .open(path)
+                })
                 .and_then(|mut file| file.write_all(&blob).and_then(|()| file.sync_all()));
             match written {
                 Ok(()) => {}

@@ -132,6 +132,10 @@ fn records_and_operations() -> Router<AppState> {
             "/api/v1/operator/practices/{id}/admin-invitation",
             post(operator::invite_admin),
         )
+        .route(
+            "/api/v1/operator/practices/{id}/termination",
+            post(operator::terminate),
+        )
         .route("/api/v1/operator/dead-letters", get(operator::dead_letters))
         .route(
             "/api/v1/operator/dead-letters/{id}/retry",

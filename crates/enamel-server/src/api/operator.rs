@@ -156,3 +156,31 @@ pub(crate) async fn invite_admin(
     .await?;
     Ok(StatusCode::NO_CONTENT)
 }
+
+/// Terminating a practice's agreement: its exact name, typed back.
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Termination {
+    confirm_name: String,
+}
+
+#[utoipa::path(
+    post,
+    path = "/api/v1/operator/practices/{id}/termination",
+    tag = "operations",
+    summary = "Terminate a practice's business associate agreement (platform operator): no PHI enters it afterwards",
+    params(("id" = String, Path, description = "The practice's id")),
+    request_body = Termination,
+    responses((status = 200, description = "The practice, its agreement terminated", body = PracticeView)),
+)]
+pub(crate) async fn terminate(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    Id(id): Id<PracticeId>,
+    Json(body): Json<Termination>,
+) -> Result<Json<PracticeView>, ApiError> {
+    let now = state.clock.now();
+    let scoped = auth.scoped(&state.store);
+    onboarding::terminate(&scoped, id, &body.confirm_name, now).await?;
+    Ok(Json(scoped.practice_overview(id, now).await?.into()))
+}

@@ -172,6 +172,10 @@ fn console_routes() -> Router<AppState> {
             "/operator/practices/{id}/agreement.pdf",
             get(operator::executed_copy),
         )
+        .route(
+            "/operator/practices/{id}/termination",
+            post(operator::terminate),
+        )
 }
 
 /// The most files one form may carry.

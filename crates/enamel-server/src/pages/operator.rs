@@ -212,6 +212,7 @@ struct PracticePage {
     npi: String,
     time_zone: &'static str,
     executed: bool,
+    terminated: Option<String>,
     can_invite: bool,
     flash: Option<&'static str>,
     mistake: Option<String>,
@@ -228,6 +229,10 @@ pub(super) async fn practice_page(
             "The practice is created and its administrator's invitation is on its way by email.",
         ),
         Some("invited") => Some("The invitation is on its way by email."),
+        Some("terminated") => Some(
+            "The agreement is terminated: no patient information can enter the practice. \
+             Hand its records over, then destroy its keys with `enamel keys shred`.",
+        ),
         _ => None,
     };
     practice_view(&state, &auth, id, flash, None).await
@@ -251,6 +256,9 @@ async fn practice_view(
         npi: overview.practice.npi.as_str().to_owned(),
         time_zone: overview.practice.time_zone.name(),
         executed: overview.agreement.is_some(),
+        terminated: overview
+            .terminated_at
+            .map(|at| stamp(at, Some(&overview.practice.time_zone))),
         can_invite: !matches!(overview.admin, AdminStatus::Active { .. }),
         line: PracticeLine::of(&overview),
         flash,
@@ -319,4 +327,37 @@ pub(super) async fn executed_copy(
         &overview.practice,
         executed,
     )))
+}
+
+#[derive(Deserialize)]
+pub(super) struct TerminateForm {
+    #[serde(default)]
+    confirm_name: String,
+}
+
+pub(super) async fn terminate(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    Id(id): Id<PracticeId>,
+    Form(form): Form<TerminateForm>,
+) -> PageResult {
+    let terminated = onboarding::terminate(
+        &auth.scoped(&state.store),
+        id,
+        &form.confirm_name,
+        state.clock.now(),
+    )
+    .await;
+    match terminated {
+        Ok(()) => Ok(see_other(&format!(
+            "/operator/practices/{id}?flash=terminated"
+        ))),
+        Err(ApiError::Rejected(why)) => {
+            practice_view(&state, &auth, id, None, Some(sentence(&why))).await
+        }
+        Err(ApiError::Conflict(why)) => {
+            practice_view(&state, &auth, id, None, Some(sentence(why))).await
+        }
+        Err(err) => Err(err.into()),
+    }
 }

@@ -27,10 +27,18 @@ pub(crate) struct SettingsForm {
     pub state: String,
     pub postal_code: String,
     /// Where the office is, for distance search: decimal degrees, both or neither.
-    #[serde(default, deserialize_with = "number_or_text")]
+    #[serde(
+        default,
+        deserialize_with = "number_or_text",
+        serialize_with = "as_number"
+    )]
     #[schema(value_type = Option<f64>)]
     pub latitude: Option<String>,
-    #[serde(default, deserialize_with = "number_or_text")]
+    #[serde(
+        default,
+        deserialize_with = "number_or_text",
+        serialize_with = "as_number"
+    )]
     #[schema(value_type = Option<f64>)]
     pub longitude: Option<String>,
     /// Shown in the network directory to other offices.
@@ -57,6 +65,18 @@ fn number_or_text<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::
         Some(Raw::Text(t)) if !t.trim().is_empty() => Some(t),
         _ => None,
     })
+}
+
+/// The degrees as the API shows them: a number (or null), as its schema says.
+#[allow(
+    clippy::ref_option,
+    reason = "serde's serialize_with passes the field by reference"
+)]
+fn as_number<S: serde::Serializer>(value: &Option<String>, s: S) -> Result<S::Ok, S::Error> {
+    match value.as_deref().and_then(|v| v.trim().parse::<f64>().ok()) {
+        Some(n) => s.serialize_f64(n),
+        None => s.serialize_none(),
+    }
 }
 
 /// A boolean from JSON, or a checkbox's value from a form (present is true).

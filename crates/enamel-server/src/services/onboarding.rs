@@ -136,3 +136,20 @@ pub async fn invite_admin(
     let token = SecretToken::generate("");
     Ok(scoped.invite_admin(practice, &admin, &token, now).await?)
 }
+
+/// Terminates `practice`'s agreement once the operator has typed its exact name back
+/// (it cannot be undone: a new agreement must be executed before PHI enters again).
+pub async fn terminate(
+    scoped: &Scoped<'_>,
+    practice: PracticeId,
+    confirm_name: &str,
+    now: OffsetDateTime,
+) -> Result<(), ApiError> {
+    let overview = scoped.practice_overview(practice, now).await?;
+    if confirm_name.trim() != overview.practice.name.as_str() {
+        return Err(ApiError::Rejected(
+            "type the practice's exact name to confirm the termination".into(),
+        ));
+    }
+    Ok(scoped.terminate_agreement(practice, now).await?)
+}

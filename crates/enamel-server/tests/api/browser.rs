@@ -63,11 +63,62 @@ async fn run_script(
     Some(report)
 }
 
+/// A referral with a portal link queued to its patient; the link's full URL.
+async fn portal_link(demo: &Demo) -> String {
+    let desk = demo.session(&demo.email(0, Role::FrontDesk)).await;
+    let (status, patient) = demo
+        .post(
+            "/api/v1/patients",
+            &desk,
+            json!({ "first_name": "Phoebe", "last_name": "Handsetter", "birth_date": "1993-09-12",
+                    "email": "phoebe@example.test", "preferred_contact": "email" }),
+        )
+        .await;
+    assert_eq!(status, 201, "{patient}");
+    let referral = demo.refer(&desk, patient["id"].as_str().unwrap()).await;
+    let (status, _) = demo
+        .post(
+            &format!("/api/v1/referrals/{referral}/portal-link"),
+            &desk,
+            json!({}),
+        )
+        .await;
+    assert_eq!(status, 202);
+    let outbox = demo.db.store.outbox();
+    let queued = outbox
+        .of_practice(demo.network.practices[0].practice.id, 100)
+        .await
+        .unwrap();
+    let message = queued
+        .iter()
+        .find(|m| m.kind == "patient_portal_link")
+        .unwrap();
+    let body = outbox
+        .pending(message.id)
+        .await
+        .unwrap()
+        .unwrap()
+        .text
+        .expose()
+        .body
+        .clone();
+    let path = body[body.find("/p/").unwrap()..]
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .to_owned();
+    format!("{}{path}", demo.url)
+}
+
 #[tokio::test]
 async fn a_front_desk_sends_a_referral_with_a_radiograph_in_chromium() {
     let demo = demo_on(Backend::Sqlite, |_| {}).await.unwrap();
     let email = demo.email(0, Role::FrontDesk);
-    let Some(report) = run_script(&demo, "refer.mjs", email, 7, &[]).await else {
+    let env = [
+        ("PORTAL_URL", portal_link(&demo).await),
+        ("PORTAL_BIRTH_DATE", "1993-09-12".to_owned()),
+    ];
+    let Some(report) = run_script(&demo, "refer.mjs", email, 11, &env).await else {
         return;
     };
     // The referral the browser sent is stored, sent, with its attachment.
@@ -90,6 +141,33 @@ async fn a_front_desk_sends_a_referral_with_a_radiograph_in_chromium() {
         "{detail}"
     );
     assert_eq!(detail["cdt_codes"], json!(["D3330", "D0220"]));
+    // The second went with no file, and is sent all the same.
+    let second: Value = demo
+        .get(
+            &format!("/api/v1/referrals/{}", report["second"].as_str().unwrap()),
+            &cookie,
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(second["referral"]["status"], "sent", "{second}");
+    assert_eq!(second["attachments"], json!([]));
+}
+
+#[tokio::test]
+async fn the_operator_onboards_a_practice_whose_admin_executes_the_agreement_in_chromium() {
+    let mailbox = tempfile::tempdir().unwrap();
+    let dir = mailbox.path().to_owned();
+    let demo = demo_on(Backend::Sqlite, |settings| {
+        settings.notifications.mailbox_dir = Some(dir);
+        settings.notifications.poll_millis = Some(100);
+    })
+    .await
+    .unwrap();
+    let email = demo.network.operator.email().as_str().to_owned();
+    let env = [("MAILBOX", mailbox.path().display().to_string())];
+    run_script(&demo, "onboard.mjs", email, 13, &env).await;
 }
 
 #[tokio::test]

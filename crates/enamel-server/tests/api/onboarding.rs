@@ -271,7 +271,68 @@ async fn an_expired_admin_invitation_is_replaced_by_a_new_one(backend: Backend) 
     assert_eq!(shown["admin"]["status"], "invited", "{shown}");
 }
 
+async fn a_terminated_agreement_lets_no_more_phi_in(backend: Backend) {
+    let Some(demo) = demo_on(backend, |_| {}).await else {
+        return;
+    };
+    let (operator, _) = demo
+        .admin_session(demo.network.operator.email().as_str())
+        .await;
+    let practice = demo.network.practices[1].practice.id;
+    let path = format!("/operator/practices/{practice}/termination");
+    // The name typed back must be the practice's.
+    let wrong = demo
+        .form(
+            &path,
+            Some(&operator),
+            &[("confirm_name", "Some Other Dental")],
+        )
+        .await;
+    assert_eq!(wrong.status(), 422);
+    assert!(wrong.text().await.unwrap().contains("exact name"));
+    let name = demo.network.practices[1].practice.name.as_str().to_owned();
+    let terminated = demo
+        .form(&path, Some(&operator), &[("confirm_name", &name)])
+        .await;
+    assert_eq!(terminated.status(), 303);
+    let (_, page) = demo
+        .page(
+            &format!("/operator/practices/{practice}?flash=terminated"),
+            &operator,
+        )
+        .await;
+    assert!(page.contains("The agreement is terminated"), "{page}");
+    assert!(page.contains("enamel keys shred --practice"));
+    let (_, shown) = demo
+        .read(&format!("/api/v1/operator/practices/{practice}"), &operator)
+        .await;
+    assert!(shown["agreement"].is_null(), "{shown}");
+    assert!(shown["terminated_at"].is_string(), "{shown}");
+    // Its staff can add no patient now; twice is a conflict.
+    let desk = demo.session(&demo.email(1, Role::FrontDesk)).await;
+    let (status, problem) = demo
+        .post(
+            "/api/v1/patients",
+            &desk,
+            json!({ "first_name": "Late", "last_name": "Arrival", "birth_date": "1980-01-01" }),
+        )
+        .await;
+    assert_eq!(
+        (status, problem["code"].as_str()),
+        (422, Some("baa_not_executed"))
+    );
+    let (status, _) = demo
+        .post(
+            &format!("/api/v1/operator/practices/{practice}/termination"),
+            &operator,
+            json!({ "confirm_name": name }),
+        )
+        .await;
+    assert_eq!(status, 409);
+}
+
 on_both_backends!(
     an_operator_onboards_a_practice_whose_admin_executes_the_agreement,
-    an_expired_admin_invitation_is_replaced_by_a_new_one
+    an_expired_admin_invitation_is_replaced_by_a_new_one,
+    a_terminated_agreement_lets_no_more_phi_in
 );

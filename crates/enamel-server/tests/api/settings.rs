@@ -183,6 +183,10 @@ async fn the_office_hears_of_referrals_by_fax_or_text_as_its_admin_chose(backend
     assert_eq!(settings["notify_channel"], "fax");
     assert_eq!(settings["fax"], "(512) 555-0199");
     assert_eq!(settings["distance_unit"], "km");
+    assert_eq!(
+        settings["latitude"], 30.2905,
+        "a number, as the schema says"
+    );
 
     // Other offices see the hours in the directory.
     let referrer = demo.session(&demo.email(0, Role::FrontDesk)).await;

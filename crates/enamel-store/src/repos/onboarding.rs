@@ -53,6 +53,8 @@ pub enum AdminStatus {
 pub struct PracticeOverview {
     pub practice: Practice,
     pub agreement: Option<ExecutedAgreement>,
+    /// When its last agreement was terminated, if it was and none is in force.
+    pub terminated_at: Option<OffsetDateTime>,
     pub admin: AdminStatus,
     /// Active staff accounts.
     pub staff: u64,
@@ -162,6 +164,53 @@ impl Scoped<'_> {
         })
     }
 
+    /// Terminates the practice's agreement in force (the operator, or the command
+    /// line as Enamel's `onboard` task), audited. From then on nothing brings PHI into
+    /// the practice (the gate finds no agreement in force), and "return or destroy"
+    /// begins: the practice's records are handed over, then its keys destroyed
+    /// (`enamel keys shred`), each a separate, confirmed step.
+    pub async fn terminate_agreement(
+        &self,
+        practice: PracticeId,
+        now: OffsetDateTime,
+    ) -> Result<(), StoreError> {
+        self.authorize_onboarding(AuditedAs::one(
+            AuditAction::Write,
+            ResourceType::Practice,
+            &practice,
+        ))
+        .await?;
+        let mut event = self.event(
+            AuditAction::Write,
+            ResourceType::Practice,
+            Some(practice.to_string()),
+            Outcome::Success,
+        );
+        event
+            .detail
+            .insert("agreement", Detail::Code("terminated".into()));
+        let mut tx = self.store.begin().await?;
+        let updated = on_tx!(&mut tx, conn => {
+            sqlx::query(
+                "UPDATE practice_agreements SET terminated_at = $1 \
+                 WHERE practice_id = $2 AND terminated_at IS NULL",
+            )
+            .bind(now)
+            .bind(practice.as_uuid())
+            .execute(&mut *conn)
+            .await
+            .map(|r| r.rows_affected())
+        })
+        .context("terminating an agreement")?;
+        if updated == 0 {
+            return Err(StoreError::Conflict(
+                "this practice has no agreement in force to terminate",
+            ));
+        }
+        tx.commit_with(&[&event]).await?;
+        Ok(())
+    }
+
     /// Every practice, by name, as the operator sees it.
     pub async fn practices_overview(
         &self,
@@ -259,8 +308,19 @@ async fn overview(
             .await
     })
     .context("counting a practice's staff")?;
+    let terminated_at: Option<OffsetDateTime> = on_pool!(&scoped.store.db, pool => {
+        sqlx::query_scalar(
+            "SELECT MAX(terminated_at) FROM practice_agreements WHERE practice_id = $1",
+        )
+        .bind(id.as_uuid())
+        .fetch_one(pool)
+        .await
+    })
+    .context("reading a practice's terminated agreement")?;
+    let agreement = in_force(&scoped.store.db, id).await?;
     Ok(PracticeOverview {
-        agreement: in_force(&scoped.store.db, id).await?,
+        terminated_at: terminated_at.filter(|_| agreement.is_none()),
+        agreement,
         admin: admin_status(scoped, id, now).await?,
         staff: u64::try_from(staff).unwrap_or_default(),
         practice,

@@ -82,6 +82,31 @@ fn the_operator_onboards_a_practice_from_the_command_line() {
     assert!(shown.contains("Austin, TX (America/Chicago)"), "{shown}");
     assert!(shown.contains("not executed: the practice can hold no patient yet"));
 
+    // A practice that never executed the agreement has none to terminate; a wrong
+    // name is refused before anything is looked at.
+    let wrong =
+        run(enamel(dir.path()).args(["--demo", "practice", "terminate", &id, "--yes", "Other"]));
+    assert_eq!(wrong.status.code(), Some(1));
+    assert!(
+        text(&wrong.stderr).contains("exact name"),
+        "{}",
+        text(&wrong.stderr)
+    );
+    let none = run(enamel(dir.path()).args([
+        "--demo",
+        "practice",
+        "terminate",
+        &id,
+        "--yes",
+        "Prairie Creek Dental",
+    ]));
+    assert_eq!(none.status.code(), Some(1));
+    assert!(
+        text(&none.stderr).contains("no agreement in force"),
+        "{}",
+        text(&none.stderr)
+    );
+
     // Onboarding is in the platform's audit log, which verifies.
     succeed(enamel(dir.path()).args(["--demo", "audit", "checkpoint"]));
     succeed(enamel(dir.path()).args(["--demo", "audit", "verify", "--platform"]));

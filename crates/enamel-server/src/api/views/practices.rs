@@ -81,6 +81,8 @@ pub(crate) struct PracticeView {
     /// The executed business associate agreement; until there is one, no PHI may
     /// enter the practice.
     agreement: Option<ExecutedView>,
+    /// When its agreement was terminated (RFC 3339), once none is in force.
+    terminated_at: Option<String>,
     admin: AdminView,
     /// Active staff accounts.
     staff: u64,
@@ -98,6 +100,7 @@ impl From<PracticeOverview> for PracticeView {
             time_zone: o.practice.time_zone.name().to_owned(),
             created_at: rfc3339(o.practice.created_at),
             agreement: o.agreement.map(ExecutedView::from),
+            terminated_at: o.terminated_at.map(rfc3339),
             admin: o.admin.into(),
             staff: o.staff,
         }
