@@ -367,6 +367,40 @@ impl Demo {
         self.api(reqwest::Method::GET, path, cookie, None).await
     }
 
+    /// Sends `referral`'s patient a portal link as `cookie` (the referring office),
+    /// and returns the link's path as the queued message carries it.
+    pub async fn send_portal_link(&self, cookie: &str, referral: &str) -> String {
+        let (status, _) = self
+            .post(
+                &format!("/api/v1/referrals/{referral}/portal-link"),
+                cookie,
+                json!({}),
+            )
+            .await;
+        assert_eq!(status, 202);
+        let practice = self.network.practices[0].practice.id;
+        let outbox = self.db.store.outbox();
+        let queued = outbox.of_practice(practice, 100).await.unwrap();
+        let message = queued
+            .iter()
+            .find(|m| {
+                m.kind == "patient_portal_link"
+                    && m.referral.is_some_and(|r| r.to_string() == referral)
+            })
+            .expect("the link was queued");
+        let pending = outbox
+            .pending(message.id)
+            .await
+            .unwrap()
+            .expect("not sent yet");
+        let body = &pending.text.expose().body;
+        body[body.find("/p/").unwrap()..]
+            .split_whitespace()
+            .next()
+            .unwrap()
+            .to_owned()
+    }
+
     /// Opens a portal link (`url` in full, or a path) as a patient on a phone would:
     /// the page asks for the birth date, which is posted from the page; returns the
     /// status and page the patient ends on.

@@ -76,37 +76,7 @@ async fn portal_link(demo: &Demo) -> String {
         .await;
     assert_eq!(status, 201, "{patient}");
     let referral = demo.refer(&desk, patient["id"].as_str().unwrap()).await;
-    let (status, _) = demo
-        .post(
-            &format!("/api/v1/referrals/{referral}/portal-link"),
-            &desk,
-            json!({}),
-        )
-        .await;
-    assert_eq!(status, 202);
-    let outbox = demo.db.store.outbox();
-    let queued = outbox
-        .of_practice(demo.network.practices[0].practice.id, 100)
-        .await
-        .unwrap();
-    let message = queued
-        .iter()
-        .find(|m| m.kind == "patient_portal_link")
-        .unwrap();
-    let body = outbox
-        .pending(message.id)
-        .await
-        .unwrap()
-        .unwrap()
-        .text
-        .expose()
-        .body
-        .clone();
-    let path = body[body.find("/p/").unwrap()..]
-        .split_whitespace()
-        .next()
-        .unwrap()
-        .to_owned();
+    let path = demo.send_portal_link(&desk, &referral).await;
     format!("{}{path}", demo.url)
 }
 

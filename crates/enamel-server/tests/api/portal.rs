@@ -23,28 +23,7 @@ async fn referral_with_link(demo: &Demo) -> (String, String) {
         .await;
     assert_eq!(status, 201, "{patient}");
     let referral = demo.refer(&referrer, patient["id"].as_str().unwrap()).await;
-    let (status, _) = demo
-        .post(
-            &format!("/api/v1/referrals/{referral}/portal-link"),
-            &referrer,
-            json!({}),
-        )
-        .await;
-    assert_eq!(status, 202);
-    let practice = demo.network.practices[0].practice.id;
-    let outbox = demo.db.store.outbox();
-    let queued = outbox.of_practice(practice, 100).await.unwrap();
-    let message = queued
-        .iter()
-        .find(|m| m.kind == "patient_portal_link")
-        .unwrap();
-    let link = outbox.pending(message.id).await.unwrap().unwrap();
-    let body = &link.text.expose().body;
-    let path = body[body.find("/p/").unwrap()..]
-        .split_whitespace()
-        .next()
-        .unwrap()
-        .to_owned();
+    let path = demo.send_portal_link(&referrer, &referral).await;
     (referral, path)
 }
 
