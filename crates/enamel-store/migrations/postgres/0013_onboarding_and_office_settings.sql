@@ -13,7 +13,7 @@ ALTER TABLE practices ADD COLUMN distance_unit TEXT NOT NULL DEFAULT 'mi'
 
 -- A portal link opens only with the patient's birth date (docs/integrations.md, "The
 -- patient's page"): wrong dates are counted, and the fifth locks the link.
-ALTER TABLE portal_links ADD COLUMN failed_attempts INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE portal_links ADD COLUMN failed_attempts BIGINT NOT NULL DEFAULT 0;
 ALTER TABLE portal_links ADD COLUMN locked_at TIMESTAMPTZ;
 
 -- The security officer acknowledges an alert (seen, being looked into) or closes it,

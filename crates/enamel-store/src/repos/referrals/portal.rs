@@ -330,7 +330,7 @@ impl Store {
             sqlx::query_scalar(
                 "UPDATE portal_links SET failed_attempts = failed_attempts + 1, \
                  locked_at = CASE WHEN failed_attempts + 1 >= $3 THEN $2 ELSE locked_at END \
-                 WHERE id = $1 RETURNING CAST(failed_attempts AS BIGINT)",
+                 WHERE id = $1 RETURNING failed_attempts",
             )
             .bind(link)
             .bind(now)
