@@ -236,6 +236,24 @@ impl Demo {
     }
 }
 
+/// The demo mailbox's message (a `.txt` file in `dir`) that contains `needle`,
+/// waiting up to ten seconds for the jobs runtime to write it.
+pub async fn mailbox_message(dir: &std::path::Path, needle: &str) -> String {
+    for _ in 0..100 {
+        let found = std::fs::read_dir(dir)
+            .unwrap()
+            .filter_map(Result::ok)
+            .filter(|e| e.path().extension().is_some_and(|x| x == "txt"))
+            .map(|e| std::fs::read_to_string(e.path()).unwrap())
+            .find(|text| text.contains(needle));
+        if let Some(text) = found {
+            return text;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!("no message with {needle:?} in the mailbox");
+}
+
 pub fn cookie_of(response: &reqwest::Response) -> Option<String> {
     response
         .headers()

@@ -8,7 +8,6 @@ use clap::Subcommand;
 use enamel_domain::{Actor, PracticeId, SystemTask};
 use enamel_server::onboarding::{PracticeForm, create_practice};
 use enamel_store::{AdminStatus, PracticeOverview, Store};
-use time::OffsetDateTime;
 
 #[derive(Debug, Subcommand)]
 pub enum PracticeCommand {
@@ -69,7 +68,8 @@ pub struct NewPracticeArgs {
 pub async fn run(store: &Store, command: PracticeCommand) -> anyhow::Result<ExitCode> {
     let actor = Actor::system(SystemTask::Onboard);
     let scoped = store.scoped(&actor);
-    let now = OffsetDateTime::now_utc();
+    // The store's clock, as every other command and the server read time.
+    let now = store.now();
     match command {
         PracticeCommand::Create(args) => {
             let NewPracticeArgs {

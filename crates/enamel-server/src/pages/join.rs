@@ -7,7 +7,7 @@ use askama::Template;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use enamel_crypto::token::SecretToken;
-use enamel_domain::{Actor, Email, PracticeKind, SystemTask, TimeZone};
+use enamel_domain::{Actor, Email, SystemTask};
 use enamel_store::InvitationState;
 use serde::Deserialize;
 
@@ -153,19 +153,8 @@ impl JoinPage {
     }
 
     fn new(token: String, inviter: String, typed: PracticeForm) -> Self {
-        let specialties = PracticeKind::ALL
-            .into_iter()
-            .map(|kind| {
-                (
-                    kind.as_str(),
-                    kind.label(),
-                    typed.specialty == kind.as_str(),
-                )
-            })
-            .collect();
-        let zones = TimeZone::all()
-            .map(|zone| (zone.name(), typed.time_zone == zone.name()))
-            .collect();
+        let specialties = typed.specialty_choices();
+        let zones = typed.zone_choices();
         Self {
             chrome: Chrome::default(),
             token,

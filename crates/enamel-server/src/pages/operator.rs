@@ -5,7 +5,7 @@
 use askama::Template;
 use axum::extract::State;
 use axum::http::StatusCode;
-use enamel_domain::{PracticeId, PracticeKind, TimeZone};
+use enamel_domain::PracticeId;
 use enamel_store::{AdminStatus, PracticeOverview};
 use serde::Deserialize;
 use uuid::Uuid;
@@ -149,19 +149,8 @@ async fn practices_form(
         .practices_overview(state.clock.now())
         .await?;
     let failed = mistake.is_some();
-    let specialties = PracticeKind::ALL
-        .into_iter()
-        .map(|kind| {
-            (
-                kind.as_str(),
-                kind.label(),
-                typed.specialty == kind.as_str(),
-            )
-        })
-        .collect();
-    let zones = TimeZone::all()
-        .map(|zone| (zone.name(), typed.time_zone == zone.name()))
-        .collect();
+    let specialties = typed.specialty_choices();
+    let zones = typed.zone_choices();
     let mut page = render(&PracticesPage {
         chrome: chrome(state, Some(user)),
         practices: overviews.iter().map(PracticeLine::of).collect(),

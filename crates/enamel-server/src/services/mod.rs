@@ -41,3 +41,27 @@ pub(crate) fn at<T>(
 ) -> Result<T, FieldError> {
     parsed.map_err(|error| FieldError { field, error })
 }
+
+/// An address typed into a form (a blank second line is none); a mistake names the
+/// form field it came from.
+pub(crate) fn address_fields(
+    line1: &str,
+    line2: Option<&str>,
+    city: &str,
+    state: &str,
+    postal_code: &str,
+) -> Result<enamel_domain::Address, FieldError> {
+    let line2 = line2.map(str::trim).filter(|line| !line.is_empty());
+    enamel_domain::Address::parse(line1, line2, city, state.trim(), postal_code.trim()).map_err(
+        |error| FieldError {
+            field: match error.what {
+                "city" => "city",
+                "US state" => "state",
+                "ZIP code" => "postal_code",
+                "street address line 2" => "address_line2",
+                _ => "address_line1",
+            },
+            error,
+        },
+    )
+}

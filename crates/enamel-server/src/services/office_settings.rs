@@ -1,9 +1,7 @@
 //! The office settings form, the same from the settings page and the API: parsed
 //! field by field, so a mistake is shown beside its field.
 
-use enamel_domain::{
-    Address, Channel, DistanceUnit, Email, GeoPoint, InvalidValue, PhoneNumber, TimeZone,
-};
+use enamel_domain::{Channel, DistanceUnit, Email, GeoPoint, InvalidValue, PhoneNumber, TimeZone};
 use enamel_store::OfficeSettings;
 use serde::{Deserialize, Deserializer, Serialize};
 
@@ -162,24 +160,14 @@ impl SettingsForm {
         Ok(settings)
     }
 
-    fn address(&self) -> Result<Address, FieldError> {
-        Address::parse(
+    fn address(&self) -> Result<enamel_domain::Address, FieldError> {
+        super::address_fields(
             &self.address_line1,
-            optional(self.address_line2.as_deref()),
+            self.address_line2.as_deref(),
             &self.city,
-            self.state.trim(),
-            self.postal_code.trim(),
+            &self.state,
+            &self.postal_code,
         )
-        .map_err(|error| FieldError {
-            field: match error.what {
-                "city" => "city",
-                "US state" => "state",
-                "ZIP code" => "postal_code",
-                "street address line 2" => "address_line2",
-                _ => "address_line1",
-            },
-            error,
-        })
     }
 }
 

@@ -39,6 +39,24 @@ pub struct PracticeForm {
 }
 
 impl PracticeForm {
+    /// Each kind of practice (name, label) and whether it is the one typed, for the
+    /// form's select.
+    #[must_use]
+    pub fn specialty_choices(&self) -> Vec<(&'static str, &'static str, bool)> {
+        PracticeKind::ALL
+            .into_iter()
+            .map(|kind| (kind.as_str(), kind.label(), self.specialty == kind.as_str()))
+            .collect()
+    }
+
+    /// Each time zone and whether it is the one typed, for the form's select.
+    #[must_use]
+    pub fn zone_choices(&self) -> Vec<(&'static str, bool)> {
+        TimeZone::all()
+            .map(|zone| (zone.name(), self.time_zone == zone.name()))
+            .collect()
+    }
+
     /// The practice and its administrator's account, parsed; the first field that
     /// does not parse is the error, named.
     pub fn parse(&self) -> Result<(NewPractice, NewUser), FieldError> {
@@ -77,24 +95,13 @@ impl PracticeForm {
     }
 
     fn address(&self) -> Result<Address, FieldError> {
-        let line2 = self.address_line2.as_deref().map(str::trim);
-        Address::parse(
+        super::address_fields(
             &self.address_line1,
-            line2.filter(|line| !line.is_empty()),
+            self.address_line2.as_deref(),
             &self.city,
-            self.state.trim(),
-            self.postal_code.trim(),
+            &self.state,
+            &self.postal_code,
         )
-        .map_err(|error| FieldError {
-            field: match error.what {
-                "city" => "city",
-                "US state" => "state",
-                "ZIP code" => "postal_code",
-                "street address line 2" => "address_line2",
-                _ => "address_line1",
-            },
-            error,
-        })
     }
 }
 

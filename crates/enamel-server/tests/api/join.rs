@@ -2,28 +2,10 @@
 //! email with a link (no PHI), sets up its office from it (onboarding it, with the
 //! administrator's invitation emailed), and the inviter sees that it joined.
 
-use std::time::Duration;
-
 use enamel_domain::Role;
 use enamel_store::Backend;
 
 use crate::identity::demo_on;
-
-async fn message_with(dir: &std::path::Path, needle: &str) -> String {
-    for _ in 0..100 {
-        let found = std::fs::read_dir(dir)
-            .unwrap()
-            .filter_map(Result::ok)
-            .filter(|e| e.path().extension().is_some_and(|x| x == "txt"))
-            .map(|e| std::fs::read_to_string(e.path()).unwrap())
-            .find(|text| text.contains(needle));
-        if let Some(text) = found {
-            return text;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!("no message with {needle:?} in the mailbox");
-}
 
 fn office(npi: &str) -> Vec<(&'static str, &str)> {
     vec![
@@ -84,7 +66,9 @@ async fn an_invited_office_joins_and_the_inviter_sees_it(backend: Backend) {
     let (_, page) = demo.page("/directory/invitations?flash=sent", &desk).await;
     assert!(page.contains("Sent; not accepted yet"), "{page}");
 
-    let message = message_with(mailbox.path(), "To: front@sunset-endo.example.test").await;
+    let message =
+        enamel_testkit::demo::mailbox_message(mailbox.path(), "To: front@sunset-endo.example.test")
+            .await;
     assert!(message.contains("Bluebonnet Family Dental"), "{message}");
     let link = message
         .split_whitespace()
@@ -110,7 +94,9 @@ async fn an_invited_office_joins_and_the_inviter_sees_it(backend: Backend) {
     let joined = joined.text().await.unwrap();
     assert!(joined.contains("Your office is on Enamel"), "{joined}");
     // The new office's administrator is invited by email, as in any onboarding.
-    let admin = message_with(mailbox.path(), "To: ravi@sunset-endo.example.test").await;
+    let admin =
+        enamel_testkit::demo::mailbox_message(mailbox.path(), "To: ravi@sunset-endo.example.test")
+            .await;
     assert!(admin.contains("/invitations/"), "{admin}");
     // The link works once.
     let again = demo.client.get(&link).send().await.unwrap();

@@ -4,8 +4,6 @@
 //! agreement is executed, executes it, and invites a front desk. The operator sees
 //! each step on the practice's page and in the API, and nobody else may onboard.
 
-use std::time::Duration;
-
 use enamel_domain::Role;
 use enamel_store::Backend;
 use serde_json::json;
@@ -13,23 +11,6 @@ use serde_json::json;
 use crate::identity::{Demo, demo_on};
 
 const ADMIN: &str = "ada.onboard@example.test";
-
-/// The mailbox's messages, waiting up to ten seconds for one that contains `needle`.
-async fn message_with(dir: &std::path::Path, needle: &str) -> String {
-    for _ in 0..100 {
-        let found = std::fs::read_dir(dir)
-            .unwrap()
-            .filter_map(Result::ok)
-            .filter(|e| e.path().extension().is_some_and(|x| x == "txt"))
-            .map(|e| std::fs::read_to_string(e.path()).unwrap())
-            .find(|text| text.contains(needle));
-        if let Some(text) = found {
-            return text;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!("no message with {needle:?} in the mailbox");
-}
 
 fn practice_form<'a>(npi: &'a str, email: &'a str) -> Vec<(&'static str, &'a str)> {
     vec![
@@ -118,7 +99,8 @@ async fn an_operator_onboards_a_practice_whose_admin_executes_the_agreement(back
     assert_eq!(status, 403);
 
     // The invitation arrives by email, with a working link and nothing else.
-    let message = message_with(mailbox.path(), &format!("To: {ADMIN}")).await;
+    let message =
+        enamel_testkit::demo::mailbox_message(mailbox.path(), &format!("To: {ADMIN}")).await;
     assert!(message.contains("Harbor Light Dental"), "{message}");
     let link = message
         .split_whitespace()
