@@ -453,9 +453,11 @@ async fn every_step_notifies_the_right_office(backend: Backend) {
         )
         .await;
     assert_eq!(status, 202);
-    wait_for(&sink, 7).await;
+    // Five office notices, and the patient's three: the referral, the booked visit
+    // and the portal link.
+    wait_for(&sink, 8).await;
     let mut seen = Vec::new();
-    for n in 1..=7 {
+    for n in 1..=8 {
         let raw = sink.message(n).await;
         let to = header(&raw, "To").unwrap().to_owned();
         let subject = header(&raw, "Subject").unwrap().to_owned();
@@ -485,6 +487,7 @@ async fn every_step_notifies_the_right_office(backend: Backend) {
             general.as_str(),
             "Lone Star Endodontics sent a report on your referral",
         ),
+        ("ottoline@example.test", "Ottoline, your visit is booked"),
     ];
     for (to, subject) in expected {
         assert!(
@@ -497,8 +500,8 @@ async fn every_step_notifies_the_right_office(backend: Backend) {
         .filter(|(to, _)| to == "ottoline@example.test")
         .count();
     assert_eq!(
-        to_patient, 2,
-        "the referral notice and the portal link: {seen:?}"
+        to_patient, 3,
+        "the referral notice, the booked visit and the portal link: {seen:?}"
     );
 }
 
