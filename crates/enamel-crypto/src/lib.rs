@@ -16,6 +16,7 @@
 //! The key hierarchy and formats are specified in `docs/encryption.md`.
 
 pub mod blind;
+pub mod checksum;
 mod error;
 pub mod field;
 pub mod keys;

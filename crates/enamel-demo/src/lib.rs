@@ -7,6 +7,7 @@
 //! logs and output, so the same generator that seeds the demo also proves that none
 //! of its PHI leaked.
 
+pub mod films;
 mod generate;
 mod names;
 mod referrals;
@@ -15,6 +16,6 @@ mod scan;
 mod seed;
 
 pub use generate::{DEFAULT_SEED, DemoLogin, DemoNetwork, DemoPractice, SyntheticPatient};
-pub use referrals::{DEMO_REFERRALS, seed_activity};
+pub use referrals::{DEMO_REFERRALS, FilmDrop, seed_activity};
 pub use scan::{CanaryScanner, Finding, PhiKind};
 pub use seed::{DEMO_PASSWORD, SeedOutcome, seed};

@@ -99,10 +99,29 @@ fn clinical_for(
     }
 }
 
+/// Where the demo's synthetic films go: the server's upload pipeline, which seals
+/// them into the object store as any upload (this crate does not depend on it).
+pub trait FilmDrop {
+    /// Attaches `bytes` to `referral` as `office` (its referring office).
+    fn attach(
+        &self,
+        office: &Scoped<'_>,
+        referral: ReferralId,
+        file_name: &str,
+        bytes: Vec<u8>,
+        at: OffsetDateTime,
+    ) -> impl Future<Output = anyhow::Result<()>>;
+}
+
 /// Seeds the referrals, after [`crate::seed`], unless the first general office has
-/// sent some already. `enamel serve --demo` and `enamel demo seed` run it; the test
+/// sent some already, with synthetic radiographs (PNG, and DICOM on some) attached
+/// through `films`. `enamel serve --demo` and `enamel demo seed` run it; the test
 /// suites' demo networks start without it, so each test sees only its own referrals.
-pub async fn seed_activity(store: &Store, network: &DemoNetwork) -> anyhow::Result<()> {
+pub async fn seed_activity(
+    store: &Store,
+    network: &DemoNetwork,
+    films: &impl FilmDrop,
+) -> anyhow::Result<()> {
     let generals: Vec<&DemoPractice> = network
         .practices
         .iter()
@@ -153,6 +172,7 @@ pub async fn seed_activity(store: &Store, network: &DemoNetwork) -> anyhow::Resu
             receiver: &store.scoped(&receiver),
         };
         let id = refer(&offices, patient, specialist, n, start).await?;
+        attach_films(films, offices.referrer, id, n, start).await?;
         walk(&offices, id, end, n, start, specialist).await?;
         if n % 7 == 3 {
             portal_visit(store, &offices, id, patient, start).await?;
@@ -162,6 +182,30 @@ pub async fn seed_activity(store: &Store, network: &DemoNetwork) -> anyhow::Resu
         store
             .flag_not_responding(general.practice.id, 14, now)
             .await?;
+    }
+    Ok(())
+}
+
+/// A periapical PNG on two referrals in three, and its DICOM twin on one in four.
+async fn attach_films(
+    films: &impl FilmDrop,
+    referrer: &Scoped<'_>,
+    id: ReferralId,
+    n: usize,
+    at: OffsetDateTime,
+) -> anyhow::Result<()> {
+    let variant = u32::try_from(n).unwrap_or_default();
+    let film = crate::films::periapical(variant);
+    if n % 3 != 2 {
+        let name = format!("periapical-{}.png", n + 1);
+        films
+            .attach(referrer, id, &name, crate::films::png(&film), at)
+            .await?;
+    }
+    if n.is_multiple_of(4) {
+        let name = format!("periapical-{}.dcm", n + 1);
+        let bytes = crate::films::dicom(&film, id.as_uuid().as_u128());
+        films.attach(referrer, id, &name, bytes, at).await?;
     }
     Ok(())
 }

@@ -45,6 +45,51 @@ async fn seeding_creates_the_network_once_on_both_backends() {
     }
 }
 
+/// The films the demo hands over, as the server's upload pipeline would receive them
+/// (the binary's tests store them through it).
+#[derive(Default)]
+struct Films(std::sync::Mutex<Vec<(enamel_domain::ReferralId, String, Vec<u8>)>>);
+
+impl enamel_demo::FilmDrop for Films {
+    async fn attach(
+        &self,
+        _office: &enamel_store::Scoped<'_>,
+        referral: enamel_domain::ReferralId,
+        file_name: &str,
+        bytes: Vec<u8>,
+        _at: time::OffsetDateTime,
+    ) -> anyhow::Result<()> {
+        self.0
+            .lock()
+            .unwrap()
+            .push((referral, file_name.to_owned(), bytes));
+        Ok(())
+    }
+}
+
+impl Films {
+    /// Two referrals in three have a PNG, one in four a DICOM file, recognised by
+    /// content as the upload pipeline judges them; seeding twice adds none.
+    fn check(&self) {
+        use enamel_domain::MediaType;
+        let films = self.0.lock().unwrap();
+        let kinds: Vec<Option<MediaType>> =
+            films.iter().map(|(_, _, b)| MediaType::sniff(b)).collect();
+        let png = kinds.iter().filter(|k| **k == Some(MediaType::Png)).count();
+        let dicom = kinds
+            .iter()
+            .filter(|k| **k == Some(MediaType::Dicom))
+            .count();
+        assert_eq!((png, dicom), (24, 9), "{kinds:?}");
+        assert_eq!(films.len(), png + dicom);
+        assert!(
+            films
+                .iter()
+                .all(|(_, name, _)| name.starts_with("periapical-"))
+        );
+    }
+}
+
 #[tokio::test]
 async fn the_demo_activity_covers_every_state_once_on_both_backends() {
     use enamel_domain::{Actor, ReferralStatus, Role};
@@ -56,8 +101,10 @@ async fn the_demo_activity_covers_every_state_once_on_both_backends() {
             continue;
         };
         seed(&db.store, &network).await.unwrap();
-        seed_activity(&db.store, &network).await.unwrap();
-        seed_activity(&db.store, &network).await.unwrap();
+        let films = Films::default();
+        seed_activity(&db.store, &network, &films).await.unwrap();
+        seed_activity(&db.store, &network, &films).await.unwrap();
+        films.check();
         let mut statuses = Vec::new();
         let mut flagged = 0;
         let mut unread = 0;

@@ -36,11 +36,14 @@ pub enum SystemTask {
     Housekeeping,
     /// Bringing a practice onto Enamel from the command line (`enamel practice`).
     Onboard,
+    /// Reading out a terminated practice's records for handover
+    /// (`enamel practice export`).
+    Handover,
 }
 
 impl SystemTask {
     /// Every task.
-    pub const ALL: [Self; 9] = [
+    pub const ALL: [Self; 10] = [
         Self::Seed,
         Self::Deliver,
         Self::Flag,
@@ -50,6 +53,7 @@ impl SystemTask {
         Self::Keys,
         Self::Housekeeping,
         Self::Onboard,
+        Self::Handover,
     ];
 
     /// Parses [`SystemTask::as_str`].
@@ -71,6 +75,7 @@ impl SystemTask {
             Self::Keys => "keys",
             Self::Housekeeping => "housekeeping",
             Self::Onboard => "onboard",
+            Self::Handover => "handover",
         }
     }
 }

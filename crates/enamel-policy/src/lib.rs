@@ -87,6 +87,7 @@ actions! {
     ReferralAct = "referral.act",
     PlatformView = "platform.view",
     PlatformOnboard = "platform.onboard",
+    PracticeHandover = "practice.handover",
     AlertRaise = "alert.raise",
     NoticeDeliver = "notice.deliver",
     ReferralFlag = "referral.flag",

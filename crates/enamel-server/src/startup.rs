@@ -110,15 +110,8 @@ impl Application {
             .local_addr()
             .map_err(|source| StartupError::Bind { addr: bind, source })?;
         let secure_cookies = tls.is_some() || settings.server.behind_tls_proxy;
-        let attachment_dir = settings
-            .referrals
-            .attachment_dir
-            .clone()
-            .unwrap_or_else(|| settings.data_dir.join("attachments"));
-        let scratch_dir = attachment_dir.join(".staging");
-        std::fs::create_dir_all(&scratch_dir).map_err(StartupError::Storage)?;
-        // Boxed: the S3 set-up (the AWS credential chain) is a large future.
-        let objects = Arc::new(Box::pin(object_store(&settings.referrals, attachment_dir)).await?);
+        let scratch_dir = attachment_scratch_dir(settings)?;
+        let objects = Arc::new(attachment_store(settings).await?);
         let state = AppState {
             store: store.clone(),
             metrics: Arc::new(Metrics::new()),
@@ -286,6 +279,39 @@ pub fn shutdown_signal() -> std::io::Result<impl Future<Output = ()> + Send + 's
             _ = interrupt.recv() => {},
         }
     })
+}
+
+/// The directory of attachment bodies on the file system, and of the scratch space
+/// for uploads and downloads whatever the object store.
+fn attachment_dir(settings: &Settings) -> std::path::PathBuf {
+    settings
+        .referrals
+        .attachment_dir
+        .clone()
+        .unwrap_or_else(|| settings.data_dir.join("attachments"))
+}
+
+/// The object store that `settings` name; the server's, and the commands' that
+/// read or write attachments outside it (`enamel practice export`, the demo's seed).
+///
+/// # Errors
+/// When the S3 client cannot be set up.
+pub async fn attachment_store(
+    settings: &Settings,
+) -> Result<enamel_integrations::ObjectStore, StartupError> {
+    // Boxed: the S3 set-up (the AWS credential chain) is a large future.
+    Box::pin(object_store(&settings.referrals, attachment_dir(settings))).await
+}
+
+/// The directory where sealed uploads are staged before the object store takes
+/// them, created if missing.
+///
+/// # Errors
+/// When it cannot be created.
+pub fn attachment_scratch_dir(settings: &Settings) -> Result<std::path::PathBuf, StartupError> {
+    let scratch_dir = attachment_dir(settings).join(".staging");
+    std::fs::create_dir_all(&scratch_dir).map_err(StartupError::Storage)?;
+    Ok(scratch_dir)
 }
 
 /// Where attachment bodies go: an S3-compatible bucket when `s3_bucket` is set

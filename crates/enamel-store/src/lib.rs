@@ -44,6 +44,7 @@ pub use repos::directory::{
     DirectoryQuery, InvitationState, JoinInvitation, Listing, OFFICE_INVITATION,
     OFFICE_INVITATION_DAYS, OfficeInvitation,
 };
+pub use repos::handover::{HandedOverReferral, Handover};
 pub use repos::identity::{
     Credentials, EndReason, Identity, Invitation, MfaState, NewSession, SessionInfo, SessionRecord,
     SessionStage, Throttle, ThrottleRule, TokenRecord, throttle_key_for_email,

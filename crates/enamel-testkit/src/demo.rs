@@ -68,7 +68,7 @@ pub struct Demo {
     pub db: TestDb,
     _stop: oneshot::Sender<()>,
     _stop_jobs: oneshot::Sender<()>,
-    _dir: tempfile::TempDir,
+    dir: tempfile::TempDir,
 }
 
 pub async fn demo_on(backend: Backend, adjust: impl FnOnce(&mut Settings)) -> Option<Demo> {
@@ -101,7 +101,7 @@ pub async fn demo_on(backend: Backend, adjust: impl FnOnce(&mut Settings)) -> Op
         db,
         _stop: stop,
         _stop_jobs: stop_jobs,
-        _dir: dir,
+        dir,
     })
 }
 
@@ -119,6 +119,11 @@ impl Demo {
 
     pub fn origin(&self) -> String {
         self.url.clone()
+    }
+
+    /// The server's data directory (attachments under `attachments/`).
+    pub fn data_dir(&self) -> &std::path::Path {
+        self.dir.path()
     }
 
     /// Posts a form as a browser on this site would.

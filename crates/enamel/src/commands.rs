@@ -9,13 +9,16 @@ use enamel_agents::{Runtime, RuntimeSettings};
 use enamel_config::KeyProviderKind;
 use enamel_config::Settings;
 use enamel_crypto::{KeyProvider, LocalKeyFile};
-use enamel_demo::{CanaryScanner, DemoNetwork};
+use enamel_demo::{CanaryScanner, DemoNetwork, FilmDrop};
+use enamel_domain::ReferralId;
 use enamel_integrations::AwsKms;
 use enamel_integrations::kms::KmsSettings;
+use enamel_server::attachments::AttachmentStorage;
 use enamel_server::startup::check_listen_policy;
 use enamel_server::{Application, shutdown_signal, telemetry};
-use enamel_store::{ConnectOptions, Store};
+use enamel_store::{ConnectOptions, Scoped, Store};
 use secrecy::SecretString;
+use time::OffsetDateTime;
 
 use crate::cli::{Cli, Command, ConfigCommand, DemoCommand};
 use crate::keys;
@@ -48,7 +51,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         },
         Command::Keys(command) => keys::run(&connect_current(&settings).await?, command).await,
         Command::Practice(command) => {
-            crate::practice::run(&connect_current(&settings).await?, *command).await
+            crate::practice::run(&settings, &connect_current(&settings).await?, *command).await
         }
     }
 }
@@ -104,7 +107,7 @@ async fn serve(settings: Settings, demo: bool, jobs: bool) -> anyhow::Result<Exi
     let network = demo.then(|| DemoNetwork::generate(enamel_demo::DEFAULT_SEED));
     if let Some(network) = &network {
         enamel_demo::seed(&store, network).await?;
-        enamel_demo::seed_activity(&store, network).await?;
+        seed_demo_activity(&settings, &store, network).await?;
     }
     let shutdown = shutdown_signal()?;
     let clock: Arc<dyn enamel_domain::clock::Clock> = Arc::new(enamel_domain::clock::SystemClock);
@@ -221,13 +224,48 @@ fn config_check(settings: &Settings) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// The demo's referrals, their synthetic radiographs sealed into the configured
+/// object store through the server's upload pipeline.
+async fn seed_demo_activity(
+    settings: &Settings,
+    store: &Store,
+    network: &DemoNetwork,
+) -> anyhow::Result<()> {
+    let objects = enamel_server::startup::attachment_store(settings).await?;
+    let scratch_dir = enamel_server::startup::attachment_scratch_dir(settings)?;
+    let films = DemoFilms(AttachmentStorage {
+        objects: &objects,
+        scratch_dir: &scratch_dir,
+        max_bytes: settings.referrals.attachment_max_bytes,
+    });
+    enamel_demo::seed_activity(store, network, &films).await
+}
+
+struct DemoFilms<'a>(AttachmentStorage<'a>);
+
+impl FilmDrop for DemoFilms<'_> {
+    async fn attach(
+        &self,
+        office: &Scoped<'_>,
+        referral: ReferralId,
+        file_name: &str,
+        bytes: Vec<u8>,
+        at: OffsetDateTime,
+    ) -> anyhow::Result<()> {
+        enamel_server::attachments::attach_file(self.0, office, referral, file_name, bytes, at)
+            .await
+            .context("attaching a demo radiograph")?;
+        Ok(())
+    }
+}
+
 async fn demo_seed(settings: &Settings, seed: u64, activity: bool) -> anyhow::Result<ExitCode> {
     let store = connect(settings, &settings.database_url()).await?;
     store.migrate().await?;
     let network = DemoNetwork::generate(seed);
     let outcome = enamel_demo::seed(&store, &network).await?;
     if activity {
-        enamel_demo::seed_activity(&store, &network).await?;
+        seed_demo_activity(settings, &store, &network).await?;
     }
     println!(
         "Seeded {} practices and {} accounts (existing ones were kept).",

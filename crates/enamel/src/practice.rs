@@ -6,6 +6,7 @@ use std::process::ExitCode;
 
 use clap::Subcommand;
 use enamel_domain::{Actor, PracticeId, SystemTask};
+use enamel_server::Settings;
 use enamel_server::onboarding::{PracticeForm, create_practice};
 use enamel_store::{AdminStatus, PracticeOverview, Store};
 
@@ -20,12 +21,21 @@ pub enum PracticeCommand {
     /// One practice: its agreement and its administrator (no PHI).
     Show { id: PracticeId },
     /// Terminate a practice's agreement: no PHI enters it afterwards. Return or
-    /// destroy follows (`enamel keys shred`).
+    /// destroy follows (`enamel practice export`, then `enamel keys shred`).
     Terminate {
         id: PracticeId,
         /// Confirm by giving the practice's exact name.
         #[arg(long, value_name = "PRACTICE NAME")]
         yes: String,
+    },
+    /// Write a terminated practice's records (patients, referrals, attachments) into
+    /// a new directory, for handover to the practice. Every record is audited as
+    /// exported; the directory holds PHI and is readable by its owner only.
+    Export {
+        id: PracticeId,
+        /// The directory to create.
+        #[arg(long, value_name = "DIRECTORY")]
+        out: std::path::PathBuf,
     },
 }
 
@@ -65,7 +75,11 @@ pub struct NewPracticeArgs {
     pub admin_email: String,
 }
 
-pub async fn run(store: &Store, command: PracticeCommand) -> anyhow::Result<ExitCode> {
+pub async fn run(
+    settings: &Settings,
+    store: &Store,
+    command: PracticeCommand,
+) -> anyhow::Result<ExitCode> {
     let actor = Actor::system(SystemTask::Onboard);
     let scoped = store.scoped(&actor);
     // The store's clock, as every other command and the server read time.
@@ -136,7 +150,31 @@ pub async fn run(store: &Store, command: PracticeCommand) -> anyhow::Result<Exit
             enamel_server::onboarding::terminate(&scoped, id, &yes, now).await?;
             println!(
                 "The agreement is terminated: no PHI can enter the practice. Hand its records \
-                 over, then destroy its keys with `enamel keys shred --practice {id}`."
+                 over (`enamel practice export {id} --out DIRECTORY`), then destroy its keys \
+                 (`enamel keys shred --practice {id}`)."
+            );
+        }
+        PracticeCommand::Export { id, out } => {
+            let objects = enamel_server::startup::attachment_store(settings).await?;
+            let done = enamel_server::handover::export(store, &objects, id, &out).await?;
+            println!(
+                "Wrote {} patients, {} referrals and {} attachments to {} (records.json, \
+                 attachments/). It holds PHI: hand it to the practice over a secure channel.",
+                done.patients,
+                done.referrals,
+                done.attachments,
+                done.directory.display()
+            );
+            if done.unreadable > 0 {
+                println!(
+                    "{} referrals could not be opened: the other office's keys were destroyed \
+                     (listed by id in records.json).",
+                    done.unreadable
+                );
+            }
+            println!(
+                "Once the practice has its copy: `enamel keys shred --practice {id}` destroys \
+                 what Enamel holds."
             );
         }
     }

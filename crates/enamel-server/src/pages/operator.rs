@@ -220,7 +220,7 @@ pub(super) async fn practice_page(
         Some("invited") => Some("The invitation is on its way by email."),
         Some("terminated") => Some(
             "The agreement is terminated: no patient information can enter the practice. \
-             Hand its records over, then destroy its keys with `enamel keys shred`.",
+             Hand its records over, then destroy its keys, as below.",
         ),
         _ => None,
     };

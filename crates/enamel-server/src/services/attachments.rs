@@ -8,8 +8,11 @@ use crate::{ApiError, AppState};
 use axum::body::Bytes;
 use enamel_crypto::stream::{DEFAULT_CHUNK_SIZE, Encryptor};
 use enamel_domain::{Phi, ReferralId};
-use enamel_store::{AttachmentInfo, MediaType};
+use enamel_integrations::ObjectStore;
+use enamel_store::{AttachmentInfo, MediaType, Scoped};
 use futures_util::StreamExt as _;
+use std::path::Path;
+use time::OffsetDateTime;
 use tokio::io::AsyncWriteExt as _;
 
 /// The header that names an uploaded file (a header, never the URL: names can be PHI).
@@ -19,10 +22,27 @@ pub(crate) fn unexpected(err: impl Into<anyhow::Error>, doing: &'static str) -> 
     ApiError::Unexpected(err.into().context(doing))
 }
 
+/// Where sealed attachments are kept, where they are staged, and how large one may be.
+#[derive(Clone, Copy, Debug)]
+pub struct AttachmentStorage<'a> {
+    pub objects: &'a ObjectStore,
+    /// A directory for sealed files on their way to the object store.
+    pub scratch_dir: &'a Path,
+    pub max_bytes: u64,
+}
+
+impl AppState {
+    pub(crate) fn attachment_storage(&self) -> AttachmentStorage<'_> {
+        AttachmentStorage {
+            objects: &self.objects,
+            scratch_dir: &self.scratch_dir,
+            max_bytes: self.referrals.attachment_max_bytes,
+        }
+    }
+}
+
 /// Checks, seals and stores one uploaded file for a referral, streamed from `body`,
-/// and records it. `file_name` is the client's name for it (sealed; a blank name
-/// becomes "attachment"). An upload that fails once authorized is audited as a
-/// failure with its reason.
+/// and records it, for the signed-in person.
 pub(crate) async fn store_attachment<S, E>(
     state: &AppState,
     auth: &Authenticated,
@@ -33,13 +53,57 @@ pub(crate) async fn store_attachment<S, E>(
 where
     S: futures_util::Stream<Item = Result<Bytes, E>> + Unpin,
 {
+    let scoped = auth.scoped(&state.store);
+    attach(
+        state.attachment_storage(),
+        &scoped,
+        id,
+        file_name,
+        body,
+        state.clock.now(),
+    )
+    .await
+}
+
+/// [`store_attachment`] for a file already in memory, by any actor the store allows
+/// to attach (the demo's synthetic radiographs, seeded by the command line).
+///
+/// # Errors
+/// As an upload through the API: a refused kind or size, a missing storage BAA, the
+/// store's refusals.
+pub async fn attach_file(
+    storage: AttachmentStorage<'_>,
+    scoped: &Scoped<'_>,
+    id: ReferralId,
+    file_name: &str,
+    bytes: Vec<u8>,
+    now: OffsetDateTime,
+) -> Result<AttachmentInfo, ApiError> {
+    let body = futures_util::stream::iter([Ok::<_, std::convert::Infallible>(Bytes::from(bytes))]);
+    attach(storage, scoped, id, file_name, body, now).await
+}
+
+/// Checks, seals and stores one file for a referral, streamed from `body`, and
+/// records it. `file_name` is the client's name for it (sealed; a blank name becomes
+/// "attachment"). An upload that fails once authorized is audited as a failure with
+/// its reason.
+async fn attach<S, E>(
+    storage: AttachmentStorage<'_>,
+    scoped: &Scoped<'_>,
+    id: ReferralId,
+    file_name: &str,
+    body: S,
+    now: OffsetDateTime,
+) -> Result<AttachmentInfo, ApiError>
+where
+    S: futures_util::Stream<Item = Result<Bytes, E>> + Unpin,
+{
     let file_name = Some(file_name.trim())
         .filter(|n| !n.is_empty() && n.len() <= 200)
         .unwrap_or("attachment")
         .to_owned();
-    let scoped = auth.scoped(&state.store);
     let ticket = scoped.attachment_upload(id).await?;
-    match seal_and_store(state, auth, &ticket, file_name, body).await {
+    match seal_and_store(storage, scoped, &ticket, file_name, body, now).await {
         Ok(info) => Ok(info),
         Err(failed) => {
             if let Err(err) = scoped
@@ -92,40 +156,33 @@ impl From<ApiError> for UploadFailed {
     }
 }
 
-pub(crate) async fn seal_and_store<S, E>(
-    state: &AppState,
-    auth: &Authenticated,
+async fn seal_and_store<S, E>(
+    storage: AttachmentStorage<'_>,
+    scoped: &Scoped<'_>,
     ticket: &enamel_store::UploadTicket,
     file_name: String,
     body: S,
+    now: OffsetDateTime,
 ) -> Result<AttachmentInfo, UploadFailed>
 where
     S: futures_util::Stream<Item = Result<Bytes, E>> + Unpin,
 {
-    check_storage_baa(state, auth, ticket).await?;
-    let sealed = tempfile::NamedTempFile::new_in(&state.scratch_dir)
+    check_storage_baa(storage.objects, scoped, ticket).await?;
+    let sealed = tempfile::NamedTempFile::new_in(storage.scratch_dir)
         .map_err(|e| unexpected(e, "creating a temporary file"))?;
-    let max = state.referrals.attachment_max_bytes;
-    let (media_type, size) = seal_body(body, ticket, &sealed, max).await?;
-    state
+    let (media_type, size) = seal_body(body, ticket, &sealed, storage.max_bytes).await?;
+    storage
         .objects
         .put_file(&ticket.object_key, sealed.path())
         .await
         .map_err(|e| UploadFailed::new(unexpected(e, "storing an attachment"), "storage_failed"))?;
-    let recorded = auth
-        .scoped(&state.store)
-        .record_attachment(
-            ticket,
-            media_type,
-            &Phi::new(file_name),
-            size,
-            state.clock.now(),
-        )
+    let recorded = scoped
+        .record_attachment(ticket, media_type, &Phi::new(file_name), size, now)
         .await;
     match recorded {
         Ok(info) => Ok(info),
         Err(err) => {
-            let _ = state.objects.delete(&ticket.object_key).await;
+            let _ = storage.objects.delete(&ticket.object_key).await;
             Err(ApiError::from(err).into())
         }
     }
@@ -134,16 +191,15 @@ where
 /// The BAA gate for the object store: sealed attachments go to an S3 provider only
 /// while the practice has an executed, unexpired BAA with it (the file system needs
 /// none).
-pub(crate) async fn check_storage_baa(
-    state: &AppState,
-    auth: &Authenticated,
+async fn check_storage_baa(
+    objects: &ObjectStore,
+    scoped: &Scoped<'_>,
     ticket: &enamel_store::UploadTicket,
 ) -> Result<(), UploadFailed> {
-    let Some(vendor) = state.objects.vendor() else {
+    let Some(vendor) = objects.vendor() else {
         return Ok(());
     };
-    match auth
-        .scoped(&state.store)
+    match scoped
         .require_baa(
             vendor,
             enamel_store::Outbound {

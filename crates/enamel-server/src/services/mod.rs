@@ -6,10 +6,11 @@
 
 pub(crate) mod access_review;
 pub(crate) mod agreements;
-pub(crate) mod attachments;
+pub mod attachments;
 pub(crate) mod break_glass;
 pub(crate) mod dead_letters;
 pub(crate) mod directory;
+pub mod handover;
 pub(crate) mod invitations;
 pub(crate) mod letters;
 pub(crate) mod office_settings;

@@ -313,8 +313,143 @@ async fn a_terminated_agreement_lets_no_more_phi_in(backend: Backend) {
     assert_eq!(status, 409);
 }
 
+#[allow(clippy::too_many_lines, reason = "one story, read top to bottom")]
+async fn a_terminated_practice_is_handed_over_whole_and_audited(backend: Backend) {
+    let Some(demo) = demo_on(backend, |_| {}).await else {
+        return;
+    };
+    let objects =
+        enamel_integrations::ObjectStore::file_system(demo.data_dir().join("attachments"));
+    let practice = demo.network.practices[0].practice.id;
+    let desk = demo.session(&demo.email(0, Role::FrontDesk)).await;
+    let specialist = demo.session(&demo.email(3, Role::FrontDesk)).await;
+    let patient = demo.add_patient(&desk, "Quillfeather").await;
+    let referral = demo.refer(&desk, &patient).await;
+    let film = enamel_demo::films::png(&enamel_demo::films::periapical(7));
+    let uploaded = demo
+        .client
+        .post(format!(
+            "{}/api/v1/referrals/{referral}/attachments",
+            demo.url
+        ))
+        .header(reqwest::header::COOKIE, &desk)
+        .header(reqwest::header::ORIGIN, demo.origin())
+        .header(reqwest::header::CONTENT_TYPE, "application/octet-stream")
+        .header("x-file-name", "periapical-19.png")
+        .body(film.clone())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(uploaded.status(), 201);
+    let (status, _) = demo
+        .post(
+            &format!("/api/v1/referrals/{referral}/messages"),
+            &specialist,
+            json!({ "body": "We can see her Tuesday morning." }),
+        )
+        .await;
+    assert_eq!(status, 201);
+
+    // While the agreement is in force there is nothing to hand over.
+    let out = demo.data_dir().join("handover");
+    let refused = enamel_server::handover::export(&demo.db.store, &objects, practice, &out)
+        .await
+        .unwrap_err();
+    assert!(refused.to_string().contains("in force"), "{refused:#}");
+    assert!(!out.exists(), "nothing is written when refused");
+
+    let (operator, _) = demo
+        .admin_session(demo.network.operator.email().as_str())
+        .await;
+    let name = demo.network.practices[0].practice.name.as_str().to_owned();
+    let (status, _) = demo
+        .post(
+            &format!("/api/v1/operator/practices/{practice}/termination"),
+            &operator,
+            json!({ "confirm_name": name }),
+        )
+        .await;
+    assert_eq!(status, 200);
+
+    let done = enamel_server::handover::export(&demo.db.store, &objects, practice, &out)
+        .await
+        .unwrap();
+    assert_eq!(
+        (done.referrals, done.attachments, done.unreadable),
+        (1, 1, 0)
+    );
+    assert!(done.patients > 1, "the demo's patients and the new one");
+    let records: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("records.json")).unwrap()).unwrap();
+    assert_eq!(records["format"], "enamel-handover/1");
+    assert_eq!(records["practice"]["id"], practice.to_string());
+    let ours = records["patients"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["id"] == patient.as_str())
+        .expect("the new patient is handed over");
+    assert_eq!(ours["last_name"], "Quillfeather");
+    assert_eq!(ours["contact"]["email"], "quillfeather@example.test");
+    let handed = &records["referrals"][0];
+    assert_eq!(handed["id"], referral.as_str());
+    assert_eq!(handed["side"], "referrer");
+    assert_eq!(handed["clinical"]["reason"], "Evaluate");
+    let message = handed["timeline"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["kind"] == "message")
+        .expect("the specialist's message");
+    assert_eq!(message["note"], "We can see her Tuesday morning.");
+    assert_eq!(message["side"], "receiver");
+    let attachment = &handed["attachments"][0];
+    assert_eq!(attachment["file_name"], "periapical-19.png");
+    assert_eq!(attachment["media_type"], "image/png");
+    let copy = std::fs::read(out.join(attachment["file"].as_str().unwrap())).unwrap();
+    assert_eq!(copy, film, "the attachment is decrypted byte for byte");
+    assert_eq!(
+        attachment["sha256"].as_str().unwrap(),
+        enamel_crypto::checksum::sha256_hex(&film[..]).unwrap()
+    );
+    // Only the owner may read the export.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        let mode = std::fs::metadata(&out).unwrap().permissions().mode();
+        assert_eq!(mode & 0o077, 0, "{mode:o}");
+    }
+    // A second export never overwrites the first.
+    let again = enamel_server::handover::export(&demo.db.store, &objects, practice, &out)
+        .await
+        .unwrap_err();
+    assert!(again.to_string().contains("already exists"), "{again:#}");
+
+    // The practice's security officer finds each record in the log as exported.
+    let (officer, _) = demo
+        .admin_session(&demo.email(0, Role::SecurityOfficer))
+        .await;
+    let (status, entries) = demo
+        .read(
+            &format!("/api/v1/audit/entries?patient={patient}&action=export"),
+            &officer,
+        )
+        .await;
+    assert_eq!(status, 200, "{entries}");
+    let kinds: Vec<&str> = entries["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["resource_type"].as_str().unwrap())
+        .collect();
+    for kind in ["patient", "referral", "attachment"] {
+        assert!(kinds.contains(&kind), "{kind} in {kinds:?}");
+    }
+}
+
 on_both_backends!(
     an_operator_onboards_a_practice_whose_admin_executes_the_agreement,
     an_expired_admin_invitation_is_replaced_by_a_new_one,
-    a_terminated_agreement_lets_no_more_phi_in
+    a_terminated_agreement_lets_no_more_phi_in,
+    a_terminated_practice_is_handed_over_whole_and_audited
 );

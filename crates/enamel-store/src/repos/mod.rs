@@ -3,6 +3,7 @@
 pub mod access;
 pub mod agreements;
 pub mod directory;
+pub mod handover;
 pub mod identity;
 pub mod office_settings;
 pub mod onboarding;

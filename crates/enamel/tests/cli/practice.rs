@@ -115,3 +115,79 @@ fn the_operator_onboards_a_practice_from_the_command_line() {
     assert_eq!(real.status.code(), Some(1));
     assert!(text(&real.stderr).contains("enamel migrate"));
 }
+
+/// Return or destroy from the command line, on the demo as `serve --demo` seeds it:
+/// the first office's records, its synthetic radiographs among them, are written out
+/// once its agreement is terminated, then its keys are destroyed.
+#[test]
+fn a_terminated_practice_is_exported_then_shredded() {
+    use enamel_demo::{DEFAULT_SEED, DemoNetwork};
+
+    let dir = tempfile::tempdir().unwrap();
+    succeed(enamel(dir.path()).args(["demo", "seed"]));
+    let network = DemoNetwork::generate(DEFAULT_SEED);
+    let practice = &network.practices[0].practice;
+    let (id, name) = (practice.id.to_string(), practice.name.as_str());
+    let out = dir.path().join("handover");
+    let out_arg = out.to_str().unwrap();
+
+    let in_force = run(enamel(dir.path()).args(["practice", "export", &id, "--out", out_arg]));
+    assert_eq!(in_force.status.code(), Some(1));
+    assert!(
+        text(&in_force.stderr).contains("agreement is in force"),
+        "{}",
+        text(&in_force.stderr)
+    );
+    assert!(!out.exists());
+
+    let terminated =
+        succeed(enamel(dir.path()).args(["practice", "terminate", &id, "--yes", name]));
+    assert!(text(&terminated.stdout).contains("enamel practice export"));
+    let exported = succeed(enamel(dir.path()).args(["practice", "export", &id, "--out", out_arg]));
+    let said = text(&exported.stdout);
+    assert!(said.contains("referrals and"), "{said}");
+
+    let records: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("records.json")).unwrap()).unwrap();
+    assert!(records["patients"].as_array().unwrap().len() > 100);
+    let referrals = records["referrals"].as_array().unwrap();
+    assert!(referrals.len() >= 10, "{}", referrals.len());
+    let attachments: Vec<&serde_json::Value> = referrals
+        .iter()
+        .flat_map(|r| r["attachments"].as_array().unwrap())
+        .collect();
+    let kinds: Vec<&str> = attachments
+        .iter()
+        .map(|a| a["media_type"].as_str().unwrap())
+        .collect();
+    assert!(kinds.contains(&"image/png"), "{kinds:?}");
+    assert!(kinds.contains(&"application/dicom"), "{kinds:?}");
+    for attachment in &attachments {
+        let file = out.join(attachment["file"].as_str().unwrap());
+        let bytes = std::fs::read(&file).unwrap();
+        assert_eq!(bytes.len() as u64, attachment["size"].as_u64().unwrap());
+        assert_eq!(
+            enamel_crypto::checksum::sha256_hex(&bytes[..]).unwrap(),
+            attachment["sha256"].as_str().unwrap()
+        );
+    }
+    assert!(
+        said.contains(&format!("{} attachments", attachments.len())),
+        "{said}"
+    );
+
+    succeed(enamel(dir.path()).args(["keys", "shred", "--practice", &id, "--yes", name]));
+    let gone = run(enamel(dir.path()).args([
+        "practice",
+        "export",
+        &id,
+        "--out",
+        dir.path().join("again").to_str().unwrap(),
+    ]));
+    assert_eq!(gone.status.code(), Some(1));
+    assert!(
+        text(&gone.stderr).contains("destroyed"),
+        "{}",
+        text(&gone.stderr)
+    );
+}

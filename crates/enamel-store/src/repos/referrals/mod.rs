@@ -438,18 +438,7 @@ impl Scoped<'_> {
         let with_contact =
             side == Side::Receiver || self.may(Action::PatientContact, &patient_resource);
         let patient = self.store.open_patient(&patient_row, with_contact).await?;
-        let clinical: ClinicalDetails = self
-            .store
-            .open_json(row.referrer(), &REFERRAL_CLINICAL, row.id, &row.clinical)
-            .await?;
-        let appointment = match &row.appointment {
-            Some(sealed) => Some(Phi::new(
-                self.store
-                    .open_json(row.referrer(), &REFERRAL_APPOINTMENT, row.id, sealed)
-                    .await?,
-            )),
-            None => None,
-        };
+        let (clinical, appointment) = self.store.open_referral(&row).await?;
         let timeline = self.store.timeline(&row).await?;
         let attachments = self.store.attachments_of(id).await?;
         let steps = summary.status.steps_for(summary.side);
@@ -469,11 +458,31 @@ impl Scoped<'_> {
         Ok(ReferralDetail {
             summary,
             patient,
-            clinical: Phi::new(clinical),
+            clinical,
             appointment,
             timeline,
             attachments,
             steps,
         })
+    }
+}
+
+impl crate::Store {
+    /// A referral's sealed parts, opened: its clinical details and appointment.
+    pub(crate) async fn open_referral(
+        &self,
+        row: &ReferralRow,
+    ) -> Result<(Phi<ClinicalDetails>, Option<Phi<PrimitiveDateTime>>), StoreError> {
+        let clinical: ClinicalDetails = self
+            .open_json(row.referrer(), &REFERRAL_CLINICAL, row.id, &row.clinical)
+            .await?;
+        let appointment = match &row.appointment {
+            Some(sealed) => Some(Phi::new(
+                self.open_json(row.referrer(), &REFERRAL_APPOINTMENT, row.id, sealed)
+                    .await?,
+            )),
+            None => None,
+        };
+        Ok((Phi::new(clinical), appointment))
     }
 }

@@ -20,8 +20,8 @@ pub(crate) struct ReferralRow {
     pub(crate) patient_id: Uuid,
     status: String,
     urgency: String,
-    pub(super) clinical: Vec<u8>,
-    pub(super) appointment: Option<Vec<u8>>,
+    pub(crate) clinical: Vec<u8>,
+    pub(crate) appointment: Option<Vec<u8>>,
     created_at: OffsetDateTime,
     sent_at: Option<OffsetDateTime>,
     updated_at: OffsetDateTime,
@@ -62,7 +62,7 @@ impl ReferralRow {
 }
 
 impl Store {
-    pub(super) async fn referral_summary(
+    pub(crate) async fn referral_summary(
         &self,
         row: &ReferralRow,
         reader: PracticeId,

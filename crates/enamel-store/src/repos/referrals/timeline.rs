@@ -103,7 +103,7 @@ impl Store {
         row.ok_or(StoreError::NotFound)
     }
 
-    pub(super) async fn timeline(
+    pub(crate) async fn timeline(
         &self,
         row: &ReferralRow,
     ) -> Result<Vec<TimelineEntry>, StoreError> {
