@@ -108,6 +108,15 @@ impl IndexKey {
 }
 
 impl IndexKey {
+    /// The index of a record's number in the practice's PMS (`kind` is the table:
+    /// `patient`, `appointment` …). A patient's number is a record number, an
+    /// identifier in HIPAA's sense, so it is found by this keyed hash, never stored
+    /// in the clear.
+    #[must_use]
+    pub fn pms_record(&self, kind: &str, id: &str) -> BlindIndex {
+        self.index(&format!("pms:{kind}"), id)
+    }
+
     /// A keyed hash of an identifier for an audit entry (seed 000's `hashRecipient`,
     /// `hashEmail`): hex HMAC-SHA256 under this key, separated by `kind` from the
     /// search indexes. Someone holding the value can confirm it through Enamel; the

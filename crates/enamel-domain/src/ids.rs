@@ -105,6 +105,54 @@ typed_id!(
     "vendor id"
 );
 
+typed_id!(
+    /// Identifies a provider (dentist or hygienist) on a practice's schedule.
+    ProviderId,
+    "provider id"
+);
+
+typed_id!(
+    /// Identifies an operatory (a chair) of a practice.
+    OperatoryId,
+    "operatory id"
+);
+
+typed_id!(
+    /// Identifies a kind of appointment of a practice.
+    AppointmentTypeId,
+    "appointment type id"
+);
+
+typed_id!(
+    /// Identifies an appointment on a practice's schedule.
+    AppointmentId,
+    "appointment id"
+);
+
+typed_id!(
+    /// Identifies a patient's place on a practice's waitlist.
+    WaitlistEntryId,
+    "waitlist entry id"
+);
+
+typed_id!(
+    /// Identifies a kind of recall (prophy, perio maintenance, bitewings).
+    RecallTypeId,
+    "recall type id"
+);
+
+typed_id!(
+    /// Identifies a patient's recall of one type.
+    RecallId,
+    "recall id"
+);
+
+typed_id!(
+    /// Identifies a patient's insurance coverage.
+    CoverageId,
+    "coverage id"
+);
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -18,6 +18,7 @@ pub mod phi;
 pub mod place;
 pub mod practice;
 pub mod referral;
+pub mod schedule;
 pub mod text;
 pub mod user;
 pub mod vendor;
@@ -27,7 +28,10 @@ pub use actor::{Actor, ActorType, SystemTask};
 pub use clinical::{CdtCode, Tooth, Urgency};
 pub use clock::DailyAt;
 pub use contact::{Email, PhoneNumber};
-pub use ids::{AgentId, AttachmentId, PatientId, PracticeId, ReferralId, UserId, VendorId};
+pub use ids::{
+    AgentId, AppointmentId, AppointmentTypeId, AttachmentId, CoverageId, OperatoryId, PatientId,
+    PracticeId, ProviderId, RecallId, RecallTypeId, ReferralId, UserId, VendorId, WaitlistEntryId,
+};
 pub use invalid::InvalidValue;
 pub use media::MediaType;
 pub use notice::Channel;
@@ -36,6 +40,10 @@ pub use phi::Phi;
 pub use place::{Address, DistanceUnit, GeoPoint, PostalCode, TimeZone, UsState};
 pub use practice::{NewPractice, Npi, Practice, PracticeKind, PracticeName};
 pub use referral::{ClinicalDetails, IllegalStep, ReferralStatus, Side, Step};
+pub use schedule::{
+    AppointmentStatus, Availability, Membership, Minutes, Payer, PmsId, RecallDates,
+    RecallInterval, Relationship, TimeOfDay,
+};
 pub use text::TextRule;
 pub use user::{DisplayName, NewUser, Role, User, UserStatus};
 pub use vendor::{BaaStatus, VendorName};

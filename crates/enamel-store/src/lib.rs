@@ -67,6 +67,15 @@ pub use repos::referrals::{
     ReferralSummary, StepInput, TimelineEntry,
 };
 pub use repos::referrals::{PORTAL_ATTEMPTS, PORTAL_SESSION_MINUTES, PortalOpening, PortalView};
+pub use repos::schedule::views::{
+    ELIGIBILITY, EligibilityRow, FieldRule, NO_SHOW, NoShowRow, RECALL, RecallRow, WORKFLOWS,
+    Workflow, minimum_necessary_tables,
+};
+pub use repos::schedule::{
+    Appointment, AppointmentType, CoverageEntry, NewAppointment, NewCoverage, NewRecall,
+    NewWaitlistEntry, Operatory, Provider, RecallEntry, RecallType, Upserted, WaitlistEntry,
+    local_day,
+};
 pub use repos::users::UserRepo;
 pub use repos::vendor_credentials::{CredentialInfo, VendorCredentials};
 pub use repos::vendors::{Vendor, VendorEntry};

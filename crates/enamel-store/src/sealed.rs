@@ -36,6 +36,12 @@ columns! {
     OUTBOX_RECIPIENT = "outbox"."recipient",
     OUTBOX_MESSAGE = "outbox"."message",
     SECURITY_ALERT_NOTE = "security_alerts"."note",
+    APPOINTMENT_PROCEDURES = "appointments"."procedures",
+    APPOINTMENT_NOTE = "appointments"."note",
+    APPOINTMENT_PMS_ID = "appointments"."pms_id",
+    WAITLIST_NOTE = "waitlist"."note",
+    RECALL_PMS_ID = "recalls"."pms_id",
+    COVERAGE_MEMBERSHIP = "coverages"."membership",
 }
 
 /// Every encrypted column. A table that stores PHI or secrets adds its columns here
@@ -67,6 +73,12 @@ pub const ENCRYPTED_COLUMNS: &[EncryptedColumn] = &[
     OUTBOX_RECIPIENT,
     OUTBOX_MESSAGE,
     SECURITY_ALERT_NOTE,
+    APPOINTMENT_PROCEDURES,
+    APPOINTMENT_NOTE,
+    APPOINTMENT_PMS_ID,
+    WAITLIST_NOTE,
+    RECALL_PMS_ID,
+    COVERAGE_MEMBERSHIP,
 ];
 
 /// The label of the key, derived from the key provider's platform seed, that seals

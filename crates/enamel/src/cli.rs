@@ -53,6 +53,9 @@ pub enum Command {
     /// Practices: onboard one, list them, show one (the platform operator's work).
     #[command(subcommand)]
     Practice(Box<crate::practice::PracticeCommand>),
+    /// What the practice's security officer shows an auditor.
+    #[command(subcommand)]
+    Compliance(ComplianceCommand),
 }
 
 /// Which audit log: a practice's or the platform's.
@@ -156,6 +159,14 @@ pub enum KeysCommand {
 pub enum ConfigCommand {
     /// Print the effective configuration (secrets redacted) and check it.
     Check,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ComplianceCommand {
+    /// Print, for each practice agent's workflow, the fields it reads and those it
+    /// must not (seed 001's tables), generated from the declarations its views are
+    /// built from. docs/minimum-necessary.md holds the same output.
+    MinimumNecessary,
 }
 
 #[derive(Debug, Subcommand)]

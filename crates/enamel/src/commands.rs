@@ -20,7 +20,7 @@ use enamel_store::{ConnectOptions, Scoped, Store};
 use secrecy::SecretString;
 use time::OffsetDateTime;
 
-use crate::cli::{Cli, Command, ConfigCommand, DemoCommand};
+use crate::cli::{Cli, Command, ComplianceCommand, ConfigCommand, DemoCommand};
 use crate::keys;
 
 pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
@@ -49,6 +49,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 crate::audit::run(&store, &settings, command).await
             }
         },
+        Command::Compliance(ComplianceCommand::MinimumNecessary) => {
+            print!("{}", enamel_store::minimum_necessary_tables());
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Keys(command) => keys::run(&connect_current(&settings).await?, command).await,
         Command::Practice(command) => {
             crate::practice::run(&settings, &connect_current(&settings).await?, *command).await

@@ -12,6 +12,7 @@ pub mod patients;
 pub mod practices;
 pub mod referrals;
 pub mod restriction;
+pub mod schedule;
 pub mod users;
 pub mod vendor_credentials;
 pub mod vendors;

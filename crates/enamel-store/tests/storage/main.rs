@@ -7,6 +7,7 @@ mod keys;
 mod migrations;
 mod practices;
 mod referrals;
+mod schedule;
 mod scoping;
 mod users;
 
@@ -68,6 +69,8 @@ enamel_testkit::on_both_databases!(
     referrals::an_unscheduled_referral_is_flagged_once_for_both_offices,
     referrals::no_phi_enters_a_practice_before_it_executes_the_agreement,
     referrals::a_restricted_patient_stays_behind_the_glass_through_a_referral,
+    schedule::an_imported_schedule_is_read_through_minimum_necessary_views,
+    schedule::the_waitlist_is_kept_in_priority_order_and_imports_need_the_agreement,
     jobs::a_job_is_enqueued_once_per_key_and_runs_when_due,
     jobs::two_workers_never_run_the_same_job_twice,
     jobs::a_job_whose_worker_died_is_taken_over_after_its_lease,

@@ -76,3 +76,27 @@ fn a_configuration_file_is_read_and_the_environment_wins() {
     assert!(stdout.contains("max_body_bytes = 1024"), "{stdout}");
     assert!(stdout.contains("shutdown_grace_seconds = 9"), "{stdout}");
 }
+
+/// `enamel compliance minimum-necessary` prints what docs/minimum-necessary.md
+/// holds between its markers: the documentation cannot drift from the views.
+#[test]
+fn the_minimum_necessary_tables_match_the_documentation() {
+    let dir = tempfile::tempdir().unwrap();
+    let printed = crate::helpers::succeed(
+        crate::helpers::enamel(dir.path()).args(["compliance", "minimum-necessary"]),
+    );
+    let printed = crate::helpers::text(&printed.stdout);
+    let doc = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../docs/minimum-necessary.md"
+    ))
+    .unwrap();
+    let start = doc.find("<!-- generated:start -->\n").unwrap() + 25;
+    let end = doc.find("<!-- generated:end -->").unwrap();
+    assert_eq!(
+        &doc[start..end],
+        printed,
+        "regenerate with: enamel compliance minimum-necessary"
+    );
+    assert!(printed.contains("### Insurance Verification Workflow"));
+}
