@@ -22,6 +22,31 @@ const { browser, page } = await launch();
 try {
   await signIn(page, args, '/');
 
+  // The schedule: today's day view, marking a visit a no-show, the waitlist, recalls.
+  await page.getByRole('link', { name: 'Schedule' }).first().click();
+  await page.waitForURL(/\/schedule/);
+  await audit(page, 'schedule');
+  let day = 0;
+  while ((await page.getByRole('button', { name: 'No-show' }).count()) === 0 && day < 5) {
+    await page.getByRole('link', { name: 'Next day' }).click();
+    await page.waitForLoadState();
+    day += 1;
+  }
+  if ((await page.getByRole('button', { name: 'No-show' }).count()) === 0) {
+    fail('schedule', 'no booked visit to mark within five days');
+  }
+  page.once('dialog', (dialog) => dialog.accept());
+  await page.getByRole('button', { name: 'No-show' }).first().click();
+  await page.waitForURL(/flash=broken/);
+  if ((await page.getByRole('status').textContent()).indexOf('no-show') < 0) {
+    fail('schedule', 'no confirmation that the visit is a no-show');
+  }
+  await page.getByRole('link', { name: 'Waitlist' }).first().click();
+  await page.waitForURL(`${base}/schedule/waitlist`);
+  await audit(page, 'waitlist');
+  await page.goto(`${base}/schedule/recalls`);
+  await audit(page, 'recalls');
+
   await page.getByRole('link', { name: 'Patients' }).first().click();
   await page.waitForURL(`${base}/patients`);
   await audit(page, 'patients');

@@ -16,6 +16,9 @@ pub const DEFAULT_SEED: u64 = 0x0E4A_3E1D;
 /// How many synthetic patients the demo network has.
 const PATIENTS: usize = 3_000;
 
+/// How many patients of its own each specialist office has.
+const SPECIALIST_PATIENTS: usize = 60;
+
 /// The offices of the demo network: slug, name, kind, street, city, ZIP, and
 /// (approximate, synthetic) latitude and longitude.
 #[allow(clippy::type_complexity, reason = "a table of constants")]
@@ -174,9 +177,18 @@ impl DemoNetwork {
             .filter(|p| !p.practice.kind.is_specialty())
             .map(|p| p.practice.id)
             .collect();
-        let patients = (0..PATIENTS)
+        let mut patients: Vec<SyntheticPatient> = (0..PATIENTS)
             .map(|i| synthetic_patient(&mut rng, i, &general))
             .collect();
+        // Each specialist keeps a schedule of its own patients too (drawn after the
+        // general offices', so those stay the same for a seed).
+        for specialist in practices.iter().filter(|p| p.practice.kind.is_specialty()) {
+            let home = [specialist.practice.id];
+            let start = patients.len();
+            patients.extend(
+                (start..start + SPECIALIST_PATIENTS).map(|i| synthetic_patient(&mut rng, i, &home)),
+            );
+        }
         Self {
             practices,
             operator,

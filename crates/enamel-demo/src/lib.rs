@@ -13,9 +13,11 @@ mod names;
 mod referrals;
 mod rng;
 mod scan;
+mod schedule;
 mod seed;
 
 pub use generate::{DEFAULT_SEED, DemoLogin, DemoNetwork, DemoPractice, SyntheticPatient};
 pub use referrals::{DEMO_REFERRALS, FilmDrop, seed_activity};
 pub use scan::{CanaryScanner, Finding, PhiKind};
+pub use schedule::{DEMO_WAITLIST, seed_office_schedule, seed_schedules};
 pub use seed::{DEMO_PASSWORD, SeedOutcome, seed};

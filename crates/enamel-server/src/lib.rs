@@ -23,6 +23,6 @@ mod tls;
 mod webhooks;
 
 pub use http::error::ApiError;
-pub use services::{attachments, handover, onboarding};
+pub use services::{attachments, handover, import, onboarding};
 pub use settings::Settings;
 pub use startup::{AppState, Application, StartupError, shutdown_signal};

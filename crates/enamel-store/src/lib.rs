@@ -73,8 +73,8 @@ pub use repos::schedule::views::{
 };
 pub use repos::schedule::{
     Appointment, AppointmentType, CoverageEntry, NewAppointment, NewCoverage, NewRecall,
-    NewWaitlistEntry, Operatory, Provider, RecallEntry, RecallType, Upserted, WaitlistEntry,
-    local_day,
+    NewWaitlistEntry, Operatory, PmsReferences, Provider, RecallEntry, RecallType, Upserted,
+    WaitlistEntry, local_day,
 };
 pub use repos::users::UserRepo;
 pub use repos::vendor_credentials::{CredentialInfo, VendorCredentials};

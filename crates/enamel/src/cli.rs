@@ -53,6 +53,9 @@ pub enum Command {
     /// Practices: onboard one, list them, show one (the platform operator's work).
     #[command(subcommand)]
     Practice(Box<crate::practice::PracticeCommand>),
+    /// Bring a practice's schedule in from its practice-management system.
+    #[command(subcommand)]
+    Import(ImportCommand),
     /// What the practice's security officer shows an auditor.
     #[command(subcommand)]
     Compliance(ComplianceCommand),
@@ -159,6 +162,25 @@ pub enum KeysCommand {
 pub enum ConfigCommand {
     /// Print the effective configuration (secrets redacted) and check it.
     Check,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ImportCommand {
+    /// Import one CSV file of one kind (columns as Open Dental exports them;
+    /// docs/import.md). Re-importing updates by the PMS's ids, never duplicates.
+    /// Rejected rows are listed by line number and reason, never their values.
+    Csv {
+        #[arg(long, value_name = "ID")]
+        practice: enamel_domain::PracticeId,
+        /// patients, providers, operatories, appointment-types, recall-types,
+        /// appointments, waitlist, recalls or coverage.
+        #[arg(long)]
+        kind: String,
+        /// Check every row and write nothing.
+        #[arg(long)]
+        dry_run: bool,
+        file: PathBuf,
+    },
 }
 
 #[derive(Debug, Subcommand)]

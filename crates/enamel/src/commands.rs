@@ -20,7 +20,7 @@ use enamel_store::{ConnectOptions, Scoped, Store};
 use secrecy::SecretString;
 use time::OffsetDateTime;
 
-use crate::cli::{Cli, Command, ComplianceCommand, ConfigCommand, DemoCommand};
+use crate::cli::{Cli, Command, ComplianceCommand, ConfigCommand, DemoCommand, ImportCommand};
 use crate::keys;
 
 pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
@@ -49,6 +49,15 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 crate::audit::run(&store, &settings, command).await
             }
         },
+        Command::Import(ImportCommand::Csv {
+            practice,
+            kind,
+            dry_run,
+            file,
+        }) => {
+            let store = connect_current(&settings).await?;
+            crate::import::csv(&store, practice, &kind, dry_run, &file).await
+        }
         Command::Compliance(ComplianceCommand::MinimumNecessary) => {
             print!("{}", enamel_store::minimum_necessary_tables());
             Ok(ExitCode::SUCCESS)
@@ -242,7 +251,8 @@ async fn seed_demo_activity(
         scratch_dir: &scratch_dir,
         max_bytes: settings.referrals.attachment_max_bytes,
     });
-    enamel_demo::seed_activity(store, network, &films).await
+    enamel_demo::seed_activity(store, network, &films).await?;
+    enamel_demo::seed_schedules(store, network).await
 }
 
 struct DemoFilms<'a>(AttachmentStorage<'a>);

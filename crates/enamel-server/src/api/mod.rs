@@ -12,6 +12,7 @@ mod operator;
 mod patients;
 mod people;
 mod referrals;
+mod schedule;
 mod sessions;
 mod settings;
 mod vendors;
@@ -63,7 +64,31 @@ pub(crate) fn router() -> Router<AppState> {
             put(compliance::require_second_factor),
         )
         .merge(records_and_operations())
+        .merge(schedule_routes())
         .merge(openapi::router())
+}
+
+/// The schedule: the day view, marking a visit, the waitlist, recalls.
+fn schedule_routes() -> Router<AppState> {
+    Router::new()
+        .route("/api/v1/schedule", get(schedule::day))
+        .route(
+            "/api/v1/appointments/{id}/status",
+            post(schedule::set_status),
+        )
+        .route(
+            "/api/v1/waitlist",
+            get(schedule::waitlist).post(schedule::add),
+        )
+        .route(
+            "/api/v1/waitlist/{id}",
+            put(schedule::change).delete(schedule::remove),
+        )
+        .route("/api/v1/recalls", get(schedule::recalls))
+        .route(
+            "/api/v1/patients/{id}/schedule",
+            get(schedule::patient_schedule),
+        )
 }
 
 /// The patients, the directory, referrals, vendors, the audit log's queries and the

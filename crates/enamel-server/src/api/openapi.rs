@@ -50,7 +50,9 @@ use crate::http::page::{Chrome, render};
         super::vendors::vendors, super::vendors::put_vendor, super::vendors::notifications,
         super::operator::practices, super::operator::practice, super::operator::create_practice,
         super::operator::invite_admin, super::operator::terminate, super::operator::dead_letters,
-        super::operator::retry,
+        super::operator::retry, super::schedule::day, super::schedule::set_status,
+        super::schedule::waitlist, super::schedule::add, super::schedule::change,
+        super::schedule::remove, super::schedule::recalls, super::schedule::patient_schedule,
     ),
     components(schemas(crate::http::error::Problem)),
     modifiers(&SecuritySchemes, &StandardErrors),
@@ -58,6 +60,7 @@ use crate::http::page::{Chrome, render};
     tags(
         (name = "identity", description = "Sign-in, sessions, accounts, agents, break-glass"),
         (name = "compliance", description = "Access reviews, security alerts and the audit log's queries"),
+        (name = "schedule", description = "The practice's schedule: day view, no-shows, waitlist, recalls"),
         (name = "patients", description = "A practice's patients (sealed; found through blind indexes)"),
         (name = "directory", description = "The network directory of listed practices"),
         (name = "referrals", description = "Referrals, their steps, messages, attachments and portal links"),

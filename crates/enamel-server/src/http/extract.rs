@@ -245,6 +245,8 @@ macro_rules! typed_ids {
 
 typed_ids!(
     enamel_domain::AgentId,
+    enamel_domain::AppointmentId,
+    enamel_domain::WaitlistEntryId,
     enamel_domain::AttachmentId,
     enamel_domain::PatientId,
     enamel_domain::PracticeId,

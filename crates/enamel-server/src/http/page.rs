@@ -22,6 +22,7 @@ pub(crate) fn chrome(state: &AppState, user: Option<&User>) -> Chrome {
     };
     let mut links = Vec::new();
     if matches!(user.role, Role::Dentist | Role::Hygienist | Role::FrontDesk) {
+        links.push(("/schedule", "Schedule"));
         links.push(("/referrals", "Referrals"));
         links.push(("/patients", "Patients"));
     }
@@ -34,6 +35,7 @@ pub(crate) fn chrome(state: &AppState, user: Option<&User>) -> Chrome {
     }
     if user.role == Role::PracticeAdmin {
         links.push(("/practice/settings", "Office settings"));
+        links.push(("/practice/import", "Import the schedule"));
     }
     if user.role == Role::SecurityOfficer {
         links.push(("/security/audit", "Audit log"));

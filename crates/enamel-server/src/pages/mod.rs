@@ -10,6 +10,7 @@ mod agreement;
 mod assets;
 mod form;
 mod home;
+mod import;
 mod join;
 mod lists;
 mod new_referral;
@@ -18,6 +19,7 @@ mod patient_record;
 mod patients;
 mod people;
 mod referral;
+mod schedule;
 mod security;
 mod settings;
 mod signing_in;
@@ -73,6 +75,28 @@ pub(crate) fn router() -> Router<AppState> {
         .route("/account/sessions", get(sessions_page))
         .route("/account/sessions/{id}/end", post(end_session))
         .route("/account/sessions/end-others", post(end_other_sessions))
+        .route("/schedule", get(schedule::day_page))
+        .route(
+            "/schedule/appointments/{id}/status",
+            post(schedule::set_status),
+        )
+        .route(
+            "/schedule/waitlist",
+            get(schedule::waitlist_page).post(schedule::add_to_waitlist),
+        )
+        .route(
+            "/schedule/waitlist/{id}/priority",
+            post(schedule::set_priority),
+        )
+        .route(
+            "/schedule/waitlist/{id}/removal",
+            post(schedule::remove_from_waitlist),
+        )
+        .route("/schedule/recalls", get(schedule::recalls_page))
+        .route(
+            "/practice/import",
+            get(import::import_page).post(import::import_upload.layer(DefaultBodyLimit::disable())),
+        )
         .route("/admin/users", get(users_page))
         .route("/admin/users/invite", post(invite))
         .route("/admin/users/{id}/role", post(change_role))

@@ -30,6 +30,109 @@ struct PatientPage {
     /// or nothing (empty).
     control: &'static str,
     can_refer: bool,
+    /// The schedule's view of the patient, for the roles that work the schedule.
+    schedule: Option<PatientSchedule>,
+}
+
+/// A patient's appointments, recalls and coverage, as their page lists them.
+struct PatientSchedule {
+    appointments: Vec<(String, String, &'static str)>,
+    recalls: Vec<(String, String, String)>,
+    coverage: Vec<String>,
+    kinds: Vec<(String, String)>,
+    providers: Vec<(String, String)>,
+}
+
+async fn patient_schedule(
+    state: &AppState,
+    auth: &Authenticated,
+    id: PatientId,
+) -> Result<PatientSchedule, PageError> {
+    let scoped = auth.scoped(&state.store);
+    let zone = scoped.own_practice().await?.time_zone;
+    let appointments = scoped
+        .patient_appointments(id)
+        .await?
+        .into_iter()
+        .map(|a| {
+            (
+                zone.stamp(a.starts_at),
+                a.kind_name.unwrap_or_else(|| "Visit".to_owned()),
+                a.status.label(),
+            )
+        })
+        .collect();
+    let recalls = scoped
+        .recalls(None, Some(id))
+        .await?
+        .into_iter()
+        .map(|r| {
+            (
+                r.kind_name,
+                r.previous.map(|d| d.to_string()).unwrap_or_default(),
+                if r.disabled {
+                    "disabled".to_owned()
+                } else {
+                    r.due.map(|d| d.to_string()).unwrap_or_default()
+                },
+            )
+        })
+        .collect();
+    let coverage = scoped
+        .patient_coverage(id)
+        .await?
+        .into_iter()
+        .map(|c| {
+            format!(
+                "{}: {} (payer {}), member {}{}, {}",
+                if c.ordinal == 1 {
+                    "Primary"
+                } else {
+                    "Secondary"
+                },
+                c.payer.name,
+                c.payer.id,
+                c.membership.expose().member_id,
+                c.membership
+                    .expose()
+                    .group_number
+                    .as_ref()
+                    .map(|g| format!(", group {g}"))
+                    .unwrap_or_default(),
+                match c.relationship {
+                    enamel_domain::Relationship::Subscriber => "the patient is the subscriber",
+                    enamel_domain::Relationship::Spouse => "subscriber's spouse",
+                    enamel_domain::Relationship::Child => "subscriber's child",
+                    enamel_domain::Relationship::Other => "dependent",
+                }
+            )
+        })
+        .collect();
+    let kinds = scoped
+        .appointment_types()
+        .await?
+        .into_iter()
+        .map(|t| {
+            (
+                t.id.to_string(),
+                format!("{} ({} min)", t.name, t.duration.get()),
+            )
+        })
+        .collect();
+    let providers = scoped
+        .providers()
+        .await?
+        .into_iter()
+        .filter(|p| !p.hidden)
+        .map(|p| (p.id.to_string(), p.name))
+        .collect();
+    Ok(PatientSchedule {
+        appointments,
+        recalls,
+        coverage,
+        kinds,
+        providers,
+    })
 }
 
 /// A restricted record, for a dentist: the glass to break.
@@ -89,6 +192,12 @@ pub(super) async fn patient_page(
         Err(err) => return Err(err.into()),
     };
     let contact = patient.contact.as_ref().map(enamel_domain::Phi::expose);
+    let works_schedule = matches!(user.role, Role::Dentist | Role::Hygienist | Role::FrontDesk);
+    let schedule = if works_schedule && !patient.restricted {
+        Some(patient_schedule(&state, &auth, id).await?)
+    } else {
+        None
+    };
     Ok(render(&PatientPage {
         chrome: chrome(&state, Some(user)),
         id,
@@ -106,7 +215,8 @@ pub(super) async fn patient_page(
             (true, Role::Dentist) => "lift",
             _ => "",
         },
-        can_refer: matches!(user.role, Role::Dentist | Role::Hygienist | Role::FrontDesk),
+        can_refer: works_schedule,
+        schedule,
     }))
 }
 

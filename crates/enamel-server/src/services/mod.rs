@@ -11,6 +11,7 @@ pub(crate) mod break_glass;
 pub(crate) mod dead_letters;
 pub(crate) mod directory;
 pub mod handover;
+pub mod import;
 pub(crate) mod invitations;
 pub(crate) mod letters;
 pub(crate) mod office_settings;
@@ -18,6 +19,7 @@ pub mod onboarding;
 pub(crate) mod patients;
 pub(crate) mod portal_links;
 pub(crate) mod referrals;
+pub(crate) mod schedule;
 pub(crate) mod sessions;
 
 /// A value of a form that did not parse, and the form's field it came from, so a
@@ -27,6 +29,12 @@ pub struct FieldError {
     /// The form field's name (`npi`, `fax`, `admin_email`, ...).
     pub field: &'static str,
     pub error: enamel_domain::InvalidValue,
+}
+
+impl FieldError {
+    pub(crate) const fn of(field: &'static str, error: enamel_domain::InvalidValue) -> Self {
+        Self { field, error }
+    }
 }
 
 impl From<FieldError> for crate::ApiError {

@@ -83,12 +83,15 @@ async fn portal_link(demo: &Demo) -> String {
 #[tokio::test]
 async fn a_front_desk_sends_a_referral_with_a_radiograph_in_chromium() {
     let demo = demo_on(Backend::Sqlite, |_| {}).await.unwrap();
+    enamel_demo::seed_office_schedule(&demo.db.store, &demo.network.practices[0])
+        .await
+        .unwrap();
     let email = demo.email(0, Role::FrontDesk);
     let env = [
         ("PORTAL_URL", portal_link(&demo).await),
         ("PORTAL_BIRTH_DATE", "1993-09-12".to_owned()),
     ];
-    let Some(report) = run_script(&demo, "refer.mjs", email, 11, &env).await else {
+    let Some(report) = run_script(&demo, "refer.mjs", email, 14, &env).await else {
         return;
     };
     // The referral the browser sent is stored, sent, with its attachment.

@@ -22,6 +22,7 @@ mod onboarding;
 mod openapi;
 mod operator;
 mod portal;
+mod practice_schedule;
 mod referrals;
 mod retention;
 mod schedules;

@@ -6,6 +6,7 @@ mod audit;
 mod config;
 mod demo;
 mod helpers;
+mod import;
 mod keys;
 mod migrate;
 mod practice;

@@ -3,6 +3,7 @@
 
 mod consent;
 mod find;
+mod pms;
 
 mod sealing;
 

@@ -11,6 +11,8 @@
 mod records;
 pub mod views;
 
+use std::collections::HashMap;
+
 use anyhow::Context as _;
 use enamel_audit::entry::{Action as AuditAction, Detail, Outcome, ResourceType};
 use enamel_domain::{
@@ -70,6 +72,16 @@ pub struct RecallType {
     pub interval: RecallInterval,
 }
 
+/// The PMS ids of the practice's reference data, for an import's rows that name
+/// a provider, operatory or type by the PMS's number.
+#[derive(Clone, Debug, Default)]
+pub struct PmsReferences {
+    pub providers: HashMap<String, ProviderId>,
+    pub operatories: HashMap<String, OperatoryId>,
+    pub appointment_types: HashMap<String, AppointmentTypeId>,
+    pub recall_types: HashMap<String, RecallTypeId>,
+}
+
 /// What an import did with one record.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Upserted {
@@ -78,7 +90,7 @@ pub enum Upserted {
 }
 
 impl Upserted {
-    const fn from_existing(existing: bool) -> Self {
+    pub(crate) const fn from_existing(existing: bool) -> Self {
         if existing {
             Self::Updated
         } else {
@@ -129,6 +141,63 @@ impl Scoped<'_> {
         self.require_agreement(practice, "your practice", resource)
             .await?;
         Ok(practice)
+    }
+
+    /// Whether anything was imported into the practice's schedule yet (for an
+    /// importer: `schedule.import`).
+    pub async fn schedule_imported(&self) -> Result<bool, StoreError> {
+        let practice = self.authorize_import(ResourceType::Practice).await?;
+        let count: i64 = on_pool!(&self.store.db, pool => {
+            sqlx::query_scalar("SELECT COUNT(*) FROM providers WHERE practice_id = $1")
+                .bind(practice.as_uuid())
+                .fetch_one(pool)
+                .await
+        })
+        .context("counting providers")?;
+        Ok(count > 0)
+    }
+
+    /// The reference data's PMS ids (`schedule.import`).
+    pub async fn pms_references(&self) -> Result<PmsReferences, StoreError> {
+        let practice = self.authorize_import(ResourceType::Practice).await?;
+        let mut references = PmsReferences::default();
+        for table in [
+            "providers",
+            "operatories",
+            "appointment_types",
+            "recall_types",
+        ] {
+            let sql = sqlx::AssertSqlSafe(format!(
+                "SELECT pms_id, id FROM {table} WHERE practice_id = $1"
+            ));
+            let rows: Vec<(String, Uuid)> = on_pool!(&self.store.db, pool => {
+                sqlx::query_as(sql).bind(practice.as_uuid()).fetch_all(pool).await
+            })
+            .context("reading the schedule's references")?;
+            for (pms, id) in rows {
+                match table {
+                    "providers" => {
+                        references.providers.insert(pms, ProviderId::from_uuid(id));
+                    }
+                    "operatories" => {
+                        references
+                            .operatories
+                            .insert(pms, OperatoryId::from_uuid(id));
+                    }
+                    "appointment_types" => {
+                        references
+                            .appointment_types
+                            .insert(pms, AppointmentTypeId::from_uuid(id));
+                    }
+                    _ => {
+                        references
+                            .recall_types
+                            .insert(pms, RecallTypeId::from_uuid(id));
+                    }
+                }
+            }
+        }
+        Ok(references)
     }
 
     /// Adds or updates a provider by its PMS id.
