@@ -141,6 +141,15 @@ async fn the_front_desk_works_the_schedule(backend: Backend) {
     bad["latest"] = json!("2026-12-01");
     let (status, _) = demo.post("/api/v1/waitlist", &desk, bad).await;
     assert_eq!(status, 400);
+    // Another practice's (or no) provider is refused, not a database error.
+    let mut foreign = form.clone();
+    foreign["provider_id"] = json!(demo.network.practices[1].practice.id.to_string());
+    let (status, problem) = demo.post("/api/v1/waitlist", &desk, foreign).await;
+    assert_eq!(
+        (status, problem["detail"].as_str()),
+        (422, Some("no such provider")),
+        "{problem}"
+    );
     let entry = created["id"].as_str().unwrap();
     let response = demo
         .send_json(
@@ -186,4 +195,71 @@ async fn the_front_desk_works_the_schedule(backend: Backend) {
     }
 }
 
-on_both_backends!(the_front_desk_works_the_schedule);
+/// A multipart body with the import form's fields, built by hand (no client
+/// feature needed for one test).
+fn import_form(kind: &str, dry_run: bool, csv: &str) -> (String, Vec<u8>) {
+    let boundary = "enamel-test-boundary";
+    let dry = if dry_run {
+        format!("--{boundary}\r\nContent-Disposition: form-data; name=\"dry_run\"\r\n\r\non\r\n")
+    } else {
+        String::new()
+    };
+    let body = format!(
+        "--{boundary}\r\nContent-Disposition: form-data; name=\"kind\"\r\n\r\n{kind}\r\n{dry}\
+         --{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"x.csv\"\r\n\
+         Content-Type: text/csv\r\n\r\n{csv}\r\n--{boundary}--\r\n"
+    );
+    (
+        format!("multipart/form-data; boundary={boundary}"),
+        body.into_bytes(),
+    )
+}
+
+async fn the_administrator_imports_a_file_on_the_page(backend: Backend) {
+    let Some(demo) = demo_on(backend, |_| {}).await else {
+        return;
+    };
+    let (admin, _) = demo
+        .admin_session(&demo.email(1, Role::PracticeAdmin))
+        .await;
+    let (status, page) = demo.page("/practice/import", &admin).await;
+    assert_eq!(status, 200);
+    assert!(page.contains("Import the schedule"));
+    let csv = "OperatoryNum,OpName\n1,Op 1\n2,\n3,Hygiene 2\n";
+    for (dry_run, expected) in [
+        (
+            true,
+            "3 rows: 2 would be imported, 1 rejected. Nothing was written.",
+        ),
+        (false, "3 rows: 2 added, 0 updated, 1 rejected."),
+        (false, "3 rows: 0 added, 2 updated, 1 rejected."),
+    ] {
+        let (content_type, body) = import_form("operatories", dry_run, csv);
+        let response = demo
+            .client
+            .post(format!("{}/practice/import", demo.url))
+            .header(reqwest::header::COOKIE, &admin)
+            .header(reqwest::header::ORIGIN, demo.origin())
+            .header(reqwest::header::CONTENT_TYPE, content_type)
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200);
+        let page = response.text().await.unwrap();
+        assert!(page.contains(expected), "{expected}: {page}");
+        assert!(
+            page.contains("<td>3</td><td>OpName: is empty</td>"),
+            "{page}"
+        );
+    }
+    // The front desk may not import.
+    let desk = demo.session(&demo.email(1, Role::FrontDesk)).await;
+    let (status, _) = demo.page("/practice/import", &desk).await;
+    assert_eq!(status, 403);
+}
+
+on_both_backends!(
+    the_front_desk_works_the_schedule,
+    the_administrator_imports_a_file_on_the_page
+);

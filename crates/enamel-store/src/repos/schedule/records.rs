@@ -477,6 +477,34 @@ impl Scoped<'_> {
         Ok(out)
     }
 
+    /// Refuses a reference to a row that is not the practice's (or does not exist).
+    async fn require_own(
+        &self,
+        table: &'static str,
+        id: Option<Uuid>,
+        missing: &'static str,
+    ) -> Result<(), StoreError> {
+        let Some(id) = id else {
+            return Ok(());
+        };
+        let practice = self.practice()?;
+        let sql = sqlx::AssertSqlSafe(format!(
+            "SELECT COUNT(*) FROM {table} WHERE id = $1 AND practice_id = $2"
+        ));
+        let found: i64 = on_pool!(&self.store.db, pool => {
+            sqlx::query_scalar(sql)
+                .bind(id)
+                .bind(practice.as_uuid())
+                .fetch_one(pool)
+                .await
+        })
+        .context("checking a reference")?;
+        if found == 0 {
+            return Err(StoreError::Refused(missing));
+        }
+        Ok(())
+    }
+
     /// A write or create event of a schedule record, with its patient.
     fn record_event(
         &self,
@@ -604,6 +632,24 @@ impl Scoped<'_> {
             ));
         }
         self.patient_row(new.patient).await?;
+        self.require_own(
+            "providers",
+            new.provider.map(|p| p.as_uuid()),
+            "no such provider",
+        )
+        .await?;
+        self.require_own(
+            "appointment_types",
+            new.kind.map(|k| k.as_uuid()),
+            "no such appointment type",
+        )
+        .await?;
+        self.require_own(
+            "appointments",
+            new.moves.map(|a| a.as_uuid()),
+            "no such appointment",
+        )
+        .await?;
         let existing = self
             .existing_waitlist(practice, id, new.pms_id.as_ref())
             .await?;
