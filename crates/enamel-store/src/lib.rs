@@ -44,7 +44,10 @@ pub use repos::directory::{
     DirectoryQuery, InvitationState, JoinInvitation, Listing, OFFICE_INVITATION,
     OFFICE_INVITATION_DAYS, OfficeInvitation,
 };
-pub use repos::handover::{HandedOverReferral, Handover};
+pub use repos::handover::{
+    HandedOverAppointment, HandedOverCoverage, HandedOverRecall, HandedOverReferral,
+    HandedOverSchedule, HandedOverWaitlist, Handover,
+};
 pub use repos::identity::{
     Credentials, EndReason, Identity, Invitation, MfaState, NewSession, SessionInfo, SessionRecord,
     SessionStage, Throttle, ThrottleRule, TokenRecord, throttle_key_for_email,

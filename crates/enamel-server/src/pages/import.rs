@@ -44,6 +44,9 @@ pub(super) async fn import_upload(
     auth: Authenticated,
     mut form: Multipart,
 ) -> PageResult {
+    // Authorized before a byte of the file is staged.
+    let scoped = auth.scoped(&state.store);
+    scoped.pms_references().await?;
     let unreadable = |_| ApiError::Rejected("the form could not be read".into());
     let mut kind = None;
     let mut dry_run = false;
@@ -88,7 +91,6 @@ pub(super) async fn import_upload(
     if received == 0 {
         return Err(ApiError::Rejected("choose a CSV file to import".into()).into());
     }
-    let scoped = auth.scoped(&state.store);
     let zone = scoped.own_practice().await?.time_zone;
     let input = std::io::BufReader::new(staged.reopen().map_err(|e| {
         ApiError::Unexpected(anyhow::Error::new(e).context("reading a staged import"))

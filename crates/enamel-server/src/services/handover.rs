@@ -5,7 +5,7 @@
 //! Layout of the directory written:
 //!
 //! ```text
-//! records.json             the practice, its patients and its referrals
+//! records.json             the practice, its patients, its referrals and its schedule
 //! attachments/<id>         each attachment, decrypted, named by its id
 //! ```
 //!
@@ -19,7 +19,9 @@ use anyhow::{Context as _, bail};
 use enamel_crypto::{checksum, stream};
 use enamel_domain::{Actor, Patient, Phi, PracticeId, SystemTask};
 use enamel_integrations::ObjectStore;
-use enamel_store::{DownloadTicket, HandedOverReferral, Handover, Store, TimelineEntry};
+use enamel_store::{
+    DownloadTicket, HandedOverReferral, HandedOverSchedule, Handover, Store, TimelineEntry,
+};
 use serde_json::{Value, json};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
@@ -79,6 +81,7 @@ pub async fn export(
         "practice": handover.practice,
         "patients": handover.patients.iter().map(patient_json).collect::<Vec<_>>(),
         "referrals": referrals,
+        "schedule": schedule_json(&handover.schedule),
         "unreadable_referrals": handover
             .unreadable
             .iter()
@@ -190,6 +193,51 @@ fn referral_json(referral: &HandedOverReferral, attachments: &[Value]) -> Value 
         }),
         "timeline": referral.timeline.iter().map(timeline_json).collect::<Vec<_>>(),
         "attachments": attachments,
+    })
+}
+
+fn schedule_json(schedule: &HandedOverSchedule) -> Value {
+    let date = |d: Option<time::Date>| d.map(|d| d.to_string());
+    json!({
+        "appointments": schedule.appointments.iter().map(|a| json!({
+            "id": a.id.to_string(),
+            "patient_id": a.patient_id.to_string(),
+            "provider": a.provider,
+            "appointment_type": a.appointment_type,
+            "starts_at": rfc3339(a.starts_at),
+            "minutes": a.minutes,
+            "status": a.status,
+            "procedures": a.procedures.expose(),
+            "note": a.note.as_ref().map(Phi::expose),
+        })).collect::<Vec<_>>(),
+        "waitlist": schedule.waitlist.iter().map(|w| json!({
+            "id": w.id.to_string(),
+            "patient_id": w.patient_id.to_string(),
+            "minutes": w.minutes,
+            "earliest": date(w.earliest),
+            "latest": date(w.latest),
+            "priority": w.priority,
+            "joined_at": rfc3339(w.joined_at),
+            "note": w.note.as_ref().map(Phi::expose),
+        })).collect::<Vec<_>>(),
+        "recalls": schedule.recalls.iter().map(|r| json!({
+            "id": r.id.to_string(),
+            "patient_id": r.patient_id.to_string(),
+            "recall_type": r.recall_type,
+            "previous_visit": date(r.previous),
+            "due": date(r.due),
+            "disabled": r.disabled,
+        })).collect::<Vec<_>>(),
+        "coverage": schedule.coverage.iter().map(|c| json!({
+            "id": c.id.to_string(),
+            "patient_id": c.patient_id.to_string(),
+            "ordinal": c.ordinal,
+            "payer_id": c.payer_id,
+            "payer_name": c.payer_name,
+            "relationship": c.relationship,
+            "member_id": c.membership.expose().member_id,
+            "group_number": c.membership.expose().group_number,
+        })).collect::<Vec<_>>(),
     })
 }
 

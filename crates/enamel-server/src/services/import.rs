@@ -507,15 +507,10 @@ async fn import_row(
             let number = pms(row, "RecallNum")?;
             let kind = reference(&refs.recall_types, row, "RecallTypeNum")?
                 .ok_or_else(|| "RecallTypeNum: is empty".to_owned())?;
-            let due = date(row, "DateDue")?;
-            let calculated = date(row, "DateDueCalc")?;
+            // The PMS's due date (its own interval, or one set by hand) is taken as
+            // given; without one, Enamel computes it from the type's interval.
+            let manual_due = date(row, "DateDue")?;
             let previous = date(row, "DatePrevious")?;
-            // Open Dental keeps a due date set by hand in DateDue, apart from DateDueCalc.
-            let manual_due = match (due, calculated, previous) {
-                (Some(due), Some(calc), _) if due != calc => Some(due),
-                (Some(due), None, None) => Some(due),
-                _ => None,
-            };
             let recall = NewRecall {
                 pms_id: Some(number),
                 patient: patient(scoped, row).await?,

@@ -83,8 +83,9 @@ fn open_time(
     let mut open = Vec::new();
     let mut cursor = opens;
     for (start, end) in taken {
-        if start > cursor && start - cursor >= Duration::minutes(SHORTEST_OPENING) {
-            open.push((cursor, start.min(closes)));
+        let end_of_gap = start.min(closes);
+        if end_of_gap > cursor && end_of_gap - cursor >= Duration::minutes(SHORTEST_OPENING) {
+            open.push((cursor, end_of_gap));
         }
         cursor = cursor.max(end);
     }
@@ -281,5 +282,15 @@ mod tests {
             ]
         );
         assert_eq!(open_time(&[], opens, closes), vec![(opens, closes)]);
+        // A visit booked past closing leaves no sliver of "open" time before it.
+        let late = [
+            visit(opens, 535, AppointmentStatus::Scheduled),
+            visit(
+                closes + Duration::minutes(30),
+                30,
+                AppointmentStatus::Scheduled,
+            ),
+        ];
+        assert_eq!(open_time(&late, opens, closes), vec![]);
     }
 }

@@ -321,6 +321,9 @@ async fn a_terminated_practice_is_handed_over_whole_and_audited(backend: Backend
     let objects =
         enamel_integrations::ObjectStore::file_system(demo.data_dir().join("attachments"));
     let practice = demo.network.practices[0].practice.id;
+    enamel_demo::seed_office_schedule(&demo.db.store, &demo.network.practices[0])
+        .await
+        .unwrap();
     let desk = demo.session(&demo.email(0, Role::FrontDesk)).await;
     let specialist = demo.session(&demo.email(3, Role::FrontDesk)).await;
     let patient = demo.add_patient(&desk, "Quillfeather").await;
@@ -406,6 +409,20 @@ async fn a_terminated_practice_is_handed_over_whole_and_audited(backend: Backend
     let attachment = &handed["attachments"][0];
     assert_eq!(attachment["file_name"], "periapical-19.png");
     assert_eq!(attachment["media_type"], "image/png");
+    // The schedule goes with it: appointments, waitlist, recalls, coverage.
+    let schedule = &records["schedule"];
+    for part in ["appointments", "waitlist", "recalls", "coverage"] {
+        assert!(
+            !schedule[part].as_array().unwrap().is_empty(),
+            "{part}: {schedule}"
+        );
+    }
+    assert!(
+        schedule["coverage"][0]["member_id"]
+            .as_str()
+            .unwrap()
+            .starts_with("DEMO")
+    );
     let copy = std::fs::read(out.join(attachment["file"].as_str().unwrap())).unwrap();
     assert_eq!(copy, film, "the attachment is decrypted byte for byte");
     assert_eq!(

@@ -9,9 +9,11 @@
 use anyhow::Context as _;
 use enamel_audit::entry::{Action as AuditAction, Detail, Outcome, ResourceType};
 use enamel_crypto::stream::AttachmentContext;
-use enamel_domain::{ClinicalDetails, Patient, Phi, Practice, ReferralId, Side};
+use enamel_domain::{
+    CdtCode, ClinicalDetails, Membership, Patient, Phi, Practice, ReferralId, Side,
+};
 use enamel_policy::{Action, Circumstances, Resource};
-use time::{OffsetDateTime, PrimitiveDateTime};
+use time::{Date, OffsetDateTime, PrimitiveDateTime};
 use uuid::Uuid;
 
 use crate::db::on_pool;
@@ -20,6 +22,7 @@ use crate::repos::referrals::{
     DownloadTicket, REFERRAL_SELECT, ReferralRow, ReferralSummary, TimelineEntry,
 };
 use crate::scoped::authorize::AuditedAs;
+use crate::sealed::{APPOINTMENT_NOTE, APPOINTMENT_PROCEDURES, COVERAGE_MEMBERSHIP, WAITLIST_NOTE};
 use crate::{Scoped, StoreError};
 
 /// Everything a terminated practice holds, opened.
@@ -34,7 +37,91 @@ pub struct Handover {
     /// Referrals whose other office's keys were already destroyed, so that what
     /// that office sealed cannot be opened: named by id only.
     pub unreadable: Vec<ReferralId>,
+    /// The practice's schedule: appointments, waitlist, recalls, coverage.
+    pub schedule: HandedOverSchedule,
 }
+
+/// The schedule's records as handed over, each naming its patient by id.
+#[derive(Debug, Default)]
+pub struct HandedOverSchedule {
+    pub appointments: Vec<HandedOverAppointment>,
+    pub waitlist: Vec<HandedOverWaitlist>,
+    pub recalls: Vec<HandedOverRecall>,
+    pub coverage: Vec<HandedOverCoverage>,
+}
+
+#[derive(Debug)]
+pub struct HandedOverAppointment {
+    pub id: Uuid,
+    pub patient_id: Uuid,
+    pub provider: String,
+    pub appointment_type: Option<String>,
+    pub starts_at: OffsetDateTime,
+    pub minutes: i64,
+    pub status: String,
+    pub procedures: Phi<Vec<CdtCode>>,
+    pub note: Option<Phi<String>>,
+}
+
+#[derive(Debug)]
+pub struct HandedOverWaitlist {
+    pub id: Uuid,
+    pub patient_id: Uuid,
+    pub minutes: i64,
+    pub earliest: Option<Date>,
+    pub latest: Option<Date>,
+    pub priority: i64,
+    pub joined_at: OffsetDateTime,
+    pub note: Option<Phi<String>>,
+}
+
+#[derive(Debug)]
+pub struct HandedOverRecall {
+    pub id: Uuid,
+    pub patient_id: Uuid,
+    pub recall_type: String,
+    pub previous: Option<Date>,
+    pub due: Option<Date>,
+    pub disabled: bool,
+}
+
+#[derive(Debug)]
+pub struct HandedOverCoverage {
+    pub id: Uuid,
+    pub patient_id: Uuid,
+    pub ordinal: i64,
+    pub payer_id: String,
+    pub payer_name: String,
+    pub relationship: String,
+    pub membership: Phi<Membership>,
+}
+
+type AppointmentExportRow = (
+    Uuid,
+    Uuid,
+    String,
+    Option<String>,
+    OffsetDateTime,
+    i64,
+    String,
+    Option<Vec<u8>>,
+    Option<Vec<u8>>,
+);
+
+type RecallExportRow = (Uuid, Uuid, String, Option<Date>, Option<Date>, bool);
+
+type CoverageExportRow = (Uuid, Uuid, i64, String, String, String, Vec<u8>);
+
+type WaitlistExportRow = (
+    Uuid,
+    Uuid,
+    i64,
+    Option<Date>,
+    Option<Date>,
+    i64,
+    OffsetDateTime,
+    Option<Vec<u8>>,
+);
 
 /// One referral as handed over.
 #[derive(Debug)]
@@ -83,6 +170,7 @@ impl Scoped<'_> {
                 Err(err) => return Err(err),
             }
         }
+        let schedule = self.schedule_records().await?;
         let mut event = self.event(
             AuditAction::Export,
             ResourceType::Practice,
@@ -104,7 +192,141 @@ impl Scoped<'_> {
             patients,
             referrals,
             unreadable,
+            schedule,
         })
+    }
+
+    /// The schedule's patient-linked records, their sealed values opened, each
+    /// audited as exported with its patient.
+    #[allow(
+        clippy::too_many_lines,
+        reason = "four reads, one per table, each short"
+    )]
+    async fn schedule_records(&self) -> Result<HandedOverSchedule, StoreError> {
+        let practice = self.practice()?;
+        let store = self.store;
+        let open_text = |row: Uuid,
+                         column: &'static crate::sealed::EncryptedColumn,
+                         sealed: Option<Vec<u8>>| async move {
+            match sealed {
+                Some(sealed) => store
+                    .open(practice, column, row, &sealed)
+                    .await
+                    .map(|plain| Some(Phi::new(String::from_utf8_lossy(&plain).into_owned()))),
+                None => Ok(None),
+            }
+        };
+        let mut out = HandedOverSchedule::default();
+        let rows: Vec<AppointmentExportRow> = on_pool!(&store.db, pool => {
+            sqlx::query_as(
+                "SELECT a.id, a.patient_id, v.name, t.name, a.starts_at, a.duration_minutes, \
+                 a.status, a.procedures, a.note FROM appointments a \
+                 JOIN providers v ON v.id = a.provider_id \
+                 LEFT JOIN appointment_types t ON t.id = a.type_id \
+                 WHERE a.practice_id = $1 ORDER BY a.starts_at, a.id",
+            )
+            .bind(practice.as_uuid())
+            .fetch_all(pool)
+            .await
+        })
+        .context("reading appointments for handover")?;
+        for (id, patient, provider, kind, starts_at, minutes, status, procedures, note) in rows {
+            let procedures = match procedures {
+                Some(sealed) => {
+                    store
+                        .open_json(practice, &APPOINTMENT_PROCEDURES, id, &sealed)
+                        .await?
+                }
+                None => Vec::new(),
+            };
+            out.appointments.push(HandedOverAppointment {
+                id,
+                patient_id: patient,
+                provider,
+                appointment_type: kind,
+                starts_at,
+                minutes,
+                status,
+                procedures: Phi::new(procedures),
+                note: open_text(id, &APPOINTMENT_NOTE, note).await?,
+            });
+            self.record_export(ResourceType::Appointment, id, patient)
+                .await?;
+        }
+        let rows: Vec<WaitlistExportRow> = on_pool!(&store.db, pool => {
+            sqlx::query_as(
+                "SELECT id, patient_id, duration_minutes, earliest, latest, priority, joined_at, \
+                 note FROM waitlist WHERE practice_id = $1 ORDER BY priority, joined_at, id",
+            )
+            .bind(practice.as_uuid())
+            .fetch_all(pool)
+            .await
+        })
+        .context("reading the waitlist for handover")?;
+        for (id, patient, minutes, earliest, latest, priority, joined_at, note) in rows {
+            out.waitlist.push(HandedOverWaitlist {
+                id,
+                patient_id: patient,
+                minutes,
+                earliest,
+                latest,
+                priority,
+                joined_at,
+                note: open_text(id, &WAITLIST_NOTE, note).await?,
+            });
+            self.record_export(ResourceType::Appointment, id, patient)
+                .await?;
+        }
+        let rows: Vec<RecallExportRow> = on_pool!(&store.db, pool => {
+            sqlx::query_as(
+                "SELECT r.id, r.patient_id, t.name, r.previous_date, r.due_date, r.disabled \
+                 FROM recalls r JOIN recall_types t ON t.id = r.type_id \
+                 WHERE r.practice_id = $1 ORDER BY r.id",
+            )
+            .bind(practice.as_uuid())
+            .fetch_all(pool)
+            .await
+        })
+        .context("reading recalls for handover")?;
+        for (id, patient, recall_type, previous, due, disabled) in rows {
+            out.recalls.push(HandedOverRecall {
+                id,
+                patient_id: patient,
+                recall_type,
+                previous,
+                due,
+                disabled,
+            });
+            self.record_export(ResourceType::Appointment, id, patient)
+                .await?;
+        }
+        let rows: Vec<CoverageExportRow> = on_pool!(&store.db, pool => {
+            sqlx::query_as(
+                "SELECT id, patient_id, ordinal, payer_id, payer_name, relationship, membership \
+                 FROM coverages WHERE practice_id = $1 ORDER BY patient_id, ordinal",
+            )
+            .bind(practice.as_uuid())
+            .fetch_all(pool)
+            .await
+        })
+        .context("reading coverage for handover")?;
+        for (id, patient, ordinal, payer_id, payer_name, relationship, membership) in rows {
+            let membership: Membership = store
+                .open_json(practice, &COVERAGE_MEMBERSHIP, id, &membership)
+                .await?;
+            out.coverage.push(HandedOverCoverage {
+                id,
+                patient_id: patient,
+                ordinal,
+                payer_id,
+                payer_name,
+                relationship,
+                membership: Phi::new(membership),
+            });
+            self.record_export(ResourceType::Insurance, id, patient)
+                .await?;
+        }
+        Ok(out)
     }
 
     async fn hand_over_referral(

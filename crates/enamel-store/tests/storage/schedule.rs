@@ -269,7 +269,9 @@ pub async fn an_imported_schedule_is_read_through_minimum_necessary_views(store:
         "view.eligibility"
     );
     assert!(matches!(
-        no_show.recall_view(date!(2026 - 12 - 31)).await,
+        no_show
+            .recall_view(date!(2026 - 11 - 30), date!(2026 - 12 - 31))
+            .await,
         Err(StoreError::Denied)
     ));
     // Nor may it import, or read the staff schedule.
@@ -301,7 +303,7 @@ pub async fn an_imported_schedule_is_read_through_minimum_necessary_views(store:
     let recall_agent = agent(&office, "view.recall");
     let rows = store
         .scoped(&recall_agent)
-        .recall_view(date!(2026 - 12 - 31))
+        .recall_view(date!(2026 - 11 - 30), date!(2026 - 12 - 31))
         .await
         .unwrap();
     assert_eq!(rows.len(), 1);
@@ -309,6 +311,46 @@ pub async fn an_imported_schedule_is_read_through_minimum_necessary_views(store:
     assert_eq!(rows[0].due_date, date!(2026 - 10 - 03));
     assert_eq!(rows[0].last_visit_date, Some(date!(2026 - 04 - 02)));
     assert_eq!(rows[0].overdue_procedure_type, "Prophy");
+
+    // A patient who texted STOP has no phone in the agents' views.
+    store
+        .set_sms_opt_out(
+            &PhoneNumber::parse("(512) 555-0199").unwrap(),
+            true,
+            enamel_store::ConsentSource::CarrierKeyword,
+        )
+        .await
+        .unwrap();
+    let rows = no_show
+        .no_show_view(
+            MONDAY_9 - Duration::hours(1),
+            later + Duration::hours(1),
+            None,
+        )
+        .await
+        .unwrap();
+    assert!(rows.iter().all(|r| r.phone.is_none() && r.email.is_some()));
+
+    // A PMS import of a patient already in Enamel links it and leaves it as it is.
+    let mut same = patient("Bram", "Okonkwo");
+    same.contact = Phi::new(ContactDetails {
+        phone: None,
+        email: None,
+        address: None,
+        preferred: ContactChannel::Email,
+        language: "en".into(),
+    });
+    let (linked, how) = import.import_pms_patient(&pms("P77"), &same).await.unwrap();
+    assert_eq!((linked, how), (bram, Upserted::Updated));
+    assert_eq!(
+        import.patient_by_pms(&pms("P77")).await.unwrap(),
+        Some(bram)
+    );
+    let kept = desk.patient(bram, MONDAY_9).await.unwrap();
+    assert!(
+        kept.contact.unwrap().expose().email.is_some(),
+        "not rewritten"
+    );
 
     // One step marks the scheduled visit a no-show; who and when are kept.
     desk.set_appointment_status(day[1].id, AppointmentStatus::Broken)

@@ -33,11 +33,13 @@ impl Scoped<'_> {
         })
         .context("finding an imported patient")?;
         let indexes = indexes(&key, new);
+        let by_pms = found.map(PatientId::from_uuid);
         // Linked by name and birth date only when that patient came from no PMS
-        // record yet: two PMS patients who share both stay two.
-        let found = match found {
-            Some(id) => Some(id),
-            None => on_pool!(&self.store.db, pool => {
+        // record yet (two PMS patients who share both stay two). A linked record is
+        // left as it is: the import names it, and does not rewrite what the practice
+        // keeps in Enamel.
+        if by_pms.is_none() {
+            let matched: Option<Uuid> = on_pool!(&self.store.db, pool => {
                 sqlx::query_scalar(
                     "SELECT id FROM patients WHERE practice_id = $1 AND name_birth_index = $2 \
                      AND pms_index IS NULL ORDER BY id LIMIT 1",
@@ -47,12 +49,35 @@ impl Scoped<'_> {
                 .fetch_optional(pool)
                 .await
             })
-            .context("matching an imported patient")?,
-        };
-        let existing = found.map(PatientId::from_uuid);
+            .context("matching an imported patient")?;
+            if let Some(id) = matched {
+                let id = PatientId::from_uuid(id);
+                self.link_patient_pms(id, pms).await?;
+                return Ok((id, Upserted::Updated));
+            }
+        }
+        let existing = by_pms;
         let id = existing.unwrap_or(new.id);
         let mut sealed_for = new.clone();
         sealed_for.id = id;
+        // A re-import keeps the address kept in Enamel (a PMS export carries none here).
+        if let Some(id) = existing {
+            let row = self.patient_row(id).await?;
+            let kept: enamel_domain::ContactDetails = self
+                .store
+                .open_json(
+                    practice,
+                    &crate::sealed::PATIENT_CONTACT,
+                    row.id,
+                    &row.contact,
+                )
+                .await?;
+            let mut contact = new.contact.expose().clone();
+            if contact.address.is_none() {
+                contact.address = kept.address;
+            }
+            sealed_for.contact = enamel_domain::Phi::new(contact);
+        }
         let sealed = self.store.seal_patient(practice, &sealed_for).await?;
         let mut event = self.event(
             if existing.is_some() {

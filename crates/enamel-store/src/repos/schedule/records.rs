@@ -192,6 +192,12 @@ type RecallListRow = (
     bool,
 );
 
+/// A write that would give a record another record's PMS id is a conflict (the
+/// row is rejected), not an unexpected error.
+fn pms_taken(doing: &'static str) -> impl Fn(anyhow::Error) -> StoreError {
+    move |err| crate::error::conflict_if_taken(err, "another record's PMS id", doing)
+}
+
 impl Scoped<'_> {
     /// The id of a record imported earlier with this PMS id, found by its keyed hash.
     async fn by_pms(&self, table: &'static str, pms: &PmsId) -> Result<Option<Uuid>, StoreError> {
@@ -235,29 +241,64 @@ impl Scoped<'_> {
     ) -> Result<(), StoreError> {
         let practice = self.authorize_import(ResourceType::Patient).await?;
         let index = self.pms_index("patients", pms).await?;
-        on_pool!(&self.store.db, pool => {
+        let mut event = self.event(
+            AuditAction::Write,
+            ResourceType::Patient,
+            Some(patient.to_string()),
+            Outcome::Success,
+        );
+        event.patient_id = Some(patient.as_uuid());
+        event
+            .detail
+            .insert("schedule", Detail::Code("pms_link".into()));
+        let mut tx = self.store.begin().await?;
+        on_tx!(&mut tx, conn => {
             sqlx::query("UPDATE patients SET pms_index = $1 WHERE id = $2 AND practice_id = $3")
                 .bind(&index)
                 .bind(patient.as_uuid())
                 .bind(practice.as_uuid())
-                .execute(pool)
+                .execute(&mut *conn)
                 .await
                 .map(|_| ())
         })
-        .map_err(|err| {
-            crate::error::conflict_if_taken(err.into(), "this PMS id", "linking a patient")
+        .context("linking a patient")
+        .map_err(|err| crate::error::conflict_if_taken(err, "this PMS id", "linking a patient"))?;
+        tx.commit_with(&[&event]).await.map_err(|err| {
+            crate::error::conflict_if_taken(err, "this PMS id", "linking a patient")
         })?;
         Ok(())
     }
 
     /// Adds or updates an appointment (by its PMS id when it has one). A changed
     /// status records when it changed and by whom. Audited with its patient.
+    #[allow(
+        clippy::too_many_lines,
+        reason = "checks, sealing, then one write with its event"
+    )]
     pub async fn upsert_appointment(
         &self,
         new: &NewAppointment,
     ) -> Result<(AppointmentId, Upserted), StoreError> {
         let practice = self.authorize_import(ResourceType::Appointment).await?;
         self.patient_row(new.patient).await?;
+        self.require_own(
+            "providers",
+            Some(new.provider.as_uuid()),
+            "no such provider",
+        )
+        .await?;
+        self.require_own(
+            "operatories",
+            new.operatory.map(|o| o.as_uuid()),
+            "no such operatory",
+        )
+        .await?;
+        self.require_own(
+            "appointment_types",
+            new.kind.map(|k| k.as_uuid()),
+            "no such appointment type",
+        )
+        .await?;
         let existing = match &new.pms_id {
             Some(pms) => self.by_pms("appointments", pms).await?,
             None => None,
@@ -334,8 +375,11 @@ impl Scoped<'_> {
                 .await
                 .map(|_| ())
         })
-        .context("writing an appointment")?;
-        tx.commit_with(&[&event]).await?;
+        .context("writing an appointment")
+        .map_err(pms_taken("writing an appointment"))?;
+        tx.commit_with(&[&event])
+            .await
+            .map_err(pms_taken("writing an appointment"))?;
         Ok((
             AppointmentId::from_uuid(id),
             Upserted::from_existing(existing.is_some()),
@@ -613,6 +657,10 @@ impl Scoped<'_> {
         })
     }
 
+    #[allow(
+        clippy::too_many_lines,
+        reason = "checks, sealing, then one write with its event"
+    )]
     async fn write_waitlist(
         &self,
         practice: enamel_domain::PracticeId,
@@ -710,8 +758,11 @@ impl Scoped<'_> {
                 .await
                 .map(|_| ())
         })
-        .context("writing a waitlist entry")?;
-        tx.commit_with(&[&event]).await?;
+        .context("writing a waitlist entry")
+        .map_err(pms_taken("writing a waitlist entry"))?;
+        tx.commit_with(&[&event])
+            .await
+            .map_err(pms_taken("writing a waitlist entry"))?;
         Ok((
             WaitlistEntryId::from_uuid(row),
             Upserted::from_existing(existing.is_some()),
@@ -825,9 +876,12 @@ impl Scoped<'_> {
             .map_err(StoreError::Corrupt)?;
         let due = new.dates.due(interval);
         let existing: Option<Uuid> = on_pool!(&self.store.db, pool => {
-            sqlx::query_scalar("SELECT id FROM recalls WHERE patient_id = $1 AND type_id = $2")
+            sqlx::query_scalar(
+                "SELECT id FROM recalls WHERE patient_id = $1 AND type_id = $2 AND practice_id = $3",
+            )
                 .bind(new.patient.as_uuid())
                 .bind(new.kind.as_uuid())
+                .bind(practice.as_uuid())
                 .fetch_optional(pool)
                 .await
         })
@@ -887,8 +941,11 @@ impl Scoped<'_> {
                 .await
                 .map(|_| ())
         })
-        .context("writing a recall")?;
-        tx.commit_with(&[&event]).await?;
+        .context("writing a recall")
+        .map_err(pms_taken("writing a recall"))?;
+        tx.commit_with(&[&event])
+            .await
+            .map_err(pms_taken("writing a recall"))?;
         Ok((
             RecallId::from_uuid(row),
             Upserted::from_existing(existing.is_some()),
@@ -912,7 +969,8 @@ impl Scoped<'_> {
                  FROM recalls r JOIN recall_types t ON t.id = r.type_id \
                  JOIN patients p ON p.id = r.patient_id \
                  WHERE r.practice_id = $1 AND ($2 IS NULL OR r.patient_id = $2) \
-                 AND ($3 IS NULL OR (r.due_date <= $3 AND r.disabled = $4)) \
+                 AND ($3 IS NULL OR (r.due_date <= $3 AND r.disabled = $4 \
+                 AND (r.disabled_until IS NULL OR r.disabled_until <= $3))) \
                  ORDER BY r.due_date, r.id LIMIT 2000",
             )
             .bind(practice.as_uuid())
@@ -958,9 +1016,12 @@ impl Scoped<'_> {
             ));
         }
         let existing: Option<Uuid> = on_pool!(&self.store.db, pool => {
-            sqlx::query_scalar("SELECT id FROM coverages WHERE patient_id = $1 AND ordinal = $2")
+            sqlx::query_scalar(
+                "SELECT id FROM coverages WHERE patient_id = $1 AND ordinal = $2 AND practice_id = $3",
+            )
                 .bind(new.patient.as_uuid())
                 .bind(i64::from(new.ordinal))
+                .bind(practice.as_uuid())
                 .fetch_optional(pool)
                 .await
         })
@@ -1006,8 +1067,11 @@ impl Scoped<'_> {
                 .await
                 .map(|_| ())
         })
-        .context("writing coverage")?;
-        tx.commit_with(&[&event]).await?;
+        .context("writing coverage")
+        .map_err(pms_taken("writing coverage"))?;
+        tx.commit_with(&[&event])
+            .await
+            .map_err(pms_taken("writing coverage"))?;
         Ok((
             CoverageId::from_uuid(row),
             Upserted::from_existing(existing.is_some()),

@@ -309,6 +309,7 @@ type NoShowQueryRow = (
     i64,
     Uuid,
     Vec<u8>,
+    bool,
 );
 
 type EligibilityQueryRow = (
@@ -324,7 +325,16 @@ type EligibilityQueryRow = (
     Vec<u8>,
 );
 
-type RecallQueryRow = (Uuid, Uuid, Vec<u8>, Vec<u8>, Option<Date>, String, Date);
+type RecallQueryRow = (
+    Uuid,
+    Uuid,
+    Vec<u8>,
+    Vec<u8>,
+    Option<Date>,
+    String,
+    Date,
+    bool,
+);
 
 impl Scoped<'_> {
     /// Authorizes one workflow's view; a refusal is audited as a denied read.
@@ -358,16 +368,19 @@ impl Scoped<'_> {
 
     /// Phone and email out of a patient's sealed contact details; the address and
     /// preferences in the same sealed value are dropped here, unread by the caller.
+    /// A patient who opted out of texts (STOP) has no phone in the view.
     async fn reach(
         &self,
         patient: Uuid,
         sealed: &[u8],
+        sms_opt_out: bool,
     ) -> Result<(Option<Phi<PhoneNumber>>, Option<Phi<Email>>), StoreError> {
         let contact: ContactDetails = self
             .store
             .open_json(self.practice()?, &PATIENT_CONTACT, patient, sealed)
             .await?;
-        Ok((contact.phone.map(Phi::new), contact.email.map(Phi::new)))
+        let phone = contact.phone.filter(|_| !sms_opt_out);
+        Ok((phone.map(Phi::new), contact.email.map(Phi::new)))
     }
 
     /// No-show recovery's view: appointments starting in `[from, to)`, optionally
@@ -382,7 +395,7 @@ impl Scoped<'_> {
         let rows: Vec<NoShowQueryRow> = on_pool!(&self.store.db, pool => {
             sqlx::query_as(
                 "SELECT a.id, a.patient_id, a.starts_at, t.name, a.status, a.duration_minutes, \
-                 a.provider_id, p.contact FROM appointments a \
+                 a.provider_id, p.contact, p.sms_opt_out FROM appointments a \
                  JOIN patients p ON p.id = a.patient_id \
                  LEFT JOIN appointment_types t ON t.id = a.type_id \
                  WHERE a.practice_id = $1 AND a.starts_at >= $2 AND a.starts_at < $3 \
@@ -399,8 +412,8 @@ impl Scoped<'_> {
         })
         .context("reading the no-show view")?;
         let mut out = Vec::with_capacity(rows.len());
-        for (id, patient, starts_at, kind, status, minutes, provider, contact) in rows {
-            let (phone, email) = self.reach(patient, &contact).await?;
+        for (id, patient, starts_at, kind, status, minutes, provider, contact, opted_out) in rows {
+            let (phone, email) = self.reach(patient, &contact, opted_out).await?;
             out.push(NoShowRow {
                 patient_id: PatientId::from_uuid(patient),
                 phone,
@@ -503,30 +516,37 @@ impl Scoped<'_> {
         Ok(out)
     }
 
-    /// Recall's view: recalls due on or before `until`, not disabled, not paused.
-    pub async fn recall_view(&self, until: Date) -> Result<Vec<RecallRow>, StoreError> {
+    /// Recall's view: recalls due on or before `until`, not disabled, and not paused
+    /// on `today` (the practice's date).
+    pub async fn recall_view(
+        &self,
+        today: Date,
+        until: Date,
+    ) -> Result<Vec<RecallRow>, StoreError> {
         let practice = self.authorize_view(&RECALL).await?;
         let rows: Vec<RecallQueryRow> = on_pool!(&self.store.db, pool => {
             sqlx::query_as(
-                "SELECT r.id, r.patient_id, p.name, p.contact, r.previous_date, t.name, r.due_date \
+                "SELECT r.id, r.patient_id, p.name, p.contact, r.previous_date, t.name, r.due_date, \
+                 p.sms_opt_out \
                  FROM recalls r JOIN recall_types t ON t.id = r.type_id \
                  JOIN patients p ON p.id = r.patient_id \
                  WHERE r.practice_id = $1 AND r.due_date <= $2 AND r.disabled = $3 \
-                 AND (r.disabled_until IS NULL OR r.disabled_until <= $2) AND p.restricted = $3 \
+                 AND (r.disabled_until IS NULL OR r.disabled_until <= $4) AND p.restricted = $3 \
                  ORDER BY r.due_date, r.id",
             )
             .bind(practice)
             .bind(until)
             .bind(false)
+            .bind(today)
             .fetch_all(pool)
             .await
         })
         .context("reading the recall view")?;
         let practice_id = self.practice()?;
         let mut out = Vec::with_capacity(rows.len());
-        for (id, patient, name, contact, previous, kind, due) in rows {
+        for (id, patient, name, contact, previous, kind, due, opted_out) in rows {
             let first = self.store.first_name(practice_id, patient, &name).await?;
-            let (phone, email) = self.reach(patient, &contact).await?;
+            let (phone, email) = self.reach(patient, &contact, opted_out).await?;
             out.push(RecallRow {
                 patient_id: PatientId::from_uuid(patient),
                 name: Phi::new(first),
