@@ -158,13 +158,22 @@ async fn seed_reference(
     Vec<enamel_domain::OperatoryId>,
     Vec<(AppointmentTypeId, Minutes)>,
 )> {
+    // The dentist's account name, as the schedule shows a provider ("Dr. …").
     let dentist_name = practice
         .users
         .iter()
         .find(|u| u.role() == enamel_domain::Role::Dentist)
         .map_or_else(
             || "Dr. Demo".to_owned(),
-            |u| format!("Dr. {}", u.display_name().as_str()),
+            |u| {
+                let name = u.display_name().as_str();
+                let name = name.split(" (").next().unwrap_or(name);
+                if name.starts_with("Dr.") {
+                    name.to_owned()
+                } else {
+                    format!("Dr. {name}")
+                }
+            },
         );
     let (dentist, _) = scoped
         .upsert_provider(&pms("DDS1")?, &dentist_name, None, false)
@@ -235,15 +244,22 @@ async fn seed_waitlist(
         "sat",
     ];
     let times = ["any", "morning", "afternoon", "morning,afternoon"];
+    // One entry per patient: waitlist patients come from the end of the list; one in
+    // five wants a booked visit moved earlier, if that patient is not waiting already.
+    let tail: std::collections::HashSet<PatientId> =
+        patients.iter().rev().take(DEMO_WAITLIST).copied().collect();
+    let mut waiting = std::collections::HashSet::new();
     for n in 0..DEMO_WAITLIST {
-        // Waitlist patients come from the end of the list, apart from the schedule's.
-        let patient = patients[patients.len() - 1 - n];
         let (kind, duration) = types[[1, 4, 5, 0][n % 4]];
-        let moves = booked.get(n * 3).filter(|_| n % 5 == 0);
+        let moves = booked
+            .get(n * 3)
+            .filter(|(_, p)| n % 5 == 0 && !tail.contains(p) && !waiting.contains(p));
+        let patient = moves.map_or(patients[patients.len() - 1 - n], |(_, p)| *p);
+        waiting.insert(patient);
         scoped
             .upsert_waitlist_entry(&NewWaitlistEntry {
                 pms_id: Some(pms(&format!("W{n}"))?),
-                patient: moves.map_or(patient, |(_, p)| *p),
+                patient,
                 kind: Some(kind),
                 duration,
                 provider: match n % 3 {

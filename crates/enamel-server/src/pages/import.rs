@@ -19,8 +19,32 @@ const MAX_UPLOAD_BYTES: u64 = 200 * 1024 * 1024;
 #[template(path = "import.html")]
 pub(super) struct ImportPage {
     chrome: Chrome,
-    kinds: Vec<&'static str>,
+    /// Each kind's value and label.
+    kinds: Vec<(&'static str, &'static str)>,
+    chosen: &'static str,
     outcome: Option<Outcome>,
+}
+
+fn kinds() -> Vec<(&'static str, &'static str)> {
+    ImportKind::ALL
+        .iter()
+        .map(|k| {
+            (
+                k.as_str(),
+                match k {
+                    ImportKind::Patients => "Patients",
+                    ImportKind::Providers => "Providers",
+                    ImportKind::Operatories => "Operatories (chairs)",
+                    ImportKind::AppointmentTypes => "Appointment types",
+                    ImportKind::RecallTypes => "Recall types",
+                    ImportKind::Appointments => "Appointments",
+                    ImportKind::Waitlist => "Waitlist",
+                    ImportKind::Recalls => "Recalls",
+                    ImportKind::Coverage => "Insurance coverage",
+                },
+            )
+        })
+        .collect()
 }
 
 pub(super) struct Outcome {
@@ -34,7 +58,8 @@ pub(super) async fn import_page(State(state): State<AppState>, auth: Authenticat
     auth.scoped(&state.store).pms_references().await?;
     Ok(render(&ImportPage {
         chrome: chrome(&state, Some(auth.person()?)),
-        kinds: ImportKind::ALL.iter().map(|k| k.as_str()).collect(),
+        kinds: kinds(),
+        chosen: ImportKind::Patients.as_str(),
         outcome: None,
     }))
 }
@@ -103,7 +128,8 @@ pub(super) async fn import_upload(
         })?;
     Ok(render(&ImportPage {
         chrome: chrome(&state, Some(auth.person()?)),
-        kinds: ImportKind::ALL.iter().map(|k| k.as_str()).collect(),
+        kinds: kinds(),
+        chosen: kind.as_str(),
         outcome: Some(Outcome {
             kind: kind.as_str(),
             dry_run,

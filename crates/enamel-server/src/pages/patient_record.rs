@@ -32,6 +32,14 @@ struct PatientPage {
     can_refer: bool,
     /// The schedule's view of the patient, for the roles that work the schedule.
     schedule: Option<PatientSchedule>,
+    /// Why the last "Add to the waitlist" was not saved.
+    waitlist_mistake: Option<String>,
+}
+
+#[derive(Deserialize)]
+pub(super) struct PatientQuery {
+    /// The waitlist form's field that was wrong, and why (fixed texts, no values).
+    waitlist: Option<String>,
 }
 
 /// A patient's appointments, recalls and coverage, as their page lists them.
@@ -175,6 +183,7 @@ pub(super) async fn patient_page(
     State(state): State<AppState>,
     auth: Authenticated,
     Id(id): Id<PatientId>,
+    axum::extract::Query(query): axum::extract::Query<PatientQuery>,
 ) -> Result<Response, PageError> {
     let user = auth.person()?;
 
@@ -217,6 +226,9 @@ pub(super) async fn patient_page(
         },
         can_refer: works_schedule,
         schedule,
+        waitlist_mistake: query
+            .waitlist
+            .map(|why| format!("Not added to the waitlist: {why}. Correct it and add again.")),
     }))
 }
 

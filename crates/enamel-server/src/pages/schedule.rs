@@ -248,14 +248,30 @@ pub(super) async fn waitlist_page(
     }))
 }
 
-/// Puts a patient on the waitlist (from the patient's page).
+/// Puts a patient on the waitlist (from the patient's page). A mistake goes back
+/// to the patient's page with the reason beside the form.
 pub(super) async fn add_to_waitlist(
     State(state): State<AppState>,
     auth: Authenticated,
     Form(form): Form<WaitlistForm>,
 ) -> PageResult {
-    schedule::save_waitlist(&auth.scoped(&state.store), None, &form).await?;
-    Ok(see_other("/schedule/waitlist?flash=added"))
+    let back = |why: String| {
+        let patient = form.patient_id.trim();
+        let why = url::form_urlencoded::byte_serialize(why.as_bytes()).collect::<String>();
+        see_other(&format!(
+            "/patients/{patient}?waitlist={why}#waitlist-heading"
+        ))
+    };
+    match schedule::save_waitlist(&auth.scoped(&state.store), None, &form).await {
+        Ok(_) => Ok(see_other("/schedule/waitlist?flash=added")),
+        Err(ApiError::InvalidInput(invalid)) if form.patient_id.parse::<PatientId>().is_ok() => {
+            Ok(back(format!("{} {}", invalid.what, invalid.why)))
+        }
+        Err(ApiError::Rejected(why)) if form.patient_id.parse::<PatientId>().is_ok() => {
+            Ok(back(why))
+        }
+        Err(other) => Err(other.into()),
+    }
 }
 
 #[derive(Deserialize)]

@@ -108,8 +108,9 @@ pub(crate) struct WaitlistForm {
     /// An appointment type's id; empty for none.
     #[serde(default)]
     pub(crate) appointment_type_id: Option<String>,
-    /// Minutes needed (5 to 720).
-    pub(crate) duration_minutes: String,
+    /// Minutes needed (5 to 720); empty: the appointment type's usual length.
+    #[serde(default)]
+    pub(crate) duration_minutes: Option<String>,
     /// A provider's id; empty for any provider.
     #[serde(default)]
     pub(crate) provider_id: Option<String>,
@@ -165,18 +166,23 @@ impl WaitlistForm {
                     enamel_domain::InvalidValue::new("patient", "is required"),
                 )
             })?;
-        let duration = self
-            .duration_minutes
-            .trim()
-            .parse::<u32>()
-            .ok()
-            .and_then(|m| Minutes::new(m).ok())
-            .ok_or_else(|| {
-                FieldError::of(
-                    "duration_minutes",
-                    enamel_domain::InvalidValue::new("duration", "must be 5 to 720 minutes"),
-                )
-            })?;
+        let duration = match blank(self.duration_minutes.as_ref()) {
+            None => None,
+            Some(raw) => Some(
+                raw.parse::<u32>()
+                    .ok()
+                    .and_then(|m| Minutes::new(m).ok())
+                    .ok_or_else(|| {
+                        FieldError::of(
+                            "duration_minutes",
+                            enamel_domain::InvalidValue::new(
+                                "duration",
+                                "must be 5 to 720 minutes",
+                            ),
+                        )
+                    })?,
+            ),
+        };
         let priority = self
             .priority
             .trim()
@@ -208,7 +214,9 @@ impl WaitlistForm {
             pms_id: None,
             patient,
             kind: id_field(self.appointment_type_id.as_ref(), "appointment_type_id")?,
-            duration,
+            // Filled from the type by `save_waitlist` when left empty.
+            duration: duration
+                .unwrap_or(Minutes::new(30).map_err(|e| FieldError::of("duration_minutes", e))?),
             provider: id_field::<ProviderId>(self.provider_id.as_ref(), "provider_id")?,
             earliest,
             latest,
@@ -226,7 +234,22 @@ pub(crate) async fn save_waitlist(
     id: Option<WaitlistEntryId>,
     form: &WaitlistForm,
 ) -> Result<WaitlistEntryId, crate::ApiError> {
-    let entry = form.entry()?;
+    let mut entry = form.entry()?;
+    if blank(form.duration_minutes.as_ref()).is_none() {
+        let kind = entry.kind.ok_or_else(|| {
+            FieldError::of(
+                "duration_minutes",
+                enamel_domain::InvalidValue::new("duration", "is needed when no visit is chosen"),
+            )
+        })?;
+        entry.duration = scoped
+            .appointment_types()
+            .await?
+            .into_iter()
+            .find(|t| t.id == kind)
+            .map(|t| t.duration)
+            .ok_or(StoreError::Refused("no such appointment type"))?;
+    }
     Ok(scoped.save_waitlist_entry(id, &entry).await?)
 }
 

@@ -150,6 +150,18 @@ async fn the_front_desk_works_the_schedule(backend: Backend) {
         (422, Some("no such provider")),
         "{problem}"
     );
+    // The same patient twice is refused: their entry is changed instead.
+    let (status, problem) = demo.post("/api/v1/waitlist", &desk, form.clone()).await;
+    assert_eq!(status, 422, "{problem}");
+    assert!(
+        problem["detail"]
+            .as_str()
+            .unwrap()
+            .contains("already on the waitlist")
+    );
+    // Without minutes, a chosen visit type gives its usual length.
+    let (_, types_page) = demo.page(&format!("/patients/{patient}"), &desk).await;
+    assert!(types_page.contains("leave empty for the visit"));
     let entry = created["id"].as_str().unwrap();
     let response = demo
         .send_json(
@@ -183,6 +195,32 @@ async fn the_front_desk_works_the_schedule(backend: Backend) {
     }
     let (_, patient_page) = demo.page(&format!("/patients/{someone}"), &desk).await;
     assert!(patient_page.contains("Add to the waitlist"));
+    // A mistake on the page's form comes back to the patient's page with the reason.
+    let mistake = demo
+        .form(
+            "/schedule/waitlist",
+            Some(&desk),
+            &[
+                ("patient_id", someone),
+                ("duration_minutes", "30"),
+                ("priority", "5"),
+                ("earliest", "2026-12-10"),
+                ("latest", "2026-12-01"),
+            ],
+        )
+        .await;
+    assert_eq!(mistake.status(), 303);
+    let to = mistake.headers()["location"].to_str().unwrap().to_owned();
+    assert!(
+        to.starts_with(&format!("/patients/{someone}?waitlist=")),
+        "{to}"
+    );
+    let (status, page) = demo.page(&to, &desk).await;
+    assert_eq!(status, 200);
+    assert!(
+        page.contains("Not added to the waitlist: latest date is before the earliest"),
+        "{page}"
+    );
 
     // Billing and the practice administrator do not work the schedule.
     let billing = demo.session(&demo.email(0, Role::Billing)).await;
@@ -229,7 +267,7 @@ async fn the_administrator_imports_a_file_on_the_page(backend: Backend) {
     for (dry_run, expected) in [
         (
             true,
-            "3 rows: 2 would be imported, 1 rejected. Nothing was written.",
+            "3 rows: 2 would be imported (added, or updated where the record is already here), 1 rejected. Nothing was written.",
         ),
         (false, "3 rows: 2 added, 0 updated, 1 rejected."),
         (false, "3 rows: 0 added, 2 updated, 1 rejected."),

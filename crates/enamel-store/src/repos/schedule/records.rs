@@ -701,6 +701,23 @@ impl Scoped<'_> {
         let existing = self
             .existing_waitlist(practice, id, new.pms_id.as_ref())
             .await?;
+        if existing.is_none() {
+            let waiting: i64 = on_pool!(&self.store.db, pool => {
+                sqlx::query_scalar(
+                    "SELECT COUNT(*) FROM waitlist WHERE practice_id = $1 AND patient_id = $2",
+                )
+                .bind(practice.as_uuid())
+                .bind(new.patient.as_uuid())
+                .fetch_one(pool)
+                .await
+            })
+            .context("looking for a waitlist entry")?;
+            if waiting > 0 {
+                return Err(StoreError::Refused(
+                    "the patient is already on the waitlist: change their entry there",
+                ));
+            }
+        }
         let row = existing.unwrap_or_else(Uuid::now_v7);
         let note = match &new.note {
             Some(note) => Some(
