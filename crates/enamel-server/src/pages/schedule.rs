@@ -286,13 +286,6 @@ pub(super) async fn set_priority(
     Id(id): Id<WaitlistEntryId>,
     Form(form): Form<PriorityForm>,
 ) -> PageResult {
-    let scoped = auth.scoped(&state.store);
-    let entry = scoped
-        .waitlist()
-        .await?
-        .into_iter()
-        .find(|w| w.id == id)
-        .ok_or(ApiError::NotFound)?;
     let priority = form
         .priority
         .trim()
@@ -305,20 +298,9 @@ pub(super) async fn set_priority(
                 "must be 1 (most urgent) to 9",
             ))
         })?;
-    let new = enamel_store::NewWaitlistEntry {
-        pms_id: None,
-        patient: entry.patient_id,
-        kind: entry.kind,
-        duration: entry.duration,
-        provider: entry.provider,
-        earliest: entry.earliest,
-        latest: entry.latest,
-        availability: entry.availability,
-        priority,
-        moves: entry.moves,
-        note: None,
-    };
-    scoped.save_waitlist_entry(Some(id), &new).await?;
+    auth.scoped(&state.store)
+        .set_waitlist_priority(id, priority)
+        .await?;
     Ok(see_other("/schedule/waitlist?flash=saved"))
 }
 

@@ -163,6 +163,24 @@ async fn the_front_desk_works_the_schedule(backend: Backend) {
     let (_, types_page) = demo.page(&format!("/patients/{patient}"), &desk).await;
     assert!(types_page.contains("leave empty for the visit"));
     let entry = created["id"].as_str().unwrap();
+    // The page changes one entry's priority, and nothing else of it.
+    let saved = demo
+        .form(
+            &format!("/schedule/waitlist/{entry}/priority"),
+            Some(&desk),
+            &[("priority", "9")],
+        )
+        .await;
+    assert_eq!(saved.status(), 303);
+    let (_, list) = demo.read("/api/v1/waitlist", &desk).await;
+    let changed = list["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["id"] == entry)
+        .unwrap();
+    assert_eq!(changed["priority"], 9);
+    assert_eq!(changed["availability"], "Tue, Thu · morning");
     let response = demo
         .send_json(
             reqwest::Method::DELETE,

@@ -786,6 +786,54 @@ impl Scoped<'_> {
         ))
     }
 
+    /// Changes one entry's priority, nothing else (`schedule.manage`).
+    pub async fn set_waitlist_priority(
+        &self,
+        id: WaitlistEntryId,
+        priority: u8,
+    ) -> Result<(), StoreError> {
+        let practice = self.practice()?;
+        self.authorize_in_own_practice(
+            Action::ScheduleManage,
+            AuditedAs::one(AuditAction::Write, ResourceType::Appointment, &id),
+        )
+        .await?;
+        if !(1..=9).contains(&priority) {
+            return Err(StoreError::Refused(
+                "a waitlist priority is 1 (most urgent) to 9",
+            ));
+        }
+        let patient: Option<Uuid> = on_pool!(&self.store.db, pool => {
+            sqlx::query_scalar("SELECT patient_id FROM waitlist WHERE id = $1 AND practice_id = $2")
+                .bind(id.as_uuid())
+                .bind(practice.as_uuid())
+                .fetch_optional(pool)
+                .await
+        })
+        .context("finding a waitlist entry")?;
+        let patient = PatientId::from_uuid(patient.ok_or(StoreError::NotFound)?);
+        let mut event = self.record_event(true, ResourceType::Appointment, id.as_uuid(), patient);
+        event
+            .detail
+            .insert("schedule", Detail::Code("waitlist_priority".into()));
+        let mut tx = self.store.begin().await?;
+        on_tx!(&mut tx, conn => {
+            sqlx::query(
+                "UPDATE waitlist SET priority = $1, updated_at = $2 WHERE id = $3 AND practice_id = $4",
+            )
+            .bind(i64::from(priority))
+            .bind(self.store.now())
+            .bind(id.as_uuid())
+            .bind(practice.as_uuid())
+            .execute(&mut *conn)
+            .await
+            .map(|_| ())
+        })
+        .context("changing a waitlist priority")?;
+        tx.commit_with(&[&event]).await?;
+        Ok(())
+    }
+
     /// Takes a patient off the waitlist (`schedule.manage`).
     pub async fn remove_waitlist_entry(&self, id: WaitlistEntryId) -> Result<(), StoreError> {
         let practice = self.practice()?;
