@@ -8,6 +8,7 @@
 //! scoped repository and audit log) as a person would.
 
 pub mod jobs;
+pub mod pms;
 pub mod runtime;
 
 pub use jobs::deliver::Senders;

@@ -187,6 +187,24 @@ pub(crate) const ENV_VARS: &[(&str, Option<&str>, &str, Kind)] = &[
         "srfax_access_pwd",
         Kind::Text,
     ),
+    (
+        "ENAMEL_PMS_OPENDENTAL_BASE_URL",
+        Some("pms"),
+        "opendental_base_url",
+        Kind::Text,
+    ),
+    (
+        "ENAMEL_PMS_OPENDENTAL_DEVELOPER_KEY",
+        Some("pms"),
+        "opendental_developer_key",
+        Kind::Text,
+    ),
+    (
+        "ENAMEL_PMS_SYNC_MINUTES",
+        Some("pms"),
+        "sync_minutes",
+        Kind::Integer,
+    ),
 ];
 
 /// The variable that names a configuration file when `--config` is not given.

@@ -31,6 +31,7 @@ pub struct Settings {
     pub sessions: SessionSettings,
     pub referrals: ReferralSettings,
     pub notifications: NotificationSettings,
+    pub pms: PmsSettings,
     pub log: LogSettings,
 }
 /// Why settings could not be loaded. Messages name the file, line or variable,

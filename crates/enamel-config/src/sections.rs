@@ -191,6 +191,29 @@ impl Default for JobSettings {
     }
 }
 
+/// Reaching practices' practice-management systems (docs/opendental.md).
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PmsSettings {
+    /// Open Dental's API root; unset means its hosted API.
+    pub opendental_base_url: Option<String>,
+    /// Enamel's Open Dental developer key (each practice's customer key is in its
+    /// sealed vendor credentials). Unset: no practice can be connected.
+    pub opendental_developer_key: Option<SecretString>,
+    /// How often a newly connected practice is synced, in minutes.
+    pub sync_minutes: u32,
+}
+
+impl Default for PmsSettings {
+    fn default() -> Self {
+        Self {
+            opendental_base_url: None,
+            opendental_developer_key: None,
+            sync_minutes: 5,
+        }
+    }
+}
+
 /// Where key-encryption keys come from.
 #[derive(Clone, Debug, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -298,6 +321,7 @@ impl Default for Settings {
             sessions: SessionSettings::default(),
             referrals: ReferralSettings::default(),
             notifications: NotificationSettings::default(),
+            pms: PmsSettings::default(),
             log: LogSettings::default(),
         }
     }

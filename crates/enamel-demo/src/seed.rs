@@ -169,6 +169,12 @@ async fn seed_registry(store: &Store, id: enamel_domain::PracticeId) -> anyhow::
         ("twilio", "Twilio", "SMS notifications", BaaStatus::Pending),
         ("srfax", "SRFax", "fax notifications", BaaStatus::Pending),
         (
+            "open-dental",
+            "Open Dental",
+            "practice schedule sync (PMS API)",
+            BaaStatus::Pending,
+        ),
+        (
             "anthropic",
             "Anthropic",
             "AI drafting assistant",

@@ -7,6 +7,7 @@
 //! - [`fax`]: `SRFax`'s `Queue_Fax`.
 //! - [`objects`]: attachment ciphertext on the file system or an S3-compatible store.
 //! - [`kms`]: AWS KMS as the key provider.
+//! - [`opendental`]: Open Dental's REST API, the practice's schedule and write-backs.
 //!
 //! The notification adapters share [`notify::SendError`], whose variants tell an
 //! outbox whether to retry, give up, or stop messaging a recipient who opted out.
@@ -17,6 +18,7 @@ pub mod fax;
 pub mod kms;
 pub mod notify;
 pub mod objects;
+pub mod opendental;
 pub mod pdf;
 pub mod sms;
 
@@ -26,4 +28,5 @@ pub use fax::{SrFax, SrFaxSettings};
 pub use kms::AwsKms;
 pub use notify::{Delivered, SendError, SetupError};
 pub use objects::{ObjectError, ObjectStore, S3Credentials, S3Settings};
+pub use opendental::{OpenDental, OpenDentalError, OpenDentalSettings};
 pub use sms::{InboundKeyword, Twilio, TwilioSender, TwilioSettings};

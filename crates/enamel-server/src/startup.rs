@@ -43,6 +43,10 @@ pub struct AppState {
     pub twilio_auth_token: Option<secrecy::SecretString>,
     /// The letter-drafting assistant, when a key is configured.
     pub assistant: Option<Arc<enamel_integrations::Assistant>>,
+    /// How practices reach Open Dental (docs/opendental.md).
+    pub pms: enamel_agents::jobs::pms_sync::PmsClientSettings,
+    /// How often a newly connected practice syncs, in minutes.
+    pub pms_sync_minutes: u32,
 }
 
 /// Why the application would not start. Each message says what to change.
@@ -63,6 +67,8 @@ pub enum StartupError {
     ObjectStore(#[source] enamel_integrations::ObjectError),
     #[error("letter assistant settings: {0:#}")]
     Assistant(#[source] anyhow::Error),
+    #[error("practice-management settings: {0}")]
+    Settings(String),
     #[error("cannot listen on {addr}: {source}")]
     Bind {
         addr: SocketAddr,
@@ -128,6 +134,9 @@ impl Application {
             }),
             twilio_auth_token: settings.notifications.twilio_auth_token.clone(),
             assistant: assistant(&settings.referrals)?.map(Arc::new),
+            pms: enamel_agents::jobs::pms_sync::PmsClientSettings::from_settings(&settings.pms)
+                .map_err(|err| StartupError::Settings(err.to_string()))?,
+            pms_sync_minutes: settings.pms.sync_minutes.clamp(1, 1440),
         };
         if state.twilio_auth_token.is_some() && settings.referrals.public_url.is_none() {
             tracing::warn!(

@@ -70,6 +70,7 @@ pub use repos::referrals::{
     ReferralSummary, StepInput, TimelineEntry,
 };
 pub use repos::referrals::{PORTAL_ATTEMPTS, PORTAL_SESSION_MINUTES, PortalOpening, PortalView};
+pub use repos::schedule::pms_sync::{PmsConnection, SyncMark};
 pub use repos::schedule::views::{
     ELIGIBILITY, EligibilityRow, FieldRule, NO_SHOW, NoShowRow, RECALL, RecallRow, WORKFLOWS,
     Workflow, minimum_necessary_tables,

@@ -9,6 +9,8 @@
 
 #[cfg(feature = "server")]
 pub mod demo;
+#[cfg(feature = "opendental")]
+pub mod opendental;
 pub mod smtp;
 
 use std::fmt::Write as _;

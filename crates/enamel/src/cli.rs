@@ -181,6 +181,16 @@ pub enum ImportCommand {
         dry_run: bool,
         file: PathBuf,
     },
+    /// Sync a connected practice from Open Dental now, as its `pms-sync` agent
+    /// (docs/opendental.md): what changed since the last run, or everything with
+    /// `--full`. The practice's administrator connects it on its "Open Dental" page.
+    Opendental {
+        #[arg(long, value_name = "ID")]
+        practice: enamel_domain::PracticeId,
+        /// Read every list whole, ignoring where the last run stopped.
+        #[arg(long)]
+        full: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]

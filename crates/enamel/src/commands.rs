@@ -58,6 +58,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let store = connect_current(&settings).await?;
             crate::import::csv(&store, practice, &kind, dry_run, &file).await
         }
+        Command::Import(ImportCommand::Opendental { practice, full }) => {
+            let store = connect_current(&settings).await?;
+            crate::import::opendental(&store, &settings, practice, full).await
+        }
         Command::Compliance(ComplianceCommand::MinimumNecessary) => {
             print!("{}", enamel_store::minimum_necessary_tables());
             Ok(ExitCode::SUCCESS)

@@ -98,3 +98,45 @@ pub async fn csv(
         ExitCode::from(3)
     })
 }
+
+/// `enamel import opendental`: one sync now; prints each list's counts and the
+/// rejection reasons (field names, never values).
+pub async fn opendental(
+    store: &Store,
+    settings: &enamel_config::Settings,
+    practice: PracticeId,
+    full: bool,
+) -> anyhow::Result<ExitCode> {
+    use enamel_agents::jobs::pms_sync::{PmsClientSettings, sync_practice};
+    let client = PmsClientSettings::from_settings(&settings.pms)?;
+    let report = match sync_practice(store, &client, practice, full).await {
+        Ok(report) => report,
+        Err(err) => {
+            eprintln!("The sync stopped: {err} ({}).", err.code());
+            return Ok(ExitCode::from(1));
+        }
+    };
+    println!(
+        "{:<18} {:>8} {:>8} {:>8} {:>8} {:>8}",
+        "list", "read", "added", "updated", "skipped", "rejected"
+    );
+    for (list, counts) in &report.lists {
+        println!(
+            "{list:<18} {:>8} {:>8} {:>8} {:>8} {:>8}",
+            counts.read,
+            counts.inserted,
+            counts.updated,
+            counts.skipped,
+            counts.rejected_total()
+        );
+        for (reason, count) in &counts.rejected {
+            println!("    {count} rejected: {reason}");
+        }
+    }
+    let rejected: u64 = report.lists.values().map(|l| l.rejected_total()).sum();
+    Ok(if rejected > 0 {
+        ExitCode::from(3)
+    } else {
+        ExitCode::SUCCESS
+    })
+}

@@ -25,10 +25,12 @@ use schedule::{DailyRun, Scheduler};
 
 /// The kinds of job every worker runs; a worker with a notification channel also
 /// runs [`DELIVER_JOB`].
-const KINDS: &[&str] = &[CHECKPOINT, FLAG, RETENTION];
+const KINDS: &[&str] = &[CHECKPOINT, FLAG, RETENTION, PMS_SYNC];
 const CHECKPOINT: &str = "checkpoint";
 const FLAG: &str = "flag_not_responding";
 const RETENTION: &str = "retention";
+/// A practice's Open Dental sync (payload: [`SyncRun`]).
+pub const PMS_SYNC: &str = "pms_sync";
 /// How often retention runs.
 const RETENTION_EVERY: time::Duration = time::Duration::days(1);
 /// How long a claimed job is its worker's before another may take it over, unless
@@ -105,6 +107,8 @@ pub struct RuntimeSettings {
     pub retention: enamel_store::RetentionPeriods,
     /// How long a claimed job is this worker's.
     pub lease: time::Duration,
+    /// How to reach Open Dental for the practices connected to it.
+    pub pms: crate::jobs::pms_sync::PmsClientSettings,
 }
 
 impl RuntimeSettings {
@@ -134,8 +138,48 @@ impl RuntimeSettings {
             lease: time::Duration::seconds(
                 i64::try_from(settings.jobs.lease_seconds.max(1)).unwrap_or(300),
             ),
+            pms: crate::jobs::pms_sync::PmsClientSettings::from_settings(&settings.pms)
+                .unwrap_or_else(|err| {
+                    tracing::error!(error = %err, "the Open Dental settings are unusable");
+                    crate::jobs::pms_sync::PmsClientSettings {
+                        base_url: url::Url::parse(
+                            enamel_integrations::opendental::DEFAULT_BASE_URL,
+                        )
+                        .unwrap_or_else(|_| unreachable!()),
+                        developer_key: None,
+                        first_pause: std::time::Duration::from_secs(1),
+                    }
+                }),
         }
     }
+}
+
+/// A sync run's payload: which practice, and whether to read everything again.
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
+pub struct SyncRun {
+    pub practice: enamel_domain::PracticeId,
+    #[serde(default)]
+    pub full: bool,
+}
+
+/// Queues a sync of `practice` to run now (the administrator's "sync now").
+pub async fn enqueue_sync(
+    store: &Store,
+    practice: enamel_domain::PracticeId,
+    full: bool,
+    now: time::OffsetDateTime,
+) -> anyhow::Result<()> {
+    store
+        .jobs()
+        .enqueue(&enamel_store::NewJob {
+            kind: PMS_SYNC.to_owned(),
+            key: format!("{PMS_SYNC}:{practice}:now:{}", uuid::Uuid::now_v7()),
+            payload: serde_json::to_value(SyncRun { practice, full })?,
+            run_at: now,
+            max_attempts: ATTEMPTS,
+        })
+        .await?;
+    Ok(())
 }
 
 fn days(days: u32) -> time::Duration {
@@ -281,6 +325,11 @@ impl Runtime {
                     "retention applied"
                 );
                 Ok(Ran::Done)
+            }
+            PMS_SYNC => {
+                let run: SyncRun = serde_json::from_value(job.payload.clone())
+                    .map_err(|_| anyhow::anyhow!("a sync job without its practice"))?;
+                jobs::pms_sync::run(&self.store, &self.settings.pms, run.practice, run.full).await
             }
             other => anyhow::bail!("no job of kind {other}"),
         }

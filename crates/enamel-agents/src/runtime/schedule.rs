@@ -6,7 +6,8 @@ use enamel_domain::{DailyAt, PracticeId, TimeZone};
 use enamel_store::NewJob;
 
 use super::{
-    ATTEMPTS, CHECKPOINT, FLAG, FLAG_AT, PRACTICES_EVERY, RETENTION, RETENTION_EVERY, Runtime,
+    ATTEMPTS, CHECKPOINT, FLAG, FLAG_AT, PMS_SYNC, PRACTICES_EVERY, RETENTION, RETENTION_EVERY,
+    Runtime, SyncRun,
 };
 
 /// When each recurring job is next due.
@@ -20,6 +21,8 @@ pub(super) struct Scheduler {
     pub(super) enqueued: std::collections::HashMap<String, String>,
     /// The practices and their time zones, as last read, and when.
     pub(super) practices: Vec<(PracticeId, TimeZone)>,
+    /// The practices connected to a PMS, and how often each syncs (minutes).
+    pub(super) connected: Vec<(PracticeId, u32)>,
     pub(super) practices_read: Option<time::OffsetDateTime>,
 }
 
@@ -47,9 +50,17 @@ impl Scheduler {
                 .into_iter()
                 .map(|p| (p.id, p.time_zone))
                 .collect();
+            self.connected = runtime
+                .store
+                .pms_connections()
+                .await?
+                .into_iter()
+                .map(|(practice, _, every)| (practice, every))
+                .collect();
             self.practices_read = Some(now);
         }
         due.extend(daily(FLAG, FLAG_AT, &self.practices, now));
+        due.extend(syncs(&self.connected, now));
         for job in due {
             let slot = match job.payload.get("practice").and_then(|p| p.as_str()) {
                 Some(practice) => format!("{}:{practice}", job.kind),
@@ -89,6 +100,33 @@ pub(super) fn every(kind: &str, period: time::Duration, now: time::OffsetDateTim
         run_at: now,
         max_attempts: ATTEMPTS,
     }
+}
+
+/// Each connected practice's sync for the period of its own interval that `now`
+/// falls in, keyed by the practice and that period.
+pub(super) fn syncs(connected: &[(PracticeId, u32)], now: time::OffsetDateTime) -> Vec<NewJob> {
+    connected
+        .iter()
+        .map(|(practice, every)| {
+            let seconds = i64::from((*every).max(1)) * 60;
+            NewJob {
+                kind: PMS_SYNC.to_owned(),
+                key: format!(
+                    "{PMS_SYNC}:{practice}:{}",
+                    now.unix_timestamp().div_euclid(seconds)
+                ),
+                payload: serde_json::to_value(SyncRun {
+                    practice: *practice,
+                    full: false,
+                })
+                .unwrap_or_default(),
+                run_at: now,
+                // Tried once more after a failure of the store's; the next period's
+                // run is the real retry.
+                max_attempts: 2,
+            }
+        })
+        .collect()
 }
 
 /// A daily run's payload: whose run it is, and the instant it was due.

@@ -4,5 +4,6 @@ mod email;
 mod fax;
 mod kms;
 mod objects;
+mod opendental;
 mod sms;
 mod support;

@@ -36,6 +36,7 @@ pub(crate) fn chrome(state: &AppState, user: Option<&User>) -> Chrome {
     if user.role == Role::PracticeAdmin {
         links.push(("/practice/settings", "Office settings"));
         links.push(("/practice/import", "Import the schedule"));
+        links.push(("/practice/opendental", "Open Dental"));
     }
     if user.role == Role::SecurityOfficer {
         links.push(("/security/audit", "Audit log"));

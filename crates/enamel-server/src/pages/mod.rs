@@ -14,6 +14,7 @@ mod import;
 mod join;
 mod lists;
 mod new_referral;
+mod opendental;
 mod operator;
 mod patient_record;
 mod patients;
@@ -96,6 +97,15 @@ pub(crate) fn router() -> Router<AppState> {
         .route(
             "/practice/import",
             get(import::import_page).post(import::import_upload.layer(DefaultBodyLimit::disable())),
+        )
+        .route(
+            "/practice/opendental",
+            get(opendental::page).post(opendental::connect),
+        )
+        .route("/practice/opendental/sync", post(opendental::sync_now))
+        .route(
+            "/practice/opendental/disconnect",
+            post(opendental::disconnect),
         )
         .route("/admin/users", get(users_page))
         .route("/admin/users/invite", post(invite))

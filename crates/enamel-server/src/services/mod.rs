@@ -16,6 +16,7 @@ pub(crate) mod invitations;
 pub(crate) mod letters;
 pub(crate) mod office_settings;
 pub mod onboarding;
+pub(crate) mod opendental;
 pub(crate) mod patients;
 pub(crate) mod portal_links;
 pub(crate) mod referrals;

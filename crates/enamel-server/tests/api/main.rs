@@ -20,6 +20,7 @@ mod metrics;
 mod notifications;
 mod onboarding;
 mod openapi;
+mod opendental;
 mod operator;
 mod portal;
 mod practice_schedule;

@@ -8,6 +8,7 @@
 //! never duplicates. Staff read through `schedule.view` and act through
 //! `schedule.manage`; an agent reads only its workflow's view.
 
+pub mod pms_sync;
 mod records;
 pub mod views;
 

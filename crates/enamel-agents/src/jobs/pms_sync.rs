@@ -1,0 +1,127 @@
+//! The Open Dental sync of one connected practice, as its `pms-sync` agent
+//! (docs/opendental.md): every few minutes on the practice's schedule, and on
+//! demand from the administrator's page or `enamel pms sync`.
+
+use enamel_domain::{PracticeId, VendorName};
+use enamel_integrations::opendental::{self, OpenDental, OpenDentalSettings};
+use enamel_store::{Store, StoreError};
+use secrecy::SecretString;
+
+use crate::pms::sync::{self, SyncError, SyncReport};
+use crate::runtime::Ran;
+
+/// The label of a practice's Open Dental customer key in its vendor credentials.
+pub const CUSTOMER_KEY: &str = "customer-key";
+
+/// How to reach Open Dental: the deployment's developer key and API root.
+#[derive(Clone, Debug)]
+pub struct PmsClientSettings {
+    pub base_url: url::Url,
+    /// `None`: Open Dental is not set up on this deployment.
+    pub developer_key: Option<SecretString>,
+    /// The first pause before retrying a rate-limited request.
+    pub first_pause: std::time::Duration,
+}
+
+impl PmsClientSettings {
+    /// From the `[pms]` settings; an unreadable base URL is an error that names it.
+    pub fn from_settings(settings: &enamel_config::PmsSettings) -> anyhow::Result<Self> {
+        let raw = settings
+            .opendental_base_url
+            .as_deref()
+            .unwrap_or(opendental::DEFAULT_BASE_URL);
+        Ok(Self {
+            base_url: url::Url::parse(raw)
+                .map_err(|_| anyhow::anyhow!("pms.opendental_base_url is not a URL"))?,
+            developer_key: settings.opendental_developer_key.clone(),
+            first_pause: std::time::Duration::from_secs(1),
+        })
+    }
+}
+
+/// Why a practice could not be synced before anything was read.
+#[derive(Debug, thiserror::Error)]
+pub enum NotSynced {
+    #[error("the practice is not connected to a practice-management system")]
+    NotConnected,
+    #[error("Open Dental's developer key is not configured (pms.opendental_developer_key)")]
+    NoDeveloperKey,
+    #[error("the practice's Open Dental customer key is not usable: {0}")]
+    BadKey(String),
+    #[error(transparent)]
+    Sync(#[from] SyncError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl NotSynced {
+    /// A code for the connection's last outcome and the logs.
+    #[must_use]
+    pub fn code(&self) -> String {
+        match self {
+            Self::NotConnected => "not_connected".into(),
+            Self::NoDeveloperKey => "no_developer_key".into(),
+            Self::BadKey(_) => "bad_customer_key".into(),
+            Self::Sync(err) => err.code(),
+            Self::Store(_) => "store_failed".into(),
+        }
+    }
+}
+
+/// Syncs `practice` now; `full` reads everything again.
+pub async fn sync_practice(
+    store: &Store,
+    settings: &PmsClientSettings,
+    practice: PracticeId,
+    full: bool,
+) -> Result<SyncReport, NotSynced> {
+    let Some((_, agent, _)) = store
+        .pms_connections()
+        .await?
+        .into_iter()
+        .find(|(p, _, _)| *p == practice)
+    else {
+        return Err(NotSynced::NotConnected);
+    };
+    let actor = sync::agent_actor(agent, practice);
+    let scoped = store.scoped(&actor);
+    let Some(developer_key) = settings.developer_key.clone() else {
+        scoped
+            .pms_sync_finished(&NotSynced::NoDeveloperKey.code(), "")
+            .await?;
+        return Err(NotSynced::NoDeveloperKey);
+    };
+    let vendor =
+        VendorName::parse(opendental::VENDOR).map_err(|e| NotSynced::BadKey(e.to_string()))?;
+    let customer_key = scoped
+        .vendor_credentials()?
+        .secret(&vendor, CUSTOMER_KEY)
+        .await?;
+    let client = OpenDental::new(OpenDentalSettings {
+        base_url: settings.base_url.clone(),
+        developer_key,
+        customer_key,
+        first_pause: settings.first_pause,
+    })
+    .map_err(|e| NotSynced::BadKey(e.to_string()))?;
+    Ok(sync::run(&scoped, &client, full).await?)
+}
+
+/// A run for the jobs runtime: the outcome is on the practice's connection, where
+/// its administrator sees it; a vendor's refusal or absence waits for the next run
+/// rather than piling up retries. Only the store's own failure is retried.
+pub async fn run(
+    store: &Store,
+    settings: &PmsClientSettings,
+    practice: PracticeId,
+    full: bool,
+) -> anyhow::Result<Ran> {
+    match sync_practice(store, settings, practice, full).await {
+        Ok(_) | Err(NotSynced::NotConnected | NotSynced::NoDeveloperKey | NotSynced::BadKey(_)) => {
+            Ok(Ran::Done)
+        }
+        Err(NotSynced::Sync(SyncError::Vendor(_))) => Ok(Ran::Done),
+        Err(NotSynced::Sync(SyncError::Store(StoreError::NoBaa(_)))) => Ok(Ran::Done),
+        Err(err) => Err(anyhow::Error::new(err).context("syncing a practice's schedule")),
+    }
+}
