@@ -134,19 +134,19 @@ impl RedactedSettings<'_> {
             secret(n.srfax_access_pwd.is_some())
         )?;
         writeln!(f, "mailbox_dir = {:?}", path(&n.mailbox_dir))?;
-        let p = &s.pms;
+        let pms = &s.pms;
         writeln!(f, "\n[pms]")?;
         writeln!(
             f,
             "opendental_base_url = {:?}",
-            text(&p.opendental_base_url)
+            text(&pms.opendental_base_url)
         )?;
         writeln!(
             f,
             "opendental_developer_key = {:?}",
-            secret(p.opendental_developer_key.is_some())
+            secret(pms.opendental_developer_key.is_some())
         )?;
-        writeln!(f, "sync_minutes = {}", p.sync_minutes)?;
+        writeln!(f, "sync_minutes = {}", pms.sync_minutes)?;
         Ok(())
     }
 }

@@ -31,7 +31,7 @@ pub const PAGE_SIZE: usize = 100;
 /// Tries of one request that was rate limited or failed on the server's side.
 const TRIES: u32 = 4;
 /// The longest pause a `Retry-After` may ask for before the run gives up for now.
-const LONGEST_PAUSE: Duration = Duration::from_secs(60);
+const LONGEST_PAUSE: Duration = Duration::from_mins(1);
 
 /// One item of a list, as Open Dental returns it.
 pub type Item = Map<String, Value>;

@@ -9,6 +9,7 @@
 //! so a test can change a record between two syncs and know it is newer.
 
 use std::collections::{HashMap, VecDeque};
+use std::fmt::Write as _;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use axum::Router;
@@ -88,7 +89,7 @@ impl Tables {
         change(&mut item);
         self.stamp(list, &mut item);
         let slot = self.lists.get_mut(list)?.get_mut(at)?;
-        *slot = item.clone();
+        slot.clone_from(&item);
         Some(item)
     }
 }
@@ -190,7 +191,7 @@ impl FakeOpenDental {
         self.lock().lists.values().all(Vec::is_empty)
     }
 
-    fn check(&self, headers: &HeaderMap, line: String) -> Result<(), Response> {
+    fn check(&self, headers: &HeaderMap, line: String) -> Result<(), Box<Response>> {
         let mut tables = self.lock();
         tables.requests.push(line);
         let authorized = headers
@@ -198,11 +199,13 @@ impl FakeOpenDental {
             .and_then(|v| v.to_str().ok())
             .is_some_and(|v| v == self.authorization);
         if !authorized {
-            return Err((
-                StatusCode::UNAUTHORIZED,
-                "Invalid Authorization header. Format: ODFHIR DeveloperKey/CustomerKey",
-            )
-                .into_response());
+            return Err(Box::new(
+                (
+                    StatusCode::UNAUTHORIZED,
+                    "Invalid Authorization header. Format: ODFHIR DeveloperKey/CustomerKey",
+                )
+                    .into_response(),
+            ));
         }
         if let Some(status) = tables.failures.pop_front() {
             let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
@@ -212,7 +215,7 @@ impl FakeOpenDental {
                     .headers_mut()
                     .insert("retry-after", axum::http::HeaderValue::from_static("0"));
             }
-            return Err(response);
+            return Err(Box::new(response));
         }
         Ok(())
     }
@@ -233,10 +236,10 @@ async fn list(
     pairs.sort();
     for (i, (k, v)) in pairs.iter().enumerate() {
         line.push(if i == 0 { '?' } else { '&' });
-        line.push_str(&format!("{k}={v}"));
+        let _ = write!(line, "{k}={v}");
     }
     if let Err(refused) = fake.check(&headers, line) {
-        return refused;
+        return *refused;
     }
     let (name, asap) = match path.as_str() {
         "patients/Simple" => ("patients", false),
@@ -303,7 +306,7 @@ async fn write(
     body: axum::body::Bytes,
 ) -> Response {
     if let Err(refused) = fake.check(&headers, format!("PUT {path}")) {
-        return refused;
+        return *refused;
     }
     let Ok(Value::Object(body)) = serde_json::from_slice::<Value>(&body) else {
         return bad_request("The body is not a JSON object");

@@ -133,7 +133,11 @@ pub async fn opendental(
             println!("    {count} rejected: {reason}");
         }
     }
-    let rejected: u64 = report.lists.values().map(|l| l.rejected_total()).sum();
+    let rejected: u64 = report
+        .lists
+        .values()
+        .map(enamel_agents::pms::sync::ListReport::rejected_total)
+        .sum();
     Ok(if rejected > 0 {
         ExitCode::from(3)
     } else {

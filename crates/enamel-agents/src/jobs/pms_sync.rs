@@ -117,11 +117,13 @@ pub async fn run(
     full: bool,
 ) -> anyhow::Result<Ran> {
     match sync_practice(store, settings, practice, full).await {
-        Ok(_) | Err(NotSynced::NotConnected | NotSynced::NoDeveloperKey | NotSynced::BadKey(_)) => {
-            Ok(Ran::Done)
-        }
-        Err(NotSynced::Sync(SyncError::Vendor(_))) => Ok(Ran::Done),
-        Err(NotSynced::Sync(SyncError::Store(StoreError::NoBaa(_)))) => Ok(Ran::Done),
+        Ok(_)
+        | Err(
+            NotSynced::NotConnected
+            | NotSynced::NoDeveloperKey
+            | NotSynced::BadKey(_)
+            | NotSynced::Sync(SyncError::Vendor(_) | SyncError::Store(StoreError::NoBaa(_))),
+        ) => Ok(Ran::Done),
         Err(err) => Err(anyhow::Error::new(err).context("syncing a practice's schedule")),
     }
 }

@@ -224,10 +224,9 @@ impl NextMark {
             if let Some(stamp) = resource
                 .stamp_field()
                 .and_then(|f| opendental::text(item, f))
+                && self.newest_stamp.as_ref().is_none_or(|n| stamp > *n)
             {
-                if self.newest_stamp.as_ref().is_none_or(|n| stamp > *n) {
-                    self.newest_stamp = Some(stamp);
-                }
+                self.newest_stamp = Some(stamp);
             }
             // FNV-1a over the item's JSON, without the server's clock: a digest to
             // tell an unchanged list, not a security measure.

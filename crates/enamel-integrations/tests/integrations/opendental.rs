@@ -1,5 +1,5 @@
 //! Open Dental's API against a local server that speaks its documented shapes
-//! (enamel_testkit::opendental): paging, the keys, rate limits and server errors,
+//! (`enamel_testkit::opendental`): paging, the keys, rate limits and server errors,
 //! changes since a server time, and the write-backs.
 
 use std::time::Duration;

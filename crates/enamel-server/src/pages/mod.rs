@@ -76,37 +76,7 @@ pub(crate) fn router() -> Router<AppState> {
         .route("/account/sessions", get(sessions_page))
         .route("/account/sessions/{id}/end", post(end_session))
         .route("/account/sessions/end-others", post(end_other_sessions))
-        .route("/schedule", get(schedule::day_page))
-        .route(
-            "/schedule/appointments/{id}/status",
-            post(schedule::set_status),
-        )
-        .route(
-            "/schedule/waitlist",
-            get(schedule::waitlist_page).post(schedule::add_to_waitlist),
-        )
-        .route(
-            "/schedule/waitlist/{id}/priority",
-            post(schedule::set_priority),
-        )
-        .route(
-            "/schedule/waitlist/{id}/removal",
-            post(schedule::remove_from_waitlist),
-        )
-        .route("/schedule/recalls", get(schedule::recalls_page))
-        .route(
-            "/practice/import",
-            get(import::import_page).post(import::import_upload.layer(DefaultBodyLimit::disable())),
-        )
-        .route(
-            "/practice/opendental",
-            get(opendental::page).post(opendental::connect),
-        )
-        .route("/practice/opendental/sync", post(opendental::sync_now))
-        .route(
-            "/practice/opendental/disconnect",
-            post(opendental::disconnect),
-        )
+        .merge(schedule_routes())
         .route("/admin/users", get(users_page))
         .route("/admin/users/invite", post(invite))
         .route("/admin/users/{id}/role", post(change_role))
@@ -168,6 +138,42 @@ pub(crate) fn router() -> Router<AppState> {
         )
         .route("/operator/jobs", get(operator::jobs_page))
         .route("/operator/jobs/{id}/retry", post(operator::retry_from_page))
+}
+
+/// The schedule, and how it comes in from the practice-management system.
+fn schedule_routes() -> Router<AppState> {
+    Router::new()
+        .route("/schedule", get(schedule::day_page))
+        .route(
+            "/schedule/appointments/{id}/status",
+            post(schedule::set_status),
+        )
+        .route(
+            "/schedule/waitlist",
+            get(schedule::waitlist_page).post(schedule::add_to_waitlist),
+        )
+        .route(
+            "/schedule/waitlist/{id}/priority",
+            post(schedule::set_priority),
+        )
+        .route(
+            "/schedule/waitlist/{id}/removal",
+            post(schedule::remove_from_waitlist),
+        )
+        .route("/schedule/recalls", get(schedule::recalls_page))
+        .route(
+            "/practice/import",
+            get(import::import_page).post(import::import_upload.layer(DefaultBodyLimit::disable())),
+        )
+        .route(
+            "/practice/opendental",
+            get(opendental::page).post(opendental::connect),
+        )
+        .route("/practice/opendental/sync", post(opendental::sync_now))
+        .route(
+            "/practice/opendental/disconnect",
+            post(opendental::disconnect),
+        )
 }
 
 /// The security officer's console and the operator's practices.

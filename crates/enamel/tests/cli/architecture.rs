@@ -32,6 +32,8 @@ const ALLOWED: &[(&str, &[&str])] = &[
             "enamel-integrations",
         ],
     ),
+    // The server queues the agents' jobs ("sync now") and shares the PMS record
+    // mapping with the Open Dental sync; the agents never depend on the server.
     (
         "enamel-server",
         &[
@@ -42,6 +44,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
             "enamel-config",
             "enamel-store",
             "enamel-integrations",
+            "enamel-agents",
         ],
     ),
     (
