@@ -8,6 +8,7 @@
 //! of its PHI leaked.
 
 pub mod films;
+pub mod export;
 mod generate;
 mod names;
 mod referrals;

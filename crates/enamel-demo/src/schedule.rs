@@ -23,7 +23,7 @@ use crate::{DemoNetwork, DemoPractice};
 pub const DEMO_WAITLIST: usize = 45;
 
 /// The appointment types every demo office uses: PMS id, name, codes, minutes.
-const TYPES: [(&str, &str, &[&str], u32); 6] = [
+pub(crate) const TYPES: [(&str, &str, &[&str], u32); 6] = [
     ("1", "New patient exam", &["D0150", "D0210"], 60),
     ("2", "Adult prophy", &["D0120", "D1110", "D0274"], 60),
     ("3", "Child prophy", &["D0120", "D1120"], 30),
@@ -33,7 +33,7 @@ const TYPES: [(&str, &str, &[&str], u32); 6] = [
 ];
 
 /// Recall types: PMS id, name, trigger codes, interval (Open Dental's defaults).
-const RECALLS: [(&str, &str, &[&str], &str); 3] = [
+pub(crate) const RECALLS: [(&str, &str, &[&str], &str); 3] = [
     ("1", "Prophy", &["D1110", "D1120"], "6m1d"),
     ("2", "Perio maintenance", &["D4910"], "3m"),
     ("3", "Bitewings", &["D0274"], "1y"),
@@ -41,7 +41,7 @@ const RECALLS: [(&str, &str, &[&str], &str); 3] = [
 
 /// Payers the demo's coverage draws from (real payer ids are public; these are
 /// labelled as demo plans).
-const PAYERS: [(&str, &str); 4] = [
+pub(crate) const PAYERS: [(&str, &str); 4] = [
     ("60054", "Aetna Dental (demo plan)"),
     ("61271", "Humana Dental (demo plan)"),
     ("CDCA1", "Delta Dental (demo plan)"),

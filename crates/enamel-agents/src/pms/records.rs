@@ -191,12 +191,18 @@ fn codes(row: &Row<'_>, column: &'static str) -> Result<Vec<CdtCode>, String> {
         .collect()
 }
 
-/// Open Dental's `AptStatus`, by name or number; the schedule's own names too.
+/// Open Dental's `AptStatus`, by name or number; the schedule's own names too. An
+/// appointment on the unscheduled list has left its slot (cancelled); the old `ASAP`
+/// status is a scheduled one. Planned appointments and notes are not on a schedule.
 fn appointment_status(raw: &str) -> Result<AppointmentStatus, String> {
     match raw.trim() {
-        "1" | "Scheduled" => Ok(AppointmentStatus::Scheduled),
+        "1" | "Scheduled" | "4" | "ASAP" => Ok(AppointmentStatus::Scheduled),
         "2" | "Complete" => Ok(AppointmentStatus::Completed),
+        "3" | "UnschedList" => Ok(AppointmentStatus::Cancelled),
         "5" | "Broken" => Ok(AppointmentStatus::Broken),
+        "6" | "Planned" | "7" | "PtNote" | "8" | "PtNoteCompleted" => {
+            Err("AptStatus: a planned appointment or a note is not on the schedule".into())
+        }
         other => AppointmentStatus::parse(other).map_err(|e| reason("AptStatus", &e)),
     }
 }

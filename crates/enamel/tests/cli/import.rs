@@ -138,3 +138,28 @@ fn a_bad_file_is_reported_by_line_and_reason_without_its_values() {
         text(&refused.stderr)
     );
 }
+
+/// The synthetic Open Dental export of a demo office (docs/import-examples/demo-office,
+/// kept equal to `enamel_demo::export`'s output by its own test) imports into a fresh
+/// office in order with no row rejected.
+#[test]
+fn the_demo_office_export_imports_whole() {
+    let dir = tempfile::tempdir().unwrap();
+    succeed(enamel(dir.path()).args(["demo", "seed", "--network-only"]));
+    let practice = DemoNetwork::generate(DEFAULT_SEED).practices[0]
+        .practice
+        .id
+        .to_string();
+    let folder = format!(
+        "{}/../../docs/import-examples/demo-office",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    for kind in KINDS {
+        let done = run(enamel(dir.path())
+            .args(["import", "csv", "--practice", &practice, "--kind", kind])
+            .arg(format!("{folder}/{kind}.csv")));
+        let said = text(&done.stdout);
+        assert!(done.status.success(), "{kind}: {said}{}", text(&done.stderr));
+        assert!(said.contains(", 0 rejected."), "{kind}: {said}");
+    }
+}
