@@ -10,9 +10,9 @@ use std::fmt::Write as _;
 
 use time::{Date, Duration, Weekday};
 
+use crate::DemoNetwork;
 use crate::rng::SplitMix64;
 use crate::schedule::{DEMO_WAITLIST, PAYERS, RECALLS, TYPES};
-use crate::DemoNetwork;
 
 /// The day the export is "taken": appointments run a week either side of it.
 pub const EXPORT_TODAY: Date = time::macros::date!(2026 - 12 - 07);
@@ -112,8 +112,9 @@ fn pattern(minutes: u32) -> String {
 /// complete, some broken (no-shows), some on the unscheduled list (cancelled);
 /// ahead: scheduled, a few cancelled.
 fn appointments(rng: &mut SplitMix64, patients: usize) -> String {
-    let mut csv =
-        String::from("AptNum,PatNum,ProvNum,Op,AppointmentTypeNum,AptDateTime,Pattern,AptStatus,ProcCodes\n");
+    let mut csv = String::from(
+        "AptNum,PatNum,ProvNum,Op,AppointmentTypeNum,AptDateTime,Pattern,AptStatus,ProcCodes\n",
+    );
     let mut apt = 0_usize;
     let mut day = EXPORT_TODAY - Duration::days(7);
     while day <= EXPORT_TODAY + Duration::days(7) {
@@ -198,7 +199,8 @@ fn recalls_and_coverage(rng: &mut SplitMix64, patients: usize) -> (String, Strin
         "PatPlanNum,PatNum,Ordinal,ElectID,CarrierName,SubscriberID,GroupNum,Relationship\n",
     );
     for n in 0..patients.min(150) {
-        let previous = EXPORT_TODAY - Duration::days(i64::try_from(30 + rng.below(330)).unwrap_or(30));
+        let previous =
+            EXPORT_TODAY - Duration::days(i64::try_from(30 + rng.below(330)).unwrap_or(30));
         let kind = if n % 10 == 0 { 2 } else { 1 };
         let disabled = u8::from(n % 25 == 24);
         let _ = writeln!(recalls, "R{n},{},{kind},{previous},,{disabled}", n + 1);

@@ -7,8 +7,8 @@
 //! logs and output, so the same generator that seeds the demo also proves that none
 //! of its PHI leaked.
 
-pub mod films;
 pub mod export;
+pub mod films;
 mod generate;
 mod names;
 mod referrals;

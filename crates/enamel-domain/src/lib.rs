@@ -17,6 +17,7 @@ pub mod patient;
 pub mod phi;
 pub mod place;
 pub mod practice;
+pub mod recovery;
 pub mod referral;
 pub mod schedule;
 pub mod text;

@@ -159,7 +159,11 @@ fn the_demo_office_export_imports_whole() {
             .args(["import", "csv", "--practice", &practice, "--kind", kind])
             .arg(format!("{folder}/{kind}.csv")));
         let said = text(&done.stdout);
-        assert!(done.status.success(), "{kind}: {said}{}", text(&done.stderr));
+        assert!(
+            done.status.success(),
+            "{kind}: {said}{}",
+            text(&done.stderr)
+        );
         assert!(said.contains(", 0 rejected."), "{kind}: {said}");
     }
 }
