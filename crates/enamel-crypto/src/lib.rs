@@ -21,6 +21,7 @@ mod error;
 pub mod field;
 pub mod keys;
 pub mod link;
+pub mod offer;
 pub mod password;
 pub mod provider;
 pub mod stream;

@@ -216,7 +216,7 @@ struct Offices<'a, 'b> {
     receiver: &'a Scoped<'b>,
 }
 
-async fn front_desk(store: &Store, practice: &DemoPractice) -> anyhow::Result<Actor> {
+pub(crate) async fn front_desk(store: &Store, practice: &DemoPractice) -> anyhow::Result<Actor> {
     let user = practice
         .users
         .iter()
@@ -288,59 +288,58 @@ async fn walk(
 ) -> anyhow::Result<()> {
     use ReferralEnd as E;
     let (referrer, receiver) = (offices.referrer, offices.receiver);
+    // Each step three hours after the last; the visit moves the clock to after it.
     let mut at = start;
-    let mut next = || {
-        at += Duration::hours(3);
+    let mut next = |after: Option<OffsetDateTime>| {
+        at = after.map_or(at, |visit| visit.max(at)) + Duration::hours(3);
         at
     };
     if end == E::Draft {
         return Ok(());
     }
     referrer
-        .step(id, Step::Send, StepInput::default(), next())
+        .step(id, Step::Send, StepInput::default(), next(None))
         .await?;
     if matches!(end, E::Sent | E::NotResponding) {
         return Ok(());
     }
     if end == E::Cancelled {
         let why = "Patient chose to be seen closer to home";
-        referrer.step(id, Step::Cancel, note(why), next()).await?;
+        referrer
+            .step(id, Step::Cancel, note(why), next(None))
+            .await?;
         return Ok(());
     }
     receiver
-        .step(id, Step::Receive, StepInput::default(), next())
+        .step(id, Step::Receive, StepInput::default(), next(None))
         .await?;
     if end == E::Received {
         return Ok(());
     }
     if end == E::Declined {
         let why = "Outside our scope; please refer to an oral surgeon";
-        receiver.step(id, Step::Decline, note(why), next()).await?;
+        receiver
+            .step(id, Step::Decline, note(why), next(None))
+            .await?;
         return Ok(());
     }
     receiver
-        .step(id, Step::Accept, StepInput::default(), next())
+        .step(id, Step::Accept, StepInput::default(), next(None))
         .await?;
     let question = "Could you send the most recent periapical radiograph?";
     receiver
-        .post_message(id, &Phi::new(question.to_owned()), next())
+        .post_message(id, &Phi::new(question.to_owned()), next(None))
         .await?;
     let answer = "Sent by secure email this morning; the bitewings are from last spring.";
     referrer
-        .post_message(id, &Phi::new(answer.to_owned()), next())
+        .post_message(id, &Phi::new(answer.to_owned()), next(None))
         .await?;
     if end == E::Accepted {
         return Ok(());
     }
-    let local = specialist
-        .practice
-        .time_zone
-        .local(start + Duration::days(14));
-    let day = local.date() + Duration::days(i64::try_from(n % 5).unwrap_or(0));
-    let visit = time::PrimitiveDateTime::new(
-        day,
-        time::Time::from_hms(if n.is_multiple_of(2) { 9 } else { 14 }, 30, 0)?,
-    );
+    let zone = &specialist.practice.time_zone;
+    let booked_at = next(None);
+    let visit = visit_time(end == E::Scheduled, n, start, booked_at, zone)?;
     receiver
         .step(
             id,
@@ -349,18 +348,19 @@ async fn walk(
                 note: None,
                 appointment: Some(Phi::new(visit)),
             },
-            next(),
+            booked_at,
         )
         .await?;
     if end == E::Scheduled {
         return Ok(());
     }
+    let seen = Some(zone.instant(visit) + Duration::hours(1));
     receiver
         .step(
             id,
             Step::Complete,
             note("Treatment completed without complications"),
-            next(),
+            next(seen),
         )
         .await?;
     if end == E::Completed {
@@ -369,15 +369,42 @@ async fn walk(
     let report = "Treatment completed as planned. Please place a full-coverage restoration \
                   within four weeks; review in six months.";
     receiver
-        .step(id, Step::SendReport, note(report), next())
+        .step(id, Step::SendReport, note(report), next(None))
         .await?;
     if end == E::ReportSent {
         return Ok(());
     }
     referrer
-        .step(id, Step::Close, note("Report filed in the chart"), next())
+        .step(
+            id,
+            Step::Close,
+            note("Report filed in the chart"),
+            next(None),
+        )
         .await?;
     Ok(())
+}
+
+/// A referral's visit, in the specialist's local time: still ahead two weeks out for
+/// one left scheduled; for one taken further, the day after it was booked, so the
+/// specialist's schedule holds it in the past and the later steps follow it.
+fn visit_time(
+    ahead: bool,
+    n: usize,
+    start: OffsetDateTime,
+    booked_at: OffsetDateTime,
+    zone: &enamel_domain::TimeZone,
+) -> anyhow::Result<time::PrimitiveDateTime> {
+    let day = if ahead {
+        zone.local(start + Duration::days(14)).date()
+            + Duration::days(i64::try_from(n % 5).unwrap_or(0))
+    } else {
+        zone.local(booked_at).date() + Duration::days(1)
+    };
+    Ok(time::PrimitiveDateTime::new(
+        day,
+        time::Time::from_hms(if n.is_multiple_of(2) { 9 } else { 14 }, 30, 0)?,
+    ))
 }
 
 /// The referring office sends the patient a portal link, and the patient opens it

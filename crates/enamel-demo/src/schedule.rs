@@ -2,9 +2,12 @@
 //! operatories, the usual appointment and recall types, two weeks of appointments
 //! around today (completed, no-shows and cancellations behind, booked and confirmed
 //! ahead, with open time left), a waitlist of 45, recalls (some overdue) and
-//! coverage for most of the patients on the schedule. Imported through the scoped
-//! store as the demo seed, so it is sealed and audited as a real import, keyed by
-//! made-up PMS ids so that seeding twice changes nothing.
+//! coverage for most of the patients on the schedule. A specialist's schedule also
+//! holds the visit of every referral it booked, at the referral's time, for the
+//! referred patient (added to its own patients, as its PMS would have them), with
+//! the dentist's other visits kept clear of it. Imported through the scoped store as
+//! the demo seed, so it is sealed and audited as a real import, keyed by made-up PMS
+//! ids so that seeding twice changes nothing.
 
 use enamel_domain::{
     Actor, AppointmentStatus, AppointmentTypeId, Availability, CdtCode, Membership, Minutes,
@@ -65,7 +68,122 @@ pub async fn seed_office_schedule(store: &Store, practice: &DemoPractice) -> any
         return Ok(());
     }
     let seed = practice.practice.id.as_uuid().as_u64_pair().0;
-    seed_schedule(&scoped, practice, store.now(), seed).await
+    let visits = referral_visits(store, practice).await?;
+    seed_schedule(&scoped, practice, store.now(), seed, &visits).await
+}
+
+/// A referred patient's visit booked with a specialist, as the referral holds it.
+struct ReferralVisit {
+    patient: enamel_domain::Patient,
+    local: time::PrimitiveDateTime,
+}
+
+/// The length of a referral's first visit (a new-patient exam).
+const VISIT_MINUTES: i64 = 60;
+
+impl ReferralVisit {
+    /// Whether a visit from `start` for `minutes` on `day` would overlap this one.
+    fn overlaps(&self, day: Date, start: u32, minutes: u32) -> bool {
+        let own = u32::from(self.local.hour()) * 60 + u32::from(self.local.minute());
+        self.local.date() == day
+            && start < own + u32::try_from(VISIT_MINUTES).unwrap_or(60)
+            && own < start + minutes
+    }
+}
+
+/// The booked visits of the referrals a specialist received (read as its front
+/// desk reads them); none for a general office.
+async fn referral_visits(
+    store: &Store,
+    practice: &DemoPractice,
+) -> anyhow::Result<Vec<ReferralVisit>> {
+    use enamel_domain::ReferralStatus as S;
+    if !practice.practice.kind.is_specialty() {
+        return Ok(Vec::new());
+    }
+    let actor = crate::referrals::front_desk(store, practice).await?;
+    let desk = store.scoped(&actor);
+    let mut visits = Vec::new();
+    for summary in desk
+        .referrals(enamel_store::ReferralBox::Inbox, None, 500)
+        .await?
+    {
+        // Only a booked referral has a visit (and only it is opened here, so the
+        // others keep their unread messages for the demo).
+        if !matches!(
+            summary.status,
+            S::Scheduled | S::Completed | S::ReportSent | S::Closed
+        ) {
+            continue;
+        }
+        let detail = desk.referral(summary.id, store.now()).await?;
+        if let Some(local) = detail.appointment {
+            visits.push(ReferralVisit {
+                patient: detail.patient,
+                local: *local.expose(),
+            });
+        }
+    }
+    visits.sort_by_key(|v| v.local);
+    Ok(visits)
+}
+
+/// Each referral's visit on the specialist's schedule, with the dentist in the first
+/// operatory: seen if it was in the past, confirmed if ahead.
+async fn seed_referral_visits(
+    scoped: &Scoped<'_>,
+    visits: &[ReferralVisit],
+    (dentist, chair, new_patient): (ProviderId, enamel_domain::OperatoryId, AppointmentTypeId),
+    zone: &enamel_domain::TimeZone,
+    now: OffsetDateTime,
+) -> anyhow::Result<()> {
+    use enamel_domain::{ContactChannel, ContactDetails, NewPatient};
+    for (n, visit) in visits.iter().enumerate() {
+        let referred = &visit.patient;
+        let contact = referred.contact.as_ref().map_or_else(
+            || ContactDetails {
+                phone: None,
+                email: None,
+                address: None,
+                preferred: ContactChannel::Email,
+                language: "en".to_owned(),
+            },
+            |c| c.expose().clone(),
+        );
+        let (patient, _) = scoped
+            .import_pms_patient(
+                &pms(&format!("REF{}", n + 1))?,
+                &NewPatient {
+                    id: PatientId::generate(),
+                    first_name: referred.first_name.clone(),
+                    last_name: referred.last_name.clone(),
+                    birth_date: referred.birth_date.clone(),
+                    contact: Phi::new(contact),
+                    insurance: None,
+                },
+            )
+            .await?;
+        let start = zone.instant(visit.local);
+        scoped
+            .upsert_appointment(&NewAppointment {
+                pms_id: Some(pms(&format!("RV{}", n + 1))?),
+                patient,
+                provider: dentist,
+                operatory: Some(chair),
+                kind: Some(new_patient),
+                starts_at: start,
+                duration: Minutes::new(u32::try_from(VISIT_MINUTES)?)?,
+                status: if start < now {
+                    AppointmentStatus::Completed
+                } else {
+                    AppointmentStatus::Confirmed
+                },
+                procedures: Phi::new(Vec::new()),
+                note: None,
+            })
+            .await?;
+    }
+    Ok(())
 }
 
 /// One office's schedule.
@@ -74,6 +192,7 @@ async fn seed_schedule(
     practice: &DemoPractice,
     now: OffsetDateTime,
     seed: u64,
+    visits: &[ReferralVisit],
 ) -> anyhow::Result<()> {
     let mut rng = SplitMix64::new(seed);
     let zone = &practice.practice.time_zone;
@@ -103,6 +222,15 @@ async fn seed_schedule(
                     } else {
                         *rng.pick(&[types[0], types[3], types[4], types[4]])
                     };
+                    // The dentist's time for referred patients stays theirs.
+                    if !hygiene
+                        && visits
+                            .iter()
+                            .any(|v| v.overlaps(day, minute, u32::from(length.get())))
+                    {
+                        minute += 30;
+                        continue;
+                    }
                     let start = zone.instant(day.with_time(Time::from_hms(
                         u8::try_from(minute / 60)?,
                         u8::try_from(minute % 60)?,
@@ -145,6 +273,7 @@ async fn seed_schedule(
     )
     .await?;
     seed_recalls_and_coverage(scoped, &mut rng, &patients, today).await?;
+    seed_referral_visits(scoped, visits, (dentist, chairs[0], types[0].0), zone, now).await?;
     Ok(())
 }
 

@@ -207,6 +207,57 @@ impl<'a> Matcher<'a> {
     }
 }
 
+/// GSM 03.38's basic character set: a message of these alone is one byte a
+/// character, so 160 of them fit one SMS segment.
+const GSM7: &str = "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?¡\
+    ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà";
+
+/// Whether `text` fits one SMS segment: GSM-7 basic characters only, at most 160.
+#[must_use]
+pub fn fits_one_segment(text: &str) -> bool {
+    text.chars().count() <= 160 && text.chars().all(|c| GSM7.contains(c))
+}
+
+/// The text offering a slot by SMS: the patient's first name at most, the
+/// practice's name, the day and time (the practice's local time) and the link;
+/// never a procedure or a provider. The longest wording that fits one GSM-7 segment
+/// is chosen (the opt-out line, then the name, then a shortened practice name are
+/// dropped in turn); `None` if even the shortest does not fit (a link too long).
+#[must_use]
+pub fn offer_sms(
+    first_name: &str,
+    practice: &str,
+    local_start: PrimitiveDateTime,
+    link: &str,
+) -> Option<String> {
+    let format = time::macros::format_description!(
+        "[weekday repr:short] [month repr:short] [day padding:none] at [hour repr:12 padding:none]:[minute] [period]"
+    );
+    let when = local_start.format(&format).ok()?;
+    let first = first_name.split_whitespace().next().unwrap_or_default();
+    let short: String = practice.chars().take(24).collect();
+    let greeting = |name: &str| {
+        if name.is_empty() {
+            String::new()
+        } else {
+            format!("Hi {name}, ")
+        }
+    };
+    let wordings = [
+        (greeting(first), practice, true),
+        (greeting(first), practice, false),
+        (String::new(), practice, false),
+        (String::new(), short.as_str(), false),
+    ];
+    wordings.into_iter().find_map(|(hello, office, stop)| {
+        let text = format!(
+            "{hello}{office} has an opening {when}. Book it: {link}{}",
+            if stop { " Reply STOP to opt out" } else { "" }
+        );
+        fits_one_segment(&text).then_some(text)
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use time::macros::{date, datetime};
@@ -402,5 +453,27 @@ mod tests {
                 matcher.best(&s, 25).iter().map(|c| c.entry).collect();
             assert_eq!(indexed, plain[..plain.len().min(25)], "slot {n}");
         }
+    }
+
+    #[test]
+    fn an_offer_fits_one_sms_and_names_no_procedure() {
+        let at = datetime!(2026-12-01 14:30);
+        let link =
+            "https://enamel.example/o/AQGTz1x2c3v4b5n6m7a8s9d0fAAAAAA.qwertyuiopasdfghjklzxc";
+        let text = offer_sms("Avery Jo", "Lakeside Family Dental", at, link).unwrap();
+        assert_eq!(
+            text,
+            "Hi Avery, Lakeside Family Dental has an opening Tue Dec 1 at 2:30 PM. Book it: \
+             https://enamel.example/o/AQGTz1x2c3v4b5n6m7a8s9d0fAAAAAA.qwertyuiopasdfghjklzxc"
+        );
+        assert!(fits_one_segment(&text));
+        // A name outside GSM-7 is left out rather than sent as UCS-2 in two segments.
+        let text = offer_sms("Zoë", "Lakeside Family Dental", at, link).unwrap();
+        assert!(!text.contains("Zo"), "{text}");
+        // A short link leaves room for the opt-out line.
+        let text = offer_sms("Avery", "Lakeside", at, "https://e.x/o/abc").unwrap();
+        assert!(text.ends_with("Reply STOP to opt out"), "{text}");
+        // A link that cannot fit is refused, not cut.
+        assert_eq!(offer_sms("Avery", "Lakeside", at, &"x".repeat(150)), None);
     }
 }

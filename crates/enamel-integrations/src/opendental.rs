@@ -192,11 +192,21 @@ pub struct OpenDentalSettings {
 }
 
 /// One page of a list.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Default)]
 pub struct Page {
     pub items: Vec<Item>,
     /// The `serverDateTime` the items carry (Open Dental's own clock), if any.
     pub server_time: Option<String>,
+}
+
+impl std::fmt::Debug for Page {
+    /// How many items, never what they hold (patients' details).
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Page")
+            .field("items", &self.items.len())
+            .field("server_time", &self.server_time)
+            .finish()
+    }
 }
 
 /// How an appointment was broken, as Open Dental's `breakType` names it.
@@ -269,11 +279,12 @@ impl OpenDental {
             .map_err(|_| OpenDentalError::Refused(0))
     }
 
-    /// Sends a request, retrying 429 and 5xx after `Retry-After` or a doubling pause;
-    /// returns the body of a 2xx answer.
+    /// Sends a request, retrying 429 (and 5xx, for a request that may be repeated)
+    /// after `Retry-After` or a doubling pause; returns the body of a 2xx answer.
     async fn send(
         &self,
         build: impl Fn() -> reqwest::RequestBuilder,
+        repeatable: bool,
     ) -> Result<bytes::Bytes, OpenDentalError> {
         let mut pause = self.first_pause;
         for attempt in 1..=TRIES {
@@ -299,8 +310,11 @@ impl OpenDental {
                     .map_err(|_| OpenDentalError::Unreachable("body"));
             }
             let code = status.as_u16();
-            let retry =
-                status == reqwest::StatusCode::TOO_MANY_REQUESTS || status.is_server_error();
+            let retry = status == reqwest::StatusCode::TOO_MANY_REQUESTS
+                || (repeatable && status.is_server_error());
+            if status.is_server_error() && !retry {
+                return Err(OpenDentalError::Unavailable(code));
+            }
             if !retry {
                 return Err(match code {
                     401 | 403 => OpenDentalError::Unauthorized(code),
@@ -348,7 +362,7 @@ impl OpenDental {
                 query.append_pair("Offset", &offset.to_string());
             }
         }
-        let body = self.send(|| self.client.get(url.clone())).await?;
+        let body = self.send(|| self.client.get(url.clone()), true).await?;
         let items: Vec<Item> =
             serde_json::from_slice(&body).map_err(|_| OpenDentalError::Unreadable)?;
         let server_time = items
@@ -371,9 +385,10 @@ impl OpenDental {
         }
     }
 
-    async fn put(&self, path: &str, body: &Value) -> Result<(), OpenDentalError> {
+    /// A write; `repeatable` when sending it twice does what sending it once does.
+    async fn put(&self, path: &str, body: &Value, repeatable: bool) -> Result<(), OpenDentalError> {
         let url = self.url(path)?;
-        self.send(|| self.client.put(url.clone()).json(body))
+        self.send(|| self.client.put(url.clone()).json(body), repeatable)
             .await
             .map(|_| ())
     }
@@ -392,6 +407,9 @@ impl OpenDental {
         self.put(
             &format!("appointments/{}/Break", number(apt_num)?),
             &serde_json::json!({ "sendToUnscheduledList": "false", "breakType": break_type }),
+            // Not repeated after a server error: the first may have broken it, and a
+            // second would be refused as breaking a broken appointment.
+            false,
         )
         .await
     }
@@ -421,6 +439,7 @@ impl OpenDental {
         self.put(
             &format!("appointments/{}", number(apt_num)?),
             &Value::Object(body),
+            true,
         )
         .await
     }
@@ -435,6 +454,7 @@ impl OpenDental {
         self.put(
             &format!("recalls/{}", number(recall_num)?),
             &serde_json::json!({ "RecallStatus": status }),
+            true,
         )
         .await
     }

@@ -283,7 +283,8 @@ async fn list(
             (Some(since), Some(field)) => item
                 .get(field)
                 .and_then(Value::as_str)
-                .is_some_and(|stamp| stamp >= since.as_str()),
+                // "Altered after": strictly later.
+                .is_some_and(|stamp| stamp > since.as_str()),
             _ => true,
         })
         .skip(offset)

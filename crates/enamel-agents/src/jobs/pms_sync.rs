@@ -1,6 +1,6 @@
 //! The Open Dental sync of one connected practice, as its `pms-sync` agent
 //! (docs/opendental.md): every few minutes on the practice's schedule, and on
-//! demand from the administrator's page or `enamel pms sync`.
+//! demand from the administrator's page or `enamel import opendental`.
 
 use enamel_domain::{PracticeId, VendorName};
 use enamel_integrations::opendental::{self, OpenDental, OpenDentalSettings};
@@ -48,6 +48,8 @@ pub enum NotSynced {
     NoDeveloperKey,
     #[error("the practice's Open Dental customer key is not usable: {0}")]
     BadKey(String),
+    #[error("the Open Dental settings are not usable: {0}")]
+    BadSettings(String),
     #[error(transparent)]
     Sync(#[from] SyncError),
     #[error(transparent)]
@@ -62,6 +64,7 @@ impl NotSynced {
             Self::NotConnected => "not_connected".into(),
             Self::NoDeveloperKey => "no_developer_key".into(),
             Self::BadKey(_) => "bad_customer_key".into(),
+            Self::BadSettings(_) => "bad_settings".into(),
             Self::Sync(err) => err.code(),
             Self::Store(_) => "store_failed".into(),
         }
@@ -103,13 +106,34 @@ pub async fn sync_practice(
         customer_key,
         first_pause: settings.first_pause,
     })
-    .map_err(|e| NotSynced::BadKey(e.to_string()))?;
-    Ok(sync::run(&scoped, &client, full).await?)
+    .map_err(|e| {
+        if matches!(
+            e,
+            enamel_integrations::SetupError::Invalid {
+                setting: "customer_key",
+                ..
+            }
+        ) {
+            NotSynced::BadKey(e.to_string())
+        } else {
+            NotSynced::BadSettings(e.to_string())
+        }
+    });
+    let client = match client {
+        Ok(client) => client,
+        Err(err) => {
+            // Shown on the administrator's page, as a run's outcome.
+            scoped.pms_sync_finished(&err.code(), "").await?;
+            return Err(err);
+        }
+    };
+    Ok(sync::run(&scoped, &client, full, store.now()).await?)
 }
 
 /// A run for the jobs runtime: the outcome is on the practice's connection, where
 /// its administrator sees it; a vendor's refusal or absence waits for the next run
-/// rather than piling up retries. Only the store's own failure is retried.
+/// rather than piling up retries, and so does a practice the store refuses for good
+/// (its agreement ended, its keys shredded). Only the store's own failure is retried.
 pub async fn run(
     store: &Store,
     settings: &PmsClientSettings,
@@ -122,8 +146,29 @@ pub async fn run(
             NotSynced::NotConnected
             | NotSynced::NoDeveloperKey
             | NotSynced::BadKey(_)
-            | NotSynced::Sync(SyncError::Vendor(_) | SyncError::Store(StoreError::NoBaa(_))),
+            | NotSynced::BadSettings(_)
+            | NotSynced::Sync(SyncError::Vendor(_)),
         ) => Ok(Ran::Done),
+        Err(NotSynced::Store(err) | NotSynced::Sync(SyncError::Store(err)))
+            if refused_for_good(&err) =>
+        {
+            tracing::warn!(error = %err, "the PMS sync was refused; the next run tries again");
+            Ok(Ran::Done)
+        }
         Err(err) => Err(anyhow::Error::new(err).context("syncing a practice's schedule")),
     }
+}
+
+/// A refusal that retrying in seconds will not change (another run holding the
+/// practice among them).
+const fn refused_for_good(err: &StoreError) -> bool {
+    matches!(
+        err,
+        StoreError::Conflict(_)
+            | StoreError::NoBaa(_)
+            | StoreError::AgreementRequired(_)
+            | StoreError::Denied
+            | StoreError::Shredded
+            | StoreError::NotFound
+    )
 }

@@ -104,8 +104,17 @@ pub trait Fields: Sync {
 }
 
 /// Fields held by name, lower-cased (an API item's, made text).
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Default)]
 pub struct FieldMap(HashMap<String, String>);
+
+impl std::fmt::Debug for FieldMap {
+    /// The field names only: the values are PHI.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut names: Vec<&String> = self.0.keys().collect();
+        names.sort();
+        f.debug_tuple("FieldMap").field(&names).finish()
+    }
+}
 
 impl FieldMap {
     /// Sets `name` to `value`.
@@ -182,11 +191,13 @@ fn minutes(row: &Row<'_>) -> Result<Option<Minutes>, String> {
     }
 }
 
+/// The CDT codes of a list; a PMS's own codes that are not CDT (Open Dental's
+/// `N…` codes, say) are left out, while a malformed `D` code rejects the record.
 fn codes(row: &Row<'_>, column: &'static str) -> Result<Vec<CdtCode>, String> {
     row.get(column)
         .unwrap_or_default()
         .split([',', ' ', ';'])
-        .filter(|c| !c.is_empty())
+        .filter(|c| c.starts_with(['D', 'd']))
         .map(|c| CdtCode::parse(c).map_err(|e| reason(column, &e)))
         .collect()
 }
@@ -222,8 +233,22 @@ fn relationship(raw: &str) -> Relationship {
 pub enum RecordError {
     /// The record's own fault: the reason names the field, never its value.
     Rejected(String),
+    /// It refers to a record not brought in (yet): worth trying again once that
+    /// one is. The reason names the field.
+    Unresolved(String),
     /// The store failed: the run stops.
     Store(StoreError),
+}
+
+impl RecordError {
+    /// The reason, for a report (field names, never values).
+    #[must_use]
+    pub fn reason(&self) -> Option<&str> {
+        match self {
+            Self::Rejected(why) | Self::Unresolved(why) => Some(why),
+            Self::Store(_) => None,
+        }
+    }
 }
 
 impl From<String> for RecordError {
@@ -248,14 +273,12 @@ fn reference<T: Copy>(
     map: &HashMap<String, T>,
     row: &Row<'_>,
     column: &'static str,
-) -> Result<Option<T>, String> {
+) -> Result<Option<T>, RecordError> {
     match row.get(column) {
         None | Some("0") => Ok(None),
-        Some(raw) => map
-            .get(raw)
-            .copied()
-            .map(Some)
-            .ok_or_else(|| format!("{column}: no such record was imported")),
+        Some(raw) => map.get(raw).copied().map(Some).ok_or_else(|| {
+            RecordError::Unresolved(format!("{column}: no such record was imported"))
+        }),
     }
 }
 
@@ -265,7 +288,7 @@ async fn patient(scoped: &Scoped<'_>, row: &Row<'_>) -> Result<PatientId, Record
         .patient_by_pms(&number)
         .await
         .map_err(row_store_error)?
-        .ok_or_else(|| RecordError::Rejected("PatNum: no such patient was imported".into()))
+        .ok_or_else(|| RecordError::Unresolved("PatNum: no such patient was imported".into()))
 }
 
 /// Writes one record of `kind` (or, on a dry run, only checks it): `Ok(None)` for
@@ -370,7 +393,7 @@ async fn import_row(
         ImportKind::Appointments => {
             let number = pms(row, "AptNum")?;
             let provider = reference(&refs.providers, row, "ProvNum")?
-                .ok_or_else(|| "ProvNum: is empty".to_owned())?;
+                .ok_or_else(|| RecordError::Rejected("ProvNum: is empty".into()))?;
             let operatory = reference(&refs.operatories, row, "Op")?;
             let kind = reference(&refs.appointment_types, row, "AppointmentTypeNum")?;
             let local = row.required("AptDateTime")?;
@@ -429,7 +452,15 @@ async fn import_row(
                 latest: date(row, "DateLatest")?,
                 availability,
                 priority,
-                moves: None,
+                // An ASAP entry moves its own appointment, once that is here.
+                moves: if row.get("AptNum").is_some() {
+                    scoped
+                        .appointment_by_pms(&pms(row, "AptNum")?)
+                        .await
+                        .map_err(row_store_error)?
+                } else {
+                    None
+                },
                 note: None,
             };
             if dry_run {
@@ -440,7 +471,7 @@ async fn import_row(
         ImportKind::Recalls => {
             let number = pms(row, "RecallNum")?;
             let kind = reference(&refs.recall_types, row, "RecallTypeNum")?
-                .ok_or_else(|| "RecallTypeNum: is empty".to_owned())?;
+                .ok_or_else(|| RecordError::Rejected("RecallTypeNum: is empty".into()))?;
             // The PMS's due date (its own interval, or one set by hand) is taken as
             // given; without one, Enamel computes it from the type's interval.
             let manual_due = date(row, "DateDue")?;

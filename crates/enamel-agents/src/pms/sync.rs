@@ -45,7 +45,7 @@ impl ListReport {
             Ok(Some(Upserted::Inserted)) => self.inserted += 1,
             Ok(Some(Upserted::Updated)) => self.updated += 1,
             Ok(None) => self.skipped += 1,
-            Err(RecordError::Rejected(reason)) => {
+            Err(RecordError::Rejected(reason) | RecordError::Unresolved(reason)) => {
                 *self.rejected.entry(reason).or_default() += 1;
             }
             Err(RecordError::Store(err)) => return Err(err),
@@ -95,6 +95,7 @@ impl SyncError {
             Self::Vendor(err) => err.code(),
             Self::Store(StoreError::NoBaa(_)) => "no_executed_baa".to_owned(),
             Self::Store(StoreError::Denied) => "denied".to_owned(),
+            Self::Store(StoreError::Conflict(_)) => "already_running".to_owned(),
             Self::Store(_) => "store_failed".to_owned(),
         }
     }
@@ -110,36 +111,45 @@ pub fn agent_actor(agent: AgentId, practice: PracticeId) -> Actor {
     )
 }
 
-/// One run for the actor's practice against `client`; `full` reads everything
-/// again, ignoring the marks. The run's start, end and report are recorded on the
-/// practice's connection (an error as its code).
+/// How long a run holds its practice: longer than any run (a first full read of a
+/// large practice takes minutes); a run whose worker died frees it after this.
+const RUN_LEASE: time::Duration = time::Duration::minutes(30);
+/// How far back a list keeps re-reading an item that referred to a record not
+/// brought in yet, before it waits for the item's next change.
+const RETRY_WINDOW: time::Duration = time::Duration::hours(24);
+
+/// One run for the actor's practice against `client` at `now`; `full` reads
+/// everything again, ignoring the marks. The practice is held for the run (a second
+/// run meanwhile is refused with a conflict); its start, end, outcome (an error as
+/// its code) and report, a failed run's too, are recorded on the connection.
 pub async fn run(
     scoped: &Scoped<'_>,
     client: &OpenDental,
     full: bool,
+    now: time::OffsetDateTime,
 ) -> Result<SyncReport, SyncError> {
-    scoped.pms_sync_started().await?;
-    let result = run_lists(scoped, client, full).await;
-    let (outcome, report) = match &result {
-        Ok(report) => (
-            "ok".to_owned(),
-            serde_json::to_string(report).unwrap_or_default(),
-        ),
-        Err(err) => (err.code(), String::new()),
+    scoped.pms_sync_started(now + RUN_LEASE).await?;
+    let mut report = SyncReport::default();
+    let result = run_lists(scoped, client, full, &mut report).await;
+    let outcome = match &result {
+        Ok(()) => "ok".to_owned(),
+        Err(err) => err.code(),
     };
-    scoped.pms_sync_finished(&outcome, &report).await?;
+    let counts = serde_json::to_string(&report).unwrap_or_default();
+    scoped.pms_sync_finished(&outcome, &counts).await?;
     match &result {
-        Ok(report) => tracing::info!(written = report.written(), "the PMS sync ran"),
+        Ok(()) => tracing::info!(written = report.written(), "the PMS sync ran"),
         Err(err) => tracing::warn!(error = %err.code(), "the PMS sync stopped"),
     }
-    result
+    result.map(|()| report)
 }
 
 async fn run_lists(
     scoped: &Scoped<'_>,
     client: &OpenDental,
     full: bool,
-) -> Result<SyncReport, SyncError> {
+    report: &mut SyncReport,
+) -> Result<(), SyncError> {
     scoped
         .require_baa(
             client.vendor(),
@@ -157,12 +167,16 @@ async fn run_lists(
     } else {
         scoped.pms_marks().await?
     };
+    // Open Dental's clock as the run starts (providers carry `serverDateTime`, and
+    // are no PHI): no list read whole may mark itself later than this.
+    let run_start = client.page(Resource::Providers, None, 0).await?.server_time;
     let mut sync = Sync {
         scoped,
         client,
         zone,
         marks,
-        report: SyncReport::default(),
+        run_start,
+        report,
         references: PmsReferences::default(),
     };
     for (resource, kind) in [
@@ -183,8 +197,7 @@ async fn run_lists(
     ] {
         sync.list(resource, kind).await?;
     }
-    sync.coverage().await?;
-    Ok(sync.report)
+    sync.coverage().await
 }
 
 struct Sync<'a> {
@@ -192,8 +205,19 @@ struct Sync<'a> {
     client: &'a OpenDental,
     zone: TimeZone,
     marks: HashMap<String, SyncMark>,
-    report: SyncReport,
+    /// Open Dental's time as the run started.
+    run_start: Option<String>,
+    report: &'a mut SyncReport,
     references: PmsReferences,
+}
+
+/// Open Dental's `yyyy-MM-dd HH:mm:ss`, moved by `by` (unchanged if unreadable).
+fn shifted(stamp: &str, by: time::Duration) -> String {
+    let format = time::macros::format_description!("[year]-[month]-[day] [hour]:[minute]:[second]");
+    time::PrimitiveDateTime::parse(stamp, &format)
+        .ok()
+        .and_then(|at| (at + by).format(&format).ok())
+        .unwrap_or_else(|| stamp.to_owned())
 }
 
 /// A list's next mark, as its pages are read.
@@ -240,17 +264,19 @@ impl NextMark {
     }
 
     /// The list's next mark. A list the server filtered resumes from the first
-    /// page's server time; a list read whole, from the newest change stamp seen.
-    fn mark(self, old: &SyncMark, server_filtered: bool) -> SyncMark {
-        let server_time = if server_filtered {
+    /// page's server time. A list read whole resumes from the run's start: every
+    /// item was read after it, so one changed since carries a later stamp (without
+    /// the run's start, from the newest stamp seen). Nothing read: the old mark stands.
+    fn mark(self, old: &SyncMark, server_filtered: bool, run_start: Option<&str>) -> SyncMark {
+        let watermark = if server_filtered {
             self.server_time
+        } else if self.newest_stamp.is_some() {
+            run_start.map(str::to_owned).or(self.newest_stamp)
         } else {
             None
         };
         SyncMark {
-            watermark: server_time
-                .or(self.newest_stamp)
-                .or_else(|| old.watermark.clone()),
+            watermark: watermark.or_else(|| old.watermark.clone()),
             digest: Some(format!("{:016x}", self.digest)),
         }
     }
@@ -258,9 +284,7 @@ impl NextMark {
 
 impl Sync<'_> {
     /// Whether an item of a list read whole was already written by an earlier run:
-    /// its stamp is no newer than the newest one seen then. (Stamps are whole
-    /// seconds: a change within the same second as that newest stamp, made after
-    /// that read, waits for the item's next change or a full sync.)
+    /// its stamp is older than that run's mark.
     fn seen(&self, resource: Resource, item: &Item) -> bool {
         let Some(watermark) = self
             .marks
@@ -272,7 +296,28 @@ impl Sync<'_> {
         resource
             .stamp_field()
             .and_then(|f| opendental::text(item, f))
-            .is_some_and(|stamp| stamp.as_str() <= watermark)
+            .is_some_and(|stamp| stamp.as_str() < watermark)
+    }
+
+    /// `mark`, held back to `unresolved` (the oldest stamp of an item that referred
+    /// to a record not brought in yet), so the next run reads that item again; but
+    /// not further back than [`RETRY_WINDOW`] before the run.
+    fn hold(&self, mut mark: SyncMark, unresolved: Option<String>) -> SyncMark {
+        if let Some(stamp) = unresolved {
+            let floor = self
+                .run_start
+                .as_deref()
+                .map(|start| shifted(start, -RETRY_WINDOW));
+            let held = mark
+                .watermark
+                .take()
+                .map_or(stamp.clone(), |w| w.min(stamp));
+            mark.watermark = Some(match floor {
+                Some(floor) => held.max(floor),
+                None => held,
+            });
+        }
+        mark
     }
 
     /// Reads one list to its end and writes its items as `kind`; then moves its mark.
@@ -282,9 +327,15 @@ impl Sync<'_> {
             .get(resource.as_str())
             .cloned()
             .unwrap_or_default();
-        let since = old.watermark.clone();
+        let server_filtered = resource.changed_since().is_some();
+        // A second's overlap: Open Dental's stamps are whole seconds.
+        let since = old
+            .watermark
+            .as_deref()
+            .map(|w| shifted(w, -time::Duration::SECOND));
         let mut next = NextMark::new();
         let mut pending = Vec::new();
+        let mut unresolved: Option<String> = None;
         let mut pages = self.client.pages(resource, since.as_deref());
         while let Some(page) = pages.next().await? {
             next.see(resource, &page);
@@ -294,12 +345,14 @@ impl Sync<'_> {
                 continue;
             }
             for item in &page.items {
-                self.item(resource, kind, item, resource.changed_since().is_none())
-                    .await?;
+                if let Some(stamp) = self.item(resource, kind, item, !server_filtered).await?
+                    && unresolved.as_ref().is_none_or(|u| stamp < *u)
+                {
+                    unresolved = Some(stamp);
+                }
             }
         }
-        let server_filtered = resource.changed_since().is_some();
-        let mark = next.mark(&old, server_filtered);
+        let mark = next.mark(&old, server_filtered, self.run_start.as_deref());
         if !pending.is_empty() {
             if mark.digest == old.digest {
                 self.report.list(resource).read += pending.len() as u64;
@@ -310,25 +363,27 @@ impl Sync<'_> {
                 }
             }
         }
+        let mark = self.hold(mark, unresolved);
         self.scoped.set_pms_mark(resource.as_str(), &mark).await?;
         Ok(())
     }
 
     /// Writes one item, unless it is not on the schedule or (`check_seen`, for a
-    /// list read whole) an earlier run wrote it.
+    /// list read whole) an earlier run wrote it. Returns the item's stamp when it
+    /// referred to a record not brought in yet.
     async fn item(
         &mut self,
         resource: Resource,
         kind: ImportKind,
         item: &Item,
         check_seen: bool,
-    ) -> Result<(), SyncError> {
+    ) -> Result<Option<String>, SyncError> {
         self.report.list(resource).read += 1;
         let fields = match fields(resource, item) {
             Some(fields) if !(check_seen && self.seen(resource, item)) => fields,
             _ => {
                 self.report.list(resource).skipped += 1;
-                return Ok(());
+                return Ok(None);
             }
         };
         let written = import_record(
@@ -340,17 +395,25 @@ impl Sync<'_> {
             false,
         )
         .await;
+        let unresolved = matches!(written, Err(RecordError::Unresolved(_)));
         self.report.list(resource).count(written)?;
-        Ok(())
+        Ok(unresolved
+            .then(|| {
+                resource
+                    .stamp_field()
+                    .and_then(|f| opendental::text(item, f))
+            })
+            .flatten())
     }
 
     /// Coverage is Open Dental's patient plans joined to their subscriptions,
     /// plans and carriers; a plan is written when it or its subscription changed.
+    /// The joined lists' marks move only after every plan was written.
     async fn coverage(&mut self) -> Result<(), SyncError> {
-        let carriers = self.whole(Resource::Carriers, "CarrierNum").await?;
-        let plans = self.whole(Resource::InsPlans, "PlanNum").await?;
+        let (carriers, carriers_mark) = self.whole(Resource::Carriers, "CarrierNum").await?;
+        let (plans, plans_mark) = self.whole(Resource::InsPlans, "PlanNum").await?;
         // Subscriptions hold the member id: kept only for this join, by number.
-        let subs = self.whole(Resource::InsSubs, "InsSubNum").await?;
+        let (subs, subs_mark) = self.whole(Resource::InsSubs, "InsSubNum").await?;
         let mut changed_subs = HashSet::new();
         for (num, sub) in &subs {
             if !self.seen(Resource::InsSubs, sub) {
@@ -363,6 +426,7 @@ impl Sync<'_> {
             .cloned()
             .unwrap_or_default();
         let mut next = NextMark::new();
+        let mut unresolved: Option<String> = None;
         let mut pages = self.client.pages(Resource::PatPlans, None);
         while let Some(page) = pages.next().await? {
             next.see(Resource::PatPlans, &page);
@@ -401,22 +465,36 @@ impl Sync<'_> {
                     false,
                 )
                 .await;
+                if matches!(written, Err(RecordError::Unresolved(_)))
+                    && let Some(stamp) = opendental::text(patplan, "SecDateTEdit")
+                    && unresolved.as_ref().is_none_or(|u| stamp < *u)
+                {
+                    unresolved = Some(stamp);
+                }
                 self.report.list(Resource::PatPlans).count(written)?;
             }
         }
-        let mark = next.mark(&old, false);
+        let mark = next.mark(&old, false, self.run_start.as_deref());
+        let mark = self.hold(mark, unresolved);
         self.scoped
             .set_pms_mark(Resource::PatPlans.as_str(), &mark)
             .await?;
+        for (resource, mark) in [
+            (Resource::Carriers, carriers_mark),
+            (Resource::InsPlans, plans_mark),
+            (Resource::InsSubs, subs_mark),
+        ] {
+            self.scoped.set_pms_mark(resource.as_str(), &mark).await?;
+        }
         Ok(())
     }
 
-    /// A whole list by its key field, and its mark moved.
+    /// A whole list by its key field, and the mark it will move to.
     async fn whole(
         &mut self,
         resource: Resource,
         key: &str,
-    ) -> Result<HashMap<String, Item>, SyncError> {
+    ) -> Result<(HashMap<String, Item>, SyncMark), SyncError> {
         let old = self
             .marks
             .get(resource.as_str())
@@ -434,11 +512,7 @@ impl Sync<'_> {
             }
         }
         self.report.list(resource).read += all.len() as u64;
-        // Read whole every run (the join needs them all); the mark only records
-        // the newest change stamp, for the patient plans' check above.
-        let mark = next.mark(&old, false);
-        self.scoped.set_pms_mark(resource.as_str(), &mark).await?;
-        Ok(all)
+        Ok((all, next.mark(&old, false, self.run_start.as_deref())))
     }
 }
 
@@ -466,9 +540,10 @@ fn fields(resource: Resource, item: &Item) -> Option<FieldMap> {
         .is_some_and(|y| y > 1900);
     match resource {
         Resource::Patients => {
+            // Deleted, or deceased (never to be contacted): not brought in.
             if matches!(
                 opendental::text(item, "PatStatus").as_deref(),
-                Some("Deleted")
+                Some("Deleted" | "Deceased")
             ) {
                 return None;
             }
@@ -572,10 +647,27 @@ mod tests {
             &page(None, &["2026-11-30 08:00:05", "2026-11-30 08:00:09"]),
         );
         next.see(Resource::Recalls, &page(None, &["2026-11-30 08:00:07"]));
+        // A list read whole resumes from the run's start, when it is known.
+        let mut started = NextMark::new();
+        started.see(Resource::Recalls, &page(None, &["2026-11-30 08:00:09"]));
         assert_eq!(
-            next.mark(&SyncMark::default(), false).watermark.as_deref(),
+            started
+                .mark(&SyncMark::default(), false, Some("2026-11-30 08:00:06"))
+                .watermark
+                .as_deref(),
+            Some("2026-11-30 08:00:06")
+        );
+        assert_eq!(
+            next.mark(&SyncMark::default(), false, None)
+                .watermark
+                .as_deref(),
             Some("2026-11-30 08:00:09")
         );
+        assert_eq!(
+            shifted("2026-11-30 00:00:00", -time::Duration::SECOND),
+            "2026-11-29 23:59:59"
+        );
+        assert_eq!(shifted("not a time", time::Duration::SECOND), "not a time");
         let mut next = NextMark::new();
         next.see(
             Resource::Patients,
@@ -583,7 +675,9 @@ mod tests {
         );
         next.see(Resource::Patients, &page(Some("2026-11-30 09:00:03"), &[]));
         assert_eq!(
-            next.mark(&SyncMark::default(), true).watermark.as_deref(),
+            next.mark(&SyncMark::default(), true, None)
+                .watermark
+                .as_deref(),
             Some("2026-11-30 09:00:00")
         );
         // Nothing read: the old mark stands.
@@ -592,7 +686,7 @@ mod tests {
             digest: None,
         };
         assert_eq!(
-            NextMark::new().mark(&old, true).watermark.as_deref(),
+            NextMark::new().mark(&old, true, None).watermark.as_deref(),
             Some("w")
         );
     }

@@ -183,7 +183,22 @@ async fn the_write_backs_break_move_and_set_a_recalls_status() {
             json!({"sendToUnscheduledList": "false", "breakType": "Missed"})
         )
     );
-    // Breaking it again is refused by Open Dental, and said so.
+    // A server error on a break is not repeated (the first may have taken).
+    fake.insert("appointments", json!({"AptNum": 20, "PatNum": 5, "AptStatus": "Scheduled", "AptDateTime": "2026-12-01 11:00:00"}));
+    let asked = fake.requests().len();
+    fake.fail_next(&[500]);
+    assert_eq!(
+        od.break_appointment("20", BreakType::Missed)
+            .await
+            .unwrap_err(),
+        OpenDentalError::Unavailable(500)
+    );
+    assert_eq!(fake.requests().len(), asked + 1);
+    assert_eq!(
+        fake.item("appointments", 20).unwrap()["AptStatus"],
+        "Scheduled"
+    );
+    // Breaking one again is refused by Open Dental, and said so.
     assert_eq!(
         od.break_appointment("18", BreakType::Cancelled)
             .await

@@ -108,7 +108,7 @@ pub async fn import_csv(
             Ok(Some(Upserted::Inserted)) => report.inserted += 1,
             Ok(Some(Upserted::Updated)) => report.updated += 1,
             Ok(None) => report.valid += 1,
-            Err(RecordError::Rejected(reason)) => {
+            Err(RecordError::Rejected(reason) | RecordError::Unresolved(reason)) => {
                 if report.rejected.len() < MAX_LISTED_REJECTIONS {
                     report.rejected.push(Rejected { line, reason });
                 }

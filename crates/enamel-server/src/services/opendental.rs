@@ -91,6 +91,10 @@ pub fn outcome_text(code: &str) -> &'static str {
             "Stopped: Open Dental is not set up on this Enamel (its developer key is missing)."
         }
         "bad_customer_key" => "Stopped: the customer key is not usable; enter it again.",
+        "bad_settings" => {
+            "Stopped: Enamel's Open Dental settings are not usable; Enamel's operator can fix \
+             them (pms.opendental_base_url, pms.opendental_developer_key)."
+        }
         c if c.starts_with("opendental-unauthorized") => {
             "Stopped: Open Dental refused the keys. Check the customer key, and that the API \
              is enabled in Open Dental (Setup, Advanced Setup, API)."

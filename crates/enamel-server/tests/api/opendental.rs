@@ -179,7 +179,12 @@ async fn the_administrator_connects_open_dental_and_the_schedule_keeps_in_step(b
             .count()
     };
     assert_eq!(broken(&appointments), 2);
-    assert_eq!(staff.waitlist().await.unwrap().len(), 2, "the ASAP list");
+    let waitlist = staff.waitlist().await.unwrap();
+    assert_eq!(waitlist.len(), 2, "the ASAP list");
+    assert!(
+        waitlist.iter().all(|entry| entry.moves.is_some()),
+        "an ASAP entry would move its own appointment"
+    );
     let references = store
         .scoped(&Actor::human(&admin_user))
         .pms_references()
@@ -230,6 +235,33 @@ async fn the_administrator_connects_open_dental_and_the_schedule_keeps_in_step(b
     assert_eq!(report["lists"]["recalls"]["updated"], 0, "{report}");
     let appointments = staff.appointments_between(from, to).await.unwrap();
     assert_eq!(broken(&appointments), 3);
+
+    // One run of a practice at a time: while one holds it, another is refused; and
+    // the agent, whose scope is the import, may not disconnect its practice.
+    let practice = demo.network.practices[1].practice.id;
+    let agent = connection.agent;
+    let agent_actor = enamel_agents::pms::sync::agent_actor(agent, practice);
+    let as_agent = store.scoped(&agent_actor);
+    as_agent
+        .pms_sync_started(demo.clock_now() + time::Duration::minutes(30))
+        .await
+        .unwrap();
+    let settings = enamel_agents::jobs::pms_sync::PmsClientSettings {
+        base_url: fake.url.clone(),
+        developer_key: Some(SecretString::from(DEVELOPER)),
+        first_pause: Duration::from_millis(5),
+    };
+    let second =
+        enamel_agents::jobs::pms_sync::sync_practice(&store, &settings, practice, false).await;
+    assert!(
+        matches!(second, Err(ref err) if err.code() == "already_running"),
+        "{second:?}"
+    );
+    as_agent.pms_sync_finished("ok", "").await.unwrap();
+    assert!(matches!(
+        as_agent.disconnect_pms().await,
+        Err(enamel_store::StoreError::Denied)
+    ));
 
     // Refused keys: the run stops and says so; nothing is lost.
     let before = last_finished(&store, &admin_user).await;

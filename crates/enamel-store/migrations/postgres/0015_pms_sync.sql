@@ -9,6 +9,9 @@ CREATE TABLE pms_connections (
     connected_at      TIMESTAMPTZ NOT NULL,
     last_started_at   TIMESTAMPTZ,
     last_finished_at  TIMESTAMPTZ,
+    -- Set while a run holds the practice (one run at a time), until this instant:
+    -- a run whose worker died frees the practice when it passes.
+    running_until     TIMESTAMPTZ,
     -- 'ok', or an error code (never a message from the vendor).
     last_outcome      TEXT,
     -- Counts per resource and rejection reasons (field names, never values), JSON.

@@ -1,7 +1,8 @@
 //! A practice's connection to its practice-management system and the sync's
-//! bookkeeping (docs/opendental.md). Connecting and disconnecting are the
-//! administrator's (`schedule.import` and `agent.manage`); the `pms-sync` agent
-//! reads its connection and records its runs through `schedule.import`.
+//! bookkeeping (docs/opendental.md). Connecting and disconnecting are a person's
+//! (the administrator's `schedule.import`; an agent holding that scope may not);
+//! the `pms-sync` agent reads its connection and records its runs through
+//! `schedule.import`, one run of a practice at a time.
 
 use std::collections::HashMap;
 
@@ -59,6 +60,9 @@ impl Scoped<'_> {
         every_minutes: u32,
     ) -> Result<(), StoreError> {
         let practice = self.authorize_import(ResourceType::Practice).await?;
+        if self.actor.user().is_none() {
+            return Err(StoreError::Denied);
+        }
         if !(1..=1440).contains(&every_minutes) {
             return Err(StoreError::Refused("the sync runs every 1 to 1440 minutes"));
         }
@@ -98,6 +102,9 @@ impl Scoped<'_> {
     /// forgotten (a new connection reads everything again).
     pub async fn disconnect_pms(&self) -> Result<(), StoreError> {
         let practice = self.authorize_import(ResourceType::Practice).await?;
+        if self.actor.user().is_none() {
+            return Err(StoreError::Denied);
+        }
         let mut event = self.event(
             AuditAction::SettingChange,
             ResourceType::Practice,
@@ -183,7 +190,9 @@ impl Scoped<'_> {
         on_pool!(&self.store.db, pool => {
             sqlx::query(
                 "INSERT INTO pms_sync_marks (practice_id, resource, watermark, digest) \
-                 VALUES ($1, $2, $3, $4) ON CONFLICT (practice_id, resource) DO UPDATE SET \
+                 SELECT $1, $2, $3, $4 WHERE EXISTS \
+                 (SELECT 1 FROM pms_connections WHERE practice_id = $1) \
+                 ON CONFLICT (practice_id, resource) DO UPDATE SET \
                  watermark = excluded.watermark, digest = excluded.digest",
             )
             .bind(practice.as_uuid())
@@ -198,18 +207,28 @@ impl Scoped<'_> {
         Ok(())
     }
 
-    /// Records that a run started (`schedule.import`).
-    pub async fn pms_sync_started(&self) -> Result<(), StoreError> {
+    /// Takes the practice for one run until `until` (`schedule.import`): refused
+    /// with [`StoreError::Conflict`] while another run holds it (or when the practice
+    /// is not connected), so two runs never write the same records at once.
+    pub async fn pms_sync_started(&self, until: OffsetDateTime) -> Result<(), StoreError> {
         let practice = self.authorize_import(ResourceType::Practice).await?;
-        on_pool!(&self.store.db, pool => {
-            sqlx::query("UPDATE pms_connections SET last_started_at = $1 WHERE practice_id = $2")
-                .bind(self.store.now())
-                .bind(practice.as_uuid())
-                .execute(pool)
-                .await
-                .map(|_| ())
+        let now = self.store.now();
+        let taken = on_pool!(&self.store.db, pool => {
+            sqlx::query(
+                "UPDATE pms_connections SET last_started_at = $1, running_until = $2 \
+                 WHERE practice_id = $3 AND (running_until IS NULL OR running_until < $1)",
+            )
+            .bind(now)
+            .bind(until)
+            .bind(practice.as_uuid())
+            .execute(pool)
+            .await
+            .map(|r| r.rows_affected())
         })
         .context("recording a sync's start")?;
+        if taken == 0 {
+            return Err(StoreError::Conflict("a sync of this practice is running"));
+        }
         Ok(())
     }
 
@@ -219,7 +238,7 @@ impl Scoped<'_> {
         on_pool!(&self.store.db, pool => {
             sqlx::query(
                 "UPDATE pms_connections SET last_finished_at = $1, last_outcome = $2, \
-                 last_report = $3 WHERE practice_id = $4",
+                 last_report = $3, running_until = NULL WHERE practice_id = $4",
             )
             .bind(self.store.now())
             .bind(outcome)

@@ -232,6 +232,19 @@ impl Scoped<'_> {
             .map(PatientId::from_uuid))
     }
 
+    /// The appointment imported with this PMS id (`AptNum`), for a waitlist entry
+    /// that would move it (the ASAP list).
+    pub async fn appointment_by_pms(
+        &self,
+        pms: &PmsId,
+    ) -> Result<Option<AppointmentId>, StoreError> {
+        self.authorize_import(ResourceType::Appointment).await?;
+        Ok(self
+            .by_pms("appointments", pms)
+            .await?
+            .map(AppointmentId::from_uuid))
+    }
+
     /// Records `pms` as the PMS id of an existing patient (an import that matched a
     /// patient already in Enamel by name and birth date).
     pub async fn link_patient_pms(
