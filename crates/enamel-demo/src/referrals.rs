@@ -385,8 +385,9 @@ async fn walk(
     Ok(())
 }
 
-/// A referral's visit, in the specialist's local time: still ahead two weeks out for
-/// one left scheduled; for one taken further, the day after it was booked, so the
+/// A referral's visit, in the specialist's local time, on a weekday: still ahead two
+/// weeks out for one left scheduled; for one taken further, the day after it was
+/// booked (or the Monday after), so the
 /// specialist's schedule holds it in the past and the later steps follow it.
 fn visit_time(
     ahead: bool,
@@ -395,12 +396,19 @@ fn visit_time(
     booked_at: OffsetDateTime,
     zone: &enamel_domain::TimeZone,
 ) -> anyhow::Result<time::PrimitiveDateTime> {
-    let day = if ahead {
+    let mut day = if ahead {
         zone.local(start + Duration::days(14)).date()
             + Duration::days(i64::try_from(n % 5).unwrap_or(0))
     } else {
         zone.local(booked_at).date() + Duration::days(1)
     };
+    // Offices see patients on weekdays.
+    while matches!(
+        day.weekday(),
+        time::Weekday::Saturday | time::Weekday::Sunday
+    ) {
+        day = day.next_day().unwrap_or(day);
+    }
     Ok(time::PrimitiveDateTime::new(
         day,
         time::Time::from_hms(if n.is_multiple_of(2) { 9 } else { 14 }, 30, 0)?,

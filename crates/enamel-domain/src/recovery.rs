@@ -207,6 +207,41 @@ impl<'a> Matcher<'a> {
     }
 }
 
+/// The hours in which a patient may be sent an offer, in the patient's (else the
+/// practice's) time zone: 08:00 to 21:00 by default. An offer due outside them is
+/// deferred to the next opening, never dropped.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SendingHours {
+    pub from: time::Time,
+    pub until: time::Time,
+}
+
+impl SendingHours {
+    /// 08:00 to 21:00.
+    pub const DEFAULT: Self = Self {
+        from: time::macros::time!(08:00),
+        until: time::macros::time!(21:00),
+    };
+
+    /// `now` when it falls within the hours in `zone`; else the next instant they
+    /// open (the same day's opening before it, the next day's after), read in the
+    /// zone as it is that day, daylight saving included.
+    #[must_use]
+    pub fn next_open(&self, zone: &crate::TimeZone, now: OffsetDateTime) -> OffsetDateTime {
+        let local = zone.local(now);
+        let time = local.time();
+        if time >= self.from && time < self.until {
+            return now;
+        }
+        let day = if time < self.from {
+            local.date()
+        } else {
+            local.date().next_day().unwrap_or(local.date())
+        };
+        zone.instant(day.with_time(self.from))
+    }
+}
+
 /// GSM 03.38's basic character set: a message of these alone is one byte a
 /// character, so 160 of them fit one SMS segment.
 const GSM7: &str = "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?¡\
@@ -475,5 +510,35 @@ mod tests {
         assert!(text.ends_with("Reply STOP to opt out"), "{text}");
         // A link that cannot fit is refused, not cut.
         assert_eq!(offer_sms("Avery", "Lakeside", at, &"x".repeat(150)), None);
+    }
+
+    #[test]
+    fn offers_wait_for_the_patients_morning_across_midnight_and_daylight_saving() {
+        let chicago = crate::TimeZone::parse("America/Chicago").unwrap();
+        let hours = SendingHours::DEFAULT;
+        // 14:00 CST: now.
+        let at = datetime!(2026-11-30 20:00 UTC);
+        assert_eq!(hours.next_open(&chicago, at), at);
+        // 21:00 CST exactly: closed; tomorrow 08:00 CST (14:00 UTC).
+        assert_eq!(
+            hours.next_open(&chicago, datetime!(2026-12-01 03:00 UTC)),
+            datetime!(2026-12-01 14:00 UTC)
+        );
+        // 00:30 CST, after midnight: the same day's 08:00.
+        assert_eq!(
+            hours.next_open(&chicago, datetime!(2026-12-01 06:30 UTC)),
+            datetime!(2026-12-01 14:00 UTC)
+        );
+        // 22:00 CST on Saturday 7 March 2026; clocks spring forward that night, so
+        // Sunday's 08:00 is CDT: 13:00 UTC, not 14:00.
+        assert_eq!(
+            hours.next_open(&chicago, datetime!(2026-03-08 04:00 UTC)),
+            datetime!(2026-03-08 13:00 UTC)
+        );
+        // And back in November: Sunday 1 November 2026's 08:00 is CST again.
+        assert_eq!(
+            hours.next_open(&chicago, datetime!(2026-11-01 04:30 UTC)),
+            datetime!(2026-11-01 14:00 UTC)
+        );
     }
 }

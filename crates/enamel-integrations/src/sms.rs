@@ -232,7 +232,8 @@ pub fn verify_signature(
 /// What an inbound SMS asks for, by Twilio's default keywords.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum InboundKeyword {
-    /// `STOP`, `STOPALL`, `UNSUBSCRIBE`, `CANCEL`, `END`, `QUIT`, `REVOKE`, `OPTOUT`.
+    /// `STOP`, `STOPALL`, `UNSUBSCRIBE`, `CANCEL`, `END`, `QUIT`, `REVOKE`, `OPTOUT`
+    /// (and `OPT OUT`: spaces inside a keyword are ignored).
     OptOut,
     /// `START`, `YES`, `UNSTOP`.
     OptIn,
@@ -255,7 +256,9 @@ impl InboundKeyword {
             "OPTOUT",
         ];
         const OPT_IN: [&str; 3] = ["START", "YES", "UNSTOP"];
-        let word = body.trim();
+        // "OPT OUT" and "opt  out" are OPTOUT: words joined, spaces ignored.
+        let word: String = body.split_whitespace().collect();
+        let word = word.as_str();
         if OPT_OUT.iter().any(|k| word.eq_ignore_ascii_case(k)) {
             Self::OptOut
         } else if OPT_IN.iter().any(|k| word.eq_ignore_ascii_case(k)) {
@@ -274,6 +277,8 @@ mod tests {
     fn keywords_are_matched_whole_trimmed_and_case_insensitively() {
         assert_eq!(InboundKeyword::classify(" stop\n"), InboundKeyword::OptOut);
         assert_eq!(InboundKeyword::classify("OptOut"), InboundKeyword::OptOut);
+        assert_eq!(InboundKeyword::classify("Opt Out"), InboundKeyword::OptOut);
+        assert_eq!(InboundKeyword::classify(" revoke "), InboundKeyword::OptOut);
         assert_eq!(InboundKeyword::classify("unstop"), InboundKeyword::OptIn);
         assert_eq!(InboundKeyword::classify("Yes"), InboundKeyword::OptIn);
         assert_eq!(

@@ -131,7 +131,10 @@ pub(super) async fn import_upload(
         kinds: kinds(),
         chosen: kind.as_str(),
         outcome: Some(Outcome {
-            kind: kind.as_str(),
+            kind: kinds()
+                .into_iter()
+                .find(|(value, _)| *value == kind.as_str())
+                .map_or(kind.as_str(), |(_, label)| label),
             dry_run,
             report,
         }),

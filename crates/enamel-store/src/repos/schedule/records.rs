@@ -195,7 +195,13 @@ type RecallListRow = (
 /// A write that would give a record another record's PMS id is a conflict (the
 /// row is rejected), not an unexpected error.
 fn pms_taken(doing: &'static str) -> impl Fn(anyhow::Error) -> StoreError {
-    move |err| crate::error::conflict_if_taken(err, "another record's PMS id", doing)
+    move |err| {
+        crate::error::conflict_if_taken(
+            err,
+            "a number the PMS already gave another record (the same number used twice, or for another patient)",
+            doing,
+        )
+    }
 }
 
 impl Scoped<'_> {
