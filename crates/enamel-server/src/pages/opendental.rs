@@ -38,6 +38,25 @@ pub(super) struct OpenDentalPage {
     flash: &'static str,
 }
 
+/// A list's name for the administrator (the report keeps the sync's own names).
+fn list_label(list: &str) -> &str {
+    match list {
+        "patients" => "Patients",
+        "providers" => "Providers",
+        "operatories" => "Operatories (chairs)",
+        "appointment-types" => "Appointment types",
+        "recall-types" => "Recall types",
+        "appointments" => "Appointments",
+        "asap" => "ASAP list (the waitlist)",
+        "recalls" => "Recalls",
+        "carriers" => "Insurance carriers",
+        "insplans" => "Insurance plans",
+        "inssubs" => "Insurance subscribers",
+        "patplans" => "Patients' coverage",
+        other => other,
+    }
+}
+
 #[derive(Deserialize)]
 pub(super) struct Flash {
     flash: Option<String>,
@@ -82,7 +101,7 @@ pub(super) async fn page(
                             .collect()
                     })
                     .unwrap_or_default(),
-                list,
+                list: list_label(&list).to_owned(),
             }
         })
         .collect();

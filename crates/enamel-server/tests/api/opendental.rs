@@ -162,7 +162,7 @@ async fn the_administrator_connects_open_dental_and_the_schedule_keeps_in_step(b
     let (_, page) = demo.page("/practice/opendental", &admin).await;
     assert!(page.contains("Synced."), "{page}");
     assert!(
-        page.contains("<th scope=\"row\">patients</th><td>60</td><td>60</td><td>0</td>"),
+        page.contains("<th scope=\"row\">Patients</th><td>60</td><td>60</td><td>0</td>"),
         "sixty patients read and added: {page}"
     );
 
