@@ -567,3 +567,27 @@ fn patient_row(row: &Row<'_>) -> Result<NewPatient, String> {
         insurance: None,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn open_dentals_statuses_map_to_the_schedules() {
+        for (raw, status) in [
+            ("Scheduled", AppointmentStatus::Scheduled),
+            ("1", AppointmentStatus::Scheduled),
+            ("ASAP", AppointmentStatus::Scheduled),
+            ("Complete", AppointmentStatus::Completed),
+            ("UnschedList", AppointmentStatus::Cancelled),
+            ("3", AppointmentStatus::Cancelled),
+            ("Broken", AppointmentStatus::Broken),
+            ("confirmed", AppointmentStatus::Confirmed),
+        ] {
+            assert_eq!(appointment_status(raw), Ok(status), "{raw}");
+        }
+        for raw in ["Planned", "PtNote", "PtNoteCompleted", "7", "sometime"] {
+            assert!(appointment_status(raw).is_err(), "{raw}");
+        }
+    }
+}

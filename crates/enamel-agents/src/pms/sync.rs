@@ -245,20 +245,21 @@ impl NextMark {
             self.server_time.clone_from(&page.server_time);
         }
         for item in &page.items {
-            if let Some(stamp) = resource
-                .stamp_field()
-                .and_then(|f| opendental::text(item, f))
-                && self.newest_stamp.as_ref().is_none_or(|n| stamp > *n)
-            {
-                self.newest_stamp = Some(stamp);
-            }
-            // FNV-1a over the item's JSON, without the server's clock: a digest to
-            // tell an unchanged list, not a security measure.
-            let mut item = item.clone();
-            item.remove("serverDateTime");
-            for byte in serde_json::to_vec(&item).unwrap_or_default() {
-                self.digest ^= u64::from(byte);
-                self.digest = self.digest.wrapping_mul(0x0100_0000_01b3);
+            if let Some(field) = resource.stamp_field() {
+                if let Some(stamp) = opendental::text(item, field)
+                    && self.newest_stamp.as_ref().is_none_or(|n| stamp > *n)
+                {
+                    self.newest_stamp = Some(stamp);
+                }
+            } else {
+                // FNV-1a over the item's JSON, for the small lists without stamps
+                // only: a digest to tell an unchanged list, not a security measure.
+                let mut item = item.clone();
+                item.remove("serverDateTime");
+                for byte in serde_json::to_vec(&item).unwrap_or_default() {
+                    self.digest ^= u64::from(byte);
+                    self.digest = self.digest.wrapping_mul(0x0100_0000_01b3);
+                }
             }
         }
     }
@@ -557,12 +558,17 @@ fn fields(resource: Resource, item: &Item) -> Option<FieldMap> {
             };
             fields.set("Language", language);
         }
-        Resource::Appointments => match status.as_str() {
-            "Scheduled" | "Complete" | "Broken" if has_time => {}
-            "ASAP" if has_time => fields.set("AptStatus", "Scheduled"),
-            "UnschedList" if has_time => fields.set("AptStatus", "cancelled"),
-            _ => return None,
-        },
+        // The statuses are read by the shared mapping (`UnschedList` is cancelled);
+        // here only what is not on a schedule is left out rather than rejected.
+        Resource::Appointments
+            if !has_time
+                || !matches!(
+                    status.as_str(),
+                    "Scheduled" | "Complete" | "Broken" | "ASAP" | "UnschedList"
+                ) =>
+        {
+            return None;
+        }
         Resource::Asap => {
             // The ASAP list as the waitlist: each entry keyed by its appointment.
             let apt = opendental::text(item, "AptNum")?;
@@ -599,8 +605,9 @@ mod tests {
         let unscheduled = item(
             r#"{"AptNum": 2, "AptStatus": "UnschedList", "AptDateTime": "2026-12-01 09:00:00"}"#,
         );
+        // Kept, for the shared mapping to read as cancelled.
         let mapped = fields(Resource::Appointments, &unscheduled).unwrap();
-        assert_eq!(mapped.field("aptstatus"), Some("cancelled"));
+        assert_eq!(mapped.field("aptstatus"), Some("UnschedList"));
         let timeless = item(
             r#"{"AptNum": 3, "AptStatus": "UnschedList", "AptDateTime": "0001-01-01 00:00:00"}"#,
         );

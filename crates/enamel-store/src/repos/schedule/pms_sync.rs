@@ -50,6 +50,26 @@ type ConnectionRow = (
 );
 
 impl Scoped<'_> {
+    /// Authorizes a change to the practice's connection, a person's to make (an
+    /// agent with the import scope may not), and its audit event naming `what`.
+    async fn connection_change(
+        &self,
+        what: &str,
+    ) -> Result<(PracticeId, enamel_audit::entry::Event), StoreError> {
+        let practice = self.authorize_import(ResourceType::Practice).await?;
+        if self.actor.user().is_none() {
+            return Err(StoreError::Denied);
+        }
+        let mut event = self.event(
+            AuditAction::SettingChange,
+            ResourceType::Practice,
+            Some(practice.to_string()),
+            Outcome::Success,
+        );
+        event.detail.insert("pms", Detail::Code(what.to_owned()));
+        Ok((practice, event))
+    }
+
     /// Connects the practice to `vendor`, synced by `agent` every `every_minutes`
     /// (1 to 1440), or changes an existing connection. Sync marks are kept, so a
     /// new key resumes where the last one stopped.
@@ -59,22 +79,10 @@ impl Scoped<'_> {
         agent: AgentId,
         every_minutes: u32,
     ) -> Result<(), StoreError> {
-        let practice = self.authorize_import(ResourceType::Practice).await?;
-        if self.actor.user().is_none() {
-            return Err(StoreError::Denied);
-        }
+        let (practice, event) = self.connection_change(vendor.as_str()).await?;
         if !(1..=1440).contains(&every_minutes) {
             return Err(StoreError::Refused("the sync runs every 1 to 1440 minutes"));
         }
-        let mut event = self.event(
-            AuditAction::SettingChange,
-            ResourceType::Practice,
-            Some(practice.to_string()),
-            Outcome::Success,
-        );
-        event
-            .detail
-            .insert("pms", Detail::Code(vendor.as_str().to_owned()));
         let now = self.store.now();
         let mut tx = self.store.begin().await?;
         on_tx!(&mut tx, conn => {
@@ -101,19 +109,7 @@ impl Scoped<'_> {
     /// Disconnects the practice from its PMS: the sync stops and its marks are
     /// forgotten (a new connection reads everything again).
     pub async fn disconnect_pms(&self) -> Result<(), StoreError> {
-        let practice = self.authorize_import(ResourceType::Practice).await?;
-        if self.actor.user().is_none() {
-            return Err(StoreError::Denied);
-        }
-        let mut event = self.event(
-            AuditAction::SettingChange,
-            ResourceType::Practice,
-            Some(practice.to_string()),
-            Outcome::Success,
-        );
-        event
-            .detail
-            .insert("pms", Detail::Code("disconnected".to_owned()));
+        let (practice, event) = self.connection_change("disconnected").await?;
         let mut tx = self.store.begin().await?;
         on_tx!(&mut tx, conn => {
             match sqlx::query("DELETE FROM pms_sync_marks WHERE practice_id = $1")
