@@ -129,12 +129,18 @@ async fn the_specialist_and_the_patient_get_emails(backend: Backend) {
         }
     }
     // The referring office sees its patient notice sent; the specialist its own.
-    let sent = email_notices(&demo, 0).await;
-    assert!(
-        sent.iter()
-            .any(|n| n.kind == "patient_referral_sent" && n.status == "sent"),
-        "{sent:?}"
-    );
+    // The relay has the message a moment before the worker records it as sent.
+    let is_sent =
+        |n: &enamel_store::MessageStatus| n.kind == "patient_referral_sent" && n.status == "sent";
+    let mut sent = email_notices(&demo, 0).await;
+    for _ in 0..200 {
+        if sent.iter().any(is_sent) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        sent = email_notices(&demo, 0).await;
+    }
+    assert!(sent.iter().any(is_sent), "{sent:?}");
     // The log says which address a notice went to only as a keyed hash.
     let practice = demo.network.practices[0].practice.id;
     let expected = demo
