@@ -11,6 +11,7 @@ pub mod export;
 pub mod films;
 mod generate;
 mod names;
+mod recovery;
 mod referrals;
 mod rng;
 mod scan;
@@ -19,6 +20,7 @@ mod seed;
 
 pub use generate::{DEFAULT_SEED, DemoLogin, DemoNetwork, DemoPractice, SyntheticPatient};
 pub use referrals::{DEMO_REFERRALS, FilmDrop, seed_activity};
+pub use recovery::seed_recovery;
 pub use scan::{CanaryScanner, Finding, PhiKind};
 pub use schedule::{DEMO_WAITLIST, seed_office_schedule, seed_schedules};
 pub use seed::{DEMO_PASSWORD, SeedOutcome, seed};

@@ -152,6 +152,16 @@ typed_id!(
     CoverageId,
     "coverage id"
 );
+typed_id!(
+    /// Identifies a no-show recovery run: one open slot being offered.
+    RecoveryRunId,
+    "recovery run id"
+);
+typed_id!(
+    /// Identifies one offer of an open slot to one waitlist patient.
+    OfferId,
+    "offer id"
+);
 
 #[cfg(test)]
 mod tests {

@@ -30,8 +30,9 @@ pub use clinical::{CdtCode, Tooth, Urgency};
 pub use clock::DailyAt;
 pub use contact::{Email, PhoneNumber};
 pub use ids::{
-    AgentId, AppointmentId, AppointmentTypeId, AttachmentId, CoverageId, OperatoryId, PatientId,
-    PracticeId, ProviderId, RecallId, RecallTypeId, ReferralId, UserId, VendorId, WaitlistEntryId,
+    AgentId, AppointmentId, AppointmentTypeId, AttachmentId, CoverageId, OfferId, OperatoryId,
+    PatientId, PracticeId, ProviderId, RecallId, RecallTypeId, RecoveryRunId, ReferralId, UserId,
+    VendorId, WaitlistEntryId,
 };
 pub use invalid::InvalidValue;
 pub use media::MediaType;

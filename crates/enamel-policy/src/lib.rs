@@ -92,6 +92,7 @@ actions! {
     ScheduleManage = "schedule.manage",
     ScheduleImport = "schedule.import",
     ViewNoShow = "view.no_show",
+    ScheduleRecover = "schedule.recover",
     ViewEligibility = "view.eligibility",
     ViewRecall = "view.recall",
     AlertRaise = "alert.raise",

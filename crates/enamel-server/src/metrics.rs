@@ -32,6 +32,20 @@ pub struct Metrics {
     requests: Family<RequestLabels, Counter>,
     durations: Family<RouteLabels, Histogram, fn() -> Histogram>,
     in_flight: Gauge<i64, AtomicI64>,
+    recovery: RecoveryGauges,
+}
+
+/// No-show recovery's figures, read from the database when scraped (the waves run
+/// in whichever worker claims them): runs and offers by status, time to fill, and
+/// patients who opted out. Fill rate is filled runs over closed ones; offers per
+/// fill is offers sent over filled runs.
+#[derive(Debug, Default)]
+struct RecoveryGauges {
+    runs: Family<[(&'static str, String); 1], Gauge<i64, AtomicI64>>,
+    offers: Family<[(&'static str, String); 1], Gauge<i64, AtomicI64>>,
+    fill_seconds: Gauge<f64, std::sync::atomic::AtomicU64>,
+    opted_out: Gauge<i64, AtomicI64>,
+    stopped: Gauge<i64, AtomicI64>,
 }
 
 impl Default for Metrics {
@@ -93,12 +107,60 @@ impl Metrics {
             .get_or_create(&[("version", env!("CARGO_PKG_VERSION"))])
             .set(1);
         registry.register("build_info", "The running version", build);
+        let recovery = RecoveryGauges::default();
+        registry.register(
+            "recovery_runs",
+            "No-show recovery runs by status",
+            recovery.runs.clone(),
+        );
+        registry.register(
+            "recovery_offers",
+            "No-show recovery offers by status",
+            recovery.offers.clone(),
+        );
+        registry.register(
+            "recovery_fill_seconds_sum",
+            "Seconds from a slot's opening to its booking, summed over filled runs",
+            recovery.fill_seconds.clone(),
+        );
+        registry.register(
+            "recovery_opted_out_offers",
+            "Offers not sent because the patient had opted out",
+            recovery.opted_out.clone(),
+        );
+        registry.register(
+            "recovery_stopped_entries",
+            "Waitlist entries whose patient asked for no more offers",
+            recovery.stopped.clone(),
+        );
         Self {
             registry,
             requests,
             durations,
             in_flight,
+            recovery,
         }
+    }
+
+    /// Sets recovery's gauges from the database's figures.
+    pub(crate) fn set_recovery(&self, totals: &enamel_store::RecoveryTotals) {
+        self.recovery.runs.clear();
+        for (status, count) in &totals.runs {
+            self.recovery
+                .runs
+                .get_or_create(&[("status", status.clone())])
+                .set(*count);
+        }
+        self.recovery.offers.clear();
+        for (status, count) in &totals.offers {
+            self.recovery
+                .offers
+                .get_or_create(&[("status", status.clone())])
+                .set(*count);
+        }
+        self.recovery.fill_seconds.set(totals.fill_seconds);
+        self.recovery.opted_out.set(totals.opted_out);
+        self.recovery.stopped.set(totals.stopped);
     }
 
     pub(crate) fn in_flight(&self) -> InFlight<'_> {

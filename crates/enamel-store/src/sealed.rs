@@ -85,6 +85,10 @@ pub const ENCRYPTED_COLUMNS: &[EncryptedColumn] = &[
 /// the secrets of accounts belonging to no practice.
 const PLATFORM_SECRETS_LABEL: &[u8] = b"enamel platform secrets v1";
 
+/// The labels of the keys that sign offer links, oldest first: a key's id in a link
+/// is its position here, from 1.
+pub const OFFER_KEY_LABELS: &[&[u8]] = &[b"enamel offer links 1"];
+
 impl EncryptedColumn {
     pub(crate) const fn context(&self, practice: PracticeId, row: Uuid) -> FieldContext<'static> {
         FieldContext {
@@ -97,7 +101,7 @@ impl EncryptedColumn {
 }
 
 impl Store {
-    /// The key for secrets of no practice: derived from the provider's platform seed
+/// The key for secrets of no practice: derived from the provider's platform seed
     /// (the one the audit signing key comes from), never stored.
     async fn platform_key(&self) -> Result<enamel_crypto::DataKey, StoreError> {
         let seed = self.keys.provider().audit_signing_seed().await?;
@@ -116,6 +120,47 @@ impl Store {
         Ok(enamel_crypto::link::LinkSigner::new(
             &seed.derive(b"enamel portal links v1"),
         ))
+    }
+
+    /// The keys that sign no-show recovery's offer links, derived from the platform
+    /// seed like the portal's: the last of [`OFFER_KEY_LABELS`] signs (its key id is
+    /// its position, from 1), and the one before it still opens links, so that links
+    /// in patients' hands keep working through a rotation (add a label to rotate).
+    pub async fn offer_signer(&self) -> Result<enamel_crypto::offer::OfferSigner, StoreError> {
+        let seed = self.keys.provider().audit_signing_seed().await?;
+        let keys: Vec<(u8, enamel_crypto::KeyMaterial)> = OFFER_KEY_LABELS
+            .iter()
+            .enumerate()
+            .rev()
+            .take(2)
+            .map(|(at, label)| (u8::try_from(at + 1).unwrap_or(u8::MAX), seed.derive(label)))
+            .collect();
+        let (current, older) = keys.split_first().ok_or(StoreError::Refused("no offer key"))?;
+        let older: Vec<(u8, &enamel_crypto::KeyMaterial)> =
+            older.iter().map(|(id, m)| (*id, m)).collect();
+        Ok(enamel_crypto::offer::OfferSigner::new(
+            (current.0, &current.1),
+            &older,
+        ))
+    }
+
+    /// The token of an offer's link: signed over the offer, its run (the slot) and
+    /// when it expires.
+    pub async fn sign_offer(
+        &self,
+        offer: enamel_domain::OfferId,
+        run: enamel_domain::RecoveryRunId,
+        expires_at: time::OffsetDateTime,
+    ) -> Result<String, StoreError> {
+        let expires_at = u32::try_from(expires_at.unix_timestamp().max(0)).unwrap_or(u32::MAX);
+        Ok(self
+            .offer_signer()
+            .await?
+            .sign(&enamel_crypto::offer::OfferLink {
+                offer: offer.as_uuid(),
+                slot: run.as_uuid(),
+                expires_at,
+            }))
     }
 
     /// Seals a secret of no practice (a platform operator's second factor).

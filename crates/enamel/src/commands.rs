@@ -256,7 +256,16 @@ async fn seed_demo_activity(
         max_bytes: settings.referrals.attachment_max_bytes,
     });
     enamel_demo::seed_activity(store, network, &films).await?;
-    enamel_demo::seed_schedules(store, network).await
+    enamel_demo::seed_schedules(store, network).await?;
+    // No-show recovery's story, in the first general office (the demo's logins).
+    if let Some(office) = network
+        .practices
+        .iter()
+        .find(|p| !p.practice.kind.is_specialty())
+    {
+        enamel_demo::seed_recovery(store, office).await?;
+    }
+    Ok(())
 }
 
 struct DemoFilms<'a>(AttachmentStorage<'a>);

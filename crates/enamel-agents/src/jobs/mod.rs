@@ -4,3 +4,4 @@ pub mod checkpoint;
 pub mod deliver;
 pub mod flag;
 pub mod pms_sync;
+pub mod recovery;

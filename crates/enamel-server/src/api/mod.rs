@@ -12,6 +12,7 @@ mod operator;
 mod patients;
 mod people;
 mod referrals;
+mod recovery;
 mod schedule;
 mod sessions;
 mod settings;
@@ -85,6 +86,18 @@ fn schedule_routes() -> Router<AppState> {
             put(schedule::change).delete(schedule::remove),
         )
         .route("/api/v1/recalls", get(schedule::recalls))
+        .route(
+            "/api/v1/recovery/settings",
+            get(recovery::settings).put(recovery::put_settings),
+        )
+        .route(
+            "/api/v1/recovery/runs",
+            get(recovery::runs).post(recovery::open),
+        )
+        .route(
+            "/api/v1/recovery/runs/{id}/withdrawal",
+            post(recovery::withdraw),
+        )
         .route(
             "/api/v1/patients/{id}/schedule",
             get(schedule::patient_schedule),

@@ -53,6 +53,8 @@ use crate::http::page::{Chrome, render};
         super::operator::retry, super::schedule::day, super::schedule::set_status,
         super::schedule::waitlist, super::schedule::add, super::schedule::change,
         super::schedule::remove, super::schedule::recalls, super::schedule::patient_schedule,
+        super::recovery::settings, super::recovery::put_settings, super::recovery::runs,
+        super::recovery::open, super::recovery::withdraw,
     ),
     components(schemas(crate::http::error::Problem)),
     modifiers(&SecuritySchemes, &StandardErrors),
@@ -60,7 +62,7 @@ use crate::http::page::{Chrome, render};
     tags(
         (name = "identity", description = "Sign-in, sessions, accounts, agents, break-glass"),
         (name = "compliance", description = "Access reviews, security alerts and the audit log's queries"),
-        (name = "schedule", description = "The practice's schedule: day view, no-shows, waitlist, recalls"),
+        (name = "schedule", description = "The practice's schedule: day view, no-shows, waitlist, recalls, no-show recovery"),
         (name = "patients", description = "A practice's patients (sealed; found through blind indexes)"),
         (name = "directory", description = "The network directory of listed practices"),
         (name = "referrals", description = "Referrals, their steps, messages, attachments and portal links"),

@@ -250,6 +250,7 @@ typed_ids!(
     enamel_domain::AttachmentId,
     enamel_domain::PatientId,
     enamel_domain::PracticeId,
+    enamel_domain::RecoveryRunId,
     enamel_domain::ReferralId,
     enamel_domain::UserId,
 );

@@ -46,6 +46,10 @@ async fn readyz(State(state): State<AppState>) -> Result<Json<serde_json::Value>
 
 /// Prometheus metrics in the OpenMetrics text format.
 async fn metrics(State(state): State<AppState>) -> Response {
+    match state.store.recovery_totals().await {
+        Ok(totals) => state.metrics.set_recovery(&totals),
+        Err(err) => tracing::warn!(error = %err, "reading recovery's figures for the metrics failed"),
+    }
     let mut response = state.metrics.encode().into_response();
     response.headers_mut().insert(
         header::CONTENT_TYPE,

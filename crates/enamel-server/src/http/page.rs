@@ -25,6 +25,7 @@ pub(crate) fn chrome(state: &AppState, user: Option<&User>) -> Chrome {
         links.push(("/schedule", "Schedule"));
         links.push(("/referrals", "Referrals"));
         links.push(("/patients", "Patients"));
+        links.push(("/schedule/recovery", "No-show recovery"));
     }
     if matches!(user.role, Role::PracticeAdmin | Role::SecurityOfficer) {
         links.push(("/vendors", "Vendors and BAAs"));
@@ -37,6 +38,7 @@ pub(crate) fn chrome(state: &AppState, user: Option<&User>) -> Chrome {
         links.push(("/practice/settings", "Office settings"));
         links.push(("/practice/import", "Import the schedule"));
         links.push(("/practice/opendental", "Open Dental"));
+        links.push(("/schedule/recovery", "No-show recovery"));
     }
     if user.role == Role::SecurityOfficer {
         links.push(("/security/audit", "Audit log"));

@@ -15,6 +15,7 @@ mod join;
 mod lists;
 mod new_referral;
 mod opendental;
+mod recovery;
 mod operator;
 mod patient_record;
 mod patients;
@@ -161,6 +162,13 @@ fn schedule_routes() -> Router<AppState> {
             post(schedule::remove_from_waitlist),
         )
         .route("/schedule/recalls", get(schedule::recalls_page))
+        .route("/schedule/recovery", get(recovery::page))
+        .route("/schedule/recovery/settings", post(recovery::save_settings))
+        .route("/schedule/recovery/runs", post(recovery::open_slot))
+        .route(
+            "/schedule/recovery/runs/{id}/withdrawal",
+            post(recovery::withdraw),
+        )
         .route(
             "/practice/import",
             get(import::import_page).post(import::import_upload.layer(DefaultBodyLimit::disable())),

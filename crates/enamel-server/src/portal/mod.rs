@@ -16,12 +16,15 @@ use enamel_crypto::token::SecretToken;
 use enamel_domain::ReferralStatus;
 use enamel_store::PortalOpening;
 
+mod offer;
+
 const PORTAL_COOKIE: &str = "enamel_portal";
 
 pub(crate) fn router() -> Router<AppState> {
     Router::new()
         .route("/p/{token}", get(ask_birth_date).post(open_link))
         .route("/portal", get(portal))
+        .route("/o/{token}", get(offer::show).post(offer::answer))
 }
 
 struct ViewModel {

@@ -19,6 +19,7 @@ pub mod onboarding;
 pub(crate) mod opendental;
 pub(crate) mod patients;
 pub(crate) mod portal_links;
+pub(crate) mod recovery;
 pub(crate) mod referrals;
 pub(crate) mod schedule;
 pub(crate) mod sessions;

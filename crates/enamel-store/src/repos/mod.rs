@@ -11,6 +11,7 @@ pub mod outbox;
 pub mod patients;
 pub mod practices;
 pub mod referrals;
+pub mod recovery;
 pub mod restriction;
 pub mod schedule;
 pub mod users;

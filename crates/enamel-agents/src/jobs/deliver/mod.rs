@@ -158,7 +158,7 @@ struct Attempt {
     last: bool,
 }
 
-fn vendor_of(senders: &Senders, channel: Channel) -> Option<VendorName> {
+pub(crate) fn vendor_of(senders: &Senders, channel: Channel) -> Option<VendorName> {
     if senders.mailbox.is_some() {
         return VendorName::parse(Mailbox::vendor(channel)).ok();
     }

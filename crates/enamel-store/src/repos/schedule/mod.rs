@@ -116,7 +116,7 @@ fn codes_from(text: &str) -> Result<Vec<CdtCode>, StoreError> {
         .collect()
 }
 
-fn minutes_from(raw: i64) -> Result<Minutes, StoreError> {
+pub(crate) fn minutes_from(raw: i64) -> Result<Minutes, StoreError> {
     u32::try_from(raw)
         .ok()
         .and_then(|m| Minutes::new(m).ok())

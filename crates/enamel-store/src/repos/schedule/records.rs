@@ -15,6 +15,7 @@ use time::{Date, OffsetDateTime};
 use uuid::Uuid;
 
 use super::{Upserted, minutes_from};
+use crate::repos::recovery::{NewSlot, StatusChange, on_status_change_in_tx};
 use crate::db::{on_pool, on_tx};
 use crate::scoped::authorize::AuditedAs;
 use crate::sealed::{
@@ -158,6 +159,17 @@ const APPOINTMENT_SELECT: &str = "SELECT a.id, a.patient_id, a.provider_id, a.op
      a.type_id, t.name, a.starts_at, a.duration_minutes, a.status, a.status_changed_at, \
      p.name, p.birth_date, p.restricted FROM appointments a \
      JOIN patients p ON p.id = a.patient_id LEFT JOIN appointment_types t ON t.id = a.type_id";
+
+/// An appointment's patient, status and slot, as a status change reads them.
+type SlotRow = (
+    Uuid,
+    String,
+    Uuid,
+    Option<Uuid>,
+    Option<Uuid>,
+    OffsetDateTime,
+    i64,
+);
 
 type WaitlistRow = (
     Uuid,
@@ -351,6 +363,35 @@ impl Scoped<'_> {
             ),
             None => (None, None),
         };
+        let old_status: Option<String> = match existing {
+            Some(id) => on_pool!(&store.db, pool => {
+                sqlx::query_scalar("SELECT status FROM appointments WHERE id = $1")
+                    .bind(id)
+                    .fetch_optional(pool)
+                    .await
+            })
+            .context("reading an appointment's status")?,
+            None => None,
+        };
+        let held = match old_status {
+            Some(old) => AppointmentStatus::parse(&old)
+                .map_err(StoreError::Corrupt)?
+                .holds_the_slot(),
+            None => false,
+        };
+        let change = StatusChange {
+            held,
+            frees: !new.status.holds_the_slot(),
+            now_holds: existing.is_some() && !held && new.status.holds_the_slot(),
+            slot: NewSlot {
+                provider: new.provider,
+                operatory: new.operatory,
+                kind: new.kind,
+                starts_at: new.starts_at,
+                duration: new.duration,
+            },
+        };
+        let (recovery, _) = store.recovery_settings_of(practice).await?;
         let now = store.now();
         let by = self.actor.audit_id();
         let event = self.record_event(
@@ -396,7 +437,21 @@ impl Scoped<'_> {
         })
         .context("writing an appointment")
         .map_err(pms_taken("writing an appointment"))?;
-        tx.commit_with(&[&event])
+        let opened = on_status_change_in_tx(
+            &mut tx,
+            &recovery,
+            practice,
+            AppointmentId::from_uuid(id),
+            change,
+            &by,
+            now,
+        )
+        .await
+        .context("opening a recovery run")?;
+        let opened = opened.map(|run| self.run_event(run, "run_opened"));
+        let events: Vec<&enamel_audit::entry::Event> =
+            std::iter::once(&event).chain(opened.as_ref()).collect();
+        tx.commit_with(&events)
             .await
             .map_err(pms_taken("writing an appointment"))?;
         Ok((
@@ -418,15 +473,33 @@ impl Scoped<'_> {
             AuditedAs::one(AuditAction::Write, ResourceType::Appointment, &id),
         )
         .await?;
-        let patient: Option<Uuid> = on_pool!(&self.store.db, pool => {
-            sqlx::query_scalar("SELECT patient_id FROM appointments WHERE id = $1 AND practice_id = $2")
-                .bind(id.as_uuid())
-                .bind(practice.as_uuid())
-                .fetch_optional(pool)
-                .await
+        let found: Option<SlotRow> = on_pool!(&self.store.db, pool => {
+            sqlx::query_as(
+                "SELECT patient_id, status, provider_id, operatory_id, type_id, starts_at, \
+                 duration_minutes FROM appointments WHERE id = $1 AND practice_id = $2",
+            )
+            .bind(id.as_uuid())
+            .bind(practice.as_uuid())
+            .fetch_optional(pool)
+            .await
         })
         .context("finding an appointment")?;
-        let patient = patient.ok_or(StoreError::NotFound)?;
+        let (patient, old, provider, operatory, kind, starts_at, minutes) =
+            found.ok_or(StoreError::NotFound)?;
+        let old = AppointmentStatus::parse(&old).map_err(StoreError::Corrupt)?;
+        let change = StatusChange {
+            held: old.holds_the_slot(),
+            frees: !status.holds_the_slot(),
+            now_holds: status.holds_the_slot() && !old.holds_the_slot(),
+            slot: NewSlot {
+                provider: ProviderId::from_uuid(provider),
+                operatory: operatory.map(OperatoryId::from_uuid),
+                kind: kind.map(AppointmentTypeId::from_uuid),
+                starts_at,
+                duration: minutes_from(minutes)?,
+            },
+        };
+        let (recovery, _) = self.store.recovery_settings_of(practice).await?;
         let now = self.store.now();
         let mut event = self.event(
             AuditAction::Write,
@@ -454,7 +527,24 @@ impl Scoped<'_> {
                 .map(|_| ())
         })
         .context("changing an appointment's status")?;
-        tx.commit_with(&[&event]).await?;
+        let opened = on_status_change_in_tx(
+            &mut tx,
+            &recovery,
+            practice,
+            id,
+            change,
+            &self.actor.audit_id(),
+            now,
+        )
+        .await
+        .context("opening a recovery run")?;
+        match opened {
+            Some(run) => {
+                let opened = self.run_event(run, "run_opened");
+                tx.commit_with(&[&event, &opened]).await?;
+            }
+            None => tx.commit_with(&[&event]).await?,
+        }
         Ok(())
     }
 
@@ -541,7 +631,7 @@ impl Scoped<'_> {
     }
 
     /// Refuses a reference to a row that is not the practice's (or does not exist).
-    async fn require_own(
+    pub(crate) async fn require_own(
         &self,
         table: &'static str,
         id: Option<Uuid>,
@@ -592,7 +682,7 @@ impl Scoped<'_> {
 
     /// A patient's name and birth date for a staff list; none for a restricted
     /// patient, who stays behind the glass.
-    async fn summary_unless_restricted(
+    pub(crate) async fn summary_unless_restricted(
         &self,
         restricted: bool,
         patient: Uuid,
@@ -611,7 +701,7 @@ impl Scoped<'_> {
     }
 
     /// One search event naming every patient a staff list showed.
-    async fn audit_shown(
+    pub(crate) async fn audit_shown(
         &self,
         resource: ResourceType,
         patients: impl Iterator<Item = PatientId>,

@@ -1,0 +1,291 @@
+//! No-show recovery's page (docs/no-show-recovery.md): the open slots being offered
+//! and how each went (offers out, deferred, declined, filled, by whom, time to fill),
+//! an open slot offered by hand, and the practice's switch and settings.
+
+use askama::Template;
+use axum::extract::{Query, State};
+use enamel_domain::{RecoveryRunId, Role, TimeZone};
+use enamel_store::{OfferStatus, RunDetail, RunStatus, hour_minute_text};
+use serde::Deserialize;
+
+use super::{Chrome, PageResult, chrome, full_name, render, see_other};
+use crate::auth::Authenticated;
+use crate::http::extract::{Form, Id};
+use crate::services::recovery::{SettingsBody, SlotBody};
+use crate::AppState;
+
+pub(super) struct OfferLine {
+    patient: String,
+    patient_id: Option<String>,
+    wave: u32,
+    channel: &'static str,
+    status: &'static str,
+    reason: String,
+    when: String,
+}
+
+pub(super) struct RunLine {
+    id: RecoveryRunId,
+    slot: String,
+    provider: String,
+    why: &'static str,
+    status: &'static str,
+    open: bool,
+    sent: usize,
+    deferred: usize,
+    declined: usize,
+    refused: usize,
+    filled_by: String,
+    time_to_fill: String,
+    next_wave: String,
+    offers: Vec<OfferLine>,
+}
+
+pub(super) struct ProviderOption {
+    id: String,
+    name: String,
+}
+
+#[derive(Template)]
+#[template(path = "recovery.html")]
+pub(super) struct RecoveryPage {
+    chrome: Chrome,
+    enabled: bool,
+    wave_size: u32,
+    wave_minutes: u32,
+    cutoff_minutes: u32,
+    send_from: String,
+    send_until: String,
+    /// The administrator: may change the settings.
+    configures: bool,
+    /// Staff who book: may offer a slot by hand and withdraw a run.
+    books: bool,
+    providers: Vec<ProviderOption>,
+    today: String,
+    runs: Vec<RunLine>,
+    filled: usize,
+    closed: usize,
+    flash: &'static str,
+}
+
+#[derive(Deserialize)]
+pub(super) struct Flash {
+    flash: Option<String>,
+}
+
+fn reason_text(reason: &str) -> String {
+    match reason {
+        "rate_limited" => "had 3 messages in 24 hours".into(),
+        "opted_out" => "opted out of texts, no email".into(),
+        "no_contact" => "no phone or email".into(),
+        "no_executed_baa" => "no BAA with the messaging vendor".into(),
+        "filled" => "slot filled".into(),
+        "this_slot" => "declined this time".into(),
+        "all_offers" => "asked for no more offers".into(),
+        "too_near" => "slot came too near".into(),
+        "staff" => "withdrawn by staff".into(),
+        "visit_kept" => "the visit was put back".into(),
+        "recovery_off" => "recovery turned off".into(),
+        other => other.replace('_', " "),
+    }
+}
+
+fn line(zone: &TimeZone, detail: RunDetail) -> RunLine {
+    let RunDetail { run, offers } = detail;
+    let count = |status: OfferStatus| offers.iter().filter(|o| o.status == status).count();
+    let filled_by = run
+        .filled_offer
+        .and_then(|id| offers.iter().find(|o| o.id == id))
+        .map(|o| o.patient.as_ref().map_or_else(|| "A restricted patient".to_owned(), full_name))
+        .unwrap_or_default();
+    let time_to_fill = run.time_to_fill().map_or_else(String::new, |d| {
+        let minutes = d.whole_minutes();
+        if minutes < 60 {
+            format!("{minutes} min")
+        } else {
+            format!("{} h {} min", minutes / 60, minutes % 60)
+        }
+    });
+    RunLine {
+        id: run.id,
+        slot: format!("{}, {} min", zone.stamp(run.starts_at), run.duration.get()),
+        provider: match &run.operatory_name {
+            Some(op) => format!("{}, {op}", run.provider_name),
+            None => run.provider_name.clone(),
+        },
+        why: if run.appointment.is_some() {
+            "A visit was broken or cancelled"
+        } else {
+            "Offered by hand"
+        },
+        status: run.status.label(),
+        open: run.status == RunStatus::Open,
+        sent: offers
+            .iter()
+            .filter(|o| o.sent_at.is_some())
+            .count(),
+        deferred: count(OfferStatus::Deferred),
+        declined: count(OfferStatus::Declined),
+        refused: count(OfferStatus::Refused),
+        filled_by,
+        time_to_fill,
+        next_wave: if run.status == RunStatus::Open {
+            run.next_wave_at.map(|at| zone.stamp(at)).unwrap_or_default()
+        } else {
+            String::new()
+        },
+        offers: offers
+            .iter()
+            .map(|o| OfferLine {
+                patient: o
+                    .patient
+                    .as_ref()
+                    .map_or_else(|| "A restricted patient".to_owned(), full_name),
+                patient_id: o.patient.as_ref().map(|_| o.patient_id.to_string()),
+                wave: o.wave,
+                channel: o.channel.map_or("", |c| match c {
+                    enamel_domain::Channel::Sms => "Text",
+                    enamel_domain::Channel::Email => "Email",
+                    enamel_domain::Channel::Fax => "Fax",
+                }),
+                status: o.status.label(),
+                reason: o.reason.as_deref().map(reason_text).unwrap_or_default(),
+                when: zone.stamp(o.answered_at.or(o.sent_at).unwrap_or(o.due_at)),
+            })
+            .collect(),
+    }
+}
+
+pub(super) async fn page(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    Query(flash): Query<Flash>,
+) -> PageResult {
+    let person = auth.person()?;
+    let scoped = auth.scoped(&state.store);
+    let zone = scoped.own_practice().await?.time_zone;
+    let settings = scoped.recovery_settings().await?;
+    let books = matches!(person.role, Role::Dentist | Role::Hygienist | Role::FrontDesk);
+    let providers = if books {
+        scoped
+            .providers()
+            .await?
+            .into_iter()
+            .filter(|p| !p.hidden)
+            .map(|p| ProviderOption {
+                id: p.id.to_string(),
+                name: p.name,
+            })
+            .collect()
+    } else {
+        Vec::new()
+    };
+    let details = scoped.recovery_runs(50).await?;
+    let filled = details
+        .iter()
+        .filter(|d| d.run.status == RunStatus::Filled)
+        .count();
+    let closed = details
+        .iter()
+        .filter(|d| d.run.status != RunStatus::Open)
+        .count();
+    let runs: Vec<RunLine> = details.into_iter().map(|r| line(&zone, r)).collect();
+    let flash = match flash.flash.as_deref() {
+        Some("saved") => "Saved.",
+        Some("opened") => "The slot is being offered: the first wave goes out within a minute.",
+        Some("withdrawn") => "Withdrawn: its open offers no longer book.",
+        _ => "",
+    };
+    Ok(render(&RecoveryPage {
+        chrome: chrome(&state, Some(person)),
+        enabled: settings.enabled,
+        wave_size: settings.wave_size,
+        wave_minutes: settings.wave_minutes,
+        cutoff_minutes: settings.cutoff_minutes,
+        send_from: hour_minute_text(settings.hours.from),
+        send_until: hour_minute_text(settings.hours.until),
+        configures: person.role == Role::PracticeAdmin,
+        books,
+        providers,
+        today: crate::services::schedule::today(&zone, state.clock.now()).to_string(),
+        filled,
+        closed,
+        runs,
+        flash,
+    }))
+}
+
+#[derive(Deserialize)]
+pub(super) struct SettingsForm {
+    #[serde(default)]
+    enabled: Option<String>,
+    wave_size: String,
+    wave_minutes: String,
+    cutoff_minutes: String,
+    send_from: String,
+    send_until: String,
+}
+
+fn whole(raw: &str, field: &'static str) -> Result<u32, crate::ApiError> {
+    raw.trim().parse().map_err(|_| {
+        crate::ApiError::InvalidInput(enamel_domain::InvalidValue::new(
+            field,
+            "must be a whole number",
+        ))
+    })
+}
+
+pub(super) async fn save_settings(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    Form(form): Form<SettingsForm>,
+) -> PageResult {
+    let body = SettingsBody {
+        enabled: form.enabled.is_some(),
+        wave_size: whole(&form.wave_size, "wave_size")?,
+        wave_minutes: whole(&form.wave_minutes, "wave_minutes")?,
+        cutoff_minutes: whole(&form.cutoff_minutes, "cutoff_minutes")?,
+        send_from: form.send_from,
+        send_until: form.send_until,
+    };
+    auth.scoped(&state.store)
+        .set_recovery_settings(&body.settings()?, state.clock.now())
+        .await?;
+    Ok(see_other("/schedule/recovery?flash=saved"))
+}
+
+#[derive(Deserialize)]
+pub(super) struct SlotForm {
+    provider_id: String,
+    date: String,
+    time: String,
+    duration_minutes: String,
+}
+
+pub(super) async fn open_slot(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    Form(form): Form<SlotForm>,
+) -> PageResult {
+    let scoped = auth.scoped(&state.store);
+    let zone = scoped.own_practice().await?.time_zone;
+    let body = SlotBody {
+        provider_id: form.provider_id,
+        operatory_id: None,
+        appointment_type_id: None,
+        date: form.date,
+        time: form.time,
+        duration_minutes: whole(&form.duration_minutes, "duration_minutes")?,
+    };
+    scoped.open_recovery_run(&body.slot(&zone)?).await?;
+    Ok(see_other("/schedule/recovery?flash=opened"))
+}
+
+pub(super) async fn withdraw(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    Id(id): Id<RecoveryRunId>,
+) -> PageResult {
+    auth.scoped(&state.store).withdraw_recovery_run(id).await?;
+    Ok(see_other("/schedule/recovery?flash=withdrawn"))
+}

@@ -1,0 +1,392 @@
+//! The patient's answer to an offer, through its signed link: looking (which
+//! changes nothing, so a mail scanner's fetch books no one), confirming (first to
+//! confirm wins: one transaction whose compare-and-set on the run lets exactly one
+//! booking through), and declining the slot or all offers for the need.
+
+use anyhow::Context as _;
+use enamel_audit::entry::{Action as AuditAction, Detail, Outcome, ResourceType};
+use enamel_domain::{
+    AgentId, AppointmentId, Minutes, OfferId, PatientId, PracticeId, RecoveryRunId, TimeZone,
+};
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use super::{OfferStatus, RunStatus, recovery_actor};
+use crate::db::{on_pool, on_tx};
+use crate::repos::schedule::minutes_from;
+use crate::{RequestContext, Store, StoreError};
+
+/// An offer as its link shows it: no name, nothing clinical; the practice, the
+/// time, and where the offer and its slot stand.
+#[derive(Clone, Debug)]
+pub struct LinkedOffer {
+    pub offer: OfferId,
+    pub run: RecoveryRunId,
+    pub practice: PracticeId,
+    pub practice_name: String,
+    pub practice_phone: String,
+    pub time_zone: TimeZone,
+    pub starts_at: OffsetDateTime,
+    pub duration: Minutes,
+    pub offer_status: OfferStatus,
+    pub run_status: RunStatus,
+    /// This offer is the one that filled the slot.
+    pub won: bool,
+    pub expires_at: Option<OffsetDateTime>,
+    agent: AgentId,
+    patient: PatientId,
+    entry: Uuid,
+    moves: Option<Uuid>,
+}
+
+/// How a confirmation ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Confirmation {
+    /// Booked: the new (or moved) appointment.
+    Booked(AppointmentId),
+    /// This offer had booked it already (a second press).
+    AlreadyBooked,
+    /// Someone else confirmed first, or the slot was withdrawn or came too near.
+    Taken,
+    /// The offer is no longer open (declined, expired, withdrawn).
+    Closed,
+}
+
+type LinkRow = (
+    Uuid,
+    Uuid,
+    Uuid,
+    String,
+    String,
+    String,
+    OffsetDateTime,
+    i64,
+    String,
+    String,
+    Option<Uuid>,
+    Option<OffsetDateTime>,
+    Uuid,
+    Uuid,
+    Uuid,
+    Option<Uuid>,
+);
+
+impl Store {
+    /// The offer a link names, for its page; `None` for no such offer. Read by the
+    /// page before the link's signature is checked against the offer's run, so it
+    /// carries nothing about the patient.
+    pub async fn linked_offer(&self, offer: OfferId) -> Result<Option<LinkedOffer>, StoreError> {
+        let row: Option<LinkRow> = on_pool!(&self.db, pool => {
+            sqlx::query_as(
+                "SELECT o.id, o.run_id, o.practice_id, pr.name, pr.phone, pr.time_zone, \
+                 r.starts_at, r.duration_minutes, o.status, r.status, r.filled_offer, \
+                 o.expires_at, s.agent_id, o.patient_id, o.entry_id, o.moves_appointment \
+                 FROM recovery_offers o JOIN recovery_runs r ON r.id = o.run_id \
+                 JOIN practices pr ON pr.id = o.practice_id \
+                 JOIN recovery_settings s ON s.practice_id = o.practice_id \
+                 WHERE o.id = $1",
+            )
+            .bind(offer.as_uuid())
+            .fetch_optional(pool)
+            .await
+        })
+        .context("reading an offer")?;
+        let Some(r) = row else {
+            return Ok(None);
+        };
+        Ok(Some(LinkedOffer {
+            offer: OfferId::from_uuid(r.0),
+            run: RecoveryRunId::from_uuid(r.1),
+            practice: PracticeId::from_uuid(r.2),
+            practice_name: r.3,
+            practice_phone: r.4,
+            time_zone: TimeZone::parse(&r.5).map_err(StoreError::Corrupt)?,
+            starts_at: r.6,
+            duration: minutes_from(r.7)?,
+            offer_status: OfferStatus::parse(&r.8)?,
+            run_status: RunStatus::parse(&r.9)?,
+            won: r.10 == Some(r.0),
+            expires_at: r.11,
+            agent: AgentId::from_uuid(r.12),
+            patient: PatientId::from_uuid(r.13),
+            entry: r.14,
+            moves: r.15,
+        }))
+    }
+
+    /// Books the offer's patient into its slot, as the practice's recovery agent on
+    /// the patient's word, in one transaction: the run goes from open to filled
+    /// (a compare-and-set: of any number of confirmations, one gets through), the
+    /// offer from sent to confirmed, the patient gets the appointment (the one the
+    /// entry was to move is moved; else a new one), every other open offer of the
+    /// run is withdrawn, and the entry leaves the waitlist. Audited as the agent with
+    /// the run's correlation id; a confirmation that lost is audited too.
+    #[allow(
+        clippy::too_many_lines,
+        reason = "one transaction, step by step, with its events"
+    )]
+    pub async fn confirm_offer(
+        &self,
+        linked: &LinkedOffer,
+        context: RequestContext,
+    ) -> Result<Confirmation, StoreError> {
+        let actor = recovery_actor(linked.agent, linked.practice);
+        let scoped = self.scoped(&actor).with_context(RequestContext {
+            correlation_id: Some(linked.run.as_uuid().simple().to_string()),
+            ..context
+        });
+        scoped
+            .authorize_in_own_practice(
+                enamel_policy::Action::ScheduleRecover,
+                crate::AuditedAs::any(AuditAction::Write, ResourceType::Appointment),
+            )
+            .await?;
+        let now = self.now();
+        let practice = linked.practice.as_uuid();
+        let mut event = scoped.event(
+            AuditAction::Write,
+            ResourceType::Appointment,
+            Some(linked.offer.to_string()),
+            Outcome::Success,
+        );
+        event.patient_id = Some(linked.patient.as_uuid());
+        event
+            .detail
+            .insert("run", Detail::Ids(vec![linked.run.as_uuid()]));
+        let mut tx = self.begin().await?;
+        let filled = on_tx!(&mut tx, conn => {
+            sqlx::query(
+                "UPDATE recovery_runs SET status = 'filled', filled_offer = $1, closed_at = $2, \
+                 closed_reason = 'booked', next_wave_at = NULL \
+                 WHERE id = $3 AND practice_id = $4 AND status = 'open' AND starts_at > $2",
+            )
+            .bind(linked.offer.as_uuid())
+            .bind(now)
+            .bind(linked.run.as_uuid())
+            .bind(practice)
+            .execute(&mut *conn)
+            .await
+            .map(|done| done.rows_affected())
+        })
+        .context("filling a slot")?;
+        let confirmed = if filled == 1 {
+            on_tx!(&mut tx, conn => {
+                sqlx::query(
+                    "UPDATE recovery_offers SET status = 'confirmed', answered_at = $1 \
+                     WHERE id = $2 AND run_id = $3 AND status = 'sent' AND expires_at > $1",
+                )
+                .bind(now)
+                .bind(linked.offer.as_uuid())
+                .bind(linked.run.as_uuid())
+                .execute(&mut *conn)
+                .await
+                .map(|done| done.rows_affected())
+            })
+            .context("confirming an offer")?
+        } else {
+            0
+        };
+        if filled != 1 || confirmed != 1 {
+            drop(tx);
+            let current = self.linked_offer(linked.offer).await?;
+            let outcome = match current {
+                Some(c) if c.won => Confirmation::AlreadyBooked,
+                Some(c) if c.offer_status == OfferStatus::Sent || c.run_status != RunStatus::Open => {
+                    Confirmation::Taken
+                }
+                _ => Confirmation::Closed,
+            };
+            event.outcome = Outcome::Failure;
+            event.detail.insert(
+                "recovery",
+                Detail::Code(
+                    match outcome {
+                        Confirmation::AlreadyBooked => "confirm_repeated",
+                        Confirmation::Taken => "confirm_too_late",
+                        _ => "confirm_closed",
+                    }
+                    .into(),
+                ),
+            );
+            self.audit().record(event).await?;
+            return Ok(outcome);
+        }
+        // The slot's provider, chair and type, and the entry's length.
+        let (provider, operatory, kind, starts_at, duration): (
+            Uuid,
+            Option<Uuid>,
+            Option<Uuid>,
+            OffsetDateTime,
+            i64,
+        ) = on_tx!(&mut tx, conn => {
+            sqlx::query_as(
+                "SELECT r.provider_id, r.operatory_id, COALESCE(w.type_id, r.type_id), r.starts_at, \
+                 COALESCE(w.duration_minutes, r.duration_minutes) FROM recovery_runs r \
+                 LEFT JOIN waitlist w ON w.id = $2 WHERE r.id = $1",
+            )
+            .bind(linked.run.as_uuid())
+            .bind(linked.entry)
+            .fetch_one(&mut *conn)
+            .await
+        })
+        .context("reading the slot to book")?;
+        let by = actor.audit_id();
+        let moved: u64 = match linked.moves {
+            Some(moves) => on_tx!(&mut tx, conn => {
+                sqlx::query(
+                    "UPDATE appointments SET provider_id = $1, operatory_id = $2, starts_at = $3, \
+                     status = 'scheduled', status_changed_at = $4, status_changed_by = $5, \
+                     updated_at = $4 WHERE id = $6 AND practice_id = $7 AND patient_id = $8 \
+                     AND status IN ('scheduled', 'confirmed')",
+                )
+                .bind(provider)
+                .bind(operatory)
+                .bind(starts_at)
+                .bind(now)
+                .bind(&by)
+                .bind(moves)
+                .bind(practice)
+                .bind(linked.patient.as_uuid())
+                .execute(&mut *conn)
+                .await
+                .map(|done| done.rows_affected())
+            })
+            .context("moving an appointment")?,
+            None => 0,
+        };
+        let booked = if moved == 1 {
+            linked.moves.unwrap_or_default()
+        } else {
+            let id = Uuid::now_v7();
+            on_tx!(&mut tx, conn => {
+                sqlx::query(
+                    "INSERT INTO appointments (id, practice_id, patient_id, provider_id, \
+                     operatory_id, type_id, starts_at, duration_minutes, status, \
+                     status_changed_at, status_changed_by, updated_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'scheduled', $9, $10, $9)",
+                )
+                .bind(id)
+                .bind(practice)
+                .bind(linked.patient.as_uuid())
+                .bind(provider)
+                .bind(operatory)
+                .bind(kind)
+                .bind(starts_at)
+                .bind(duration)
+                .bind(now)
+                .bind(&by)
+                .execute(&mut *conn)
+                .await
+                .map(|_| ())
+            })
+            .context("booking an appointment")?;
+            id
+        };
+        on_tx!(&mut tx, conn => {
+            sqlx::query(
+                "UPDATE recovery_offers SET status = 'withdrawn', reason = 'filled', answered_at = $1 \
+                 WHERE run_id = $2 AND id <> $3 AND status IN ('sent', 'deferred')",
+            )
+            .bind(now)
+            .bind(linked.run.as_uuid())
+            .bind(linked.offer.as_uuid())
+            .execute(&mut *conn)
+            .await
+            .map(|_| ())
+        })
+        .context("withdrawing the other offers")?;
+        on_tx!(&mut tx, conn => {
+            sqlx::query("UPDATE recovery_runs SET booked_appointment = $1 WHERE id = $2")
+                .bind(booked)
+                .bind(linked.run.as_uuid())
+                .execute(&mut *conn)
+                .await
+                .map(|_| ())
+        })
+        .context("recording the booking")?;
+        on_tx!(&mut tx, conn => {
+            sqlx::query("DELETE FROM waitlist WHERE id = $1 AND practice_id = $2")
+                .bind(linked.entry)
+                .bind(practice)
+                .execute(&mut *conn)
+                .await
+                .map(|_| ())
+        })
+        .context("taking the entry off the waitlist")?;
+        event.detail.insert(
+            "recovery",
+            Detail::Code(if moved == 1 { "confirmed_moved" } else { "confirmed_booked" }.into()),
+        );
+        event
+            .detail
+            .insert("appointment", Detail::Ids(vec![booked]));
+        tx.commit_with(&[&event]).await?;
+        Ok(Confirmation::Booked(AppointmentId::from_uuid(booked)))
+    }
+
+    /// Declines an offer: this slot only, or (`all`) every offer for the need the
+    /// entry is for. Audited as the agent on the patient's word. Whether the offer
+    /// was open to decline.
+    pub async fn decline_offer(
+        &self,
+        linked: &LinkedOffer,
+        all: bool,
+        context: RequestContext,
+    ) -> Result<bool, StoreError> {
+        let actor = recovery_actor(linked.agent, linked.practice);
+        let scoped = self.scoped(&actor).with_context(RequestContext {
+            correlation_id: Some(linked.run.as_uuid().simple().to_string()),
+            ..context
+        });
+        let now = self.now();
+        let mut event = scoped.event(
+            AuditAction::Write,
+            ResourceType::Appointment,
+            Some(linked.offer.to_string()),
+            Outcome::Success,
+        );
+        event.patient_id = Some(linked.patient.as_uuid());
+        event.detail.insert(
+            "recovery",
+            Detail::Code(if all { "declined_all" } else { "declined" }.into()),
+        );
+        let mut tx = self.begin().await?;
+        let declined = on_tx!(&mut tx, conn => {
+            sqlx::query(
+                "UPDATE recovery_offers SET status = 'declined', reason = $1, answered_at = $2 \
+                 WHERE id = $3 AND status = 'sent'",
+            )
+            .bind(if all { "all_offers" } else { "this_slot" })
+            .bind(now)
+            .bind(linked.offer.as_uuid())
+            .execute(&mut *conn)
+            .await
+            .map(|done| done.rows_affected())
+        })
+        .context("declining an offer")?;
+        // Offers for the need can be stopped from any of its offers' pages, the one
+        // whose slot was just taken among them.
+        let stopped = if all {
+            on_tx!(&mut tx, conn => {
+                sqlx::query(
+                    "UPDATE waitlist SET offers_declined_at = $1 WHERE id = $2 AND practice_id = $3 \
+                     AND offers_declined_at IS NULL",
+                )
+                .bind(now)
+                .bind(linked.entry)
+                .bind(linked.practice.as_uuid())
+                .execute(&mut *conn)
+                .await
+                .map(|done| done.rows_affected())
+            })
+            .context("declining offers for an entry")?
+        } else {
+            0
+        };
+        if declined != 1 && stopped != 1 {
+            return Ok(false);
+        }
+        tx.commit_with(&[&event]).await?;
+        Ok(true)
+    }
+}
