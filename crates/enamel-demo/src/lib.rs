@@ -19,8 +19,8 @@ mod schedule;
 mod seed;
 
 pub use generate::{DEFAULT_SEED, DemoLogin, DemoNetwork, DemoPractice, SyntheticPatient};
+pub use recovery::{seed_recovery, visit_to_break};
 pub use referrals::{DEMO_REFERRALS, FilmDrop, seed_activity};
-pub use recovery::seed_recovery;
 pub use scan::{CanaryScanner, Finding, PhiKind};
 pub use schedule::{DEMO_WAITLIST, seed_office_schedule, seed_schedules};
 pub use seed::{DEMO_PASSWORD, SeedOutcome, seed};

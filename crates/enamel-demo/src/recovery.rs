@@ -9,7 +9,7 @@
 //! can be followed at any hour; a practice's default is 08:00 to 21:00.
 
 use enamel_domain::recovery::{Candidate, OpenSlot, SendingHours, rank};
-use enamel_domain::{Actor, AppointmentStatus, Role};
+use enamel_domain::{Actor, AppointmentId, AppointmentStatus, Role};
 use enamel_store::{RecoverySettings, Store};
 use time::Duration;
 
@@ -41,10 +41,39 @@ pub async fn seed_recovery(store: &Store, practice: &DemoPractice) -> anyhow::Re
         )
         .await?;
     let desk = actor(store, practice, Role::FrontDesk).await?;
+    let chosen = visit_to_break(
+        store,
+        practice,
+        now + Duration::hours(20),
+        now + Duration::days(6),
+        FITTING,
+    )
+    .await?;
+    if let Some(visit) = chosen {
+        store
+            .scoped(&desk)
+            .set_appointment_status(visit, AppointmentStatus::Broken)
+            .await?;
+    }
+    Ok(())
+}
+
+/// The first booked visit of `practice` starting in `[from, to)` that at least
+/// `fitting` waitlist patients (other than its own) fit, by the domain's matching;
+/// read as the office's front desk.
+pub async fn visit_to_break(
+    store: &Store,
+    practice: &DemoPractice,
+    from: time::OffsetDateTime,
+    to: time::OffsetDateTime,
+    fitting: usize,
+) -> anyhow::Result<Option<AppointmentId>> {
+    let desk = actor(store, practice, Role::FrontDesk).await?;
     let desk = store.scoped(&desk);
     let zone = &practice.practice.time_zone;
-    let waitlist = desk.waitlist().await?;
-    let candidates: Vec<Candidate> = waitlist
+    let candidates: Vec<Candidate> = desk
+        .waitlist()
+        .await?
         .iter()
         .map(|w| Candidate {
             entry: w.id,
@@ -63,34 +92,29 @@ pub async fn seed_recovery(store: &Store, practice: &DemoPractice) -> anyhow::Re
             offered_recently: false,
         })
         .collect();
-    // Tomorrow's and the next days' booked visits, the first that several fit.
-    let upcoming = desk
-        .appointments_between(now + Duration::hours(20), now + Duration::days(6))
-        .await?;
-    let chosen = upcoming.iter().find(|a| {
-        matches!(
-            a.status,
-            AppointmentStatus::Scheduled | AppointmentStatus::Confirmed
-        ) && rank(
-            &OpenSlot {
-                provider: a.provider,
-                kind: a.kind,
-                local_start: zone.local(a.starts_at),
-                starts_at: a.starts_at,
-                length: a.duration,
-            },
-            &candidates,
-        )
+    let upcoming = desk.appointments_between(from, to).await?;
+    Ok(upcoming
         .iter()
-        .filter(|c| c.patient != a.patient_id)
-        .count()
-            >= FITTING
-    });
-    if let Some(visit) = chosen {
-        desk.set_appointment_status(visit.id, AppointmentStatus::Broken)
-            .await?;
-    }
-    Ok(())
+        .find(|a| {
+            matches!(
+                a.status,
+                AppointmentStatus::Scheduled | AppointmentStatus::Confirmed
+            ) && rank(
+                &OpenSlot {
+                    provider: a.provider,
+                    kind: a.kind,
+                    local_start: zone.local(a.starts_at),
+                    starts_at: a.starts_at,
+                    length: a.duration,
+                },
+                &candidates,
+            )
+            .iter()
+            .filter(|c| c.patient != a.patient_id)
+            .count()
+                >= fitting
+        })
+        .map(|a| a.id))
 }
 
 async fn actor(store: &Store, practice: &DemoPractice, role: Role) -> anyhow::Result<Actor> {

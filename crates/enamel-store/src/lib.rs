@@ -62,6 +62,13 @@ pub use repos::outbox::{
 };
 pub use repos::patients::{ConsentSource, MAX_PATIENTS_PER_PAGE, PatientQuery};
 pub use repos::practices::PracticeRepo;
+pub use repos::recovery::answer::{Confirmation, LinkedOffer};
+pub use repos::recovery::offers::{Decision, DeferredOffer, NewOffer, Reach, Recorded};
+pub use repos::recovery::{
+    NewSlot, Offer, OfferStatus, RECOVERY_AGENT_NAME, RECOVERY_SCOPES, RecoverySettings,
+    RecoveryTotals, Run, RunDetail, RunStatus, WAVE_JOB, WaveRun, hour_minute_text, recovery_actor,
+    wave_job,
+};
 pub use repos::referrals::{
     AttachmentInfo, DownloadTicket, Purpose as AttachmentPurpose, UploadTicket,
 };
@@ -74,13 +81,6 @@ pub use repos::schedule::pms_sync::{PmsConnection, SyncMark};
 pub use repos::schedule::views::{
     ELIGIBILITY, EligibilityRow, FieldRule, NO_SHOW, NoShowRow, RECALL, RecallRow, WORKFLOWS,
     Workflow, minimum_necessary_tables,
-};
-pub use repos::recovery::answer::{Confirmation, LinkedOffer};
-pub use repos::recovery::offers::{Decision, DeferredOffer, NewOffer, Reach, Recorded};
-pub use repos::recovery::{
-    NewSlot, Offer, OfferStatus, RECOVERY_AGENT_NAME, RECOVERY_SCOPES, RecoverySettings, Run,
-    RecoveryTotals, RunDetail, RunStatus, WAVE_JOB, WaveRun, hour_minute_text, recovery_actor,
-    wave_job,
 };
 pub use repos::schedule::{
     Appointment, AppointmentType, CoverageEntry, NewAppointment, NewCoverage, NewRecall,

@@ -101,7 +101,7 @@ impl EncryptedColumn {
 }
 
 impl Store {
-/// The key for secrets of no practice: derived from the provider's platform seed
+    /// The key for secrets of no practice: derived from the provider's platform seed
     /// (the one the audit signing key comes from), never stored.
     async fn platform_key(&self) -> Result<enamel_crypto::DataKey, StoreError> {
         let seed = self.keys.provider().audit_signing_seed().await?;
@@ -135,7 +135,9 @@ impl Store {
             .take(2)
             .map(|(at, label)| (u8::try_from(at + 1).unwrap_or(u8::MAX), seed.derive(label)))
             .collect();
-        let (current, older) = keys.split_first().ok_or(StoreError::Refused("no offer key"))?;
+        let (current, older) = keys
+            .split_first()
+            .ok_or(StoreError::Refused("no offer key"))?;
         let older: Vec<(u8, &enamel_crypto::KeyMaterial)> =
             older.iter().map(|(id, m)| (*id, m)).collect();
         Ok(enamel_crypto::offer::OfferSigner::new(

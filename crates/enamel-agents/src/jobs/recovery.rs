@@ -16,7 +16,7 @@
 use enamel_domain::recovery::{OpenSlot, offer_sms, rank};
 use enamel_domain::{Channel, OfferId, Practice};
 use enamel_store::{
-    Decision, MessageText, NewOffer, Outbound, Reach, RecoverySettings, Recorded, RequestContext,
+    Decision, MessageText, NewOffer, Outbound, Reach, Recorded, RecoverySettings, RequestContext,
     Run, RunStatus, Scoped, Store, StoreError, WaveRun, recovery_actor,
 };
 use time::{Duration, OffsetDateTime};
@@ -126,7 +126,9 @@ pub async fn wave_once(
         let reach = scoped.recovery_reach(&patients).await?;
         for offer in due {
             let found = reach.iter().find(|(p, _)| *p == offer.patient);
-            let decision = sender.decide(offer.id, offer.patient, found.map(|(_, r)| r)).await?;
+            let decision = sender
+                .decide(offer.id, offer.patient, found.map(|(_, r)| r))
+                .await?;
             let recorded = scoped
                 .record_offer(
                     &run,
@@ -150,8 +152,17 @@ pub async fn wave_once(
     if run.next_wave_at.is_some_and(|at| at <= now) {
         let made = sender.new_wave(&mut report).await?;
         counted = made > 0;
-        next_wave_at = Some(now + settings.interval(cutoff_at - now));
+        // Outside sending hours this wave's offers wait for the opening, and the
+        // next wave comes an interval after it (no night of waves piling up).
+        let from = settings.hours.next_open(&practice.time_zone, now);
+        next_wave_at = Some(from + settings.interval(cutoff_at - from));
     }
+    // The offers this wave deferred count too.
+    let later = if counted {
+        scoped.deferred_offers(&run, now).await?.1
+    } else {
+        later
+    };
     let next_job = [next_wave_at, later, Some(cutoff_at)]
         .into_iter()
         .flatten()
@@ -297,26 +308,26 @@ impl Sender<'_> {
         let link = format!("{}/o/{token}", self.base_url.trim_end_matches('/'));
         let local_start = self.practice.time_zone.local(self.run.starts_at);
         let name = self.practice.name.as_str();
-        let (recipient, text) = match channel {
-            Channel::Sms => {
-                let Some(body) = offer_sms("", name, local_start, &link) else {
-                    return Ok(Decision::Refuse {
-                        reason: "message_too_long",
-                    });
-                };
-                let phone = reach.phone.as_ref().map(|p| p.expose().e164().to_owned());
-                (
-                    phone.unwrap_or_default(),
-                    MessageText {
-                        subject: String::new(),
-                        body,
-                    },
-                )
-            }
-            _ => {
-                let email = reach.email.as_ref().map(|e| e.expose().as_str().to_owned());
-                (email.unwrap_or_default(), offer_email(name, local_start, &link))
-            }
+        let (recipient, text) = if channel == Channel::Sms {
+            let Some(body) = offer_sms("", name, local_start, &link) else {
+                return Ok(Decision::Refuse {
+                    reason: "message_too_long",
+                });
+            };
+            let phone = reach.phone.as_ref().map(|p| p.expose().e164().to_owned());
+            (
+                phone.unwrap_or_default(),
+                MessageText {
+                    subject: String::new(),
+                    body,
+                },
+            )
+        } else {
+            let email = reach.email.as_ref().map(|e| e.expose().as_str().to_owned());
+            (
+                email.unwrap_or_default(),
+                offer_email(name, local_start, &link),
+            )
         };
         Ok(Decision::Send {
             channel,
@@ -330,7 +341,11 @@ impl Sender<'_> {
 /// The email offering a slot: the practice, the day and time, the link; no name,
 /// no procedure, no provider.
 #[must_use]
-pub fn offer_email(practice: &str, local_start: time::PrimitiveDateTime, link: &str) -> MessageText {
+pub fn offer_email(
+    practice: &str,
+    local_start: time::PrimitiveDateTime,
+    link: &str,
+) -> MessageText {
     let format = time::macros::format_description!(
         "[weekday] [month repr:long] [day padding:none] at [hour repr:12 padding:none]:[minute] [period]"
     );

@@ -140,7 +140,7 @@ impl RunView {
             closed_at: run.closed_at.map(rfc3339),
             closed_reason: run.closed_reason.clone(),
             booked_appointment_id: run.booked_appointment.map(|a| a.to_string()),
-            time_to_fill_seconds: run.time_to_fill().map(|d| d.whole_seconds()),
+            time_to_fill_seconds: run.time_to_fill().map(time::Duration::whole_seconds),
             offers: detail
                 .offers
                 .iter()

@@ -48,7 +48,9 @@ async fn readyz(State(state): State<AppState>) -> Result<Json<serde_json::Value>
 async fn metrics(State(state): State<AppState>) -> Response {
     match state.store.recovery_totals().await {
         Ok(totals) => state.metrics.set_recovery(&totals),
-        Err(err) => tracing::warn!(error = %err, "reading recovery's figures for the metrics failed"),
+        Err(err) => {
+            tracing::warn!(error = %err, "reading recovery's figures for the metrics failed");
+        }
     }
     let mut response = state.metrics.encode().into_response();
     response.headers_mut().insert(

@@ -9,10 +9,10 @@ use enamel_store::{OfferStatus, RunDetail, RunStatus, hour_minute_text};
 use serde::Deserialize;
 
 use super::{Chrome, PageResult, chrome, full_name, render, see_other};
+use crate::AppState;
 use crate::auth::Authenticated;
 use crate::http::extract::{Form, Id};
 use crate::services::recovery::{SettingsBody, SlotBody};
-use crate::AppState;
 
 pub(super) struct OfferLine {
     patient: String,
@@ -96,7 +96,11 @@ fn line(zone: &TimeZone, detail: RunDetail) -> RunLine {
     let filled_by = run
         .filled_offer
         .and_then(|id| offers.iter().find(|o| o.id == id))
-        .map(|o| o.patient.as_ref().map_or_else(|| "A restricted patient".to_owned(), full_name))
+        .map(|o| {
+            o.patient
+                .as_ref()
+                .map_or_else(|| "A restricted patient".to_owned(), full_name)
+        })
         .unwrap_or_default();
     let time_to_fill = run.time_to_fill().map_or_else(String::new, |d| {
         let minutes = d.whole_minutes();
@@ -120,17 +124,16 @@ fn line(zone: &TimeZone, detail: RunDetail) -> RunLine {
         },
         status: run.status.label(),
         open: run.status == RunStatus::Open,
-        sent: offers
-            .iter()
-            .filter(|o| o.sent_at.is_some())
-            .count(),
+        sent: offers.iter().filter(|o| o.sent_at.is_some()).count(),
         deferred: count(OfferStatus::Deferred),
         declined: count(OfferStatus::Declined),
         refused: count(OfferStatus::Refused),
         filled_by,
         time_to_fill,
         next_wave: if run.status == RunStatus::Open {
-            run.next_wave_at.map(|at| zone.stamp(at)).unwrap_or_default()
+            run.next_wave_at
+                .map(|at| zone.stamp(at))
+                .unwrap_or_default()
         } else {
             String::new()
         },
@@ -165,7 +168,10 @@ pub(super) async fn page(
     let scoped = auth.scoped(&state.store);
     let zone = scoped.own_practice().await?.time_zone;
     let settings = scoped.recovery_settings().await?;
-    let books = matches!(person.role, Role::Dentist | Role::Hygienist | Role::FrontDesk);
+    let books = matches!(
+        person.role,
+        Role::Dentist | Role::Hygienist | Role::FrontDesk
+    );
     let providers = if books {
         scoped
             .providers()

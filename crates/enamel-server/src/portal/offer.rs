@@ -83,16 +83,20 @@ fn respond(page: &OfferPage) -> Response {
         Ok(html) => (status, Html(html)).into_response(),
         Err(_) => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
     };
-    // The token is in the address: it must not leak to another site, or be kept.
-    let headers = response.headers_mut();
-    headers.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
-    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    // The token is in the address: it must not be kept by a cache (the referrer
+    // policy, same-origin, is every page's).
+    response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     response
 }
 
 /// The offer a token names, if its signature holds for the offer's slot; else the
 /// page to show instead.
-async fn checked(state: &AppState, token: &str) -> Result<Result<LinkedOffer, OfferPage>, ApiError> {
+async fn checked(
+    state: &AppState,
+    token: &str,
+) -> Result<Result<LinkedOffer, OfferPage>, ApiError> {
     let Ok(parsed) = OfferToken::parse(token) else {
         return Ok(Err(OfferPage::invalid()));
     };
@@ -113,7 +117,11 @@ async fn checked(state: &AppState, token: &str) -> Result<Result<LinkedOffer, Of
         Ok(_) => Ok(Ok(offer)),
         Err(OfferLinkError::Expired) => {
             // A booked patient's link keeps saying so after it expires.
-            let shown = if offer.won { Shown::Booked } else { Shown::Expired };
+            let shown = if offer.won {
+                Shown::Booked
+            } else {
+                Shown::Expired
+            };
             Ok(Err(OfferPage::of(shown, token, &offer)))
         }
         Err(_) => Ok(Err(OfferPage::invalid())),

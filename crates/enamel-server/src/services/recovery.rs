@@ -1,8 +1,8 @@
 //! No-show recovery for the office (docs/no-show-recovery.md): the practice's switch
 //! and settings, and an open slot picked by hand. The page and the API call these.
 
-use enamel_domain::{AppointmentTypeId, Minutes, OperatoryId, ProviderId, TimeZone};
 use enamel_domain::recovery::SendingHours;
+use enamel_domain::{AppointmentTypeId, Minutes, OperatoryId, ProviderId, TimeZone};
 use enamel_store::{NewSlot, RecoverySettings};
 use serde::Deserialize;
 use time::{Date, Time};

@@ -24,6 +24,7 @@ mod opendental;
 mod operator;
 mod portal;
 mod practice_schedule;
+mod recovery;
 mod referrals;
 mod retention;
 mod schedules;

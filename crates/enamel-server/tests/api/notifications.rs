@@ -17,7 +17,7 @@ use crate::identity::{Demo, demo_on};
 
 /// Email notices through the SMTP relay on `port` (the demo's `smtp-relay`, whose
 /// BAA is executed in every demo practice's registry).
-fn email_through(settings: &mut Settings, port: u16) {
+pub(crate) fn email_through(settings: &mut Settings, port: u16) {
     let notifications = &mut settings.notifications;
     notifications.smtp_host = Some("127.0.0.1".into());
     notifications.smtp_port = Some(port);
@@ -63,7 +63,7 @@ async fn send_a_referral(demo: &Demo) -> String {
 
 /// Undoes quoted-printable's soft line breaks ("=" at the end of a line), so a word
 /// split across lines is found whole.
-fn unfolded(text: &str) -> String {
+pub(crate) fn unfolded(text: &str) -> String {
     text.replace("=\r\n", "")
 }
 
@@ -514,12 +514,40 @@ async fn every_step_notifies_the_right_office(backend: Backend) {
 /// A local server speaking Twilio's Messages API: 201 with a SID, or error 21610
 /// (the number unsubscribed) for one number.
 #[derive(Clone, Default)]
-struct TwilioFake {
+pub(crate) struct TwilioFake {
     /// Each request's `Authorization` header and form fields.
-    received: Arc<std::sync::Mutex<Vec<(String, Form)>>>,
+    pub(crate) received: Arc<std::sync::Mutex<Vec<(String, Form)>>>,
 }
 
-type Form = Vec<(String, String)>;
+pub(crate) type Form = Vec<(String, String)>;
+
+/// The account SID the tests' Twilio settings name.
+pub(crate) const TWILIO_SID: &str = "AC0123456789abcdef0123456789abcdef";
+
+/// Starts the fake on loopback; answers it and its base URL.
+pub(crate) async fn twilio_fake() -> (TwilioFake, String) {
+    let fake = TwilioFake::default();
+    let app = axum::Router::new()
+        .route(
+            "/2010-04-01/Accounts/{sid}/Messages.json",
+            axum::routing::post(twilio_messages),
+        )
+        .with_state(fake.clone());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}/", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    (fake, base)
+}
+
+/// Texts through the fake at `base`, sent by the runtime polling every 100 ms.
+pub(crate) fn texts_through(settings: &mut Settings, base: String) {
+    let n = &mut settings.notifications;
+    n.twilio_base_url = Some(base);
+    n.twilio_account_sid = Some(TWILIO_SID.into());
+    n.twilio_auth_token = Some(secrecy::SecretString::from("twilio-test-token"));
+    n.twilio_from = Some("+15125550100".into());
+    n.poll_millis = Some(100);
+}
 
 const UNSUBSCRIBED: &str = "+15125550162";
 
@@ -552,27 +580,10 @@ async fn twilio_messages(
 #[tokio::test]
 #[allow(clippy::too_many_lines, reason = "one story, read top to bottom")]
 async fn patients_get_texts_through_twilio_once_its_baa_is_executed() {
-    const SID: &str = "AC0123456789abcdef0123456789abcdef";
-    let fake = TwilioFake::default();
-    let app = axum::Router::new()
-        .route(
-            "/2010-04-01/Accounts/{sid}/Messages.json",
-            axum::routing::post(twilio_messages),
-        )
-        .with_state(fake.clone());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}/", listener.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-    let demo = demo_on(Backend::Sqlite, |settings| {
-        let n = &mut settings.notifications;
-        n.twilio_base_url = Some(base);
-        n.twilio_account_sid = Some(SID.into());
-        n.twilio_auth_token = Some(secrecy::SecretString::from("twilio-test-token"));
-        n.twilio_from = Some("+15125550100".into());
-        n.poll_millis = Some(100);
-    })
-    .await
-    .unwrap();
+    let (fake, base) = twilio_fake().await;
+    let demo = demo_on(Backend::Sqlite, |settings| texts_through(settings, base))
+        .await
+        .unwrap();
     let (officer, _) = demo
         .admin_session(&demo.email(0, Role::SecurityOfficer))
         .await;

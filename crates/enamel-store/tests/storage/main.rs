@@ -6,6 +6,7 @@ mod jobs;
 mod keys;
 mod migrations;
 mod practices;
+mod recovery;
 mod referrals;
 mod schedule;
 mod scoping;
@@ -71,6 +72,8 @@ enamel_testkit::on_both_databases!(
     referrals::a_restricted_patient_stays_behind_the_glass_through_a_referral,
     schedule::an_imported_schedule_is_read_through_minimum_necessary_views,
     schedule::the_waitlist_is_kept_in_priority_order_and_imports_need_the_agreement,
+    recovery::of_a_hundred_confirmations_of_one_slot_exactly_one_books_it,
+    recovery::a_freed_slot_opens_a_run_the_agent_reads_no_names_and_offers_keep_the_limit,
     jobs::a_job_is_enqueued_once_per_key_and_runs_when_due,
     jobs::two_workers_never_run_the_same_job_twice,
     jobs::a_job_whose_worker_died_is_taken_over_after_its_lease,

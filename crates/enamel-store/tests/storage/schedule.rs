@@ -16,13 +16,13 @@ use crate::fixtures;
 
 const MONDAY_9: OffsetDateTime = datetime!(2026-11-30 15:00 UTC);
 
-struct Office {
-    admin: User,
-    desk: User,
+pub(crate) struct Office {
+    pub(crate) admin: User,
+    pub(crate) desk: User,
     billing: User,
 }
 
-async fn office(store: &Store) -> Office {
+pub(crate) async fn office(store: &Store) -> Office {
     let practice = store
         .practices()
         .insert(&fixtures::practice("Schedule Dental", 223_456_090))
@@ -56,7 +56,7 @@ async fn office(store: &Store) -> Office {
     }
 }
 
-fn patient(first: &str, last: &str) -> NewPatient {
+pub(crate) fn patient(first: &str, last: &str) -> NewPatient {
     NewPatient {
         id: PatientId::generate(),
         first_name: Phi::new(first.into()),
@@ -73,7 +73,7 @@ fn patient(first: &str, last: &str) -> NewPatient {
     }
 }
 
-fn pms(raw: &str) -> PmsId {
+pub(crate) fn pms(raw: &str) -> PmsId {
     PmsId::parse(raw).unwrap()
 }
 

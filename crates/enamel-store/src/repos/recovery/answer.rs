@@ -191,7 +191,9 @@ impl Store {
             let current = self.linked_offer(linked.offer).await?;
             let outcome = match current {
                 Some(c) if c.won => Confirmation::AlreadyBooked,
-                Some(c) if c.offer_status == OfferStatus::Sent || c.run_status != RunStatus::Open => {
+                Some(c)
+                    if c.offer_status == OfferStatus::Sent || c.run_status != RunStatus::Open =>
+                {
                     Confirmation::Taken
                 }
                 _ => Confirmation::Closed,
@@ -315,7 +317,14 @@ impl Store {
         .context("taking the entry off the waitlist")?;
         event.detail.insert(
             "recovery",
-            Detail::Code(if moved == 1 { "confirmed_moved" } else { "confirmed_booked" }.into()),
+            Detail::Code(
+                if moved == 1 {
+                    "confirmed_moved"
+                } else {
+                    "confirmed_booked"
+                }
+                .into(),
+            ),
         );
         event
             .detail

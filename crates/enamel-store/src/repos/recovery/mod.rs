@@ -582,9 +582,7 @@ impl Scoped<'_> {
             .await
             .context("opening a recovery run")?;
         let Some(run) = opened else {
-            return Err(StoreError::Conflict(
-                "this slot is already being offered",
-            ));
+            return Err(StoreError::Conflict("this slot is already being offered"));
         };
         let event = self.run_event(run, "run_opened");
         tx.commit_with(&[&event]).await?;
@@ -808,7 +806,11 @@ pub(crate) async fn close_run_in_tx(
     if closed != 1 {
         return Ok(false);
     }
-    let offers_end = if status == "expired" { "expired" } else { "withdrawn" };
+    let offers_end = if status == "expired" {
+        "expired"
+    } else {
+        "withdrawn"
+    };
     on_tx!(&mut *tx, conn => {
         sqlx::query(
             "UPDATE recovery_offers SET status = $1, reason = $2, answered_at = $3 \

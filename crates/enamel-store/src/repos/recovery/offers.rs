@@ -4,13 +4,14 @@
 //! records, each with its message queued in the same transaction under the patient's
 //! limit of three messages in any 24 hours.
 
+use std::collections::HashMap;
+
 use anyhow::Context as _;
 use enamel_audit::entry::{Action as AuditAction, Detail, Outcome, ResourceType};
 use enamel_domain::recovery::Candidate;
 use enamel_domain::{
-    AppointmentId, AppointmentTypeId, Availability, Channel, ContactChannel, ContactDetails,
-    Email, OfferId, PatientId, Phi, PhoneNumber, PracticeId, ProviderId, RecoveryRunId,
-    WaitlistEntryId,
+    AppointmentId, AppointmentTypeId, Availability, Channel, ContactChannel, ContactDetails, Email,
+    OfferId, PatientId, Phi, PhoneNumber, PracticeId, ProviderId, RecoveryRunId, WaitlistEntryId,
 };
 use enamel_policy::Action;
 use time::{Date, Duration, OffsetDateTime};
@@ -40,7 +41,11 @@ impl Reach {
     /// other; `None` when neither can.
     #[must_use]
     pub const fn channel(&self) -> Option<Channel> {
-        match (self.phone.is_some(), self.email.is_some(), self.prefers_email) {
+        match (
+            self.phone.is_some(),
+            self.email.is_some(),
+            self.prefers_email,
+        ) {
             (_, true, true) | (false, true, _) => Some(Channel::Email),
             (true, _, _) => Some(Channel::Sms),
             (false, false, _) => None,
@@ -115,10 +120,7 @@ type CandidateRow = (
 );
 
 /// The candidates for a slot, and the booked appointment each entry would move.
-pub type Candidates = (
-    Vec<Candidate>,
-    std::collections::HashMap<WaitlistEntryId, AppointmentId>,
-);
+pub type Candidates = (Vec<Candidate>, HashMap<WaitlistEntryId, AppointmentId>);
 
 impl Scoped<'_> {
     async fn authorize_recover(&self) -> Result<PracticeId, StoreError> {
@@ -191,32 +193,9 @@ impl Scoped<'_> {
             .await
         })
         .context("reading the no-show view's waitlist")?;
-        // The patients' visits near the slot, which an offer must not overlap.
-        let busy: Vec<(Uuid, OffsetDateTime, i64)> = on_pool!(&self.store.db, pool => {
-            sqlx::query_as(
-                "SELECT a.patient_id, a.starts_at, a.duration_minutes FROM appointments a \
-                 WHERE a.practice_id = $1 AND a.status IN ('scheduled', 'confirmed', 'arrived') \
-                 AND a.starts_at > $2 AND a.starts_at < $3 \
-                 AND a.patient_id IN (SELECT patient_id FROM waitlist WHERE practice_id = $1)",
-            )
-            .bind(practice.as_uuid())
-            .bind(run.starts_at - Duration::hours(24))
-            .bind(run.starts_at + Duration::hours(24))
-            .fetch_all(pool)
-            .await
-        })
-        .context("reading the no-show view's appointments")?;
-        let mut busy_by_patient: std::collections::HashMap<Uuid, Vec<(OffsetDateTime, OffsetDateTime)>> =
-            std::collections::HashMap::new();
-        for (patient, starts_at, minutes) in busy {
-            let minutes = minutes_from(minutes)?;
-            busy_by_patient
-                .entry(patient)
-                .or_default()
-                .push((starts_at, starts_at + minutes.duration()));
-        }
+        let busy_by_patient = self.visits_near(practice, run).await?;
         let mut out = Vec::with_capacity(rows.len());
-        let mut moves = std::collections::HashMap::new();
+        let mut moves = HashMap::new();
         for r in rows {
             if let Some(appointment) = r.13 {
                 moves.insert(
@@ -269,6 +248,41 @@ impl Scoped<'_> {
             .insert("count", Detail::Count(out.len() as u64));
         self.store.audit().record(event).await?;
         Ok((out, moves))
+    }
+
+    /// The waitlist patients' visits within a day of `run`'s slot, by patient: an
+    /// offer must not overlap one.
+    async fn visits_near(
+        &self,
+        practice: PracticeId,
+        run: &Run,
+    ) -> Result<HashMap<Uuid, Vec<(OffsetDateTime, OffsetDateTime)>>, StoreError> {
+        let busy: Vec<(Uuid, OffsetDateTime, i64)> = on_pool!(&self.store.db, pool => {
+            sqlx::query_as(
+                "SELECT a.patient_id, a.starts_at, a.duration_minutes FROM appointments a \
+                 WHERE a.practice_id = $1 AND a.status IN ('scheduled', 'confirmed', 'arrived') \
+                 AND a.starts_at > $2 AND a.starts_at < $3 \
+                 AND a.patient_id IN (SELECT patient_id FROM waitlist WHERE practice_id = $1)",
+            )
+            .bind(practice.as_uuid())
+            .bind(run.starts_at - Duration::hours(24))
+            .bind(run.starts_at + Duration::hours(24))
+            .fetch_all(pool)
+            .await
+        })
+        .context("reading the no-show view's appointments")?;
+        let mut busy_by_patient: std::collections::HashMap<
+            Uuid,
+            Vec<(OffsetDateTime, OffsetDateTime)>,
+        > = std::collections::HashMap::new();
+        for (patient, starts_at, minutes) in busy {
+            let minutes = minutes_from(minutes)?;
+            busy_by_patient
+                .entry(patient)
+                .or_default()
+                .push((starts_at, starts_at + minutes.duration()));
+        }
+        Ok(busy_by_patient)
     }
 
     /// How the chosen patients can be reached (the no-show view's phone and email,
@@ -439,21 +453,34 @@ impl Scoped<'_> {
             }
             Err(err) => return Err(anyhow::Error::new(err).context("recording an offer").into()),
         }
+        let event = self.offer_event(run, &offer, channel, status, reason);
+        tx.commit_with(&[&event]).await?;
+        Ok(recorded)
+    }
+
+    /// The audit event of one offer's outcome, as the agent, with the patient.
+    fn offer_event(
+        &self,
+        run: &Run,
+        offer: &NewOffer,
+        channel: Option<Channel>,
+        status: &str,
+        reason: Option<&str>,
+    ) -> enamel_audit::entry::Event {
         let mut event = self.event(
             AuditAction::Notify,
             ResourceType::Appointment,
             Some(offer.id.to_string()),
-            if matches!(recorded, Recorded::Refused(_)) {
+            if status == "refused" {
                 Outcome::Denied
             } else {
                 Outcome::Success
             },
         );
         event.patient_id = Some(offer.patient.as_uuid());
-        event.detail.insert(
-            "recovery",
-            Detail::Code(format!("offer_{status}")),
-        );
+        event
+            .detail
+            .insert("recovery", Detail::Code(format!("offer_{status}")));
         event
             .detail
             .insert("run", Detail::Ids(vec![run.id.as_uuid()]));
@@ -465,8 +492,7 @@ impl Scoped<'_> {
         if let Some(reason) = reason {
             event.detail.insert("reason", Detail::Code(reason.into()));
         }
-        tx.commit_with(&[&event]).await?;
-        Ok(recorded)
+        event
     }
 
     /// The run's deferred offers due by `now`, and the earliest one due later.
@@ -476,18 +502,19 @@ impl Scoped<'_> {
         now: OffsetDateTime,
     ) -> Result<(Vec<DeferredOffer>, Option<OffsetDateTime>), StoreError> {
         let practice = self.authorize_recover().await?;
-        let rows: Vec<(Uuid, Uuid, Uuid, Option<Uuid>, i64, OffsetDateTime)> = on_pool!(&self.store.db, pool => {
-            sqlx::query_as(
-                "SELECT id, patient_id, entry_id, moves_appointment, wave, due_at \
-                 FROM recovery_offers WHERE run_id = $1 AND practice_id = $2 \
-                 AND status = 'deferred' ORDER BY due_at, id",
-            )
-            .bind(run.id.as_uuid())
-            .bind(practice.as_uuid())
-            .fetch_all(pool)
-            .await
-        })
-        .context("reading deferred offers")?;
+        let rows: Vec<(Uuid, Uuid, Uuid, Option<Uuid>, i64, OffsetDateTime)> =
+            on_pool!(&self.store.db, pool => {
+                sqlx::query_as(
+                    "SELECT id, patient_id, entry_id, moves_appointment, wave, due_at \
+                     FROM recovery_offers WHERE run_id = $1 AND practice_id = $2 \
+                     AND status = 'deferred' ORDER BY due_at, id",
+                )
+                .bind(run.id.as_uuid())
+                .bind(practice.as_uuid())
+                .fetch_all(pool)
+                .await
+            })
+            .context("reading deferred offers")?;
         let mut due = Vec::new();
         let mut later = None;
         for (id, patient, entry, moves, wave, due_at) in rows {

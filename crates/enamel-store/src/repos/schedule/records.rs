@@ -15,8 +15,8 @@ use time::{Date, OffsetDateTime};
 use uuid::Uuid;
 
 use super::{Upserted, minutes_from};
-use crate::repos::recovery::{NewSlot, StatusChange, on_status_change_in_tx};
 use crate::db::{on_pool, on_tx};
+use crate::repos::recovery::{NewSlot, StatusChange, on_status_change_in_tx};
 use crate::scoped::authorize::AuditedAs;
 use crate::sealed::{
     APPOINTMENT_NOTE, APPOINTMENT_PMS_ID, APPOINTMENT_PROCEDURES, COVERAGE_MEMBERSHIP,

@@ -1,0 +1,365 @@
+//! No-show recovery end to end (docs/no-show-recovery.md): a visit marked a no-show
+//! late on a Saturday night, just before the clocks go back, opens a run whose
+//! offers wait for Sunday's sending hours (08:00 standard time), then go out through
+//! Twilio's API and a real SMTP server; opening a link books nothing, the first
+//! press books the slot, the second gets "just taken", a forged link and an expired
+//! one get their own pages, and the agent's audit trail matches what it sent.
+
+use std::time::Duration;
+
+use enamel_domain::Role;
+use enamel_server::clock::Clock as _;
+use enamel_store::Backend;
+use enamel_testkit::smtp::{SmtpSink, body};
+use serde_json::{Value, json};
+use time::macros::datetime;
+
+use crate::identity::{Demo, demo_on};
+use crate::notifications::{email_through, texts_through, twilio_fake, unfolded};
+
+/// Saturday 31 October 2026, 22:30 in Chicago (CDT): after sending hours, and the
+/// night the clocks go back (02:00 CDT becomes 01:00 CST).
+const SATURDAY_NIGHT: time::OffsetDateTime = datetime!(2026-11-01 03:30 UTC);
+/// Sunday 1 November, 08:00 CST: sending hours open.
+const SUNDAY_OPENING: time::OffsetDateTime = datetime!(2026-11-01 14:00 UTC);
+
+/// The offer links in `text`.
+fn links(text: &str) -> Vec<String> {
+    text.match_indices("/o/")
+        .map(|(at, _)| {
+            text[at + 3..]
+                .chars()
+                .take_while(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+                .collect::<String>()
+                .trim_end_matches('.')
+                .to_owned()
+        })
+        .collect()
+}
+
+async fn runs(demo: &Demo, cookie: &str) -> Vec<Value> {
+    let (status, list) = demo.read("/api/v1/recovery/runs", cookie).await;
+    assert_eq!(status, 200, "{list}");
+    list["runs"].as_array().unwrap().clone()
+}
+
+/// Waits (10 s at most) until the first run has `count` offers with `status`.
+async fn offers_with(demo: &Demo, cookie: &str, status: &str, count: usize) -> Value {
+    for _ in 0..100 {
+        let runs = runs(demo, cookie).await;
+        if let Some(run) = runs.first() {
+            let n = run["offers"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter(|o| o["status"] == status)
+                .count();
+            if n >= count {
+                return run.clone();
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("the run never had {count} offers {status}");
+}
+
+async fn answer(demo: &Demo, token: &str, answer: &str) -> (u16, String) {
+    let response = demo
+        .client
+        .post(format!("{}/o/{token}", demo.url))
+        .header("origin", demo.origin())
+        .form(&[("answer", answer)])
+        .send()
+        .await
+        .unwrap();
+    (response.status().as_u16(), response.text().await.unwrap())
+}
+
+async fn open(demo: &Demo, token: &str) -> (u16, String) {
+    let response = demo
+        .client
+        .get(format!("{}/o/{token}", demo.url))
+        .send()
+        .await
+        .unwrap();
+    // The link is a secret: never sent to another site, never cached.
+    let header = |name: &str| {
+        response
+            .headers()
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned)
+    };
+    assert_eq!(header("referrer-policy").as_deref(), Some("same-origin"));
+    assert_eq!(header("cache-control").as_deref(), Some("no-store"));
+    (response.status().as_u16(), response.text().await.unwrap())
+}
+
+/// The practice's audit entries whose correlation id is the run's.
+async fn agent_trail(demo: &Demo, run: &str) -> Vec<Value> {
+    let practice = demo.network.practices[0].practice.id;
+    let scope = enamel_audit::entry::Scope::Practice(practice);
+    let store = &demo.db.store;
+    let size = store
+        .audit()
+        .heads()
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|(s, _)| *s == scope)
+        .unwrap()
+        .1;
+    let correlation = uuid::Uuid::parse_str(run).unwrap().simple().to_string();
+    store
+        .audit()
+        .entries(&scope, 0, u32::try_from(size).unwrap())
+        .await
+        .unwrap()
+        .iter()
+        .map(|e| serde_json::from_slice::<Value>(&e.entry).unwrap())
+        .filter(|e| e["correlation_id"] == correlation.as_str())
+        .collect()
+}
+
+#[allow(clippy::too_many_lines, reason = "one story, read top to bottom")]
+async fn a_no_show_is_offered_after_quiet_hours_and_the_first_to_book_gets_it(backend: Backend) {
+    let Some(sink) = SmtpSink::start().await else {
+        return;
+    };
+    let port = sink.port;
+    let (twilio, base) = twilio_fake().await;
+    let Some(demo) = demo_on(backend, |settings| {
+        email_through(settings, port);
+        texts_through(settings, base);
+    })
+    .await
+    else {
+        return;
+    };
+    demo.clock.set(SATURDAY_NIGHT);
+    let office = &demo.network.practices[0];
+    enamel_demo::seed_office_schedule(&demo.db.store, office)
+        .await
+        .unwrap();
+    let (officer, _) = demo
+        .admin_session(&demo.email(0, Role::SecurityOfficer))
+        .await;
+    let (status, _) = demo
+        .api(
+            reqwest::Method::PUT,
+            "/api/v1/vendors/twilio",
+            &officer,
+            Some(json!({ "display_name": "Twilio", "services": "SMS",
+                          "baa_status": "executed", "executed_on": "2026-02-01" })),
+        )
+        .await;
+    assert_eq!(status, 200);
+    let (admin, _) = demo
+        .admin_session(&demo.email(0, Role::PracticeAdmin))
+        .await;
+    let (status, saved) = demo
+        .api(
+            reqwest::Method::PUT,
+            "/api/v1/recovery/settings",
+            &admin,
+            Some(json!({ "enabled": true, "wave_size": 2, "wave_minutes": 5,
+                          "cutoff_minutes": 30, "send_from": "08:00", "send_until": "21:00" })),
+        )
+        .await;
+    assert_eq!(status, 204, "{saved}");
+
+    // Late on Saturday the front desk marks Monday's visit a no-show.
+    let visit = enamel_demo::visit_to_break(
+        &demo.db.store,
+        office,
+        SATURDAY_NIGHT + time::Duration::hours(20),
+        SATURDAY_NIGHT + time::Duration::days(6),
+        4,
+    )
+    .await
+    .unwrap()
+    .expect("a visit several waitlist patients fit");
+    let desk = demo.session(&demo.email(0, Role::FrontDesk)).await;
+    let (status, _) = demo
+        .post(
+            &format!("/api/v1/appointments/{visit}/status"),
+            &desk,
+            json!({ "status": "broken" }),
+        )
+        .await;
+    assert_eq!(status, 204);
+
+    // The first wave picks two patients and defers both to 08:00 *standard* time.
+    let run = offers_with(&demo, &desk, "deferred", 2).await;
+    let run_id = run["id"].as_str().unwrap().to_owned();
+    assert_eq!(run["appointment_id"], visit.to_string());
+    for offer in run["offers"].as_array().unwrap() {
+        assert_eq!(offer["due_at"], "2026-11-01T14:00:00Z", "{offer}");
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(sink.received(), 0, "nothing is sent in quiet hours");
+    assert!(twilio.received.lock().unwrap().is_empty());
+
+    // Sunday, sending hours: the deferred offers go out, by text or by email.
+    demo.clock.set(SUNDAY_OPENING + time::Duration::seconds(30));
+    // (A new session: the night's has long gone idle.)
+    let desk = demo.session(&demo.email(0, Role::FrontDesk)).await;
+    offers_with(&demo, &desk, "sent", 2).await;
+    let mut texts = Vec::new();
+    for _ in 0..100 {
+        texts = twilio
+            .received
+            .lock()
+            .unwrap()
+            .iter()
+            .filter_map(|(_, form)| {
+                form.iter()
+                    .find(|(k, _)| k == "Body")
+                    .map(|(_, v)| v.clone())
+            })
+            .filter(|body| body.contains("/o/"))
+            .collect();
+        if texts.len() + sink.received() >= 2 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let mut tokens = Vec::new();
+    for text in &texts {
+        assert!(
+            enamel_domain::recovery::fits_one_segment(text),
+            "one GSM-7 segment: {text}"
+        );
+        assert!(text.contains(office.practice.name.as_str()) || text.contains("has an opening"));
+        tokens.extend(links(text));
+    }
+    for n in 1..=sink.received() {
+        let text = unfolded(body(&sink.message(n).await));
+        tokens.extend(links(&text));
+    }
+    assert_eq!(tokens.len(), 2, "two offers, two links: {texts:?}");
+    let runs_now = runs(&demo, &desk).await;
+    let kind = runs_now[0]["appointment_type"].as_str().unwrap_or("none");
+    for text in &texts {
+        assert!(!text.contains(kind), "no procedure in the message: {text}");
+    }
+
+    // Opening a link (a person, or a mail scanner) books nothing.
+    let (status, page) = open(&demo, &tokens[0]).await;
+    assert_eq!(status, 200);
+    assert!(page.contains("Book this time"), "{page}");
+    // The slot's time, in the practice's zone, and its name; nothing else about it.
+    let starts_at = time::OffsetDateTime::parse(
+        runs_now[0]["starts_at"].as_str().unwrap(),
+        &time::format_description::well_known::Rfc3339,
+    )
+    .unwrap();
+    let local = office.practice.time_zone.local(starts_at);
+    let clock = local
+        .format(time::macros::format_description!(
+            "[hour repr:12 padding:none]:[minute] [period]"
+        ))
+        .unwrap();
+    assert!(page.contains(&clock), "{clock} in {page}");
+    assert!(page.contains(office.practice.name.as_str()));
+    assert!(!page.contains(kind), "no procedure on the page");
+    open(&demo, &tokens[1]).await;
+    assert_eq!(runs(&demo, &desk).await[0]["status"], "open");
+
+    // The first to press books it; the second is told it was just taken.
+    let (status, page) = answer(&demo, &tokens[0], "book").await;
+    assert_eq!(status, 200, "{page}");
+    assert!(page.contains("You are booked"), "{page}");
+    let (status, page) = answer(&demo, &tokens[1], "book").await;
+    assert_eq!(status, 409);
+    assert!(page.contains("This time was just taken"), "{page}");
+    assert!(page.contains("You are still on the list"), "{page}");
+    // Pressed again, the winning link books nothing more and still says so.
+    let (status, page) = answer(&demo, &tokens[0], "book").await;
+    assert_eq!(status, 200);
+    assert!(page.contains("You are booked"));
+    // A forged link (its signature altered) opens nothing.
+    let mut forged = tokens[1].clone();
+    let last = forged.pop().unwrap();
+    forged.push(if last == 'A' { 'B' } else { 'A' });
+    let (status, page) = open(&demo, &forged).await;
+    assert_eq!(status, 404);
+    assert!(page.contains("This link does not work"));
+    let (status, _) = answer(&demo, &forged, "book").await;
+    assert_eq!(status, 404);
+
+    let run = &runs(&demo, &desk).await[0];
+    assert_eq!(run["status"], "filled");
+    let booked = run["booked_appointment_id"].as_str().unwrap();
+    let statuses: Vec<&str> = run["offers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| o["status"].as_str().unwrap())
+        .collect();
+    assert!(
+        statuses.contains(&"confirmed") && statuses.contains(&"withdrawn"),
+        "{statuses:?}"
+    );
+    let winner = run["offers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|o| o["status"] == "confirmed")
+        .unwrap()["patient_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let (_, schedule) = demo
+        .read(&format!("/api/v1/patients/{winner}/schedule"), &desk)
+        .await;
+    assert!(schedule.to_string().contains(booked), "{schedule}");
+    let (_, waitlist) = demo.read("/api/v1/waitlist", &desk).await;
+    assert!(
+        !waitlist["entries"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["patient_id"] == winner.as_str()),
+        "the winner's entry left the waitlist"
+    );
+
+    // The agent's trail, under the run's correlation id: its view reads, each offer
+    // deferred and then sent, and the booking, all as an agent.
+    let trail = agent_trail(&demo, &run_id).await;
+    let steps: Vec<&str> = trail
+        .iter()
+        .filter(|e| e["actor_type"] == "agent")
+        .filter_map(|e| e["detail"]["recovery"]["code"].as_str())
+        .collect();
+    assert_eq!(
+        steps.iter().filter(|s| **s == "offer_deferred").count(),
+        2,
+        "{steps:?}"
+    );
+    assert_eq!(
+        steps.iter().filter(|s| **s == "offer_sent").count(),
+        2,
+        "{steps:?}"
+    );
+    assert!(
+        steps.contains(&"candidates") && steps.contains(&"contact"),
+        "{steps:?}"
+    );
+    assert!(steps.contains(&"confirmed_booked") || steps.contains(&"confirmed_moved"));
+    assert!(steps.contains(&"confirm_too_late"), "{steps:?}");
+    assert!(
+        trail
+            .iter()
+            .filter(|e| e["detail"]["recovery"]["code"] == "offer_sent")
+            .all(|e| e["actor_type"] == "agent" && !e["patient_id"].is_null())
+    );
+
+    // Once the slot's time has come, the losing link says the offer has ended.
+    demo.clock.set(demo.clock.now() + time::Duration::days(3));
+    let (status, page) = open(&demo, &tokens[1]).await;
+    assert_eq!(status, 410);
+    assert!(page.contains("This offer has ended"));
+}
+
+on_both_backends!(a_no_show_is_offered_after_quiet_hours_and_the_first_to_book_gets_it);
