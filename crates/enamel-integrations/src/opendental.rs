@@ -430,6 +430,8 @@ impl OpenDental {
             .map_err(|_| OpenDentalError::Refused(0))?;
         let mut body = Map::new();
         body.insert("AptDateTime".into(), Value::String(start));
+        // An appointment on the unscheduled list goes back on the schedule.
+        body.insert("AptStatus".into(), Value::String("Scheduled".into()));
         if let Some(op) = operatory {
             body.insert("Op".into(), Value::from(number(op)?));
         }
@@ -442,6 +444,34 @@ impl OpenDental {
             true,
         )
         .await
+    }
+
+    /// The appointments of one local day in one operatory (`GET /appointments` with
+    /// `date` and `Op`), every page: to see whether a slot is still free there
+    /// before Enamel books it.
+    pub async fn appointments_on(
+        &self,
+        date: time::Date,
+        operatory: &str,
+    ) -> Result<Vec<Item>, OpenDentalError> {
+        let op = number(operatory)?;
+        let mut found = Vec::new();
+        loop {
+            let mut url = self.url(Resource::Appointments.path())?;
+            url.query_pairs_mut()
+                .append_pair("date", &date.to_string())
+                .append_pair("Op", &op.to_string())
+                .append_pair("Limit", &PAGE_SIZE.to_string())
+                .append_pair("Offset", &found.len().to_string());
+            let body = self.send(|| self.client.get(url.clone()), true).await?;
+            let items: Vec<Item> =
+                serde_json::from_slice(&body).map_err(|_| OpenDentalError::Unreadable)?;
+            let full = items.len() == PAGE_SIZE;
+            found.extend(items);
+            if !full {
+                return Ok(found);
+            }
+        }
     }
 
     /// Sets a recall's status (`PUT /recalls/{RecallNum}`): `status` is the
@@ -458,6 +488,28 @@ impl OpenDental {
         )
         .await
     }
+}
+
+/// Whether an appointment read from Open Dental holds chair time overlapping
+/// `[from, to)` (local times): scheduled or complete (not broken, not on the
+/// unscheduled list, not planned), starting at `AptDateTime`, as long as its
+/// `Pattern` (a character per five minutes). An appointment whose time cannot be
+/// read is taken to hold the slot.
+#[must_use]
+pub fn holds(item: &Item, from: time::PrimitiveDateTime, to: time::PrimitiveDateTime) -> bool {
+    let status = text(item, "AptStatus").unwrap_or_default();
+    if !matches!(status.as_str(), "Scheduled" | "Complete" | "ASAP") {
+        return false;
+    }
+    let format = time::macros::format_description!("[year]-[month]-[day] [hour]:[minute]:[second]");
+    let Some(start) = text(item, "AptDateTime")
+        .and_then(|raw| time::PrimitiveDateTime::parse(&raw, &format).ok())
+    else {
+        return true;
+    };
+    let slots = text(item, "Pattern").map_or(0, |p| p.chars().count());
+    let end = start + time::Duration::minutes(5 * i64::try_from(slots.max(1)).unwrap_or(1));
+    start < to && from < end
 }
 
 /// An Open Dental primary key: a positive integer.

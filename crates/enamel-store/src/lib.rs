@@ -62,7 +62,7 @@ pub use repos::outbox::{
 };
 pub use repos::patients::{ConsentSource, MAX_PATIENTS_PER_PAGE, PatientQuery};
 pub use repos::practices::PracticeRepo;
-pub use repos::recovery::answer::{Confirmation, LinkedOffer};
+pub use repos::recovery::answer::{Confirmation, LinkedOffer, PmsBooking, PmsSlot, WRITEBACK_JOB};
 pub use repos::recovery::offers::{Decision, DeferredOffer, NewOffer, Reach, Recorded};
 pub use repos::recovery::{
     NewSlot, Offer, OfferStatus, RECOVERY_AGENT_NAME, RECOVERY_SCOPES, RecoverySettings,

@@ -279,6 +279,16 @@ async fn list(
         .unwrap_or_default()
         .iter()
         .filter(|item| !asap || item.get("Priority").and_then(Value::as_str) == Some("ASAP"))
+        // Appointments of one day (`date`), in one operatory (`Op`).
+        .filter(|item| {
+            query.get("date").is_none_or(|day| {
+                item.get("AptDateTime")
+                    .and_then(Value::as_str)
+                    .is_some_and(|at| at.starts_with(day.as_str()))
+            }) && query.get("Op").is_none_or(|op| {
+                item.get("Op").map(ToString::to_string).as_deref() == Some(op.as_str())
+            })
+        })
         .filter(|item| match (&since, stamp_field) {
             (Some(since), Some(field)) => item
                 .get(field)

@@ -78,20 +78,50 @@ pub async fn sync_practice(
     practice: PracticeId,
     full: bool,
 ) -> Result<SyncReport, NotSynced> {
-    let Some((_, agent, _)) = store
+    let (client, actor) = match client_for(store, settings, practice).await {
+        Ok(found) => found,
+        Err(err @ (NotSynced::NotConnected | NotSynced::Store(_))) => return Err(err),
+        Err(err) => {
+            // Shown on the administrator's page, as a run's outcome.
+            if let Some(agent) = sync_agent(store, practice).await? {
+                store
+                    .scoped(&sync::agent_actor(agent, practice))
+                    .pms_sync_finished(&err.code(), "")
+                    .await?;
+            }
+            return Err(err);
+        }
+    };
+    let scoped = store.scoped(&actor);
+    Ok(sync::run(&scoped, &client, full, store.now()).await?)
+}
+
+/// The `pms-sync` agent of a connected practice.
+async fn sync_agent(
+    store: &Store,
+    practice: PracticeId,
+) -> Result<Option<enamel_domain::AgentId>, StoreError> {
+    Ok(store
         .pms_connections()
         .await?
         .into_iter()
         .find(|(p, _, _)| *p == practice)
-    else {
+        .map(|(_, agent, _)| agent))
+}
+
+/// The Open Dental client of a connected practice, with its `pms-sync` agent (whose
+/// vendor credentials hold the customer key): for the sync and the write-backs.
+pub async fn client_for(
+    store: &Store,
+    settings: &PmsClientSettings,
+    practice: PracticeId,
+) -> Result<(OpenDental, enamel_domain::Actor), NotSynced> {
+    let Some(agent) = sync_agent(store, practice).await? else {
         return Err(NotSynced::NotConnected);
     };
     let actor = sync::agent_actor(agent, practice);
     let scoped = store.scoped(&actor);
     let Some(developer_key) = settings.developer_key.clone() else {
-        scoped
-            .pms_sync_finished(&NotSynced::NoDeveloperKey.code(), "")
-            .await?;
         return Err(NotSynced::NoDeveloperKey);
     };
     let vendor =
@@ -118,16 +148,8 @@ pub async fn sync_practice(
         } else {
             NotSynced::BadSettings(e.to_string())
         }
-    });
-    let client = match client {
-        Ok(client) => client,
-        Err(err) => {
-            // Shown on the administrator's page, as a run's outcome.
-            scoped.pms_sync_finished(&err.code(), "").await?;
-            return Err(err);
-        }
-    };
-    Ok(sync::run(&scoped, &client, full, store.now()).await?)
+    })?;
+    Ok((client, actor))
 }
 
 /// A run for the jobs runtime: the outcome is on the practice's connection, where

@@ -15,13 +15,15 @@
 
 use enamel_domain::recovery::{OpenSlot, offer_sms, rank};
 use enamel_domain::{Channel, OfferId, Practice};
+use enamel_integrations::opendental;
 use enamel_store::{
-    Decision, MessageText, NewOffer, Outbound, Reach, Recorded, RecoverySettings, RequestContext,
-    Run, RunStatus, Scoped, Store, StoreError, WaveRun, recovery_actor,
+    Decision, LinkedOffer, MessageText, NewOffer, Outbound, Reach, Recorded, RecoverySettings,
+    RequestContext, Run, RunStatus, Scoped, Store, StoreError, WaveRun, recovery_actor,
 };
 use time::{Duration, OffsetDateTime};
 
 use crate::jobs::deliver::{Senders, vendor_of};
+use crate::jobs::pms_sync::{NotSynced, PmsClientSettings, client_for};
 use crate::runtime::Ran;
 
 /// How long an offer's link lasts at most (it ends sooner if the slot starts sooner).
@@ -360,5 +362,111 @@ pub fn offer_email(
              person to book it gets it):\n{link}\n\nIf it does not suit you, you can say so \
              on the same page, and you stay on the list.\n"
         ),
+    }
+}
+
+/// Before a booking, for a practice on Open Dental: whether the slot is still free
+/// there (its chair's appointments that day, read again). `true` when the practice
+/// is not connected, or the slot has no chair to look in. A slot Open Dental cannot
+/// be asked about now is taken to be free: Enamel's own booking still holds it
+/// against every other offer, and the write-back reports a clash.
+pub async fn slot_free_in_pms(
+    store: &Store,
+    settings: &PmsClientSettings,
+    linked: &LinkedOffer,
+) -> Result<bool, StoreError> {
+    let client = match client_for(store, settings, linked.practice).await {
+        Ok((client, _)) => client,
+        Err(NotSynced::Store(err)) => return Err(err),
+        Err(_) => return Ok(true),
+    };
+    let Some(slot) = store.recovery_slot_in_pms(linked.run).await? else {
+        return Ok(true);
+    };
+    let Some(operatory) = slot.operatory else {
+        return Ok(true);
+    };
+    match client.appointments_on(slot.from.date(), &operatory).await {
+        Ok(items) => Ok(!items
+            .iter()
+            .any(|item| opendental::holds(item, slot.from, slot.to))),
+        Err(err) => {
+            tracing::warn!(error = %err.code(), "Open Dental could not be asked about a slot");
+            Ok(true)
+        }
+    }
+}
+
+/// The `recovery_writeback` job: writes a filled run's booking back to Open Dental,
+/// as the practice's `pms-sync` agent behind the BAA gate. The booked visit is
+/// moved into the slot there (back on the schedule, for one from the unscheduled
+/// list); a visit Open Dental does not have (an entry added in Enamel) is
+/// recorded `not_in_pms`, for the office to enter by hand. A vendor's failure is
+/// retried by the queue, and its code recorded on the run.
+pub async fn write_back(
+    store: &Store,
+    settings: &PmsClientSettings,
+    wave: WaveRun,
+) -> anyhow::Result<Ran> {
+    let (client, actor) = match client_for(store, settings, wave.practice).await {
+        Ok(found) => found,
+        Err(NotSynced::Store(err)) => return Err(err.into()),
+        Err(err) => {
+            tracing::warn!(code = %err.code(), "a booking could not be written back to the PMS");
+            return Ok(Ran::Done);
+        }
+    };
+    let scoped = store.scoped(&actor).with_context(RequestContext {
+        correlation_id: Some(wave.run.as_uuid().simple().to_string()),
+        ..RequestContext::default()
+    });
+    let Some(booking) = scoped.recovery_booking_for_pms(wave.run).await? else {
+        return Ok(Ran::Done);
+    };
+    let Some(appointment) = booking.appointment else {
+        scoped
+            .set_recovery_writeback(wave.run, "not_in_pms")
+            .await?;
+        return Ok(Ran::Done);
+    };
+    match scoped
+        .require_baa(
+            client.vendor(),
+            Outbound {
+                purpose: "pms_write_back",
+                resource: enamel_audit::entry::ResourceType::Appointment,
+                resource_id: Some(wave.run.to_string()),
+                patient: None,
+            },
+        )
+        .await
+    {
+        Ok(()) => {}
+        Err(StoreError::NoBaa(_)) => {
+            scoped
+                .set_recovery_writeback(wave.run, "no_executed_baa")
+                .await?;
+            return Ok(Ran::Done);
+        }
+        Err(err) => return Err(err.into()),
+    }
+    match client
+        .move_appointment(
+            &appointment,
+            booking.local_start,
+            booking.operatory.as_deref(),
+            Some(&booking.provider),
+        )
+        .await
+    {
+        Ok(()) => {
+            scoped.set_recovery_writeback(wave.run, "done").await?;
+            Ok(Ran::Done)
+        }
+        Err(err) => {
+            let code = err.code();
+            scoped.set_recovery_writeback(wave.run, &code).await?;
+            Ok(Ran::Retry(code))
+        }
     }
 }

@@ -15,7 +15,7 @@ use enamel_audit::checkpoint::Signer;
 use enamel_config::Settings;
 use enamel_domain::DailyAt;
 use enamel_domain::clock::Clock;
-use enamel_store::{ClaimedJob, DELIVER_JOB, Store, WAVE_JOB};
+use enamel_store::{ClaimedJob, DELIVER_JOB, Store, WAVE_JOB, WRITEBACK_JOB};
 
 use crate::jobs::{self, deliver::Senders};
 
@@ -25,7 +25,14 @@ use schedule::{DailyRun, Scheduler};
 
 /// The kinds of job every worker runs; a worker with a notification channel also
 /// runs [`DELIVER_JOB`].
-const KINDS: &[&str] = &[CHECKPOINT, FLAG, RETENTION, PMS_SYNC, WAVE_JOB];
+const KINDS: &[&str] = &[
+    CHECKPOINT,
+    FLAG,
+    RETENTION,
+    PMS_SYNC,
+    WAVE_JOB,
+    WRITEBACK_JOB,
+];
 const CHECKPOINT: &str = "checkpoint";
 const FLAG: &str = "flag_not_responding";
 const RETENTION: &str = "retention";
@@ -335,6 +342,11 @@ impl Runtime {
                 let wave: enamel_store::WaveRun = serde_json::from_value(job.payload.clone())
                     .map_err(|_| anyhow::anyhow!("a wave job without its run"))?;
                 jobs::recovery::run(&self.store, &self.senders, &self.settings.base_url, wave).await
+            }
+            WRITEBACK_JOB => {
+                let run: enamel_store::WaveRun = serde_json::from_value(job.payload.clone())
+                    .map_err(|_| anyhow::anyhow!("a write-back job without its run"))?;
+                jobs::recovery::write_back(&self.store, &self.settings.pms, run).await
             }
             other => anyhow::bail!("no job of kind {other}"),
         }

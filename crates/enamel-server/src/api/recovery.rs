@@ -115,6 +115,9 @@ pub(crate) struct RunView {
     booked_appointment_id: Option<String>,
     /// Seconds from opening to booking, for a filled run.
     time_to_fill_seconds: Option<i64>,
+    /// For a practice on Open Dental: `pending`, `done`, `not_in_pms` (a visit it
+    /// does not have, to book there by hand) or an error code.
+    pms_writeback: Option<String>,
     offers: Vec<OfferView>,
 }
 
@@ -141,6 +144,7 @@ impl RunView {
             closed_reason: run.closed_reason.clone(),
             booked_appointment_id: run.booked_appointment.map(|a| a.to_string()),
             time_to_fill_seconds: run.time_to_fill().map(time::Duration::whole_seconds),
+            pms_writeback: run.pms_writeback.clone(),
             offers: detail
                 .offers
                 .iter()

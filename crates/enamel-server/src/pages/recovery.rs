@@ -38,6 +38,8 @@ pub(super) struct RunLine {
     filled_by: String,
     time_to_fill: String,
     next_wave: String,
+    /// How writing the booking back to Open Dental went, for a practice on it.
+    pms: &'static str,
     offers: Vec<OfferLine>,
 }
 
@@ -136,6 +138,18 @@ fn line(zone: &TimeZone, detail: RunDetail) -> RunLine {
                 .unwrap_or_default()
         } else {
             String::new()
+        },
+        pms: match run.pms_writeback.as_deref() {
+            None => "",
+            Some("pending") => "Being written to Open Dental",
+            Some("done") => "Booked in Open Dental too",
+            Some("not_in_pms") => {
+                "Not in Open Dental (the patient was added to the waitlist in Enamel): book it there by hand"
+            }
+            Some("no_executed_baa") => {
+                "Not written to Open Dental: no executed BAA with Open Dental; book it there by hand"
+            }
+            Some(_) => "Open Dental refused the change: book it there by hand",
         },
         offers: offers
             .iter()

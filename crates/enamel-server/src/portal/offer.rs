@@ -128,6 +128,15 @@ async fn checked(
     }
 }
 
+/// For a practice on Open Dental, whether the slot is still free there (read again
+/// before booking); a slot filled outside Enamel withdraws the run.
+async fn slot_free(state: &AppState, offer: &LinkedOffer) -> Result<bool, ApiError> {
+    if offer.offer_status != OfferStatus::Sent || offer.run_status != RunStatus::Open {
+        return Ok(true);
+    }
+    Ok(enamel_agents::jobs::recovery::slot_free_in_pms(&state.store, &state.pms, offer).await?)
+}
+
 /// Where an offer stands, as its page shows it.
 fn standing(offer: &LinkedOffer) -> Shown {
     if offer.won {
@@ -180,6 +189,10 @@ pub(super) async fn answer(
         correlation_id: None,
     };
     let shown = match form.answer.as_str() {
+        "book" if !slot_free(&state, &offer).await? => {
+            state.store.withdraw_filled_outside(&offer).await?;
+            Shown::Taken
+        }
         "book" => match state.store.confirm_offer(&offer, context).await? {
             Confirmation::Booked(_) | Confirmation::AlreadyBooked => Shown::Booked,
             Confirmation::Taken => Shown::Taken,

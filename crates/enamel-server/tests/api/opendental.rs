@@ -14,10 +14,10 @@ use serde_json::json;
 
 use crate::identity::demo_on;
 
-const DEVELOPER: &str = "NFF6i0KrXrxDkZHt";
-const CUSTOMER: &str = "VzkmZEaUWOjnQX2z";
+pub(crate) const DEVELOPER: &str = "NFF6i0KrXrxDkZHt";
+pub(crate) const CUSTOMER: &str = "VzkmZEaUWOjnQX2z";
 
-async fn user(demo: &Demo, role: Role) -> User {
+pub(crate) async fn user(demo: &Demo, role: Role) -> User {
     let email = enamel_domain::Email::parse(&demo.email(1, role)).unwrap();
     demo.db
         .store
@@ -30,7 +30,11 @@ async fn user(demo: &Demo, role: Role) -> User {
 
 /// Waits until the practice's sync has ended after `after` (the jobs runtime runs
 /// it); returns its outcome code.
-async fn run_ended(store: &Store, admin: &User, after: Option<time::OffsetDateTime>) -> String {
+pub(crate) async fn run_ended(
+    store: &Store,
+    admin: &User,
+    after: Option<time::OffsetDateTime>,
+) -> String {
     let actor = Actor::human(admin);
     for _ in 0..300 {
         let connection = store
@@ -47,7 +51,7 @@ async fn run_ended(store: &Store, admin: &User, after: Option<time::OffsetDateTi
     panic!("the sync did not run");
 }
 
-async fn last_finished(store: &Store, admin: &User) -> Option<time::OffsetDateTime> {
+pub(crate) async fn last_finished(store: &Store, admin: &User) -> Option<time::OffsetDateTime> {
     store
         .scoped(&Actor::human(admin))
         .pms_connection()
@@ -56,7 +60,7 @@ async fn last_finished(store: &Store, admin: &User) -> Option<time::OffsetDateTi
         .and_then(|c| c.last_finished_at)
 }
 
-async fn execute_baa(demo: &Demo) {
+pub(crate) async fn execute_baa(demo: &Demo) {
     let practice = demo.network.practices[1].practice.id;
     let actor = Actor::system_for(practice, enamel_domain::SystemTask::Seed);
     let executed = time::macros::date!(2026 - 06 - 01);

@@ -362,4 +362,229 @@ async fn a_no_show_is_offered_after_quiet_hours_and_the_first_to_book_gets_it(ba
     assert!(page.contains("This offer has ended"));
 }
 
-on_both_backends!(a_no_show_is_offered_after_quiet_hours_and_the_first_to_book_gets_it);
+/// The offer links in the mailbox's files, in the order written.
+fn mailbox_tokens(dir: &std::path::Path) -> Vec<(String, String)> {
+    let mut files: Vec<_> = std::fs::read_dir(dir)
+        .unwrap()
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|x| x == "txt"))
+        .collect();
+    files.sort();
+    files
+        .iter()
+        .flat_map(|path| {
+            let text = std::fs::read_to_string(path).unwrap();
+            let to = text
+                .lines()
+                .find_map(|l| l.strip_prefix("To: "))
+                .unwrap_or_default()
+                .to_owned();
+            links(&text)
+                .into_iter()
+                .map(move |token| (to.clone(), token))
+        })
+        .collect()
+}
+
+/// Waits (10 s at most) for offer links in the mailbox beyond the `known` ones.
+async fn new_tokens(dir: &std::path::Path, known: usize) -> Vec<(String, String)> {
+    for _ in 0..100 {
+        let tokens = mailbox_tokens(dir);
+        if tokens.len() > known {
+            return tokens[known..].to_vec();
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("no new offer in the mailbox");
+}
+
+/// Breaks an appointment in Open Dental and syncs, so the sync's change opens the run.
+async fn break_in_open_dental(
+    demo: &Demo,
+    fake: &enamel_testkit::opendental::FakeOpenDental,
+    admin: &str,
+    admin_user: &enamel_domain::User,
+    apt: i64,
+) {
+    assert!(fake.change("appointments", apt, |item| {
+        item.insert("AptStatus".into(), json!("Broken"));
+    }));
+    let before = crate::opendental::last_finished(&demo.db.store, admin_user).await;
+    demo.clock.advance(time::Duration::seconds(1));
+    demo.form("/practice/opendental/sync", Some(admin), &[])
+        .await;
+    assert_eq!(
+        crate::opendental::run_ended(&demo.db.store, admin_user, before).await,
+        "ok"
+    );
+}
+
+#[allow(clippy::too_many_lines, reason = "one story, read top to bottom")]
+async fn a_booking_is_written_back_to_open_dental_and_a_slot_filled_there_is_withdrawn(
+    backend: Backend,
+) {
+    use crate::opendental::{CUSTOMER, DEVELOPER, execute_baa, run_ended, user};
+    use enamel_testkit::opendental::{FakeOpenDental, populate};
+
+    let fake = FakeOpenDental::start(DEVELOPER, CUSTOMER).await;
+    populate(&fake, 60);
+    let base = fake.url.to_string();
+    let mailbox = tempfile::tempdir().unwrap();
+    let dir = mailbox.path().to_owned();
+    let Some(demo) = demo_on(backend, |settings| {
+        settings.pms.opendental_developer_key = Some(secrecy::SecretString::from(DEVELOPER));
+        settings.pms.opendental_base_url = Some(base);
+        settings.notifications.mailbox_dir = Some(dir);
+        settings.notifications.poll_millis = Some(100);
+    })
+    .await
+    else {
+        return;
+    };
+    // Monday 30 November 2026, 08:00 in Chicago, the fake's first day.
+    demo.clock.set(datetime!(2026-11-30 14:00 UTC));
+    execute_baa(&demo).await;
+    let practice = demo.network.practices[1].practice.id;
+    demo.db
+        .store
+        .scoped(&enamel_domain::Actor::system_for(
+            practice,
+            enamel_domain::SystemTask::Seed,
+        ))
+        .put_vendor(
+            &enamel_store::VendorEntry {
+                name: enamel_domain::VendorName::parse("twilio").unwrap(),
+                display_name: "Twilio".into(),
+                services: "SMS".into(),
+                baa_status: enamel_store::BaaStatus::Executed,
+                executed_on: Some(time::macros::date!(2026 - 06 - 01)),
+                expires_on: None,
+                document_ref: None,
+            },
+            demo.clock_now(),
+        )
+        .await
+        .unwrap();
+    let admin_user = user(&demo, Role::PracticeAdmin).await;
+    let (admin, _) = demo
+        .admin_session(&demo.email(1, Role::PracticeAdmin))
+        .await;
+    let response = demo
+        .form(
+            "/practice/opendental",
+            Some(&admin),
+            &[("customer_key", CUSTOMER), ("minutes", "5")],
+        )
+        .await;
+    assert_eq!(response.status(), 303);
+    assert_eq!(run_ended(&demo.db.store, &admin_user, None).await, "ok");
+    let (status, saved) = demo
+        .api(
+            reqwest::Method::PUT,
+            "/api/v1/recovery/settings",
+            &admin,
+            Some(json!({ "enabled": true, "wave_size": 10, "wave_minutes": 5,
+                          "cutoff_minutes": 30, "send_from": "07:00", "send_until": "21:00" })),
+        )
+        .await;
+    assert_eq!(status, 204, "{saved}");
+
+    // Appointment 1 (Dr. Okafor, Op 2, Tuesday 08:00) is broken in Open Dental; the
+    // sync brings the change in and the run opens. Patient 21 is on the ASAP list
+    // with appointment 7 (Dr. Okafor, the next Monday): the move earlier is offered.
+    break_in_open_dental(&demo, &fake, &admin, &admin_user, 1).await;
+    let offered = new_tokens(mailbox.path(), 0).await;
+    let (_, token) = offered
+        .iter()
+        .find(|(to, _)| to.contains("patient21@") || to.contains("5550021"))
+        .unwrap_or_else(|| panic!("patient 21's offer: {offered:?}"))
+        .clone();
+    let (status, page) = answer(&demo, &token, "book").await;
+    assert_eq!(status, 200, "{page}");
+    assert!(page.contains("You are booked"));
+
+    // The booking is written back: appointment 7 moves into the slot in Open Dental.
+    let mut moved = None;
+    for _ in 0..100 {
+        let item = fake.item("appointments", 7).unwrap();
+        if item["AptDateTime"] == "2026-12-01 08:00:00" {
+            moved = Some(item);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let moved = moved.expect("appointment 7 moved in Open Dental");
+    assert_eq!(moved["Op"], 2);
+    assert_eq!(moved["ProvNum"], 2);
+    assert_eq!(moved["AptStatus"], "Scheduled");
+    assert!(
+        fake.requests()
+            .iter()
+            .any(|r| r.starts_with("GET appointments?") && r.contains("date=2026-12-01")),
+        "the slot was read again in Open Dental before booking"
+    );
+    let desk = demo.session(&demo.email(1, Role::FrontDesk)).await;
+    let mut written = String::new();
+    for _ in 0..100 {
+        runs(&demo, &desk).await[0]["pms_writeback"]
+            .as_str()
+            .unwrap_or_default()
+            .clone_into(&mut written);
+        if written == "done" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(written, "done");
+
+    // A patient added to the waitlist in Enamel, for any provider.
+    let staff_user = user(&demo, Role::FrontDesk).await;
+    let staff_actor = enamel_domain::Actor::human(&staff_user);
+    let staff = demo.db.store.scoped(&staff_actor);
+    let someone = staff
+        .appointments_between(
+            datetime!(2026-12-02 00:00 UTC),
+            datetime!(2026-12-03 00:00 UTC),
+        )
+        .await
+        .unwrap()[0]
+        .patient_id;
+    let (status, added) = demo
+        .post(
+            "/api/v1/waitlist",
+            &desk,
+            json!({ "patient_id": someone.to_string(), "duration_minutes": "30", "priority": "1" }),
+        )
+        .await;
+    assert_eq!(status, 201, "{added}");
+    // Appointment 5 (Op 2, Saturday 08:00) is broken; while the offer is out, the
+    // front desk fills the time in Open Dental itself.
+    let known = mailbox_tokens(mailbox.path()).len();
+    break_in_open_dental(&demo, &fake, &admin, &admin_user, 5).await;
+    let offered = new_tokens(mailbox.path(), known).await;
+    fake.insert(
+        "appointments",
+        json!({ "AptNum": 999, "PatNum": 60, "AptStatus": "Scheduled", "Pattern": "//XXXXXX//",
+                "Op": 2, "ProvNum": 2, "AptDateTime": "2026-12-05 08:00:00", "Priority": "Normal" }),
+    );
+    let (status, page) = answer(&demo, &offered[0].1, "book").await;
+    assert_eq!(status, 409, "{page}");
+    assert!(page.contains("This time was just taken"));
+    let run = &runs(&demo, &desk).await[0];
+    assert_eq!(run["status"], "withdrawn");
+    assert_eq!(run["closed_reason"], "filled_outside");
+    assert!(
+        run["offers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|o| o["status"] != "sent"),
+        "every open offer was withdrawn: {run}"
+    );
+}
+
+on_both_backends!(
+    a_no_show_is_offered_after_quiet_hours_and_the_first_to_book_gets_it,
+    a_booking_is_written_back_to_open_dental_and_a_slot_filled_there_is_withdrawn,
+);

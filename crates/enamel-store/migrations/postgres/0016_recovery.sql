@@ -40,7 +40,10 @@ CREATE TABLE recovery_runs (
     closed_reason    TEXT,
     -- The offer that won, and the appointment it booked.
     filled_offer     UUID,
-    booked_appointment UUID
+    booked_appointment UUID,
+    -- For a practice on Open Dental: the booking written back there ('pending',
+    -- 'done', 'not_in_pms' for a visit Open Dental does not have, or an error code).
+    pms_writeback    TEXT
 );
 
 -- One open run per chair time: a slot broken twice (the page and the sync) opens one.

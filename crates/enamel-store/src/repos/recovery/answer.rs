@@ -239,7 +239,7 @@ impl Store {
                     "UPDATE appointments SET provider_id = $1, operatory_id = $2, starts_at = $3, \
                      status = 'scheduled', status_changed_at = $4, status_changed_by = $5, \
                      updated_at = $4 WHERE id = $6 AND practice_id = $7 AND patient_id = $8 \
-                     AND status IN ('scheduled', 'confirmed')",
+                     AND status IN ('scheduled', 'confirmed', 'broken', 'cancelled')",
                 )
                 .bind(provider)
                 .bind(operatory)
@@ -315,6 +315,38 @@ impl Store {
                 .map(|_| ())
         })
         .context("taking the entry off the waitlist")?;
+        // A practice on a PMS gets the booking written back there by a job.
+        let connected: i64 = on_tx!(&mut tx, conn => {
+            sqlx::query_scalar("SELECT COUNT(*) FROM pms_connections WHERE practice_id = $1")
+                .bind(practice)
+                .fetch_one(&mut *conn)
+                .await
+        })
+        .context("finding the practice's PMS")?;
+        if connected > 0 {
+            on_tx!(&mut tx, conn => {
+                sqlx::query("UPDATE recovery_runs SET pms_writeback = 'pending' WHERE id = $1")
+                    .bind(linked.run.as_uuid())
+                    .execute(&mut *conn)
+                    .await
+                    .map(|_| ())
+            })
+            .context("recording a write-back")?;
+            let job = crate::NewJob {
+                kind: WRITEBACK_JOB.to_owned(),
+                key: format!("{WRITEBACK_JOB}:{}", linked.run),
+                payload: serde_json::to_value(super::WaveRun {
+                    practice: linked.practice,
+                    run: linked.run,
+                })
+                .unwrap_or_default(),
+                run_at: now,
+                max_attempts: 6,
+            };
+            crate::jobs::enqueue_in_tx(&mut tx, &job, now)
+                .await
+                .context("queuing a write-back")?;
+        }
         event.detail.insert(
             "recovery",
             Detail::Code(
@@ -397,5 +429,167 @@ impl Store {
         }
         tx.commit_with(&[&event]).await?;
         Ok(true)
+    }
+}
+
+/// The job that writes a booking back to the practice-management system.
+pub const WRITEBACK_JOB: &str = "recovery_writeback";
+
+/// What a write-back needs of a booking: the PMS's number of the booked visit (if
+/// it came from the PMS), the chair's and the provider's numbers, and when.
+#[derive(Clone, Debug)]
+pub struct PmsBooking {
+    pub appointment: Option<String>,
+    pub operatory: Option<String>,
+    pub provider: String,
+    pub local_start: time::PrimitiveDateTime,
+}
+
+/// A run's slot as the PMS knows it: its chair's number (none: no chair), and its
+/// local start and end.
+#[derive(Clone, Debug)]
+pub struct PmsSlot {
+    pub operatory: Option<String>,
+    pub from: time::PrimitiveDateTime,
+    pub to: time::PrimitiveDateTime,
+}
+
+impl Store {
+    /// The slot of `run` as its practice's PMS knows it (ids and times, no patient).
+    pub async fn recovery_slot_in_pms(
+        &self,
+        run: RecoveryRunId,
+    ) -> Result<Option<PmsSlot>, StoreError> {
+        let row: Option<(Option<String>, OffsetDateTime, i64, String)> =
+            on_pool!(&self.db, pool => {
+                sqlx::query_as(
+                    "SELECT op.pms_id, r.starts_at, r.duration_minutes, pr.time_zone \
+                     FROM recovery_runs r JOIN practices pr ON pr.id = r.practice_id \
+                     LEFT JOIN operatories op ON op.id = r.operatory_id WHERE r.id = $1",
+                )
+                .bind(run.as_uuid())
+                .fetch_optional(pool)
+                .await
+            })
+            .context("reading a run's slot")?;
+        let Some((operatory, starts_at, minutes, zone)) = row else {
+            return Ok(None);
+        };
+        let zone = TimeZone::parse(&zone).map_err(StoreError::Corrupt)?;
+        let from = zone.local(starts_at);
+        Ok(Some(PmsSlot {
+            operatory,
+            from,
+            to: from + minutes_from(minutes)?.duration(),
+        }))
+    }
+
+    /// Withdraws the run of `linked` because its slot was filled outside Enamel (the
+    /// PMS showed it taken when a patient pressed "Book"): every open offer is
+    /// withdrawn. Audited as the agent with the run's correlation id.
+    pub async fn withdraw_filled_outside(&self, linked: &LinkedOffer) -> Result<(), StoreError> {
+        let actor = recovery_actor(linked.agent, linked.practice);
+        let scoped = self.scoped(&actor).with_context(RequestContext {
+            correlation_id: Some(linked.run.as_uuid().simple().to_string()),
+            ..RequestContext::default()
+        });
+        let event = scoped.run_event(linked.run, "run_filled_outside");
+        let mut tx = self.begin().await?;
+        let closed = super::close_run_in_tx(
+            &mut tx,
+            linked.practice,
+            linked.run,
+            "withdrawn",
+            "filled_outside",
+            self.now(),
+        )
+        .await
+        .context("withdrawing a run")?;
+        if closed {
+            tx.commit_with(&[&event]).await?;
+        }
+        Ok(())
+    }
+}
+
+impl crate::Scoped<'_> {
+    /// A filled run's booking as the PMS write-back needs it (the `pms-sync` agent,
+    /// `schedule.import`): `None` when the run booked nothing.
+    pub async fn recovery_booking_for_pms(
+        &self,
+        run: RecoveryRunId,
+    ) -> Result<Option<PmsBooking>, StoreError> {
+        type Row = (
+            Uuid,
+            Option<Vec<u8>>,
+            Option<String>,
+            String,
+            OffsetDateTime,
+            String,
+        );
+        let practice = self.authorize_import(ResourceType::Appointment).await?;
+        let row: Option<Row> = on_pool!(&self.store.db, pool => {
+            sqlx::query_as(
+                "SELECT a.id, a.pms_id, op.pms_id, pv.pms_id, a.starts_at, pr.time_zone \
+                 FROM recovery_runs r JOIN appointments a ON a.id = r.booked_appointment \
+                 JOIN providers pv ON pv.id = a.provider_id \
+                 LEFT JOIN operatories op ON op.id = a.operatory_id \
+                 JOIN practices pr ON pr.id = r.practice_id \
+                 WHERE r.id = $1 AND r.practice_id = $2 AND r.status = 'filled'",
+            )
+            .bind(run.as_uuid())
+            .bind(practice.as_uuid())
+            .fetch_optional(pool)
+            .await
+        })
+        .context("reading a booking")?;
+        let Some((appointment, sealed, operatory, provider, starts_at, zone)) = row else {
+            return Ok(None);
+        };
+        let appointment = match sealed {
+            Some(sealed) => {
+                let opened = self
+                    .store
+                    .open(
+                        practice,
+                        &crate::sealed::APPOINTMENT_PMS_ID,
+                        appointment,
+                        &sealed,
+                    )
+                    .await?;
+                Some(String::from_utf8_lossy(&opened).into_owned())
+            }
+            None => None,
+        };
+        let zone = TimeZone::parse(&zone).map_err(StoreError::Corrupt)?;
+        Ok(Some(PmsBooking {
+            appointment,
+            operatory,
+            provider,
+            local_start: zone.local(starts_at),
+        }))
+    }
+
+    /// Records how a run's write-back to the PMS went (a code, never a message).
+    pub async fn set_recovery_writeback(
+        &self,
+        run: RecoveryRunId,
+        outcome: &str,
+    ) -> Result<(), StoreError> {
+        let practice = self.authorize_import(ResourceType::Appointment).await?;
+        let event = self.run_event(run, &format!("pms_writeback_{outcome}"));
+        let mut tx = self.store.begin().await?;
+        on_tx!(&mut tx, conn => {
+            sqlx::query("UPDATE recovery_runs SET pms_writeback = $1 WHERE id = $2 AND practice_id = $3")
+                .bind(outcome)
+                .bind(run.as_uuid())
+                .bind(practice.as_uuid())
+                .execute(&mut *conn)
+                .await
+                .map(|_| ())
+        })
+        .context("recording a write-back")?;
+        tx.commit_with(&[&event]).await?;
+        Ok(())
     }
 }

@@ -241,6 +241,9 @@ pub struct Run {
     pub booked_appointment: Option<AppointmentId>,
     pub provider_name: String,
     pub operatory_name: Option<String>,
+    /// For a practice on a PMS: how writing the booking back went (`pending`,
+    /// `done`, `not_in_pms`, or an error code).
+    pub pms_writeback: Option<String>,
 }
 
 impl Run {
@@ -305,12 +308,14 @@ pub(crate) struct RunRow {
     booked_appointment: Option<Uuid>,
     provider_name: String,
     operatory_name: Option<String>,
+    pms_writeback: Option<String>,
 }
 
 pub(crate) const RUN_SELECT: &str = "SELECT r.id, r.appointment_id, r.provider_id, \
      r.operatory_id, r.type_id, t.name AS type_name, r.starts_at, r.duration_minutes, r.status, \
      r.opened_at, r.opened_by, r.waves, r.next_wave_at, r.closed_at, r.closed_reason, \
-     r.filled_offer, r.booked_appointment, pv.name AS provider_name, op.name AS operatory_name \
+     r.filled_offer, r.booked_appointment, pv.name AS provider_name, op.name AS operatory_name, \
+     r.pms_writeback \
      FROM recovery_runs r \
      JOIN providers pv ON pv.id = r.provider_id \
      LEFT JOIN operatories op ON op.id = r.operatory_id \
@@ -337,6 +342,7 @@ pub(crate) fn run_from(row: RunRow) -> Result<Run, StoreError> {
         booked_appointment: row.booked_appointment.map(AppointmentId::from_uuid),
         provider_name: row.provider_name,
         operatory_name: row.operatory_name,
+        pms_writeback: row.pms_writeback,
     })
 }
 

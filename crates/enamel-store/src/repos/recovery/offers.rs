@@ -172,7 +172,7 @@ impl Scoped<'_> {
                  w.earliest, w.latest, w.days, w.times, w.priority, w.joined_at, \
                  m.starts_at, \
                  (SELECT MAX(o.sent_at) FROM recovery_offers o WHERE o.patient_id = w.patient_id), \
-                 m.id \
+                 w.moves_appointment \
                  FROM waitlist w JOIN patients p ON p.id = w.patient_id \
                  LEFT JOIN appointments m ON m.id = w.moves_appointment \
                    AND m.status IN ('scheduled', 'confirmed') \
