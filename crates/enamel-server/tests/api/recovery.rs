@@ -162,7 +162,7 @@ async fn a_no_show_is_offered_after_quiet_hours_and_the_first_to_book_gets_it(ba
             reqwest::Method::PUT,
             "/api/v1/recovery/settings",
             &admin,
-            Some(json!({ "enabled": true, "wave_size": 2, "wave_minutes": 5,
+            Some(json!({ "enabled": true, "wave_size": 3, "wave_minutes": 5,
                           "cutoff_minutes": 30, "send_from": "08:00", "send_until": "21:00" })),
         )
         .await;
@@ -189,8 +189,8 @@ async fn a_no_show_is_offered_after_quiet_hours_and_the_first_to_book_gets_it(ba
         .await;
     assert_eq!(status, 204);
 
-    // The first wave picks two patients and defers both to 08:00 *standard* time.
-    let run = offers_with(&demo, &desk, "deferred", 2).await;
+    // The first wave picks three patients and defers them to 08:00 *standard* time.
+    let run = offers_with(&demo, &desk, "deferred", 3).await;
     let run_id = run["id"].as_str().unwrap().to_owned();
     assert_eq!(run["appointment_id"], visit.to_string());
     for offer in run["offers"].as_array().unwrap() {
@@ -204,7 +204,7 @@ async fn a_no_show_is_offered_after_quiet_hours_and_the_first_to_book_gets_it(ba
     demo.clock.set(SUNDAY_OPENING + time::Duration::seconds(30));
     // (A new session: the night's has long gone idle.)
     let desk = demo.session(&demo.email(0, Role::FrontDesk)).await;
-    offers_with(&demo, &desk, "sent", 2).await;
+    offers_with(&demo, &desk, "sent", 3).await;
     let mut texts = Vec::new();
     for _ in 0..100 {
         texts = twilio
@@ -219,7 +219,7 @@ async fn a_no_show_is_offered_after_quiet_hours_and_the_first_to_book_gets_it(ba
             })
             .filter(|body| body.contains("/o/"))
             .collect();
-        if texts.len() + sink.received() >= 2 {
+        if texts.len() + sink.received() >= 3 {
             break;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
@@ -237,7 +237,7 @@ async fn a_no_show_is_offered_after_quiet_hours_and_the_first_to_book_gets_it(ba
         let text = unfolded(body(&sink.message(n).await));
         tokens.extend(links(&text));
     }
-    assert_eq!(tokens.len(), 2, "two offers, two links: {texts:?}");
+    assert_eq!(tokens.len(), 3, "three offers, three links: {texts:?}");
     let runs_now = runs(&demo, &desk).await;
     let kind = runs_now[0]["appointment_type"].as_str().unwrap_or("none");
     for text in &texts {
@@ -266,6 +266,14 @@ async fn a_no_show_is_offered_after_quiet_hours_and_the_first_to_book_gets_it(ba
     open(&demo, &tokens[1]).await;
     assert_eq!(runs(&demo, &desk).await[0]["status"], "open");
 
+    // The third patient says this time does not suit them: they stay on the list.
+    let (status, page) = answer(&demo, &tokens[2], "decline").await;
+    assert_eq!(status, 200);
+    assert!(page.contains("we will not book this time"), "{page}");
+    let (status, _) = answer(&demo, &tokens[2], "book").await;
+    assert_eq!(status, 200, "a declined offer books nothing");
+    assert_eq!(runs(&demo, &desk).await[0]["status"], "open");
+
     // The first to press books it; the second is told it was just taken.
     let (status, page) = answer(&demo, &tokens[0], "book").await;
     assert_eq!(status, 200, "{page}");
@@ -274,6 +282,10 @@ async fn a_no_show_is_offered_after_quiet_hours_and_the_first_to_book_gets_it(ba
     assert_eq!(status, 409);
     assert!(page.contains("This time was just taken"), "{page}");
     assert!(page.contains("You are still on the list"), "{page}");
+    // From that page the patient can ask for no more offers for this visit.
+    let (status, page) = answer(&demo, &tokens[1], "stop").await;
+    assert_eq!(status, 200);
+    assert!(page.contains("No more offers for this visit"), "{page}");
     // Pressed again, the winning link books nothing more and still says so.
     let (status, page) = answer(&demo, &tokens[0], "book").await;
     assert_eq!(status, 200);
@@ -334,14 +346,15 @@ async fn a_no_show_is_offered_after_quiet_hours_and_the_first_to_book_gets_it(ba
         .collect();
     assert_eq!(
         steps.iter().filter(|s| **s == "offer_deferred").count(),
-        2,
+        3,
         "{steps:?}"
     );
     assert_eq!(
         steps.iter().filter(|s| **s == "offer_sent").count(),
-        2,
+        3,
         "{steps:?}"
     );
+    assert!(steps.contains(&"declined") && steps.contains(&"declined_all"));
     assert!(
         steps.contains(&"candidates") && steps.contains(&"contact"),
         "{steps:?}"
@@ -354,6 +367,24 @@ async fn a_no_show_is_offered_after_quiet_hours_and_the_first_to_book_gets_it(ba
             .filter(|e| e["detail"]["recovery"]["code"] == "offer_sent")
             .all(|e| e["actor_type"] == "agent" && !e["patient_id"].is_null())
     );
+
+    // The metrics count runs and offers by status, and the time to fill; no PHI.
+    let metrics = demo
+        .client
+        .get(format!("{}/metrics", demo.url))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains("enamel_recovery_runs{status=\"filled\"} 1"),
+        "{metrics}"
+    );
+    assert!(metrics.contains("enamel_recovery_offers{status=\"declined\"} 1"));
+    assert!(metrics.contains("enamel_recovery_stopped_entries 1"));
+    assert!(metrics.contains("enamel_recovery_fill_seconds_sum"));
 
     // Once the slot's time has come, the losing link says the offer has ended.
     demo.clock.set(demo.clock.now() + time::Duration::days(3));
