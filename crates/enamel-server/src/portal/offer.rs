@@ -29,6 +29,8 @@ enum Shown {
     Stopped,
     /// The link's day, or the slot, has passed.
     Expired,
+    /// The patient has another visit at that time.
+    Clash,
     /// Not a link of ours, or altered.
     Invalid,
 }
@@ -75,7 +77,7 @@ impl OfferPage {
 fn respond(page: &OfferPage) -> Response {
     let status = match page.shown {
         Shown::Open | Shown::Booked | Shown::Declined | Shown::Stopped => StatusCode::OK,
-        Shown::Taken => StatusCode::CONFLICT,
+        Shown::Taken | Shown::Clash => StatusCode::CONFLICT,
         Shown::Expired => StatusCode::GONE,
         Shown::Invalid => StatusCode::NOT_FOUND,
     };
@@ -197,6 +199,7 @@ pub(super) async fn answer(
             Confirmation::Booked(_) | Confirmation::AlreadyBooked => Shown::Booked,
             Confirmation::Taken => Shown::Taken,
             Confirmation::Closed => standing(&offer),
+            Confirmation::Clash => Shown::Clash,
         },
         "decline" => {
             if state.store.decline_offer(&offer, false, context).await? {

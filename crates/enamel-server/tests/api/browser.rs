@@ -172,3 +172,47 @@ async fn a_security_officer_enrols_and_reviews_in_chromium_and_every_page_passes
     let env = [("PATIENT_LAST_NAME", "Browserwick".to_owned())];
     run_script(&demo, "officer.mjs", email, 17, &env).await;
 }
+
+#[tokio::test]
+async fn a_no_show_is_offered_and_booked_from_a_phone_in_chromium() {
+    let mailbox = tempfile::tempdir().unwrap();
+    let dir = mailbox.path().to_owned();
+    let demo = demo_on(Backend::Sqlite, |settings| {
+        settings.notifications.mailbox_dir = Some(dir);
+        settings.notifications.poll_millis = Some(100);
+    })
+    .await
+    .unwrap();
+    let office = &demo.network.practices[0];
+    enamel_demo::seed_office_schedule(&demo.db.store, office)
+        .await
+        .unwrap();
+    // The demo's story: recovery on, one of the next days' visits a no-show.
+    enamel_demo::seed_recovery(&demo.db.store, office)
+        .await
+        .unwrap();
+    let mut links = Vec::new();
+    for _ in 0..100 {
+        links = std::fs::read_dir(mailbox.path())
+            .unwrap()
+            .filter_map(Result::ok)
+            .filter_map(|e| std::fs::read_to_string(e.path()).ok())
+            .filter_map(|text| {
+                text.split_whitespace()
+                    .find(|w| w.contains("/o/"))
+                    .map(str::to_owned)
+            })
+            .collect();
+        if links.len() >= 2 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(links.len() >= 2, "two offers in the mailbox: {links:?}");
+    let env = [
+        ("OFFER_URL", links[0].clone()),
+        ("OFFER_URL_2", links[1].clone()),
+    ];
+    let email = demo.email(0, Role::FrontDesk);
+    run_script(&demo, "recovery.mjs", email, 6, &env).await;
+}

@@ -539,6 +539,23 @@ pub(crate) async fn twilio_fake() -> (TwilioFake, String) {
     (fake, base)
 }
 
+/// The first office's security officer records Twilio's BAA as executed.
+pub(crate) async fn execute_twilio_baa(demo: &crate::identity::Demo) {
+    let (officer, _) = demo
+        .admin_session(&demo.email(0, Role::SecurityOfficer))
+        .await;
+    let (status, _) = demo
+        .api(
+            reqwest::Method::PUT,
+            "/api/v1/vendors/twilio",
+            &officer,
+            Some(json!({ "display_name": "Twilio", "services": "SMS",
+                          "baa_status": "executed", "executed_on": "2026-02-01" })),
+        )
+        .await;
+    assert_eq!(status, 200);
+}
+
 /// Texts through the fake at `base`, sent by the runtime polling every 100 ms.
 pub(crate) fn texts_through(settings: &mut Settings, base: String) {
     let n = &mut settings.notifications;
@@ -584,19 +601,7 @@ async fn patients_get_texts_through_twilio_once_its_baa_is_executed() {
     let demo = demo_on(Backend::Sqlite, |settings| texts_through(settings, base))
         .await
         .unwrap();
-    let (officer, _) = demo
-        .admin_session(&demo.email(0, Role::SecurityOfficer))
-        .await;
-    let (status, _) = demo
-        .api(
-            reqwest::Method::PUT,
-            "/api/v1/vendors/twilio",
-            &officer,
-            Some(json!({ "display_name": "Twilio", "services": "SMS",
-                          "baa_status": "executed", "executed_on": "2026-02-01" })),
-        )
-        .await;
-    assert_eq!(status, 200);
+    execute_twilio_baa(&demo).await;
     let referrer = demo.session(&demo.email(0, Role::FrontDesk)).await;
     let endo = demo.network.practices[3].practice.id.to_string();
     let mut patients = Vec::new();

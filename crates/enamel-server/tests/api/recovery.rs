@@ -15,7 +15,9 @@ use serde_json::{Value, json};
 use time::macros::datetime;
 
 use crate::identity::{Demo, demo_on};
-use crate::notifications::{email_through, texts_through, twilio_fake, unfolded};
+use crate::notifications::{
+    email_through, execute_twilio_baa, texts_through, twilio_fake, unfolded,
+};
 
 /// Saturday 31 October 2026, 22:30 in Chicago (CDT): after sending hours, and the
 /// night the clocks go back (02:00 CDT becomes 01:00 CST).
@@ -141,19 +143,7 @@ async fn a_no_show_is_offered_after_quiet_hours_and_the_first_to_book_gets_it(ba
     enamel_demo::seed_office_schedule(&demo.db.store, office)
         .await
         .unwrap();
-    let (officer, _) = demo
-        .admin_session(&demo.email(0, Role::SecurityOfficer))
-        .await;
-    let (status, _) = demo
-        .api(
-            reqwest::Method::PUT,
-            "/api/v1/vendors/twilio",
-            &officer,
-            Some(json!({ "display_name": "Twilio", "services": "SMS",
-                          "baa_status": "executed", "executed_on": "2026-02-01" })),
-        )
-        .await;
-    assert_eq!(status, 200);
+    execute_twilio_baa(&demo).await;
     let (admin, _) = demo
         .admin_session(&demo.email(0, Role::PracticeAdmin))
         .await;

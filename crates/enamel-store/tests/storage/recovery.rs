@@ -96,6 +96,7 @@ fn offer(patient: PatientId) -> NewOffer {
     }
 }
 
+#[allow(clippy::too_many_lines, reason = "one story, read top to bottom")]
 pub async fn of_a_hundred_confirmations_of_one_slot_exactly_one_books_it(store: Store) {
     let setup = setup(&store).await;
     let desk_actor = Actor::human(&setup.office.desk);
@@ -183,6 +184,38 @@ pub async fn of_a_hundred_confirmations_of_one_slot_exactly_one_books_it(store: 
             .unwrap()
             .len(),
         1
+    );
+
+    // The winner, offered the same time with another dentist, is not booked twice.
+    let admin = Actor::human(&setup.office.admin);
+    let (other, _) = store
+        .scoped(&admin)
+        .upsert_provider(&pms("8"), "Dr. Tobi Okafor", None, false)
+        .await
+        .unwrap();
+    let second = desk
+        .open_recovery_run(&NewSlot {
+            provider: other,
+            ..slot(&setup, SLOT)
+        })
+        .await
+        .unwrap();
+    let second = agent.recovery_run(second).await.unwrap();
+    let again = offer(offers[winner].0);
+    let again_id = again.id;
+    agent.record_offer(&second, again, false).await.unwrap();
+    let linked = store.linked_offer(again_id).await.unwrap().unwrap();
+    assert_eq!(
+        store
+            .confirm_offer(&linked, RequestContext::default())
+            .await
+            .unwrap(),
+        Confirmation::Clash
+    );
+    assert_eq!(
+        agent.recovery_run(second.id).await.unwrap().status,
+        RunStatus::Open,
+        "the slot is still offered to others"
     );
 }
 

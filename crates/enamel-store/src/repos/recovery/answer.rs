@@ -50,6 +50,8 @@ pub enum Confirmation {
     Taken,
     /// The offer is no longer open (declined, expired, withdrawn).
     Closed,
+    /// The patient has another visit at that time (booked since the offer went out).
+    Clash,
 }
 
 type LinkRow = (
@@ -232,6 +234,49 @@ impl Store {
             .await
         })
         .context("reading the slot to book")?;
+        // The patient's other visits near the slot (the one to be moved aside): a
+        // booking must not overlap one, an offer of another run confirmed meanwhile
+        // among them.
+        // The patient's row lock first (PostgreSQL; SQLite's writer lock is held
+        // already), so two bookings of one patient are read one by one.
+        on_tx!(&mut tx, conn => {
+            sqlx::query("UPDATE patients SET updated_at = updated_at WHERE id = $1")
+                .bind(linked.patient.as_uuid())
+                .execute(&mut *conn)
+                .await
+                .map(|_| ())
+        })
+        .context("locking the patient")?;
+        let nearby: Vec<(Uuid, OffsetDateTime, i64)> = on_tx!(&mut tx, conn => {
+            sqlx::query_as(
+                "SELECT id, starts_at, duration_minutes FROM appointments \
+                 WHERE patient_id = $1 AND practice_id = $2 \
+                 AND status IN ('scheduled', 'confirmed', 'arrived') \
+                 AND starts_at > $3 AND starts_at < $4",
+            )
+            .bind(linked.patient.as_uuid())
+            .bind(practice)
+            .bind(starts_at - time::Duration::days(1))
+            .bind(starts_at + time::Duration::days(1))
+            .fetch_all(&mut *conn)
+            .await
+        })
+        .context("reading the patient's visits")?;
+        let end = starts_at + time::Duration::minutes(duration);
+        let clash = nearby.iter().any(|(id, from, minutes)| {
+            Some(*id) != linked.moves
+                && *from < end
+                && starts_at < *from + time::Duration::minutes(*minutes)
+        });
+        if clash {
+            drop(tx);
+            event.outcome = Outcome::Failure;
+            event
+                .detail
+                .insert("recovery", Detail::Code("confirm_clash".into()));
+            self.audit().record(event).await?;
+            return Ok(Confirmation::Clash);
+        }
         let by = actor.audit_id();
         let moved: u64 = match linked.moves {
             Some(moves) => on_tx!(&mut tx, conn => {
