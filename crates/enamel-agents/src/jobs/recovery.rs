@@ -200,50 +200,81 @@ impl Sender<'_> {
             starts_at: self.run.starts_at,
             length: self.run.duration,
         };
-        let mut chosen = Vec::new();
+        // One offer per patient per run, whichever of their entries ranks first.
+        let mut ranked: Vec<&enamel_domain::recovery::Candidate> = Vec::new();
         for candidate in rank(&slot, &candidates) {
-            // One offer per patient per run, whichever of their entries ranks first.
-            if chosen
-                .iter()
-                .any(|c: &&enamel_domain::recovery::Candidate| c.patient == candidate.patient)
-            {
-                continue;
-            }
-            chosen.push(candidate);
-            if chosen.len() >= usize::try_from(self.settings.wave_size).unwrap_or(10) {
-                break;
+            if !ranked.iter().any(|c| c.patient == candidate.patient) {
+                ranked.push(candidate);
             }
         }
-        if chosen.is_empty() {
-            return Ok(0);
-        }
-        let patients: Vec<_> = chosen.iter().map(|c| c.patient).collect();
-        let reach = self.scoped.recovery_reach(&patients).await?;
+        // A patient who cannot be reached does not take a place in the wave: the
+        // next ones are tried, up to three times the wave's size in all.
+        let size = usize::try_from(self.settings.wave_size).unwrap_or(10);
         let wave = self.run.waves + 1;
-        for candidate in &chosen {
-            let id = OfferId::generate();
-            let found = reach.iter().find(|(p, _)| *p == candidate.patient);
-            let decision = self
-                .decide(id, candidate.patient, found.map(|(_, r)| r))
-                .await?;
-            let recorded = self
-                .scoped
-                .record_offer(
-                    self.run,
-                    NewOffer {
-                        id,
-                        patient: candidate.patient,
-                        entry: candidate.entry,
-                        moves: moves.get(&candidate.entry).copied(),
-                        wave,
-                        decision,
-                    },
-                    false,
-                )
-                .await?;
-            report.count(recorded);
+        let (mut placed, mut tried) = (0, 0);
+        while placed < size && tried < ranked.len() && tried < 3 * size {
+            let batch = &ranked[tried..(tried + size - placed).min(ranked.len())];
+            tried += batch.len();
+            let patients: Vec<_> = batch.iter().map(|c| c.patient).collect();
+            let reach = self.scoped.recovery_reach(&patients).await?;
+            for candidate in batch {
+                let id = OfferId::generate();
+                let found = reach.iter().find(|(p, _)| *p == candidate.patient);
+                let decision = self
+                    .decide(id, candidate.patient, found.map(|(_, r)| r))
+                    .await?;
+                let recorded = self
+                    .scoped
+                    .record_offer(
+                        self.run,
+                        NewOffer {
+                            id,
+                            patient: candidate.patient,
+                            entry: candidate.entry,
+                            moves: moves.get(&candidate.entry).copied(),
+                            wave,
+                            decision,
+                        },
+                        false,
+                    )
+                    .await?;
+                report.count(recorded);
+                if !matches!(recorded, Recorded::Refused(_)) {
+                    placed += 1;
+                }
+            }
         }
-        Ok(chosen.len())
+        Ok(tried)
+    }
+
+    /// Whether the vendor that `channel` goes through (if this worker knows it)
+    /// has an executed BAA; a refusal is audited by the gate.
+    async fn baa_allows(
+        &self,
+        channel: Channel,
+        offer: OfferId,
+        patient: enamel_domain::PatientId,
+    ) -> Result<bool, StoreError> {
+        let Some(vendor) = vendor_of(self.senders, channel) else {
+            return Ok(true);
+        };
+        match self
+            .scoped
+            .require_baa(
+                &vendor,
+                Outbound {
+                    purpose: "recovery_offer",
+                    resource: enamel_audit::entry::ResourceType::Appointment,
+                    resource_id: Some(offer.to_string()),
+                    patient: Some(patient),
+                },
+            )
+            .await
+        {
+            Ok(()) => Ok(true),
+            Err(StoreError::NoBaa(_)) => Ok(false),
+            Err(other) => Err(other),
+        }
     }
 
     /// How to make one offer: by which channel, now or later, or not at all.
@@ -258,7 +289,8 @@ impl Sender<'_> {
                 reason: "no_contact",
             });
         };
-        let Some(channel) = reach.channel() else {
+        let channels = reach.channels();
+        if channels.is_empty() {
             return Ok(Decision::Refuse {
                 reason: if reach.opted_out {
                     "opted_out"
@@ -266,31 +298,21 @@ impl Sender<'_> {
                     "no_contact"
                 },
             });
-        };
+        }
         // The gate at offer time, so the office sees why; the delivery checks again.
-        if let Some(vendor) = vendor_of(self.senders, channel) {
-            match self
-                .scoped
-                .require_baa(
-                    &vendor,
-                    Outbound {
-                        purpose: "recovery_offer",
-                        resource: enamel_audit::entry::ResourceType::Appointment,
-                        resource_id: Some(offer.to_string()),
-                        patient: Some(patient),
-                    },
-                )
-                .await
-            {
-                Ok(()) => {}
-                Err(StoreError::NoBaa(_)) => {
-                    return Ok(Decision::Refuse {
-                        reason: "no_executed_baa",
-                    });
-                }
-                Err(other) => return Err(other),
+        // A channel whose vendor has no BAA gives way to the patient's other one.
+        let mut usable = None;
+        for channel in channels {
+            if self.baa_allows(channel, offer, patient).await? {
+                usable = Some(channel);
+                break;
             }
         }
+        let Some(channel) = usable else {
+            return Ok(Decision::Refuse {
+                reason: "no_executed_baa",
+            });
+        };
         // Patients have no time zone of their own in Enamel: the practice's.
         let open = self
             .settings

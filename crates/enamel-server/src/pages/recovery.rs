@@ -43,7 +43,8 @@ pub(super) struct RunLine {
     offers: Vec<OfferLine>,
 }
 
-pub(super) struct ProviderOption {
+/// A provider or a visit type, as a form's option.
+pub(super) struct Choice {
     id: String,
     name: String,
 }
@@ -62,12 +63,16 @@ pub(super) struct RecoveryPage {
     configures: bool,
     /// Staff who book: may offer a slot by hand and withdraw a run.
     books: bool,
-    providers: Vec<ProviderOption>,
+    providers: Vec<Choice>,
+    kinds: Vec<Choice>,
     today: String,
     runs: Vec<RunLine>,
     filled: usize,
-    closed: usize,
+    expired: usize,
+    withdrawn: usize,
     flash: &'static str,
+    /// What was wrong with the form just sent.
+    error: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -82,8 +87,9 @@ fn reason_text(reason: &str) -> String {
         "no_contact" => "no phone or email".into(),
         "no_executed_baa" => "no BAA with the messaging vendor".into(),
         "filled" => "slot filled".into(),
-        "this_slot" => "declined this time".into(),
+        "this_slot" => String::new(),
         "all_offers" => "asked for no more offers".into(),
+        "filled_outside" => "the time was booked another way".into(),
         "too_near" => "slot came too near".into(),
         "staff" => "withdrawn by staff".into(),
         "visit_kept" => "the visit was put back".into(),
@@ -92,17 +98,14 @@ fn reason_text(reason: &str) -> String {
     }
 }
 
-fn line(zone: &TimeZone, detail: RunDetail) -> RunLine {
+/// A run as the page lists it; `names`: the reader may see patients' names.
+fn line(zone: &TimeZone, detail: RunDetail, names: bool) -> RunLine {
     let RunDetail { run, offers } = detail;
     let count = |status: OfferStatus| offers.iter().filter(|o| o.status == status).count();
     let filled_by = run
         .filled_offer
         .and_then(|id| offers.iter().find(|o| o.id == id))
-        .map(|o| {
-            o.patient
-                .as_ref()
-                .map_or_else(|| "A restricted patient".to_owned(), full_name)
-        })
+        .map(|o| patient_label(o.patient.as_ref(), names))
         .unwrap_or_default();
     let time_to_fill = run.time_to_fill().map_or_else(String::new, |d| {
         let minutes = d.whole_minutes();
@@ -154,10 +157,7 @@ fn line(zone: &TimeZone, detail: RunDetail) -> RunLine {
         offers: offers
             .iter()
             .map(|o| OfferLine {
-                patient: o
-                    .patient
-                    .as_ref()
-                    .map_or_else(|| "A restricted patient".to_owned(), full_name),
+                patient: patient_label(o.patient.as_ref(), names),
                 patient_id: o.patient.as_ref().map(|_| o.patient_id.to_string()),
                 wave: o.wave,
                 channel: o.channel.map_or("", |c| match c {
@@ -173,11 +173,36 @@ fn line(zone: &TimeZone, detail: RunDetail) -> RunLine {
     }
 }
 
+/// A patient as the page names them: by name for staff who read the schedule; not
+/// at all for the administrator; behind the glass when restricted.
+fn patient_label(patient: Option<&enamel_domain::PatientSummary>, names: bool) -> String {
+    match patient {
+        Some(patient) => full_name(patient),
+        None if names => "A restricted patient".to_owned(),
+        None => "A waitlist patient".to_owned(),
+    }
+}
+
 pub(super) async fn page(
     State(state): State<AppState>,
     auth: Authenticated,
     Query(flash): Query<Flash>,
 ) -> PageResult {
+    let flash = match flash.flash.as_deref() {
+        Some("saved") => "Saved.",
+        Some("opened") => "The slot is being offered: the first wave goes out within a minute.",
+        Some("withdrawn") => "Withdrawn: its open offers no longer book.",
+        _ => "",
+    };
+    Ok(render(&page_model(&state, &auth, flash, None).await?))
+}
+
+async fn page_model(
+    state: &AppState,
+    auth: &Authenticated,
+    flash: &'static str,
+    error: Option<String>,
+) -> Result<RecoveryPage, crate::ApiError> {
     let person = auth.person()?;
     let scoped = auth.scoped(&state.store);
     let zone = scoped.own_practice().await?.time_zone;
@@ -186,38 +211,48 @@ pub(super) async fn page(
         person.role,
         Role::Dentist | Role::Hygienist | Role::FrontDesk
     );
-    let providers = if books {
-        scoped
+    let (providers, kinds) = if books {
+        let providers = scoped
             .providers()
             .await?
             .into_iter()
             .filter(|p| !p.hidden)
-            .map(|p| ProviderOption {
+            .map(|p| Choice {
                 id: p.id.to_string(),
                 name: p.name,
             })
-            .collect()
+            .collect();
+        let kinds = scoped
+            .appointment_types()
+            .await?
+            .into_iter()
+            .map(|k| Choice {
+                id: k.id.to_string(),
+                name: format!("{} ({} min)", k.name, k.duration.get()),
+            })
+            .collect();
+        (providers, kinds)
     } else {
-        Vec::new()
+        (Vec::new(), Vec::new())
     };
     let details = scoped.recovery_runs(50).await?;
-    let filled = details
-        .iter()
-        .filter(|d| d.run.status == RunStatus::Filled)
-        .count();
-    let closed = details
-        .iter()
-        .filter(|d| d.run.status != RunStatus::Open)
-        .count();
-    let runs: Vec<RunLine> = details.into_iter().map(|r| line(&zone, r)).collect();
-    let flash = match flash.flash.as_deref() {
-        Some("saved") => "Saved.",
-        Some("opened") => "The slot is being offered: the first wave goes out within a minute.",
-        Some("withdrawn") => "Withdrawn: its open offers no longer book.",
-        _ => "",
-    };
-    Ok(render(&RecoveryPage {
-        chrome: chrome(&state, Some(person)),
+    let count = |status: RunStatus| details.iter().filter(|d| d.run.status == status).count();
+    let (filled, expired, withdrawn) = (
+        count(RunStatus::Filled),
+        count(RunStatus::Expired),
+        count(RunStatus::Withdrawn),
+    );
+    // The runs still offering first, then the rest, newest first.
+    let (open, closed): (Vec<RunDetail>, Vec<RunDetail>) = details
+        .into_iter()
+        .partition(|d| d.run.status == RunStatus::Open);
+    let runs: Vec<RunLine> = open
+        .into_iter()
+        .chain(closed)
+        .map(|r| line(&zone, r, books))
+        .collect();
+    Ok(RecoveryPage {
+        chrome: chrome(state, Some(person)),
         enabled: settings.enabled,
         wave_size: settings.wave_size,
         wave_minutes: settings.wave_minutes,
@@ -227,12 +262,40 @@ pub(super) async fn page(
         configures: person.role == Role::PracticeAdmin,
         books,
         providers,
+        kinds,
         today: crate::services::schedule::today(&zone, state.clock.now()).to_string(),
         filled,
-        closed,
+        expired,
+        withdrawn,
         runs,
         flash,
-    }))
+        error,
+    })
+}
+
+/// After a form: on to `done`, or the page again with what was wrong with it.
+async fn after_form(
+    state: &AppState,
+    auth: &Authenticated,
+    result: Result<(), crate::ApiError>,
+    done: &str,
+) -> PageResult {
+    use crate::ApiError;
+    match result {
+        Ok(()) => Ok(see_other(done)),
+        Err(err @ (ApiError::Rejected(_) | ApiError::InvalidInput(_) | ApiError::Conflict(_))) => {
+            let (status, _, _, text) = err.public();
+            let mut chars = text.chars();
+            let message = chars
+                .next()
+                .map(|first| first.to_uppercase().chain(chars).collect::<String>())
+                .unwrap_or_default();
+            let mut response = render(&page_model(state, auth, "", Some(message)).await?);
+            *response.status_mut() = status;
+            Ok(response)
+        }
+        Err(other) => Err(other.into()),
+    }
 }
 
 #[derive(Deserialize)]
@@ -260,23 +323,29 @@ pub(super) async fn save_settings(
     auth: Authenticated,
     Form(form): Form<SettingsForm>,
 ) -> PageResult {
-    let body = SettingsBody {
-        enabled: form.enabled.is_some(),
-        wave_size: whole(&form.wave_size, "wave_size")?,
-        wave_minutes: whole(&form.wave_minutes, "wave_minutes")?,
-        cutoff_minutes: whole(&form.cutoff_minutes, "cutoff_minutes")?,
-        send_from: form.send_from,
-        send_until: form.send_until,
-    };
-    auth.scoped(&state.store)
-        .set_recovery_settings(&body.settings()?, state.clock.now())
-        .await?;
-    Ok(see_other("/schedule/recovery?flash=saved"))
+    let result = async {
+        let body = SettingsBody {
+            enabled: form.enabled.is_some(),
+            wave_size: whole(&form.wave_size, "patients per wave")?,
+            wave_minutes: whole(&form.wave_minutes, "minutes between waves")?,
+            cutoff_minutes: whole(&form.cutoff_minutes, "cutoff")?,
+            send_from: form.send_from,
+            send_until: form.send_until,
+        };
+        auth.scoped(&state.store)
+            .set_recovery_settings(&body.settings()?, state.clock.now())
+            .await?;
+        Ok(())
+    }
+    .await;
+    after_form(&state, &auth, result, "/schedule/recovery?flash=saved").await
 }
 
 #[derive(Deserialize)]
 pub(super) struct SlotForm {
     provider_id: String,
+    #[serde(default)]
+    appointment_type_id: Option<String>,
     date: String,
     time: String,
     duration_minutes: String,
@@ -287,18 +356,22 @@ pub(super) async fn open_slot(
     auth: Authenticated,
     Form(form): Form<SlotForm>,
 ) -> PageResult {
-    let scoped = auth.scoped(&state.store);
-    let zone = scoped.own_practice().await?.time_zone;
-    let body = SlotBody {
-        provider_id: form.provider_id,
-        operatory_id: None,
-        appointment_type_id: None,
-        date: form.date,
-        time: form.time,
-        duration_minutes: whole(&form.duration_minutes, "duration_minutes")?,
-    };
-    scoped.open_recovery_run(&body.slot(&zone)?).await?;
-    Ok(see_other("/schedule/recovery?flash=opened"))
+    let result = async {
+        let scoped = auth.scoped(&state.store);
+        let zone = scoped.own_practice().await?.time_zone;
+        let body = SlotBody {
+            provider_id: form.provider_id,
+            operatory_id: None,
+            appointment_type_id: form.appointment_type_id,
+            date: form.date,
+            time: form.time,
+            duration_minutes: whole(&form.duration_minutes, "length")?,
+        };
+        scoped.open_recovery_run(&body.slot(&zone)?).await?;
+        Ok(())
+    }
+    .await;
+    after_form(&state, &auth, result, "/schedule/recovery?flash=opened").await
 }
 
 pub(super) async fn withdraw(
@@ -306,6 +379,10 @@ pub(super) async fn withdraw(
     auth: Authenticated,
     Id(id): Id<RecoveryRunId>,
 ) -> PageResult {
-    auth.scoped(&state.store).withdraw_recovery_run(id).await?;
-    Ok(see_other("/schedule/recovery?flash=withdrawn"))
+    let result = auth
+        .scoped(&state.store)
+        .withdraw_recovery_run(id)
+        .await
+        .map_err(Into::into);
+    after_form(&state, &auth, result, "/schedule/recovery?flash=withdrawn").await
 }

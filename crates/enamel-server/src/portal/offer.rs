@@ -67,7 +67,9 @@ impl OfferPage {
             shown,
             token: token.to_owned(),
             practice: offer.practice_name.clone(),
-            phone: offer.practice_phone.clone(),
+            // As the practice's patients dial it: (512) 555-0100.
+            phone: enamel_domain::PhoneNumber::parse(&offer.practice_phone)
+                .map_or_else(|_| offer.practice_phone.clone(), |p| p.national()),
             when: local.format(&format).unwrap_or_default(),
             minutes: offer.duration.get(),
         }

@@ -186,6 +186,43 @@ async fn a_no_show_is_offered_after_quiet_hours_and_the_first_to_book_gets_it(ba
     for offer in run["offers"].as_array().unwrap() {
         assert_eq!(offer["due_at"], "2026-11-01T14:00:00Z", "{offer}");
     }
+    // The office's page: staff see who was offered; the administrator, whose role
+    // reads no schedule, sees the runs and offers without a name.
+    let (status, page) = demo.page("/schedule/recovery", &desk).await;
+    assert_eq!(status, 200);
+    assert!(page.contains("Waiting for sending hours"), "{page}");
+    assert!(page.contains("href=\"/patients/"), "{page}");
+    let (status, page) = demo.page("/schedule/recovery", &admin).await;
+    assert_eq!(status, 200);
+    assert!(page.contains("A waitlist patient"), "{page}");
+    assert!(
+        !page.contains("href=\"/patients/"),
+        "no patient for the admin: {page}"
+    );
+    // A slot offered by hand in the past is refused on the page itself, saying why.
+    let provider = run["provider_id"].as_str().unwrap();
+    let response = demo
+        .form(
+            "/schedule/recovery/runs",
+            Some(&desk),
+            &[
+                ("provider_id", provider),
+                ("appointment_type_id", ""),
+                ("date", "2026-10-30"),
+                ("time", "10:00"),
+                ("duration_minutes", "60"),
+            ],
+        )
+        .await;
+    assert_eq!(response.status(), 422);
+    let page = response.text().await.unwrap();
+    assert!(page.contains("role=\"alert\""), "{page}");
+    assert!(page.contains("That time has passed"), "{page}");
+    assert!(
+        page.contains("Offer an open time"),
+        "the page itself, not a bare error"
+    );
+
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert_eq!(sink.received(), 0, "nothing is sent in quiet hours");
     assert!(twilio.received.lock().unwrap().is_empty());

@@ -186,6 +186,13 @@ pub async fn of_a_hundred_confirmations_of_one_slot_exactly_one_books_it(store: 
         1
     );
 
+    // The booked chair time cannot be offered again by hand.
+    assert!(matches!(
+        desk.open_recovery_run(&slot(&setup, SLOT + Duration::minutes(30)))
+            .await,
+        Err(StoreError::Refused(_))
+    ));
+
     // The winner, offered the same time with another dentist, is not booked twice.
     let admin = Actor::human(&setup.office.admin);
     let (other, _) = store
@@ -196,6 +203,7 @@ pub async fn of_a_hundred_confirmations_of_one_slot_exactly_one_books_it(store: 
     let second = desk
         .open_recovery_run(&NewSlot {
             provider: other,
+            operatory: None,
             ..slot(&setup, SLOT)
         })
         .await

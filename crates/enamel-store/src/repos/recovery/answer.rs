@@ -262,13 +262,31 @@ impl Store {
             .await
         })
         .context("reading the patient's visits")?;
-        let end = starts_at + time::Duration::minutes(duration);
-        let clash = nearby.iter().any(|(id, from, minutes)| {
-            Some(*id) != linked.moves
-                && *from < end
-                && starts_at < *from + time::Duration::minutes(*minutes)
-        });
-        if clash {
+        let length = time::Duration::minutes(duration);
+        // The chair time itself: a visit booked into it since the run opened (by
+        // staff, or by an import) means the slot is gone.
+        let holding: Vec<(Uuid, OffsetDateTime, i64)> = on_tx!(&mut tx, conn => {
+            sqlx::query_as(super::HOLDING_NEAR)
+                .bind(practice)
+                .bind(provider)
+                .bind(operatory)
+                .bind(starts_at - time::Duration::days(1))
+                .bind(starts_at + time::Duration::days(1))
+                .fetch_all(&mut *conn)
+                .await
+        })
+        .context("reading the slot's chair time")?;
+        if super::overlaps(&holding, starts_at, length, linked.moves) {
+            drop(tx);
+            self.withdraw_filled_outside(linked).await?;
+            event.outcome = Outcome::Failure;
+            event
+                .detail
+                .insert("recovery", Detail::Code("confirm_slot_taken".into()));
+            self.audit().record(event).await?;
+            return Ok(Confirmation::Taken);
+        }
+        if super::overlaps(&nearby, starts_at, length, linked.moves) {
             drop(tx);
             event.outcome = Outcome::Failure;
             event

@@ -88,7 +88,7 @@ impl RecoverySettings {
         }
         if self.hours.from >= self.hours.until {
             return Err(StoreError::Refused(
-                "sending hours start before they end, on the same day",
+                "sending hours must end after they start, on the same day (for example 08:00 to 21:00)",
             ));
         }
         Ok(())
@@ -432,19 +432,18 @@ impl Scoped<'_> {
         Ok(self.store.recovery_settings_of(practice).await?.0)
     }
 
+    /// Whether the actor may take `action` on its practice as a whole (no audit: a
+    /// choice of what to show, not an access).
+    fn may_in_practice(&self, action: Action) -> bool {
+        self.practice()
+            .is_ok_and(|practice| self.may(action, &enamel_policy::Resource::Practice(practice)))
+    }
+
     /// Who may see the runs and settings: staff who read the schedule, and the
-    /// administrator who sets recovery up.
+    /// administrator who sets recovery up (who sees no patient's name: the
+    /// administrator's role reads no schedule).
     async fn authorize_recovery_view(&self) -> Result<(), StoreError> {
-        let practice = self.practice()?;
-        let decide = |action| {
-            self.store.policy.decide(
-                self.actor,
-                action,
-                &enamel_policy::Resource::Practice(practice),
-                enamel_policy::Circumstances::default(),
-            )
-        };
-        if decide(Action::PracticeConfigure).is_allowed() {
+        if self.may_in_practice(Action::PracticeConfigure) {
             return Ok(());
         }
         self.authorize_in_own_practice(
@@ -580,7 +579,12 @@ impl Scoped<'_> {
         }
         if slot.starts_at - now < Duration::minutes(i64::from(settings.cutoff_minutes)) {
             return Err(StoreError::Refused(
-                "the slot starts too soon to offer (within the practice's cutoff)",
+                "that time has passed, or starts sooner than the practice's cutoff: choose a later time",
+            ));
+        }
+        if self.chair_taken(practice, slot).await? {
+            return Err(StoreError::Refused(
+                "the provider (or the chair) has a visit booked in that time",
             ));
         }
         let mut tx = self.store.begin().await?;
@@ -593,6 +597,28 @@ impl Scoped<'_> {
         let event = self.run_event(run, "run_opened");
         tx.commit_with(&[&event]).await?;
         Ok(run)
+    }
+
+    /// Whether a visit that holds its slot overlaps `slot` with the same provider,
+    /// or in the same chair.
+    async fn chair_taken(&self, practice: PracticeId, slot: &NewSlot) -> Result<bool, StoreError> {
+        let rows: Vec<(Uuid, OffsetDateTime, i64)> = on_pool!(&self.store.db, pool => {
+            sqlx::query_as(HOLDING_NEAR)
+                .bind(practice.as_uuid())
+                .bind(slot.provider.as_uuid())
+                .bind(slot.operatory.map(|o| o.as_uuid()))
+                .bind(slot.starts_at - Duration::days(1))
+                .bind(slot.starts_at + Duration::days(1))
+                .fetch_all(pool)
+                .await
+        })
+        .context("reading the slot's chair time")?;
+        Ok(overlaps(
+            &rows,
+            slot.starts_at,
+            slot.duration.duration(),
+            None,
+        ))
     }
 
     /// The audit event of a run's step (`run_opened`, `run_expired` …), carrying
@@ -654,24 +680,27 @@ impl Scoped<'_> {
         .context("reading recovery runs")?;
         let mut runs = Vec::with_capacity(rows.len());
         let mut shown = Vec::new();
+        let names = self.may_in_practice(Action::ScheduleView);
         for row in rows {
             let run = run_from(row)?;
-            let offers = self.offers_of(practice, run.id).await?;
+            let offers = self.offers_of(practice, run.id, names).await?;
             shown.extend(offers.iter().map(|o| o.patient_id));
             runs.push(RunDetail { run, offers });
         }
-        if !shown.is_empty() {
+        if names && !shown.is_empty() {
             self.audit_shown(ResourceType::Appointment, shown.into_iter())
                 .await?;
         }
         Ok(runs)
     }
 
-    /// A run's offers, in the order they were made, with names for staff.
+    /// A run's offers, in the order they were made, with `names` (for staff who
+    /// read the schedule).
     async fn offers_of(
         &self,
         practice: PracticeId,
         run: RecoveryRunId,
+        names: bool,
     ) -> Result<Vec<Offer>, StoreError> {
         type Row = (
             Uuid,
@@ -703,15 +732,38 @@ impl Scoped<'_> {
         .context("reading a run's offers")?;
         let mut out = Vec::with_capacity(rows.len());
         for r in rows {
-            let patient = self
-                .summary_unless_restricted(r.12, r.2, &r.10, &r.11)
-                .await?;
+            let patient = if names {
+                self.summary_unless_restricted(r.12, r.2, &r.10, &r.11)
+                    .await?
+            } else {
+                None
+            };
             let mut offer = offer_from((r.0, r.1, r.2, r.3, r.4, r.5, r.6, r.7, r.8, r.9))?;
             offer.patient = patient;
             out.push(offer);
         }
         Ok(out)
     }
+}
+
+/// The visits that hold their slot, with a provider ($2) or in a chair ($3),
+/// starting in `($4, $5)`: id, start, minutes.
+pub(crate) const HOLDING_NEAR: &str = "SELECT id, starts_at, duration_minutes FROM appointments \
+     WHERE practice_id = $1 AND (provider_id = $2 OR operatory_id = $3) \
+     AND status IN ('scheduled', 'confirmed', 'arrived', 'completed') \
+     AND starts_at > $4 AND starts_at < $5";
+
+/// Whether one of `visits` (id, start, minutes), other than `except`, overlaps
+/// `length` from `start`.
+pub(crate) fn overlaps(
+    visits: &[(Uuid, OffsetDateTime, i64)],
+    start: OffsetDateTime,
+    length: Duration,
+    except: Option<Uuid>,
+) -> bool {
+    visits.iter().any(|(id, from, minutes)| {
+        Some(*id) != except && *from < start + length && start < *from + Duration::minutes(*minutes)
+    })
 }
 
 /// Opens a run for `slot` inside `tx`, with its first wave queued for `now`; `None`

@@ -37,19 +37,17 @@ pub struct Reach {
 }
 
 impl Reach {
-    /// The channel to use: the one they prefer when it can reach them, else the
-    /// other; `None` when neither can.
+    /// The channels that can reach them, the one they prefer first.
     #[must_use]
-    pub const fn channel(&self) -> Option<Channel> {
-        match (
-            self.phone.is_some(),
-            self.email.is_some(),
-            self.prefers_email,
-        ) {
-            (_, true, true) | (false, true, _) => Some(Channel::Email),
-            (true, _, _) => Some(Channel::Sms),
-            (false, false, _) => None,
-        }
+    pub fn channels(&self) -> Vec<Channel> {
+        let sms = self.phone.is_some().then_some(Channel::Sms);
+        let email = self.email.is_some().then_some(Channel::Email);
+        let order = if self.prefers_email {
+            [email, sms]
+        } else {
+            [sms, email]
+        };
+        order.into_iter().flatten().collect()
     }
 }
 
@@ -591,5 +589,34 @@ impl Scoped<'_> {
             tx.commit_with(&[&event]).await?;
         }
         Ok(closed)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn reach(phone: bool, email: bool, prefers_email: bool) -> Reach {
+        Reach {
+            phone: phone.then(|| Phi::new(PhoneNumber::parse("(512) 555-0199").unwrap())),
+            email: email.then(|| Phi::new(Email::parse("reach@example.test").unwrap())),
+            prefers_email,
+            opted_out: false,
+        }
+    }
+
+    #[test]
+    fn the_preferred_channel_comes_first_and_an_unreachable_one_not_at_all() {
+        assert_eq!(
+            reach(true, true, false).channels(),
+            [Channel::Sms, Channel::Email]
+        );
+        assert_eq!(
+            reach(true, true, true).channels(),
+            [Channel::Email, Channel::Sms]
+        );
+        assert_eq!(reach(false, true, false).channels(), [Channel::Email]);
+        assert_eq!(reach(true, false, true).channels(), [Channel::Sms]);
+        assert!(reach(false, false, true).channels().is_empty());
     }
 }
