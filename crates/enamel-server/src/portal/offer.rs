@@ -198,7 +198,14 @@ pub(super) async fn answer(
             Shown::Taken
         }
         "book" => match state.store.confirm_offer(&offer, context).await? {
-            Confirmation::Booked(_) | Confirmation::AlreadyBooked => Shown::Booked,
+            Confirmation::Booked(_) => {
+                // A written note of the booking, when the day's limit allows.
+                if let Err(err) = state.store.confirm_booking_to_patient(&offer).await {
+                    tracing::warn!(error = %err, "queuing a booking's confirmation failed");
+                }
+                Shown::Booked
+            }
+            Confirmation::AlreadyBooked => Shown::Booked,
             Confirmation::Taken => Shown::Taken,
             Confirmation::Closed => standing(&offer),
             Confirmation::Clash => Shown::Clash,

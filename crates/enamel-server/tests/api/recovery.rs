@@ -313,6 +313,25 @@ async fn a_no_show_is_offered_after_quiet_hours_and_the_first_to_book_gets_it(ba
     let (status, page) = answer(&demo, &tokens[1], "stop").await;
     assert_eq!(status, 200);
     assert!(page.contains("No more offers for this visit"), "{page}");
+    // The winner gets a note of the booking, the way the offer reached them.
+    let mut noted = false;
+    for _ in 0..100 {
+        let by_text = twilio.received.lock().unwrap().iter().any(|(_, form)| {
+            form.iter()
+                .any(|(k, v)| k == "Body" && v.contains("you are booked"))
+        });
+        let mut by_email = false;
+        for n in 1..=sink.received() {
+            by_email |= enamel_testkit::smtp::header(&sink.message(n).await, "Subject")
+                .is_some_and(|s| s.starts_with("You are booked at"));
+        }
+        if by_text || by_email {
+            noted = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(noted, "a note of the booking was sent");
     // Pressed again, the winning link books nothing more and still says so.
     let (status, page) = answer(&demo, &tokens[0], "book").await;
     assert_eq!(status, 200);

@@ -656,3 +656,80 @@ impl crate::Scoped<'_> {
         Ok(())
     }
 }
+
+impl Store {
+    /// Tells a patient who just booked through an offer that they are booked: by
+    /// the offer's channel, to the address it went to (read back from the outbox),
+    /// with the practice, the day and time and its phone; no name, nothing
+    /// clinical. Under the same three-a-day limit as every patient message: past
+    /// it, the patient has the page's "You are booked" only. Whether it was queued.
+    pub async fn confirm_booking_to_patient(
+        &self,
+        linked: &LinkedOffer,
+    ) -> Result<bool, StoreError> {
+        let row: Option<(Option<String>, Option<Uuid>, Option<Vec<u8>>)> =
+            on_pool!(&self.db, pool => {
+                sqlx::query_as(
+                    "SELECT o.channel, o.message_id, m.recipient FROM recovery_offers o \
+                     LEFT JOIN outbox m ON m.id = o.message_id WHERE o.id = $1",
+                )
+                .bind(linked.offer.as_uuid())
+                .fetch_optional(pool)
+                .await
+            })
+            .context("reading an offer's address")?;
+        let Some((Some(channel), Some(message), Some(sealed))) = row else {
+            return Ok(false);
+        };
+        let Some(channel) = enamel_domain::Channel::parse(&channel) else {
+            return Ok(false);
+        };
+        let recipient = self
+            .open(
+                linked.practice,
+                &crate::sealed::OUTBOX_RECIPIENT,
+                message,
+                &sealed,
+            )
+            .await?;
+        let local = linked.time_zone.local(linked.starts_at);
+        let format = time::macros::format_description!(
+            "[weekday repr:short] [month repr:short] [day padding:none] at [hour repr:12 padding:none]:[minute] [period]"
+        );
+        let when = local.format(&format).unwrap_or_default();
+        let phone = enamel_domain::PhoneNumber::parse(&linked.practice_phone)
+            .map_or_else(|_| linked.practice_phone.clone(), |p| p.national());
+        let text = match channel {
+            enamel_domain::Channel::Sms => crate::MessageText {
+                subject: String::new(),
+                body: format!(
+                    "{}: you are booked {when}. To change it, call {phone}.",
+                    linked.practice_name
+                ),
+            },
+            _ => crate::MessageText {
+                subject: format!("You are booked at {}", linked.practice_name),
+                body: format!(
+                    "You are booked at {} on {when}.\n\nIf you need to change it, call {phone}.\n",
+                    linked.practice_name
+                ),
+            },
+        };
+        let queued = self
+            .queue_message(
+                crate::NewMessage {
+                    practice: linked.practice,
+                    channel,
+                    patient: Some(linked.patient),
+                    referral: None,
+                    kind: "recovery_booked",
+                    recipient: String::from_utf8_lossy(&recipient).into_owned(),
+                    text,
+                    idempotency_key: format!("recovery_booked:{}", linked.offer),
+                },
+                self.now(),
+            )
+            .await?;
+        Ok(queued.is_ok())
+    }
+}
