@@ -29,6 +29,7 @@ pub(super) struct RunLine {
     slot: String,
     provider: String,
     why: &'static str,
+    kind: String,
     status: &'static str,
     open: bool,
     sent: usize,
@@ -90,6 +91,7 @@ fn reason_text(reason: &str) -> String {
         "this_slot" => String::new(),
         "all_offers" => "asked for no more offers".into(),
         "filled_outside" => "the time was booked another way".into(),
+        "booked_elsewhere" => "booked another opening".into(),
         "too_near" => "slot came too near".into(),
         "staff" => "withdrawn by staff".into(),
         "visit_kept" => "the visit was put back".into(),
@@ -122,6 +124,10 @@ fn line(zone: &TimeZone, detail: RunDetail, names: bool) -> RunLine {
             Some(op) => format!("{}, {op}", run.provider_name),
             None => run.provider_name.clone(),
         },
+        kind: run
+            .kind_name
+            .clone()
+            .unwrap_or_else(|| "Any visit that fits".to_owned()),
         why: if run.appointment.is_some() {
             "A visit was broken or cancelled"
         } else {

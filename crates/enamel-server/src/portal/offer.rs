@@ -42,6 +42,8 @@ struct OfferPage {
     token: String,
     practice: String,
     phone: String,
+    /// The phone in E.164, for `tel:` links.
+    dial: String,
     when: String,
     minutes: u16,
 }
@@ -53,6 +55,7 @@ impl OfferPage {
             token: String::new(),
             practice: String::new(),
             phone: String::new(),
+            dial: String::new(),
             when: String::new(),
             minutes: 0,
         }
@@ -67,9 +70,10 @@ impl OfferPage {
             shown,
             token: token.to_owned(),
             practice: offer.practice_name.clone(),
-            // As the practice's patients dial it: (512) 555-0100.
+            // As the practice's patients dial it, (512) 555-0100, and for the link.
             phone: enamel_domain::PhoneNumber::parse(&offer.practice_phone)
                 .map_or_else(|_| offer.practice_phone.clone(), |p| p.national()),
+            dial: offer.practice_phone.clone(),
             when: local.format(&format).unwrap_or_default(),
             minutes: offer.duration.get(),
         }

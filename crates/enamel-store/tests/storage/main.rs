@@ -74,6 +74,7 @@ enamel_testkit::on_both_databases!(
     schedule::the_waitlist_is_kept_in_priority_order_and_imports_need_the_agreement,
     recovery::of_a_hundred_confirmations_of_one_slot_exactly_one_books_it,
     recovery::a_freed_slot_opens_a_run_the_agent_reads_no_names_and_offers_keep_the_limit,
+    recovery::a_booked_or_stopped_entry_ends_its_offers_of_other_runs,
     jobs::a_job_is_enqueued_once_per_key_and_runs_when_due,
     jobs::two_workers_never_run_the_same_job_twice,
     jobs::a_job_whose_worker_died_is_taken_over_after_its_lease,

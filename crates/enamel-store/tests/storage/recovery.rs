@@ -407,3 +407,78 @@ pub async fn a_freed_slot_opens_a_run_the_agent_reads_no_names_and_offers_keep_t
         .unwrap();
     assert_eq!(desk.recovery_runs(10).await.unwrap().len(), 2);
 }
+
+pub async fn a_booked_or_stopped_entry_ends_its_offers_of_other_runs(store: Store) {
+    let setup = setup(&store).await;
+    let desk_actor = Actor::human(&setup.office.desk);
+    let desk = store.scoped(&desk_actor);
+    let agent = store.scoped(&setup.agent);
+    let admin_actor = Actor::human(&setup.office.admin);
+    let (crown, _) = store
+        .scoped(&admin_actor)
+        .upsert_appointment_type(&pms("4"), "Crown prep", &[], Minutes::new(90).unwrap())
+        .await
+        .unwrap();
+    // A visit type longer than the slot is refused.
+    assert!(matches!(
+        desk.open_recovery_run(&NewSlot {
+            kind: Some(crown),
+            ..slot(&setup, SLOT)
+        })
+        .await,
+        Err(StoreError::Refused(_))
+    ));
+    let mut runs = Vec::new();
+    for hours in [0, 2, 4, 6] {
+        let id = desk
+            .open_recovery_run(&slot(&setup, SLOT + Duration::hours(hours)))
+            .await
+            .unwrap();
+        runs.push(agent.recovery_run(id).await.unwrap());
+    }
+    // One patient's entry offered two slots; another's two more.
+    let mut offers = Vec::new();
+    for (first, pair) in [("Ione", &runs[0..2]), ("Kasimir", &runs[2..4])] {
+        let patient = desk
+            .create_patient(&patient(first, "Twoslots"), true)
+            .await
+            .unwrap();
+        let entry = WaitlistEntryId::generate();
+        for run in pair {
+            let mut new = offer(patient);
+            new.entry = entry;
+            offers.push(new.id);
+            agent.record_offer(run, new, false).await.unwrap();
+        }
+    }
+    let linked = |id| {
+        let store = store.clone();
+        async move { store.linked_offer(id).await.unwrap().unwrap() }
+    };
+    // Booked through one, the entry's offer of the other run no longer books.
+    let booked = store
+        .confirm_offer(&linked(offers[0]).await, RequestContext::default())
+        .await
+        .unwrap();
+    assert!(matches!(booked, Confirmation::Booked(_)));
+    let other = linked(offers[1]).await;
+    assert_eq!(other.offer_status, enamel_store::OfferStatus::Withdrawn);
+    assert_eq!(
+        store
+            .confirm_offer(&other, RequestContext::default())
+            .await
+            .unwrap(),
+        Confirmation::Closed
+    );
+    // "No more offers" from one ends the other too.
+    assert!(
+        store
+            .decline_offer(&linked(offers[2]).await, true, RequestContext::default())
+            .await
+            .unwrap()
+    );
+    assert_eq!(
+        linked(offers[3]).await.offer_status,
+        enamel_store::OfferStatus::Declined
+    );
+}

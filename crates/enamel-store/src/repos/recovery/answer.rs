@@ -360,6 +360,21 @@ impl Store {
             .map(|_| ())
         })
         .context("withdrawing the other offers")?;
+        // The entry is served: its offers of other runs no longer book anything.
+        on_tx!(&mut tx, conn => {
+            sqlx::query(
+                "UPDATE recovery_offers SET status = 'withdrawn', reason = 'booked_elsewhere', \
+                 answered_at = $1 WHERE entry_id = $2 AND run_id <> $3 \
+                 AND status IN ('sent', 'deferred')",
+            )
+            .bind(now)
+            .bind(linked.entry)
+            .bind(linked.run.as_uuid())
+            .execute(&mut *conn)
+            .await
+            .map(|_| ())
+        })
+        .context("withdrawing the entry's other offers")?;
         on_tx!(&mut tx, conn => {
             sqlx::query("UPDATE recovery_runs SET booked_appointment = $1 WHERE id = $2")
                 .bind(booked)
@@ -469,7 +484,23 @@ impl Store {
         })
         .context("declining an offer")?;
         // Offers for the need can be stopped from any of its offers' pages, the one
-        // whose slot was just taken among them.
+        // whose slot was just taken among them; its open offers of other runs end too.
+        if all {
+            on_tx!(&mut tx, conn => {
+                sqlx::query(
+                    "UPDATE recovery_offers SET status = 'declined', reason = 'all_offers', \
+                     answered_at = $1 WHERE entry_id = $2 AND id <> $3 \
+                     AND status IN ('sent', 'deferred')",
+                )
+                .bind(now)
+                .bind(linked.entry)
+                .bind(linked.offer.as_uuid())
+                .execute(&mut *conn)
+                .await
+                .map(|_| ())
+            })
+            .context("declining the entry's other offers")?;
+        }
         let stopped = if all {
             on_tx!(&mut tx, conn => {
                 sqlx::query(
@@ -667,17 +698,17 @@ impl Store {
         &self,
         linked: &LinkedOffer,
     ) -> Result<bool, StoreError> {
-        let row: Option<(Option<String>, Option<Uuid>, Option<Vec<u8>>)> =
-            on_pool!(&self.db, pool => {
-                sqlx::query_as(
-                    "SELECT o.channel, o.message_id, m.recipient FROM recovery_offers o \
-                     LEFT JOIN outbox m ON m.id = o.message_id WHERE o.id = $1",
-                )
-                .bind(linked.offer.as_uuid())
-                .fetch_optional(pool)
-                .await
-            })
-            .context("reading an offer's address")?;
+        type Row = (Option<String>, Option<Uuid>, Option<Vec<u8>>);
+        let row: Option<Row> = on_pool!(&self.db, pool => {
+            sqlx::query_as(
+                "SELECT o.channel, o.message_id, m.recipient FROM recovery_offers o \
+                 LEFT JOIN outbox m ON m.id = o.message_id WHERE o.id = $1",
+            )
+            .bind(linked.offer.as_uuid())
+            .fetch_optional(pool)
+            .await
+        })
+        .context("reading an offer's address")?;
         let Some((Some(channel), Some(message), Some(sealed))) = row else {
             return Ok(false);
         };

@@ -582,6 +582,20 @@ impl Scoped<'_> {
                 "that time has passed, or starts sooner than the practice's cutoff: choose a later time",
             ));
         }
+        if let Some(kind) = slot.kind {
+            let minutes: Option<i64> = on_pool!(&self.store.db, pool => {
+                sqlx::query_scalar("SELECT duration_minutes FROM appointment_types WHERE id = $1")
+                    .bind(kind.as_uuid())
+                    .fetch_optional(pool)
+                    .await
+            })
+            .context("reading a visit type")?;
+            if minutes.is_some_and(|m| m > i64::from(slot.duration.get())) {
+                return Err(StoreError::Refused(
+                    "that visit type takes longer than the slot: choose another type, or a longer slot",
+                ));
+            }
+        }
         if self.chair_taken(practice, slot).await? {
             return Err(StoreError::Refused(
                 "the provider (or the chair) has a visit booked in that time",
