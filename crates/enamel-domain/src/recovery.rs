@@ -256,8 +256,10 @@ pub fn fits_one_segment(text: &str) -> bool {
 /// The text offering a slot by SMS: the patient's first name at most, the
 /// practice's name, the day and time (the practice's local time) and the link;
 /// never a procedure or a provider. The longest wording that fits one GSM-7 segment
-/// is chosen (the opt-out line, then the name, then a shortened practice name are
-/// dropped in turn); `None` if even the shortest does not fit (a link too long).
+/// is chosen, keeping the opt-out line ("Reply STOP to end", which texts about care
+/// must carry) as long as it fits: the name goes first, then the wording gets
+/// terse, then a long practice name is shortened; only then is the opt-out line
+/// dropped. `None` if even the shortest does not fit (a link too long).
 #[must_use]
 pub fn offer_sms(
     first_name: &str,
@@ -271,26 +273,26 @@ pub fn offer_sms(
     let when = local_start.format(&format).ok()?;
     let first = first_name.split_whitespace().next().unwrap_or_default();
     let short: String = practice.chars().take(24).collect();
-    let greeting = |name: &str| {
-        if name.is_empty() {
-            String::new()
-        } else {
-            format!("Hi {name}, ")
-        }
+    let hello = if first.is_empty() {
+        String::new()
+    } else {
+        format!("Hi {first}, ")
     };
+    let full = |hello: &str, office: &str, stop: &str| {
+        format!("{hello}{office} has an opening {when}. Book it: {link}{stop}")
+    };
+    let terse = |office: &str, stop: &str| format!("{office}: opening {when}. Book: {link}{stop}");
+    let stop = " Reply STOP to end";
     let wordings = [
-        (greeting(first), practice, true),
-        (greeting(first), practice, false),
-        (String::new(), practice, false),
-        (String::new(), short.as_str(), false),
+        full(&hello, practice, stop),
+        full("", practice, stop),
+        terse(practice, stop),
+        terse(&short, stop),
+        full(&hello, practice, ""),
+        full("", practice, ""),
+        terse(&short, ""),
     ];
-    wordings.into_iter().find_map(|(hello, office, stop)| {
-        let text = format!(
-            "{hello}{office} has an opening {when}. Book it: {link}{}",
-            if stop { " Reply STOP to opt out" } else { "" }
-        );
-        fits_one_segment(&text).then_some(text)
-    })
+    wordings.into_iter().find(|text| fits_one_segment(text))
 }
 
 #[cfg(test)]
@@ -496,18 +498,25 @@ mod tests {
         let link =
             "https://enamel.example/o/AQGTz1x2c3v4b5n6m7a8s9d0fAAAAAA.qwertyuiopasdfghjklzxc";
         let text = offer_sms("Avery Jo", "Lakeside Family Dental", at, link).unwrap();
+        // The opt-out line is kept: the name and the long wording give way first.
         assert_eq!(
             text,
-            "Hi Avery, Lakeside Family Dental has an opening Tue Dec 1 at 2:30 PM. Book it: \
-             https://enamel.example/o/AQGTz1x2c3v4b5n6m7a8s9d0fAAAAAA.qwertyuiopasdfghjklzxc"
+            "Lakeside Family Dental: opening Tue Dec 1 at 2:30 PM. Book: \
+             https://enamel.example/o/AQGTz1x2c3v4b5n6m7a8s9d0fAAAAAA.qwertyuiopasdfghjklzxc \
+             Reply STOP to end"
         );
         assert!(fits_one_segment(&text));
+        // A link of the longest kind (a 52-character token) still leaves room for it.
+        let longest = format!("https://enamel.example.com/o/{}", "A".repeat(52));
+        let text = offer_sms("", "Lakeside Family Dental", at, &longest).unwrap();
+        assert!(text.ends_with("Reply STOP to end"), "{text}");
         // A name outside GSM-7 is left out rather than sent as UCS-2 in two segments.
         let text = offer_sms("Zoë", "Lakeside Family Dental", at, link).unwrap();
         assert!(!text.contains("Zo"), "{text}");
         // A short link leaves room for the opt-out line.
         let text = offer_sms("Avery", "Lakeside", at, "https://e.x/o/abc").unwrap();
-        assert!(text.ends_with("Reply STOP to opt out"), "{text}");
+        assert!(text.starts_with("Hi Avery, "), "{text}");
+        assert!(text.ends_with("Reply STOP to end"), "{text}");
         // A link that cannot fit is refused, not cut.
         assert_eq!(offer_sms("Avery", "Lakeside", at, &"x".repeat(150)), None);
     }

@@ -110,6 +110,13 @@ pub async fn wave_once(
         report.ended = true;
         return Ok(report);
     }
+    if scoped.recovery_slot_taken(&run).await? {
+        scoped
+            .close_recovery_run(&run, false, "filled_outside")
+            .await?;
+        report.ended = true;
+        return Ok(report);
+    }
     let practice = store.practices().get(wave.practice).await?;
     let sender = Sender {
         store,
@@ -402,16 +409,17 @@ pub async fn slot_free_in_pms(
         Err(NotSynced::Store(err)) => return Err(err),
         Err(_) => return Ok(true),
     };
-    let Some(slot) = store.recovery_slot_in_pms(linked.run).await? else {
+    let Some(slot) = store.recovery_slot_in_pms(linked).await? else {
         return Ok(true);
     };
     let Some(operatory) = slot.operatory else {
         return Ok(true);
     };
     match client.appointments_on(slot.from.date(), &operatory).await {
-        Ok(items) => Ok(!items
-            .iter()
-            .any(|item| opendental::holds(item, slot.from, slot.to))),
+        Ok(items) => Ok(!items.iter().any(|item| {
+            let own = opendental::text(item, "AptNum").is_some_and(|n| slot.own.contains(&n));
+            !own && opendental::holds(item, slot.from, slot.to)
+        })),
         Err(err) => {
             tracing::warn!(error = %err.code(), "Open Dental could not be asked about a slot");
             Ok(true)

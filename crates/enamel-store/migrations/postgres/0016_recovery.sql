@@ -49,7 +49,9 @@ CREATE TABLE recovery_runs (
 -- One open run per chair time: a slot broken twice (the page and the sync) opens one.
 CREATE UNIQUE INDEX recovery_runs_open_slot
     ON recovery_runs (practice_id, provider_id, starts_at) WHERE status = 'open';
-CREATE UNIQUE INDEX recovery_runs_by_appointment ON recovery_runs (appointment_id);
+-- One open run per freed visit; a visit cancelled again after its run ended opens another.
+CREATE UNIQUE INDEX recovery_runs_by_appointment ON recovery_runs (appointment_id)
+    WHERE status = 'open';
 CREATE INDEX recovery_runs_by_practice ON recovery_runs (practice_id, opened_at);
 
 CREATE TABLE recovery_offers (

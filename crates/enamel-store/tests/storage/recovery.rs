@@ -102,10 +102,11 @@ pub async fn of_a_hundred_confirmations_of_one_slot_exactly_one_books_it(store: 
     let desk_actor = Actor::human(&setup.office.desk);
     let desk = store.scoped(&desk_actor);
     let run_id = desk.open_recovery_run(&slot(&setup, SLOT)).await.unwrap();
-    // A second run for the same chair time is refused.
+    // A second run for the same chair time is refused (and were two to race, the
+    // unique index on open runs would keep one).
     assert!(matches!(
         desk.open_recovery_run(&slot(&setup, SLOT)).await,
-        Err(StoreError::Conflict(_))
+        Err(StoreError::Refused(_))
     ));
     let agent = store.scoped(&setup.agent);
     let run = agent.recovery_run(run_id).await.unwrap();
@@ -408,6 +409,7 @@ pub async fn a_freed_slot_opens_a_run_the_agent_reads_no_names_and_offers_keep_t
     assert_eq!(desk.recovery_runs(10).await.unwrap().len(), 2);
 }
 
+#[allow(clippy::too_many_lines, reason = "one story, read top to bottom")]
 pub async fn a_booked_or_stopped_entry_ends_its_offers_of_other_runs(store: Store) {
     let setup = setup(&store).await;
     let desk_actor = Actor::human(&setup.office.desk);
@@ -470,6 +472,14 @@ pub async fn a_booked_or_stopped_entry_ends_its_offers_of_other_runs(store: Stor
             .unwrap(),
         Confirmation::Closed
     );
+    // A wave that picked someone before the booking committed sends nothing after.
+    assert_eq!(
+        agent
+            .record_offer(&runs[0], offer(PatientId::generate()), false)
+            .await
+            .unwrap(),
+        Recorded::Refused("run_closed")
+    );
     // "No more offers" from one ends the other too.
     assert!(
         store
@@ -481,4 +491,55 @@ pub async fn a_booked_or_stopped_entry_ends_its_offers_of_other_runs(store: Stor
         linked(offers[3]).await.offer_status,
         enamel_store::OfferStatus::Declined
     );
+
+    // A no-show's time given to another patient: the visit cannot be put back on it.
+    let lucan = desk
+        .create_patient(&patient("Lucan", "Twoslots"), true)
+        .await
+        .unwrap();
+    let later = SLOT + Duration::hours(10);
+    let (visit, _) = store
+        .scoped(&admin_actor)
+        .upsert_appointment(&NewAppointment {
+            pms_id: None,
+            patient: lucan,
+            provider: setup.provider,
+            operatory: Some(setup.chair),
+            kind: None,
+            starts_at: later,
+            duration: Minutes::new(60).unwrap(),
+            status: AppointmentStatus::Confirmed,
+            procedures: Phi::new(Vec::new()),
+            note: None,
+        })
+        .await
+        .unwrap();
+    desk.set_appointment_status(visit, AppointmentStatus::Broken)
+        .await
+        .unwrap();
+    let run = desk.recovery_runs(10).await.unwrap();
+    let run = run
+        .iter()
+        .find(|r| r.run.appointment == Some(visit))
+        .unwrap();
+    let run = agent.recovery_run(run.run.id).await.unwrap();
+    let taker = desk
+        .create_patient(&patient("Mireille", "Twoslots"), true)
+        .await
+        .unwrap();
+    let new = offer(taker);
+    let id = new.id;
+    agent.record_offer(&run, new, false).await.unwrap();
+    assert!(matches!(
+        store
+            .confirm_offer(&linked(id).await, RequestContext::default())
+            .await
+            .unwrap(),
+        Confirmation::Booked(_)
+    ));
+    assert!(matches!(
+        desk.set_appointment_status(visit, AppointmentStatus::Scheduled)
+            .await,
+        Err(StoreError::Conflict(_))
+    ));
 }

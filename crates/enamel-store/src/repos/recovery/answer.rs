@@ -263,6 +263,32 @@ impl Store {
         })
         .context("reading the patient's visits")?;
         let length = time::Duration::minutes(duration);
+        // A moved visit keeps its own length.
+        let length = match linked.moves {
+            Some(moves) => {
+                let own: Option<i64> = on_tx!(&mut tx, conn => {
+                    sqlx::query_scalar("SELECT duration_minutes FROM appointments WHERE id = $1")
+                        .bind(moves)
+                        .fetch_optional(&mut *conn)
+                        .await
+                })
+                .context("reading the visit to move")?;
+                own.map_or(length, |m| length.max(time::Duration::minutes(m)))
+            }
+            None => length,
+        };
+        // The provider's row first on PostgreSQL (SQLite's writer lock is held), so
+        // two bookings of overlapping slots with one provider are read one by one.
+        if tx.is_postgres() {
+            on_tx!(&mut tx, conn => {
+                sqlx::query("SELECT id FROM providers WHERE id = $1 FOR UPDATE")
+                    .bind(provider)
+                    .execute(&mut *conn)
+                    .await
+                    .map(|_| ())
+            })
+            .context("locking the provider")?;
+        }
         // The chair time itself: a visit booked into it since the run opened (by
         // staff, or by an import) means the slot is gone.
         let holding: Vec<(Uuid, OffsetDateTime, i64)> = on_tx!(&mut tx, conn => {
@@ -546,35 +572,62 @@ pub struct PmsSlot {
     pub operatory: Option<String>,
     pub from: time::PrimitiveDateTime,
     pub to: time::PrimitiveDateTime,
+    /// PMS numbers of visits that do not fill the slot (the freed one, the moved one).
+    pub own: Vec<String>,
 }
 
 impl Store {
-    /// The slot of `run` as its practice's PMS knows it (ids and times, no patient).
+    /// The slot of `linked`'s run as its practice's PMS knows it (ids and times, no
+    /// patient), with the PMS numbers of the visits that may sit in it without
+    /// filling it: the one whose no-show freed it (Enamel's status change may not be
+    /// in the PMS yet) and the one the offer would move.
     pub async fn recovery_slot_in_pms(
         &self,
-        run: RecoveryRunId,
+        linked: &LinkedOffer,
     ) -> Result<Option<PmsSlot>, StoreError> {
-        let row: Option<(Option<String>, OffsetDateTime, i64, String)> =
-            on_pool!(&self.db, pool => {
-                sqlx::query_as(
-                    "SELECT op.pms_id, r.starts_at, r.duration_minutes, pr.time_zone \
-                     FROM recovery_runs r JOIN practices pr ON pr.id = r.practice_id \
-                     LEFT JOIN operatories op ON op.id = r.operatory_id WHERE r.id = $1",
-                )
-                .bind(run.as_uuid())
-                .fetch_optional(pool)
-                .await
-            })
-            .context("reading a run's slot")?;
-        let Some((operatory, starts_at, minutes, zone)) = row else {
+        type Row = (Option<String>, OffsetDateTime, i64, String, Option<Uuid>);
+        let row: Option<Row> = on_pool!(&self.db, pool => {
+            sqlx::query_as(
+                "SELECT op.pms_id, r.starts_at, r.duration_minutes, pr.time_zone, r.appointment_id \
+                 FROM recovery_runs r JOIN practices pr ON pr.id = r.practice_id \
+                 LEFT JOIN operatories op ON op.id = r.operatory_id WHERE r.id = $1",
+            )
+            .bind(linked.run.as_uuid())
+            .fetch_optional(pool)
+            .await
+        })
+        .context("reading a run's slot")?;
+        let Some((operatory, starts_at, minutes, zone, freed)) = row else {
             return Ok(None);
         };
+        let mut own = Vec::new();
+        for appointment in [freed, linked.moves].into_iter().flatten() {
+            let sealed: Option<Option<Vec<u8>>> = on_pool!(&self.db, pool => {
+                sqlx::query_scalar("SELECT pms_id FROM appointments WHERE id = $1")
+                    .bind(appointment)
+                    .fetch_optional(pool)
+                    .await
+            })
+            .context("reading a visit's PMS number")?;
+            if let Some(Some(sealed)) = sealed {
+                let opened = self
+                    .open(
+                        linked.practice,
+                        &crate::sealed::APPOINTMENT_PMS_ID,
+                        appointment,
+                        &sealed,
+                    )
+                    .await?;
+                own.push(String::from_utf8_lossy(&opened).into_owned());
+            }
+        }
         let zone = TimeZone::parse(&zone).map_err(StoreError::Corrupt)?;
         let from = zone.local(starts_at);
         Ok(Some(PmsSlot {
             operatory,
             from,
             to: from + minutes_from(minutes)?.duration(),
+            own,
         }))
     }
 

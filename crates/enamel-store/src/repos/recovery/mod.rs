@@ -521,7 +521,28 @@ impl Scoped<'_> {
             .map(|_| ())
         })
         .context("saving the recovery settings")?;
-        tx.commit_with(&[&event]).await?;
+        // Turned off, the practice's open runs end now, their links with them.
+        let mut events = vec![event];
+        if !settings.enabled {
+            let open: Vec<Uuid> = on_tx!(&mut tx, conn => {
+                sqlx::query_scalar(
+                    "SELECT id FROM recovery_runs WHERE practice_id = $1 AND status = 'open'",
+                )
+                .bind(practice.as_uuid())
+                .fetch_all(&mut *conn)
+                .await
+            })
+            .context("finding open runs")?;
+            for run in open {
+                let run = RecoveryRunId::from_uuid(run);
+                close_run_in_tx(&mut tx, practice, run, "withdrawn", "recovery_off", now)
+                    .await
+                    .context("closing a run")?;
+                events.push(self.run_event(run, "run_withdrawn"));
+            }
+        }
+        let events: Vec<&enamel_audit::entry::Event> = events.iter().collect();
+        tx.commit_with(&events).await?;
         Ok(())
     }
 
@@ -596,9 +617,9 @@ impl Scoped<'_> {
                 ));
             }
         }
-        if self.chair_taken(practice, slot).await? {
+        if self.chair_taken(practice, slot, true).await? {
             return Err(StoreError::Refused(
-                "the provider (or the chair) has a visit booked in that time",
+                "the provider (or the chair) has a visit booked, or a time already being offered, in that time",
             ));
         }
         let mut tx = self.store.begin().await?;
@@ -614,29 +635,39 @@ impl Scoped<'_> {
     }
 
     /// Whether a visit that holds its slot overlaps `slot` with the same provider,
-    /// or in the same chair.
-    async fn chair_taken(&self, practice: PracticeId, slot: &NewSlot) -> Result<bool, StoreError> {
-        let rows: Vec<(Uuid, OffsetDateTime, i64)> = on_pool!(&self.store.db, pool => {
-            sqlx::query_as(HOLDING_NEAR)
-                .bind(practice.as_uuid())
-                .bind(slot.provider.as_uuid())
-                .bind(slot.operatory.map(|o| o.as_uuid()))
-                .bind(slot.starts_at - Duration::days(1))
-                .bind(slot.starts_at + Duration::days(1))
-                .fetch_all(pool)
-                .await
-        })
-        .context("reading the slot's chair time")?;
-        Ok(overlaps(
-            &rows,
-            slot.starts_at,
-            slot.duration.duration(),
-            None,
-        ))
+    /// or in the same chair; with `runs`, or an open run does.
+    pub(crate) async fn chair_taken(
+        &self,
+        practice: PracticeId,
+        slot: &NewSlot,
+        runs: bool,
+    ) -> Result<bool, StoreError> {
+        let mut tables = vec![(HOLDING_NEAR, "reading the slot's chair time")];
+        if runs {
+            tables.push((OFFERED_NEAR, "reading the runs near the slot"));
+        }
+        for (sql, doing) in tables {
+            let rows: Vec<(Uuid, OffsetDateTime, i64)> = on_pool!(&self.store.db, pool => {
+                sqlx::query_as(sql)
+                    .bind(practice.as_uuid())
+                    .bind(slot.provider.as_uuid())
+                    .bind(slot.operatory.map(|o| o.as_uuid()))
+                    .bind(slot.starts_at - Duration::days(1))
+                    .bind(slot.starts_at + Duration::days(1))
+                    .fetch_all(pool)
+                    .await
+            })
+            .context(doing)?;
+            if overlaps(&rows, slot.starts_at, slot.duration.duration(), None) {
+                return Ok(true);
+            }
+        }
+        Ok(false)
     }
 
     /// The audit event of a run's step (`run_opened`, `run_expired` …), carrying
-    /// the run's id as its correlation id when the actor's context has none.
+    /// the run's id as its correlation id (the request's, if any, is on the event
+    /// of the change that caused it).
     pub(crate) fn run_event(&self, run: RecoveryRunId, step: &str) -> enamel_audit::entry::Event {
         let mut event = self.event(
             AuditAction::Write,
@@ -647,9 +678,7 @@ impl Scoped<'_> {
         event
             .detail
             .insert("recovery", Detail::Code(step.to_owned()));
-        if event.correlation_id.is_none() {
-            event.correlation_id = Some(run.as_uuid().simple().to_string());
-        }
+        event.correlation_id = Some(run.as_uuid().simple().to_string());
         event
     }
 
@@ -701,7 +730,7 @@ impl Scoped<'_> {
             shown.extend(offers.iter().map(|o| o.patient_id));
             runs.push(RunDetail { run, offers });
         }
-        if names && !shown.is_empty() {
+        if !shown.is_empty() {
             self.audit_shown(ResourceType::Appointment, shown.into_iter())
                 .await?;
         }
@@ -766,6 +795,11 @@ pub(crate) const HOLDING_NEAR: &str = "SELECT id, starts_at, duration_minutes FR
      WHERE practice_id = $1 AND (provider_id = $2 OR operatory_id = $3) \
      AND status IN ('scheduled', 'confirmed', 'arrived', 'completed') \
      AND starts_at > $4 AND starts_at < $5";
+
+/// The open runs with a provider ($2) or in a chair ($3), starting in `($4, $5)`.
+const OFFERED_NEAR: &str = "SELECT id, starts_at, duration_minutes FROM recovery_runs \
+     WHERE practice_id = $1 AND (provider_id = $2 OR operatory_id = $3) \
+     AND status = 'open' AND starts_at > $4 AND starts_at < $5";
 
 /// Whether one of `visits` (id, start, minutes), other than `except`, overlaps
 /// `length` from `start`.
@@ -911,39 +945,43 @@ pub(crate) async fn on_status_change_in_tx(
     change: StatusChange,
     by: &str,
     now: OffsetDateTime,
-) -> anyhow::Result<Option<RecoveryRunId>> {
+) -> anyhow::Result<Vec<(RecoveryRunId, &'static str)>> {
     if change.now_holds {
-        on_tx!(&mut *tx, conn => {
-            sqlx::query(
-                "UPDATE recovery_runs SET status = 'withdrawn', closed_at = $1, \
-                 closed_reason = 'visit_kept', next_wave_at = NULL \
-                 WHERE appointment_id = $2 AND status = 'open'",
+        // Only a run for the same time: a visit moved to another time leaves its
+        // old slot free, and still offered.
+        let open: Vec<Uuid> = on_tx!(&mut *tx, conn => {
+            sqlx::query_scalar(
+                "SELECT id FROM recovery_runs WHERE appointment_id = $1 AND status = 'open' \
+                 AND starts_at = $2",
             )
-            .bind(now)
             .bind(appointment.as_uuid())
-            .execute(&mut *conn)
-            .await?;
-            sqlx::query(
-                "UPDATE recovery_offers SET status = 'withdrawn', reason = 'visit_kept', \
-                 answered_at = $1 WHERE status IN ('sent', 'deferred') AND run_id IN \
-                 (SELECT id FROM recovery_runs WHERE appointment_id = $2)",
-            )
-            .bind(now)
-            .bind(appointment.as_uuid())
-            .execute(&mut *conn)
-            .await?;
+            .bind(change.slot.starts_at)
+            .fetch_all(&mut *conn)
+            .await?
         });
-        return Ok(None);
+        let mut closed = Vec::new();
+        for run in open {
+            let run = RecoveryRunId::from_uuid(run);
+            if close_run_in_tx(tx, practice, run, "withdrawn", "visit_kept", now).await? {
+                closed.push((run, "run_withdrawn"));
+            }
+        }
+        return Ok(closed);
     }
     if !change.held || !change.frees {
-        return Ok(None);
+        return Ok(Vec::new());
     }
     if !settings.enabled
         || change.slot.starts_at - now < Duration::minutes(i64::from(settings.cutoff_minutes))
     {
-        return Ok(None);
+        return Ok(Vec::new());
     }
-    open_run_in_tx(tx, practice, Some(appointment), &change.slot, by, now).await
+    Ok(
+        open_run_in_tx(tx, practice, Some(appointment), &change.slot, by, now)
+            .await?
+            .map(|run| vec![(run, "run_opened")])
+            .unwrap_or_default(),
+    )
 }
 
 /// An appointment's status change, as the trigger reads it.

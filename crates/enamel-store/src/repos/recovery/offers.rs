@@ -244,6 +244,10 @@ impl Scoped<'_> {
         event
             .detail
             .insert("count", Detail::Count(out.len() as u64));
+        let mut patients: Vec<Uuid> = out.iter().map(|c| c.patient.as_uuid()).collect();
+        patients.sort_unstable();
+        patients.dedup();
+        event.detail.insert("patients", Detail::Ids(patients));
         self.store.audit().record(event).await?;
         Ok((out, moves))
     }
@@ -260,11 +264,14 @@ impl Scoped<'_> {
                 "SELECT a.patient_id, a.starts_at, a.duration_minutes FROM appointments a \
                  WHERE a.practice_id = $1 AND a.status IN ('scheduled', 'confirmed', 'arrived') \
                  AND a.starts_at > $2 AND a.starts_at < $3 \
-                 AND a.patient_id IN (SELECT patient_id FROM waitlist WHERE practice_id = $1)",
+                 AND a.patient_id IN (SELECT w.patient_id FROM waitlist w \
+                   JOIN patients p ON p.id = w.patient_id \
+                   WHERE w.practice_id = $1 AND p.restricted = $4)",
             )
             .bind(practice.as_uuid())
             .bind(run.starts_at - Duration::hours(24))
             .bind(run.starts_at + Duration::hours(24))
+            .bind(false)
             .fetch_all(pool)
             .await
         })
@@ -356,29 +363,14 @@ impl Scoped<'_> {
     ) -> Result<Recorded, StoreError> {
         let practice = self.authorize_recover().await?;
         let now = self.store.now();
-        let sealed = match &offer.decision {
-            Decision::Send {
-                channel,
-                recipient,
-                text,
-                ..
-            } => Some(
-                self.store
-                    .seal_message(NewMessage {
-                        practice,
-                        channel: *channel,
-                        patient: Some(offer.patient),
-                        referral: None,
-                        kind: "recovery_offer",
-                        recipient: recipient.expose().clone(),
-                        text: text.clone(),
-                        idempotency_key: format!("recovery_offer:{}", offer.id),
-                    })
-                    .await?,
-            ),
-            _ => None,
-        };
+        let sealed = self.sealed_offer(practice, &offer).await?;
         let mut tx = self.store.begin().await?;
+        if !run_is_open_in_tx(&mut tx, run.id)
+            .await
+            .context("checking the run is open")?
+        {
+            return Ok(Recorded::Refused("run_closed"));
+        }
         let mut recorded = match &offer.decision {
             Decision::Send { .. } => Recorded::Sent,
             Decision::Defer { .. } => Recorded::Deferred,
@@ -454,6 +446,37 @@ impl Scoped<'_> {
         let event = self.offer_event(run, &offer, channel, status, reason);
         tx.commit_with(&[&event]).await?;
         Ok(recorded)
+    }
+
+    /// An offer's message, sealed, when it is to be sent.
+    async fn sealed_offer(
+        &self,
+        practice: PracticeId,
+        offer: &NewOffer,
+    ) -> Result<Option<crate::repos::outbox::SealedMessage>, StoreError> {
+        let Decision::Send {
+            channel,
+            recipient,
+            text,
+            ..
+        } = &offer.decision
+        else {
+            return Ok(None);
+        };
+        Ok(Some(
+            self.store
+                .seal_message(NewMessage {
+                    practice,
+                    channel: *channel,
+                    patient: Some(offer.patient),
+                    referral: None,
+                    kind: "recovery_offer",
+                    recipient: recipient.expose().clone(),
+                    text: text.clone(),
+                    idempotency_key: format!("recovery_offer:{}", offer.id),
+                })
+                .await?,
+        ))
     }
 
     /// The audit event of one offer's outcome, as the agent, with the patient.
@@ -568,6 +591,20 @@ impl Scoped<'_> {
         Ok(())
     }
 
+    /// Whether a visit that holds its slot now overlaps the run's slot (staff
+    /// booked the time directly): the run's offers would offer a taken time.
+    pub async fn recovery_slot_taken(&self, run: &Run) -> Result<bool, StoreError> {
+        let practice = self.authorize_recover().await?;
+        let slot = super::NewSlot {
+            provider: run.provider,
+            operatory: run.operatory,
+            kind: run.kind,
+            starts_at: run.starts_at,
+            duration: run.duration,
+        };
+        self.chair_taken(practice, &slot, false).await
+    }
+
     /// Closes an open run: `expired` when its slot came within the cutoff with no
     /// one booked (its open offers expire), else withdrawn for `reason` (the
     /// practice turned recovery off). Audited; whether it was open.
@@ -590,6 +627,24 @@ impl Scoped<'_> {
         }
         Ok(closed)
     }
+}
+
+/// Whether `run` is open, holding its row until the transaction ends (FOR SHARE on
+/// PostgreSQL; the writer lock on SQLite): a booking, a withdrawal or an expiry
+/// either comes first (and nothing is recorded) or comes after and sees what was.
+async fn run_is_open_in_tx(tx: &mut crate::db::Tx, run: RecoveryRunId) -> anyhow::Result<bool> {
+    let sql = if tx.is_postgres() {
+        "SELECT id FROM recovery_runs WHERE id = $1 AND status = 'open' FOR SHARE"
+    } else {
+        "SELECT id FROM recovery_runs WHERE id = $1 AND status = 'open'"
+    };
+    let open: Option<Uuid> = on_tx!(&mut *tx, conn => {
+        sqlx::query_scalar(sql)
+            .bind(run.as_uuid())
+            .fetch_optional(&mut *conn)
+            .await?
+    });
+    Ok(open.is_some())
 }
 
 #[cfg(test)]

@@ -448,9 +448,12 @@ impl Scoped<'_> {
         )
         .await
         .context("opening a recovery run")?;
-        let opened = opened.map(|run| self.run_event(run, "run_opened"));
+        let steps: Vec<_> = opened
+            .into_iter()
+            .map(|(run, step)| self.run_event(run, step))
+            .collect();
         let events: Vec<&enamel_audit::entry::Event> =
-            std::iter::once(&event).chain(opened.as_ref()).collect();
+            std::iter::once(&event).chain(&steps).collect();
         tx.commit_with(&events)
             .await
             .map_err(pms_taken("writing an appointment"))?;
@@ -499,6 +502,23 @@ impl Scoped<'_> {
                 duration: minutes_from(minutes)?,
             },
         };
+        if change.now_holds {
+            let given: i64 = on_pool!(&self.store.db, pool => {
+                sqlx::query_scalar(
+                    "SELECT COUNT(*) FROM recovery_runs WHERE appointment_id = $1 \
+                     AND status = 'filled'",
+                )
+                .bind(id.as_uuid())
+                .fetch_one(pool)
+                .await
+            })
+            .context("finding the visit's runs")?;
+            if given > 0 {
+                return Err(StoreError::Conflict(
+                    "this visit's time was given to another patient through no-show recovery: book it at another time",
+                ));
+            }
+        }
         let (recovery, _) = self.store.recovery_settings_of(practice).await?;
         let now = self.store.now();
         let mut event = self.event(
@@ -538,13 +558,13 @@ impl Scoped<'_> {
         )
         .await
         .context("opening a recovery run")?;
-        match opened {
-            Some(run) => {
-                let opened = self.run_event(run, "run_opened");
-                tx.commit_with(&[&event, &opened]).await?;
-            }
-            None => tx.commit_with(&[&event]).await?,
-        }
+        let steps: Vec<_> = opened
+            .into_iter()
+            .map(|(run, step)| self.run_event(run, step))
+            .collect();
+        let events: Vec<&enamel_audit::entry::Event> =
+            std::iter::once(&event).chain(&steps).collect();
+        tx.commit_with(&events).await?;
         Ok(())
     }
 
@@ -980,6 +1000,19 @@ impl Scoped<'_> {
                 .map(|_| ())
         })
         .context("removing a waitlist entry")?;
+        // Its open offers no longer book anything.
+        on_tx!(&mut tx, conn => {
+            sqlx::query(
+                "UPDATE recovery_offers SET status = 'withdrawn', reason = 'left_waitlist', \
+                 answered_at = $1 WHERE entry_id = $2 AND status IN ('sent', 'deferred')",
+            )
+            .bind(self.store.now())
+            .bind(id.as_uuid())
+            .execute(&mut *conn)
+            .await
+            .map(|_| ())
+        })
+        .context("withdrawing the entry's offers")?;
         tx.commit_with(&[&event]).await?;
         Ok(())
     }
