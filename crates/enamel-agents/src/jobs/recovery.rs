@@ -246,6 +246,10 @@ impl Sender<'_> {
                     )
                     .await?;
                 report.count(recorded);
+                if recorded == Recorded::Refused("run_closed") {
+                    // Booked or withdrawn meanwhile: this wave is over.
+                    return Ok(tried);
+                }
                 if !matches!(recorded, Recorded::Refused(_)) {
                     placed += 1;
                 }
@@ -296,6 +300,14 @@ impl Sender<'_> {
                 reason: "no_contact",
             });
         };
+        // A patient who revoked consent (STOP, QUIT, END, REVOKE, OPT OUT, CANCEL,
+        // UNSUBSCRIBE) gets no offer by any channel: an offer is marketing of an
+        // opening, not a message about their care they asked for.
+        if reach.opted_out {
+            return Ok(Decision::Refuse {
+                reason: "opted_out",
+            });
+        }
         let channels = reach.channels();
         if channels.is_empty() {
             return Ok(Decision::Refuse {

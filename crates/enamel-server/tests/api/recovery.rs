@@ -696,6 +696,64 @@ async fn a_booking_is_written_back_to_open_dental_and_a_slot_filled_there_is_wit
     assert_eq!(writeback(&demo, &desk, "not_in_pms").await, "not_in_pms");
 }
 
+/// Patients who replied STOP get no offer by any channel: each is refused
+/// `opted_out`, and nothing reaches the mailbox.
+#[tokio::test]
+async fn a_patient_who_replied_stop_is_offered_nothing() {
+    let mailbox = tempfile::tempdir().unwrap();
+    let dir = mailbox.path().to_owned();
+    let demo = demo_on(Backend::Sqlite, |settings| {
+        settings.notifications.mailbox_dir = Some(dir);
+        settings.notifications.poll_millis = Some(100);
+    })
+    .await
+    .unwrap();
+    let office = &demo.network.practices[0];
+    let store = &demo.db.store;
+    enamel_demo::seed_office_schedule(store, office)
+        .await
+        .unwrap();
+    let desk = demo.session(&demo.email(0, Role::FrontDesk)).await;
+    let (_, waitlist) = demo.read("/api/v1/waitlist", &desk).await;
+    for entry in waitlist["entries"].as_array().unwrap() {
+        let patient = uuid::Uuid::parse_str(entry["patient_id"].as_str().unwrap()).unwrap();
+        store
+            .record_sms_consent(
+                office.practice.id,
+                patient,
+                true,
+                enamel_store::ConsentSource::CarrierKeyword,
+            )
+            .await
+            .unwrap();
+    }
+    enamel_demo::seed_recovery(store, office).await.unwrap();
+    let mut refused = Vec::new();
+    for _ in 0..100 {
+        let listed = runs(&demo, &desk).await;
+        refused = listed
+            .first()
+            .map(|run| run["offers"].as_array().unwrap().clone())
+            .unwrap_or_default();
+        if !refused.is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(!refused.is_empty(), "the wave ran");
+    assert!(
+        refused
+            .iter()
+            .all(|o| o["status"] == "refused" && o["reason"] == "opted_out"),
+        "{refused:?}"
+    );
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(
+        mailbox_tokens(mailbox.path()).is_empty(),
+        "no offer was sent"
+    );
+}
+
 on_both_backends!(
     a_no_show_is_offered_after_quiet_hours_and_the_first_to_book_gets_it,
     a_booking_is_written_back_to_open_dental_and_a_slot_filled_there_is_withdrawn,
