@@ -74,6 +74,32 @@ pub(super) struct RecoveryPage {
     flash: &'static str,
     /// What was wrong with the form just sent.
     error: Option<String>,
+    /// The forms' values: as typed when one was refused, else the defaults.
+    typed: Typed,
+    /// The settings form's values: as typed when it was refused, else as saved.
+    shown: SettingsShown,
+}
+
+/// The settings form's fields.
+pub(super) struct SettingsShown {
+    enabled: bool,
+    wave_size: String,
+    wave_minutes: String,
+    cutoff_minutes: String,
+    send_from: String,
+    send_until: String,
+}
+
+/// What the two forms show in their fields.
+#[derive(Default)]
+pub(super) struct Typed {
+    provider: String,
+    kind: String,
+    date: String,
+    time: String,
+    minutes: String,
+    /// The settings as typed, when the settings form was refused.
+    settings: Option<SettingsForm>,
 }
 
 #[derive(Deserialize)]
@@ -200,7 +226,9 @@ pub(super) async fn page(
         Some("withdrawn") => "Withdrawn: its open offers no longer book.",
         _ => "",
     };
-    Ok(render(&page_model(&state, &auth, flash, None).await?))
+    Ok(render(
+        &page_model(&state, &auth, flash, None, Typed::default()).await?,
+    ))
 }
 
 async fn page_model(
@@ -208,6 +236,7 @@ async fn page_model(
     auth: &Authenticated,
     flash: &'static str,
     error: Option<String>,
+    mut typed: Typed,
 ) -> Result<RecoveryPage, crate::ApiError> {
     let person = auth.person()?;
     let scoped = auth.scoped(&state.store);
@@ -257,6 +286,31 @@ async fn page_model(
         .chain(closed)
         .map(|r| line(&zone, r, books))
         .collect();
+    let today = crate::services::schedule::today(&zone, state.clock.now()).to_string();
+    if typed.date.is_empty() {
+        typed.date.clone_from(&today);
+    }
+    if typed.minutes.is_empty() {
+        "60".clone_into(&mut typed.minutes);
+    }
+    let shown = match typed.settings.take() {
+        Some(form) => SettingsShown {
+            enabled: form.enabled.is_some(),
+            wave_size: form.wave_size,
+            wave_minutes: form.wave_minutes,
+            cutoff_minutes: form.cutoff_minutes,
+            send_from: form.send_from,
+            send_until: form.send_until,
+        },
+        None => SettingsShown {
+            enabled: settings.enabled,
+            wave_size: settings.wave_size.to_string(),
+            wave_minutes: settings.wave_minutes.to_string(),
+            cutoff_minutes: settings.cutoff_minutes.to_string(),
+            send_from: hour_minute_text(settings.hours.from),
+            send_until: hour_minute_text(settings.hours.until),
+        },
+    };
     Ok(RecoveryPage {
         chrome: chrome(state, Some(person)),
         enabled: settings.enabled,
@@ -269,13 +323,15 @@ async fn page_model(
         books,
         providers,
         kinds,
-        today: crate::services::schedule::today(&zone, state.clock.now()).to_string(),
+        today,
         filled,
         expired,
         withdrawn,
         runs,
         flash,
         error,
+        typed,
+        shown,
     })
 }
 
@@ -285,6 +341,7 @@ async fn after_form(
     auth: &Authenticated,
     result: Result<(), crate::ApiError>,
     done: &str,
+    typed: Typed,
 ) -> PageResult {
     use crate::ApiError;
     match result {
@@ -296,7 +353,7 @@ async fn after_form(
                 .next()
                 .map(|first| first.to_uppercase().chain(chars).collect::<String>())
                 .unwrap_or_default();
-            let mut response = render(&page_model(state, auth, "", Some(message)).await?);
+            let mut response = render(&page_model(state, auth, "", Some(message), typed).await?);
             *response.status_mut() = status;
             Ok(response)
         }
@@ -304,7 +361,7 @@ async fn after_form(
     }
 }
 
-#[derive(Deserialize)]
+#[derive(Clone, Deserialize)]
 pub(super) struct SettingsForm {
     #[serde(default)]
     enabled: Option<String>,
@@ -329,6 +386,10 @@ pub(super) async fn save_settings(
     auth: Authenticated,
     Form(form): Form<SettingsForm>,
 ) -> PageResult {
+    let typed = Typed {
+        settings: Some(form.clone()),
+        ..Typed::default()
+    };
     let result = async {
         let body = SettingsBody {
             enabled: form.enabled.is_some(),
@@ -344,7 +405,14 @@ pub(super) async fn save_settings(
         Ok(())
     }
     .await;
-    after_form(&state, &auth, result, "/schedule/recovery?flash=saved").await
+    after_form(
+        &state,
+        &auth,
+        result,
+        "/schedule/recovery?flash=saved",
+        typed,
+    )
+    .await
 }
 
 #[derive(Deserialize)]
@@ -362,6 +430,14 @@ pub(super) async fn open_slot(
     auth: Authenticated,
     Form(form): Form<SlotForm>,
 ) -> PageResult {
+    let typed = Typed {
+        provider: form.provider_id.clone(),
+        kind: form.appointment_type_id.clone().unwrap_or_default(),
+        date: form.date.clone(),
+        time: form.time.clone(),
+        minutes: form.duration_minutes.clone(),
+        settings: None,
+    };
     let result = async {
         let scoped = auth.scoped(&state.store);
         let zone = scoped.own_practice().await?.time_zone;
@@ -377,7 +453,14 @@ pub(super) async fn open_slot(
         Ok(())
     }
     .await;
-    after_form(&state, &auth, result, "/schedule/recovery?flash=opened").await
+    after_form(
+        &state,
+        &auth,
+        result,
+        "/schedule/recovery?flash=opened",
+        typed,
+    )
+    .await
 }
 
 pub(super) async fn withdraw(
@@ -390,5 +473,12 @@ pub(super) async fn withdraw(
         .withdraw_recovery_run(id)
         .await
         .map_err(Into::into);
-    after_form(&state, &auth, result, "/schedule/recovery?flash=withdrawn").await
+    after_form(
+        &state,
+        &auth,
+        result,
+        "/schedule/recovery?flash=withdrawn",
+        Typed::default(),
+    )
+    .await
 }

@@ -222,6 +222,10 @@ async fn a_no_show_is_offered_after_quiet_hours_and_the_first_to_book_gets_it(ba
         page.contains("Offer an open time"),
         "the page itself, not a bare error"
     );
+    assert!(
+        page.contains("value=\"2026-10-30\"") && page.contains("value=\"10:00\""),
+        "what was typed is kept"
+    );
 
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert_eq!(sink.received(), 0, "nothing is sent in quiet hours");
