@@ -373,33 +373,33 @@ impl Store {
             .context("booking an appointment")?;
             id
         };
-        on_tx!(&mut tx, conn => {
-            sqlx::query(
-                "UPDATE recovery_offers SET status = 'withdrawn', reason = 'filled', answered_at = $1 \
-                 WHERE run_id = $2 AND id <> $3 AND status IN ('sent', 'deferred')",
-            )
-            .bind(now)
-            .bind(linked.run.as_uuid())
-            .bind(linked.offer.as_uuid())
-            .execute(&mut *conn)
-            .await
-            .map(|_| ())
-        })
+        // The run's other offers end, and the entry's offers of other runs: the
+        // entry is served.
+        super::end_open_offers_in_tx(
+            &mut tx,
+            &super::OpenOffers {
+                run: Some(linked.run.as_uuid()),
+                except_offer: Some(linked.offer.as_uuid()),
+                ..super::OpenOffers::default()
+            },
+            "withdrawn",
+            "filled",
+            now,
+        )
+        .await
         .context("withdrawing the other offers")?;
-        // The entry is served: its offers of other runs no longer book anything.
-        on_tx!(&mut tx, conn => {
-            sqlx::query(
-                "UPDATE recovery_offers SET status = 'withdrawn', reason = 'booked_elsewhere', \
-                 answered_at = $1 WHERE entry_id = $2 AND run_id <> $3 \
-                 AND status IN ('sent', 'deferred')",
-            )
-            .bind(now)
-            .bind(linked.entry)
-            .bind(linked.run.as_uuid())
-            .execute(&mut *conn)
-            .await
-            .map(|_| ())
-        })
+        super::end_open_offers_in_tx(
+            &mut tx,
+            &super::OpenOffers {
+                entry: Some(linked.entry),
+                except_run: Some(linked.run.as_uuid()),
+                ..super::OpenOffers::default()
+            },
+            "withdrawn",
+            "booked_elsewhere",
+            now,
+        )
+        .await
         .context("withdrawing the entry's other offers")?;
         on_tx!(&mut tx, conn => {
             sqlx::query("UPDATE recovery_runs SET booked_appointment = $1 WHERE id = $2")
@@ -512,19 +512,18 @@ impl Store {
         // Offers for the need can be stopped from any of its offers' pages, the one
         // whose slot was just taken among them; its open offers of other runs end too.
         if all {
-            on_tx!(&mut tx, conn => {
-                sqlx::query(
-                    "UPDATE recovery_offers SET status = 'declined', reason = 'all_offers', \
-                     answered_at = $1 WHERE entry_id = $2 AND id <> $3 \
-                     AND status IN ('sent', 'deferred')",
-                )
-                .bind(now)
-                .bind(linked.entry)
-                .bind(linked.offer.as_uuid())
-                .execute(&mut *conn)
-                .await
-                .map(|_| ())
-            })
+            super::end_open_offers_in_tx(
+                &mut tx,
+                &super::OpenOffers {
+                    entry: Some(linked.entry),
+                    except_offer: Some(linked.offer.as_uuid()),
+                    ..super::OpenOffers::default()
+                },
+                "declined",
+                "all_offers",
+                now,
+            )
+            .await
             .context("declining the entry's other offers")?;
         }
         let stopped = if all {

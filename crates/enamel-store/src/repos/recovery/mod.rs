@@ -917,19 +917,57 @@ pub(crate) async fn close_run_in_tx(
     } else {
         "withdrawn"
     };
+    end_open_offers_in_tx(
+        tx,
+        &OpenOffers {
+            run: Some(run.as_uuid()),
+            ..OpenOffers::default()
+        },
+        offers_end,
+        reason,
+        now,
+    )
+    .await?;
+    Ok(true)
+}
+
+/// Which open (sent or deferred) offers to end: those of a run and/or of a waitlist
+/// entry, but for one offer and/or one run.
+#[derive(Debug, Default)]
+pub(crate) struct OpenOffers {
+    pub run: Option<Uuid>,
+    pub entry: Option<Uuid>,
+    pub except_offer: Option<Uuid>,
+    pub except_run: Option<Uuid>,
+}
+
+/// Ends the open offers `which` names with `status` (withdrawn, declined, expired)
+/// and the `reason` code: their links no longer book anything.
+pub(crate) async fn end_open_offers_in_tx(
+    tx: &mut Tx,
+    which: &OpenOffers,
+    status: &str,
+    reason: &str,
+    now: OffsetDateTime,
+) -> anyhow::Result<()> {
     on_tx!(&mut *tx, conn => {
         sqlx::query(
             "UPDATE recovery_offers SET status = $1, reason = $2, answered_at = $3 \
-             WHERE run_id = $4 AND status IN ('sent', 'deferred')",
+             WHERE status IN ('sent', 'deferred') \
+             AND ($4 IS NULL OR run_id = $4) AND ($5 IS NULL OR entry_id = $5) \
+             AND ($6 IS NULL OR id <> $6) AND ($7 IS NULL OR run_id <> $7)",
         )
-        .bind(offers_end)
+        .bind(status)
         .bind(reason)
         .bind(now)
-        .bind(run.as_uuid())
+        .bind(which.run)
+        .bind(which.entry)
+        .bind(which.except_offer)
+        .bind(which.except_run)
         .execute(&mut *conn)
         .await?;
     });
-    Ok(true)
+    Ok(())
 }
 
 /// The trigger, inside the transaction that changes an appointment's status: a

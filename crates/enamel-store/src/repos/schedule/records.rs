@@ -1001,17 +1001,17 @@ impl Scoped<'_> {
         })
         .context("removing a waitlist entry")?;
         // Its open offers no longer book anything.
-        on_tx!(&mut tx, conn => {
-            sqlx::query(
-                "UPDATE recovery_offers SET status = 'withdrawn', reason = 'left_waitlist', \
-                 answered_at = $1 WHERE entry_id = $2 AND status IN ('sent', 'deferred')",
-            )
-            .bind(self.store.now())
-            .bind(id.as_uuid())
-            .execute(&mut *conn)
-            .await
-            .map(|_| ())
-        })
+        crate::repos::recovery::end_open_offers_in_tx(
+            &mut tx,
+            &crate::repos::recovery::OpenOffers {
+                entry: Some(id.as_uuid()),
+                ..crate::repos::recovery::OpenOffers::default()
+            },
+            "withdrawn",
+            "left_waitlist",
+            self.store.now(),
+        )
+        .await
         .context("withdrawing the entry's offers")?;
         tx.commit_with(&[&event]).await?;
         Ok(())
