@@ -33,6 +33,8 @@ pub struct Metrics {
     durations: Family<RouteLabels, Histogram, fn() -> Histogram>,
     in_flight: Gauge<i64, AtomicI64>,
     recovery: RecoveryGauges,
+    /// Audit entries appended but not yet in the query index (read when scraped).
+    audit_index_lag: Gauge<i64, AtomicI64>,
 }
 
 /// No-show recovery's figures, read from the database when scraped (the waves run
@@ -133,12 +135,19 @@ impl Metrics {
             "Waitlist entries whose patient asked for no more offers",
             recovery.stopped.clone(),
         );
+        let audit_index_lag = Gauge::<i64, AtomicI64>::default();
+        registry.register(
+            "audit_index_lag_entries",
+            "Audit entries appended but not yet in the query index (queries scan them)",
+            audit_index_lag.clone(),
+        );
         Self {
             registry,
             requests,
             durations,
             in_flight,
             recovery,
+            audit_index_lag,
         }
     }
 
@@ -161,6 +170,12 @@ impl Metrics {
         self.recovery.fill_seconds.set(totals.fill_seconds);
         self.recovery.opted_out.set(totals.opted_out);
         self.recovery.stopped.set(totals.stopped);
+    }
+
+    /// Sets the audit query index's lag from the database's figure.
+    pub(crate) fn set_audit_index_lag(&self, entries: u64) {
+        self.audit_index_lag
+            .set(i64::try_from(entries).unwrap_or(i64::MAX));
     }
 
     pub(crate) fn in_flight(&self) -> InFlight<'_> {

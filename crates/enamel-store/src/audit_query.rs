@@ -125,6 +125,10 @@ impl AuditLog<'_> {
         })
     }
 
+    /// The matching entries, newest first: from the query index below the log's
+    /// watermark and from the entries themselves at or above it, in one statement
+    /// (one snapshot), so an entry appended a moment ago is found whether or not
+    /// the indexer has reached it.
     async fn select(
         &self,
         scope: &Scope,
@@ -132,36 +136,23 @@ impl AuditLog<'_> {
         before: Option<u64>,
         limit: u32,
     ) -> Result<Vec<(i64, Vec<u8>)>, StoreError> {
+        const MARK: &str =
+            "(SELECT COALESCE(MAX(indexed_to), 0) FROM audit_index_marks WHERE scope = ";
         on_pool!(&self.store().db, pool => {
-            let mut query = sqlx::QueryBuilder::new("SELECT idx, entry FROM audit_entries WHERE scope = ");
-            query.push_bind(scope.key());
-            if let Some(patient) = filter.patient {
-                query.push(" AND patient_id = ").push_bind(patient);
-            }
-            if let Some(action) = filter.action {
-                query.push(" AND action = ").push_bind(action.as_str());
-            }
-            if let Some(actor) = &filter.actor {
-                query.push(" AND actor_id = ").push_bind(actor.clone());
-            }
-            if !filter.outcomes.is_empty() {
-                query.push(" AND outcome IN (");
-                let mut list = query.separated(", ");
-                for outcome in &filter.outcomes {
-                    list.push_bind(outcome.as_str());
-                }
-                query.push(")");
-            }
-            if let Some(from) = filter.from {
-                query.push(" AND at >= ").push_bind(crate::audit::AuditTime(from));
-            }
-            if let Some(to) = filter.to {
-                query.push(" AND at < ").push_bind(crate::audit::AuditTime(to));
-            }
-            if let Some(before) = before {
-                query.push(" AND idx < ").push_bind(i64::try_from(before).unwrap_or(i64::MAX));
-            }
-            query.push(" ORDER BY idx DESC LIMIT ").push_bind(i64::from(limit));
+            let mut query = sqlx::QueryBuilder::new(
+                "SELECT idx, entry FROM (SELECT t.idx, t.entry FROM audit_entries t WHERE t.scope = ",
+            );
+            query.push_bind(scope.key()).push(" AND t.idx >= ").push(MARK).push_bind(scope.key()).push(")");
+            push_filter(&mut query, "t", filter, before);
+            query.push(" ORDER BY t.idx DESC LIMIT ").push_bind(i64::from(limit));
+            query.push(
+                ") recent UNION ALL SELECT idx, entry FROM (SELECT e.idx, e.entry FROM audit_index i \
+                 JOIN audit_entries e ON e.scope = i.scope AND e.idx = i.idx WHERE i.scope = ",
+            );
+            query.push_bind(scope.key()).push(" AND i.idx < ").push(MARK).push_bind(scope.key()).push(")");
+            push_filter(&mut query, "i", filter, before);
+            query.push(" ORDER BY i.idx DESC LIMIT ").push_bind(i64::from(limit));
+            query.push(") below ORDER BY idx DESC LIMIT ").push_bind(i64::from(limit));
             query.build_query_as::<(i64, Vec<u8>)>().fetch_all(pool).await
         })
         .context("querying the audit log")
@@ -243,6 +234,61 @@ fn csv_of(disclosures: &[Disclosure]) -> String {
         let _ = writeln!(csv, "{}", row.join(","));
     }
     csv
+}
+
+/// Appends `filter`'s conditions on the query columns of the table aliased `table`
+/// (the entries and the index have the same ones).
+fn push_filter<DB>(
+    query: &mut sqlx::QueryBuilder<DB>,
+    table: &str,
+    filter: &AuditFilter,
+    before: Option<u64>,
+) where
+    DB: sqlx::Database,
+    for<'t> Uuid: sqlx::Encode<'t, DB> + sqlx::Type<DB>,
+    for<'t> String: sqlx::Encode<'t, DB> + sqlx::Type<DB>,
+    for<'t> &'static str: sqlx::Encode<'t, DB> + sqlx::Type<DB>,
+    for<'t> i64: sqlx::Encode<'t, DB> + sqlx::Type<DB>,
+    for<'t> crate::audit::AuditTime: sqlx::Encode<'t, DB> + sqlx::Type<DB>,
+{
+    if let Some(patient) = filter.patient {
+        query
+            .push(format_args!(" AND {table}.patient_id = "))
+            .push_bind(patient);
+    }
+    if let Some(action) = filter.action {
+        query
+            .push(format_args!(" AND {table}.action = "))
+            .push_bind(action.as_str());
+    }
+    if let Some(actor) = &filter.actor {
+        query
+            .push(format_args!(" AND {table}.actor_id = "))
+            .push_bind(actor.clone());
+    }
+    if !filter.outcomes.is_empty() {
+        query.push(format_args!(" AND {table}.outcome IN ("));
+        let mut list = query.separated(", ");
+        for outcome in &filter.outcomes {
+            list.push_bind(outcome.as_str());
+        }
+        query.push(")");
+    }
+    if let Some(from) = filter.from {
+        query
+            .push(format_args!(" AND {table}.at >= "))
+            .push_bind(crate::audit::AuditTime(from));
+    }
+    if let Some(to) = filter.to {
+        query
+            .push(format_args!(" AND {table}.at < "))
+            .push_bind(crate::audit::AuditTime(to));
+    }
+    if let Some(before) = before {
+        query
+            .push(format_args!(" AND {table}.idx < "))
+            .push_bind(i64::try_from(before).unwrap_or(i64::MAX));
+    }
 }
 
 /// Failures and denials of the last 24 hours.

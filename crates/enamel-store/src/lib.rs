@@ -26,7 +26,7 @@ mod retention;
 mod scoped;
 mod sealed;
 
-pub use audit::{AuditLog, Checkpointed, Outside, StoredEntry};
+pub use audit::{AuditLog, Checkpointed, INDEX_BATCH, Indexed, Outside, StoredEntry};
 pub use audit_query::{AuditFilter, AuditPage, Disclosure, MAX_PAGE};
 pub use error::StoreError;
 pub use jobs::{ClaimedJob, Finished, JobStatus, Jobs, NewJob};

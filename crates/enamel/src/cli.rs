@@ -91,6 +91,12 @@ pub enum AuditCommand {
         #[arg(long, value_name = "FILE|HEX")]
         public_key: Option<String>,
     },
+    /// Rebuild the query index of one log (or every log) from its entries. The index
+    /// is derived data; queries stay complete while it is rebuilt.
+    Reindex {
+        #[command(flatten)]
+        log: LogChoice,
+    },
     /// Print the checkpoint signing key's public half and fingerprint, for an
     /// auditor to keep and later pin with `verify --public-key`.
     PublicKey,

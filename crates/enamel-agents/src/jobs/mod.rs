@@ -1,5 +1,6 @@
 //! The jobs, one module each, each with one entry point the runtime calls.
 
+pub mod audit_index;
 pub mod checkpoint;
 pub mod deliver;
 pub mod flag;

@@ -240,6 +240,7 @@ impl Runtime {
         let mut scheduler = Scheduler::default();
         tokio::pin!(shutdown);
         tracing::info!(worker = %self.worker, "the jobs runtime is running");
+        let indexer = tokio::spawn(jobs::audit_index::run(self.store.clone()));
         loop {
             if let Err(err) = scheduler.enqueue_due(&self).await {
                 tracing::error!(error = format!("{err:#}"), "scheduling jobs failed");
@@ -255,6 +256,7 @@ impl Runtime {
                 () = tokio::time::sleep(pause) => {}
             }
         }
+        indexer.abort();
         if let Err(err) =
             jobs::checkpoint::run(&self.store, &signer, &self.settings.checkpoint_dir).await
         {

@@ -52,6 +52,12 @@ async fn metrics(State(state): State<AppState>) -> Response {
             tracing::warn!(error = %err, "reading recovery's figures for the metrics failed");
         }
     }
+    match state.store.audit().index_lag().await {
+        Ok(lag) => state.metrics.set_audit_index_lag(lag),
+        Err(err) => {
+            tracing::warn!(error = %err, "reading the audit index's lag for the metrics failed");
+        }
+    }
     let mut response = state.metrics.encode().into_response();
     response.headers_mut().insert(
         header::CONTENT_TYPE,

@@ -377,6 +377,7 @@ impl Store {
 }
 
 mod appender;
+mod index;
 mod purge;
 mod signing;
 mod time_column;
@@ -386,6 +387,7 @@ use appender::Pending;
 pub(crate) use appender::{Appender, STATEMENT_BYTES_IN_TX, statements};
 pub(crate) use time_column::AuditTime;
 
+pub use index::{INDEX_BATCH, Indexed};
 pub use purge::{MINIMUM_RETENTION_DAYS, Purged};
 pub use signing::Checkpointed;
 pub use verify::Outside;

@@ -166,6 +166,12 @@ impl AuditLog<'_> {
                     .execute(&mut *tx)
                     .await?
                     .rows_affected();
+                // The index is derived: its rows of the removed entries go with them.
+                sqlx::query("DELETE FROM audit_index WHERE scope = $1 AND idx < $2")
+                    .bind(scope.key())
+                    .bind(cut)
+                    .execute(&mut *tx)
+                    .await?;
                 if let Some(close) = close {
                     sqlx::query(close).execute(&mut *tx).await?;
                 }

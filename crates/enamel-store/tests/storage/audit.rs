@@ -9,11 +9,11 @@ use enamel_store::{Backend, Store};
 use enamel_testkit::TestDb;
 use time::OffsetDateTime;
 
-fn signer() -> Signer {
+pub(crate) fn signer() -> Signer {
     Signer::from_seed(&[9; 32]).unwrap()
 }
 
-fn event(scope: Scope, i: u64) -> Event {
+pub(crate) fn event(scope: Scope, i: u64) -> Event {
     Event {
         timestamp: OffsetDateTime::now_utc(),
         action: Action::Read,
@@ -35,7 +35,10 @@ fn scope() -> Scope {
     Scope::Practice(PracticeId::generate())
 }
 
-async fn verify(store: &Store, scope: &Scope) -> Result<enamel_audit::verify::Report, Finding> {
+pub(crate) async fn verify(
+    store: &Store,
+    scope: &Scope,
+) -> Result<enamel_audit::verify::Report, Finding> {
     store
         .audit()
         .verify(scope, &signer().public_key(), |_| {})
@@ -139,7 +142,7 @@ fn key(scope: &Scope) -> String {
 }
 
 /// Runs `sql` with `SCOPE` standing for the quoted key of `scope`'s log.
-async fn on_log(db: &TestDb, scope: &Scope, sql: &str) {
+pub(crate) async fn on_log(db: &TestDb, scope: &Scope, sql: &str) {
     db.raw_execute(&sql.replace("SCOPE", &key(scope))).await;
 }
 
@@ -967,7 +970,7 @@ pub async fn the_accounting_of_disclosures_lists_each_disclosure_as_csv(store: S
 }
 
 /// A security officer of `practice`, as the audit queries are asked by one.
-fn security_officer(practice: enamel_domain::PracticeId) -> enamel_domain::Actor {
+pub(crate) fn security_officer(practice: enamel_domain::PracticeId) -> enamel_domain::Actor {
     enamel_domain::Actor::human(&enamel_domain::User {
         id: enamel_domain::UserId::generate(),
         practice: Some(practice),

@@ -56,6 +56,24 @@ pub async fn run(
             let pinned = public_key.as_deref().map(read_public_key).transpose()?;
             verify_database(store, &log, &settings.checkpoint_dir(), pinned).await?
         }
+        AuditCommand::Reindex { log } => {
+            let scope = if log.practice.is_some() || log.platform {
+                Some(chosen(&log)?)
+            } else {
+                None
+            };
+            let bar = ProgressBar::new_spinner().with_style(
+                ProgressStyle::with_template("  indexing {pos} entries, {per_sec}")
+                    .expect("a valid template"),
+            );
+            let indexed = store
+                .audit()
+                .reindex(scope.as_ref(), |done| bar.set_position(done))
+                .await?;
+            bar.finish_and_clear();
+            println!("the query index was rebuilt: {indexed} entries indexed");
+            ExitCode::SUCCESS
+        }
         AuditCommand::Purge { before } => {
             let date = time::Date::parse(
                 &before,
@@ -243,6 +261,14 @@ async fn verify_database(
             .await?;
         bar.finish_and_clear();
         if report(verdict) != ExitCode::SUCCESS {
+            code = ExitCode::FAILURE;
+        } else if let Some(index) = store.audit().index_disagreement(&scope).await? {
+            // The log is sound, but a query could miss an entry or find it under
+            // the wrong filter.
+            println!(
+                "  QUERY INDEX WRONG at index {index}: the entry is missing from the query \
+                 index or indexed with other values (rebuild it: enamel audit reindex)"
+            );
             code = ExitCode::FAILURE;
         }
     }

@@ -274,6 +274,76 @@ async fn exported_checkpoints_catch_what_deleted_checkpoint_rows_would_hide_post
     .await;
 }
 
+/// The query index is derived: `audit reindex` builds it from the entries, `audit
+/// verify` finds an index row removed behind the application's back (the log itself
+/// still verifies), and rebuilding one practice's index mends it.
+async fn the_query_index_is_checked_by_verify_and_rebuilt_by_reindex(
+    backend: enamel_store::Backend,
+) {
+    let Some(db) = enamel_testkit::fresh_database(backend).await else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let with_db = on_database(&db, dir.path());
+    succeed(&mut with_db(&["demo", "seed"]));
+    let rebuilt = run(&mut with_db(&["audit", "reindex"]));
+    assert!(rebuilt.status.success());
+    let indexed: u64 = text(&rebuilt.stdout)
+        .trim()
+        .rsplit(": ")
+        .next()
+        .and_then(|tail| tail.split(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_default();
+    let total: u64 = db
+        .store
+        .audit()
+        .heads()
+        .await
+        .unwrap()
+        .iter()
+        .map(|(_, n)| n)
+        .sum();
+    assert_eq!(indexed, total, "{}", text(&rebuilt.stdout));
+    succeed(&mut with_db(&["audit", "verify"]));
+
+    let practice = DemoNetwork::generate(DEFAULT_SEED).practices[0]
+        .practice
+        .id
+        .to_string();
+    db.raw_execute(&format!(
+        "DELETE FROM audit_index WHERE scope = '{practice}' AND idx = 3"
+    ))
+    .await;
+    let caught = run(&mut with_db(&["audit", "verify"]));
+    let report = text(&caught.stdout);
+    assert_eq!(caught.status.code(), Some(1), "{report}");
+    let section = report
+        .split(&format!("{practice}:"))
+        .nth(1)
+        .unwrap_or_default();
+    assert!(
+        section.contains("  ok: ") && section.contains("QUERY INDEX WRONG at index 3"),
+        "the log is sound, its index is not: {report}"
+    );
+    assert!(!report.contains("TAMPERED"), "{report}");
+
+    succeed(&mut with_db(&["audit", "reindex", "--practice", &practice]));
+    succeed(&mut with_db(&["audit", "verify"]));
+}
+
+#[tokio::test]
+async fn the_query_index_is_checked_by_verify_and_rebuilt_by_reindex_sqlite() {
+    the_query_index_is_checked_by_verify_and_rebuilt_by_reindex(enamel_store::Backend::Sqlite)
+        .await;
+}
+
+#[tokio::test]
+async fn the_query_index_is_checked_by_verify_and_rebuilt_by_reindex_postgres() {
+    the_query_index_is_checked_by_verify_and_rebuilt_by_reindex(enamel_store::Backend::Postgres)
+        .await;
+}
+
 /// What an export ships about its own key proves nothing: the auditor pins their own
 /// copy, an export whose checkpoints were emptied is unverifiable (not ok), and a
 /// torn last line of the checkpoint stream is named and left out. Verifying an

@@ -1,0 +1,275 @@
+//! The audit log's query index is derived data off the append path: a query is
+//! complete the moment an append returns, whether the indexer is stopped, behind,
+//! running beside the appends or rebuilt; a wrong index is found by its check and
+//! mended by a rebuild; verification of the log never reads it.
+
+use enamel_audit::entry::{Action, Outcome, Scope};
+use enamel_store::{AuditFilter, Store};
+use enamel_testkit::TestDb;
+use uuid::Uuid;
+
+use crate::audit::{event, on_log, security_officer, signer, verify};
+
+/// What was appended, to compute each query's expected answer.
+struct Appended {
+    resource: String,
+    patient: Option<Uuid>,
+    actor: String,
+    action: Action,
+    outcome: Outcome,
+    at: time::OffsetDateTime,
+}
+
+const BASE: time::OffsetDateTime = time::macros::datetime!(2026-11-29 23:59:00 UTC);
+
+/// Appends `n` entries numbered from `first`, spread over three patients (and
+/// none), four actors, two actions, two outcomes and two minutes of time.
+async fn append(
+    store: &Store,
+    scope: Scope,
+    patients: &[Uuid; 3],
+    first: u64,
+    n: u64,
+) -> Vec<Appended> {
+    let mut appended = Vec::new();
+    for i in first..first + n {
+        let mut e = event(scope, i);
+        e.patient_id = (i % 4 != 3).then(|| patients[usize::try_from(i % 3).unwrap()]);
+        e.actor_id = Some(format!("user-{}", i % 4));
+        e.action = if i % 5 == 0 {
+            Action::Write
+        } else {
+            Action::Read
+        };
+        e.outcome = if i % 7 == 0 {
+            Outcome::Denied
+        } else {
+            Outcome::Success
+        };
+        e.timestamp = BASE + time::Duration::milliseconds(i64::try_from(i).unwrap() * 500);
+        appended.push(Appended {
+            resource: e.resource_id.clone().unwrap(),
+            patient: e.patient_id,
+            actor: e.actor_id.clone().unwrap(),
+            action: e.action,
+            outcome: e.outcome,
+            at: e.timestamp,
+        });
+        store.audit().record(e).await.unwrap();
+    }
+    appended
+}
+
+/// The filters an officer uses: by patient, actor, action, outcome and time, alone
+/// and combined.
+fn filters(patients: &[Uuid; 3]) -> Vec<AuditFilter> {
+    let window = BASE + time::Duration::seconds(10);
+    vec![
+        AuditFilter::default(),
+        AuditFilter {
+            patient: Some(patients[0]),
+            ..Default::default()
+        },
+        AuditFilter {
+            patient: Some(patients[2]),
+            action: Some(Action::Write),
+            ..Default::default()
+        },
+        AuditFilter {
+            actor: Some("user-1".to_owned()),
+            ..Default::default()
+        },
+        AuditFilter {
+            action: Some(Action::Write),
+            ..Default::default()
+        },
+        AuditFilter {
+            outcomes: vec![Outcome::Denied],
+            ..Default::default()
+        },
+        AuditFilter {
+            from: Some(window),
+            to: Some(window + time::Duration::seconds(10)),
+            ..Default::default()
+        },
+        AuditFilter {
+            patient: Some(patients[1]),
+            actor: Some("user-2".to_owned()),
+            outcomes: vec![Outcome::Success, Outcome::Denied],
+            from: Some(BASE),
+            ..Default::default()
+        },
+    ]
+}
+
+fn matches(filter: &AuditFilter, a: &Appended) -> bool {
+    filter.patient.is_none_or(|p| a.patient == Some(p))
+        && filter.actor.as_ref().is_none_or(|x| *x == a.actor)
+        && filter.action.is_none_or(|x| x == a.action)
+        && (filter.outcomes.is_empty() || filter.outcomes.contains(&a.outcome))
+        && filter.from.is_none_or(|from| a.at >= from)
+        && filter.to.is_none_or(|to| a.at < to)
+}
+
+/// Pages through every filter (pages of 7, so page edges fall on both sides of the
+/// watermark) and compares with what was appended, newest first. The queries' own
+/// entries (`audit_query`) are left out of the comparison.
+async fn every_query_is_complete(
+    store: &Store,
+    practice: enamel_domain::PracticeId,
+    patients: &[Uuid; 3],
+    all: &[Appended],
+    when: &str,
+) {
+    let officer = security_officer(practice);
+    for filter in filters(patients) {
+        let mut found = Vec::new();
+        let mut before = None;
+        loop {
+            let page = store
+                .audit()
+                .query(&officer, &filter, before, 7)
+                .await
+                .unwrap();
+            found.extend(
+                page.entries
+                    .iter()
+                    .filter(|e| e.action != "audit_query")
+                    .map(|e| e.resource_id.clone().unwrap()),
+            );
+            match page.next_before {
+                Some(next) => before = Some(next),
+                None => break,
+            }
+        }
+        let expected: Vec<String> = all
+            .iter()
+            .rev()
+            .filter(|a| matches(&filter, a))
+            .map(|a| a.resource.clone())
+            .collect();
+        assert!(
+            !expected.is_empty(),
+            "every filter finds something: {filter:?}"
+        );
+        assert_eq!(found, expected, "{when}: {filter:?}");
+    }
+}
+
+pub async fn queries_are_complete_whatever_the_indexer_has_done(db: &TestDb) {
+    let store = &db.store;
+    let practice = store
+        .practices()
+        .insert(&crate::fixtures::practice("Indexed", 150_000_021))
+        .await
+        .unwrap()
+        .id;
+    let s = Scope::Practice(practice);
+    let patients = [Uuid::new_v4(), Uuid::new_v4(), Uuid::new_v4()];
+    let mut all = append(store, s, &patients, 0, 60).await;
+
+    // Nothing indexed (no indexer runs in this suite): every query scans.
+    assert!(store.audit().index_lag().await.unwrap() >= 60);
+    every_query_is_complete(store, practice, &patients, &all, "indexer stopped").await;
+
+    // Part indexed: the answer comes from the index and the entries above it.
+    let round = store.audit().index_round(25).await.unwrap();
+    assert!(round.entries >= 25 && round.behind > 0, "{round:?}");
+    every_query_is_complete(store, practice, &patients, &all, "index part-way").await;
+
+    // The indexer running beside the appends: each entry is found by its patient
+    // the moment its append returns.
+    let indexer = {
+        let store = store.clone();
+        tokio::spawn(async move {
+            loop {
+                store.audit().index_round(5).await.unwrap();
+                tokio::task::yield_now().await;
+            }
+        })
+    };
+    let officer = security_officer(practice);
+    for i in 60..120 {
+        let latest = append(store, s, &patients, i, 1).await;
+        let filter = AuditFilter {
+            patient: latest[0].patient,
+            action: Some(latest[0].action),
+            ..Default::default()
+        };
+        let page = store
+            .audit()
+            .query(&officer, &filter, None, 1)
+            .await
+            .unwrap();
+        assert_eq!(
+            page.entries[0].resource_id.as_ref(),
+            Some(&latest[0].resource),
+            "entry {i} found at once"
+        );
+        all.extend(latest);
+    }
+    indexer.abort();
+    every_query_is_complete(store, practice, &patients, &all, "indexer running").await;
+
+    // Caught up: the index alone answers, and nothing is behind.
+    while store.audit().index_round(50).await.unwrap().behind > 0 {}
+    assert_eq!(store.audit().index_lag().await.unwrap(), 0);
+    assert_eq!(store.audit().index_disagreement(&s).await.unwrap(), None);
+    every_query_is_complete(store, practice, &patients, &all, "index caught up").await;
+}
+
+pub async fn a_wrong_index_is_found_and_rebuilt_and_verification_never_needs_it(db: &TestDb) {
+    let store = &db.store;
+    let practice = store
+        .practices()
+        .insert(&crate::fixtures::practice("Reindexed", 150_000_022))
+        .await
+        .unwrap()
+        .id;
+    let s = Scope::Practice(practice);
+    let patients = [Uuid::new_v4(), Uuid::new_v4(), Uuid::new_v4()];
+    let all = append(store, s, &patients, 0, 40).await;
+    store.audit().checkpoint(&signer()).await.unwrap();
+    while store.audit().index_round(16).await.unwrap().behind > 0 {}
+
+    // The index is not the log: tampering with it leaves the log sound, but the
+    // check finds the first entry it misreports.
+    on_log(
+        db,
+        &s,
+        "DELETE FROM audit_index WHERE scope = SCOPE AND idx = 12",
+    )
+    .await;
+    assert!(
+        verify(store, &s).await.is_ok(),
+        "verification does not read the index"
+    );
+    assert_eq!(
+        store.audit().index_disagreement(&s).await.unwrap(),
+        Some(12)
+    );
+    on_log(
+        db,
+        &s,
+        "UPDATE audit_index SET action = 'write' WHERE scope = SCOPE AND idx = 6",
+    )
+    .await;
+    assert_eq!(store.audit().index_disagreement(&s).await.unwrap(), Some(6));
+    on_log(db, &s, "DELETE FROM audit_index WHERE scope = SCOPE").await;
+    assert!(verify(store, &s).await.is_ok(), "nor needs it");
+
+    // Rebuilt from the entries, while more are appended: true again.
+    let mut reported = Vec::new();
+    let indexed = store
+        .audit()
+        .reindex(Some(&s), |n| reported.push(n))
+        .await
+        .unwrap();
+    assert!(
+        indexed >= 40 && reported.last() == Some(&indexed),
+        "{indexed} {reported:?}"
+    );
+    assert_eq!(store.audit().index_disagreement(&s).await.unwrap(), None);
+    assert_eq!(store.audit().index_lag().await.unwrap(), 0);
+    every_query_is_complete(store, practice, &patients, &all, "rebuilt").await;
+}

@@ -1,0 +1,405 @@
+//! Throughput and latency of `enamel serve --demo` (this crate's release binary, a
+//! process of its own) on loopback, on SQLite and on PostgreSQL, at 1, 16 and 64
+//! connections, with a load generator of its own in this process (HTTP/1.1
+//! keep-alive, one request in flight per connection, like `wrk`):
+//!
+//! - `GET /healthz`: nothing but HTTP;
+//! - `GET /readyz`: database round trips (the reference for the PHI read);
+//! - `GET /api/v1/me`: the session alone;
+//! - `GET /api/v1/patients/{id}`: session, authorization, decryption, and the read's
+//!   audit entry made durable before the answer;
+//! - `POST /api/v1/patients`: a PHI write (sealed fields, blind index, audit).
+//!
+//! Each row runs for `ENAMEL_BENCH_SECONDS` (default 5) after a one-second warm-up;
+//! latencies are of the requests started inside the window. After the run the
+//! server's resident memory is read from `/proc`. PostgreSQL rows run when
+//! `ENAMEL_TEST_POSTGRES_URL` is set (a fresh database is made through it), over
+//! TCP as production connects. Everything targets 127.0.0.1 and stops by itself.
+//!
+//! Run with `cargo bench -p enamel --bench http`; results are in docs/performance.md.
+
+#![allow(
+    clippy::print_stdout,
+    clippy::cast_precision_loss,
+    clippy::missing_panics_doc,
+    clippy::too_many_lines
+)]
+
+use std::net::SocketAddr;
+use std::process::Stdio;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use enamel_demo::{DEFAULT_SEED, DEMO_PASSWORD, DemoNetwork};
+use enamel_domain::Role;
+use enamel_store::Backend;
+use http_body_util::{BodyExt as _, Full};
+use hyper::body::Bytes;
+use tokio::net::TcpStream;
+
+/// The connection counts of every row.
+const CONNECTIONS: [usize; 3] = [1, 16, 64];
+const WARM_UP: Duration = Duration::from_secs(1);
+
+/// One kind of request.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Target {
+    Healthz,
+    Readyz,
+    Me,
+    PatientRead,
+    PatientWrite,
+}
+
+impl Target {
+    const ALL: [Self; 5] = [
+        Self::Healthz,
+        Self::Readyz,
+        Self::Me,
+        Self::PatientRead,
+        Self::PatientWrite,
+    ];
+
+    const fn label(self) -> &'static str {
+        match self {
+            Self::Healthz => "GET /healthz",
+            Self::Readyz => "GET /readyz",
+            Self::Me => "GET /api/v1/me",
+            Self::PatientRead => "GET /api/v1/patients/{id}",
+            Self::PatientWrite => "POST /api/v1/patients",
+        }
+    }
+}
+
+/// What every request needs to know about the server.
+struct Server {
+    addr: SocketAddr,
+    origin: String,
+    cookie: String,
+    patient: String,
+}
+
+impl Server {
+    /// The request for `target`; `n` makes each created patient's name its own.
+    fn request(&self, target: Target, n: u64) -> hyper::Request<Full<Bytes>> {
+        let (method, path, body) = match target {
+            Target::Healthz => ("GET", "/healthz".to_owned(), None),
+            Target::Readyz => ("GET", "/readyz".to_owned(), None),
+            Target::Me => ("GET", "/api/v1/me".to_owned(), None),
+            Target::PatientRead => ("GET", format!("/api/v1/patients/{}", self.patient), None),
+            Target::PatientWrite => (
+                "POST",
+                "/api/v1/patients".to_owned(),
+                Some(format!(
+                    r#"{{"first_name":"Bench","last_name":"Load{}","birth_date":"1980-02-29"}}"#,
+                    letters(n)
+                )),
+            ),
+        };
+        let mut request = hyper::Request::builder()
+            .method(method)
+            .uri(path)
+            .header("host", self.addr.to_string())
+            .header("cookie", &self.cookie)
+            .header("origin", &self.origin);
+        if body.is_some() {
+            request = request.header("content-type", "application/json");
+        }
+        request
+            .body(Full::new(Bytes::from(body.unwrap_or_default())))
+            .expect("a valid request")
+    }
+}
+
+/// `n` spelled in lower-case letters (names take no digits).
+fn letters(mut n: u64) -> String {
+    let mut out = Vec::new();
+    loop {
+        out.push(b'a' + u8::try_from(n % 26).unwrap_or(0));
+        n /= 26;
+        if n == 0 {
+            break;
+        }
+    }
+    String::from_utf8(out).unwrap_or_default()
+}
+
+/// What one row measured.
+struct Measured {
+    ok: u64,
+    failed: u64,
+    /// Latencies of the successful requests started in the window, in microseconds.
+    latencies: Vec<u32>,
+    window: Duration,
+}
+
+impl Measured {
+    fn rate(&self) -> f64 {
+        self.latencies.len() as f64 / self.window.as_secs_f64()
+    }
+
+    fn percentile(&mut self, percent: usize) -> f64 {
+        self.latencies.sort_unstable();
+        let Some(last) = self.latencies.len().checked_sub(1) else {
+            return f64::NAN;
+        };
+        f64::from(self.latencies[last * percent / 100]) / 1_000.0
+    }
+}
+
+/// `connections` connections, each sending `target` one request at a time until the
+/// window closes.
+async fn load(
+    server: &Arc<Server>,
+    target: Target,
+    connections: usize,
+    window: Duration,
+) -> Measured {
+    let start = Instant::now() + WARM_UP;
+    let end = start + window;
+    let mut tasks = Vec::new();
+    for c in 0..connections {
+        let server = Arc::clone(server);
+        tasks.push(tokio::spawn(async move {
+            let stream = TcpStream::connect(server.addr)
+                .await
+                .expect("the server accepts");
+            stream.set_nodelay(true).expect("TCP_NODELAY");
+            let (mut sender, connection) =
+                hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream))
+                    .await
+                    .expect("an HTTP/1.1 connection");
+            tokio::spawn(connection);
+            let (mut ok, mut failed, mut latencies) = (0, 0, Vec::new());
+            let mut n = (c as u64) << 32;
+            loop {
+                let sent = Instant::now();
+                if sent >= end {
+                    break;
+                }
+                n += 1;
+                let response = sender
+                    .send_request(server.request(target, n))
+                    .await
+                    .expect("an answer");
+                let status = response.status();
+                let _ = response.into_body().collect().await.expect("a body");
+                if sent < start {
+                    continue;
+                }
+                if status.is_success() {
+                    ok += 1;
+                    let micros = sent.elapsed().as_micros();
+                    latencies.push(u32::try_from(micros).unwrap_or(u32::MAX));
+                } else {
+                    failed += 1;
+                }
+            }
+            (ok, failed, latencies)
+        }));
+    }
+    let mut measured = Measured {
+        ok: 0,
+        failed: 0,
+        latencies: Vec::new(),
+        window,
+    };
+    for task in tasks {
+        let (ok, failed, latencies) = task.await.expect("a load task");
+        measured.ok += ok;
+        measured.failed += failed;
+        measured.latencies.extend(latencies);
+    }
+    measured
+}
+
+/// A running `enamel serve --demo`.
+struct Process {
+    child: tokio::process::Child,
+    _data: tempfile::TempDir,
+    _database: Option<enamel_testkit::TestDb>,
+}
+
+impl Process {
+    /// Resident and peak resident memory, in MB.
+    fn memory(&self) -> (f64, f64) {
+        let pid = self.child.id().expect("the server is running");
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+        let field = |name: &str| {
+            status
+                .lines()
+                .find_map(|l| l.strip_prefix(name))
+                .and_then(|v| v.trim().trim_end_matches(" kB").trim().parse::<f64>().ok())
+                .map_or(f64::NAN, |kb| kb / 1024.0)
+        };
+        (field("VmRSS:"), field("VmHWM:"))
+    }
+
+    async fn stop(mut self) {
+        if let Some(pid) = self.child.id() {
+            // SIGTERM: the server shuts down gracefully and signs its checkpoints.
+            let _ = std::process::Command::new("kill")
+                .arg(pid.to_string())
+                .status();
+        }
+        let _ = tokio::time::timeout(Duration::from_secs(30), self.child.wait()).await;
+        let _ = self.child.kill().await;
+    }
+}
+
+/// Starts the release binary on a free loopback port with the demo network, signs
+/// in as the first office's front desk and creates the patient the reads ask for.
+async fn start(backend: Backend) -> Option<(Process, Arc<Server>)> {
+    let database = match backend {
+        Backend::Sqlite => None,
+        Backend::Postgres => Some(enamel_testkit::fresh_database(Backend::Postgres).await?),
+    };
+    let data = tempfile::tempdir().expect("a temporary directory");
+    let port = {
+        let probe = std::net::TcpListener::bind("127.0.0.1:0").expect("a free port");
+        probe.local_addr().expect("an address").port()
+    };
+    let addr: SocketAddr = ([127, 0, 0, 1], port).into();
+    let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_enamel"));
+    command
+        .args(["serve", "--demo"])
+        .env("ENAMEL_DATA_DIR", data.path())
+        .env("ENAMEL_SERVER_BIND", addr.to_string())
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .kill_on_drop(true);
+    if let Some(db) = &database {
+        use secrecy::ExposeSecret as _;
+        command.env("ENAMEL_DATABASE_URL", db.url.expose_secret());
+    }
+    let child = command.spawn().expect("the enamel binary starts");
+    let process = Process {
+        child,
+        _data: data,
+        _database: database,
+    };
+    let origin = format!("http://{addr}");
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("a client");
+    let ready = Instant::now();
+    loop {
+        if let Ok(r) = client.get(format!("{origin}/readyz")).send().await
+            && r.status().is_success()
+        {
+            break;
+        }
+        assert!(
+            ready.elapsed() < Duration::from_mins(2),
+            "the server did not become ready"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let network = DemoNetwork::generate(DEFAULT_SEED);
+    let email = network.practices[0]
+        .users
+        .iter()
+        .find(|u| u.role() == Role::FrontDesk)
+        .expect("a front desk account")
+        .email()
+        .as_str()
+        .to_owned();
+    let signed_in = client
+        .post(format!("{origin}/sign-in"))
+        .header("origin", &origin)
+        .form(&[("email", email.as_str()), ("password", DEMO_PASSWORD)])
+        .send()
+        .await
+        .expect("sign-in answers");
+    let cookie = signed_in
+        .headers()
+        .get("set-cookie")
+        .and_then(|c| c.to_str().ok())
+        .and_then(|c| c.split(';').next())
+        .expect("a session cookie")
+        .to_owned();
+    let created: serde_json::Value = client
+        .post(format!("{origin}/api/v1/patients"))
+        .header("cookie", &cookie)
+        .header("origin", &origin)
+        .json(&serde_json::json!({
+            "first_name": "Bench", "last_name": "Reader", "birth_date": "1975-06-30"
+        }))
+        .send()
+        .await
+        .expect("the patient is created")
+        .json()
+        .await
+        .expect("the created patient");
+    let patient = created["id"].as_str().expect("the patient's id").to_owned();
+    Some((
+        process,
+        Arc::new(Server {
+            addr,
+            origin,
+            cookie,
+            patient,
+        }),
+    ))
+}
+
+#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+async fn main() {
+    let window = Duration::from_secs(
+        std::env::var("ENAMEL_BENCH_SECONDS")
+            .ok()
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(5),
+    );
+    println!(
+        "enamel serve --demo (release), loopback HTTP/1.1, {}s windows after a 1s warm-up, \
+         load generator in the benchmark's process on the same machine\n",
+        window.as_secs()
+    );
+    for backend in [Backend::Sqlite, Backend::Postgres] {
+        let Some((process, server)) = start(backend).await else {
+            println!(
+                "{}: skipped (ENAMEL_TEST_POSTGRES_URL is not set)\n",
+                backend.name()
+            );
+            continue;
+        };
+        println!(
+            "| {} | connections | requests/s | p50 ms | p99 ms | failed |",
+            backend.name()
+        );
+        println!("|---|---|---|---|---|---|");
+        let mut at_64 = std::collections::HashMap::new();
+        for target in Target::ALL {
+            for connections in CONNECTIONS {
+                let mut measured = load(&server, target, connections, window).await;
+                let (p50, p99) = (measured.percentile(50), measured.percentile(99));
+                println!(
+                    "| {} | {connections} | {:.0} | {p50:.2} | {p99:.2} | {} |",
+                    target.label(),
+                    measured.rate(),
+                    measured.failed
+                );
+                assert!(measured.ok > 0, "{} answered nothing", target.label());
+                if connections == 64 {
+                    at_64.insert(target.label(), (measured.rate(), p99));
+                }
+            }
+        }
+        let (rss, peak) = process.memory();
+        let read = at_64[Target::PatientRead.label()];
+        let ready = at_64[Target::Readyz.label()];
+        println!(
+            "\n{}: PHI read at 64 connections: {:.0}/s = {:.2}x /readyz ({:.0}/s), p99 {:.1} ms; \
+             server RSS {rss:.0} MB after the run (peak {peak:.0} MB)\n",
+            backend.name(),
+            read.0,
+            read.0 / ready.0,
+            ready.0,
+            read.1
+        );
+        process.stop().await;
+    }
+}
