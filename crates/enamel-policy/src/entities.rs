@@ -6,8 +6,27 @@ use enamel_domain::{Actor, ActorType, PracticeId};
 use std::collections::{HashMap, HashSet};
 use std::str::FromStr as _;
 
+/// The schema's entity types, parsed once: Cedar's parser is the costliest part of
+/// building a request (a patient read names five uids).
+static TYPES: std::sync::LazyLock<HashMap<&'static str, EntityTypeName>> =
+    std::sync::LazyLock::new(|| {
+        [
+            "Action", "Agent", "Patient", "Platform", "Practice", "Referral", "System", "User",
+        ]
+        .into_iter()
+        .filter_map(|kind| {
+            EntityTypeName::from_str(&format!("Enamel::{kind}"))
+                .ok()
+                .map(|name| (kind, name))
+        })
+        .collect()
+    });
+
 pub(super) fn uid(kind: &str, id: &str) -> Result<EntityUid, String> {
-    let kind = EntityTypeName::from_str(&format!("Enamel::{kind}")).map_err(|e| e.to_string())?;
+    let kind = match TYPES.get(kind) {
+        Some(known) => known.clone(),
+        None => EntityTypeName::from_str(&format!("Enamel::{kind}")).map_err(|e| e.to_string())?,
+    };
     Ok(EntityUid::from_type_name_and_id(kind, EntityId::new(id)))
 }
 

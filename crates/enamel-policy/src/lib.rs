@@ -14,8 +14,9 @@ use std::fmt;
 use std::str::FromStr as _;
 
 use cedar_policy::{
-    Authorizer, Context, Entities, PolicySet, Request, RestrictedExpression, Schema,
-    ValidationMode, Validator,
+    ActionConstraint, Authorizer, Context, Entities, EntityTypeName, EntityUid, Policy, PolicySet,
+    PrincipalConstraint, Request, ResourceConstraint, RestrictedExpression, Schema, ValidationMode,
+    Validator,
 };
 use enamel_domain::{Actor, AgentId, PatientId, PracticeId, ReferralId, UserId};
 
@@ -186,7 +187,23 @@ pub struct PolicyEngine {
     schema: Schema,
     policies: PolicySet,
     authorizer: Authorizer,
+    /// Each policy's `@id` annotation, the name a decision gives as its reason.
+    names: std::collections::HashMap<cedar_policy::PolicyId, String>,
+    /// Whether any action is a member of another (an action group): then a policy
+    /// scoped to a group may apply to an action it does not name, and policies are
+    /// not sliced by action.
+    action_groups: bool,
+    /// The policies whose scope admits a request's principal type, action and
+    /// resource type, built on first use. Cedar evaluates every policy of the set
+    /// it is given, and a policy whose scope cannot match never decides a request
+    /// (it is neither satisfied nor evaluated), so deciding with the slice gives
+    /// exactly the answer and reasons of the whole set, for a fraction of the work
+    /// (a patient read weighs 4 of the 35 policies).
+    slices: std::sync::RwLock<std::collections::HashMap<SliceKey, std::sync::Arc<PolicySet>>>,
 }
+
+/// A request's principal type, action and resource type.
+type SliceKey = (EntityTypeName, Action, EntityTypeName);
 
 impl fmt::Debug for PolicyEngine {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -216,11 +233,66 @@ impl PolicyEngine {
                 .collect();
             return Err(PolicyError::Invalid(errors.join("; ")));
         }
+        let actions = schema
+            .action_entities()
+            .map_err(|err| PolicyError::Schema(err.to_string()))?;
+        let action_groups = actions.iter().any(|action| {
+            actions
+                .ancestors(&action.uid())
+                .is_some_and(|mut parents| parents.next().is_some())
+        });
+        let names = policies
+            .policies()
+            .filter_map(|policy| {
+                let name = policy.annotation("id")?;
+                Some((policy.id().clone(), name.to_owned()))
+            })
+            .collect();
         Ok(Self {
             schema,
             policies,
             authorizer: Authorizer::new(),
+            names,
+            action_groups,
+            slices: std::sync::RwLock::default(),
         })
+    }
+
+    /// The policies that may apply to a request of `principal`'s type, `action` and
+    /// `resource`'s type (see [`PolicyEngine::slices`]).
+    fn slice(
+        &self,
+        principal: &EntityUid,
+        action: Action,
+        action_uid: &EntityUid,
+        resource: &EntityUid,
+    ) -> Result<std::sync::Arc<PolicySet>, String> {
+        let key = (
+            principal.type_name().clone(),
+            action,
+            resource.type_name().clone(),
+        );
+        if let Some(slice) = self
+            .slices
+            .read()
+            .map_err(|_| "the policy slices are unusable".to_owned())?
+            .get(&key)
+        {
+            return Ok(std::sync::Arc::clone(slice));
+        }
+        let admitted = self.policies.policies().filter(|policy| {
+            principal_admits(policy, &key.0)
+                && (self.action_groups || action_admits(policy, action_uid))
+                && resource_admits(policy, &key.2)
+        });
+        let slice = std::sync::Arc::new(
+            PolicySet::from_policies(admitted.cloned()).map_err(|err| err.to_string())?,
+        );
+        self.slices
+            .write()
+            .map_err(|_| "the policy slices are unusable".to_owned())?
+            .insert(key, std::sync::Arc::clone(&slice));
+        Ok(slice)
     }
 
     /// May `actor` take `action` on `resource`? Anything that cannot be put to the
@@ -248,9 +320,23 @@ impl PolicyEngine {
     ) -> Result<Decision, String> {
         let principal = principal_entity(actor)?;
         let resource = resource_entity(resource)?;
+        let action_uid = uid("Action", action.as_str())?;
+        let policies = self.slice(&principal.uid(), action, &action_uid, &resource.uid())?;
+        self.evaluate(&policies, principal, action_uid, resource, circumstances)
+    }
+
+    /// Puts the request to `policies` (the whole set, or a slice of it).
+    fn evaluate(
+        &self,
+        policies: &PolicySet,
+        principal: cedar_policy::Entity,
+        action_uid: EntityUid,
+        resource: cedar_policy::Entity,
+        circumstances: Circumstances,
+    ) -> Result<Decision, String> {
         let request = Request::new(
             principal.uid(),
-            uid("Action", action.as_str())?,
+            action_uid,
             resource.uid(),
             Context::from_pairs([(
                 "break_glass".to_owned(),
@@ -266,9 +352,7 @@ impl PolicyEngine {
         }
         let entities =
             Entities::from_entities(entities, Some(&self.schema)).map_err(|e| e.to_string())?;
-        let response = self
-            .authorizer
-            .is_authorized(&request, &self.policies, &entities);
+        let response = self.authorizer.is_authorized(&request, policies, &entities);
         let diagnostics = response.diagnostics();
         if let Some(error) = diagnostics.errors().next() {
             return Err(format!("policy evaluation error: {error}"));
@@ -277,10 +361,10 @@ impl PolicyEngine {
         let mut reasons: Vec<String> = diagnostics
             .reason()
             .map(|id| {
-                self.policies
-                    .policy(id)
-                    .and_then(|policy| policy.annotation("id"))
-                    .map_or_else(|| id.to_string(), ToOwned::to_owned)
+                self.names
+                    .get(id)
+                    .cloned()
+                    .unwrap_or_else(|| id.to_string())
             })
             .collect();
         reasons.sort();
@@ -288,6 +372,34 @@ impl PolicyEngine {
             allowed: response.decision() == cedar_policy::Decision::Allow,
             reasons,
         })
+    }
+}
+
+/// Whether `policy`'s principal scope can hold for a principal of type `ty`. A scope
+/// on the entity hierarchy (`principal in ...`) is kept: membership is not a type.
+fn principal_admits(policy: &Policy, ty: &EntityTypeName) -> bool {
+    match policy.principal_constraint() {
+        PrincipalConstraint::Is(t) | PrincipalConstraint::IsIn(t, _) => t == *ty,
+        PrincipalConstraint::Eq(uid) => uid.type_name() == ty,
+        PrincipalConstraint::Any | PrincipalConstraint::In(_) => true,
+    }
+}
+
+/// Whether `policy`'s resource scope can hold for a resource of type `ty`.
+fn resource_admits(policy: &Policy, ty: &EntityTypeName) -> bool {
+    match policy.resource_constraint() {
+        ResourceConstraint::Is(t) | ResourceConstraint::IsIn(t, _) => t == *ty,
+        ResourceConstraint::Eq(uid) => uid.type_name() == ty,
+        ResourceConstraint::Any | ResourceConstraint::In(_) => true,
+    }
+}
+
+/// Whether `policy`'s action scope names `action` (the schema has no action groups).
+fn action_admits(policy: &Policy, action: &EntityUid) -> bool {
+    match policy.action_constraint() {
+        ActionConstraint::Any => true,
+        ActionConstraint::Eq(named) => named == *action,
+        ActionConstraint::In(named) => named.contains(action),
     }
 }
 
@@ -329,6 +441,129 @@ mod tests {
             .collect();
         let in_code: HashSet<String> = Action::ALL.iter().map(|a| a.as_str().to_owned()).collect();
         assert_eq!(in_schema, in_code);
+    }
+
+    /// People of each role in `practice` and in `other`, agents with every scope and
+    /// none, and every system task.
+    fn every_kind_of_actor(practice: PracticeId, other: PracticeId) -> Vec<Actor> {
+        use enamel_domain::SystemTask;
+        let mut actors: Vec<Actor> = Role::ALL
+            .iter()
+            .flat_map(|role| {
+                let home = (*role != Role::PlatformOperator).then_some(practice);
+                [person(*role, home).0, person(*role, Some(other)).0]
+            })
+            .collect();
+        let scopes: Vec<String> = Action::ALL.iter().map(|a| a.as_str().to_owned()).collect();
+        actors.push(Actor::agent(AgentId::generate(), practice, scopes.clone()));
+        actors.push(Actor::agent(AgentId::generate(), other, scopes));
+        actors.push(Actor::agent(AgentId::generate(), practice, Vec::new()));
+        for task in [
+            SystemTask::Seed,
+            SystemTask::Deliver,
+            SystemTask::Flag,
+            SystemTask::Alert,
+            SystemTask::Consent,
+            SystemTask::Portal,
+            SystemTask::Keys,
+            SystemTask::Onboard,
+        ] {
+            actors.push(Actor::system_for(practice, task));
+        }
+        actors.push(Actor::system(SystemTask::Housekeeping));
+        actors
+    }
+
+    /// Every kind of resource, in `practice` and in `other`, restricted or not.
+    fn every_kind_of_resource(practice: PracticeId, other: PracticeId) -> Vec<Resource> {
+        let (_, user) = person(Role::Dentist, Some(practice));
+        vec![
+            Resource::Practice(practice),
+            Resource::Practice(other),
+            Resource::User {
+                id: user,
+                practice: Some(practice),
+            },
+            Resource::User {
+                id: user,
+                practice: None,
+            },
+            Resource::Agent {
+                id: AgentId::generate(),
+                practice,
+            },
+            Resource::Patient {
+                id: PatientId::generate(),
+                practice,
+                restricted: false,
+            },
+            Resource::Patient {
+                id: PatientId::generate(),
+                practice,
+                restricted: true,
+            },
+            Resource::Patient {
+                id: PatientId::generate(),
+                practice: other,
+                restricted: false,
+            },
+            Resource::Referral {
+                id: ReferralId::generate(),
+                referrer: practice,
+                receiver: other,
+            },
+            Resource::Referral {
+                id: ReferralId::generate(),
+                referrer: other,
+                receiver: other,
+            },
+            Resource::Platform,
+        ]
+    }
+
+    /// Slicing the policies by scope changes no decision and no reason: every
+    /// action, for people of each role (in the practice and outside it), agents with
+    /// and without scopes, system tasks, on every kind of resource, with and without
+    /// a break-glass grant, is decided as the whole set decides it.
+    #[test]
+    fn deciding_with_a_slice_of_the_policies_is_deciding_with_all_of_them() {
+        let engine = PolicyEngine::bundled().unwrap();
+        assert!(!engine.action_groups, "the schema has no action groups");
+        let practice = PracticeId::generate();
+        let other = PracticeId::generate();
+        let actors = every_kind_of_actor(practice, other);
+        let resources = every_kind_of_resource(practice, other);
+        let (mut allowed, mut asked) = (0, 0);
+        for actor in &actors {
+            for action in Action::ALL {
+                for resource in &resources {
+                    for break_glass in [false, true] {
+                        let circumstances = Circumstances { break_glass };
+                        let sliced = engine.decide(actor, *action, resource, circumstances);
+                        let whole = (|| {
+                            engine.evaluate(
+                                &engine.policies,
+                                principal_entity(actor)?,
+                                uid("Action", action.as_str())?,
+                                resource_entity(resource)?,
+                                circumstances,
+                            )
+                        })()
+                        .unwrap_or_else(Decision::deny);
+                        assert_eq!(
+                            sliced, whole,
+                            "{actor:?} {action:?} {resource:?} {circumstances:?}"
+                        );
+                        asked += 1;
+                        allowed += usize::from(sliced.is_allowed());
+                    }
+                }
+            }
+        }
+        assert!(
+            allowed > 100 && allowed < asked / 2,
+            "{allowed} of {asked} allowed"
+        );
     }
 
     #[test]

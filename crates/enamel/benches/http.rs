@@ -28,6 +28,7 @@
 use std::net::SocketAddr;
 use std::process::Stdio;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use enamel_demo::{DEFAULT_SEED, DEMO_PASSWORD, DemoNetwork};
@@ -40,6 +41,9 @@ use tokio::net::TcpStream;
 /// The connection counts of every row.
 const CONNECTIONS: [usize; 3] = [1, 16, 64];
 const WARM_UP: Duration = Duration::from_secs(1);
+/// Numbers every created patient's name over the whole run: a name and birth date
+/// seen before is refused as a possible duplicate.
+static NAMES: AtomicU64 = AtomicU64::new(0);
 
 /// One kind of request.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -80,7 +84,7 @@ struct Server {
 }
 
 impl Server {
-    /// The request for `target`; `n` makes each created patient's name its own.
+    /// The request for `target`; `n` makes a created patient's name its own.
     fn request(&self, target: Target, n: u64) -> hyper::Request<Full<Bytes>> {
         let (method, path, body) = match target {
             Target::Healthz => ("GET", "/healthz".to_owned(), None),
@@ -128,6 +132,8 @@ fn letters(mut n: u64) -> String {
 struct Measured {
     ok: u64,
     failed: u64,
+    /// The status of the first request that did not succeed.
+    first_failure: Option<u16>,
     /// Latencies of the successful requests started in the window, in microseconds.
     latencies: Vec<u32>,
     window: Duration,
@@ -158,7 +164,7 @@ async fn load(
     let start = Instant::now() + WARM_UP;
     let end = start + window;
     let mut tasks = Vec::new();
-    for c in 0..connections {
+    for _ in 0..connections {
         let server = Arc::clone(server);
         tasks.push(tokio::spawn(async move {
             let stream = TcpStream::connect(server.addr)
@@ -171,13 +177,13 @@ async fn load(
                     .expect("an HTTP/1.1 connection");
             tokio::spawn(connection);
             let (mut ok, mut failed, mut latencies) = (0, 0, Vec::new());
-            let mut n = (c as u64) << 32;
+            let mut first_failure = None;
             loop {
                 let sent = Instant::now();
                 if sent >= end {
                     break;
                 }
-                n += 1;
+                let n = NAMES.fetch_add(1, Ordering::Relaxed);
                 let response = sender
                     .send_request(server.request(target, n))
                     .await
@@ -193,21 +199,24 @@ async fn load(
                     latencies.push(u32::try_from(micros).unwrap_or(u32::MAX));
                 } else {
                     failed += 1;
+                    first_failure.get_or_insert(status.as_u16());
                 }
             }
-            (ok, failed, latencies)
+            (ok, failed, latencies, first_failure)
         }));
     }
     let mut measured = Measured {
         ok: 0,
         failed: 0,
+        first_failure: None,
         latencies: Vec::new(),
         window,
     };
     for task in tasks {
-        let (ok, failed, latencies) = task.await.expect("a load task");
+        let (ok, failed, latencies, first_failure) = task.await.expect("a load task");
         measured.ok += ok;
         measured.failed += failed;
+        measured.first_failure = measured.first_failure.or(first_failure);
         measured.latencies.extend(latencies);
     }
     measured
@@ -260,14 +269,21 @@ async fn start(backend: Backend) -> Option<(Process, Arc<Server>)> {
         probe.local_addr().expect("an address").port()
     };
     let addr: SocketAddr = ([127, 0, 0, 1], port).into();
+    let log_path = data.path().join("server.log");
+    let log = std::fs::File::create(&log_path).expect("the server's log file");
     let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_enamel"));
+    // The server refuses ENAMEL_ variables it does not know (the benchmark's own).
+    for (name, _) in std::env::vars() {
+        if name.starts_with("ENAMEL_") {
+            command.env_remove(name);
+        }
+    }
     command
         .args(["serve", "--demo"])
         .env("ENAMEL_DATA_DIR", data.path())
         .env("ENAMEL_SERVER_BIND", addr.to_string())
-        .env("RUST_LOG", "warn")
         .stdout(Stdio::null())
-        .stderr(Stdio::null())
+        .stderr(log)
         .kill_on_drop(true);
     if let Some(db) = &database {
         use secrecy::ExposeSecret as _;
@@ -291,10 +307,11 @@ async fn start(backend: Backend) -> Option<(Process, Arc<Server>)> {
         {
             break;
         }
-        assert!(
-            ready.elapsed() < Duration::from_mins(2),
-            "the server did not become ready"
-        );
+        if ready.elapsed() > Duration::from_mins(2) {
+            let log = std::fs::read_to_string(&log_path).unwrap_or_default();
+            let tail: Vec<&str> = log.lines().rev().take(5).collect();
+            panic!("the server did not become ready; its log ends: {tail:?}");
+        }
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     let network = DemoNetwork::generate(DEFAULT_SEED);
@@ -382,7 +399,13 @@ async fn main() {
                     measured.rate(),
                     measured.failed
                 );
-                assert!(measured.ok > 0, "{} answered nothing", target.label());
+                assert!(
+                    measured.ok > 0 && measured.failed == 0,
+                    "{}: {} requests failed (the first with status {:?}); not a measurement",
+                    target.label(),
+                    measured.failed,
+                    measured.first_failure
+                );
                 if connections == 64 {
                     at_64.insert(target.label(), (measured.rate(), p99));
                 }

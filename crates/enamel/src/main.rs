@@ -13,6 +13,14 @@ mod practice;
 
 use clap::Parser as _;
 
+/// mimalloc instead of the C library's allocator: glibc gives each of the server's
+/// threads (tokio's workers and one per SQLite connection) an arena of its own and
+/// returns little of it, so resident memory grew to about 170 MB under load on
+/// SQLite; with mimalloc it stays near 100 MB, and allocation costs less CPU
+/// (docs/performance.md).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> std::process::ExitCode {
     let cli = cli::Cli::parse();
     let runtime = match tokio::runtime::Builder::new_multi_thread()

@@ -5,7 +5,7 @@
 use enamel_store::{INDEX_BATCH, Store};
 
 /// How long the indexer waits when every log was indexed to its head.
-const IDLE: std::time::Duration = std::time::Duration::from_millis(250);
+const IDLE: std::time::Duration = std::time::Duration::from_millis(100);
 
 /// Indexes until the task is dropped. A failed round (the database away, say) is
 /// logged and tried again after a pause; nothing is lost, since the entries are the

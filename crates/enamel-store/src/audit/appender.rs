@@ -394,6 +394,43 @@ mod tests {
         told
     }
 
+    /// PostgreSQL over TCP: a batch of 64 typical entries (about 600 bytes each) is
+    /// cut into INSERTs that each stay within 12 KiB, in order, every row once, so
+    /// no statement leaves a last segment for Nagle's algorithm to hold (the
+    /// benchmark's PostgreSQL rows, over TCP, show the rate this keeps).
+    #[test]
+    fn postgres_statements_stay_small_enough_for_one_write() {
+        let rows: Vec<crate::audit::EntryRow> = (0..64)
+            .map(|i| crate::audit::EntryRow {
+                index: i,
+                bytes: vec![b'x'; 550 + usize::try_from(i).unwrap() * 3],
+                leaf: [0; 32],
+                at: time::OffsetDateTime::UNIX_EPOCH,
+                action: "read",
+                actor_id: None,
+                patient_id: None,
+                outcome: "success",
+            })
+            .collect();
+        let statements = super::statements(&rows, super::PG_STATEMENT_BYTES);
+        assert!(statements.len() > 1, "one statement would be about 46 KiB");
+        let mut next = 0;
+        for statement in &statements {
+            let bytes: usize = statement.iter().map(|r| r.bytes.len()).sum();
+            assert!(
+                bytes <= super::PG_STATEMENT_BYTES,
+                "{bytes} bytes in one INSERT"
+            );
+            for row in *statement {
+                assert_eq!(row.index, next);
+                next += 1;
+            }
+        }
+        assert_eq!(next, 64);
+        let one = super::statements(&rows, super::STATEMENT_BYTES_IN_TX);
+        assert_eq!(one.len(), 1, "inside a caller's transaction: one statement");
+    }
+
     /// A migrated store on a SQLite file in `dir` with a pool of two connections.
     async fn sqlite_store(dir: &std::path::Path) -> crate::Store {
         let keys =

@@ -24,7 +24,7 @@ use crate::db::{on_pool, on_tx};
 /// Entries indexed per transaction unless the caller says otherwise: large enough
 /// that the by-patient index's pages are each written once for many entries, small
 /// enough that SQLite's write lock is held for milliseconds, not seconds.
-pub const INDEX_BATCH: u32 = 4_096;
+pub const INDEX_BATCH: u32 = 1_024;
 
 /// What one round of the indexer did.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
