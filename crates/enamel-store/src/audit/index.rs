@@ -21,10 +21,13 @@ use super::AuditLog;
 use crate::StoreError;
 use crate::db::{on_pool, on_tx};
 
-/// Entries indexed per transaction unless the caller says otherwise: large enough
-/// that the by-patient index's pages are each written once for many entries, small
-/// enough that SQLite's write lock is held for milliseconds, not seconds.
-pub const INDEX_BATCH: u32 = 1_024;
+/// The most entries indexed in one transaction. A batch is what was appended
+/// since the last one, up to this: a worker that keeps up (it looks every 100 ms)
+/// takes small batches and holds SQLite's write lock for milliseconds; one that is
+/// behind takes large ones, which cost less per entry (a batch writes each page of
+/// the by-patient index it touches once, and random patient ids touch nearly one
+/// page per entry until batches are large).
+pub const INDEX_BATCH: u32 = 8_192;
 
 /// What one round of the indexer did.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
