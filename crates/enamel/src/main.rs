@@ -15,9 +15,9 @@ use clap::Parser as _;
 
 /// mimalloc instead of the C library's allocator: glibc gives each of the server's
 /// threads (tokio's workers and one per SQLite connection) an arena of its own and
-/// returns little of it, so resident memory grew to about 170 MB under load on
-/// SQLite; with mimalloc it stays near 100 MB, and allocation costs less CPU
-/// (docs/performance.md).
+/// returns little of it, so resident memory grew to about 177 MB during the HTTP
+/// benchmark on SQLite; with mimalloc (and a smaller SQLite page cache) it was 120
+/// to 135 MB after it, and allocation costs less CPU (docs/performance.md).
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 

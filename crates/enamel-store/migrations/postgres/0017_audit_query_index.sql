@@ -32,6 +32,29 @@ CREATE TABLE audit_index_marks (
     indexed_to  BIGINT NOT NULL
 );
 
+-- Only the indexer writes the index: no row is updated, and rows and watermarks
+-- are deleted only through the purge path (a retention purge, `audit reindex`),
+-- which sets enamel.audit_purge = 'on' for its own transaction. A watermark only
+-- moves forward. As for the entries, this stops mistakes and application bugs; the
+-- index is checked against the entries by `enamel audit verify`.
+CREATE FUNCTION audit_index_guard() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF TG_OP = 'DELETE' AND current_setting('enamel.audit_purge', true) = 'on' THEN
+        RETURN OLD;
+    END IF;
+    IF TG_OP = 'UPDATE' AND TG_TABLE_NAME = 'audit_index_marks'
+       AND NEW.scope = OLD.scope AND NEW.indexed_to >= OLD.indexed_to THEN
+        RETURN NEW;
+    END IF;
+    RAISE EXCEPTION 'the audit index is written only by its indexer (%)', TG_TABLE_NAME;
+END
+$$;
+
+CREATE TRIGGER audit_index_guard BEFORE UPDATE OR DELETE ON audit_index
+    FOR EACH ROW EXECUTE FUNCTION audit_index_guard();
+CREATE TRIGGER audit_index_marks_guard BEFORE UPDATE OR DELETE ON audit_index_marks
+    FOR EACH ROW EXECUTE FUNCTION audit_index_guard();
+
 INSERT INTO audit_index (scope, idx, at, action, actor_id, patient_id, outcome)
     SELECT scope, idx, at, action, actor_id, patient_id, outcome FROM audit_entries;
 INSERT INTO audit_index_marks (scope, indexed_to)

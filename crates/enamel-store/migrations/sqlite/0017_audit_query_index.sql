@@ -32,6 +32,26 @@ CREATE TABLE audit_index_marks (
     indexed_to  INTEGER NOT NULL
 ) STRICT;
 
+-- Only the indexer writes the index: no row is updated, and rows and watermarks
+-- are deleted only through the purge path (a retention purge, `audit reindex`),
+-- which opens audit_purge_gate in its own transaction. A watermark only moves
+-- forward. As for the entries, this stops mistakes and application bugs; the
+-- index is checked against the entries by `enamel audit verify`.
+CREATE TRIGGER audit_index_no_update BEFORE UPDATE ON audit_index
+BEGIN SELECT RAISE(ABORT, 'the audit index is written only by its indexer'); END;
+
+CREATE TRIGGER audit_index_no_delete BEFORE DELETE ON audit_index
+WHEN NOT EXISTS (SELECT 1 FROM audit_purge_gate)
+BEGIN SELECT RAISE(ABORT, 'the audit index is written only by its indexer'); END;
+
+CREATE TRIGGER audit_index_marks_forward BEFORE UPDATE ON audit_index_marks
+WHEN NEW.scope <> OLD.scope OR NEW.indexed_to < OLD.indexed_to
+BEGIN SELECT RAISE(ABORT, 'an audit index watermark only moves forward'); END;
+
+CREATE TRIGGER audit_index_marks_no_delete BEFORE DELETE ON audit_index_marks
+WHEN NOT EXISTS (SELECT 1 FROM audit_purge_gate)
+BEGIN SELECT RAISE(ABORT, 'an audit index watermark only moves forward'); END;
+
 INSERT INTO audit_index (scope, idx, at, action, actor_id, patient_id, outcome)
     SELECT scope, idx, at, action, actor_id, patient_id, outcome FROM audit_entries;
 INSERT INTO audit_index_marks (scope, indexed_to)

@@ -23,10 +23,11 @@ use crate::db::{on_pool, on_tx};
 
 /// The most entries indexed in one transaction. A batch is what was appended
 /// since the last one, up to this: a worker that keeps up (it looks every 100 ms)
-/// takes small batches and holds SQLite's write lock for milliseconds; one that is
-/// behind takes large ones, which cost less per entry (a batch writes each page of
-/// the by-patient index it touches once, and random patient ids touch nearly one
-/// page per entry until batches are large).
+/// takes what 100 ms of appends brought (hundreds of entries at a busy office's
+/// rate; about 5,000 at 50,000 appends/s, which on SQLite holds the write lock for
+/// tens of milliseconds); one that is behind takes large ones, which cost less per
+/// entry (a batch writes each page of the by-patient index it touches once, and
+/// random patient ids touch nearly one page per entry until batches are large).
 pub const INDEX_BATCH: u32 = 8_192;
 
 /// What one round of the indexer did.
@@ -84,6 +85,7 @@ impl AuditLog<'_> {
             .begin_write()
             .await
             .context("beginning an audit index batch")?;
+        let (open, close) = super::purge::purge_path(&self.store().db);
         let lock = if tx.is_postgres() {
             "SELECT indexed_to FROM audit_index_marks WHERE scope = $1 FOR UPDATE"
         } else {
@@ -103,9 +105,33 @@ impl AuditLog<'_> {
                     .bind(scope)
                     .fetch_optional(&mut *conn)
                     .await?;
-                let to = size.unwrap_or(from).min(from.saturating_add(i64::from(batch)));
+                let size = size.unwrap_or(from);
+                // After a retention purge the log starts later: skip to its first
+                // entry rather than walk the removed range a batch at a time.
+                let first: Option<i64> = sqlx::query_scalar(
+                    "SELECT MIN(idx) FROM audit_entries WHERE scope = $1 AND idx >= $2",
+                )
+                .bind(scope)
+                .bind(from)
+                .fetch_one(&mut *conn)
+                .await?;
+                let start = first.unwrap_or(size).max(from);
+                let to = size.min(start.saturating_add(i64::from(batch)));
                 if to <= from {
                     return Ok::<u64, sqlx::Error>(0);
+                }
+                // A row already in the range was not put there by an indexer (they
+                // commit rows and watermark together): it goes, through the purge
+                // path, rather than stop every batch on its key.
+                sqlx::query(open).execute(&mut *conn).await?;
+                sqlx::query("DELETE FROM audit_index WHERE scope = $1 AND idx >= $2 AND idx < $3")
+                    .bind(scope)
+                    .bind(start)
+                    .bind(to)
+                    .execute(&mut *conn)
+                    .await?;
+                if let Some(close) = close {
+                    sqlx::query(close).execute(&mut *conn).await?;
                 }
                 // Sorted by patient: each page of the by-patient index is written
                 // once per batch, however the ids fall. The other indexes are in
@@ -116,7 +142,7 @@ impl AuditLog<'_> {
                      WHERE scope = $1 AND idx >= $2 AND idx < $3 ORDER BY patient_id, idx",
                 )
                 .bind(scope)
-                .bind(from)
+                .bind(start)
                 .bind(to)
                 .execute(&mut *conn)
                 .await?
@@ -147,6 +173,7 @@ impl AuditLog<'_> {
         mut progress: impl FnMut(u64),
     ) -> Result<u64, StoreError> {
         let key = scope.map(Scope::key);
+        let (open, close) = super::purge::purge_path(&self.store().db);
         let mut tx = self
             .store()
             .db
@@ -155,6 +182,7 @@ impl AuditLog<'_> {
             .context("beginning an audit reindex")?;
         on_tx!(&mut tx, conn => {
             async {
+                sqlx::query(open).execute(&mut *conn).await?;
                 // The watermark goes first, in the same transaction: no query ever
                 // sees a watermark above an index that is not there.
                 sqlx::query("DELETE FROM audit_index_marks WHERE $1 IS NULL OR scope = $1")
@@ -164,37 +192,58 @@ impl AuditLog<'_> {
                 sqlx::query("DELETE FROM audit_index WHERE $1 IS NULL OR scope = $1")
                     .bind(key.as_deref())
                     .execute(&mut *conn)
-                    .await
+                    .await?;
+                if let Some(close) = close {
+                    sqlx::query(close).execute(&mut *conn).await?;
+                }
+                Ok::<(), sqlx::Error>(())
             }
             .await
-            .map(|_| ())
         })
         .context("dropping the audit index")?;
         tx.commit()
             .await
             .context("committing the dropped audit index")?;
         let mut total = 0;
+        // Until no chosen log is behind its head (a batch over a gap adds nothing
+        // but still moves the watermark).
         loop {
-            let mut added = 0;
-            for (log, _) in self.behind().await? {
-                if key.as_deref().is_none_or(|k| k == log) {
-                    added += self.index_batch(&log, INDEX_BATCH).await?;
-                }
-            }
-            if added == 0 {
+            let behind: Vec<String> = self
+                .behind()
+                .await?
+                .into_iter()
+                .map(|(log, _)| log)
+                .filter(|log| key.as_deref().is_none_or(|k| k == log))
+                .collect();
+            if behind.is_empty() {
                 return Ok(total);
             }
-            total += added;
+            for log in &behind {
+                total += self.index_batch(log, INDEX_BATCH).await?;
+            }
             progress(total);
         }
     }
 
     /// The first entry of `scope` below its watermark that the index leaves out or
     /// records with other columns than the entry's own (which verification holds
-    /// to the entry): a query would not find it, or find it for the wrong filter.
+    /// to the entry): a query would not find it, or find it for the wrong filter;
+    /// or the first index row at or above the watermark, which no indexer wrote.
     /// `None` when the index is true to the log. Verification of the log itself
     /// never reads the index.
     pub async fn index_disagreement(&self, scope: &Scope) -> Result<Option<u64>, StoreError> {
+        // A row at or above the watermark was not put there by an indexer, which
+        // commits rows and watermark together.
+        let foreign: Option<i64> = on_pool!(&self.store().db, pool => {
+            sqlx::query_scalar(
+                "SELECT MIN(idx) FROM audit_index WHERE scope = $1 \
+                 AND idx >= (SELECT COALESCE(MAX(indexed_to), 0) FROM audit_index_marks WHERE scope = $1)",
+            )
+            .bind(scope.key())
+            .fetch_one(pool)
+            .await
+        })
+        .context("checking the audit index")?;
         let first: Option<i64> = on_pool!(&self.store().db, pool => {
             sqlx::query_scalar(
                 "SELECT MIN(e.idx) FROM audit_entries e \
@@ -210,6 +259,10 @@ impl AuditLog<'_> {
             .await
         })
         .context("checking the audit index")?;
+        let first = match (first, foreign) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
         Ok(first.and_then(|i| u64::try_from(i).ok()))
     }
 }

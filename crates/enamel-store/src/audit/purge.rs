@@ -146,20 +146,21 @@ impl AuditLog<'_> {
 
     /// Deletes entries below `cut` through the purge path, in one transaction.
     async fn delete_before(&self, scope: &Scope, cut: u64) -> Result<u64, StoreError> {
-        // The only difference between the backends is how the purge path is opened
-        // (and, on SQLite, closed again) inside the transaction.
-        let (open, close): (&'static str, Option<&'static str>) = match &self.store.db {
-            Db::Sqlite(_) => (
-                "INSERT INTO audit_purge_gate (opened) VALUES (1)",
-                Some("DELETE FROM audit_purge_gate"),
-            ),
-            Db::Postgres(_) => ("SET LOCAL enamel.audit_purge = 'on'", None),
+        let (open, close) = purge_path(&self.store.db);
+        // Held like an index batch holds it, so no batch copies entries this purge
+        // removes (SQLite's write lock does the same there).
+        let hold_mark = match &self.store.db {
+            Db::Sqlite(_) => "SELECT indexed_to FROM audit_index_marks WHERE scope = $1",
+            Db::Postgres(_) => {
+                "SELECT indexed_to FROM audit_index_marks WHERE scope = $1 FOR UPDATE"
+            }
         };
         let cut = i64::try_from(cut).unwrap_or(i64::MAX);
         let removed = on_pool!(&self.store.db, pool => {
             async {
                 let mut tx = pool.begin_with(crate::db::write_begin(pool)).await?;
                 sqlx::query(open).execute(&mut *tx).await?;
+                sqlx::query(hold_mark).bind(scope.key()).fetch_optional(&mut *tx).await?;
                 let removed = sqlx::query("DELETE FROM audit_entries WHERE scope = $1 AND idx < $2")
                     .bind(scope.key())
                     .bind(cut)
@@ -182,5 +183,18 @@ impl AuditLog<'_> {
         })
         .context("purging audit entries")?;
         Ok(removed)
+    }
+}
+
+/// How a transaction opens the purge path (and, on SQLite, closes it again before
+/// it commits): the one way to delete audit entries and query index rows, which
+/// the triggers refuse otherwise. The only difference between the backends.
+pub(super) const fn purge_path(db: &Db) -> (&'static str, Option<&'static str>) {
+    match db {
+        Db::Sqlite(_) => (
+            "INSERT INTO audit_purge_gate (opened) VALUES (1)",
+            Some("DELETE FROM audit_purge_gate"),
+        ),
+        Db::Postgres(_) => ("SET LOCAL enamel.audit_purge = 'on'", None),
     }
 }

@@ -232,6 +232,28 @@ pub async fn a_wrong_index_is_found_and_rebuilt_and_verification_never_needs_it(
     store.audit().checkpoint(&signer()).await.unwrap();
     while store.audit().index_round(16).await.unwrap().behind > 0 {}
 
+    // Only the indexer writes the index, and a watermark only moves forward.
+    let key = format!("'{}'", s.key());
+    for refused in [
+        "DELETE FROM audit_index WHERE scope = SCOPE AND idx = 12",
+        "UPDATE audit_index SET action = 'write' WHERE scope = SCOPE AND idx = 6",
+        "UPDATE audit_index_marks SET indexed_to = 3 WHERE scope = SCOPE",
+        "DELETE FROM audit_index_marks WHERE scope = SCOPE",
+    ] {
+        let sql = refused.replace("SCOPE", &key);
+        assert!(db.raw_try_execute(&sql).await.is_err(), "{refused}");
+    }
+    let guards: &[&str] = match store.backend() {
+        enamel_store::Backend::Sqlite => &[
+            "DROP TRIGGER audit_index_no_delete",
+            "DROP TRIGGER audit_index_no_update",
+        ],
+        enamel_store::Backend::Postgres => &["DROP TRIGGER audit_index_guard ON audit_index"],
+    };
+    for sql in guards {
+        db.raw_execute(sql).await;
+    }
+
     // The index is not the log: tampering with it leaves the log sound, but the
     // check finds the first entry it misreports.
     on_log(
@@ -272,4 +294,61 @@ pub async fn a_wrong_index_is_found_and_rebuilt_and_verification_never_needs_it(
     assert_eq!(store.audit().index_disagreement(&s).await.unwrap(), None);
     assert_eq!(store.audit().index_lag().await.unwrap(), 0);
     every_query_is_complete(store, practice, &patients, &all, "rebuilt").await;
+
+    // A row slipped in above the watermark (inserting is not refused) is reported,
+    // and the next batch over its place replaces it with the entry's own values.
+    append(store, s, &patients, 40, 3).await;
+    on_log(
+        db,
+        &s,
+        "INSERT INTO audit_index (scope, idx, at, action, actor_id, patient_id, outcome) \
+         SELECT scope, idx, at, 'write', actor_id, patient_id, outcome FROM audit_entries \
+         WHERE scope = SCOPE AND idx = (SELECT MAX(idx) FROM audit_entries WHERE scope = SCOPE)",
+    )
+    .await;
+    let squatter = store.audit().index_disagreement(&s).await.unwrap();
+    assert!(squatter.is_some(), "a row above the watermark is reported");
+    while store.audit().index_round(16).await.unwrap().behind > 0 {}
+    assert_eq!(store.audit().index_disagreement(&s).await.unwrap(), None);
+}
+
+/// Two workers' indexers (two stores on one database, as two processes) race each
+/// other and the appends: the index comes out whole, each entry once, and every
+/// query agrees with what was appended.
+pub async fn two_indexers_racing_the_appends_build_one_whole_index(db: &TestDb) {
+    let store = &db.store;
+    let practice = store
+        .practices()
+        .insert(&crate::fixtures::practice("Raced", 150_000_023))
+        .await
+        .unwrap()
+        .id;
+    let s = Scope::Practice(practice);
+    let patients = [Uuid::new_v4(), Uuid::new_v4(), Uuid::new_v4()];
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let indexers: Vec<_> = [(store.clone(), 7), (db.reopen().await, 5)]
+        .into_iter()
+        .map(|(worker, batch)| {
+            let stop = std::sync::Arc::clone(&stop);
+            tokio::spawn(async move {
+                let mut indexed = 0;
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    indexed += worker.audit().index_round(batch).await.unwrap().entries;
+                    tokio::task::yield_now().await;
+                }
+                indexed
+            })
+        })
+        .collect();
+    let all = append(store, s, &patients, 0, 150).await;
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let mut by_each = Vec::new();
+    for indexer in indexers {
+        by_each.push(indexer.await.unwrap());
+    }
+    while store.audit().index_round(64).await.unwrap().behind > 0 {}
+    assert!(by_each.iter().all(|n| *n > 0), "both indexed: {by_each:?}");
+    assert_eq!(store.audit().index_lag().await.unwrap(), 0);
+    assert_eq!(store.audit().index_disagreement(&s).await.unwrap(), None);
+    every_query_is_complete(store, practice, &patients, &all, "two indexers").await;
 }

@@ -61,6 +61,7 @@ enamel_testkit::on_both_databases!(
     audit::the_security_officer_pages_through_a_patients_accesses_newest_first,
     audit_index::queries_are_complete_whatever_the_indexer_has_done,
     audit_index::a_wrong_index_is_found_and_rebuilt_and_verification_never_needs_it,
+    audit_index::two_indexers_racing_the_appends_build_one_whole_index,
     audit::failures_and_denials_of_the_last_day_are_listed_alone,
     audit::the_accounting_of_disclosures_lists_each_disclosure_as_csv,
     referrals::a_duplicate_patient_is_caught_by_name_and_birth_date,

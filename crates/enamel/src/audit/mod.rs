@@ -264,10 +264,13 @@ async fn verify_database(
             code = ExitCode::FAILURE;
         } else if let Some(index) = store.audit().index_disagreement(&scope).await? {
             // The log is sound, but a query could miss an entry or find it under
-            // the wrong filter.
+            // the wrong filter. Only the indexer writes the index and triggers
+            // refuse other changes, so this is tampering or a bug: keep the
+            // evidence before rebuilding.
             println!(
-                "  QUERY INDEX WRONG at index {index}: the entry is missing from the query \
-                 index or indexed with other values (rebuild it: enamel audit reindex)"
+                "  QUERY INDEX ALTERED at index {index}: the entry is missing from the query \
+                 index or indexed with other values, so queries could miss it; copy the \
+                 database as evidence, then rebuild the index: enamel audit reindex"
             );
             code = ExitCode::FAILURE;
         }

@@ -311,10 +311,19 @@ async fn the_query_index_is_checked_by_verify_and_rebuilt_by_reindex(
         .practice
         .id
         .to_string();
-    db.raw_execute(&format!(
-        "DELETE FROM audit_index WHERE scope = '{practice}' AND idx = 3"
-    ))
-    .await;
+    let remove = format!("DELETE FROM audit_index WHERE scope = '{practice}' AND idx = 3");
+    assert!(
+        db.raw_try_execute(&remove).await.is_err(),
+        "only the indexer writes the index"
+    );
+    let guards: &[&str] = match backend {
+        enamel_store::Backend::Sqlite => &["DROP TRIGGER audit_index_no_delete"],
+        enamel_store::Backend::Postgres => &["DROP TRIGGER audit_index_guard ON audit_index"],
+    };
+    for sql in guards {
+        db.raw_execute(sql).await;
+    }
+    db.raw_execute(&remove).await;
     let caught = run(&mut with_db(&["audit", "verify"]));
     let report = text(&caught.stdout);
     assert_eq!(caught.status.code(), Some(1), "{report}");
@@ -323,7 +332,7 @@ async fn the_query_index_is_checked_by_verify_and_rebuilt_by_reindex(
         .nth(1)
         .unwrap_or_default();
     assert!(
-        section.contains("  ok: ") && section.contains("QUERY INDEX WRONG at index 3"),
+        section.contains("  ok: ") && section.contains("QUERY INDEX ALTERED at index 3"),
         "the log is sound, its index is not: {report}"
     );
     assert!(!report.contains("TAMPERED"), "{report}");
