@@ -193,6 +193,16 @@ fn days(days: u32) -> time::Duration {
     time::Duration::days(i64::from(days))
 }
 
+/// A spawned task that stops with its owner.
+#[derive(Debug)]
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
 /// One worker of the jobs runtime.
 #[derive(Debug)]
 pub struct Runtime {
@@ -240,7 +250,8 @@ impl Runtime {
         let mut scheduler = Scheduler::default();
         tokio::pin!(shutdown);
         tracing::info!(worker = %self.worker, "the jobs runtime is running");
-        let indexer = tokio::spawn(jobs::audit_index::run(self.store.clone()));
+        // Aborted when this run ends, however it ends (a dropped future included).
+        let indexer = AbortOnDrop(tokio::spawn(jobs::audit_index::run(self.store.clone())));
         loop {
             if let Err(err) = scheduler.enqueue_due(&self).await {
                 tracing::error!(error = format!("{err:#}"), "scheduling jobs failed");
@@ -256,7 +267,7 @@ impl Runtime {
                 () = tokio::time::sleep(pause) => {}
             }
         }
-        indexer.abort();
+        drop(indexer);
         if let Err(err) =
             jobs::checkpoint::run(&self.store, &signer, &self.settings.checkpoint_dir).await
         {
