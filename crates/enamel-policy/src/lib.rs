@@ -322,10 +322,24 @@ impl PolicyEngine {
         let resource = resource_entity(resource)?;
         let action_uid = uid("Action", action.as_str())?;
         let policies = self.slice(&principal.uid(), action, &action_uid, &resource.uid())?;
-        self.evaluate(&policies, principal, action_uid, resource, circumstances)
+        self.evaluate(
+            &policies,
+            principal,
+            action_uid,
+            resource,
+            circumstances,
+            None,
+        )
     }
 
     /// Puts the request to `policies` (the whole set, or a slice of it).
+    ///
+    /// The entities are checked against `schema` only when one is given. A request
+    /// passes none: the principal and resource entities are built by this crate from
+    /// typed values, and a test holds every kind of them to the schema. Validating
+    /// them per request also rebuilt every action entity of the schema, the larger
+    /// part of a decision's time (docs/performance.md). An evaluation error denies
+    /// either way.
     fn evaluate(
         &self,
         policies: &PolicySet,
@@ -333,6 +347,7 @@ impl PolicyEngine {
         action_uid: EntityUid,
         resource: cedar_policy::Entity,
         circumstances: Circumstances,
+        schema: Option<&Schema>,
     ) -> Result<Decision, String> {
         let request = Request::new(
             principal.uid(),
@@ -350,8 +365,7 @@ impl PolicyEngine {
         if resource.uid() != entities[0].uid() {
             entities.push(resource);
         }
-        let entities =
-            Entities::from_entities(entities, Some(&self.schema)).map_err(|e| e.to_string())?;
+        let entities = Entities::from_entities(entities, schema).map_err(|e| e.to_string())?;
         let response = self.authorizer.is_authorized(&request, policies, &entities);
         let diagnostics = response.diagnostics();
         if let Some(error) = diagnostics.errors().next() {
@@ -524,9 +538,13 @@ mod tests {
     /// Slicing the policies by scope changes no decision and no reason: every
     /// action, for people of each role (in the practice and outside it), agents with
     /// and without scopes, system tasks, on every kind of resource, with and without
-    /// a break-glass grant, is decided as the whole set decides it.
+    /// a break-glass grant, is decided as the whole set decides it. The whole set is
+    /// given entities checked against the schema, so every kind of entity a request
+    /// builds unchecked is one the schema accepts (a rejected one would deny here
+    /// with the schema's error as its reason).
     #[test]
-    fn deciding_with_a_slice_of_the_policies_is_deciding_with_all_of_them() {
+    fn deciding_with_a_slice_of_the_policies_and_unchecked_entities_is_deciding_with_all_of_them_on_checked_ones()
+     {
         let engine = PolicyEngine::bundled().unwrap();
         assert!(!engine.action_groups, "the schema has no action groups");
         let practice = PracticeId::generate();
@@ -547,6 +565,7 @@ mod tests {
                                 uid("Action", action.as_str())?,
                                 resource_entity(resource)?,
                                 circumstances,
+                                Some(&engine.schema),
                             )
                         })()
                         .unwrap_or_else(Decision::deny);

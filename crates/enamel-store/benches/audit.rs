@@ -21,6 +21,11 @@
     clippy::missing_panics_doc
 )]
 
+/// The allocator of the `enamel` binary (crates/enamel/src/main.rs), so the store is
+/// measured as the server runs it.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};

@@ -102,6 +102,10 @@ pub struct Store {
     pub(crate) policy: Arc<enamel_policy::PolicyEngine>,
 }
 
+/// How long a pooled PostgreSQL connection may sit idle before it is pinged at its
+/// next checkout.
+const PING_IF_IDLE_FOR: Duration = Duration::from_secs(30);
+
 impl Store {
     /// Opens a pool on the database that `url` names.
     ///
@@ -134,9 +138,13 @@ impl Store {
                     std::fs::create_dir_all(parent)
                         .context("creating the SQLite database's directory")?;
                 }
+                // No ping before each checkout: a connection to a local file does
+                // not go stale, and the ping is a round trip to the connection's
+                // thread on every statement (docs/performance.md).
                 let pool = SqlitePoolOptions::new()
                     .max_connections(options.max_connections)
                     .acquire_timeout(options.busy_timeout)
+                    .test_before_acquire(false)
                     .connect_with(connect)
                     .await
                     .context("opening the SQLite database")?;
@@ -145,9 +153,24 @@ impl Store {
             Backend::Postgres => {
                 let connect =
                     PgConnectOptions::from_str(url).map_err(|_| StoreError::UnsupportedUrl)?;
+                // A connection is pinged before a checkout only when it has been
+                // idle long enough to have been dropped by the server or the network
+                // (a restart, a proxy's idle timeout); the default pings every
+                // checkout, a round trip per statement (docs/performance.md). sqlx
+                // also pings each connection as it goes back to the pool.
                 let pool = PgPoolOptions::new()
                     .max_connections(options.max_connections)
                     .acquire_timeout(options.busy_timeout)
+                    .test_before_acquire(false)
+                    .before_acquire(|connection, meta| {
+                        Box::pin(async move {
+                            if meta.idle_for >= PING_IF_IDLE_FOR {
+                                use sqlx::Connection as _;
+                                connection.ping().await?;
+                            }
+                            Ok(true)
+                        })
+                    })
                     .connect_with(connect)
                     .await
                     .context("connecting to PostgreSQL")?;
