@@ -543,8 +543,7 @@ mod tests {
     /// builds unchecked is one the schema accepts (a rejected one would deny here
     /// with the schema's error as its reason).
     #[test]
-    fn deciding_with_a_slice_of_the_policies_and_unchecked_entities_is_deciding_with_all_of_them_on_checked_ones()
-     {
+    fn slices_on_unchecked_entities_decide_as_the_whole_set_on_checked_ones() {
         let engine = PolicyEngine::bundled().unwrap();
         assert!(!engine.action_groups, "the schema has no action groups");
         let practice = PracticeId::generate();
