@@ -156,14 +156,19 @@ async fn every_query_is_complete(
     }
 }
 
-pub async fn queries_are_complete_whatever_the_indexer_has_done(db: &TestDb) {
-    let store = &db.store;
-    let practice = store
+/// A new practice named `name`, whose log a test writes.
+async fn new_practice(store: &Store, name: &str, npi_base: u32) -> enamel_domain::PracticeId {
+    store
         .practices()
-        .insert(&crate::fixtures::practice("Indexed", 150_000_021))
+        .insert(&crate::fixtures::practice(name, npi_base))
         .await
         .unwrap()
-        .id;
+        .id
+}
+
+pub async fn queries_are_complete_whatever_the_indexer_has_done(db: &TestDb) {
+    let store = &db.store;
+    let practice = new_practice(store, "Indexed", 150_000_021).await;
     let s = Scope::Practice(practice);
     let patients = [Uuid::new_v4(), Uuid::new_v4(), Uuid::new_v4()];
     let mut all = append(store, s, &patients, 0, 60).await;
@@ -220,12 +225,7 @@ pub async fn queries_are_complete_whatever_the_indexer_has_done(db: &TestDb) {
 
 pub async fn a_wrong_index_is_found_and_rebuilt_and_verification_never_needs_it(db: &TestDb) {
     let store = &db.store;
-    let practice = store
-        .practices()
-        .insert(&crate::fixtures::practice("Reindexed", 150_000_022))
-        .await
-        .unwrap()
-        .id;
+    let practice = new_practice(store, "Reindexed", 150_000_022).await;
     let s = Scope::Practice(practice);
     let patients = [Uuid::new_v4(), Uuid::new_v4(), Uuid::new_v4()];
     let all = append(store, s, &patients, 0, 40).await;
@@ -317,12 +317,7 @@ pub async fn a_wrong_index_is_found_and_rebuilt_and_verification_never_needs_it(
 /// query agrees with what was appended.
 pub async fn two_indexers_racing_the_appends_build_one_whole_index(db: &TestDb) {
     let store = &db.store;
-    let practice = store
-        .practices()
-        .insert(&crate::fixtures::practice("Raced", 150_000_023))
-        .await
-        .unwrap()
-        .id;
+    let practice = new_practice(store, "Raced", 150_000_023).await;
     let s = Scope::Practice(practice);
     let patients = [Uuid::new_v4(), Uuid::new_v4(), Uuid::new_v4()];
     let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
