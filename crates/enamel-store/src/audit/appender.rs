@@ -12,32 +12,57 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use tokio::sync::{mpsc, oneshot};
 
-use super::{EntryRow, Head, head_sql};
+use super::{EntryRow, HEAD_SQL_POSTGRES, HEAD_SQL_SQLITE, Head, extend_head_postgres};
 
 /// The most events one transaction takes.
 const MAX_BATCH: usize = 4_096;
 /// Rows per multi-row INSERT statement (9 parameters each, within both backends'
 /// parameter limits).
 pub(crate) const ROWS_PER_STATEMENT: usize = 100;
-/// Bytes of entries per INSERT on PostgreSQL: sqlx does not set `TCP_NODELAY`, and
-/// a message larger than the socket's send buffer leaves a last segment that
-/// Nagle's algorithm holds until the server's delayed acknowledgement (40 ms).
-/// Statements that each fit one write do not stall (docs/audit.md).
-pub(super) const PG_STATEMENT_BYTES: usize = 12 * 1024;
+/// Bytes of one statement's message on PostgreSQL, at most: sqlx does not set
+/// `TCP_NODELAY`, and a message that takes more than one write (over TLS, more
+/// than one 16 KiB record) leaves a last segment that Nagle's algorithm holds until
+/// the server's delayed acknowledgement, 40 ms. Statements that each fit one write
+/// do not stall (docs/audit.md).
+pub(super) const PG_STATEMENT_BYTES: usize = 15 * 1024;
+/// What a PostgreSQL statement of entries carries besides its rows, at most: the
+/// log's key, the arrays' headers, the message's framing, and the head's size and
+/// last hash when the statement also moves the head (its frontier is counted
+/// apart).
+pub(super) const PG_STATEMENT_FIXED_BYTES: usize = 512;
 /// Inside a caller's transaction (a write with its events) there are few events.
 pub(crate) const STATEMENT_BYTES_IN_TX: usize = usize::MAX;
 
+/// The bytes a row adds to an INSERT's message on PostgreSQL: each column's value
+/// and its 4-byte length (the entry, its 32-byte leaf hash, the 8-byte index and
+/// time, the 16-byte patient id, and the texts).
+pub(crate) fn row_bytes(row: &EntryRow) -> usize {
+    const FIXED: usize = 8 * 4 + 8 + 32 + 8 + 16;
+    FIXED
+        + row.bytes.len()
+        + row.action.len()
+        + row.actor_id.as_ref().map_or(0, String::len)
+        + row.outcome.len()
+}
+
 /// `rows` cut into INSERT statements of at most [`ROWS_PER_STATEMENT`] rows and
-/// about `max_bytes` of entries (always at least one row each).
+/// about `max_bytes` of rows ([`row_bytes`]; always at least one row each).
 pub(crate) fn statements(rows: &[EntryRow], max_bytes: usize) -> Vec<&[EntryRow]> {
+    statements_after(rows, max_bytes, max_bytes)
+}
+
+/// [`statements`] whose first statement takes at most `first_bytes` of rows (it
+/// carries something else as well).
+fn statements_after(rows: &[EntryRow], first_bytes: usize, max_bytes: usize) -> Vec<&[EntryRow]> {
     let mut statements = Vec::new();
-    let (mut start, mut bytes) = (0, 0);
+    let (mut start, mut bytes, mut budget) = (0, 0, first_bytes);
     for (i, row) in rows.iter().enumerate() {
-        if i > start && (i - start == ROWS_PER_STATEMENT || bytes + row.bytes.len() > max_bytes) {
+        let size = row_bytes(row);
+        if i > start && (i - start == ROWS_PER_STATEMENT || bytes + size > budget) {
             statements.push(&rows[start..i]);
-            (start, bytes) = (i, 0);
+            (start, bytes, budget) = (i, 0, max_bytes);
         }
-        bytes += row.bytes.len();
+        bytes += size;
     }
     if start < rows.len() {
         statements.push(&rows[start..]);
@@ -263,7 +288,7 @@ async fn write_loop(db: Db, mut receiver: mpsc::Receiver<Pending>, wal_path: Wal
             let appended = match appended {
                 Ok(mut held) => {
                     let cached = heads.remove(&scope);
-                    let result = append(&db, &mut held, scope, &events, cached.as_ref()).await;
+                    let result = append(&mut held, scope, &events, cached.as_ref()).await;
                     result.map(|(head, wal)| {
                         let first = head.size - events.len() as u64;
                         heads.insert(scope, head);
@@ -308,62 +333,109 @@ async fn write_loop(db: Db, mut receiver: mpsc::Receiver<Pending>, wal_path: Wal
     }
 }
 
-/// Appends `events` to the log of `scope` in a transaction of its own on
-/// `connection`; returns the head after them, and on SQLite the write-ahead log
-/// that must still be synced before the events are durable.
+/// Appends `events` to the log of `scope` on `connection`, atomically; returns the
+/// head after them, and on SQLite the write-ahead log that must still be synced
+/// before the events are durable.
 ///
 /// With the head this writer left (`cached`), the entries are built before the
-/// transaction and the head is replaced only if it is still that one (compare and
-/// set): one statement fewer than reading it. If anyone else appended meanwhile
-/// (a write with its own events, another process), the head is read under the lock
-/// and the entries built again, so a stale cache costs time, never a fork.
+/// database is asked anything and the head is replaced only if it is still that
+/// one (compare and set): one statement fewer than reading it. If anyone else
+/// appended meanwhile (a write with its own events, another process), the head is
+/// read under the lock and the entries built again, so a stale cache costs time,
+/// never a fork.
 async fn append(
-    db: &Db,
     connection: &mut Connection,
     scope: Scope,
     events: &[(&Event, &Encoded)],
     cached: Option<&Head>,
 ) -> anyhow::Result<(Head, Option<Arc<std::fs::File>>)> {
-    use sqlx::Connection as _;
     let key = scope.key();
-    let head_sql = head_sql(db);
     let built = cached.map(|head| (head.size, head.extend(events)));
-    let statement_bytes = match db {
-        Db::Sqlite(_) => usize::MAX,
-        Db::Postgres(_) => PG_STATEMENT_BYTES,
-    };
-    macro_rules! run {
-        ($tx:ident) => {{
-            let (rows, next) = match built {
-                Some((size, (rows, next))) if store_head!($tx, &key, &next, Some(size)).await? => {
-                    (rows, next)
-                }
-                _ => {
-                    let head = read_head!($tx, head_sql, &key).await?;
-                    let (rows, next) = head.extend(events);
-                    store_head!($tx, &key, &next, None).await?;
-                    (rows, next)
-                }
-            };
-            insert_rows!($tx, &key, &rows, statement_bytes).await?;
-            $tx.commit().await?;
-            Ok(next)
-        }};
-    }
     match connection {
-        // IMMEDIATE: the write lock from the start, so the head cannot move between
-        // the comparison and the inserts.
         Connection::Sqlite(writer) => {
-            let mut tx = writer.connection.begin_with("BEGIN IMMEDIATE").await?;
-            let head: anyhow::Result<Head> = run!(tx);
-            Ok((head?, writer.wal()?))
+            let head = append_sqlite(&mut writer.connection, &key, events, built).await?;
+            Ok((head, writer.wal()?))
         }
-        Connection::Postgres(conn) => {
-            let mut tx = conn.begin().await?;
-            let head: anyhow::Result<Head> = run!(tx);
-            Ok((head?, None))
-        }
+        Connection::Postgres(conn) => Ok((append_postgres(conn, &key, events, built).await?, None)),
     }
+}
+
+/// The entries built on a cached head: its size, and the rows and head after them.
+type Built = Option<(u64, (Vec<EntryRow>, Head))>;
+
+/// [`append`] on SQLite, in one transaction that holds the write lock from its
+/// `BEGIN IMMEDIATE`, so the head cannot move between the comparison and the
+/// inserts.
+async fn append_sqlite(
+    conn: &mut sqlx::SqliteConnection,
+    key: &str,
+    events: &[(&Event, &Encoded)],
+    built: Built,
+) -> anyhow::Result<Head> {
+    use sqlx::Connection as _;
+    let mut tx = conn.begin_with("BEGIN IMMEDIATE").await?;
+    let (rows, next) = match built {
+        Some((size, (rows, next))) if store_head!(tx, key, &next, Some(size)).await? => {
+            (rows, next)
+        }
+        _ => {
+            let head = read_head!(tx, HEAD_SQL_SQLITE, key).await?;
+            let (rows, next) = head.extend(events);
+            store_head!(tx, key, &next, None).await?;
+            (rows, next)
+        }
+    };
+    insert_rows!(tx, key, &rows, usize::MAX).await?;
+    tx.commit().await?;
+    Ok(next)
+}
+
+/// [`append`] on PostgreSQL. The compare-and-set of the head travels with the
+/// first rows in one statement ([`extend_head_postgres`]); a batch that fits one
+/// statement (a few events, the usual case) is that statement alone, committed on
+/// its own: one round trip instead of four. Larger batches add their other rows in
+/// the same transaction. On a stale cache, the head is read `FOR UPDATE`.
+async fn append_postgres(
+    conn: &mut sqlx::PgConnection,
+    key: &str,
+    events: &[(&Event, &Encoded)],
+    built: Built,
+) -> anyhow::Result<Head> {
+    use sqlx::Connection as _;
+    const ROWS_BYTES: usize = PG_STATEMENT_BYTES - PG_STATEMENT_FIXED_BYTES;
+    // The statement that moves the head carries its frontier too.
+    let moved = match &built {
+        Some((size, (rows, next))) => {
+            let frontier = serde_json::to_string(&next.frontier)?;
+            let cut = statements_after(rows, ROWS_BYTES.saturating_sub(frontier.len()), ROWS_BYTES);
+            Some((*size, cut, next, frontier))
+        }
+        None => None,
+    };
+    if let Some((size, cut, next, frontier)) = &moved
+        && let [only] = cut[..]
+        && extend_head_postgres(conn, key, only, next, frontier, *size).await?
+    {
+        return Ok((*next).clone());
+    }
+    let mut tx = conn.begin().await?;
+    if let Some((size, cut, next, frontier)) = moved
+        && let [first, rest @ ..] = &cut[..]
+        && !rest.is_empty()
+        && extend_head_postgres(&mut tx, key, first, next, &frontier, size).await?
+    {
+        for chunk in rest {
+            insert_rows!(tx, key, chunk, usize::MAX).await?;
+        }
+        tx.commit().await?;
+        return Ok(next.clone());
+    }
+    let head = read_head!(tx, HEAD_SQL_POSTGRES, key).await?;
+    let (rows, next) = head.extend(events);
+    store_head!(tx, key, &next, None).await?;
+    insert_rows!(tx, key, &rows, ROWS_BYTES).await?;
+    tx.commit().await?;
+    Ok(next)
 }
 
 #[cfg(test)]
@@ -395,9 +467,11 @@ mod tests {
     }
 
     /// PostgreSQL over TCP: a batch of 64 typical entries (about 600 bytes each) is
-    /// cut into INSERTs that each stay within 12 KiB, in order, every row once, so
-    /// no statement leaves a last segment for Nagle's algorithm to hold (the
-    /// benchmark's PostgreSQL rows, over TCP, show the rate this keeps).
+    /// cut into INSERTs whose messages, with the head's frontier in the first, each
+    /// stay within one TLS record (16 KiB), in order, every row once, so no
+    /// statement leaves a last segment for Nagle's algorithm to hold (the
+    /// benchmark's PostgreSQL rows, over TCP, show the rate this keeps: a statement
+    /// of two records costs 40 ms).
     #[test]
     fn postgres_statements_stay_small_enough_for_one_write() {
         let rows: Vec<crate::audit::EntryRow> = (0..64)
@@ -407,19 +481,29 @@ mod tests {
                 leaf: [0; 32],
                 at: time::OffsetDateTime::UNIX_EPOCH,
                 action: "read",
-                actor_id: None,
-                patient_id: None,
+                actor_id: Some(format!("user-{}", uuid::Uuid::nil())),
+                patient_id: Some(uuid::Uuid::nil()),
                 outcome: "success",
             })
             .collect();
-        let statements = super::statements(&rows, super::PG_STATEMENT_BYTES);
+        let row = &rows[0];
+        assert!(
+            super::row_bytes(row) >= row.bytes.len() + 32 + 41 + 16 + 16,
+            "a row counts its entry, leaf hash, actor, patient and index and time"
+        );
+        // The frontier of a log of a trillion entries: 40 subtrees, each hash a
+        // JSON array of 32 numbers of up to 3 digits.
+        let frontier = 40 * (32 * 4 + 8) + 16;
+        let rows_bytes = super::PG_STATEMENT_BYTES - super::PG_STATEMENT_FIXED_BYTES;
+        let statements = super::statements_after(&rows, rows_bytes - frontier, rows_bytes);
         assert!(statements.len() > 1, "one statement would be about 46 KiB");
         let mut next = 0;
-        for statement in &statements {
-            let bytes: usize = statement.iter().map(|r| r.bytes.len()).sum();
+        for (i, statement) in statements.iter().enumerate() {
+            let bytes: usize = statement.iter().map(super::row_bytes).sum();
+            let head = if i == 0 { frontier } else { 0 };
             assert!(
-                bytes <= super::PG_STATEMENT_BYTES,
-                "{bytes} bytes in one INSERT"
+                bytes + head + super::PG_STATEMENT_FIXED_BYTES <= 16 * 1024 - 512,
+                "{bytes} bytes of rows in statement {i}"
             );
             for row in *statement {
                 assert_eq!(row.index, next);

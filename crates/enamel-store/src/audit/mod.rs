@@ -24,18 +24,16 @@ use enamel_audit::entry::{Encoded, Event, Scope, format_timestamp};
 use enamel_audit::merkle::{Frontier, Hash};
 use tokio::sync::oneshot;
 
-use crate::db::{Db, Tx, on_pool, on_tx};
+use crate::db::{Tx, on_pool, on_tx};
 use crate::{Store, StoreError};
 
-/// SQL to read a log's head, locking it where the backend locks rows.
-pub(crate) fn head_sql(db: &Db) -> &'static str {
-    match db {
-        Db::Sqlite(_) => "SELECT size, last_hash, frontier FROM audit_heads WHERE scope = $1",
-        Db::Postgres(_) => {
-            "SELECT size, last_hash, frontier FROM audit_heads WHERE scope = $1 FOR UPDATE"
-        }
-    }
-}
+/// SQL to read a log's head on SQLite, whose write transactions hold the
+/// database's write lock.
+pub(crate) const HEAD_SQL_SQLITE: &str =
+    "SELECT size, last_hash, frontier FROM audit_heads WHERE scope = $1";
+/// SQL to read a log's head on PostgreSQL, locking its row.
+pub(crate) const HEAD_SQL_POSTGRES: &str =
+    "SELECT size, last_hash, frontier FROM audit_heads WHERE scope = $1 FOR UPDATE";
 
 /// A log's head: its size, last leaf hash and the tree's right edge.
 #[derive(Clone, Debug)]
@@ -160,33 +158,157 @@ macro_rules! store_head {
     };
 }
 
-/// Inserts `$rows` of the log `$key` in `$tx`.
+/// Inserts `$rows` of the log `$key` in `$tx` (a connection or transaction of
+/// either backend), in statements of about `$max_bytes` of entries.
 macro_rules! insert_rows {
     ($tx:ident, $key:expr, $rows:expr, $max_bytes:expr) => {
-        async {
-            let key: &str = $key;
-            let rows: &[$crate::audit::EntryRow] = $rows;
-            for chunk in $crate::audit::statements(rows, $max_bytes) {
-                let mut insert = sqlx::QueryBuilder::new(
-                    "INSERT INTO audit_entries \
-                     (scope, idx, entry, leaf_hash, at, action, actor_id, patient_id, outcome) ",
-                );
-                insert.push_values(chunk, |mut row, entry| {
-                    row.push_bind(key)
-                        .push_bind(entry.index)
-                        .push_bind(&entry.bytes)
-                        .push_bind(&entry.leaf[..])
-                        .push_bind($crate::audit::AuditTime(entry.at))
-                        .push_bind(entry.action)
-                        .push_bind(entry.actor_id.as_deref())
-                        .push_bind(entry.patient_id)
-                        .push_bind(entry.outcome);
-                });
-                insert.build().execute(&mut *$tx).await?;
-            }
-            Ok::<(), anyhow::Error>(())
-        }
+        $crate::audit::InsertEntries::insert_entries(&mut *$tx, $key, $rows, $max_bytes)
     };
+}
+
+/// Inserting entry rows, spelled for each backend.
+pub(crate) trait InsertEntries {
+    /// Inserts `rows` of the log `key`, in statements of at most
+    /// [`ROWS_PER_STATEMENT`] rows and about `max_bytes` of entries.
+    fn insert_entries<'a>(
+        &'a mut self,
+        key: &'a str,
+        rows: &'a [EntryRow],
+        max_bytes: usize,
+    ) -> impl Future<Output = anyhow::Result<()>> + Send + 'a;
+}
+
+impl InsertEntries for sqlx::SqliteConnection {
+    /// One multi-row `VALUES` statement per cut (SQLite has no arrays).
+    async fn insert_entries(
+        &mut self,
+        key: &str,
+        rows: &[EntryRow],
+        max_bytes: usize,
+    ) -> anyhow::Result<()> {
+        for chunk in statements(rows, max_bytes) {
+            let mut insert = sqlx::QueryBuilder::new(
+                "INSERT INTO audit_entries \
+                 (scope, idx, entry, leaf_hash, at, action, actor_id, patient_id, outcome) ",
+            );
+            insert.push_values(chunk, |mut row, entry| {
+                row.push_bind(key)
+                    .push_bind(entry.index)
+                    .push_bind(&entry.bytes)
+                    .push_bind(&entry.leaf[..])
+                    .push_bind(AuditTime(entry.at))
+                    .push_bind(entry.action)
+                    .push_bind(entry.actor_id.as_deref())
+                    .push_bind(entry.patient_id)
+                    .push_bind(entry.outcome);
+            });
+            insert.build().execute(&mut *self).await?;
+        }
+        Ok(())
+    }
+}
+
+impl InsertEntries for sqlx::PgConnection {
+    /// One statement of arrays per cut: the same text whatever the number of rows,
+    /// so it is prepared once per connection and stays in sqlx's statement cache.
+    async fn insert_entries(
+        &mut self,
+        key: &str,
+        rows: &[EntryRow],
+        max_bytes: usize,
+    ) -> anyhow::Result<()> {
+        for chunk in statements(rows, max_bytes) {
+            bind_columns(sqlx::query(PG_INSERT).bind(key), chunk)
+                .execute(&mut *self)
+                .await?;
+        }
+        Ok(())
+    }
+}
+
+/// The columns of `audit_entries` after its scope, as PostgreSQL arrays `$2` to
+/// `$9`, one element a row (`UNNEST` turns them back into rows).
+macro_rules! pg_rows {
+    () => {
+        "UNNEST($2::int8[], $3::bytea[], $4::bytea[], $5::timestamptz[], \
+         $6::text[], $7::text[], $8::uuid[], $9::text[]) \
+         AS r(idx, entry, leaf_hash, at, action, actor_id, patient_id, outcome)"
+    };
+}
+
+/// Inserts the rows of [`pg_rows`] into the log `$1`.
+const PG_INSERT: &str = concat!(
+    "INSERT INTO audit_entries \
+     (scope, idx, entry, leaf_hash, at, action, actor_id, patient_id, outcome) \
+     SELECT $1, r.* FROM ",
+    pg_rows!()
+);
+
+/// Binds `rows` as the arrays `$2` to `$9` of [`pg_rows`].
+fn bind_columns<'q>(
+    query: sqlx::query::Query<'q, sqlx::Postgres, sqlx::postgres::PgArguments>,
+    rows: &'q [EntryRow],
+) -> sqlx::query::Query<'q, sqlx::Postgres, sqlx::postgres::PgArguments> {
+    query
+        .bind(rows.iter().map(|r| r.index).collect::<Vec<i64>>())
+        .bind(
+            rows.iter()
+                .map(|r| r.bytes.as_slice())
+                .collect::<Vec<&[u8]>>(),
+        )
+        .bind(rows.iter().map(|r| &r.leaf[..]).collect::<Vec<&[u8]>>())
+        .bind(
+            rows.iter()
+                .map(|r| r.at)
+                .collect::<Vec<time::OffsetDateTime>>(),
+        )
+        .bind(rows.iter().map(|r| r.action).collect::<Vec<&str>>())
+        .bind(
+            rows.iter()
+                .map(|r| r.actor_id.as_deref())
+                .collect::<Vec<Option<&str>>>(),
+        )
+        .bind(
+            rows.iter()
+                .map(|r| r.patient_id)
+                .collect::<Vec<Option<uuid::Uuid>>>(),
+        )
+        .bind(rows.iter().map(|r| r.outcome).collect::<Vec<&str>>())
+}
+
+/// Moves the head of the log `$1` to the size, last hash and frontier `$10` to
+/// `$12` if it still has the size `$13` (compare and set), and only then inserts
+/// the rows of [`pg_rows`]: one statement, so one round trip.
+const PG_EXTEND: &str = concat!(
+    "WITH head AS (UPDATE audit_heads SET size = $10, last_hash = $11, frontier = $12 \
+     WHERE scope = $1 AND size = $13 RETURNING scope) \
+     INSERT INTO audit_entries \
+     (scope, idx, entry, leaf_hash, at, action, actor_id, patient_id, outcome) \
+     SELECT head.scope, r.* FROM head CROSS JOIN ",
+    pg_rows!()
+);
+
+/// On PostgreSQL, moves the head of the log `key` from `size` to `next` (whose
+/// frontier is `frontier`, as stored) and inserts `rows` (the first of the entries
+/// between) in one statement; `false`, with nothing written, when the head no
+/// longer has that size.
+pub(crate) async fn extend_head_postgres(
+    conn: &mut sqlx::PgConnection,
+    key: &str,
+    rows: &[EntryRow],
+    next: &Head,
+    frontier: &str,
+    size: u64,
+) -> anyhow::Result<bool> {
+    let inserted = bind_columns(sqlx::query(PG_EXTEND).bind(key), rows)
+        .bind(i64::try_from(next.size)?)
+        .bind(&next.last[..])
+        .bind(frontier)
+        .bind(i64::try_from(size)?)
+        .execute(&mut *conn)
+        .await?
+        .rows_affected();
+    Ok(inserted == rows.len() as u64 && !rows.is_empty())
 }
 
 /// Appends `events` (all of one log) inside the open transaction `tx`, so they
@@ -199,9 +321,9 @@ pub(crate) async fn append_in_tx(tx: &mut Tx, events: &[&Event]) -> anyhow::Resu
     };
     let key = first.scope.key();
     let head_sql = if tx.is_postgres() {
-        "SELECT size, last_hash, frontier FROM audit_heads WHERE scope = $1 FOR UPDATE"
+        HEAD_SQL_POSTGRES
     } else {
-        "SELECT size, last_hash, frontier FROM audit_heads WHERE scope = $1"
+        HEAD_SQL_SQLITE
     };
     let encoded: Vec<Encoded> = events.iter().map(|e| Encoded::new(e)).collect();
     let pairs: Vec<_> = events.iter().copied().zip(&encoded).collect();

@@ -139,9 +139,19 @@ impl AuditLog<'_> {
             if page.is_empty() {
                 return Ok(false);
             }
-            let entries: Vec<&[u8]> = page.iter().map(|e| e.entry.as_slice()).collect();
-            let hashes: Vec<Hash> = page.iter().map(|e| e.leaf_hash).collect();
-            if verifier.push_all(&entries, Some(&hashes), 1).is_err() {
+            // Hashing a page takes milliseconds of CPU: on a thread of its own, not
+            // on one of the runtime's workers, whose requests would wait for it.
+            let checked = tokio::task::spawn_blocking(move || {
+                let entries: Vec<&[u8]> = page.iter().map(|e| e.entry.as_slice()).collect();
+                let hashes: Vec<Hash> = page.iter().map(|e| e.leaf_hash).collect();
+                let sound = verifier.push_all(&entries, Some(&hashes), 1).is_ok();
+                (verifier, sound)
+            })
+            .await
+            .context("checking a page of entries before signing")?;
+            let sound;
+            (verifier, sound) = checked;
+            if !sound {
                 return Ok(false);
             }
             next = verifier.frontier().size();

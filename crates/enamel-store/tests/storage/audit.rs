@@ -118,6 +118,61 @@ pub async fn two_stores_on_one_database_never_fork_a_log(db: &TestDb) {
     assert_eq!(verify(&db.store, &scope).await.unwrap().entries, 300);
 }
 
+/// The writer builds each batch on the head it left last. When another process
+/// appended in between, its compare-and-set finds the head moved, writes nothing,
+/// and the batch is built again on the head read under its lock: for a batch of
+/// one statement (on PostgreSQL, committed on its own) and for one cut into
+/// several (entries of about 2 KiB: PostgreSQL's statements carry about 12 KiB);
+/// and, with the head where the writer left it, without reading it.
+pub async fn a_batch_on_a_moved_head_is_built_again(db: &TestDb) {
+    let scope = scope();
+    let other = db.reopen().await;
+    let large = |i: u64| Event {
+        user_agent: Some(format!("bench-agent/{i} {}", "x".repeat(2_000))),
+        ..event(scope, i)
+    };
+    let mut next = 0;
+    for (burst, moved) in [
+        (1_u64, true),
+        (2, true),
+        (40, true),
+        (40, false),
+        (1, true),
+        (64, true),
+    ] {
+        assert_eq!(
+            db.store.audit().record(event(scope, next)).await.unwrap(),
+            next
+        );
+        next += 1;
+        if moved {
+            assert_eq!(
+                other.audit().record(event(scope, next)).await.unwrap(),
+                next
+            );
+            next += 1;
+        }
+        let records: Vec<_> = (0..burst)
+            .map(|i| {
+                let store = db.store.clone();
+                let event = large(next + i);
+                tokio::spawn(async move { store.audit().record(event).await.unwrap() })
+            })
+            .collect();
+        let mut indexes = Vec::new();
+        for record in records {
+            indexes.push(record.await.unwrap());
+        }
+        indexes.sort_unstable();
+        assert_eq!(indexes, (next..next + burst).collect::<Vec<u64>>());
+        next += burst;
+    }
+    db.store.audit().checkpoint(&signer()).await.unwrap();
+    assert_eq!(verify(&db.store, &scope).await.unwrap().entries, next);
+    let heads = other.audit().heads().await.unwrap();
+    assert!(heads.contains(&(scope, next)), "{heads:?}");
+}
+
 pub async fn the_database_refuses_updates_and_deletes_of_audit_entries(db: &TestDb) {
     let scope = scope();
     logged(&db.store, scope).await;

@@ -40,6 +40,7 @@ enamel_testkit::on_both_databases!(
     keys::blind_index_keys_are_per_practice_and_stable_across_restarts,
     audit::concurrent_writers_form_one_unbroken_log,
     audit::two_stores_on_one_database_never_fork_a_log,
+    audit::a_batch_on_a_moved_head_is_built_again,
     audit::the_database_refuses_updates_and_deletes_of_audit_entries,
     audit::an_edited_field_is_caught_at_its_index,
     audit::a_query_column_edited_on_its_own_is_caught,
