@@ -5,13 +5,54 @@
 //! several writes share (a timeline row, a queued message, audit events) are plain
 //! functions over [`Tx`], so a write composes them in one transaction.
 
-use sqlx::{Postgres, Sqlite, Transaction};
+use std::sync::Arc;
+use std::time::Duration;
 
-/// The open database.
+use sqlx::{Postgres, Sqlite, Transaction};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+
+/// The open database; on SQLite, with the queue its write transactions take turns
+/// in.
 #[derive(Clone, Debug)]
 pub(crate) enum Db {
-    Sqlite(sqlx::SqlitePool),
+    Sqlite(sqlx::SqlitePool, WriteGate),
     Postgres(sqlx::PgPool),
+}
+
+/// This process's write transactions on one SQLite database, one at a time, in the
+/// order they asked: SQLite lets one transaction write at a time, and a transaction
+/// that finds the lock taken sleeps in SQLite's busy handler, in growing steps (up
+/// to 100 ms), and retries, so under load the lock sits free while the waiters
+/// sleep, and each of them holds a pooled connection that reads could use. Taking a
+/// turn here first, before a pooled connection, lets the next writer in the moment
+/// the last one ends, and leaves the pool to the reads (docs/performance.md).
+///
+/// Other processes on the same file, and the audit writer's own connection, still
+/// meet the lock in SQLite's busy handler, as before. A turn not given within the
+/// busy timeout is not waited for longer: the transaction then asks SQLite as it
+/// would without the queue, so a transaction begun while its own task holds a turn
+/// fails after the timeout, as it did before, instead of waiting forever.
+#[derive(Clone, Debug)]
+pub(crate) struct WriteGate {
+    turns: Arc<Semaphore>,
+    wait: Duration,
+}
+
+impl WriteGate {
+    /// A queue that gives up on a turn after `wait` (the busy timeout).
+    pub(crate) fn new(wait: Duration) -> Self {
+        Self {
+            turns: Arc::new(Semaphore::new(1)),
+            wait,
+        }
+    }
+
+    /// Waits for this process's turn to write; `None` when it did not come within
+    /// the wait.
+    async fn turn(&self) -> Option<OwnedSemaphorePermit> {
+        let turn = Arc::clone(&self.turns).acquire_owned();
+        tokio::time::timeout(self.wait, turn).await.ok()?.ok()
+    }
 }
 
 /// Runs `$body` with `$pool` bound to whichever backend's pool `$db` holds.
@@ -21,7 +62,7 @@ pub(crate) enum Db {
 macro_rules! on_pool {
     ($db:expr, $pool:ident => $body:expr) => {
         match $db {
-            $crate::db::Db::Sqlite($pool) => $body,
+            $crate::db::Db::Sqlite($pool, _) => $body,
             $crate::db::Db::Postgres($pool) => $body,
         }
     };
@@ -29,10 +70,11 @@ macro_rules! on_pool {
 pub(crate) use on_pool;
 
 /// A write transaction on either backend; dropped without [`Tx::commit`], it rolls
-/// back.
+/// back. On SQLite it holds this process's turn to write ([`WriteGate`]) until it
+/// ends.
 #[derive(Debug)]
 pub(crate) enum Tx {
-    Sqlite(Transaction<'static, Sqlite>),
+    Sqlite(Transaction<'static, Sqlite>, Option<OwnedSemaphorePermit>),
     Postgres(Transaction<'static, Postgres>),
 }
 
@@ -41,7 +83,7 @@ pub(crate) enum Tx {
 macro_rules! on_tx {
     ($tx:expr, $conn:ident => $body:expr) => {
         match $tx {
-            $crate::db::Tx::Sqlite(tx) => {
+            $crate::db::Tx::Sqlite(tx, _) => {
                 let $conn: &mut sqlx::SqliteConnection = &mut *tx;
                 $body
             }
@@ -80,7 +122,10 @@ impl Db {
     /// Begins a write transaction (on SQLite, holding the write lock from the start).
     pub(crate) async fn begin_write(&self) -> Result<Tx, sqlx::Error> {
         Ok(match self {
-            Self::Sqlite(pool) => Tx::Sqlite(pool.begin_with(write_begin(pool)).await?),
+            Self::Sqlite(pool, gate) => {
+                let turn = gate.turn().await;
+                Tx::Sqlite(pool.begin_with(write_begin(pool)).await?, turn)
+            }
             Self::Postgres(pool) => Tx::Postgres(pool.begin_with(write_begin(pool)).await?),
         })
     }
@@ -90,7 +135,11 @@ impl Tx {
     /// Commits everything written in the transaction, or nothing.
     pub(crate) async fn commit(self) -> Result<(), sqlx::Error> {
         match self {
-            Self::Sqlite(tx) => tx.commit().await,
+            Self::Sqlite(tx, turn) => {
+                let committed = tx.commit().await;
+                drop(turn);
+                committed
+            }
             Self::Postgres(tx) => tx.commit().await,
         }
     }
@@ -117,5 +166,78 @@ impl Tx {
         events: &[&enamel_audit::entry::Event],
     ) -> anyhow::Result<()> {
         crate::audit::commit_with_events(self, events).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    fn options(busy_timeout: Duration) -> crate::ConnectOptions {
+        crate::ConnectOptions {
+            max_connections: 2,
+            busy_timeout,
+            ..crate::ConnectOptions::default()
+        }
+    }
+
+    /// While one write transaction is open, the writes queued behind it wait for
+    /// their turn without a pooled connection: a read still gets the pool's other
+    /// connection at once. (Waiting in SQLite's busy handler instead, one of them
+    /// would hold that connection for up to the busy timeout.)
+    #[tokio::test]
+    async fn writes_queued_on_sqlite_leave_the_pool_to_reads() {
+        let dir = tempfile::tempdir().unwrap();
+        let store =
+            crate::pool::sqlite_test_store(dir.path(), &options(Duration::from_secs(5))).await;
+        let open = store.db.begin_write().await.unwrap();
+        let queued: Vec<_> = (0..4)
+            .map(|_| {
+                let db = store.db.clone();
+                tokio::spawn(async move { db.begin_write().await.unwrap().commit().await })
+            })
+            .collect();
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let read = on_pool!(&store.db, pool => {
+            tokio::time::timeout(
+                Duration::from_secs(2),
+                sqlx::query_scalar::<_, i64>("SELECT count(*) FROM audit_heads").fetch_one(pool),
+            )
+            .await
+        });
+        assert!(
+            matches!(read, Ok(Ok(_))),
+            "the read waited for a connection"
+        );
+        open.commit().await.unwrap();
+        for write in queued {
+            write.await.unwrap().unwrap();
+        }
+    }
+
+    /// A turn that does not come within the busy timeout is not waited for longer:
+    /// the transaction asks SQLite, which refuses it after the timeout, as it did
+    /// before the queue, rather than waiting forever (a transaction begun while its
+    /// own task holds the turn would otherwise never end).
+    #[tokio::test]
+    async fn a_turn_not_given_within_the_busy_timeout_fails_the_write() {
+        let dir = tempfile::tempdir().unwrap();
+        let store =
+            crate::pool::sqlite_test_store(dir.path(), &options(Duration::from_millis(200))).await;
+        let open = store.db.begin_write().await.unwrap();
+        let second = tokio::time::timeout(Duration::from_secs(10), store.db.begin_write()).await;
+        assert!(
+            matches!(second, Ok(Err(_))),
+            "refused by SQLite after the timeout, not left waiting"
+        );
+        open.commit().await.unwrap();
+        store
+            .db
+            .begin_write()
+            .await
+            .unwrap()
+            .commit()
+            .await
+            .unwrap();
     }
 }

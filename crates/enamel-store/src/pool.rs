@@ -12,7 +12,7 @@ use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 
 use crate::audit::Appender;
-use crate::db::{Db, on_pool};
+use crate::db::{Db, WriteGate, on_pool};
 use crate::keyring::Keyring;
 use crate::repos::practices::PracticeRepo;
 use crate::repos::users::UserRepo;
@@ -148,7 +148,7 @@ impl Store {
                     .connect_with(connect)
                     .await
                     .context("opening the SQLite database")?;
-                Db::Sqlite(pool)
+                Db::Sqlite(pool, WriteGate::new(options.busy_timeout))
             }
             Backend::Postgres => {
                 let connect =
@@ -208,7 +208,7 @@ impl Store {
     #[must_use]
     pub const fn backend(&self) -> Backend {
         match self.db {
-            Db::Sqlite(_) => Backend::Sqlite,
+            Db::Sqlite(..) => Backend::Sqlite,
             Db::Postgres(_) => Backend::Postgres,
         }
     }
@@ -268,4 +268,14 @@ impl Store {
     pub const fn scoped<'a>(&'a self, actor: &'a enamel_domain::Actor) -> Scoped<'a> {
         Scoped::new(self, actor)
     }
+}
+
+/// A migrated store on a SQLite file in `dir`, with a local key file beside it.
+#[cfg(test)]
+pub(crate) async fn sqlite_test_store(dir: &Path, options: &ConnectOptions) -> Store {
+    let keys = Arc::new(enamel_crypto::LocalKeyFile::open_or_create(&dir.join("keys")).unwrap());
+    let url = SecretString::from(format!("sqlite://{}/enamel.db", dir.display()));
+    let store = Store::connect(&url, options, keys).await.unwrap();
+    store.migrate().await.unwrap();
+    store
 }

@@ -123,7 +123,9 @@ pub(super) enum Connection {
 impl Connection {
     async fn acquire(db: &Db, wal_path: WalPath) -> anyhow::Result<Self> {
         Ok(match db {
-            Db::Sqlite(pool) => Self::Sqlite(Box::new(SqliteWriter::open(pool, wal_path).await?)),
+            Db::Sqlite(pool, _) => {
+                Self::Sqlite(Box::new(SqliteWriter::open(pool, wal_path).await?))
+            }
             Db::Postgres(pool) => Self::Postgres(pool.acquire().await?),
         })
     }
@@ -253,7 +255,7 @@ async fn sync_loop(mut receiver: mpsc::UnboundedReceiver<Committed>) {
 }
 
 async fn write_loop(db: Db, mut receiver: mpsc::Receiver<Pending>, wal_path: WalPath) {
-    let syncer = matches!(db, Db::Sqlite(_)).then(|| {
+    let syncer = matches!(db, Db::Sqlite(..)).then(|| {
         let (sender, committed) = mpsc::unbounded_channel();
         tokio::spawn(sync_loop(committed));
         sender
@@ -517,16 +519,11 @@ mod tests {
 
     /// A migrated store on a SQLite file in `dir` with a pool of two connections.
     async fn sqlite_store(dir: &std::path::Path) -> crate::Store {
-        let keys =
-            Arc::new(enamel_crypto::LocalKeyFile::open_or_create(&dir.join("keys")).unwrap());
-        let url = secrecy::SecretString::from(format!("sqlite://{}/enamel.db", dir.display()));
         let options = crate::ConnectOptions {
             max_connections: 2,
             ..crate::ConnectOptions::default()
         };
-        let store = crate::Store::connect(&url, &options, keys).await.unwrap();
-        store.migrate().await.unwrap();
-        store
+        crate::pool::sqlite_test_store(dir, &options).await
     }
 
     fn event(scope: Scope) -> Event {
@@ -555,7 +552,7 @@ mod tests {
         for _ in 0..3 {
             store.audit().record(event(scope)).await.unwrap();
         }
-        let crate::db::Db::Sqlite(pool) = &store.db else {
+        let crate::db::Db::Sqlite(pool, _) = &store.db else {
             unreachable!("a SQLite URL")
         };
         let (mut first, mut second) =

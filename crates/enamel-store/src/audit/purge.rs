@@ -150,7 +150,7 @@ impl AuditLog<'_> {
         // Held like an index batch holds it, so no batch copies entries this purge
         // removes (SQLite's write lock does the same there).
         let hold_mark = match &self.store.db {
-            Db::Sqlite(_) => "SELECT indexed_to FROM audit_index_marks WHERE scope = $1",
+            Db::Sqlite(..) => "SELECT indexed_to FROM audit_index_marks WHERE scope = $1",
             Db::Postgres(_) => {
                 "SELECT indexed_to FROM audit_index_marks WHERE scope = $1 FOR UPDATE"
             }
@@ -191,7 +191,7 @@ impl AuditLog<'_> {
 /// the triggers refuse otherwise. The only difference between the backends.
 pub(super) const fn purge_path(db: &Db) -> (&'static str, Option<&'static str>) {
     match db {
-        Db::Sqlite(_) => (
+        Db::Sqlite(..) => (
             "INSERT INTO audit_purge_gate (opened) VALUES (1)",
             Some("DELETE FROM audit_purge_gate"),
         ),
