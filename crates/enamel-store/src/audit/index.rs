@@ -86,11 +86,7 @@ impl AuditLog<'_> {
             .await
             .context("beginning an audit index batch")?;
         let (open, close) = super::purge::purge_path(&self.store().db);
-        let lock = if tx.is_postgres() {
-            "SELECT indexed_to FROM audit_index_marks WHERE scope = $1 FOR UPDATE"
-        } else {
-            "SELECT indexed_to FROM audit_index_marks WHERE scope = $1"
-        };
+        let lock = super::purge::hold_mark_sql(&self.store().db);
         let added = on_tx!(&mut tx, conn => {
             async {
                 sqlx::query(

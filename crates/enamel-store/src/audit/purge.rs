@@ -15,7 +15,7 @@ use enamel_audit::purge::PurgeRecord;
 use super::signing::append_line;
 use super::{AuditLog, AuditTime};
 use crate::StoreError;
-use crate::db::{Db, on_pool};
+use crate::db::{Db, on_pool, on_tx};
 
 /// What a purge removed from one log.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -147,42 +147,53 @@ impl AuditLog<'_> {
     /// Deletes entries below `cut` through the purge path, in one transaction.
     async fn delete_before(&self, scope: &Scope, cut: u64) -> Result<u64, StoreError> {
         let (open, close) = purge_path(&self.store.db);
-        // Held like an index batch holds it, so no batch copies entries this purge
-        // removes (SQLite's write lock does the same there).
-        let hold_mark = match &self.store.db {
-            Db::Sqlite(..) => "SELECT indexed_to FROM audit_index_marks WHERE scope = $1",
-            Db::Postgres(_) => {
-                "SELECT indexed_to FROM audit_index_marks WHERE scope = $1 FOR UPDATE"
-            }
-        };
+        let hold_mark = hold_mark_sql(&self.store.db);
         let cut = i64::try_from(cut).unwrap_or(i64::MAX);
-        let removed = on_pool!(&self.store.db, pool => {
+        let mut tx = self
+            .store
+            .db
+            .begin_write()
+            .await
+            .context("beginning an audit purge")?;
+        let removed = on_tx!(&mut tx, conn => {
             async {
-                let mut tx = pool.begin_with(crate::db::write_begin(pool)).await?;
-                sqlx::query(open).execute(&mut *tx).await?;
-                sqlx::query(hold_mark).bind(scope.key()).fetch_optional(&mut *tx).await?;
+                sqlx::query(open).execute(&mut *conn).await?;
+                // Held like an index batch holds it, so no batch copies entries this
+                // purge removes.
+                sqlx::query(hold_mark).bind(scope.key()).fetch_optional(&mut *conn).await?;
                 let removed = sqlx::query("DELETE FROM audit_entries WHERE scope = $1 AND idx < $2")
                     .bind(scope.key())
                     .bind(cut)
-                    .execute(&mut *tx)
+                    .execute(&mut *conn)
                     .await?
                     .rows_affected();
                 // The index is derived: its rows of the removed entries go with them.
                 sqlx::query("DELETE FROM audit_index WHERE scope = $1 AND idx < $2")
                     .bind(scope.key())
                     .bind(cut)
-                    .execute(&mut *tx)
+                    .execute(&mut *conn)
                     .await?;
                 if let Some(close) = close {
-                    sqlx::query(close).execute(&mut *tx).await?;
+                    sqlx::query(close).execute(&mut *conn).await?;
                 }
-                tx.commit().await?;
                 Ok::<u64, sqlx::Error>(removed)
             }
             .await
         })
         .context("purging audit entries")?;
+        tx.commit().await.context("committing an audit purge")?;
         Ok(removed)
+    }
+}
+
+/// How a transaction holds a log's index watermark (`audit_index_marks`) until it
+/// ends: PostgreSQL locks the row; on SQLite the write transaction's lock already
+/// keeps every other writer out. Index batches and purges hold it, so neither works
+/// on entries the other is changing.
+pub(super) const fn hold_mark_sql(db: &Db) -> &'static str {
+    match db {
+        Db::Sqlite(..) => "SELECT indexed_to FROM audit_index_marks WHERE scope = $1",
+        Db::Postgres(_) => "SELECT indexed_to FROM audit_index_marks WHERE scope = $1 FOR UPDATE",
     }
 }
 
