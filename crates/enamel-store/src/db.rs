@@ -31,7 +31,8 @@ pub(crate) enum Db {
 /// meet the lock in SQLite's busy handler, as before. A turn not given within the
 /// busy timeout is not waited for longer: the transaction then asks SQLite as it
 /// would without the queue, so a transaction begun while its own task holds a turn
-/// fails after the timeout, as it did before, instead of waiting forever.
+/// fails (after at most twice the busy timeout: the turn's wait, then SQLite's)
+/// instead of waiting forever.
 #[derive(Clone, Debug)]
 pub(crate) struct WriteGate {
     turns: Arc<Semaphore>,
