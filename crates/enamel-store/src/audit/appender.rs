@@ -36,7 +36,7 @@ pub(crate) const STATEMENT_BYTES_IN_TX: usize = usize::MAX;
 /// The bytes a row adds to an INSERT's message on PostgreSQL: each column's value
 /// and its 4-byte length (the entry, its 32-byte leaf hash, the 8-byte index and
 /// time, the 16-byte patient id, and the texts).
-pub(crate) fn row_bytes(row: &EntryRow) -> usize {
+fn row_bytes(row: &EntryRow) -> usize {
     const FIXED: usize = 8 * 4 + 8 + 32 + 8 + 16;
     FIXED
         + row.bytes.len()

@@ -122,7 +122,7 @@ pub async fn two_stores_on_one_database_never_fork_a_log(db: &TestDb) {
 /// appended in between, its compare-and-set finds the head moved, writes nothing,
 /// and the batch is built again on the head read under its lock: for a batch of
 /// one statement (on PostgreSQL, committed on its own) and for one cut into
-/// several (entries of about 2 KiB: PostgreSQL's statements carry about 12 KiB);
+/// several (entries of about 2 KiB: a PostgreSQL statement carries at most 15 KiB);
 /// and, with the head where the writer left it, without reading it.
 pub async fn a_batch_on_a_moved_head_is_built_again(db: &TestDb) {
     let scope = scope();
