@@ -12,7 +12,10 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use tokio::sync::{mpsc, oneshot};
 
-use super::{EntryRow, HEAD_SQL_POSTGRES, HEAD_SQL_SQLITE, Head, extend_head_postgres};
+use super::{
+    EntryRow, Extension, HEAD_SQL_POSTGRES, HEAD_SQL_SQLITE, Head, extend_head_postgres,
+    extend_head_sqlite,
+};
 
 /// The most events one transaction takes.
 const MAX_BATCH: usize = 4_096;
@@ -367,7 +370,9 @@ type Built = Option<(u64, (Vec<EntryRow>, Head))>;
 
 /// [`append`] on SQLite, in one transaction that holds the write lock from its
 /// `BEGIN IMMEDIATE`, so the head cannot move between the comparison and the
-/// inserts.
+/// inserts. On a cached head that is one call to the connection's thread
+/// ([`extend_head_sqlite`]); when the head moved, or was not cached, it is read
+/// under the lock and the entries are built again.
 async fn append_sqlite(
     conn: &mut sqlx::SqliteConnection,
     key: &str,
@@ -375,18 +380,23 @@ async fn append_sqlite(
     built: Built,
 ) -> anyhow::Result<Head> {
     use sqlx::Connection as _;
+    if let Some((size, (rows, next))) = built {
+        let frontier = serde_json::to_string(&next.frontier)?;
+        let extension = Extension {
+            key,
+            rows: &rows,
+            next: &next,
+            frontier: &frontier,
+            from: size,
+        };
+        if extend_head_sqlite(conn, &extension).await? {
+            return Ok(next);
+        }
+    }
     let mut tx = conn.begin_with("BEGIN IMMEDIATE").await?;
-    let (rows, next) = match built {
-        Some((size, (rows, next))) if store_head!(tx, key, &next, Some(size)).await? => {
-            (rows, next)
-        }
-        _ => {
-            let head = read_head!(tx, HEAD_SQL_SQLITE, key).await?;
-            let (rows, next) = head.extend(events);
-            store_head!(tx, key, &next, None).await?;
-            (rows, next)
-        }
-    };
+    let head = read_head!(tx, HEAD_SQL_SQLITE, key).await?;
+    let (rows, next) = head.extend(events);
+    store_head!(tx, key, &next).await?;
     insert_rows!(tx, key, &rows, usize::MAX).await?;
     tx.commit().await?;
     Ok(next)
@@ -416,7 +426,17 @@ async fn append_postgres(
     };
     if let Some((size, cut, next, frontier)) = &moved
         && let [only] = cut[..]
-        && extend_head_postgres(conn, key, only, next, frontier, *size).await?
+        && extend_head_postgres(
+            conn,
+            &Extension {
+                key,
+                rows: only,
+                next,
+                frontier,
+                from: *size,
+            },
+        )
+        .await?
     {
         return Ok((*next).clone());
     }
@@ -424,7 +444,17 @@ async fn append_postgres(
     if let Some((size, cut, next, frontier)) = moved
         && let [first, rest @ ..] = &cut[..]
         && !rest.is_empty()
-        && extend_head_postgres(&mut tx, key, first, next, &frontier, size).await?
+        && extend_head_postgres(
+            &mut tx,
+            &Extension {
+                key,
+                rows: first,
+                next,
+                frontier: &frontier,
+                from: size,
+            },
+        )
+        .await?
     {
         for chunk in rest {
             insert_rows!(tx, key, chunk, usize::MAX).await?;
@@ -434,7 +464,7 @@ async fn append_postgres(
     }
     let head = read_head!(tx, HEAD_SQL_POSTGRES, key).await?;
     let (rows, next) = head.extend(events);
-    store_head!(tx, key, &next, None).await?;
+    store_head!(tx, key, &next).await?;
     insert_rows!(tx, key, &rows, ROWS_BYTES).await?;
     tx.commit().await?;
     Ok(next)
@@ -542,6 +572,78 @@ mod tests {
             correlation_id: None,
             detail: std::collections::BTreeMap::new(),
         }
+    }
+
+    /// SQLite's one call ([`crate::audit::extend_head_sqlite`]) with more rows than
+    /// one INSERT takes: every row written and the head moved, in one transaction;
+    /// the same call again, on the size it no longer has, writes nothing and leaves
+    /// no transaction open on the connection.
+    #[tokio::test]
+    async fn one_sqlite_call_extends_a_log_by_several_statements_or_not_at_all() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = sqlite_store(dir.path()).await;
+        let scope = Scope::Practice(enamel_domain::PracticeId::generate());
+        store.audit().record(event(scope)).await.unwrap();
+        let crate::db::Db::Sqlite(pool, _) = &store.db else {
+            unreachable!("a SQLite URL")
+        };
+        let mut conn = pool.acquire().await.unwrap();
+        let key = scope.key();
+        let head = async |conn: &mut sqlx::SqliteConnection| {
+            let (size, last, frontier): (i64, Vec<u8>, String) =
+                sqlx::query_as(crate::audit::HEAD_SQL_SQLITE)
+                    .bind(&key)
+                    .fetch_one(conn)
+                    .await
+                    .unwrap();
+            crate::audit::Head::from_row(size, last, &frontier).unwrap()
+        };
+        let before = head(&mut conn).await;
+        let events: Vec<Event> = (0..250).map(|_| event(scope)).collect();
+        let encoded: Vec<Encoded> = events.iter().map(Encoded::new).collect();
+        let pairs: Vec<(&Event, &Encoded)> = events.iter().zip(&encoded).collect();
+        let (rows, next) = before.extend(&pairs);
+        assert!(rows.len() > 2 * super::ROWS_PER_STATEMENT, "three INSERTs");
+        let frontier = serde_json::to_string(&next.frontier).unwrap();
+        let extension = crate::audit::Extension {
+            key: &key,
+            rows: &rows,
+            next: &next,
+            frontier: &frontier,
+            from: before.size,
+        };
+        let extend = async |conn: &mut sqlx::SqliteConnection| {
+            crate::audit::extend_head_sqlite(conn, &extension).await
+        };
+        assert!(
+            extend(&mut conn).await.unwrap(),
+            "the head was where it was read"
+        );
+        assert!(
+            !extend(&mut conn).await.unwrap(),
+            "the head has moved since"
+        );
+        sqlx::raw_sql("BEGIN IMMEDIATE; ROLLBACK")
+            .execute(&mut *conn)
+            .await
+            .expect("no transaction left open");
+        assert_eq!(head(&mut conn).await.size, 251);
+        let entries: i64 =
+            sqlx::query_scalar("SELECT COUNT(*) FROM audit_entries WHERE scope = $1")
+                .bind(&key)
+                .fetch_one(&mut *conn)
+                .await
+                .unwrap();
+        assert_eq!(entries, 251, "every row once, none from the refused call");
+        drop(conn);
+        assert_eq!(store.audit().record(event(scope)).await.unwrap(), 251);
+        let public_key = store.audit().signer().await.unwrap().public_key();
+        let verdict = store
+            .audit()
+            .verify(&scope, &public_key, |_| {})
+            .await
+            .unwrap();
+        assert!(verdict.is_ok(), "the log verifies");
     }
 
     #[tokio::test]

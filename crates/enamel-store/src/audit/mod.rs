@@ -132,28 +132,25 @@ macro_rules! read_head {
     };
 }
 
-/// Stores `$head` as the head of the log `$key` in `$tx`; with `Some(size)` as
-/// `$expected`, only if the stored head still has that size (compare and set).
-/// Evaluates to whether the row was written.
+/// Stores `$head` as the head of the log `$key` in `$tx`, whose row the
+/// transaction has read and holds ([`read_head`]).
 macro_rules! store_head {
-    ($tx:ident, $key:expr, $head:expr, $expected:expr) => {
+    ($tx:ident, $key:expr, $head:expr) => {
         async {
             let key: &str = $key;
             let head: &$crate::audit::Head = $head;
-            let expected: Option<u64> = $expected;
             let written = sqlx::query(
-                "UPDATE audit_heads SET size = $2, last_hash = $3, frontier = $4 \
-                 WHERE scope = $1 AND ($5 IS NULL OR size = $5)",
+                "UPDATE audit_heads SET size = $2, last_hash = $3, frontier = $4 WHERE scope = $1",
             )
             .bind(key)
             .bind(i64::try_from(head.size)?)
             .bind(&head.last[..])
             .bind(serde_json::to_string(&head.frontier)?)
-            .bind(expected.map(i64::try_from).transpose()?)
             .execute(&mut *$tx)
             .await?
             .rows_affected();
-            Ok::<bool, anyhow::Error>(written == 1)
+            anyhow::ensure!(written == 1, "the audit head was not stored");
+            Ok::<(), anyhow::Error>(())
         }
     };
 }
@@ -187,25 +184,50 @@ impl InsertEntries for sqlx::SqliteConnection {
         max_bytes: usize,
     ) -> anyhow::Result<()> {
         for chunk in statements(rows, max_bytes) {
-            let mut insert = sqlx::QueryBuilder::new(
-                "INSERT INTO audit_entries \
-                 (scope, idx, entry, leaf_hash, at, action, actor_id, patient_id, outcome) ",
-            );
-            insert.push_values(chunk, |mut row, entry| {
-                row.push_bind(key)
-                    .push_bind(entry.index)
-                    .push_bind(&entry.bytes)
-                    .push_bind(&entry.leaf[..])
-                    .push_bind(AuditTime(entry.at))
-                    .push_bind(entry.action)
-                    .push_bind(entry.actor_id.as_deref())
-                    .push_bind(entry.patient_id)
-                    .push_bind(entry.outcome);
-            });
-            insert.build().execute(&mut *self).await?;
+            let mut sql = String::new();
+            push_sqlite_insert(&mut sql, chunk.len(), "");
+            bind_sqlite_rows(sqlx::query(sqlx::AssertSqlSafe(sql)), key, chunk)
+                .execute(&mut *self)
+                .await?;
         }
         Ok(())
     }
+}
+
+/// Appends to `sql` an INSERT of `rows` entry rows of one log, on SQLite, with
+/// positional parameters ([`bind_sqlite_rows`]) and then `condition`, a clause
+/// the rows are taken on (or nothing).
+fn push_sqlite_insert(sql: &mut String, rows: usize, condition: &str) {
+    sql.push_str(
+        "INSERT INTO audit_entries \
+         (scope, idx, entry, leaf_hash, at, action, actor_id, patient_id, outcome) \
+         SELECT ?, v.* FROM (VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+    );
+    sql.push_str(&", (?, ?, ?, ?, ?, ?, ?, ?)".repeat(rows.saturating_sub(1)));
+    sql.push_str(") AS v ");
+    sql.push_str(condition);
+    sql.push(';');
+}
+
+/// Binds the log `key` and `rows` to an INSERT of [`push_sqlite_insert`].
+fn bind_sqlite_rows<'q>(
+    mut query: sqlx::query::Query<'q, sqlx::Sqlite, sqlx::sqlite::SqliteArguments>,
+    key: &'q str,
+    rows: &'q [EntryRow],
+) -> sqlx::query::Query<'q, sqlx::Sqlite, sqlx::sqlite::SqliteArguments> {
+    query = query.bind(key);
+    for row in rows {
+        query = query
+            .bind(row.index)
+            .bind(&row.bytes)
+            .bind(&row.leaf[..])
+            .bind(AuditTime(row.at))
+            .bind(row.action)
+            .bind(row.actor_id.as_deref())
+            .bind(row.patient_id)
+            .bind(row.outcome);
+    }
+    query
 }
 
 impl InsertEntries for sqlx::PgConnection {
@@ -288,27 +310,90 @@ const PG_EXTEND: &str = concat!(
     pg_rows!()
 );
 
-/// On PostgreSQL, moves the head of the log `key` from `size` to `next` (whose
-/// frontier is `frontier`, as stored) and inserts `rows` (the first of the entries
-/// between) in one statement; `false`, with nothing written, when the head no
-/// longer has that size.
+/// Entries that extend the log `key` from the head its writer left: `rows` go
+/// after the head of size `from`, and `next` is the head after all of the batch's
+/// entries, with `frontier` its frontier as stored.
+pub(crate) struct Extension<'a> {
+    pub(crate) key: &'a str,
+    pub(crate) rows: &'a [EntryRow],
+    pub(crate) next: &'a Head,
+    pub(crate) frontier: &'a str,
+    pub(crate) from: u64,
+}
+
+/// On PostgreSQL, moves the head of the log from `from` to `next` and inserts
+/// `rows` (the first of the entries between) in one statement; `false`, with
+/// nothing written, when the head no longer has that size.
 pub(crate) async fn extend_head_postgres(
     conn: &mut sqlx::PgConnection,
-    key: &str,
-    rows: &[EntryRow],
-    next: &Head,
-    frontier: &str,
-    size: u64,
+    extension: &Extension<'_>,
 ) -> anyhow::Result<bool> {
+    let Extension { key, rows, .. } = *extension;
     let inserted = bind_columns(sqlx::query(PG_EXTEND).bind(key), rows)
-        .bind(i64::try_from(next.size)?)
-        .bind(&next.last[..])
-        .bind(frontier)
-        .bind(i64::try_from(size)?)
+        .bind(i64::try_from(extension.next.size)?)
+        .bind(&extension.next.last[..])
+        .bind(extension.frontier)
+        .bind(i64::try_from(extension.from)?)
         .execute(&mut *conn)
         .await?
         .rows_affected();
     Ok(inserted == rows.len() as u64 && !rows.is_empty())
+}
+
+/// On SQLite, in one call to the connection's thread (each call is a hand-over
+/// between threads, which costs more than the statements themselves): begins a
+/// write transaction, inserts `rows` (every entry of the batch) if the head of the
+/// log still has the size `from`, then moves the head to `next` on the same
+/// condition (compare and set), and commits. `false`, with nothing written, when
+/// the head no longer has that size.
+///
+/// An error can leave the transaction open; the caller then drops the connection,
+/// which rolls it back.
+pub(crate) async fn extend_head_sqlite(
+    conn: &mut sqlx::SqliteConnection,
+    extension: &Extension<'_>,
+) -> anyhow::Result<bool> {
+    // The transaction holds the write lock from its start, so the condition the
+    // inserts test holds for the UPDATE after them too; `changes()` right after
+    // the UPDATE tells whether it moved the head. Parameters are positional (`?`):
+    // SQLite looks a numbered one up by name, in time that grows with the
+    // statement's parameters, and these have hundreds.
+    const HEAD_UNMOVED: &str =
+        "WHERE EXISTS (SELECT 1 FROM audit_heads WHERE scope = ? AND size = ?)";
+    let Extension {
+        key, rows, next, ..
+    } = *extension;
+    anyhow::ensure!(!rows.is_empty(), "no entries to append");
+    let chunks = rows.chunks(appender::ROWS_PER_STATEMENT);
+    let mut sql = String::from("BEGIN IMMEDIATE; ");
+    for chunk in chunks.clone() {
+        push_sqlite_insert(&mut sql, chunk.len(), HEAD_UNMOVED);
+    }
+    sql.push_str(
+        " UPDATE audit_heads SET size = ?, last_hash = ?, frontier = ? \
+         WHERE scope = ? AND size = ?; SELECT changes(); COMMIT",
+    );
+
+    // The values in the order of their `?`.
+    let size = i64::try_from(extension.from)?;
+    let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+    for chunk in chunks {
+        query = bind_sqlite_rows(query, key, chunk).bind(key).bind(size);
+    }
+    query = query
+        .bind(i64::try_from(next.size)?)
+        .bind(&next.last[..])
+        .bind(extension.frontier)
+        .bind(key)
+        .bind(size);
+    // Every statement runs (`fetch_all`), the closing COMMIT too; the one row is
+    // what `changes()` said.
+    let answers = query.fetch_all(&mut *conn).await?;
+    let moved: i64 = match answers.as_slice() {
+        [answer] => sqlx::Row::try_get(answer, 0)?,
+        _ => anyhow::bail!("unexpected answer to an audit append"),
+    };
+    Ok(moved == 1)
 }
 
 /// Appends `events` (all of one log) inside the open transaction `tx`, so they
@@ -331,7 +416,7 @@ pub(crate) async fn append_in_tx(tx: &mut Tx, events: &[&Event]) -> anyhow::Resu
         let head = read_head!(conn, head_sql, &key).await?;
         let (rows, next) = head.extend(&pairs);
         insert_rows!(conn, &key, &rows, STATEMENT_BYTES_IN_TX).await?;
-        store_head!(conn, &key, &next, None).await?;
+        store_head!(conn, &key, &next).await?;
         Ok(next)
     })
 }
