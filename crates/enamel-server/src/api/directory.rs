@@ -33,6 +33,7 @@ pub(crate) struct DirectorySearch {
     responses(
         (status = 200, description = "Listings", body = DirectoryListings),
         (status = 400, description = "Invalid input (the problem names the field and the rule)", body = crate::http::error::Problem, content_type = "application/problem+json"),
+        (status = 422, description = "A search by distance before your office has set its location", body = crate::http::error::Problem, content_type = "application/problem+json"),
         (status = 401, description = "No session or token, or an expired one", body = crate::http::error::Problem, content_type = "application/problem+json"),
         (status = 403, description = "The role does not allow this", body = crate::http::error::Problem, content_type = "application/problem+json"),
     ),

@@ -421,6 +421,35 @@ async fn the_directory_finds_offices_by_distance_nearest_first(backend: Backend)
         )
         .await;
     assert_eq!(status, 403);
+
+    // An office that clears its location in its settings cannot search by distance:
+    // the refusal says why, and the API document lists it (a fuzzer found it
+    // undocumented).
+    let (status, saved) = demo
+        .api(
+            reqwest::Method::PUT,
+            "/api/v1/practice/settings",
+            &admin,
+            Some(json!({ "notify_channel": "sms", "phone": "(512) 555-0140",
+                          "address_line1": "2400 Lake Austin Blvd", "city": "Austin",
+                          "state": "TX", "postal_code": "78703", "listed": true,
+                          "time_zone": "America/Chicago", "distance_unit": "km" })),
+        )
+        .await;
+    assert_eq!(status, 204, "{saved}");
+    let (status, problem) = demo.read("/api/v1/directory?within_km=25", &admin).await;
+    assert_eq!((status, problem["code"].as_str()), (422, Some("rejected")));
+    assert!(
+        problem["detail"].as_str().unwrap().contains("location"),
+        "{problem}"
+    );
+    let (status, by_name) = demo.read("/api/v1/directory?name=lone", &admin).await;
+    assert_eq!(status, 200, "a search by name still works: {by_name}");
+    let (_, document) = demo.read("/api/v1/openapi.json", &admin).await;
+    assert!(
+        document["paths"]["/api/v1/directory"]["get"]["responses"]["422"].is_object(),
+        "the refusal is documented"
+    );
 }
 
 on_both_backends!(
