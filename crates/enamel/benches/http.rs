@@ -11,7 +11,10 @@
 //! - `POST /api/v1/patients`: a PHI write (sealed fields, blind index, audit).
 //!
 //! Each row runs for `ENAMEL_BENCH_SECONDS` (default 5) after a one-second warm-up;
-//! latencies are of the requests started inside the window. After the run the
+//! latencies are of the requests started inside the window. After the table, five
+//! alternated pairs of `/readyz` and the PHI read at 64 connections give the PHI
+//! read's share of `/readyz` as the median of five adjacent comparisons, since the
+//! machine's speed drifts more between rows than within a pair. After the run the
 //! server's resident memory is read from `/proc`. PostgreSQL rows run when
 //! `ENAMEL_TEST_POSTGRES_URL` is set (a fresh database is made through it), over
 //! TCP as production connects. Everything targets 127.0.0.1 and stops by itself.
@@ -41,6 +44,11 @@ use tokio::net::TcpStream;
 /// The connection counts of every row.
 const CONNECTIONS: [usize; 3] = [1, 16, 64];
 const WARM_UP: Duration = Duration::from_secs(1);
+/// Pairs of back-to-back `/readyz` and PHI read windows at 64 connections after the
+/// table. A machine of this kind drifts by tens of percent within minutes (see
+/// docs/performance.md), more than the rows of one table are apart; each pair's ratio
+/// is taken from two adjacent windows, and the pairs are summarized by their median.
+const PAIRS: usize = 5;
 /// Numbers every created patient's name over the whole run: a name and birth date
 /// seen before is refused as a possible duplicate.
 static NAMES: AtomicU64 = AtomicU64::new(0);
@@ -220,6 +228,54 @@ async fn load(
         measured.latencies.extend(latencies);
     }
     measured
+}
+
+/// [`PAIRS`] alternated pairs of `/readyz` and the PHI read at 64 connections (the
+/// order flips from pair to pair, so neither row always runs on a warmer server);
+/// returns the median ratio of the PHI read's throughput to `/readyz`'s and the
+/// median of the PHI read's p99 in milliseconds.
+async fn paired(server: &Arc<Server>, window: Duration) -> (f64, f64) {
+    println!("| pair | /readyz requests/s | PHI read requests/s | ratio | PHI read p99 ms |");
+    println!("|---|---|---|---|---|");
+    let (mut ratios, mut p99s) = (Vec::new(), Vec::new());
+    for pair in 1..=PAIRS {
+        let order = if pair % 2 == 1 {
+            [Target::Readyz, Target::PatientRead]
+        } else {
+            [Target::PatientRead, Target::Readyz]
+        };
+        let mut rates = [0.0; 2];
+        let mut p99 = f64::NAN;
+        for target in order {
+            let mut measured = load(server, target, 64, window).await;
+            assert!(
+                measured.ok > 0 && measured.failed == 0,
+                "{}: {} requests failed (the first with status {:?}); not a measurement",
+                target.label(),
+                measured.failed,
+                measured.first_failure
+            );
+            if target == Target::Readyz {
+                rates[0] = measured.rate();
+            } else {
+                rates[1] = measured.rate();
+                p99 = measured.percentile(99);
+            }
+        }
+        let ratio = rates[1] / rates[0];
+        println!(
+            "| {pair} | {:.0} | {:.0} | {ratio:.2}x | {p99:.2} |",
+            rates[0], rates[1]
+        );
+        ratios.push(ratio);
+        p99s.push(p99);
+    }
+    (median(&mut ratios), median(&mut p99s))
+}
+
+fn median(values: &mut [f64]) -> f64 {
+    values.sort_unstable_by(f64::total_cmp);
+    values[values.len() / 2]
 }
 
 /// A running `enamel serve --demo`.
@@ -411,17 +467,23 @@ async fn main() {
                 }
             }
         }
-        let (rss, peak) = process.memory();
         let read = at_64[Target::PatientRead.label()];
         let ready = at_64[Target::Readyz.label()];
         println!(
-            "\n{}: PHI read at 64 connections: {:.0}/s = {:.2}x /readyz ({:.0}/s), p99 {:.1} ms; \
-             server RSS {rss:.0} MB after the run (peak {peak:.0} MB)\n",
+            "\n{}: in the table, the PHI read at 64 connections: {:.0}/s = {:.2}x /readyz \
+             ({:.0}/s), p99 {:.1} ms\n",
             backend.name(),
             read.0,
             read.0 / ready.0,
             ready.0,
             read.1
+        );
+        let (ratio, p99) = paired(&server, window).await;
+        let (rss, peak) = process.memory();
+        println!(
+            "\n{}: PHI read at 64 connections, median of {PAIRS} alternated pairs: {ratio:.2}x \
+             /readyz, p99 {p99:.1} ms; server RSS {rss:.0} MB after the run (peak {peak:.0} MB)\n",
+            backend.name(),
         );
         process.stop().await;
     }

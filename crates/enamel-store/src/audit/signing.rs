@@ -18,8 +18,13 @@ use super::AuditLog;
 use crate::StoreError;
 use crate::db::on_pool;
 
-/// Entries read per query while checking a head before signing it.
-const CHECK_PAGE: u32 = 5_000;
+/// Entries read per query while checking a head before signing it. Under load a
+/// checkpoint is due about every second and checks the ten thousand or so entries
+/// since the last one; pages of 5,000 (several megabytes of rows, decoded on the
+/// database's thread and freed on another) held the server's resident memory
+/// 40-70 MB higher during a PHI read benchmark than pages of 500, at the same
+/// throughput (docs/performance.md, machine E).
+const CHECK_PAGE: u32 = 500;
 
 /// What one round of checkpoint signing did.
 #[derive(Debug, Default)]

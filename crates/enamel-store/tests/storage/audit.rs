@@ -787,6 +787,49 @@ pub async fn an_emptied_or_reshaped_head_is_caught_and_never_signed(db: &TestDb)
     );
 }
 
+/// The signer checks the entries since the last checkpoint a page at a time (pages
+/// of 500): 1,200 new entries are signed across three pages, and an entry edited,
+/// with a leaf hash to match, in the third page stops the checkpoint of its log.
+pub async fn a_checkpoint_over_pages_signs_and_an_edit_in_a_later_page_stops_it(db: &TestDb) {
+    let (edited, kept) = (scope(), scope());
+    for s in [edited, kept] {
+        logged(&db.store, s).await;
+    }
+    for s in [edited, kept] {
+        let tasks: Vec<_> = (30..1_230)
+            .map(|i| {
+                let store = db.store.clone();
+                tokio::spawn(async move { store.audit().record(event(s, i)).await.unwrap() })
+            })
+            .collect();
+        for task in tasks {
+            task.await.unwrap();
+        }
+    }
+    drop_guards(db).await;
+    let at = 30 + 1_100;
+    let stored = db
+        .raw_bytes(&format!(
+            "SELECT entry FROM audit_entries WHERE scope = {} AND idx = {at}",
+            key(&edited)
+        ))
+        .await;
+    let changed = String::from_utf8(stored[0].clone())
+        .unwrap()
+        .replace("\"success\"", "\"denied\"");
+    assert_ne!(changed.as_bytes(), stored[0].as_slice());
+    let leaf = enamel_audit::merkle::leaf_hash(changed.as_bytes());
+    rewrite_entry(db, &edited, at, changed.as_bytes(), &leaf).await;
+    let done = db.store.audit().checkpoint(&signer()).await.unwrap();
+    assert_eq!(done.refused, [edited], "{done:?}");
+    let signed: Vec<(String, u64)> = done
+        .written
+        .iter()
+        .map(|c| (c.scope.clone(), c.tree_size))
+        .collect();
+    assert_eq!(signed, [(kept.key(), 1_230)]);
+}
+
 /// Times are one canonical text on SQLite: a one-second window finds exactly the
 /// entries in it, and an entry's time rewritten as the same instant at another
 /// offset (which would hide it from time queries) is an edited entry.

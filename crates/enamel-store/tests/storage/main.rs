@@ -57,6 +57,7 @@ enamel_testkit::on_both_databases!(
     audit::a_prefix_deleted_without_a_signed_purge_is_caught,
     audit::entries_outside_the_head_are_caught,
     audit::an_emptied_or_reshaped_head_is_caught_and_never_signed,
+    audit::a_checkpoint_over_pages_signs_and_an_edit_in_a_later_page_stops_it,
     audit::audit_times_compare_as_times_and_one_spelling_is_kept,
     audit::a_write_whose_audit_event_fails_does_not_happen,
     audit::the_security_officer_pages_through_a_patients_accesses_newest_first,
