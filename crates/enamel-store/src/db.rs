@@ -114,9 +114,24 @@ impl WriteBegin for Postgres {
     const BEGIN: &'static str = "BEGIN";
 }
 
-/// The statement that begins a write transaction on `pool`'s backend.
-pub(crate) fn write_begin<DB: sqlx::Database + WriteBegin>(_pool: &sqlx::Pool<DB>) -> &'static str {
-    DB::BEGIN
+/// Begins a write transaction on `pool` in a task of its own, so that a caller
+/// cancelled while `BEGIN` is in flight (an aborted task, a client that hangs up)
+/// cannot leave the pooled connection inside a transaction nothing will end.
+/// sqlx 0.9.0 on PostgreSQL counts the transaction for its rollback-on-drop only
+/// once `BEGIN` has answered (sqlx issue 4393, fixed upstream after 0.9.0),
+/// and its pool does not look at the session's transaction status on release: the
+/// next borrower's statements, the audit writer's included, would run inside that
+/// transaction, hold their locks and never commit. Here the task always finishes
+/// the `BEGIN`; when its caller is gone it drops the transaction, which rolls back.
+/// One path for both backends (SQLite's begin was already cancel-safe); the task
+/// costs microseconds against a transaction's milliseconds.
+pub(crate) async fn begin_on<DB: sqlx::Database + WriteBegin>(
+    pool: &sqlx::Pool<DB>,
+) -> Result<Transaction<'static, DB>, sqlx::Error> {
+    let pool = pool.clone();
+    tokio::spawn(async move { pool.begin_with(DB::BEGIN).await })
+        .await
+        .map_err(|err| sqlx::Error::Io(std::io::Error::other(err)))?
 }
 
 impl Db {
@@ -125,9 +140,9 @@ impl Db {
         Ok(match self {
             Self::Sqlite(pool, gate) => {
                 let turn = gate.turn().await;
-                Tx::Sqlite(pool.begin_with(write_begin(pool)).await?, turn)
+                Tx::Sqlite(begin_on(pool).await?, turn)
             }
-            Self::Postgres(pool) => Tx::Postgres(pool.begin_with(write_begin(pool)).await?),
+            Self::Postgres(pool) => Tx::Postgres(begin_on(pool).await?),
         })
     }
 }
@@ -214,6 +229,38 @@ mod tests {
         for write in queued {
             write.await.unwrap().unwrap();
         }
+    }
+
+    /// A `BEGIN` whose caller goes away while it is in flight leaves the pooled
+    /// connection outside any transaction (sqlx 0.9.0's own `begin` on PostgreSQL
+    /// would leave it inside one, for the next borrower). Each try races the begin
+    /// against a growing number of yields, so the cancellation walks across the
+    /// `BEGIN`'s round trip; the pool has one connection, so the next statement runs
+    /// on the same session, and `SAVEPOINT` succeeds only inside a transaction.
+    #[tokio::test]
+    async fn a_begin_cancelled_in_flight_leaves_no_transaction_open() {
+        let Ok(url) = std::env::var("ENAMEL_TEST_POSTGRES_URL") else {
+            return;
+        };
+        let pool = sqlx::postgres::PgPoolOptions::new()
+            .max_connections(1)
+            .connect(&url)
+            .await
+            .unwrap();
+        let mut cancelled = 0;
+        for yields in 0..300 {
+            tokio::select! {
+                _ = super::begin_on(&pool) => {}
+                () = async {
+                    for _ in 0..yields {
+                        tokio::task::yield_now().await;
+                    }
+                } => cancelled += 1,
+            }
+            let inside = sqlx::query("SAVEPOINT probe").execute(&pool).await.is_ok();
+            assert!(!inside, "try {yields} left the connection in a transaction");
+        }
+        assert!(cancelled > 0, "some begins were cancelled");
     }
 
     /// A turn that does not come within the busy timeout is not waited for longer:

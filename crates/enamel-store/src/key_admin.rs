@@ -165,7 +165,7 @@ impl<'a> KeyAdmin<'a> {
         );
         let written = on_pool!(&self.store.db, pool => {
             async {
-                let mut tx = pool.begin_with(crate::db::write_begin(pool)).await?;
+                let mut tx = crate::db::begin_on(pool).await?;
                 let mut written = 0;
                 for (row, old, new) in updates {
                     written += sqlx::query(sqlx::AssertSqlSafe(sql.clone()))
@@ -256,7 +256,7 @@ impl<'a> KeyAdmin<'a> {
         let at = self.store.now();
         on_pool!(&self.store.db, pool => {
             async {
-                let mut tx = pool.begin_with(crate::db::write_begin(pool)).await?;
+                let mut tx = crate::db::begin_on(pool).await?;
                 sqlx::query(
                     "UPDATE practice_keys SET wrapped = NULL, destroyed_at = $2 \
                      WHERE practice_id = $1 AND wrapped IS NOT NULL",

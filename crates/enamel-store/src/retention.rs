@@ -44,7 +44,7 @@ impl Store {
         let jobs = now - periods.finished_jobs;
         let retained = on_pool!(&self.db, pool => {
             async {
-                let mut tx = pool.begin_with(crate::db::write_begin(pool)).await?;
+                let mut tx = crate::db::begin_on(pool).await?;
                 let portal_sessions = sqlx::query(
                     "DELETE FROM portal_sessions WHERE expires_at < $1 \
                      OR link_id IN (SELECT id FROM portal_links WHERE expires_at < $1)",

@@ -93,7 +93,7 @@ impl Identity<'_> {
         let step = i64::try_from(step).context("a time step beyond i64")?;
         let confirmed = on_pool!(&self.store.db, pool => {
             async {
-                let mut tx = pool.begin_with(crate::db::write_begin(pool)).await?;
+                let mut tx = crate::db::begin_on(pool).await?;
                 let confirmed = sqlx::query(
                     "UPDATE mfa_secrets SET confirmed_at = $2, last_step = $3 \
                      WHERE id = $1 AND confirmed_at IS NULL",
