@@ -152,6 +152,18 @@ impl Measured {
         self.latencies.len() as f64 / self.window.as_secs_f64()
     }
 
+    /// Panics unless every request of the window succeeded: a row with failures
+    /// would not measure what it says.
+    fn check(&self, target: Target) {
+        assert!(
+            self.ok > 0 && self.failed == 0,
+            "{}: {} requests failed (the first with status {:?}); not a measurement",
+            target.label(),
+            self.failed,
+            self.first_failure
+        );
+    }
+
     fn percentile(&mut self, percent: usize) -> f64 {
         self.latencies.sort_unstable();
         let Some(last) = self.latencies.len().checked_sub(1) else {
@@ -248,13 +260,7 @@ async fn paired(server: &Arc<Server>, window: Duration) -> (f64, f64) {
         let mut p99 = f64::NAN;
         for target in order {
             let mut measured = load(server, target, 64, window).await;
-            assert!(
-                measured.ok > 0 && measured.failed == 0,
-                "{}: {} requests failed (the first with status {:?}); not a measurement",
-                target.label(),
-                measured.failed,
-                measured.first_failure
-            );
+            measured.check(target);
             if target == Target::Readyz {
                 rates[0] = measured.rate();
             } else {
@@ -455,13 +461,7 @@ async fn main() {
                     measured.rate(),
                     measured.failed
                 );
-                assert!(
-                    measured.ok > 0 && measured.failed == 0,
-                    "{}: {} requests failed (the first with status {:?}); not a measurement",
-                    target.label(),
-                    measured.failed,
-                    measured.first_failure
-                );
+                measured.check(target);
                 if connections == 64 {
                     at_64.insert(target.label(), (measured.rate(), p99));
                 }

@@ -201,6 +201,17 @@ pub(crate) async fn on_log(db: &TestDb, scope: &Scope, sql: &str) {
     db.raw_execute(&sql.replace("SCOPE", &key(scope))).await;
 }
 
+/// The stored text of entry `index` of the log, read directly.
+async fn stored_entry(db: &TestDb, scope: &Scope, index: u64) -> String {
+    let stored = db
+        .raw_bytes(&format!(
+            "SELECT entry FROM audit_entries WHERE scope = {} AND idx = {index}",
+            key(scope)
+        ))
+        .await;
+    String::from_utf8(stored[0].clone()).unwrap()
+}
+
 async fn rewrite_entry(db: &TestDb, scope: &Scope, index: u64, entry: &[u8], leaf: &Hash) {
     db.raw_execute(&format!(
         "UPDATE audit_entries SET entry = {}, leaf_hash = {} WHERE scope = {} AND idx = {index}",
@@ -215,14 +226,8 @@ pub async fn an_edited_field_is_caught_at_its_index(db: &TestDb) {
     let s = scope();
     logged(&db.store, s).await;
     drop_guards(db).await;
-    let stored = db
-        .raw_bytes(&format!(
-            "SELECT entry FROM audit_entries WHERE scope = {} AND idx = 7",
-            key(&s)
-        ))
-        .await;
-    let changed = String::from_utf8(stored[0].clone())
-        .unwrap()
+    let changed = stored_entry(db, &s, 7)
+        .await
         .replace("\"user-2\"", "\"user-4\"");
     db.raw_execute(&format!(
         "UPDATE audit_entries SET entry = {} WHERE scope = {} AND idx = 7",
@@ -808,16 +813,9 @@ pub async fn a_checkpoint_over_pages_signs_and_an_edit_in_a_later_page_stops_it(
     }
     drop_guards(db).await;
     let at = 30 + 1_100;
-    let stored = db
-        .raw_bytes(&format!(
-            "SELECT entry FROM audit_entries WHERE scope = {} AND idx = {at}",
-            key(&edited)
-        ))
-        .await;
-    let changed = String::from_utf8(stored[0].clone())
-        .unwrap()
-        .replace("\"success\"", "\"denied\"");
-    assert_ne!(changed.as_bytes(), stored[0].as_slice());
+    let stored = stored_entry(db, &edited, at).await;
+    let changed = stored.replace("\"success\"", "\"denied\"");
+    assert_ne!(changed, stored);
     let leaf = enamel_audit::merkle::leaf_hash(changed.as_bytes());
     rewrite_entry(db, &edited, at, changed.as_bytes(), &leaf).await;
     let done = db.store.audit().checkpoint(&signer()).await.unwrap();
